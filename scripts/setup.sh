@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what building and running hookrelay needs, and only what is missing:
+# the wasm target, worker-build, wasm-bindgen-cli (same version as Cargo.lock),
+# and the npm packages (Node 22, wrangler, binaryen). Safe to run again: a warm
+# machine skips every step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WORKER_BUILD_VERSION=0.8.7
+WASM_BINDGEN_VERSION=0.2.130
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "adding rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+installed_version() { # $1 = binary, prints its version or nothing
+  command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | awk '{print $2}' || true
+}
+
+pids=()
+if [ "$(installed_version worker-build)" != "$WORKER_BUILD_VERSION" ]; then
+  log "installing worker-build $WORKER_BUILD_VERSION (several minutes on a cold machine)"
+  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --quiet &
+  pids+=($!)
+fi
+if [ "$(installed_version wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
+  # Not --locked: one locked dependency is missing from the registry mirror.
+  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (several minutes on a cold machine)"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --quiet &
+  pids+=($!)
+fi
+
+if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+for pid in "${pids[@]}"; do wait "$pid"; done
+log "toolchain ready"

@@ -1,0 +1,176 @@
+//! Destination URL safety (SSRF): the relay must never be turned into a way to
+//! reach the network it runs in.
+//!
+//! Checked when an endpoint is created or edited and again before every delivery.
+//! The `url` crate applies WHATWG host parsing, so `http://2130706433/`,
+//! `http://0x7f.1/` and `http://0177.0.0.1/` all arrive here as `127.0.0.1`.
+//! `allow_private` (the `ALLOW_PRIVATE_DESTINATIONS` var, set only for local
+//! development and tests) permits plain http and private addresses.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use url::{Host, Url};
+
+pub fn check_destination(raw: &str, allow_private: bool) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| format!("destination_url is not a valid URL: {e}"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        "http" => return Err("destination_url must use https".into()),
+        other => return Err(format!("destination_url scheme {other} is not supported")),
+    }
+    let host = url
+        .host()
+        .ok_or_else(|| "destination_url has no host".to_string())?;
+    if !allow_private {
+        if let Some(why) = forbidden_host(&host) {
+            return Err(format!("destination_url points at {why}"));
+        }
+    }
+    Ok(url)
+}
+
+fn forbidden_host(host: &Host<&str>) -> Option<&'static str> {
+    match host {
+        Host::Ipv4(ip) => forbidden_v4(*ip),
+        Host::Ipv6(ip) => forbidden_v6(*ip),
+        Host::Domain(name) => forbidden_name(name),
+    }
+}
+
+fn forbidden_name(name: &str) -> Option<&'static str> {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let internal_suffixes = [".localhost", ".local", ".internal", ".home.arpa"];
+    if name == "localhost" || internal_suffixes.iter().any(|s| name.ends_with(s)) {
+        return Some("a local host name");
+    }
+    if name.is_empty() {
+        return Some("an empty host name");
+    }
+    None
+}
+
+fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, ..] = ip.octets();
+    if ip.is_loopback() {
+        Some("a loopback address")
+    } else if ip.is_private() {
+        Some("a private address")
+    } else if ip.is_link_local() {
+        Some("a link-local or metadata address")
+    } else if a == 100 && (64..128).contains(&b) {
+        Some("a carrier-grade NAT address")
+    } else if ip.is_unspecified() || a == 0 {
+        Some("an unspecified address")
+    } else if ip.is_broadcast() || ip.is_multicast() || a >= 240 {
+        Some("a broadcast, multicast or reserved address")
+    } else if a == 192 && b == 0 && ip.octets()[2] == 0 {
+        Some("an IETF protocol address")
+    } else if a == 198 && (18..20).contains(&b) {
+        Some("a benchmarking address")
+    } else {
+        None
+    }
+}
+
+fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    if let Some(v4) = embedded_v4(ip) {
+        return forbidden_v4(v4);
+    }
+    let first = ip.segments()[0];
+    if ip.is_loopback() {
+        Some("a loopback address")
+    } else if ip.is_unspecified() {
+        Some("an unspecified address")
+    } else if first & 0xfe00 == 0xfc00 {
+        Some("a unique-local address")
+    } else if first & 0xffc0 == 0xfe80 {
+        Some("a link-local address")
+    } else if ip.is_multicast() {
+        Some("a multicast address")
+    } else {
+        None
+    }
+}
+
+/// IPv4 hidden in IPv6: mapped (`::ffff:a.b.c.d`), compatible (`::a.b.c.d`) and
+/// NAT64 (`64:ff9b::a.b.c.d`).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let s = ip.segments();
+    let tail = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    let compatible = s[..6].iter().all(|&x| x == 0) && !ip.is_loopback() && !ip.is_unspecified();
+    let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|&x| x == 0);
+    (compatible || nat64).then_some(tail)
+}
+
+/// True for a literal address that is private; used in tests and logs.
+pub fn is_private_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => forbidden_v4(v4).is_some(),
+        IpAddr::V6(v6) => forbidden_v6(v6).is_some(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_https_destinations_pass() {
+        for ok in [
+            "https://example.com/webhooks",
+            "https://93.184.216.34/hook",
+            "https://[2606:2800:220:1:248:1893:25c8:1946]/x",
+        ] {
+            assert!(check_destination(ok, false).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn private_loopback_metadata_and_disguises_are_refused() {
+        for bad in [
+            "http://example.com/",
+            "ftp://example.com/",
+            "https://127.0.0.1/",
+            "https://2130706433/",
+            "https://0x7f000001/",
+            "https://0177.0.0.1/",
+            "https://127.1/",
+            "https://localhost/",
+            "https://LOCALHOST./",
+            "https://api.localhost/",
+            "https://10.0.0.5/",
+            "https://172.16.3.4/",
+            "https://192.168.1.1/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1/",
+            "https://0.0.0.0/",
+            "https://[::1]/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://[::ffff:7f00:1]/",
+            "https://[64:ff9b::a9fe:a9fe]/",
+            "https://[fd00::1]/",
+            "https://[fe80::1]/",
+            "https://user@127.0.0.1/",
+            "https://example.com@127.0.0.1/",
+            "https://metadata.google.internal/",
+            "not a url",
+        ] {
+            assert!(check_destination(bad, false).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn local_development_switch_allows_http_and_loopback() {
+        assert!(check_destination("http://127.0.0.1:9000/hook", true).is_ok());
+        assert!(check_destination("ftp://127.0.0.1/", true).is_err());
+    }
+
+    #[test]
+    fn private_ip_helper() {
+        assert!(is_private_ip("10.1.2.3".parse().unwrap()));
+        assert!(!is_private_ip("8.8.8.8".parse().unwrap()));
+    }
+}

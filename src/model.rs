@@ -1,0 +1,153 @@
+//! The relay's vocabulary: typed ids, event status, and the endpoint's stored shape.
+//!
+//! Pure data, no `worker` types, so it is shared by the edge modules and the native
+//! unit tests. Ids are ULIDs behind a prefix: they sort by creation time, which gives
+//! "oldest first" and cursor pagination for free.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Builds a prefixed, time-sortable id from a millisecond timestamp and 80 random bits.
+pub fn new_id(prefix: &str, now_ms: u64, random: [u8; 10]) -> String {
+    let mut r = [0u8; 16];
+    r[6..].copy_from_slice(&random);
+    let ulid = ulid::Ulid::from_parts(now_ms, u128::from_be_bytes(r));
+    format!("{prefix}_{}", ulid.to_string().to_ascii_lowercase())
+}
+
+macro_rules! typed_id {
+    ($name:ident, $prefix:literal) => {
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn generate(now_ms: u64, random: [u8; 10]) -> Self {
+                Self(new_id($prefix, now_ms, random))
+            }
+
+            /// Accepts only `<prefix>_<alphanumerics>`, so an id from the URL can be
+            /// bound into SQL and used as an R2 key without surprises.
+            pub fn parse(s: &str) -> Option<Self> {
+                let rest = s.strip_prefix(concat!($prefix, "_"))?;
+                let ok = !rest.is_empty()
+                    && rest.len() <= 64
+                    && rest.bytes().all(|b| b.is_ascii_alphanumeric());
+                ok.then(|| Self(s.to_string()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+typed_id!(EndpointId, "ep");
+typed_id!(EventId, "evt");
+typed_id!(IngestId, "ing");
+
+/// Where an event is in its life. `received`, `delivering` and `retrying` are "in flight".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Received,
+    Delivering,
+    Retrying,
+    Delivered,
+    Dead,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Received,
+        Status::Delivering,
+        Status::Retrying,
+        Status::Delivered,
+        Status::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Received => "received",
+            Status::Delivering => "delivering",
+            Status::Retrying => "retrying",
+            Status::Delivered => "delivered",
+            Status::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    pub fn is_in_flight(self) -> bool {
+        matches!(
+            self,
+            Status::Received | Status::Delivering | Status::Retrying
+        )
+    }
+}
+
+/// An endpoint as stored: the source (`provider`, `secrets`) and, for now, its one
+/// destination. Secrets never leave the Worker through the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub id: EndpointId,
+    pub name: String,
+    pub provider: String,
+    pub secrets: Vec<String>,
+    pub relay_secret: String,
+    pub destination_url: String,
+    pub retry_schedule_s: Vec<u32>,
+    pub timeout_ms: u32,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_by_creation_time() {
+        let a = EventId::generate(1_000, [0xff; 10]);
+        let b = EventId::generate(1_001, [0x00; 10]);
+        assert!(a.as_str() < b.as_str());
+        assert!(a.as_str().starts_with("evt_"));
+        assert_eq!(a.as_str().len(), 4 + 26);
+    }
+
+    #[test]
+    fn id_parse_rejects_wrong_prefix_and_odd_characters() {
+        assert!(EventId::parse("evt_01jabc").is_some());
+        assert!(EventId::parse("ep_01jabc").is_none());
+        assert!(EventId::parse("evt_").is_none());
+        assert!(EventId::parse("evt_../x").is_none());
+        assert!(EndpointId::parse("ep_x'; drop").is_none());
+    }
+
+    #[test]
+    fn status_round_trips_and_in_flight_set() {
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        let in_flight: Vec<_> = Status::ALL
+            .into_iter()
+            .filter(|s| s.is_in_flight())
+            .collect();
+        assert_eq!(
+            in_flight,
+            [Status::Received, Status::Delivering, Status::Retrying]
+        );
+        assert_eq!(Status::parse("gone"), None);
+    }
+}

@@ -1,0 +1,121 @@
+//! Runtime settings read from Worker vars, with the defaults an operator expects.
+//!
+//! Parsing is pure (a lookup function in, a struct out) so the defaults and the
+//! handling of bad values are unit-tested; `lib.rs` passes the real `Env` lookup.
+
+/// Points where a test configuration may inject a failure (see README, "Testing").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The R2 body write fails.
+    R2Put,
+    /// The D1 ingest batch fails (a failing statement inside the transaction).
+    D1Insert,
+    /// `queue.send` fails.
+    QueueSend,
+}
+
+impl Fault {
+    pub fn parse(s: &str) -> Option<Fault> {
+        match s.trim() {
+            "r2_put" => Some(Fault::R2Put),
+            "d1_insert" => Some(Fault::D1Insert),
+            "queue_send" => Some(Fault::QueueSend),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub max_body_bytes: usize,
+    pub dedup_window_s: u64,
+    pub allow_private_destinations: bool,
+    /// A `received` or due `retrying` event is the sweeper's after this long
+    /// unclaimed: the queue gets the first chance.
+    pub sweep_grace_s: u64,
+    /// The cron interval; the heartbeat is stale after two of them.
+    pub sweep_interval_s: u64,
+    /// Events the sweeper delivers itself per run (works with no queue at all).
+    pub sweep_deliver_limit: u32,
+    /// Further due events the sweeper re-enqueues per run.
+    pub sweep_enqueue_limit: u32,
+    /// A claim lasts the endpoint's timeout plus this margin.
+    pub lease_margin_s: u64,
+    pub endpoint_cache_ttl_s: u64,
+    pub public_url: Option<String>,
+    /// Faults active for every request (test configurations only).
+    pub faults: Vec<Fault>,
+    /// Whether the `x-hookrelay-fault` request header may add faults (tests only).
+    pub faults_per_request: bool,
+}
+
+impl Settings {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Settings {
+        let num = |name: &str, default: u64| {
+            lookup(name)
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(default)
+        };
+        let fault_words = lookup("FAULTS").unwrap_or_default();
+        Settings {
+            max_body_bytes: num("MAX_BODY_BYTES", 10 * 1024 * 1024) as usize,
+            dedup_window_s: num("DEDUP_WINDOW_S", 24 * 3600),
+            allow_private_destinations: lookup("ALLOW_PRIVATE_DESTINATIONS").as_deref()
+                == Some("true"),
+            sweep_grace_s: num("SWEEP_GRACE_S", 30),
+            sweep_interval_s: num("SWEEP_INTERVAL_S", 60),
+            sweep_deliver_limit: num("SWEEP_DELIVER_LIMIT", 25) as u32,
+            sweep_enqueue_limit: num("SWEEP_ENQUEUE_LIMIT", 500) as u32,
+            lease_margin_s: num("LEASE_MARGIN_S", 30),
+            endpoint_cache_ttl_s: num("ENDPOINT_CACHE_TTL_S", 5),
+            public_url: lookup("PUBLIC_URL")
+                .map(|u| u.trim_end_matches('/').to_string())
+                .filter(|u| !u.is_empty()),
+            faults: fault_words.split(',').filter_map(Fault::parse).collect(),
+            faults_per_request: fault_words.split(',').any(|w| w.trim() == "per_request"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_production_safe() {
+        let s = settings(&[]);
+        assert_eq!(s.max_body_bytes, 10 * 1024 * 1024);
+        assert_eq!(s.dedup_window_s, 86_400);
+        assert!(!s.allow_private_destinations);
+        assert_eq!(s.sweep_grace_s, 30);
+        assert!(s.faults.is_empty());
+        assert!(!s.faults_per_request);
+        assert_eq!(s.public_url, None);
+    }
+
+    #[test]
+    fn values_are_read_and_bad_ones_fall_back() {
+        let s = settings(&[
+            ("MAX_BODY_BYTES", "1024"),
+            ("SWEEP_GRACE_S", "soon"),
+            ("ALLOW_PRIVATE_DESTINATIONS", "true"),
+            ("FAULTS", "queue_send, per_request,bogus"),
+            ("PUBLIC_URL", "https://relay.example/"),
+        ]);
+        assert_eq!(s.max_body_bytes, 1024);
+        assert_eq!(s.sweep_grace_s, 30);
+        assert!(s.allow_private_destinations);
+        assert_eq!(s.faults, [Fault::QueueSend]);
+        assert!(s.faults_per_request);
+        assert_eq!(s.public_url.as_deref(), Some("https://relay.example"));
+    }
+}
