@@ -61,9 +61,11 @@ mod tests {
         dedup_key(provider, &HeaderList::new(headers.iter().copied()), body)
     }
 
+    type Case<'a> = (Provider, &'a [(&'a str, &'a str)], &'a [u8], &'a str);
+
     #[test]
     fn each_provider_uses_its_own_delivery_id() {
-        let cases: &[(Provider, &[(&str, &str)], &[u8], &str)] = &[
+        let cases: &[Case] = &[
             (
                 Provider::Stripe,
                 &[],

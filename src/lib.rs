@@ -1,7 +1,94 @@
+//! hookrelay: an inbound webhook relay on Cloudflare Workers.
+//!
+//! This file holds only the entry points; each hands over to the module named for
+//! the job: `ingest` (the ack path), `deliver` (the queue consumer), `sweep` (the
+//! cron backstop), `api` (management). The pure modules (`verify`, `dedup`,
+//! `retry`, `destination`, `envelope`, `model`, `settings`) hold no `worker` types
+//! and are unit-tested natively.
+
+pub mod api;
 pub mod dedup;
+pub mod deliver;
 pub mod destination;
+pub mod envelope;
+pub mod error;
 pub mod headers;
+pub mod ingest;
 pub mod model;
+pub mod outbound;
+pub mod relay;
 pub mod retry;
 pub mod settings;
+pub mod store;
+pub mod sweep;
+pub mod time;
 pub mod verify;
+
+use error::ApiError;
+use model::DeliveryMessage;
+use relay::Relay;
+use serde_json::json;
+use worker::{
+    console_error, event, Context, Env, MessageBatch, Method, Request, Response, Result,
+    ScheduleContext, ScheduledEvent,
+};
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    let relay = match Relay::new(env) {
+        Ok(relay) => relay,
+        Err(err) => return ApiError::from(err).into_response(),
+    };
+    let path = req.path();
+    let result = if let Some(endpoint_id) = path.strip_prefix('/').filter(|p| p.starts_with("ep_"))
+    {
+        let endpoint_id = endpoint_id.to_string();
+        match req.method() {
+            Method::Post => ingest::handle(&relay, &ctx, req, &endpoint_id).await,
+            _ => Err(ApiError::new(
+                405,
+                "method_not_allowed",
+                "webhooks are sent with POST",
+            )),
+        }
+    } else if path == "/api/v1" || path.starts_with("/api/v1/") {
+        api::handle(&relay, req).await
+    } else if path == "/" {
+        Ok(Response::from_json(
+            &json!({"service": "hookrelay", "api": "/api/v1"}),
+        )?)
+    } else {
+        Err(ApiError::not_found("route"))
+    };
+    result.or_else(ApiError::into_response)
+}
+
+#[event(queue)]
+async fn queue(batch: MessageBatch<DeliveryMessage>, env: Env, _ctx: Context) -> Result<()> {
+    let relay = Relay::new(env)?;
+    if batch.queue() == relay.dead_letter_queue_name() {
+        deliver::handle_dead_letters(&relay, &batch).await;
+    } else {
+        deliver::handle_batch(&relay, &batch).await;
+    }
+    Ok(())
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let outcome = match Relay::new(env) {
+        Ok(relay) => sweep::run(&relay).await.map(|_| ()),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = outcome {
+        console_error!(
+            "{}",
+            json!({"msg": "sweep failed", "error": err.to_string()})
+        );
+    }
+}

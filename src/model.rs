@@ -97,6 +97,12 @@ impl Status {
     }
 }
 
+/// The queue message: ids only (the queue's limit is 128 KB; the body stays in R2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliveryMessage {
+    pub event_id: String,
+}
+
 /// An endpoint as stored: the source (`provider`, `secrets`) and, for now, its one
 /// destination. Secrets never leave the Worker through the API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

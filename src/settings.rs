@@ -50,6 +50,21 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The faults for one request: the configured ones, plus those named in the
+    /// `x-hookrelay-fault` header when per-request faults are enabled.
+    pub fn faults_for(&self, fault_header: Option<&str>) -> Vec<Fault> {
+        let mut faults = self.faults.clone();
+        if self.faults_per_request {
+            faults.extend(
+                fault_header
+                    .unwrap_or("")
+                    .split(',')
+                    .filter_map(Fault::parse),
+            );
+        }
+        faults
+    }
+
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Settings {
         let num = |name: &str, default: u64| {
             lookup(name)
@@ -117,5 +132,15 @@ mod tests {
         assert_eq!(s.faults, [Fault::QueueSend]);
         assert!(s.faults_per_request);
         assert_eq!(s.public_url.as_deref(), Some("https://relay.example"));
+        assert_eq!(
+            s.faults_for(Some("r2_put")),
+            [Fault::QueueSend, Fault::R2Put]
+        );
+    }
+
+    #[test]
+    fn fault_header_is_ignored_unless_enabled() {
+        let s = settings(&[("FAULTS", "")]);
+        assert!(s.faults_for(Some("r2_put,d1_insert")).is_empty());
     }
 }

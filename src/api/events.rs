@@ -1,0 +1,221 @@
+//! `/api/v1/events` and `/api/v1/replay`: every event, its attempts and its body,
+//! and replay (one, or every dead event of an endpoint).
+//!
+//! Replay moves `dead` (or `delivered`) back to `received`: the attempt history is
+//! kept and numbering continues; the retry schedule starts over.
+
+use super::{query, read_json};
+use crate::error::{json_response, ApiError};
+use crate::headers::HeaderList;
+use crate::model::{EndpointId, EventId, Status};
+use crate::relay::{enqueue, enqueue_many, now_ms, Relay};
+use crate::store::events::{self, EventRow, ListFilter};
+use crate::store::{attempts, bodies, ingests};
+use crate::time::iso8601;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{console_error, Headers, Response, Url};
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+const DEFAULT_BULK_REPLAY: u32 = 1_000;
+const MAX_BULK_REPLAY: u32 = 5_000;
+
+pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
+    let endpoint_id = query(url, "endpoint_id")
+        .map(|raw| {
+            EndpointId::parse(&raw).ok_or_else(|| {
+                ApiError::bad_request("invalid_query", "endpoint_id is not an ep_ id")
+            })
+        })
+        .transpose()?;
+    let status = query(url, "status")
+        .map(|raw| {
+            Status::parse(&raw).ok_or_else(|| {
+                ApiError::bad_request("invalid_query", format!("unknown status {raw}"))
+            })
+        })
+        .transpose()?;
+    let cursor = query(url, "cursor")
+        .map(|raw| {
+            EventId::parse(&raw)
+                .ok_or_else(|| ApiError::bad_request("invalid_query", "cursor is not an event id"))
+        })
+        .transpose()?;
+    let limit = match query(url, "limit") {
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request("invalid_query", format!("limit must be 1..={MAX_PAGE}"))
+            })?,
+        None => DEFAULT_PAGE,
+    };
+    let filter = ListFilter {
+        endpoint_id: endpoint_id.as_ref().map(EndpointId::as_str),
+        status,
+        before_id: cursor.as_ref().map(EventId::as_str),
+        limit,
+    };
+    let rows = events::list(&relay.db, &filter).await?;
+    let next_cursor = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|r| r.id.clone()))
+        .flatten();
+    let data: Vec<Value> = rows.iter().map(view).collect();
+    Ok(json_response(
+        200,
+        &json!({ "data": data, "next_cursor": next_cursor }),
+    )?)
+}
+
+pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
+    let row = load(relay, raw_id).await?;
+    let attempts = attempts::list(&relay.db, &row.id).await?;
+    let ingest = ingests::get(&relay.db, &row.ingest_id).await?;
+    let headers: HeaderList = match &ingest {
+        Some(i) => serde_json::from_str(&i.headers)?,
+        None => HeaderList::default(),
+    };
+    let mut body = view(&row);
+    body["headers"] = json!(headers.iter().collect::<Vec<_>>());
+    body["attempts"] = attempts
+        .iter()
+        .map(|a| {
+            json!({
+                "number": a.number as i64,
+                "started_at": iso8601(a.started_at as i64),
+                "duration_ms": a.duration_ms as i64,
+                "status_code": a.status_code.map(|c| c as i64),
+                "outcome": a.outcome,
+                "error": a.error,
+                "response_snippet": a.response_snippet,
+            })
+        })
+        .collect();
+    Ok(json_response(200, &body)?)
+}
+
+/// The stored body, byte for byte, with its original content type.
+pub async fn body(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
+    let row = load(relay, raw_id).await?;
+    let ingest = ingests::get(&relay.db, &row.ingest_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event body"))?;
+    let bytes = bodies::get(&relay.bodies()?, &ingest.body_key)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event body"))?;
+    let headers = Headers::new();
+    headers.set(
+        "content-type",
+        ingest
+            .content_type
+            .as_deref()
+            .unwrap_or("application/octet-stream"),
+    )?;
+    Ok(Response::from_bytes(bytes)?.with_headers(headers))
+}
+
+pub async fn replay_one(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
+    let row = load(relay, raw_id).await?;
+    if !events::replay_one(&relay.db, &row.id, now_ms()).await? {
+        return Err(ApiError::new(
+            409,
+            "event_in_flight",
+            format!(
+                "event {} is {}; only dead or delivered events can be replayed",
+                row.id, row.status
+            ),
+        ));
+    }
+    let sent = match relay.queue() {
+        Ok(q) => enqueue(&q, &row.id, 0).await,
+        Err(e) => Err(e),
+    };
+    log_enqueue_failure(sent);
+    Ok(json_response(
+        202,
+        &json!({ "id": row.id, "status": "received" }),
+    )?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkReplay {
+    endpoint_id: Option<String>,
+    status: String,
+    limit: Option<u32>,
+}
+
+/// Replays up to `limit` (default 1,000, at most 5,000) dead events, oldest first;
+/// call again while `remaining` is above zero.
+pub async fn replay_bulk(relay: &Relay, req: worker::Request) -> Result<Response, ApiError> {
+    let input: BulkReplay = read_json(req).await?;
+    if input.status != "dead" {
+        return Err(ApiError::bad_request(
+            "invalid_replay",
+            "only status \"dead\" can be replayed in bulk",
+        ));
+    }
+    let endpoint_id = input
+        .endpoint_id
+        .map(|raw| {
+            EndpointId::parse(&raw).ok_or_else(|| {
+                ApiError::bad_request("invalid_replay", "endpoint_id is not an ep_ id")
+            })
+        })
+        .transpose()?;
+    let limit = input
+        .limit
+        .unwrap_or(DEFAULT_BULK_REPLAY)
+        .clamp(1, MAX_BULK_REPLAY);
+    let endpoint = endpoint_id.as_ref().map(EndpointId::as_str);
+    let ids = events::replay_dead(&relay.db, endpoint, limit, now_ms()).await?;
+    let sent = match relay.queue() {
+        Ok(q) => enqueue_many(&q, &ids).await,
+        Err(e) => Err(e),
+    };
+    log_enqueue_failure(sent);
+    let remaining = events::counts(&relay.db, endpoint).await?.dead as i64;
+    Ok(json_response(
+        202,
+        &json!({ "replayed": ids.len(), "remaining": remaining }),
+    )?)
+}
+
+/// The sweeper delivers replayed events whose message was lost, so a failed send
+/// is not an error for the caller.
+fn log_enqueue_failure(result: worker::Result<()>) {
+    if let Err(err) = result {
+        console_error!(
+            "{}",
+            json!({"msg": "replay enqueue failed; the sweeper will deliver", "error": err.to_string()})
+        );
+    }
+}
+
+async fn load(relay: &Relay, raw_id: &str) -> Result<EventRow, ApiError> {
+    let id = EventId::parse(raw_id).ok_or_else(|| ApiError::not_found("event"))?;
+    events::get(&relay.db, id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))
+}
+
+fn view(row: &EventRow) -> Value {
+    let in_flight = Status::parse(&row.status).is_some_and(Status::is_in_flight);
+    json!({
+        "id": row.id,
+        "endpoint_id": row.endpoint_id,
+        "status": row.status,
+        "attempt_count": row.attempt_count as i64,
+        "received_at": iso8601(row.received_at as i64),
+        "updated_at": iso8601(row.updated_at as i64),
+        "next_attempt_at": in_flight.then(|| iso8601(row.next_attempt_at as i64)),
+        "delivered_at": row.delivered_at.map(|t| iso8601(t as i64)),
+        "dead_reason": row.dead_reason,
+        "last_error": row.last_error,
+        "dedup_key": row.dedup_key,
+        "content_type": row.content_type,
+        "body_size": row.body_size as i64,
+    })
+}

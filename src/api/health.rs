@@ -1,0 +1,43 @@
+//! `GET /api/v1/health`: conservation counts and whether the safety net is running.
+//! `degraded` when the sweeper's heartbeat is missing or older than two intervals.
+
+use super::query;
+use crate::error::{json_response, ApiError};
+use crate::model::EndpointId;
+use crate::relay::{now_ms, Relay};
+use crate::store::{events, meta};
+use crate::time::iso8601;
+use serde_json::json;
+use worker::{Response, Url};
+
+pub async fn get(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
+    let endpoint_id = match query(url, "endpoint_id") {
+        Some(raw) => Some(EndpointId::parse(&raw).ok_or_else(|| {
+            ApiError::bad_request("invalid_endpoint_id", "endpoint_id is not an ep_ id")
+        })?),
+        None => None,
+    };
+    let counts = events::counts(&relay.db, endpoint_id.as_ref().map(EndpointId::as_str)).await?;
+    let heartbeat = meta::get(&relay.db, meta::SWEEPER_HEARTBEAT).await?;
+    let last_run_ms = heartbeat.as_ref().map(|h| h.updated_at as i64);
+    let stale_after_ms = 2 * relay.settings.sweep_interval_s as i64 * 1000;
+    let stale = last_run_ms.is_none_or(|at| now_ms() - at > stale_after_ms);
+    let last_report: Option<serde_json::Value> =
+        heartbeat.and_then(|h| serde_json::from_str(&h.value).ok());
+    let body = json!({
+        "status": if stale { "degraded" } else { "ok" },
+        "sweeper": {
+            "last_run_at": last_run_ms.map(iso8601),
+            "stale": stale,
+            "last_report": last_report,
+        },
+        "counts": {
+            "received": counts.received as i64,
+            "delivered": counts.delivered as i64,
+            "dead": counts.dead as i64,
+            "in_flight": counts.in_flight as i64,
+        },
+        "endpoint_id": endpoint_id,
+    });
+    Ok(json_response(200, &body)?)
+}

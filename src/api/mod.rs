@@ -1,0 +1,102 @@
+//! The management API under `/api/v1`: a small explicit router, bearer-token auth,
+//! and one file per resource. Outside tools script against these shapes; keep
+//! them stable.
+
+mod endpoints;
+mod events;
+mod health;
+
+use crate::error::ApiError;
+use crate::relay::Relay;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use worker::{Method, Request, Response, Url};
+
+pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
+    authorize(relay, &req)?;
+    let url = req.url()?;
+    let path = url.path().trim_start_matches("/api/v1").to_string();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let method = req.method();
+    match (method.clone(), segments.as_slice()) {
+        (Method::Get, ["health"]) => health::get(relay, &url).await,
+        (Method::Post, ["endpoints"]) => endpoints::create(relay, req, &url).await,
+        (Method::Get, ["endpoints"]) => endpoints::list(relay, &url).await,
+        (Method::Get, ["endpoints", id]) => endpoints::get(relay, id, &url).await,
+        (Method::Patch, ["endpoints", id]) => endpoints::update(relay, req, id, &url).await,
+        (Method::Delete, ["endpoints", id]) => endpoints::delete(relay, id).await,
+        (Method::Get, ["endpoints", id, "secret"]) => endpoints::relay_secret(relay, id).await,
+        (Method::Get, ["events"]) => events::list(relay, &url).await,
+        (Method::Get, ["events", id]) => events::get(relay, id).await,
+        (Method::Get, ["events", id, "body"]) => events::body(relay, id).await,
+        (Method::Post, ["events", id, "replay"]) => events::replay_one(relay, id).await,
+        (Method::Post, ["replay"]) => events::replay_bulk(relay, req).await,
+        _ if is_known_path(&segments) => Err(ApiError::new(
+            405,
+            "method_not_allowed",
+            format!("{method:?} is not allowed on this route"),
+        )),
+        _ => Err(ApiError::not_found("route")),
+    }
+}
+
+fn is_known_path(segments: &[&str]) -> bool {
+    matches!(
+        segments,
+        ["health"]
+            | ["endpoints"]
+            | ["endpoints", _]
+            | ["endpoints", _, "secret"]
+            | ["events"]
+            | ["events", _]
+            | ["events", _, "body"]
+            | ["events", _, "replay"]
+            | ["replay"]
+    )
+}
+
+/// `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time (over hashes,
+/// so the token's length is not revealed either).
+fn authorize(relay: &Relay, req: &Request) -> Result<(), ApiError> {
+    let unauthorized = |msg: &str| ApiError::new(401, "unauthorized", msg);
+    let expected = relay
+        .admin_token()
+        .ok_or_else(|| unauthorized("the relay has no ADMIN_TOKEN configured"))?;
+    let given = req
+        .headers()
+        .get("authorization")
+        .ok()
+        .flatten()
+        .and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_string()))
+        .ok_or_else(|| unauthorized("missing bearer token"))?;
+    let same = Sha256::digest(given.as_bytes()).ct_eq(&Sha256::digest(expected.as_bytes()));
+    if bool::from(same) {
+        Ok(())
+    } else {
+        Err(unauthorized("invalid bearer token"))
+    }
+}
+
+/// The public base URL for ingest links: `PUBLIC_URL` if set, else this request's origin.
+fn base_url(relay: &Relay, url: &Url) -> String {
+    relay
+        .settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| url.origin().ascii_serialization())
+}
+
+fn query(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(mut req: Request) -> Result<T, ApiError> {
+    let text = req
+        .text()
+        .await
+        .map_err(|_| ApiError::bad_request("invalid_body", "the request body could not be read"))?;
+    serde_json::from_str(&text).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
+}

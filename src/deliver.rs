@@ -1,0 +1,264 @@
+//! The delivery path: the queue consumer, and [`deliver_event`], which the sweeper
+//! also calls when the queue is not doing its job.
+//!
+//! One deliverer at a time: an event is first claimed by a compare-and-set with a
+//! lease; a duplicate message, a sweeper run or a replay that finds nothing to
+//! claim simply acks. The attempt row and the status change are written in one
+//! batch, and a queue message is acked only after that batch completed.
+
+use crate::destination::check_destination;
+use crate::envelope::{outbound_headers, Envelope};
+use crate::headers::HeaderList;
+use crate::model::{DeliveryMessage, EndpointId, Status};
+use crate::outbound::{self, AttemptResult};
+use crate::relay::{enqueue, now_ms, random_bytes, random_unit, Relay};
+use crate::retry::{decide, Decision};
+use crate::store::attempts::AttemptRow;
+use crate::store::events::{self, Claim, Transition};
+use crate::store::{bodies, endpoint_cache, ingests};
+use futures::future::join_all;
+use serde_json::json;
+use worker::{console_error, console_log, MessageBatch, MessageExt, RawMessage, Result};
+
+/// What one delivery call did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Delivery {
+    /// Someone else holds the event, it is finished, or it is not yet due.
+    NotClaimed,
+    /// An attempt (or a definitive refusal) moved the event to this status.
+    Finished(Status),
+    /// The lease expired mid-attempt and another deliverer took over.
+    LeaseLost,
+}
+
+/// Queue consumer for `DELIVERIES`: every message of the batch concurrently, each
+/// acked after its writes, retried by the queue if they failed.
+pub async fn handle_batch(relay: &Relay, batch: &MessageBatch<DeliveryMessage>) {
+    let messages: Vec<RawMessage> = batch.raw_iter().collect();
+    join_all(messages.iter().map(|m| handle_message(relay, m))).await;
+}
+
+async fn handle_message(relay: &Relay, message: &RawMessage) {
+    let Some(msg) = parse_message(message) else {
+        return message.ack();
+    };
+    match deliver_event(relay, &msg.event_id).await {
+        Ok(_) => message.ack(),
+        Err(err) => {
+            console_error!(
+                "{}",
+                json!({"msg": "delivery failed to record; the queue will retry",
+                       "event_id": msg.event_id, "error": err.to_string()})
+            );
+            message.retry();
+        }
+    }
+}
+
+/// Consumer for the dead-letter queue: a message lands there after the queue gave
+/// up on it (the consumer kept failing), so its event is marked `dead` with the
+/// reason and can be replayed.
+pub async fn handle_dead_letters(relay: &Relay, batch: &MessageBatch<DeliveryMessage>) {
+    for message in batch.raw_iter() {
+        let Some(msg) = parse_message(&message) else {
+            message.ack();
+            continue;
+        };
+        let reason = "the delivery message was dead-lettered after repeated consumer failures";
+        match events::mark_dead(&relay.db, &msg.event_id, reason, now_ms()).await {
+            Ok(_) => message.ack(),
+            Err(err) => {
+                console_error!(
+                    "{}",
+                    json!({"msg": "dead-letter not recorded", "event_id": msg.event_id, "error": err.to_string()})
+                );
+                message.retry();
+            }
+        }
+    }
+}
+
+fn parse_message(message: &RawMessage) -> Option<DeliveryMessage> {
+    let parsed = serde_wasm_bindgen::from_value::<DeliveryMessage>(message.body());
+    if parsed.is_err() {
+        console_error!(
+            "{}",
+            json!({"msg": "malformed queue message dropped", "id": message.id()})
+        );
+    }
+    parsed.ok()
+}
+
+/// Claims the event and makes one attempt. `Err` only when D1 could not be
+/// read or written; the event is then still covered by its lease and the sweeper.
+pub async fn deliver_event(relay: &Relay, event_id: &str) -> Result<Delivery> {
+    let token = hex::encode(random_bytes::<16>());
+    let lease_margin_ms = relay.settings.lease_margin_s as i64 * 1000;
+    let Some(claim) = events::claim(&relay.db, event_id, now_ms(), lease_margin_ms, &token).await?
+    else {
+        return Ok(Delivery::NotClaimed);
+    };
+    match prepare(relay, &claim).await? {
+        Prepared::Ready(attempt) => attempt_and_record(relay, &claim, attempt).await,
+        Prepared::Refused(reason) => finish_dead(relay, &claim, &reason).await,
+    }
+}
+
+/// Everything one attempt needs, loaded after the claim.
+struct AttemptPlan {
+    url: worker::Url,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    timeout_ms: u32,
+    schedule_s: Vec<u32>,
+    number: u32,
+}
+
+enum Prepared {
+    Ready(AttemptPlan),
+    /// The event can never be delivered as things stand (endpoint deleted, body
+    /// gone, destination refused): dead, replayable after the fix.
+    Refused(String),
+}
+
+async fn prepare(relay: &Relay, claim: &Claim) -> Result<Prepared> {
+    let now = now_ms();
+    let endpoint = match EndpointId::parse(&claim.endpoint_id) {
+        Some(id) => {
+            endpoint_cache::get(&relay.db, &id, now, relay.settings.endpoint_cache_ttl_s).await?
+        }
+        None => None,
+    };
+    let Some(endpoint) = endpoint else {
+        return Ok(Prepared::Refused("the endpoint was deleted".into()));
+    };
+    let url = match check_destination(
+        &endpoint.destination_url,
+        relay.settings.allow_private_destinations,
+    ) {
+        Ok(url) => url,
+        Err(why) => return Ok(Prepared::Refused(format!("destination refused: {why}"))),
+    };
+    let Some(ingest) = ingests::get(&relay.db, &claim.ingest_id).await? else {
+        return Ok(Prepared::Refused("the ingest record is gone".into()));
+    };
+    let Some(body) = bodies::get(&relay.bodies()?, &ingest.body_key).await? else {
+        return Ok(Prepared::Refused("the stored body is gone".into()));
+    };
+    let stored_headers: HeaderList = serde_json::from_str(&ingest.headers)?;
+    let number = claim.attempt_count as u32 + 1;
+    let envelope = Envelope {
+        stored_headers: &stored_headers,
+        content_type: ingest.content_type.as_deref(),
+        event_id: &claim.id,
+        attempt_number: number,
+        timestamp_s: now / 1000,
+        relay_secret: &endpoint.relay_secret,
+        body: &body,
+    };
+    let headers = match outbound_headers(&envelope) {
+        Ok(h) => h,
+        Err(why) => return Ok(Prepared::Refused(why)),
+    };
+    Ok(Prepared::Ready(AttemptPlan {
+        url,
+        headers,
+        body,
+        timeout_ms: endpoint.timeout_ms,
+        schedule_s: endpoint.retry_schedule_s,
+        number,
+    }))
+}
+
+async fn attempt_and_record(relay: &Relay, claim: &Claim, plan: AttemptPlan) -> Result<Delivery> {
+    let started = now_ms();
+    let result = outbound::post(&plan.url, &plan.headers, &plan.body, plan.timeout_ms).await;
+    let finished = now_ms();
+    let cycle_attempts = claim.cycle_attempts as u32 + 1;
+    let decision = decide(
+        result.class,
+        cycle_attempts,
+        &plan.schedule_s,
+        result.retry_after_s,
+        random_unit(),
+    );
+    let row = attempt_row(plan.number, started, finished, &result);
+    let (status, next_attempt_at, dead_reason) = match &decision {
+        Decision::Delivered => (Status::Delivered, finished, None),
+        Decision::Retry { delay_ms } => (Status::Retrying, finished + *delay_ms as i64, None),
+        Decision::Dead { reason } => (Status::Dead, finished, Some(reason.as_str())),
+    };
+    let transition = Transition {
+        status,
+        next_attempt_at,
+        last_error: result.error.as_deref(),
+        dead_reason,
+    };
+    let held = events::complete(&relay.db, claim, Some(&row), &transition, finished).await?;
+    log_attempt(claim, &row, status, held);
+    if !held {
+        return Ok(Delivery::LeaseLost);
+    }
+    if let Decision::Retry { delay_ms } = decision {
+        requeue_later(relay, &claim.id, delay_ms).await;
+    }
+    Ok(Delivery::Finished(status))
+}
+
+fn attempt_row(number: u32, started: i64, finished: i64, r: &AttemptResult) -> AttemptRow {
+    AttemptRow {
+        number: f64::from(number),
+        started_at: started as f64,
+        duration_ms: (finished - started) as f64,
+        status_code: r.status_code.map(f64::from),
+        outcome: r.class.as_str().to_string(),
+        error: r.error.clone(),
+        response_snippet: r.snippet.clone(),
+    }
+}
+
+/// The delayed message that brings the event back when its time has come. The
+/// delay is rounded up so the message never arrives before `next_attempt_at`.
+async fn requeue_later(relay: &Relay, event_id: &str, delay_ms: u64) {
+    let delay_s = delay_ms.div_ceil(1000) as u32;
+    let result = match relay.queue() {
+        Ok(q) => enqueue(&q, event_id, delay_s).await,
+        Err(e) => Err(e),
+    };
+    if let Err(err) = result {
+        console_error!(
+            "{}",
+            json!({"msg": "retry enqueue failed; the sweeper will retry", "event_id": event_id,
+                   "error": err.to_string()})
+        );
+    }
+}
+
+async fn finish_dead(relay: &Relay, claim: &Claim, reason: &str) -> Result<Delivery> {
+    let now = now_ms();
+    let transition = Transition {
+        status: Status::Dead,
+        next_attempt_at: now,
+        last_error: Some(reason),
+        dead_reason: Some(reason),
+    };
+    let held = events::complete(&relay.db, claim, None, &transition, now).await?;
+    console_log!(
+        "{}",
+        json!({"msg": "dead without attempt", "event_id": claim.id, "reason": reason})
+    );
+    Ok(if held {
+        Delivery::Finished(Status::Dead)
+    } else {
+        Delivery::LeaseLost
+    })
+}
+
+fn log_attempt(claim: &Claim, row: &AttemptRow, status: Status, held: bool) {
+    console_log!(
+        "{}",
+        json!({"msg": "attempt", "event_id": claim.id, "endpoint_id": claim.endpoint_id,
+               "number": row.number, "code": row.status_code, "outcome": row.outcome,
+               "ms": row.duration_ms, "status": status.as_str(), "lease_held": held})
+    );
+}

@@ -1,0 +1,149 @@
+//! The `dedup_keys` and `ingests` tables: accepting an inbound request exactly once.
+//!
+//! [`record`] is the ack path's single D1 round trip: one batch (a transaction)
+//! that claims the dedup key insert-first, writes the ingest and its event only if
+//! this request won the key, and reads back who won.
+
+use super::{bind, int, opt_text, text};
+use crate::model::{EndpointId, EventId, IngestId};
+use serde::Deserialize;
+use worker::{D1Database, Result};
+
+pub struct NewIngest<'a> {
+    pub id: &'a IngestId,
+    pub event_id: &'a EventId,
+    pub endpoint_id: &'a EndpointId,
+    pub dedup_key: &'a str,
+    pub body_key: &'a str,
+    pub body_size: usize,
+    pub body_sha256: &'a str,
+    pub content_type: Option<&'a str>,
+    pub headers_json: &'a str,
+    pub now_ms: i64,
+    pub dedup_window_ms: i64,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Recorded {
+    New,
+    /// Another request already holds this dedup key; its first event, when it
+    /// still exists.
+    Duplicate {
+        original_event_id: Option<String>,
+    },
+}
+
+#[derive(Deserialize)]
+struct Winner {
+    ingest_id: String,
+    event_id: Option<String>,
+}
+
+/// Writes the ingest and its event, unless the dedup key is already held.
+///
+/// `inject_failure` appends a statement that fails, so the whole transaction rolls
+/// back: the fault tests use it to prove a failed write leaves nothing behind.
+pub async fn record(db: &D1Database, n: &NewIngest<'_>, inject_failure: bool) -> Result<Recorded> {
+    let claim_key = bind(
+        db.prepare(
+            "INSERT INTO dedup_keys (endpoint_id, dedup_key, ingest_id, expires_at) \
+             VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (endpoint_id, dedup_key) DO UPDATE \
+             SET ingest_id = excluded.ingest_id, expires_at = excluded.expires_at \
+             WHERE dedup_keys.expires_at <= ?5",
+        ),
+        &[
+            text(n.endpoint_id.as_str()),
+            text(n.dedup_key),
+            text(n.id.as_str()),
+            int(n.now_ms + n.dedup_window_ms),
+            int(n.now_ms),
+        ],
+    )?;
+    let insert_ingest = bind(
+        db.prepare(
+            "INSERT INTO ingests (id, endpoint_id, dedup_key, body_key, body_size, body_sha256, \
+                                  content_type, headers, received_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
+             WHERE EXISTS (SELECT 1 FROM dedup_keys \
+                           WHERE endpoint_id = ?2 AND dedup_key = ?3 AND ingest_id = ?1)",
+        ),
+        &[
+            text(n.id.as_str()),
+            text(n.endpoint_id.as_str()),
+            text(n.dedup_key),
+            text(n.body_key),
+            int(n.body_size as i64),
+            text(n.body_sha256),
+            opt_text(n.content_type),
+            text(n.headers_json),
+            int(n.now_ms),
+        ],
+    )?;
+    let insert_event = bind(
+        db.prepare(
+            "INSERT INTO events (id, ingest_id, endpoint_id, status, next_attempt_at, \
+                                 received_at, updated_at) \
+             SELECT ?1, ?2, ?3, 'received', ?4, ?4, ?4 \
+             WHERE EXISTS (SELECT 1 FROM ingests WHERE id = ?2)",
+        ),
+        &[
+            text(n.event_id.as_str()),
+            text(n.id.as_str()),
+            text(n.endpoint_id.as_str()),
+            int(n.now_ms),
+        ],
+    )?;
+    let read_winner = bind(
+        db.prepare(
+            "SELECT d.ingest_id AS ingest_id, \
+                    (SELECT e.id FROM events e WHERE e.ingest_id = d.ingest_id ORDER BY e.id LIMIT 1) AS event_id \
+             FROM dedup_keys d WHERE d.endpoint_id = ?1 AND d.dedup_key = ?2",
+        ),
+        &[text(n.endpoint_id.as_str()), text(n.dedup_key)],
+    )?;
+    let mut statements = vec![claim_key, insert_ingest, insert_event, read_winner];
+    if inject_failure {
+        statements.push(db.prepare("SELECT hookrelay_injected_fault()"));
+    }
+    let results = db.batch(statements).await?;
+    let winner: Option<Winner> = results
+        .get(3)
+        .map(|r| r.results::<Winner>())
+        .transpose()?
+        .and_then(|rows| rows.into_iter().next());
+    match winner {
+        Some(w) if w.ingest_id == n.id.as_str() => Ok(Recorded::New),
+        Some(w) => Ok(Recorded::Duplicate {
+            original_event_id: w.event_id,
+        }),
+        None => Err(worker::Error::RustError(
+            "dedup key vanished inside its own transaction".into(),
+        )),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IngestRow {
+    pub id: String,
+    pub endpoint_id: String,
+    pub dedup_key: String,
+    pub body_key: String,
+    pub body_size: f64,
+    pub body_sha256: String,
+    pub content_type: Option<String>,
+    pub headers: String,
+    pub received_at: f64,
+}
+
+pub async fn get(db: &D1Database, id: &str) -> Result<Option<IngestRow>> {
+    bind(
+        db.prepare(
+            "SELECT id, endpoint_id, dedup_key, body_key, body_size, body_sha256, content_type, \
+                    headers, received_at FROM ingests WHERE id = ?1",
+        ),
+        &[text(id)],
+    )?
+    .first(None)
+    .await
+}

@@ -1,0 +1,40 @@
+//! D1 and R2 access. Every SQL string of the relay lives in this folder, one file
+//! per table; the rest of the crate calls these functions with typed values.
+//!
+//! Timestamps are unix milliseconds bound as JS numbers (exact up to 2^53).
+
+pub mod attempts;
+pub mod bodies;
+pub mod endpoint_cache;
+pub mod endpoints;
+pub mod events;
+pub mod ingests;
+pub mod meta;
+
+use wasm_bindgen::JsValue;
+use worker::{D1PreparedStatement, D1Result, Result};
+
+pub(crate) fn int(v: i64) -> JsValue {
+    JsValue::from_f64(v as f64)
+}
+
+pub(crate) fn text(v: &str) -> JsValue {
+    JsValue::from_str(v)
+}
+
+pub(crate) fn opt_text(v: Option<&str>) -> JsValue {
+    v.map_or(JsValue::NULL, text)
+}
+
+pub(crate) fn opt_int(v: Option<i64>) -> JsValue {
+    v.map_or(JsValue::NULL, int)
+}
+
+/// Rows changed by a write statement.
+pub(crate) fn changes(result: &D1Result) -> Result<usize> {
+    Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0))
+}
+
+pub(crate) fn bind(stmt: D1PreparedStatement, args: &[JsValue]) -> Result<D1PreparedStatement> {
+    stmt.bind(args)
+}

@@ -1,0 +1,85 @@
+//! The sweeper (cron): the correctness backstop. D1 is the truth; this finds what
+//! the queue did not handle in time and handles it, so every event is delivered
+//! even with the queue gone:
+//! - `received` not claimed within the grace period (a lost or failed `queue.send`),
+//! - `retrying` whose time has come (plus the grace: the delayed message goes first),
+//! - `delivering` whose lease expired (a deliverer that crashed).
+//!
+//! Work is bounded per run and oldest first: the first `SWEEP_DELIVER_LIMIT` are
+//! delivered here, the next `SWEEP_ENQUEUE_LIMIT` are re-enqueued. Each run ends
+//! with a heartbeat, which health watches.
+
+use crate::deliver::{deliver_event, Delivery};
+use crate::relay::{enqueue_many, now_ms, Relay};
+use crate::store::{events, meta};
+use futures::future::join_all;
+use serde::Serialize;
+use serde_json::json;
+use worker::{console_error, console_log, Result};
+
+/// Workers allow six simultaneous outbound connections per invocation.
+const DIRECT_CONCURRENCY: usize = 6;
+
+#[derive(Debug, Default, Serialize)]
+pub struct SweepReport {
+    pub due: usize,
+    pub delivered_directly: usize,
+    pub not_claimed: usize,
+    pub enqueued: usize,
+    pub errors: usize,
+}
+
+pub async fn run(relay: &Relay) -> Result<SweepReport> {
+    let s = &relay.settings;
+    let now = now_ms();
+    let due_before = now - s.sweep_grace_s as i64 * 1000;
+    let limit = s.sweep_deliver_limit + s.sweep_enqueue_limit;
+    let due = events::due_for_sweep(&relay.db, now, due_before, limit).await?;
+    let direct_count = due.len().min(s.sweep_deliver_limit as usize);
+    let (direct, rest) = due.split_at(direct_count);
+
+    let mut report = SweepReport {
+        due: due.len(),
+        ..SweepReport::default()
+    };
+    for chunk in direct.chunks(DIRECT_CONCURRENCY) {
+        for outcome in join_all(chunk.iter().map(|id| deliver_event(relay, id))).await {
+            match outcome {
+                Ok(Delivery::Finished(_)) => report.delivered_directly += 1,
+                Ok(_) => report.not_claimed += 1,
+                Err(err) => {
+                    report.errors += 1;
+                    console_error!(
+                        "{}",
+                        json!({"msg": "sweeper delivery failed", "error": err.to_string()})
+                    );
+                }
+            }
+        }
+    }
+    if !rest.is_empty() {
+        match relay.queue() {
+            Ok(queue) => match enqueue_many(&queue, rest).await {
+                Ok(()) => report.enqueued = rest.len(),
+                Err(err) => {
+                    report.errors += 1;
+                    console_error!(
+                        "{}",
+                        json!({"msg": "sweeper enqueue failed", "error": err.to_string()})
+                    );
+                }
+            },
+            Err(err) => console_error!(
+                "{}",
+                json!({"msg": "no queue binding", "error": err.to_string()})
+            ),
+        }
+    }
+    let summary = serde_json::to_string(&report)?;
+    meta::put(&relay.db, meta::SWEEPER_HEARTBEAT, &summary, now_ms()).await?;
+    console_log!(
+        "{}",
+        json!({"msg": "sweep", "report": report, "ms": now_ms() - now})
+    );
+    Ok(report)
+}
