@@ -1,0 +1,187 @@
+// Runs the built Worker on workerd through `wrangler dev`, with local D1, R2 and
+// Queues, from a config derived from the repository's own wrangler.toml (so the
+// tests exercise the shipped bindings). Each relay gets its own state directory,
+// ports and log file, and is stopped by process group id.
+import { spawn, execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, openSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createServer } from "node:net";
+import { promisify } from "node:util";
+import { parse, stringify } from "smol-toml";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const BIN = join(ROOT, "node_modules/.bin");
+export const OUTPUT_DIR = join(ROOT, "test-output");
+const ENV = {
+  ...process.env,
+  PATH: `${BIN}:${process.env.PATH}`,
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  WRANGLER_SEND_METRICS: "false",
+  NO_COLOR: "1",
+};
+
+export const ADMIN_TOKEN = "test-admin-token";
+
+/** Vars every test relay gets: local destinations, a short sweep grace and lease margin. */
+const TEST_VARS = {
+  ADMIN_TOKEN,
+  ALLOW_PRIVATE_DESTINATIONS: "true",
+  SWEEP_GRACE_S: "1",
+  LEASE_MARGIN_S: "1",
+  MAX_BODY_BYTES: "65536",
+  FAULTS: "per_request",
+};
+
+export async function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+    srv.on("error", rej);
+  });
+}
+
+/** Writes a wrangler config for a test relay and returns its directory. */
+function writeConfig({ consumer = true, vars = {} }) {
+  const config = parse(readFileSync(join(ROOT, "wrangler.toml"), "utf8"));
+  delete config.build; // the tests build once, up front
+  config.main = join(ROOT, "build/index.js");
+  for (const db of config.d1_databases) db.migrations_dir = join(ROOT, db.migrations_dir);
+  config.vars = { ...config.vars, ...TEST_VARS, ...vars };
+  if (!consumer) delete config.queues.consumers;
+  const dir = mkdtempSync(join(tmpdir(), "hookrelay-test-"));
+  writeFileSync(join(dir, "wrangler.toml"), stringify(config));
+  return dir;
+}
+
+export class Relay {
+  constructor({ name, consumer = true, vars = {} }) {
+    this.name = name;
+    this.configDir = writeConfig({ consumer, vars });
+    this.stateDir = join(this.configDir, "state");
+    this.config = join(this.configDir, "wrangler.toml");
+    this.starts = 0;
+  }
+
+  static async start(opts) {
+    const relay = new Relay(opts);
+    await relay.migrate();
+    await relay.boot();
+    return relay;
+  }
+
+  async migrate() {
+    await promisify(execFile)(
+      join(BIN, "wrangler"),
+      ["d1", "migrations", "apply", "DB", "--local", "--config", this.config, "--persist-to", this.stateDir],
+      { env: ENV, cwd: this.configDir },
+    );
+  }
+
+  /** Starts (or restarts) wrangler dev on the same state directory. */
+  async boot() {
+    this.port = await freePort();
+    this.url = `http://127.0.0.1:${this.port}`;
+    const inspector = await freePort();
+    mkdirSync(OUTPUT_DIR, { recursive: true });
+    const log = openSync(join(OUTPUT_DIR, `${this.name}-wrangler-${++this.starts}.log`), "w");
+    this.proc = spawn(
+      join(BIN, "wrangler"),
+      ["dev", "--local", "--config", this.config, "--ip", "127.0.0.1", "--port", String(this.port),
+       "--inspector-port", String(inspector), "--persist-to", this.stateDir],
+      { env: ENV, cwd: this.configDir, detached: true, stdio: ["ignore", log, log] },
+    );
+    this.exited = new Promise((res) => this.proc.once("exit", res));
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline) {
+      try {
+        const res = await fetch(`${this.url}/`);
+        if (res.ok) return;
+      } catch {}
+      await sleep(250);
+    }
+    throw new Error(`${this.name}: wrangler dev did not become ready`);
+  }
+
+  /** SIGKILL the whole process group (wrangler and workerd): a crash, not a shutdown. */
+  async kill() {
+    try { process.kill(-this.proc.pid, "SIGKILL"); } catch {}
+    await this.exited;
+  }
+
+  async stop() {
+    if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    try { process.kill(-this.proc.pid, "SIGTERM"); } catch {}
+    const timer = setTimeout(() => { try { process.kill(-this.proc.pid, "SIGKILL"); } catch {} }, 5000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  async api(method, path, body) {
+    const res = await fetch(`${this.url}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch {}
+    return { status: res.status, json, text };
+  }
+
+  async createEndpoint(fields) {
+    const res = await this.api("POST", "/endpoints", fields);
+    if (res.status !== 201) throw new Error(`create endpoint: ${res.status} ${res.text}`);
+    return res.json;
+  }
+
+  /** POSTs raw bytes to an ingest URL. */
+  async ingest(endpointId, body, headers = {}) {
+    const res = await fetch(`${this.url}/${endpointId}`, { method: "POST", headers, body });
+    const text = await res.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch {}
+    return { status: res.status, json, text };
+  }
+
+  async event(id) {
+    const res = await this.api("GET", `/events/${id}`);
+    if (res.status !== 200) throw new Error(`event ${id}: ${res.status} ${res.text}`);
+    return res.json;
+  }
+
+  async health(endpointId) {
+    const q = endpointId ? `?endpoint_id=${endpointId}` : "";
+    return (await this.api("GET", `/health${q}`)).json;
+  }
+
+  /** Fires the cron the way the platform would; resolves when the sweep finished. */
+  async fireCron() {
+    const res = await fetch(`${this.url}/cdn-cgi/local/scheduled?cron=*/1+*+*+*+*`);
+    await res.text();
+    if (!res.ok) throw new Error(`cron: ${res.status}`);
+  }
+
+  /** Polls the event until `predicate(event)` holds. */
+  async waitForEvent(id, predicate, { timeoutMs = 30_000, cronEveryMs = 0 } = {}) {
+    const deadline = Date.now() + timeoutMs;
+    let lastCron = Date.now();
+    let event;
+    while (Date.now() < deadline) {
+      event = await this.event(id);
+      if (predicate(event)) return event;
+      if (cronEveryMs && Date.now() - lastCron >= cronEveryMs) {
+        await this.fireCron();
+        lastCron = Date.now();
+      }
+      await sleep(200);
+    }
+    throw new Error(`event ${id} never satisfied the wait; last: ${JSON.stringify(event)}`);
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
