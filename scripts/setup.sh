@@ -16,27 +16,28 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-installed_version() { # $1 = binary, prints its version or nothing
-  command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | awk '{print $2}' || true
+has_version() { # $1 = binary, $2 = exact version it must report
+  command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -qw -- "$2"
 }
 
 pids=()
-if [ "$(installed_version worker-build)" != "$WORKER_BUILD_VERSION" ]; then
+if ! has_version worker-build "$WORKER_BUILD_VERSION"; then
   log "installing worker-build $WORKER_BUILD_VERSION (several minutes on a cold machine)"
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --quiet &
   pids+=($!)
 fi
-if [ "$(installed_version wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
+if ! has_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
   # Not --locked: one locked dependency is missing from the registry mirror.
   log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (several minutes on a cold machine)"
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --quiet &
   pids+=($!)
 fi
 
-if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -x node_modules/.bin/wrangler ] || ! cmp -s package-lock.json node_modules/.hookrelay-lock; then
   log "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.hookrelay-lock
 fi
 
-for pid in "${pids[@]}"; do wait "$pid"; done
+for pid in "${pids[@]+"${pids[@]}"}"; do wait "$pid"; done
 log "toolchain ready"

@@ -1,0 +1,11 @@
+# The two commands of the README. Both install whatever is missing first.
+.PHONY: dev test build
+
+dev:    ## run the relay locally with a demo endpoint
+	bash scripts/dev.sh
+
+test:   ## run every test
+	bash scripts/test.sh
+
+build:  ## release build of the Worker into build/
+	bash scripts/setup.sh && bash scripts/build.sh
