@@ -13,6 +13,7 @@ use crate::model::{DeliveryMessage, EndpointId, Status};
 use crate::outbound::{self, AttemptResult};
 use crate::relay::{enqueue, now_ms, random_bytes, random_unit, Relay};
 use crate::retry::{decide, Decision};
+use crate::settings::Fault;
 use crate::store::attempts::AttemptRow;
 use crate::store::events::{self, Claim, Transition};
 use crate::store::{bodies, endpoint_cache, ingests};
@@ -42,6 +43,13 @@ async fn handle_message(relay: &Relay, message: &RawMessage) {
     let Some(msg) = parse_message(message) else {
         return message.ack();
     };
+    if relay.settings.faults.contains(&Fault::Consume) {
+        console_error!(
+            "{}",
+            json!({"msg": "injected fault: consume", "event_id": msg.event_id})
+        );
+        return message.retry();
+    }
     match deliver_event(relay, &msg.event_id).await {
         Ok(_) => message.ack(),
         Err(err) => {

@@ -94,14 +94,15 @@ pub async fn handle(
 }
 
 async fn load_endpoint(relay: &Relay, raw_id: &str, now: i64) -> Result<Endpoint, ApiError> {
-    let id = EndpointId::parse(raw_id).ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let unknown = || ApiError::new(404, "unknown_endpoint", "no endpoint has this URL");
+    let id = EndpointId::parse(raw_id).ok_or_else(unknown)?;
     endpoint_cache::get(&relay.db, &id, now, relay.settings.endpoint_cache_ttl_s)
         .await
         .map_err(|err| {
             log_failure("endpoint_lookup", &id, &err);
             ApiError::unavailable("the endpoint could not be loaded")
         })?
-        .ok_or_else(|| ApiError::not_found("endpoint"))
+        .ok_or_else(unknown)
 }
 
 /// Refuses oversize bodies before reading them when `Content-Length` says so, and

@@ -12,6 +12,9 @@ pub enum Fault {
     D1Insert,
     /// `queue.send` fails.
     QueueSend,
+    /// The delivery consumer fails every message before claiming it (a consumer
+    /// crash), so the queue retries and finally dead-letters the message.
+    Consume,
 }
 
 impl Fault {
@@ -20,6 +23,7 @@ impl Fault {
             "r2_put" => Some(Fault::R2Put),
             "d1_insert" => Some(Fault::D1Insert),
             "queue_send" => Some(Fault::QueueSend),
+            "consume" => Some(Fault::Consume),
             _ => None,
         }
     }

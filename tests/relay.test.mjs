@@ -152,6 +152,45 @@ describe("retries", () => {
   });
 });
 
+describe("failure classes", () => {
+  it("a stalled destination times out and is retried; a 429 waits for Retry-After", async () => {
+    const { ep: slow } = await endpoint("none", [], (_r, i) => (i === 0 ? { stall: true } : { status: 200 }), {
+      timeout_ms: 1000,
+      retry: { schedule_s: [1] },
+    });
+    const { ep: limited, path } = await endpoint("none", [], (_r, i) =>
+      i === 0 ? { status: 429, headers: { "retry-after": "3" } } : { status: 200 },
+      { retry: { schedule_s: [1] } });
+    const a = await relay.ingest(slow.id, "stall-once");
+    const b = await relay.ingest(limited.id, "rate-limited-once");
+    const timedOut = await relay.waitForEvent(a.json.id, delivered);
+    assert.deepEqual(timedOut.attempts.map((x) => x.outcome), ["timeout", "delivered"]);
+    assert.equal(timedOut.attempts[0].status_code, null);
+    assert.ok(timedOut.attempts[0].duration_ms >= 900, `aborted after the timeout: ${timedOut.attempts[0].duration_ms}`);
+    const limitedEvent = await relay.waitForEvent(b.json.id, delivered);
+    assert.deepEqual(limitedEvent.attempts.map((x) => x.outcome), ["rate_limited", "delivered"]);
+    const [first, second] = dest.to(path);
+    assert.ok(second.at - first.at >= 2900, `Retry-After honoured: ${second.at - first.at} ms`);
+    await assertConservation(relay, slow.id, { received: 1, delivered: 1 });
+    await assertConservation(relay, limited.id, { received: 1, delivered: 1 });
+  });
+
+  it("a destination that refuses connections is a network error, dead when the schedule is empty", async () => {
+    const ep = await relay.createEndpoint({
+      name: "closed port",
+      provider: "none",
+      destination_url: "http://127.0.0.1:9/closed",
+      retry: { schedule_s: [] },
+    });
+    const res = await relay.ingest(ep.id, "nobody-listens");
+    const dead = await relay.waitForEvent(res.json.id, isDead);
+    assert.equal(dead.attempts.length, 1);
+    assert.equal(dead.attempts[0].outcome, "network_error");
+    assert.ok(dead.attempts[0].error.length > 0);
+    await assertConservation(relay, ep.id, { received: 1, dead: 1, in_flight: 0 });
+  });
+});
+
 describe("dedup", () => {
   it("the same provider delivery sent concurrently becomes one event and one delivery", async () => {
     const secret = "dedup-secret";
@@ -179,9 +218,9 @@ describe("refusals store nothing", () => {
     const { ep, path } = await endpoint("stripe", [secret]);
     const body = Buffer.from('{"id":"evt_refused"}');
     const cases = [
-      [sign.stripe("wrong-secret", body), "signature_invalid"],
+      [sign.stripe("wrong-secret", body), "signature_mismatch"],
       [{ "content-type": "application/json" }, "signature_missing"],
-      [sign.stripe(secret, body, { t: Math.floor(Date.now() / 1000) - 600 }), "timestamp_outside_tolerance"],
+      [sign.stripe(secret, body, { t: Math.floor(Date.now() / 1000) - 600 }), "timestamp_out_of_tolerance"],
       [{ "stripe-signature": "garbage" }, "signature_malformed"],
     ];
     for (const [headers, code] of cases) {
@@ -196,7 +235,7 @@ describe("refusals store nothing", () => {
 
     const unknown = await relay.ingest("ep_00000000000000000000000000", body, sign.stripe(secret, body));
     assert.equal(unknown.status, 404);
-    assert.equal(unknown.json.error.code, "not_found");
+    assert.equal(unknown.json.error.code, "unknown_endpoint");
 
     const big = Buffer.alloc(70_000, "a");
     const oversize = await relay.ingest(ep.id, big, sign.stripe(secret, big));

@@ -103,8 +103,8 @@ impl VerifyError {
         match self {
             VerifyError::MissingHeader(_) => "signature_missing",
             VerifyError::Malformed(_) => "signature_malformed",
-            VerifyError::OutsideTolerance => "timestamp_outside_tolerance",
-            VerifyError::Mismatch => "signature_invalid",
+            VerifyError::OutsideTolerance => "timestamp_out_of_tolerance",
+            VerifyError::Mismatch => "signature_mismatch",
         }
     }
 

@@ -46,22 +46,24 @@ export async function freePort() {
 }
 
 /** Writes a wrangler config for a test relay and returns its directory. */
-function writeConfig({ consumer = true, vars = {} }) {
+function writeConfig({ consumer = true, vars = {}, edit }, dir = mkdtempSync(join(tmpdir(), "hookrelay-test-"))) {
   const config = parse(readFileSync(join(ROOT, "wrangler.toml"), "utf8"));
   delete config.build; // the tests build once, up front
   config.main = join(ROOT, "build/index.js");
   for (const db of config.d1_databases) db.migrations_dir = join(ROOT, db.migrations_dir);
   config.vars = { ...config.vars, ...TEST_VARS, ...vars };
   if (!consumer) delete config.queues.consumers;
-  const dir = mkdtempSync(join(tmpdir(), "hookrelay-test-"));
+  edit?.(config);
   writeFileSync(join(dir, "wrangler.toml"), stringify(config));
   return dir;
 }
 
 export class Relay {
-  constructor({ name, consumer = true, vars = {} }) {
+  /** `edit(config)` may change the parsed wrangler.toml before it is written. */
+  constructor({ name, consumer = true, vars = {}, edit }) {
     this.name = name;
-    this.configDir = writeConfig({ consumer, vars });
+    this.options = { consumer, vars, edit };
+    this.configDir = writeConfig(this.options);
     this.stateDir = join(this.configDir, "state");
     this.config = join(this.configDir, "wrangler.toml");
     this.starts = 0;
@@ -105,6 +107,14 @@ export class Relay {
       await sleep(250);
     }
     throw new Error(`${this.name}: wrangler dev did not become ready`);
+  }
+
+  /** Stops, rewrites the config with more vars, and starts again on the same state. */
+  async restartWith(vars) {
+    await this.stop();
+    this.options = { ...this.options, vars: { ...this.options.vars, ...vars } };
+    writeConfig(this.options, this.configDir);
+    await this.boot();
   }
 
   /** SIGKILL the whole process group (wrangler and workerd): a crash, not a shutdown. */
