@@ -1,5 +1,5 @@
 # The two commands of the README. Both install whatever is missing first.
-.PHONY: dev test build
+.PHONY: dev test build bench
 
 dev:    ## run the relay locally with a demo endpoint
 	bash scripts/dev.sh
@@ -9,3 +9,6 @@ test:   ## run every test
 
 build:  ## release build of the Worker into build/
 	bash scripts/setup.sh && bash scripts/build.sh
+
+bench:  ## ingest latency vs a bare route, wasm size (prints a table)
+	bash scripts/setup.sh && bash scripts/build.sh && PATH="$$PWD/node_modules/.bin:$$PATH" node scripts/bench.mjs
