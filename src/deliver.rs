@@ -9,14 +9,19 @@
 use crate::destination::check_destination;
 use crate::envelope::{outbound_headers, Envelope};
 use crate::headers::HeaderList;
-use crate::model::{DeliveryMessage, EndpointId, Status};
+use crate::model::{DeliveryMessage, Endpoint, EndpointId, Status};
 use crate::outbound::{self, AttemptResult};
-use crate::relay::{enqueue, now_ms, random_bytes, random_unit, Relay};
-use crate::retry::{decide, Decision};
+use crate::rate::RateLimit;
+use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, random_unit, Relay};
+use crate::retry::{decide, parse_retry_after_s, Decision, OutcomeClass};
 use crate::settings::Fault;
 use crate::store::attempts::AttemptRow;
+use crate::store::endpoints::{self, CircuitInput};
 use crate::store::events::{self, Claim, Transition};
 use crate::store::{bodies, endpoint_cache, ingests};
+
+/// Waiting events re-enqueued per drain; the sweeper delivers any beyond.
+const DRAIN_LIMIT: u32 = 1_000;
 use futures::future::join_all;
 use serde_json::json;
 use worker::{console_error, console_log, MessageBatch, MessageExt, RawMessage, Result};
@@ -24,8 +29,12 @@ use worker::{console_error, console_log, MessageBatch, MessageExt, RawMessage, R
 /// What one delivery call did.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Delivery {
-    /// Someone else holds the event, it is finished, or it is not yet due.
+    /// Someone else holds the event, it is finished, not yet due, or a gate
+    /// (pause, open circuit, FIFO line) holds it.
     NotClaimed,
+    /// The rate limit said "later": the event was given back and re-enqueued
+    /// with a delay.
+    Deferred,
     /// An attempt (or a definitive refusal) moved the event to this status.
     Finished(Status),
     /// The lease expired mid-attempt and another deliverer took over.
@@ -100,16 +109,87 @@ fn parse_message(message: &RawMessage) -> Option<DeliveryMessage> {
 /// Claims the event and makes one attempt. `Err` only when D1 could not be
 /// read or written; the event is then still covered by its lease and the sweeper.
 pub async fn deliver_event(relay: &Relay, event_id: &str) -> Result<Delivery> {
+    deliver(relay, event_id, false).await
+}
+
+/// Sends one probe through an endpoint's open circuit: its oldest waiting event,
+/// if the probe slot for this interval is free. A success closes the circuit and
+/// drains the backlog; a failure doubles the probe interval and does not count
+/// against the event's schedule.
+pub async fn probe_endpoint(relay: &Relay, endpoint_id: &str) -> Result<Delivery> {
+    if !endpoints::take_probe_slot(&relay.db, endpoint_id, now_ms()).await? {
+        return Ok(Delivery::NotClaimed);
+    }
+    match events::waiting(&relay.db, endpoint_id, 1).await?.first() {
+        Some(oldest) => deliver(relay, &oldest.id, true).await,
+        None => Ok(Delivery::NotClaimed),
+    }
+}
+
+async fn deliver(relay: &Relay, event_id: &str, probe: bool) -> Result<Delivery> {
     let token = hex::encode(random_bytes::<16>());
     let lease_margin_ms = relay.settings.lease_margin_s as i64 * 1000;
-    let Some(claim) = events::claim(&relay.db, event_id, now_ms(), lease_margin_ms, &token).await?
-    else {
+    let claimed = events::claim(
+        &relay.db,
+        event_id,
+        now_ms(),
+        lease_margin_ms,
+        &token,
+        probe,
+    )
+    .await?;
+    let Some(claim) = claimed else {
         return Ok(Delivery::NotClaimed);
     };
-    match prepare(relay, &claim).await? {
-        Prepared::Ready(attempt) => attempt_and_record(relay, &claim, attempt).await,
+    let Some(endpoint) = load_endpoint(relay, &claim).await? else {
+        return finish_dead(relay, &claim, "the endpoint was deleted").await;
+    };
+    if !probe {
+        if let Some(wait_ms) = rate_limit_wait(relay, &endpoint).await? {
+            return defer(relay, &claim, wait_ms).await;
+        }
+    }
+    match prepare(relay, &claim, &endpoint).await? {
+        Prepared::Ready(plan) => attempt_and_record(relay, &claim, &endpoint, plan, probe).await,
         Prepared::Refused(reason) => finish_dead(relay, &claim, &reason).await,
     }
+}
+
+async fn load_endpoint(relay: &Relay, claim: &Claim) -> Result<Option<Endpoint>> {
+    match EndpointId::parse(&claim.endpoint_id) {
+        Some(id) => {
+            endpoint_cache::get(
+                &relay.db,
+                &id,
+                now_ms(),
+                relay.settings.endpoint_cache_ttl_s,
+            )
+            .await
+        }
+        None => Ok(None),
+    }
+}
+
+/// `Some(wait)` when the endpoint's rate limit has no slot right now.
+async fn rate_limit_wait(relay: &Relay, endpoint: &Endpoint) -> Result<Option<i64>> {
+    let Some(limit) = RateLimit::from_setting(endpoint.rate_limit_per_s) else {
+        return Ok(None);
+    };
+    Ok(
+        endpoints::take_rate_slot(&relay.db, endpoint.id.as_str(), limit, now_ms())
+            .await?
+            .err(),
+    )
+}
+
+/// Gives the claim back and asks again after `wait_ms` with a fresh delayed
+/// message (not a queue retry, which would count towards dead-lettering).
+async fn defer(relay: &Relay, claim: &Claim, wait_ms: i64) -> Result<Delivery> {
+    let now = now_ms();
+    if events::release(&relay.db, claim, now + wait_ms, now).await? {
+        requeue_later(relay, &claim.id, wait_ms.max(0) as u64).await;
+    }
+    Ok(Delivery::Deferred)
 }
 
 /// Everything one attempt needs, loaded after the claim.
@@ -117,29 +197,17 @@ struct AttemptPlan {
     url: worker::Url,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
-    timeout_ms: u32,
-    schedule_s: Vec<u32>,
     number: u32,
 }
 
 enum Prepared {
     Ready(AttemptPlan),
-    /// The event can never be delivered as things stand (endpoint deleted, body
-    /// gone, destination refused): dead, replayable after the fix.
+    /// The event can never be delivered as things stand (body gone, destination
+    /// refused): dead, replayable after the fix.
     Refused(String),
 }
 
-async fn prepare(relay: &Relay, claim: &Claim) -> Result<Prepared> {
-    let now = now_ms();
-    let endpoint = match EndpointId::parse(&claim.endpoint_id) {
-        Some(id) => {
-            endpoint_cache::get(&relay.db, &id, now, relay.settings.endpoint_cache_ttl_s).await?
-        }
-        None => None,
-    };
-    let Some(endpoint) = endpoint else {
-        return Ok(Prepared::Refused("the endpoint was deleted".into()));
-    };
+async fn prepare(relay: &Relay, claim: &Claim, endpoint: &Endpoint) -> Result<Prepared> {
     let url = match check_destination(
         &endpoint.destination_url,
         relay.settings.allow_private_destinations,
@@ -160,7 +228,7 @@ async fn prepare(relay: &Relay, claim: &Claim) -> Result<Prepared> {
         content_type: ingest.content_type.as_deref(),
         event_id: &claim.id,
         attempt_number: number,
-        timestamp_s: now / 1000,
+        timestamp_s: now_ms() / 1000,
         relay_secret: &endpoint.relay_secret,
         body: &body,
     };
@@ -172,24 +240,37 @@ async fn prepare(relay: &Relay, claim: &Claim) -> Result<Prepared> {
         url,
         headers,
         body,
-        timeout_ms: endpoint.timeout_ms,
-        schedule_s: endpoint.retry_schedule_s,
         number,
     }))
 }
 
-async fn attempt_and_record(relay: &Relay, claim: &Claim, plan: AttemptPlan) -> Result<Delivery> {
+async fn attempt_and_record(
+    relay: &Relay,
+    claim: &Claim,
+    endpoint: &Endpoint,
+    plan: AttemptPlan,
+    probe: bool,
+) -> Result<Delivery> {
     let started = now_ms();
-    let result = outbound::post(&plan.url, &plan.headers, &plan.body, plan.timeout_ms).await;
+    let result = outbound::post(&plan.url, &plan.headers, &plan.body, endpoint.timeout_ms).await;
     let finished = now_ms();
-    let cycle_attempts = claim.cycle_attempts as u32 + 1;
-    let decision = decide(
-        result.class,
-        cycle_attempts,
-        &plan.schedule_s,
-        result.retry_after_s,
-        random_unit(),
-    );
+    let counted_failure = result.class.means_destination_down();
+    // A failed probe neither spends the event's schedule nor moves it on: the
+    // event waits for the circuit like every other.
+    let free_probe = probe && result.class != OutcomeClass::Delivered;
+    let decision = if free_probe {
+        Decision::Retry { delay_ms: 0 }
+    } else {
+        let cycle_attempts = claim.cycle_attempts as u32 + 1;
+        let retry_after = parse_retry_after_s(result.retry_after.as_deref(), finished / 1000);
+        decide(
+            result.class,
+            cycle_attempts,
+            &endpoint.retry,
+            retry_after,
+            random_unit(),
+        )
+    };
     let row = attempt_row(plan.number, started, finished, &result);
     let (status, next_attempt_at, dead_reason) = match &decision {
         Decision::Delivered => (Status::Delivered, finished, None),
@@ -201,16 +282,73 @@ async fn attempt_and_record(relay: &Relay, claim: &Claim, plan: AttemptPlan) -> 
         next_attempt_at,
         last_error: result.error.as_deref(),
         dead_reason,
+        advance_cycle: !free_probe,
     };
-    let held = events::complete(&relay.db, claim, Some(&row), &transition, finished).await?;
+    let circuit = CircuitInput {
+        success: result.class == OutcomeClass::Delivered,
+        counted_failure,
+        probe,
+    };
+    let mut also = vec![endpoints::circuit_statement(
+        &relay.db,
+        &claim.endpoint_id,
+        &circuit,
+        finished,
+    )?];
+    if result.class == OutcomeClass::Gone {
+        let reason = "paused: the destination answered 410 Gone";
+        also.push(endpoints::pause_statement(
+            &relay.db,
+            &claim.endpoint_id,
+            reason,
+            finished,
+        )?);
+    }
+    let held = events::complete(&relay.db, claim, Some(&row), &transition, also, finished).await?;
     log_attempt(claim, &row, status, held);
     if !held {
         return Ok(Delivery::LeaseLost);
     }
-    if let Decision::Retry { delay_ms } = decision {
-        requeue_later(relay, &claim.id, delay_ms).await;
+    match decision {
+        Decision::Retry { delay_ms } if !free_probe => {
+            requeue_later(relay, &claim.id, delay_ms).await
+        }
+        _ => {}
+    }
+    if probe && circuit.success {
+        drain(relay, &claim.endpoint_id).await?;
+    }
+    if endpoint.fifo && status != Status::Retrying {
+        advance_line(relay, &claim.endpoint_id).await?;
     }
     Ok(Delivery::Finished(status))
+}
+
+/// Re-enqueues an endpoint's waiting events, oldest first, after a resume or a
+/// closing circuit. Bounded; the sweeper takes any rest.
+pub async fn drain(relay: &Relay, endpoint_id: &str) -> Result<usize> {
+    let waiting = events::waiting(&relay.db, endpoint_id, DRAIN_LIMIT).await?;
+    let ids: Vec<String> = waiting.into_iter().map(|w| w.id).collect();
+    match relay.queue() {
+        Ok(q) => enqueue_many(&q, &ids).await?,
+        Err(e) => console_error!(
+            "{}",
+            json!({"msg": "no queue binding for drain", "error": e.to_string()})
+        ),
+    }
+    Ok(ids.len())
+}
+
+/// FIFO: the head finished, so wake the next event in line (its earlier
+/// messages were refused while it waited).
+async fn advance_line(relay: &Relay, endpoint_id: &str) -> Result<()> {
+    if let Some(head) = events::head_of_line(&relay.db, endpoint_id).await? {
+        if head.status != Status::Delivering.as_str() {
+            let wait_ms = (head.next_attempt_at as i64 - now_ms()).max(0) as u64;
+            requeue_later(relay, &head.id, wait_ms).await;
+        }
+    }
+    Ok(())
 }
 
 fn attempt_row(number: u32, started: i64, finished: i64, r: &AttemptResult) -> AttemptRow {
@@ -249,8 +387,9 @@ async fn finish_dead(relay: &Relay, claim: &Claim, reason: &str) -> Result<Deliv
         next_attempt_at: now,
         last_error: Some(reason),
         dead_reason: Some(reason),
+        advance_cycle: false,
     };
-    let held = events::complete(&relay.db, claim, None, &transition, now).await?;
+    let held = events::complete(&relay.db, claim, None, &transition, Vec::new(), now).await?;
     console_log!(
         "{}",
         json!({"msg": "dead without attempt", "event_id": claim.id, "reason": reason})

@@ -3,7 +3,7 @@
 //! This file holds only the entry points; each hands over to the module named for
 //! the job: `ingest` (the ack path), `deliver` (the queue consumer), `sweep` (the
 //! cron backstop), `api` (management). The pure modules (`verify`, `dedup`,
-//! `retry`, `destination`, `envelope`, `model`, `settings`) hold no `worker` types
+//! `retry`, `rate`, `destination`, `envelope`, `model`, `settings`) hold no `worker` types
 //! and are unit-tested natively.
 
 pub mod api;
@@ -16,6 +16,7 @@ pub mod headers;
 pub mod ingest;
 pub mod model;
 pub mod outbound;
+pub mod rate;
 pub mod relay;
 pub mod retry;
 pub mod settings;

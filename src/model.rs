@@ -4,6 +4,7 @@
 //! unit tests. Ids are ULIDs behind a prefix: they sort by creation time, which gives
 //! "oldest first" and cursor pagination for free.
 
+use crate::retry::RetryPolicy;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -104,7 +105,8 @@ pub struct DeliveryMessage {
 }
 
 /// An endpoint as stored: the source (`provider`, `secrets`) and, for now, its one
-/// destination. Secrets never leave the Worker through the API.
+/// destination with its delivery controls. Secrets never leave the Worker
+/// through the API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub id: EndpointId,
@@ -113,10 +115,63 @@ pub struct Endpoint {
     pub secrets: Vec<String>,
     pub relay_secret: String,
     pub destination_url: String,
-    pub retry_schedule_s: Vec<u32>,
+    pub retry: RetryPolicy,
     pub timeout_ms: u32,
+    pub circuit: CircuitConfig,
+    /// Deliveries per second across every consumer; `None` is unlimited.
+    pub rate_limit_per_s: Option<f64>,
+    /// Deliver strictly in receipt order; a failing head blocks the rest.
+    pub fifo: bool,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CircuitConfig {
+    /// Consecutive "destination down" failures that open the circuit.
+    pub threshold: u32,
+    /// The first probe interval; it doubles after each failed probe up to
+    /// [`CircuitConfig::MAX_PROBE_INTERVAL_S`].
+    pub probe_interval_s: u32,
+}
+
+impl CircuitConfig {
+    pub const MAX_PROBE_INTERVAL_S: u32 = 600;
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=1000).contains(&self.threshold) {
+            return Err("circuit.threshold is 1..=1000".into());
+        }
+        if !(1..=Self::MAX_PROBE_INTERVAL_S).contains(&self.probe_interval_s) {
+            return Err(format!(
+                "circuit.probe_interval_s is 1..={}",
+                Self::MAX_PROBE_INTERVAL_S
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for CircuitConfig {
+    fn default() -> Self {
+        Self {
+            threshold: 10,
+            probe_interval_s: 60,
+        }
+    }
+}
+
+/// An endpoint's live delivery state, always read fresh from D1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointState {
+    pub paused: bool,
+    pub paused_reason: Option<String>,
+    pub paused_at: Option<i64>,
+    pub circuit_state: String,
+    pub circuit_failures: u32,
+    pub circuit_changed_at: Option<i64>,
+    pub circuit_next_probe_at: Option<i64>,
+    pub circuit_probe_interval_s: u32,
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! still awaited (it settles at once), so nothing is left running. Only the first
 //! [`SNIPPET_BYTES`] of the answer are read.
 
-use crate::retry::{classify_status, parse_retry_after_s, OutcomeClass};
+use crate::retry::{classify_status, OutcomeClass};
 use futures::future::{select, Either};
 use futures::StreamExt;
 use std::time::Duration;
@@ -22,7 +22,8 @@ pub struct AttemptResult {
     pub class: OutcomeClass,
     pub error: Option<String>,
     pub snippet: Option<String>,
-    pub retry_after_s: Option<u32>,
+    /// The raw `Retry-After` header; parsed by the retry policy.
+    pub retry_after: Option<String>,
 }
 
 impl AttemptResult {
@@ -32,7 +33,7 @@ impl AttemptResult {
             class,
             error: Some(error),
             snippet: None,
-            retry_after_s: None,
+            retry_after: None,
         }
     }
 }
@@ -70,7 +71,7 @@ pub async fn post(
                 class,
                 error: (class != OutcomeClass::Delivered).then(|| format!("HTTP {code}")),
                 snippet: Some(snippet),
-                retry_after_s: parse_retry_after_s(retry_after.as_deref()),
+                retry_after,
             }
         }
         Either::Left((Err(e), _timer)) => {

@@ -8,10 +8,13 @@
 //! Work is bounded per run and oldest first: the first `SWEEP_DELIVER_LIMIT` are
 //! delivered here, the next `SWEEP_ENQUEUE_LIMIT` are re-enqueued. Each run ends
 //! with a heartbeat, which health watches.
+//!
+//! It also drives circuit breakers: each endpoint whose circuit is open and whose
+//! probe time has come gets one probe delivery.
 
-use crate::deliver::{deliver_event, Delivery};
+use crate::deliver::{deliver_event, probe_endpoint, Delivery};
 use crate::relay::{enqueue_many, now_ms, Relay};
-use crate::store::{events, meta};
+use crate::store::{endpoints, events, meta};
 use futures::future::join_all;
 use serde::Serialize;
 use serde_json::json;
@@ -19,6 +22,8 @@ use worker::{console_error, console_log, Result};
 
 /// Workers allow six simultaneous outbound connections per invocation.
 const DIRECT_CONCURRENCY: usize = 6;
+/// Open circuits probed per run.
+const PROBES_PER_RUN: u32 = 6;
 
 #[derive(Debug, Default, Serialize)]
 pub struct SweepReport {
@@ -26,12 +31,14 @@ pub struct SweepReport {
     pub delivered_directly: usize,
     pub not_claimed: usize,
     pub enqueued: usize,
+    pub probes: usize,
     pub errors: usize,
 }
 
 pub async fn run(relay: &Relay) -> Result<SweepReport> {
     let s = &relay.settings;
     let now = now_ms();
+    let probes = probe_open_circuits(relay, now).await?;
     let due_before = now - s.sweep_grace_s as i64 * 1000;
     let limit = s.sweep_deliver_limit + s.sweep_enqueue_limit;
     let due = events::due_for_sweep(&relay.db, now, due_before, limit).await?;
@@ -40,6 +47,7 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
 
     let mut report = SweepReport {
         due: due.len(),
+        probes,
         ..SweepReport::default()
     };
     for chunk in direct.chunks(DIRECT_CONCURRENCY) {
@@ -82,4 +90,22 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
         json!({"msg": "sweep", "report": report, "ms": now_ms() - now})
     );
     Ok(report)
+}
+
+/// One probe per open circuit whose probe time has come; returns how many ran.
+async fn probe_open_circuits(relay: &Relay, now: i64) -> Result<usize> {
+    let open = endpoints::open_circuits_due(&relay.db, now, PROBES_PER_RUN).await?;
+    let outcomes = join_all(open.iter().map(|id| probe_endpoint(relay, id))).await;
+    let mut ran = 0;
+    for outcome in outcomes {
+        match outcome {
+            Ok(Delivery::Finished(_)) => ran += 1,
+            Ok(_) => {}
+            Err(err) => console_error!(
+                "{}",
+                json!({"msg": "probe failed", "error": err.to_string()})
+            ),
+        }
+    }
+    Ok(ran)
 }

@@ -113,7 +113,7 @@ describe("retries", () => {
     const res = await relay.ingest(ep.id, "payload-1", { "content-type": "text/plain" });
     const dead = await relay.waitForEvent(res.json.id, isDead);
     assert.equal(dead.attempts.length, 3);
-    assert.match(dead.dead_reason, /schedule exhausted/);
+    assert.match(dead.dead_reason, /retries exhausted/);
     await assertConservation(relay, ep.id, { received: 1, dead: 1, in_flight: 0 });
 
     fixed = true;

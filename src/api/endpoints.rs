@@ -1,16 +1,19 @@
-//! `/api/v1/endpoints`: create, read, edit and delete the `ep_` URLs.
+//! `/api/v1/endpoints`: create, read, edit and delete the `ep_` URLs, and pause or
+//! resume their deliveries.
 //!
 //! Provider secrets are write-only: the API reports how many are configured,
 //! never their values. The relay secret (which signs outbound requests) is shown
 //! at creation and at `GET /endpoints/{id}/secret`.
 
 use super::{base_url, read_json};
+use crate::deliver::drain;
 use crate::destination::check_destination;
 use crate::error::{json_response, ApiError};
-use crate::model::{Endpoint, EndpointId};
+use crate::model::{CircuitConfig, Endpoint, EndpointId, EndpointState};
+use crate::rate::RateLimit;
 use crate::relay::{now_ms, random_bytes, Relay};
-use crate::retry::{validate_schedule, DEFAULT_SCHEDULE_S};
-use crate::store::{endpoint_cache, endpoints};
+use crate::retry::RetryPolicy;
+use crate::store::{endpoint_cache, endpoints, events};
 use crate::time::iso8601;
 use crate::verify::{standard, Provider};
 use serde::Deserialize;
@@ -30,12 +33,33 @@ struct EndpointInput {
     destination_url: Option<String>,
     retry: Option<RetryInput>,
     timeout_ms: Option<u32>,
+    circuit: Option<CircuitInput>,
+    /// 0 means unlimited.
+    rate_limit_per_s: Option<f64>,
+    fifo: Option<bool>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RetryInput {
-    schedule_s: Vec<u32>,
+    schedule_s: Option<Vec<u32>>,
+    max_attempts: Option<u32>,
+    jitter: Option<f64>,
+    max_delay_s: Option<u32>,
+    retry_client_errors: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CircuitInput {
+    threshold: Option<u32>,
+    probe_interval_s: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PauseInput {
+    reason: Option<String>,
 }
 
 pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, ApiError> {
@@ -48,32 +72,43 @@ pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, 
         secrets: Vec::new(),
         relay_secret: standard::encode_secret(&random_bytes::<32>()),
         destination_url: String::new(),
-        retry_schedule_s: DEFAULT_SCHEDULE_S.to_vec(),
+        retry: RetryPolicy::default(),
         timeout_ms: DEFAULT_TIMEOUT_MS,
+        circuit: CircuitConfig::default(),
+        rate_limit_per_s: None,
+        fifo: false,
         created_at: now,
         updated_at: now,
     };
     let endpoint = apply(relay, blank, input, true)?;
     endpoints::insert(&relay.db, &endpoint).await?;
     endpoint_cache::invalidate(&endpoint.id);
-    let mut view = view(relay, &endpoint, url);
+    let (endpoint, state) = load(relay, endpoint.id.as_str()).await?;
+    let mut view = view(relay, &endpoint, &state, url);
     view["relay_secret"] = json!(endpoint.relay_secret);
     Ok(json_response(201, &view)?)
 }
 
 pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
     let all = endpoints::list(&relay.db).await?;
-    let data: Vec<Value> = all.iter().map(|ep| view(relay, ep, url)).collect();
+    let data: Vec<Value> = all
+        .iter()
+        .map(|(ep, st)| view(relay, ep, st, url))
+        .collect();
     Ok(json_response(200, &json!({ "data": data }))?)
 }
 
 pub async fn get(relay: &Relay, raw_id: &str, url: &Url) -> Result<Response, ApiError> {
-    let endpoint = load(relay, raw_id).await?;
-    Ok(json_response(200, &view(relay, &endpoint, url))?)
+    let (endpoint, state) = load(relay, raw_id).await?;
+    let mut body = view(relay, &endpoint, &state, url);
+    if endpoint.fifo {
+        body["fifo_blocked_by"] = json!(fifo_blocker(relay, &endpoint).await?);
+    }
+    Ok(json_response(200, &body)?)
 }
 
 pub async fn relay_secret(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
-    let endpoint = load(relay, raw_id).await?;
+    let (endpoint, _) = load(relay, raw_id).await?;
     Ok(json_response(
         200,
         &json!({ "relay_secret": endpoint.relay_secret }),
@@ -86,7 +121,7 @@ pub async fn update(
     raw_id: &str,
     url: &Url,
 ) -> Result<Response, ApiError> {
-    let current = load(relay, raw_id).await?;
+    let (current, _) = load(relay, raw_id).await?;
     let input: EndpointInput = read_json(req).await?;
     let mut endpoint = apply(relay, current, input, false)?;
     endpoint.updated_at = now_ms();
@@ -95,7 +130,8 @@ pub async fn update(
     if !saved {
         return Err(ApiError::not_found("endpoint"));
     }
-    Ok(json_response(200, &view(relay, &endpoint, url))?)
+    let (endpoint, state) = load(relay, raw_id).await?;
+    Ok(json_response(200, &view(relay, &endpoint, &state, url))?)
 }
 
 pub async fn delete(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
@@ -108,13 +144,58 @@ pub async fn delete(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
     Ok(Response::empty()?.with_status(204))
 }
 
+/// Holds deliveries; ingest keeps accepting and storing every request.
+pub async fn pause(
+    relay: &Relay,
+    req: Request,
+    raw_id: &str,
+    url: &Url,
+) -> Result<Response, ApiError> {
+    let (endpoint, _) = load(relay, raw_id).await?;
+    let input: PauseInput = read_optional_json(req).await?;
+    let reason = input
+        .reason
+        .unwrap_or_else(|| "paused by an operator".into());
+    endpoints::pause(&relay.db, &endpoint.id, &reason, now_ms()).await?;
+    let (endpoint, state) = load(relay, raw_id).await?;
+    Ok(json_response(200, &view(relay, &endpoint, &state, url))?)
+}
+
+/// Releases held deliveries and drains them, oldest first.
+pub async fn resume(relay: &Relay, raw_id: &str, url: &Url) -> Result<Response, ApiError> {
+    let (endpoint, _) = load(relay, raw_id).await?;
+    endpoints::resume(&relay.db, &endpoint.id).await?;
+    let drained = drain(relay, endpoint.id.as_str()).await?;
+    let (endpoint, state) = load(relay, raw_id).await?;
+    let mut body = view(relay, &endpoint, &state, url);
+    body["drained"] = json!(drained);
+    Ok(json_response(200, &body)?)
+}
+
+/// The event at the head of a FIFO line that has failed at least once: the one
+/// holding the others back.
+async fn fifo_blocker(relay: &Relay, endpoint: &Endpoint) -> Result<Option<String>, ApiError> {
+    let head = events::head_of_line(&relay.db, endpoint.id.as_str()).await?;
+    Ok(head.filter(|h| h.status == "retrying").map(|h| h.id))
+}
+
+async fn read_optional_json<T: serde::de::DeserializeOwned + Default>(
+    mut req: Request,
+) -> Result<T, ApiError> {
+    let text = req.text().await.unwrap_or_default();
+    if text.trim().is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_str(&text).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
+}
+
 fn parse_id(raw_id: &str) -> Result<EndpointId, ApiError> {
     EndpointId::parse(raw_id).ok_or_else(|| ApiError::not_found("endpoint"))
 }
 
-async fn load(relay: &Relay, raw_id: &str) -> Result<Endpoint, ApiError> {
+async fn load(relay: &Relay, raw_id: &str) -> Result<(Endpoint, EndpointState), ApiError> {
     let id = parse_id(raw_id)?;
-    endpoints::get(&relay.db, &id)
+    endpoints::get_with_state(&relay.db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("endpoint"))
 }
@@ -148,12 +229,42 @@ fn apply(
         ep.secrets = secrets;
     }
     if let Some(retry) = input.retry {
-        ep.retry_schedule_s = retry.schedule_s;
+        apply_retry(&mut ep.retry, retry);
     }
     if let Some(t) = input.timeout_ms {
         ep.timeout_ms = t;
     }
+    if let Some(c) = input.circuit {
+        ep.circuit.threshold = c.threshold.unwrap_or(ep.circuit.threshold);
+        ep.circuit.probe_interval_s = c.probe_interval_s.unwrap_or(ep.circuit.probe_interval_s);
+    }
+    if let Some(rate) = input.rate_limit_per_s {
+        RateLimit::validate(rate).map_err(invalid)?;
+        ep.rate_limit_per_s = (rate > 0.0).then_some(rate);
+    }
+    if let Some(fifo) = input.fifo {
+        ep.fifo = fifo;
+    }
+    validate(relay, &ep)?;
+    Ok(ep)
+}
 
+fn apply_retry(policy: &mut RetryPolicy, input: RetryInput) {
+    if let Some(schedule_s) = input.schedule_s {
+        policy.schedule_s = schedule_s;
+    }
+    if input.max_attempts.is_some() {
+        policy.max_attempts = input.max_attempts;
+    }
+    policy.jitter = input.jitter.unwrap_or(policy.jitter);
+    policy.max_delay_s = input.max_delay_s.unwrap_or(policy.max_delay_s);
+    policy.retry_client_errors = input
+        .retry_client_errors
+        .unwrap_or(policy.retry_client_errors);
+}
+
+fn validate(relay: &Relay, ep: &Endpoint) -> Result<(), ApiError> {
+    let invalid = |msg: String| ApiError::bad_request("invalid_endpoint", msg);
     if ep.name.is_empty() || ep.name.len() > 200 {
         return Err(invalid("name must be 1 to 200 characters".into()));
     }
@@ -178,7 +289,8 @@ fn apply(
         relay.settings.allow_private_destinations,
     )
     .map_err(|why| ApiError::bad_request("invalid_destination", why))?;
-    validate_schedule(&ep.retry_schedule_s).map_err(invalid)?;
+    ep.retry.validate().map_err(invalid)?;
+    ep.circuit.validate().map_err(invalid)?;
     if !TIMEOUT_RANGE_MS.contains(&ep.timeout_ms) {
         return Err(invalid(format!(
             "timeout_ms must be within {}..={}",
@@ -186,19 +298,38 @@ fn apply(
             TIMEOUT_RANGE_MS.end()
         )));
     }
-    Ok(ep)
+    Ok(())
 }
 
-fn view(relay: &Relay, ep: &Endpoint, url: &Url) -> Value {
+fn view(relay: &Relay, ep: &Endpoint, state: &EndpointState, url: &Url) -> Value {
     json!({
         "id": ep.id,
         "name": ep.name,
         "provider": ep.provider,
         "destination_url": ep.destination_url,
         "ingest_url": format!("{}/{}", base_url(relay, url), ep.id),
-        "retry": { "schedule_s": ep.retry_schedule_s },
+        "retry": {
+            "schedule_s": ep.retry.schedule_s,
+            "max_attempts": ep.retry.attempts_allowed(),
+            "jitter": ep.retry.jitter,
+            "max_delay_s": ep.retry.max_delay_s,
+            "retry_client_errors": ep.retry.retry_client_errors,
+        },
         "timeout_ms": ep.timeout_ms,
         "secrets_count": ep.secrets.len(),
+        "paused": state.paused,
+        "paused_reason": state.paused_reason,
+        "paused_at": state.paused_at.map(iso8601),
+        "circuit": {
+            "state": state.circuit_state,
+            "consecutive_failures": state.circuit_failures,
+            "changed_at": state.circuit_changed_at.map(iso8601),
+            "next_probe_at": state.circuit_next_probe_at.map(iso8601),
+            "probe_interval_s": state.circuit_probe_interval_s,
+            "threshold": ep.circuit.threshold,
+        },
+        "rate_limit_per_s": ep.rate_limit_per_s,
+        "fifo": ep.fifo,
         "created_at": iso8601(ep.created_at),
         "updated_at": iso8601(ep.updated_at),
     })

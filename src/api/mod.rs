@@ -26,6 +26,8 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (Method::Patch, ["endpoints", id]) => endpoints::update(relay, req, id, &url).await,
         (Method::Delete, ["endpoints", id]) => endpoints::delete(relay, id).await,
         (Method::Get, ["endpoints", id, "secret"]) => endpoints::relay_secret(relay, id).await,
+        (Method::Post, ["endpoints", id, "pause"]) => endpoints::pause(relay, req, id, &url).await,
+        (Method::Post, ["endpoints", id, "resume"]) => endpoints::resume(relay, id, &url).await,
         (Method::Get, ["events"]) => events::list(relay, &url).await,
         (Method::Get, ["events", id]) => events::get(relay, id).await,
         (Method::Get, ["events", id, "body"]) => events::body(relay, id).await,
@@ -47,6 +49,8 @@ fn is_known_path(segments: &[&str]) -> bool {
             | ["endpoints"]
             | ["endpoints", _]
             | ["endpoints", _, "secret"]
+            | ["endpoints", _, "pause"]
+            | ["endpoints", _, "resume"]
             | ["events"]
             | ["events", _]
             | ["events", _, "body"]

@@ -1,12 +1,19 @@
-//! The `endpoints` table.
+//! The `endpoints` table: configuration, and the live delivery state (pause,
+//! circuit breaker, rate-limit TAT) that the delivery claim checks.
 
-use super::{bind, changes, int, text};
-use crate::model::{Endpoint, EndpointId};
+use super::{bind, changes, int, opt_int, text};
+use crate::model::{CircuitConfig, Endpoint, EndpointId, EndpointState};
+use crate::rate::RateLimit;
+use crate::retry::RetryPolicy;
 use serde::Deserialize;
-use worker::{D1Database, Error, Result};
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, Error, Result};
 
 const COLUMNS: &str = "id, name, provider, secrets, relay_secret, destination_url, \
-                       retry_schedule, timeout_ms, created_at, updated_at";
+     retry_schedule, timeout_ms, created_at, updated_at, max_attempts, jitter, max_delay_s, \
+     retry_client_errors, circuit_threshold, circuit_probe_base_s, rate_limit_per_s, fifo, \
+     paused, paused_reason, paused_at, circuit_state, circuit_failures, circuit_changed_at, \
+     circuit_next_probe_at, circuit_probe_interval_s";
 
 #[derive(Deserialize)]
 struct Row {
@@ -20,28 +27,76 @@ struct Row {
     timeout_ms: f64,
     created_at: f64,
     updated_at: f64,
+    max_attempts: Option<f64>,
+    jitter: f64,
+    max_delay_s: f64,
+    retry_client_errors: f64,
+    circuit_threshold: f64,
+    circuit_probe_base_s: f64,
+    rate_limit_per_s: Option<f64>,
+    fifo: f64,
+    paused: f64,
+    paused_reason: Option<String>,
+    paused_at: Option<f64>,
+    circuit_state: String,
+    circuit_failures: f64,
+    circuit_changed_at: Option<f64>,
+    circuit_next_probe_at: Option<f64>,
+    circuit_probe_interval_s: f64,
 }
 
 impl Row {
-    fn into_endpoint(self) -> Result<Endpoint> {
+    fn into_parts(self) -> Result<(Endpoint, EndpointState)> {
         let id = EndpointId::parse(&self.id)
             .ok_or_else(|| Error::RustError(format!("bad endpoint id in D1: {}", self.id)))?;
-        Ok(Endpoint {
+        let state = EndpointState {
+            paused: self.paused != 0.0,
+            paused_reason: self.paused_reason,
+            paused_at: self.paused_at.map(|t| t as i64),
+            circuit_state: self.circuit_state,
+            circuit_failures: self.circuit_failures as u32,
+            circuit_changed_at: self.circuit_changed_at.map(|t| t as i64),
+            circuit_next_probe_at: self.circuit_next_probe_at.map(|t| t as i64),
+            circuit_probe_interval_s: self.circuit_probe_interval_s as u32,
+        };
+        let endpoint = Endpoint {
             id,
             name: self.name,
             provider: self.provider,
             secrets: serde_json::from_str(&self.secrets)?,
             relay_secret: self.relay_secret,
             destination_url: self.destination_url,
-            retry_schedule_s: serde_json::from_str(&self.retry_schedule)?,
+            retry: RetryPolicy {
+                schedule_s: serde_json::from_str(&self.retry_schedule)?,
+                max_attempts: self.max_attempts.map(|n| n as u32),
+                jitter: self.jitter,
+                max_delay_s: self.max_delay_s as u32,
+                retry_client_errors: self.retry_client_errors != 0.0,
+            },
             timeout_ms: self.timeout_ms as u32,
+            circuit: CircuitConfig {
+                threshold: self.circuit_threshold as u32,
+                probe_interval_s: self.circuit_probe_base_s as u32,
+            },
+            rate_limit_per_s: self.rate_limit_per_s,
+            fifo: self.fifo != 0.0,
             created_at: self.created_at as i64,
             updated_at: self.updated_at as i64,
-        })
+        };
+        Ok((endpoint, state))
     }
 }
 
-fn write_args(ep: &Endpoint) -> Result<Vec<wasm_bindgen::JsValue>> {
+fn real(v: f64) -> JsValue {
+    JsValue::from_f64(v)
+}
+
+fn flag(b: bool) -> JsValue {
+    int(i64::from(b))
+}
+
+/// Bindings ?1..?18 for insert and update, in COLUMNS order.
+fn config_args(ep: &Endpoint) -> Result<Vec<JsValue>> {
     Ok(vec![
         text(ep.id.as_str()),
         text(&ep.name),
@@ -49,42 +104,65 @@ fn write_args(ep: &Endpoint) -> Result<Vec<wasm_bindgen::JsValue>> {
         text(&serde_json::to_string(&ep.secrets)?),
         text(&ep.relay_secret),
         text(&ep.destination_url),
-        text(&serde_json::to_string(&ep.retry_schedule_s)?),
+        text(&serde_json::to_string(&ep.retry.schedule_s)?),
         int(i64::from(ep.timeout_ms)),
         int(ep.created_at),
         int(ep.updated_at),
+        opt_int(ep.retry.max_attempts.map(i64::from)),
+        real(ep.retry.jitter),
+        int(i64::from(ep.retry.max_delay_s)),
+        flag(ep.retry.retry_client_errors),
+        int(i64::from(ep.circuit.threshold)),
+        int(i64::from(ep.circuit.probe_interval_s)),
+        ep.rate_limit_per_s.map_or(JsValue::NULL, real),
+        flag(ep.fifo),
     ])
 }
 
+const CONFIG_COLUMNS: &str = "id, name, provider, secrets, relay_secret, destination_url, \
+     retry_schedule, timeout_ms, created_at, updated_at, max_attempts, jitter, max_delay_s, \
+     retry_client_errors, circuit_threshold, circuit_probe_base_s, rate_limit_per_s, fifo";
+
 pub async fn insert(db: &D1Database, ep: &Endpoint) -> Result<()> {
+    let placeholders: Vec<String> = (1..=18).map(|i| format!("?{i}")).collect();
     let sql = format!(
-        "INSERT INTO endpoints ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        "INSERT INTO endpoints ({CONFIG_COLUMNS}, circuit_probe_interval_s) VALUES ({}, ?16)",
+        placeholders.join(", ")
     );
-    bind(db.prepare(sql), &write_args(ep)?)?.run().await?;
+    bind(db.prepare(sql), &config_args(ep)?)?.run().await?;
     Ok(())
 }
 
 /// Saves every editable field; `false` when the endpoint does not exist (or was deleted).
 pub async fn update(db: &D1Database, ep: &Endpoint) -> Result<bool> {
     let sql = "UPDATE endpoints SET name = ?2, provider = ?3, secrets = ?4, relay_secret = ?5, \
-               destination_url = ?6, retry_schedule = ?7, timeout_ms = ?8, updated_at = ?10 \
+               destination_url = ?6, retry_schedule = ?7, timeout_ms = ?8, updated_at = ?10, \
+               max_attempts = ?11, jitter = ?12, max_delay_s = ?13, retry_client_errors = ?14, \
+               circuit_threshold = ?15, circuit_probe_base_s = ?16, rate_limit_per_s = ?17, fifo = ?18 \
                WHERE id = ?1 AND deleted_at IS NULL";
-    let result = bind(db.prepare(sql), &write_args(ep)?)?.run().await?;
+    let result = bind(db.prepare(sql), &config_args(ep)?)?.run().await?;
     Ok(changes(&result)? > 0)
 }
 
-pub async fn get(db: &D1Database, id: &EndpointId) -> Result<Option<Endpoint>> {
+pub async fn get_with_state(
+    db: &D1Database,
+    id: &EndpointId,
+) -> Result<Option<(Endpoint, EndpointState)>> {
     let sql = format!("SELECT {COLUMNS} FROM endpoints WHERE id = ?1 AND deleted_at IS NULL");
     let row: Option<Row> = bind(db.prepare(sql), &[text(id.as_str())])?
         .first(None)
         .await?;
-    row.map(Row::into_endpoint).transpose()
+    row.map(Row::into_parts).transpose()
 }
 
-pub async fn list(db: &D1Database) -> Result<Vec<Endpoint>> {
+pub async fn get(db: &D1Database, id: &EndpointId) -> Result<Option<Endpoint>> {
+    Ok(get_with_state(db, id).await?.map(|(ep, _)| ep))
+}
+
+pub async fn list(db: &D1Database) -> Result<Vec<(Endpoint, EndpointState)>> {
     let sql = format!("SELECT {COLUMNS} FROM endpoints WHERE deleted_at IS NULL ORDER BY id");
     let rows: Vec<Row> = db.prepare(sql).all().await?.results()?;
-    rows.into_iter().map(Row::into_endpoint).collect()
+    rows.into_iter().map(Row::into_parts).collect()
 }
 
 pub async fn soft_delete(db: &D1Database, id: &EndpointId, now_ms: i64) -> Result<bool> {
@@ -93,4 +171,164 @@ pub async fn soft_delete(db: &D1Database, id: &EndpointId, now_ms: i64) -> Resul
         .run()
         .await?;
     Ok(changes(&result)? > 0)
+}
+
+/// Holds deliveries (ingest continues). `false` if already paused or missing.
+pub fn pause_statement(
+    db: &D1Database,
+    id: &str,
+    reason: &str,
+    now_ms: i64,
+) -> Result<D1PreparedStatement> {
+    bind(
+        db.prepare(
+            "UPDATE endpoints SET paused = 1, paused_reason = ?2, paused_at = ?3 \
+             WHERE id = ?1 AND paused = 0 AND deleted_at IS NULL",
+        ),
+        &[text(id), text(reason), int(now_ms)],
+    )
+}
+
+pub async fn pause(db: &D1Database, id: &EndpointId, reason: &str, now_ms: i64) -> Result<bool> {
+    let result = pause_statement(db, id.as_str(), reason, now_ms)?
+        .run()
+        .await?;
+    Ok(changes(&result)? > 0)
+}
+
+pub async fn resume(db: &D1Database, id: &EndpointId) -> Result<bool> {
+    let result = bind(
+        db.prepare(
+            "UPDATE endpoints SET paused = 0, paused_reason = NULL, paused_at = NULL \
+             WHERE id = ?1 AND paused = 1 AND deleted_at IS NULL",
+        ),
+        &[text(id.as_str())],
+    )?
+    .run()
+    .await?;
+    Ok(changes(&result)? > 0)
+}
+
+#[derive(Deserialize)]
+struct TatRow {
+    rate_tat: f64,
+}
+
+/// Takes one delivery slot under the endpoint's rate limit (GCRA, compare-and-set
+/// so every consumer and the sweeper share it). `Err(wait_ms)` when refused.
+pub async fn take_rate_slot(
+    db: &D1Database,
+    id: &str,
+    limit: RateLimit,
+    now_ms: i64,
+) -> Result<std::result::Result<(), i64>> {
+    let taken = bind(
+        db.prepare(
+            "UPDATE endpoints SET rate_tat = MAX(rate_tat, ?2) + ?3 \
+             WHERE id = ?1 AND rate_tat <= ?2 + ?4",
+        ),
+        &[
+            text(id),
+            int(now_ms),
+            int(limit.interval_ms()),
+            int(limit.tolerance_ms()),
+        ],
+    )?
+    .run()
+    .await?;
+    if changes(&taken)? > 0 {
+        return Ok(Ok(()));
+    }
+    let row: Option<TatRow> = bind(
+        db.prepare("SELECT rate_tat FROM endpoints WHERE id = ?1"),
+        &[text(id)],
+    )?
+    .first(None)
+    .await?;
+    let tat = row.map_or(now_ms, |r| r.rate_tat as i64);
+    Ok(Err(limit.wait_ms(tat, now_ms)))
+}
+
+#[derive(Deserialize)]
+struct IdRow {
+    id: String,
+}
+
+/// Endpoints whose circuit is open and whose next probe is due, oldest due first.
+pub async fn open_circuits_due(db: &D1Database, now_ms: i64, limit: u32) -> Result<Vec<String>> {
+    let rows: Vec<IdRow> = bind(
+        db.prepare(
+            "SELECT id FROM endpoints WHERE circuit_state = 'open' AND circuit_next_probe_at <= ?1 \
+             AND paused = 0 AND deleted_at IS NULL ORDER BY circuit_next_probe_at LIMIT ?2",
+        ),
+        &[int(now_ms), int(i64::from(limit))],
+    )?
+    .all()
+    .await?
+    .results()?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// Takes the right to send one probe through an open circuit (compare-and-set:
+/// one prober per interval, whoever asks).
+pub async fn take_probe_slot(db: &D1Database, id: &str, now_ms: i64) -> Result<bool> {
+    let result = bind(
+        db.prepare(
+            "UPDATE endpoints SET circuit_next_probe_at = ?2 + circuit_probe_interval_s * 1000 \
+             WHERE id = ?1 AND circuit_state = 'open' AND circuit_next_probe_at <= ?2",
+        ),
+        &[text(id), int(now_ms)],
+    )?
+    .run()
+    .await?;
+    Ok(changes(&result)? > 0)
+}
+
+/// What an attempt means for the circuit breaker.
+pub struct CircuitInput {
+    pub success: bool,
+    /// A failure that means the destination is down.
+    pub counted_failure: bool,
+    pub probe: bool,
+}
+
+/// The circuit-breaker update that goes into the attempt's completion batch.
+/// Success closes and resets; a counted failure adds to the streak and opens the
+/// circuit at the threshold; a failed probe doubles the probe interval (capped).
+/// SQLite evaluates every right-hand side against the row's old values.
+pub fn circuit_statement(
+    db: &D1Database,
+    id: &str,
+    input: &CircuitInput,
+    now_ms: i64,
+) -> Result<D1PreparedStatement> {
+    let opening =
+        "(?3 = 1 AND circuit_state = 'closed' AND circuit_failures + 1 >= circuit_threshold)";
+    let failed_probe = "(?5 = 1 AND ?3 = 1)";
+    let sql = format!(
+        "UPDATE endpoints SET \
+           circuit_failures = CASE WHEN ?2 = 1 THEN 0 WHEN ?3 = 1 THEN circuit_failures + 1 ELSE circuit_failures END, \
+           circuit_state = CASE WHEN ?2 = 1 THEN 'closed' WHEN {opening} THEN 'open' ELSE circuit_state END, \
+           circuit_changed_at = CASE WHEN ?2 = 1 AND circuit_state = 'open' THEN ?4 \
+                                     WHEN {opening} THEN ?4 ELSE circuit_changed_at END, \
+           circuit_probe_interval_s = CASE WHEN ?2 = 1 OR {opening} THEN circuit_probe_base_s \
+                                           WHEN {failed_probe} THEN MIN(circuit_probe_interval_s * 2, ?6) \
+                                           ELSE circuit_probe_interval_s END, \
+           circuit_next_probe_at = CASE WHEN ?2 = 1 THEN NULL \
+                                        WHEN {opening} THEN ?4 + circuit_probe_base_s * 1000 \
+                                        WHEN {failed_probe} THEN ?4 + MIN(circuit_probe_interval_s * 2, ?6) * 1000 \
+                                        ELSE circuit_next_probe_at END \
+         WHERE id = ?1"
+    );
+    bind(
+        db.prepare(sql),
+        &[
+            text(id),
+            flag(input.success),
+            flag(input.counted_failure),
+            int(now_ms),
+            flag(input.probe),
+            int(i64::from(CircuitConfig::MAX_PROBE_INTERVAL_S)),
+        ],
+    )
 }

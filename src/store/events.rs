@@ -10,7 +10,7 @@ use super::attempts::{self, AttemptRow};
 use super::{bind, changes, int, opt_int, opt_text, text};
 use crate::model::Status;
 use serde::{Deserialize, Serialize};
-use worker::{D1Database, Result};
+use worker::{D1Database, D1PreparedStatement, Result};
 
 /// The timeout assumed for a lease when the endpoint row is gone.
 const FALLBACK_TIMEOUT_MS: i64 = 15_000;
@@ -26,23 +26,36 @@ pub struct Claim {
     pub lease_token: String,
 }
 
-/// Takes the event if it is due (`received`/`retrying` whose time has come) or its
-/// previous deliverer's lease has expired. `None`: someone else has it, or it is
-/// finished, or not yet due.
+/// Gates every claim checks in the same statement, so they are fresh and atomic:
+/// the endpoint is not paused, its circuit is closed (unless this is the probe
+/// that tests it), and with FIFO no older event of the endpoint is in flight.
+const GATES: &str = "AND NOT EXISTS (SELECT 1 FROM endpoints ep WHERE ep.id = events.endpoint_id \
+                       AND (ep.paused = 1 OR (ep.circuit_state = 'open' AND ?6 = 0))) \
+     AND NOT EXISTS (SELECT 1 FROM endpoints ep JOIN events older ON older.endpoint_id = ep.id \
+                     WHERE ep.id = events.endpoint_id AND ep.fifo = 1 AND older.id < events.id \
+                       AND older.status IN ('received', 'delivering', 'retrying'))";
+
+/// Takes the event if it is due (`received`/`retrying` whose time has come; a
+/// probe does not wait) or its previous deliverer's lease has expired, and every
+/// gate is open. `None`: someone else has it, it is finished, not yet due, or held.
 pub async fn claim(
     db: &D1Database,
     id: &str,
     now_ms: i64,
     lease_margin_ms: i64,
     lease_token: &str,
+    probe: bool,
 ) -> Result<Option<Claim>> {
-    let sql = "UPDATE events SET status = 'delivering', lease_token = ?3, updated_at = ?2, \
-                 lease_until = ?2 + ?4 + COALESCE((SELECT timeout_ms FROM endpoints \
-                                                   WHERE endpoints.id = events.endpoint_id), ?5) \
-               WHERE id = ?1 \
-                 AND ((status IN ('received', 'retrying') AND next_attempt_at <= ?2) \
-                      OR (status = 'delivering' AND lease_until <= ?2)) \
-               RETURNING id, endpoint_id, ingest_id, attempt_count, cycle_attempts, lease_token";
+    let sql = format!(
+        "UPDATE events SET status = 'delivering', lease_token = ?3, updated_at = ?2, \
+           lease_until = ?2 + ?4 + COALESCE((SELECT timeout_ms FROM endpoints \
+                                             WHERE endpoints.id = events.endpoint_id), ?5) \
+         WHERE id = ?1 \
+           AND ((status IN ('received', 'retrying') AND (next_attempt_at <= ?2 OR ?6 = 1)) \
+                OR (status = 'delivering' AND lease_until <= ?2)) \
+           {GATES} \
+         RETURNING id, endpoint_id, ingest_id, attempt_count, cycle_attempts, lease_token"
+    );
     bind(
         db.prepare(sql),
         &[
@@ -51,10 +64,36 @@ pub async fn claim(
             text(lease_token),
             int(lease_margin_ms),
             int(FALLBACK_TIMEOUT_MS),
+            int(i64::from(probe)),
         ],
     )?
     .first(None)
     .await
+}
+
+/// Gives a claim back without an attempt (the rate limit said "later"): the
+/// event waits until `next_attempt_at`, its schedule untouched.
+pub async fn release(
+    db: &D1Database,
+    claim: &Claim,
+    next_attempt_at: i64,
+    now_ms: i64,
+) -> Result<bool> {
+    let sql = "UPDATE events SET status = CASE WHEN attempt_count = 0 THEN 'received' ELSE 'retrying' END, \
+                      next_attempt_at = ?3, lease_until = NULL, lease_token = NULL, updated_at = ?4 \
+               WHERE id = ?1 AND status = 'delivering' AND lease_token = ?2";
+    let result = bind(
+        db.prepare(sql),
+        &[
+            text(&claim.id),
+            text(&claim.lease_token),
+            int(next_attempt_at),
+            int(now_ms),
+        ],
+    )?
+    .run()
+    .await?;
+    Ok(changes(&result)? > 0)
 }
 
 /// Where a claimed event goes next.
@@ -63,21 +102,25 @@ pub struct Transition<'a> {
     pub next_attempt_at: i64,
     pub last_error: Option<&'a str>,
     pub dead_reason: Option<&'a str>,
+    /// Whether the attempt counts against the retry schedule (a failed circuit
+    /// probe does not: events must not die while the circuit is open).
+    pub advance_cycle: bool,
 }
 
-/// Records the attempt (if one was made) and moves the event, atomically, provided
-/// this deliverer still holds the lease. Returns whether it did.
+/// Records the attempt (if one was made) and moves the event, atomically with
+/// `also` (endpoint updates such as the circuit breaker), provided this deliverer
+/// still holds the lease. Returns whether it did.
 pub async fn complete(
     db: &D1Database,
     claim: &Claim,
     attempt: Option<&AttemptRow>,
     to: &Transition<'_>,
+    also: Vec<D1PreparedStatement>,
     now_ms: i64,
 ) -> Result<bool> {
-    let (attempt_count, cycle_attempts) = match attempt {
-        Some(a) => (a.number as i64, claim.cycle_attempts as i64 + 1),
-        None => (claim.attempt_count as i64, claim.cycle_attempts as i64),
-    };
+    let attempt_count = attempt.map_or(claim.attempt_count as i64, |a| a.number as i64);
+    let cycle_attempts =
+        claim.cycle_attempts as i64 + i64::from(attempt.is_some() && to.advance_cycle);
     let delivered_at = (to.status == Status::Delivered).then_some(now_ms);
     let update = bind(
         db.prepare(
@@ -100,7 +143,7 @@ pub async fn complete(
             int(now_ms),
         ],
     )?;
-    let mut statements = Vec::with_capacity(2);
+    let mut statements = Vec::with_capacity(2 + also.len());
     if let Some(a) = attempt {
         statements.push(attempts::insert_if_leased(
             db,
@@ -110,8 +153,10 @@ pub async fn complete(
         )?);
     }
     statements.push(update);
+    let update_index = statements.len() - 1;
+    statements.extend(also);
     let results = db.batch(statements).await?;
-    match results.last() {
+    match results.get(update_index) {
         Some(r) => Ok(changes(r)? > 0),
         None => Ok(false),
     }
@@ -221,19 +266,27 @@ pub async fn replay_dead(
 }
 
 /// Events the queue has not handled in time: `received`/`retrying` due before
-/// `due_before`, and `delivering` whose lease expired. Oldest first.
+/// `due_before`, and `delivering` whose lease expired. Oldest first, skipping
+/// endpoints that are paused or have an open circuit, and FIFO events that are
+/// not at the head of their line.
 pub async fn due_for_sweep(
     db: &D1Database,
     now_ms: i64,
     due_before_ms: i64,
     limit: u32,
 ) -> Result<Vec<String>> {
-    let sql = "SELECT id, next_attempt_at AS t FROM events \
-                 WHERE status IN ('received', 'retrying') AND next_attempt_at <= ?1 \
-               UNION ALL \
-               SELECT id, next_attempt_at AS t FROM events \
-                 WHERE status = 'delivering' AND lease_until <= ?2 \
-               ORDER BY t LIMIT ?3";
+    let open = "JOIN endpoints ep ON ep.id = e.endpoint_id AND ep.paused = 0 AND ep.circuit_state = 'closed'";
+    let sql = format!(
+        "SELECT e.id, e.next_attempt_at AS t FROM events e {open} \
+           WHERE e.status IN ('received', 'retrying') AND e.next_attempt_at <= ?1 \
+             AND (ep.fifo = 0 OR NOT EXISTS (SELECT 1 FROM events older \
+                  WHERE older.endpoint_id = e.endpoint_id AND older.id < e.id \
+                    AND older.status IN ('received', 'delivering', 'retrying'))) \
+         UNION ALL \
+         SELECT e.id, e.next_attempt_at AS t FROM events e {open} \
+           WHERE e.status = 'delivering' AND e.lease_until <= ?2 \
+         ORDER BY t LIMIT ?3"
+    );
     let rows: Vec<IdRow> = bind(
         db.prepare(sql),
         &[int(due_before_ms), int(now_ms), int(i64::from(limit))],
@@ -242,6 +295,42 @@ pub async fn due_for_sweep(
     .await?
     .results()?;
     Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// An in-flight event waiting for its turn.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Waiting {
+    pub id: String,
+    pub status: String,
+    pub next_attempt_at: f64,
+}
+
+/// The endpoint's waiting events (`received`/`retrying`), oldest first: what a
+/// resume or a closing circuit drains.
+pub async fn waiting(db: &D1Database, endpoint_id: &str, limit: u32) -> Result<Vec<Waiting>> {
+    bind(
+        db.prepare(
+            "SELECT id, status, next_attempt_at FROM events \
+             WHERE endpoint_id = ?1 AND status IN ('received', 'retrying') ORDER BY id LIMIT ?2",
+        ),
+        &[text(endpoint_id), int(i64::from(limit))],
+    )?
+    .all()
+    .await?
+    .results()
+}
+
+/// The oldest in-flight event of the endpoint: the head of a FIFO line.
+pub async fn head_of_line(db: &D1Database, endpoint_id: &str) -> Result<Option<Waiting>> {
+    bind(
+        db.prepare(
+            "SELECT id, status, next_attempt_at FROM events \
+             WHERE endpoint_id = ?1 AND status IN ('received', 'delivering', 'retrying') ORDER BY id LIMIT 1",
+        ),
+        &[text(endpoint_id)],
+    )?
+    .first(None)
+    .await
 }
 
 /// Dead-letters an in-flight event (used by the dead-letter queue consumer).
