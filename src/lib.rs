@@ -6,16 +6,19 @@
 //! `retry`, `destination`, `envelope`, `model`, `settings`) hold no `worker` types
 //! and are unit-tested natively.
 
+pub mod allowlist;
 pub mod api;
 pub mod dedup;
 pub mod deliver;
 pub mod destination;
 pub mod envelope;
 pub mod error;
+pub mod handshake;
 pub mod headers;
 pub mod ingest;
 pub mod model;
 pub mod outbound;
+pub mod redact;
 pub mod relay;
 pub mod retry;
 pub mod settings;
