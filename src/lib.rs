@@ -3,20 +3,24 @@
 //! This file holds only the entry points; each hands over to the module named for
 //! the job: `ingest` (the ack path), `deliver` (the queue consumer), `sweep` (the
 //! cron backstop), `api` (management). The pure modules (`verify`, `dedup`,
-//! `retry`, `rate`, `destination`, `envelope`, `model`, `settings`) hold no `worker` types
+//! `retry`, `rate`, `destination`, `envelope`, `model`, `settings`,
+//! `handshake`, `allowlist`, `redact`) hold no `worker` types
 //! and are unit-tested natively.
 
+pub mod allowlist;
 pub mod api;
 pub mod dedup;
 pub mod deliver;
 pub mod destination;
 pub mod envelope;
 pub mod error;
+pub mod handshake;
 pub mod headers;
 pub mod ingest;
 pub mod model;
 pub mod outbound;
 pub mod rate;
+pub mod redact;
 pub mod relay;
 pub mod retry;
 pub mod settings;
