@@ -5,15 +5,26 @@
 //! namespaced (`id:` / `sha256:`) so a provider id can never equal a body hash.
 
 use crate::headers::HeaderList;
-use crate::verify::Provider;
+use crate::verify::{Provider, SchemeConfig};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 /// Provider ids longer than this are hashed so the UNIQUE index stays small.
 const MAX_ID_LEN: usize = 200;
 
+/// The key for an endpoint without scheme settings (every named provider).
 pub fn dedup_key(provider: Provider, headers: &HeaderList, body: &[u8]) -> String {
-    match provider_delivery_id(provider, headers, body) {
+    dedup_key_for(provider, &SchemeConfig::default(), headers, body)
+}
+
+/// The key when the endpoint's scheme settings may name the id header (`hmac`).
+pub fn dedup_key_for(
+    provider: Provider,
+    config: &SchemeConfig,
+    headers: &HeaderList,
+    body: &[u8],
+) -> String {
+    match provider_delivery_id(provider, config, headers, body) {
         Some(id) if id.len() <= MAX_ID_LEN => format!("id:{id}"),
         Some(id) => format!("id-sha256:{}", sha256_hex(id.as_bytes())),
         None => format!("sha256:{}", sha256_hex(body)),
@@ -24,7 +35,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn provider_delivery_id(provider: Provider, headers: &HeaderList, body: &[u8]) -> Option<String> {
+fn provider_delivery_id(
+    provider: Provider,
+    config: &SchemeConfig,
+    headers: &HeaderList,
+    body: &[u8],
+) -> Option<String> {
     let header = |name: &str| {
         headers
             .get(name)
@@ -33,24 +49,49 @@ fn provider_delivery_id(provider: Provider, headers: &HeaderList, body: &[u8]) -
             .map(str::to_string)
     };
     match provider {
-        Provider::Stripe => stripe_event_id(body),
+        Provider::Stripe | Provider::Intercom | Provider::Discord => body_id(body, BodyId::Id),
+        Provider::Paddle | Provider::Square | Provider::Typeform => body_id(body, BodyId::EventId),
         Provider::Github => header("x-github-delivery"),
         Provider::Shopify => header("x-shopify-webhook-id"),
         Provider::Standard => header("webhook-id"),
-        Provider::None => header("idempotency-key"),
+        Provider::Twitch => header("twitch-eventsub-message-id"),
+        Provider::Linear => header("linear-delivery"),
+        // Idempotency-Key is per delivery and kept across retries; the event UUID
+        // is shared by every webhook the same event triggers.
+        Provider::Gitlab => header("idempotency-key").or_else(|| header("x-gitlab-event-uuid")),
+        Provider::Hmac => config
+            .hmac
+            .as_ref()
+            .and_then(|c| c.id_header.as_deref())
+            .and_then(header),
+        Provider::None | Provider::BasicAuth | Provider::ApiKey => header("idempotency-key"),
+        // No delivery id in their requests: the key is the body hash.
+        Provider::Slack | Provider::Zoom | Provider::Hubspot => None,
     }
 }
 
-/// Stripe puts its event id (`evt_...`) in the body, not in a header.
-fn stripe_event_id(body: &[u8]) -> Option<String> {
+/// The top-level fields in which providers put their event id in the body.
+enum BodyId {
+    Id,
+    EventId,
+}
+
+/// A top-level, non-empty string id of a JSON body; anything else is no id.
+fn body_id(body: &[u8], which: BodyId) -> Option<String> {
     #[derive(Deserialize)]
-    struct StripeEvent {
-        id: Option<String>,
+    struct Ids {
+        id: Option<serde_json::Value>,
+        event_id: Option<serde_json::Value>,
     }
-    serde_json::from_slice::<StripeEvent>(body)
-        .ok()?
-        .id
+    let ids = serde_json::from_slice::<Ids>(body).ok()?;
+    let value = match which {
+        BodyId::Id => ids.id,
+        BodyId::EventId => ids.event_id,
+    };
+    value?
+        .as_str()
         .filter(|id| !id.is_empty())
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -96,6 +137,75 @@ mod tests {
                 b"{}",
                 "id:k-1",
             ),
+            (
+                Provider::Paddle,
+                &[],
+                br#"{"event_id":"evt_01h8","notification_id":"ntf_1"}"#,
+                "id:evt_01h8",
+            ),
+            (
+                Provider::Square,
+                &[],
+                br#"{"event_id":"ac3ac95b","data":{"id":"bc368e64"}}"#,
+                "id:ac3ac95b",
+            ),
+            (
+                Provider::Typeform,
+                &[],
+                br#"{"event_id":"01HTF","event_type":"form_response"}"#,
+                "id:01HTF",
+            ),
+            (
+                Provider::Intercom,
+                &[],
+                br#"{"type":"notification_event","id":"notif_1"}"#,
+                "id:notif_1",
+            ),
+            (
+                Provider::Discord,
+                &[],
+                br#"{"type":2,"id":"1234567890"}"#,
+                "id:1234567890",
+            ),
+            (
+                Provider::Twitch,
+                &[("Twitch-Eventsub-Message-Id", "e76c6bd4")],
+                b"{}",
+                "id:e76c6bd4",
+            ),
+            (
+                Provider::Linear,
+                &[("Linear-Delivery", "234d1a4e")],
+                b"{}",
+                "id:234d1a4e",
+            ),
+            (
+                Provider::Gitlab,
+                &[("X-Gitlab-Event-UUID", "evt-uuid")],
+                b"{}",
+                "id:evt-uuid",
+            ),
+            (
+                Provider::Gitlab,
+                &[
+                    ("X-Gitlab-Event-UUID", "evt-uuid"),
+                    ("Idempotency-Key", "idem-1"),
+                ],
+                b"{}",
+                "id:idem-1",
+            ),
+            (
+                Provider::BasicAuth,
+                &[("Idempotency-Key", "k-2")],
+                b"{}",
+                "id:k-2",
+            ),
+            (
+                Provider::ApiKey,
+                &[("Idempotency-Key", "k-3")],
+                b"{}",
+                "id:k-3",
+            ),
         ];
         for (provider, headers, body, expected) in cases {
             assert_eq!(&key(*provider, headers, body), expected, "{provider:?}");
@@ -116,6 +226,46 @@ mod tests {
             key(Provider::Stripe, &[], br#"{"object":"event"}"#).len(),
             7 + 64
         );
+    }
+
+    #[test]
+    fn providers_without_a_delivery_id_use_the_body_hash() {
+        let body = b"hello";
+        let hash = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+        let cases: &[(Provider, &[(&str, &str)])] = &[
+            (
+                Provider::Slack,
+                &[("X-Slack-Request-Timestamp", "1531420618")],
+            ),
+            (Provider::Zoom, &[("x-zm-request-timestamp", "1700000000")]),
+            (
+                Provider::Hubspot,
+                &[("X-HubSpot-Request-Timestamp", "1700000000123")],
+            ),
+            (Provider::Hmac, &[("x-delivery", "d-1")]),
+            (Provider::Paddle, &[]),
+            (Provider::Discord, &[]),
+        ];
+        for (provider, headers) in cases {
+            assert_eq!(key(*provider, headers, body), hash, "{provider:?}");
+        }
+        let numeric_id = br#"{"id":42}"#;
+        assert!(key(Provider::Intercom, &[], numeric_id).starts_with("sha256:"));
+    }
+
+    #[test]
+    fn generic_hmac_uses_its_configured_id_header() {
+        let config: SchemeConfig =
+            serde_json::from_str(r#"{"hmac": {"header": "x-sig", "id_header": "X-Delivery"}}"#)
+                .unwrap();
+        let headers = HeaderList::new([("x-delivery", "d-1")]);
+        assert_eq!(
+            dedup_key_for(Provider::Hmac, &config, &headers, b"{}"),
+            "id:d-1"
+        );
+        let without_id: SchemeConfig =
+            serde_json::from_str(r#"{"hmac": {"header": "x-sig"}}"#).unwrap();
+        assert!(dedup_key_for(Provider::Hmac, &without_id, &headers, b"{}").starts_with("sha256:"));
     }
 
     #[test]

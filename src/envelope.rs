@@ -82,8 +82,14 @@ mod tests {
             headers: &out,
             body,
             now_s: 1_700_000_000,
+            url: "https://relay.example/ep_1",
+            method: "POST",
         };
-        assert_eq!(verify::verify(Provider::Standard, &[secret], &req), Ok(()));
+        let no_settings = verify::SchemeConfig::default();
+        assert_eq!(
+            verify::verify(Provider::Standard, &[secret], &no_settings, &req),
+            Ok(())
+        );
     }
 
     #[test]

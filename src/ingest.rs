@@ -20,7 +20,7 @@ use crate::relay::{enqueue, now_ms, random_bytes, Relay};
 use crate::settings::Fault;
 use crate::store::ingests::{self, NewIngest, Recorded};
 use crate::store::{bodies, endpoint_cache};
-use crate::verify::{self, Provider, SignedRequest};
+use crate::verify::{self, Provider, SchemeConfig, SignedRequest};
 use serde_json::json;
 use worker::{console_error, console_log, Context, Request, Response};
 
@@ -34,7 +34,15 @@ pub async fn handle(
     let endpoint = load_endpoint(relay, raw_endpoint_id, started).await?;
     let body = read_body(&mut req, relay.settings.max_body_bytes).await?;
     let headers = HeaderList::new(req.headers().entries());
-    verify_signature(&endpoint, &headers, &body, started)?;
+    let url = req.url().map(|u| u.to_string()).unwrap_or_default();
+    verify_signature(
+        &endpoint,
+        &headers,
+        &body,
+        &url,
+        req.method().as_ref(),
+        started,
+    )?;
 
     let faults = relay.settings.faults_for(headers.get("x-hookrelay-fault"));
     let provider = Provider::parse(&endpoint.provider).unwrap_or(Provider::None);
@@ -137,6 +145,8 @@ fn verify_signature(
     endpoint: &Endpoint,
     headers: &HeaderList,
     body: &[u8],
+    url: &str,
+    method: &str,
     now_ms: i64,
 ) -> Result<(), ApiError> {
     let provider = Provider::parse(&endpoint.provider).ok_or_else(|| {
@@ -150,8 +160,13 @@ fn verify_signature(
         headers,
         body,
         now_s: now_ms / 1000,
+        url,
+        method,
     };
-    verify::verify(provider, &endpoint.secrets, &req).map_err(|e| {
+    // Endpoints do not store scheme settings yet: `hmac` refuses every request
+    // (scheme_not_configured) and `api_key` reads `x-api-key` until they do.
+    let config = SchemeConfig::default();
+    verify::verify(provider, &endpoint.secrets, &config, &req).map_err(|e| {
         console_log!(
             "{}",
             json!({"msg": "ingest refused", "endpoint_id": endpoint.id, "reason": e.code()})

@@ -30,6 +30,8 @@ mod tests {
             headers: &headers,
             body,
             now_s: 0,
+            url: "https://relay.example/ep_1",
+            method: "POST",
         };
         verify(&[secret.to_string()], &req)
     }
@@ -74,6 +76,8 @@ mod tests {
             headers: &headers,
             body: b"Hello, World!",
             now_s: 0,
+            url: "https://relay.example/ep_1",
+            method: "POST",
         };
         let secrets = ["new-secret".to_string(), DOC_SECRET.to_string()];
         assert_eq!(verify(&secrets, &req), Ok(()));

@@ -37,6 +37,8 @@ mod tests {
                 headers: &headers,
                 body,
                 now_s: 0,
+                url: "https://relay.example/ep_1",
+                method: "POST",
             },
         )
     }

@@ -92,6 +92,8 @@ mod tests {
                 headers: &h,
                 body,
                 now_s,
+                url: "https://relay.example/ep_1",
+                method: "POST",
             },
         )
     }
@@ -133,6 +135,8 @@ mod tests {
             headers: &no_id,
             body: BODY,
             now_s: TS,
+            url: "https://relay.example/ep_1",
+            method: "POST",
         };
         assert_eq!(
             verify(&[SECRET.into()], &req),

@@ -58,6 +58,8 @@ mod tests {
                 headers: &headers,
                 body,
                 now_s,
+                url: "https://relay.example/ep_1",
+                method: "POST",
             },
         )
     }

@@ -1,0 +1,112 @@
+//! Zoom: `x-zm-signature: v0=<hex>`, HMAC-SHA256 of
+//! `v0:{x-zm-request-timestamp}:{body}` with the app's secret token.
+
+use super::{any_hmac_sha256_matches, check_tolerance, SignedRequest, VerifyError};
+
+const SIGNATURE: &str = "x-zm-signature";
+const TIMESTAMP: &str = "x-zm-request-timestamp";
+
+pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyError> {
+    let ts_text = req.header(TIMESTAMP)?.trim();
+    let timestamp: i64 = ts_text
+        .parse()
+        .map_err(|_| VerifyError::Malformed(TIMESTAMP))?;
+    let signature = parse_signature(req.header(SIGNATURE)?)?;
+    check_tolerance(timestamp, req.now_s)?;
+    let keys = secrets.iter().map(|s| s.as_bytes());
+    let parts: [&[u8]; 4] = [b"v0:", ts_text.as_bytes(), b":", req.body];
+    if any_hmac_sha256_matches(keys, &parts, &[signature]) {
+        Ok(())
+    } else {
+        Err(VerifyError::Mismatch)
+    }
+}
+
+fn parse_signature(value: &str) -> Result<Vec<u8>, VerifyError> {
+    let hex_sig = value
+        .trim()
+        .strip_prefix("v0=")
+        .ok_or(VerifyError::Malformed(SIGNATURE))?;
+    hex::decode(hex_sig).map_err(|_| VerifyError::Malformed(SIGNATURE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::headers::HeaderList;
+
+    // Computed independently: Python `hmac.new(b"zoom_secret_token",
+    // b'v0:1700000000:{"event":"meeting.started","payload":{}}', hashlib.sha256).hexdigest()`.
+    const SECRET: &str = "zoom_secret_token";
+    const TS: i64 = 1_700_000_000;
+    const BODY: &[u8] = br#"{"event":"meeting.started","payload":{}}"#;
+    const SIG: &str = "v0=4deeff0e090b0b04feb5548e0a13a9274ed24a54dd7a9ba7a91a116514bec6a6";
+
+    fn check(
+        secrets: &[&str],
+        headers: &[(&str, &str)],
+        body: &[u8],
+        now_s: i64,
+    ) -> Result<(), VerifyError> {
+        let headers = HeaderList::new(headers.iter().copied());
+        let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
+        let req = SignedRequest {
+            headers: &headers,
+            body,
+            now_s,
+            url: "https://relay.example/ep_1",
+            method: "POST",
+        };
+        verify(&secrets, &req)
+    }
+
+    fn signed(sig: &str) -> [(&str, &str); 2] {
+        [
+            ("x-zm-signature", sig),
+            ("x-zm-request-timestamp", "1700000000"),
+        ]
+    }
+
+    #[test]
+    fn accepts_the_independent_vector_and_rotation() {
+        assert_eq!(check(&[SECRET], &signed(SIG), BODY, TS), Ok(()));
+        assert_eq!(check(&["new", SECRET], &signed(SIG), BODY, TS), Ok(()));
+    }
+
+    #[test]
+    fn refuses_wrong_secret_tampered_body_and_expired() {
+        assert_eq!(
+            check(&["other"], &signed(SIG), BODY, TS),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&[SECRET], &signed(SIG), b"{}", TS),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&[SECRET], &signed(SIG), BODY, TS + 301),
+            Err(VerifyError::OutsideTolerance)
+        );
+    }
+
+    #[test]
+    fn refuses_missing_and_malformed_headers() {
+        assert_eq!(
+            check(&[SECRET], &signed(SIG)[..1], BODY, TS),
+            Err(VerifyError::MissingHeader(TIMESTAMP))
+        );
+        assert_eq!(
+            check(&[SECRET], &signed(SIG)[1..], BODY, TS),
+            Err(VerifyError::MissingHeader(SIGNATURE))
+        );
+        assert_eq!(
+            check(&[SECRET], &signed(&SIG[3..]), BODY, TS),
+            Err(VerifyError::Malformed(SIGNATURE))
+        );
+        let bad_ts = [("x-zm-signature", SIG), ("x-zm-request-timestamp", "x")];
+        assert_eq!(
+            check(&[SECRET], &bad_ts, BODY, TS),
+            Err(VerifyError::Malformed(TIMESTAMP))
+        );
+    }
+}
