@@ -66,7 +66,8 @@ fn provider_delivery_id(
             .and_then(header),
         Provider::None | Provider::BasicAuth | Provider::ApiKey => header("idempotency-key"),
         // No delivery id in their requests: the key is the body hash.
-        Provider::Slack | Provider::Zoom | Provider::Hubspot => None,
+        Provider::Okta => body_id(body, BodyId::CamelEventId),
+        Provider::Slack | Provider::Zoom | Provider::Hubspot | Provider::Meta | Provider::Dropbox => None,
     }
 }
 
@@ -74,6 +75,8 @@ fn provider_delivery_id(
 enum BodyId {
     Id,
     EventId,
+    /// `eventId` (Okta).
+    CamelEventId,
 }
 
 /// A top-level, non-empty string id of a JSON body; anything else is no id.
@@ -82,11 +85,14 @@ fn body_id(body: &[u8], which: BodyId) -> Option<String> {
     struct Ids {
         id: Option<serde_json::Value>,
         event_id: Option<serde_json::Value>,
+        #[serde(rename = "eventId")]
+        camel_event_id: Option<serde_json::Value>,
     }
     let ids = serde_json::from_slice::<Ids>(body).ok()?;
     let value = match which {
         BodyId::Id => ids.id,
         BodyId::EventId => ids.event_id,
+        BodyId::CamelEventId => ids.camel_event_id,
     };
     value?
         .as_str()

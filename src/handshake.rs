@@ -15,8 +15,10 @@
 //! | `meta`, `whatsapp`  | GET `?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C` | 200 text/plain `C`, 403 if `T` is wrong |
 //! | `okta`              | GET, `X-Okta-Verification-Challenge: V`              | 200 JSON `{"verification":V}`    |
 //! | `dropbox`           | GET `?challenge=C`                                   | 200 text/plain `C`               |
+//! | `discord`           | POST `{"type":1}` (interactions PING)                | 200 JSON `{"type":1}`            |
+//! | `discord`           | POST `{"type":0}` (webhook events PING)              | 204                              |
 //!
-//! Slack, Zoom and Twitch sign their challenges like any other delivery: the
+//! Slack, Zoom, Twitch and Discord sign their challenges like any other delivery: the
 //! caller must verify the signature BEFORE calling [`answer`], or anyone could make
 //! the relay vouch for a URL. Meta is authenticated here by the verify token;
 //! Okta by whatever `Authorization` header the endpoint was set up to expect,
@@ -133,6 +135,7 @@ enum Sender {
     Meta,
     Okta,
     Dropbox,
+    Discord,
 }
 
 impl Sender {
@@ -144,13 +147,14 @@ impl Sender {
             "meta" | "whatsapp" => Some(Sender::Meta),
             "okta" => Some(Sender::Okta),
             "dropbox" => Some(Sender::Dropbox),
+            "discord" => Some(Sender::Discord),
             _ => None,
         }
     }
 
     fn method(self) -> &'static str {
         match self {
-            Sender::Slack | Sender::Zoom | Sender::Twitch => "POST",
+            Sender::Slack | Sender::Zoom | Sender::Twitch | Sender::Discord => "POST",
             Sender::Meta | Sender::Okta | Sender::Dropbox => "GET",
         }
     }
@@ -179,6 +183,7 @@ pub fn answer(
         Sender::Meta => meta(req.query, endpoint.verify_token),
         Sender::Okta => okta(req.headers),
         Sender::Dropbox => dropbox(req.query),
+        Sender::Discord => Ok(discord(req.body)),
     }
 }
 
@@ -273,6 +278,27 @@ fn dropbox(query: &[(String, String)]) -> Result<Option<HandshakeReply>, Handsha
     Ok(Some(reply(TEXT, challenge.as_bytes().to_vec())))
 }
 
+/// Discord checks a URL with a signed PING: interactions (`type` 1) expect a PONG
+/// (`{"type":1}`), webhook events (`type` 0) expect an empty 204. A webhook event
+/// proper is `type` 1 *with* an `event` object: that one is relayed.
+fn discord(body: &[u8]) -> Option<HandshakeReply> {
+    #[derive(Deserialize)]
+    struct Ping {
+        #[serde(rename = "type")]
+        kind: Option<i64>,
+        event: Option<Value>,
+    }
+    let ping = json_object::<Ping>(body)?;
+    match (ping.kind, ping.event) {
+        (Some(1), None) => Some(reply(JSON, br#"{"type":1}"#.to_vec())),
+        (Some(0), None) => Some(HandshakeReply {
+            status: 204,
+            ..reply(TEXT, Vec::new())
+        }),
+        _ => None,
+    }
+}
+
 fn reply(content_type: &'static str, body: Vec<u8>) -> HandshakeReply {
     HandshakeReply {
         status: 200,
@@ -327,6 +353,25 @@ fn tokens_match(given: &str, expected: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn discord_pings_are_answered_and_events_are_not() {
+        let headers = HeaderList::default();
+        let ask = |body: &[u8]| {
+            let req = HandshakeRequest { method: "POST", query: &[], headers: &headers, body };
+            let ep = EndpointHandshake { provider: "discord", secrets: &[], verify_token: None };
+            answer(&req, &ep).unwrap()
+        };
+        let pong = ask(br#"{"type":1,"id":"1","application_id":"2"}"#).unwrap();
+        assert_eq!((pong.status, pong.body.as_slice()), (200, &br#"{"type":1}"#[..]));
+        let webhook_ping = ask(br#"{"version":1,"application_id":"2","type":0}"#).unwrap();
+        assert_eq!((webhook_ping.status, webhook_ping.body.len()), (204, 0));
+        assert!(ask(br#"{"version":1,"type":1,"event":{"type":"APPLICATION_AUTHORIZED"}}"#).is_none());
+        assert_eq!(ask(br#"{"version":1,"type":1}"#).map(|r| r.status), Some(200));
+        assert!(ask(br#"{"version":1,"type":0,"event":{"type":"ENTITLEMENT_CREATE"}}"#).is_none());
+        assert!(ask(br#"{"type":2}"#).is_none());
+        assert!(ask(b"not json").is_none());
+    }
 
     /// One request, described the way a test reads best.
     struct Case<'a> {

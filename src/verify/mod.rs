@@ -16,13 +16,16 @@ mod api_key;
 mod basic_auth;
 mod config;
 mod discord;
+mod dropbox;
 mod generic_hmac;
 mod github;
 mod gitlab;
 mod hubspot;
 mod intercom;
 mod linear;
+mod meta;
 mod none;
+mod okta;
 mod paddle;
 mod shopify;
 mod slack;
@@ -67,6 +70,9 @@ pub enum Provider {
     Hmac,
     BasicAuth,
     ApiKey,
+    Meta,
+    Okta,
+    Dropbox,
 }
 
 /// Names that parse to [`Provider::Standard`]: Svix and the senders built on it
@@ -75,7 +81,7 @@ pub enum Provider {
 const STANDARD_ALIASES: [&str; 3] = ["svix", "clerk", "resend"];
 
 impl Provider {
-    pub const ALL: [Provider; 19] = [
+    pub const ALL: [Provider; 22] = [
         Provider::None,
         Provider::Stripe,
         Provider::Github,
@@ -95,6 +101,9 @@ impl Provider {
         Provider::Hmac,
         Provider::BasicAuth,
         Provider::ApiKey,
+        Provider::Meta,
+        Provider::Okta,
+        Provider::Dropbox,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +127,9 @@ impl Provider {
             Provider::Hmac => "hmac",
             Provider::BasicAuth => "basic_auth",
             Provider::ApiKey => "api_key",
+            Provider::Meta => "meta",
+            Provider::Okta => "okta",
+            Provider::Dropbox => "dropbox",
         }
     }
 
@@ -125,6 +137,9 @@ impl Provider {
     pub fn parse(s: &str) -> Option<Provider> {
         if STANDARD_ALIASES.contains(&s) {
             return Some(Provider::Standard);
+        }
+        if s == "whatsapp" {
+            return Some(Provider::Meta);
         }
         Provider::ALL.into_iter().find(|p| p.as_str() == s)
     }
@@ -282,6 +297,9 @@ pub fn verify(
         Provider::Hmac => generic_hmac::verify(secrets, config.hmac.as_ref(), req),
         Provider::BasicAuth => basic_auth::verify(secrets, req),
         Provider::ApiKey => api_key::verify(secrets, config.api_key.as_ref(), req),
+        Provider::Meta => meta::verify(secrets, req),
+        Provider::Okta => okta::verify(secrets, req),
+        Provider::Dropbox => dropbox::verify(secrets, req),
     }
 }
 
