@@ -67,7 +67,11 @@ fn provider_delivery_id(
         Provider::None | Provider::BasicAuth | Provider::ApiKey => header("idempotency-key"),
         // No delivery id in their requests: the key is the body hash.
         Provider::Okta => body_id(body, BodyId::CamelEventId),
-        Provider::Slack | Provider::Zoom | Provider::Hubspot | Provider::Meta | Provider::Dropbox => None,
+        Provider::Slack
+        | Provider::Zoom
+        | Provider::Hubspot
+        | Provider::Meta
+        | Provider::Dropbox => None,
     }
 }
 

@@ -358,16 +358,33 @@ mod tests {
     fn discord_pings_are_answered_and_events_are_not() {
         let headers = HeaderList::default();
         let ask = |body: &[u8]| {
-            let req = HandshakeRequest { method: "POST", query: &[], headers: &headers, body };
-            let ep = EndpointHandshake { provider: "discord", secrets: &[], verify_token: None };
+            let req = HandshakeRequest {
+                method: "POST",
+                query: &[],
+                headers: &headers,
+                body,
+            };
+            let ep = EndpointHandshake {
+                provider: "discord",
+                secrets: &[],
+                verify_token: None,
+            };
             answer(&req, &ep).unwrap()
         };
         let pong = ask(br#"{"type":1,"id":"1","application_id":"2"}"#).unwrap();
-        assert_eq!((pong.status, pong.body.as_slice()), (200, &br#"{"type":1}"#[..]));
+        assert_eq!(
+            (pong.status, pong.body.as_slice()),
+            (200, &br#"{"type":1}"#[..])
+        );
         let webhook_ping = ask(br#"{"version":1,"application_id":"2","type":0}"#).unwrap();
         assert_eq!((webhook_ping.status, webhook_ping.body.len()), (204, 0));
-        assert!(ask(br#"{"version":1,"type":1,"event":{"type":"APPLICATION_AUTHORIZED"}}"#).is_none());
-        assert_eq!(ask(br#"{"version":1,"type":1}"#).map(|r| r.status), Some(200));
+        assert!(
+            ask(br#"{"version":1,"type":1,"event":{"type":"APPLICATION_AUTHORIZED"}}"#).is_none()
+        );
+        assert_eq!(
+            ask(br#"{"version":1,"type":1}"#).map(|r| r.status),
+            Some(200)
+        );
         assert!(ask(br#"{"version":1,"type":0,"event":{"type":"ENTITLEMENT_CREATE"}}"#).is_none());
         assert!(ask(br#"{"type":2}"#).is_none());
         assert!(ask(b"not json").is_none());

@@ -31,6 +31,9 @@ const NOT_FORWARDED: &[&str] = &[
     "upgrade",
     "via",
     "x-real-ip",
+    // Carry the endpoint's own credential as is (GitLab, `api_key` endpoints).
+    "x-api-key",
+    "x-gitlab-token",
     // Set by the relay on the outbound request (Standard Webhooks, signed with the
     // endpoint's relay secret); a sender's own copies would clash with them.
     "webhook-id",
@@ -64,6 +67,19 @@ impl HeaderList {
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Without the header `name` (case-insensitive), when given.
+    pub fn without(self, name: Option<&str>) -> HeaderList {
+        match name {
+            Some(n) => HeaderList(
+                self.0
+                    .into_iter()
+                    .filter(|(k, _)| !k.eq_ignore_ascii_case(n))
+                    .collect(),
+            ),
+            None => self,
+        }
     }
 
     /// The provider's own headers, fit to store and to replay to the destination.
@@ -107,8 +123,21 @@ mod tests {
             ("Transfer-Encoding", "chunked"),
             ("webhook-signature", "v1,xx"),
             ("x-hookrelay-fault", "queue_send"),
+            ("X-Gitlab-Token", "secret-token"),
+            ("X-Api-Key", "secret-key"),
         ]);
         let kept: Vec<_> = h.forwardable().iter().map(|(k, _)| k.to_string()).collect();
         assert_eq!(kept, ["content-type", "stripe-signature"]);
+    }
+
+    #[test]
+    fn without_drops_a_configured_credential_header() {
+        let h = HeaderList::new([("X-Custom-Key", "k"), ("X-Event", "e")]);
+        let kept: Vec<_> = h
+            .without(Some("x-custom-key"))
+            .iter()
+            .map(|(k, _)| k.to_string())
+            .collect();
+        assert_eq!(kept, ["x-event"]);
     }
 }

@@ -1,9 +1,9 @@
-//! The ack path: `POST /ep_<id>`. Every sequential storage round trip here is
-//! latency the provider waits for, so the common path has two (or three on an
+//! The ack path: `/ep_<id>`. Every sequential storage round trip here is latency
+//! the provider waits for, so the common path has two (or three on an
 //! endpoint-cache miss):
 //!
 //! 1. endpoint config (in-isolate cache, D1 on a miss);
-//! 2. signature check, CPU only, over the raw bytes;
+//! 2. source allowlist and signature check, CPU only, over the raw bytes;
 //! 3. R2 put of the body under a key unique to this request;
 //! 4. one D1 batch: insert-first dedup + ingest + event;
 //! 5. answer 2xx; `queue.send` runs after the answer inside `wait_until`.
@@ -11,55 +11,146 @@
 //! No 2xx before 3 and 4 succeeded. A failed 3 leaves nothing; a failed 4 rolls
 //! back and leaves only an orphan body, so the provider's retry is accepted as new.
 //! A failed `queue.send` is logged: the sweeper delivers the event anyway.
+//!
+//! Handshakes (Slack, Zoom, Twitch, Discord after the signature check; Meta, Okta,
+//! Dropbox on GET) are answered here and never stored. Every refusal (4xx) is
+//! logged and counted after the answer, with signature values redacted.
 
-use crate::dedup::{dedup_key, sha256_hex};
+use crate::allowlist;
+use crate::dedup::{dedup_key_for, sha256_hex};
 use crate::error::{json_response, ApiError};
+use crate::handshake::{self, EndpointHandshake, HandshakeReply, HandshakeRequest};
 use crate::headers::HeaderList;
 use crate::model::{Endpoint, EndpointId, EventId, IngestId};
+use crate::redact::redacted_headers;
 use crate::relay::{enqueue, now_ms, random_bytes, Relay};
 use crate::settings::Fault;
 use crate::store::ingests::{self, NewIngest, Recorded};
+use crate::store::rejections::{self, Refusal};
 use crate::store::{bodies, endpoint_cache};
-use crate::verify::{self, Provider, SchemeConfig, SignedRequest};
+use crate::verify::{self, Provider, SignedRequest};
 use serde_json::json;
-use worker::{console_error, console_log, Context, Request, Response};
+use worker::{console_error, console_log, Context, Headers, Method, Request, Response, Url};
+
+/// What is known about a request by the time it is refused.
+#[derive(Default)]
+struct Seen {
+    endpoint_id: Option<String>,
+    body_size: usize,
+}
 
 pub async fn handle(
     relay: &Relay,
     ctx: &Context,
+    req: Request,
+    raw_endpoint_id: &str,
+) -> Result<Response, ApiError> {
+    let headers = HeaderList::new(req.headers().entries());
+    let mut seen = Seen::default();
+    let result = accept(relay, ctx, req, raw_endpoint_id, &headers, &mut seen).await;
+    if let Err(err) = &result {
+        if (400..500).contains(&err.status) {
+            record_refusal(relay, ctx, &seen, &headers, err.code);
+        }
+    }
+    result
+}
+
+async fn accept(
+    relay: &Relay,
+    ctx: &Context,
     mut req: Request,
     raw_endpoint_id: &str,
+    headers: &HeaderList,
+    seen: &mut Seen,
 ) -> Result<Response, ApiError> {
     let started = now_ms();
     let endpoint = load_endpoint(relay, raw_endpoint_id, started).await?;
-    let body = read_body(&mut req, relay.settings.max_body_bytes).await?;
-    let headers = HeaderList::new(req.headers().entries());
-    let url = req.url().map(|u| u.to_string()).unwrap_or_default();
-    verify_signature(
-        &endpoint,
-        &headers,
-        &body,
-        &url,
-        req.method().as_ref(),
-        started,
-    )?;
+    seen.endpoint_id = Some(endpoint.id.to_string());
+    if endpoint.disabled {
+        return Err(ApiError::new(
+            403,
+            "endpoint_disabled",
+            "this endpoint is disabled",
+        ));
+    }
+    check_source(&endpoint, headers)?;
+    let method = req.method();
+    if !matches!(method, Method::Post | Method::Get) {
+        return Err(method_not_allowed());
+    }
+    let body = match method {
+        Method::Post => read_body(&mut req, relay.settings.max_body_bytes).await?,
+        _ => Vec::new(),
+    };
+    seen.body_size = body.len();
+    let url = req.url()?;
+    let provider = Provider::parse(&endpoint.provider).ok_or_else(|| {
+        ApiError::new(
+            500,
+            "misconfigured_endpoint",
+            "the endpoint's provider is unknown",
+        )
+    })?;
+    let secrets = endpoint.live_secrets(started);
+    let signed_url = signed_url(relay, &url);
+    let signed = SignedRequest {
+        headers,
+        body: &body,
+        now_s: started / 1000,
+        url: &signed_url,
+        method: method.as_ref(),
+    };
+    let handshake_query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let handshake_req = HandshakeRequest {
+        method: method.as_ref(),
+        query: &handshake_query,
+        headers,
+        body: &body,
+    };
+    if method == Method::Get {
+        // Okta authenticates its verification GET like its events; Meta and
+        // Dropbox handshakes carry no signature.
+        if provider == Provider::Okta {
+            verify_signature(&endpoint, provider, &secrets, &signed)?;
+        }
+        return match answer_handshake(&endpoint, &secrets, &handshake_req)? {
+            Some(reply) => handshake_response(reply),
+            None => Err(method_not_allowed()),
+        };
+    }
+    verify_signature(&endpoint, provider, &secrets, &signed)?;
+    if let Some(reply) = answer_handshake(&endpoint, &secrets, &handshake_req)? {
+        return handshake_response(reply);
+    }
+    store_and_ack(relay, ctx, &endpoint, provider, headers, body, started).await
+}
 
+async fn store_and_ack(
+    relay: &Relay,
+    ctx: &Context,
+    endpoint: &Endpoint,
+    provider: Provider,
+    headers: &HeaderList,
+    body: Vec<u8>,
+    started: i64,
+) -> Result<Response, ApiError> {
     let faults = relay.settings.faults_for(headers.get("x-hookrelay-fault"));
-    let provider = Provider::parse(&endpoint.provider).unwrap_or(Provider::None);
     let ingest_id = IngestId::generate(started as u64, random_bytes());
     let event_id = EventId::generate(started as u64, random_bytes());
     let body_key = bodies::key_for(&ingest_id, started);
     let content_type = headers.get("content-type").map(str::to_string);
+    let stored_headers = stored_headers(endpoint, headers);
     let new = NewIngest {
         id: &ingest_id,
         event_id: &event_id,
         endpoint_id: &endpoint.id,
-        dedup_key: &dedup_key(provider, &headers, &body),
+        dedup_key: &dedup_key_for(provider, &endpoint.scheme_config, headers, &body),
         body_key: &body_key,
         body_size: body.len(),
         body_sha256: &sha256_hex(&body),
         content_type: content_type.as_deref(),
-        headers_json: &serde_json::to_string(&headers.forwardable())?,
+        headers_json: &serde_json::to_string(&stored_headers)?,
         now_ms: started,
         dedup_window_ms: relay.settings.dedup_window_s as i64 * 1000,
     };
@@ -104,13 +195,60 @@ pub async fn handle(
 async fn load_endpoint(relay: &Relay, raw_id: &str, now: i64) -> Result<Endpoint, ApiError> {
     let unknown = || ApiError::new(404, "unknown_endpoint", "no endpoint has this URL");
     let id = EndpointId::parse(raw_id).ok_or_else(unknown)?;
-    endpoint_cache::get(&relay.db, &id, now, relay.settings.endpoint_cache_ttl_s)
+    let endpoint = endpoint_cache::get(&relay.db, &id, now, relay.settings.endpoint_cache_ttl_s)
         .await
         .map_err(|err| {
             log_failure("endpoint_lookup", &id, &err);
             ApiError::unavailable("the endpoint could not be loaded")
         })?
-        .ok_or_else(unknown)
+        .ok_or_else(unknown)?;
+    if endpoint.disabled {
+        return Err(ApiError::new(
+            403,
+            "endpoint_disabled",
+            "this endpoint is disabled",
+        ));
+    }
+    Ok(endpoint)
+}
+
+/// The endpoint's source allowlist, against the client address Cloudflare reports.
+fn check_source(endpoint: &Endpoint, headers: &HeaderList) -> Result<(), ApiError> {
+    if endpoint.allowed_cidrs.is_empty() {
+        return Ok(());
+    }
+    let list = allowlist::parse_cidrs(&endpoint.allowed_cidrs).map_err(|_| {
+        ApiError::new(
+            500,
+            "misconfigured_endpoint",
+            "the endpoint's allowlist is invalid",
+        )
+    })?;
+    if allowlist::is_allowed(&list, headers.get("cf-connecting-ip")) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            403,
+            "ip_not_allowed",
+            "the source address is not on this endpoint's allowlist",
+        ))
+    }
+}
+
+fn method_not_allowed() -> ApiError {
+    ApiError::new(405, "method_not_allowed", "webhooks are sent with POST")
+}
+
+/// The URL the sender signed (Square, HubSpot): the public one when `PUBLIC_URL`
+/// is set (a proxy in front), else the request's own.
+fn signed_url(relay: &Relay, url: &Url) -> String {
+    match &relay.settings.public_url {
+        Some(base) => {
+            let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+            format!("{base}{}{query}", url.path())
+        }
+        None => url.to_string(),
+    }
 }
 
 /// Refuses oversize bodies before reading them when `Content-Length` says so, and
@@ -143,36 +281,50 @@ async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError>
 
 fn verify_signature(
     endpoint: &Endpoint,
-    headers: &HeaderList,
-    body: &[u8],
-    url: &str,
-    method: &str,
-    now_ms: i64,
+    provider: Provider,
+    secrets: &[String],
+    req: &SignedRequest<'_>,
 ) -> Result<(), ApiError> {
-    let provider = Provider::parse(&endpoint.provider).ok_or_else(|| {
-        ApiError::new(
-            500,
-            "misconfigured_endpoint",
-            "the endpoint's provider is unknown",
-        )
-    })?;
-    let req = SignedRequest {
-        headers,
-        body,
-        now_s: now_ms / 1000,
-        url,
-        method,
+    verify::verify(provider, secrets, &endpoint.scheme_config, req)
+        .map_err(|e| ApiError::new(401, e.code(), e.message()))
+}
+
+fn answer_handshake(
+    endpoint: &Endpoint,
+    secrets: &[String],
+    req: &HandshakeRequest<'_>,
+) -> Result<Option<HandshakeReply>, ApiError> {
+    let known = EndpointHandshake {
+        provider: &endpoint.provider,
+        secrets,
+        verify_token: endpoint.verify_token.as_deref(),
     };
-    // Endpoints do not store scheme settings yet: `hmac` refuses every request
-    // (scheme_not_configured) and `api_key` reads `x-api-key` until they do.
-    let config = SchemeConfig::default();
-    verify::verify(provider, &endpoint.secrets, &config, &req).map_err(|e| {
-        console_log!(
-            "{}",
-            json!({"msg": "ingest refused", "endpoint_id": endpoint.id, "reason": e.code()})
-        );
-        ApiError::new(401, e.code(), e.message())
-    })
+    handshake::answer(req, &known).map_err(|r| ApiError::new(r.status(), r.code(), r.message()))
+}
+
+fn handshake_response(reply: HandshakeReply) -> Result<Response, ApiError> {
+    let headers = Headers::new();
+    headers.set("content-type", reply.content_type)?;
+    for (name, value) in &reply.headers {
+        headers.set(name, value)?;
+    }
+    let response = if reply.body.is_empty() {
+        Response::empty()?
+    } else {
+        Response::from_bytes(reply.body)?
+    };
+    Ok(response.with_status(reply.status).with_headers(headers))
+}
+
+/// The provider's headers to replay to the destination, without any header that
+/// carries the endpoint's own credential (an `api_key` endpoint's key header).
+fn stored_headers(endpoint: &Endpoint, headers: &HeaderList) -> HeaderList {
+    let key_header = endpoint
+        .scheme_config
+        .api_key
+        .as_ref()
+        .map(|c| c.header.as_str());
+    headers.forwardable().without(key_header)
 }
 
 async fn store_body(
@@ -199,8 +351,8 @@ async fn store_body(
     })
 }
 
-/// Removes the body of a request that lost the dedup race (no row points at it). Awaited;
-/// a failure only leaves an orphan that retention removes later.
+/// Removes the body of a request that lost the dedup race (no row points at it).
+/// Awaited; a failure only leaves an orphan that retention removes later.
 async fn discard_body(relay: &Relay, key: &str) {
     let result = match relay.bodies() {
         Ok(bucket) => bodies::delete(&bucket, key).await,
@@ -231,6 +383,48 @@ fn schedule_enqueue(relay: &Relay, ctx: &Context, event_id: String, inject_failu
                 "{}",
                 json!({"msg": "queue send failed; the sweeper will deliver", "event_id": event_id,
                        "error": err.to_string()})
+            );
+        }
+    });
+}
+
+/// Logs and counts a refusal after the answer (inside `wait_until`), so refusing
+/// costs the sender no storage round trip. Header values that carry signatures or
+/// credentials are redacted first; the body is never kept.
+fn record_refusal(
+    relay: &Relay,
+    ctx: &Context,
+    seen: &Seen,
+    headers: &HeaderList,
+    reason: &'static str,
+) {
+    console_log!(
+        "{}",
+        json!({"msg": "ingest refused", "endpoint_id": seen.endpoint_id, "reason": reason})
+    );
+    let db = relay.env.d1("DB");
+    let endpoint_id = seen.endpoint_id.clone();
+    let source_ip = headers.get("cf-connecting-ip").map(str::to_string);
+    let headers_json =
+        serde_json::to_string(&redacted_headers(headers)).unwrap_or_else(|_| "[]".into());
+    let body_size = seen.body_size;
+    ctx.wait_until(async move {
+        let refusal = Refusal {
+            endpoint_id: endpoint_id.as_deref(),
+            reason,
+            source_ip: source_ip.as_deref(),
+            headers_json: &headers_json,
+            body_size,
+            at_ms: now_ms(),
+        };
+        let result = match db {
+            Ok(db) => rejections::record(&db, &refusal).await,
+            Err(e) => Err(e),
+        };
+        if let Err(err) = result {
+            console_error!(
+                "{}",
+                json!({"msg": "refusal not recorded", "error": err.to_string()})
             );
         }
     });

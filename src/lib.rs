@@ -34,8 +34,8 @@ use model::DeliveryMessage;
 use relay::Relay;
 use serde_json::json;
 use worker::{
-    console_error, event, Context, Env, MessageBatch, Method, Request, Response, Result,
-    ScheduleContext, ScheduledEvent,
+    console_error, event, Context, Env, MessageBatch, Request, Response, Result, ScheduleContext,
+    ScheduledEvent,
 };
 
 #[event(start)]
@@ -53,14 +53,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let result = if let Some(endpoint_id) = path.strip_prefix('/').filter(|p| p.starts_with("ep_"))
     {
         let endpoint_id = endpoint_id.to_string();
-        match req.method() {
-            Method::Post => ingest::handle(&relay, &ctx, req, &endpoint_id).await,
-            _ => Err(ApiError::new(
-                405,
-                "method_not_allowed",
-                "webhooks are sent with POST",
-            )),
-        }
+        ingest::handle(&relay, &ctx, req, &endpoint_id).await
     } else if path == "/api/v1" || path.starts_with("/api/v1/") {
         api::handle(&relay, req).await
     } else if path == "/" {

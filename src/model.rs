@@ -5,6 +5,7 @@
 //! "oldest first" and cursor pagination for free.
 
 use crate::retry::RetryPolicy;
+use crate::verify::SchemeConfig;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -112,7 +113,16 @@ pub struct Endpoint {
     pub id: EndpointId,
     pub name: String,
     pub provider: String,
-    pub secrets: Vec<String>,
+    /// Newest first; several are live during a rotation.
+    pub secrets: Vec<Secret>,
+    /// Settings of the operator-configured schemes (`hmac`, `api_key`).
+    pub scheme_config: SchemeConfig,
+    /// The token Meta sends in its subscription handshake.
+    pub verify_token: Option<String>,
+    /// Source CIDRs allowed to post (from `CF-Connecting-IP`); empty allows all.
+    pub allowed_cidrs: Vec<String>,
+    /// Refuse every request (`endpoint_disabled`).
+    pub disabled: bool,
     pub relay_secret: String,
     pub destination_url: String,
     pub retry: RetryPolicy,
@@ -124,6 +134,62 @@ pub struct Endpoint {
     pub fifo: bool,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl Endpoint {
+    /// The secret values still valid at `now_ms`, newest first.
+    pub fn live_secrets(&self, now_ms: i64) -> Vec<String> {
+        self.secrets
+            .iter()
+            .filter(|s| s.is_live(now_ms))
+            .map(|s| s.value.clone())
+            .collect()
+    }
+}
+
+/// A provider secret. During a rotation the old one gets an expiry and stays
+/// valid until then, so in-flight retries signed with it are still accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Secret {
+    pub value: String,
+    pub expires_at: Option<i64>,
+}
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self {
+            value: value.into(),
+            expires_at: None,
+        }
+    }
+
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        self.expires_at.is_none_or(|at| at > now_ms)
+    }
+}
+
+/// Adds `new` as the newest secret; every older one still live expires at
+/// `expire_old_at` (or keeps an earlier expiry). Secrets already expired are dropped.
+pub fn rotate_secrets(
+    secrets: &[Secret],
+    new: &str,
+    expire_old_at: i64,
+    now_ms: i64,
+) -> Vec<Secret> {
+    let mut out = vec![Secret::new(new)];
+    out.extend(
+        secrets
+            .iter()
+            .filter(|s| s.is_live(now_ms) && s.value != new)
+            .map(|s| Secret {
+                value: s.value.clone(),
+                expires_at: Some(
+                    s.expires_at
+                        .map_or(expire_old_at, |at| at.min(expire_old_at)),
+                ),
+            }),
+    );
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -194,6 +260,45 @@ mod tests {
         assert!(EventId::parse("evt_").is_none());
         assert!(EventId::parse("evt_../x").is_none());
         assert!(EndpointId::parse("ep_x'; drop").is_none());
+    }
+
+    #[test]
+    fn rotation_keeps_old_secrets_live_until_their_expiry() {
+        let old = [
+            Secret::new("a"),
+            Secret {
+                value: "b".into(),
+                expires_at: Some(500),
+            },
+        ];
+        let rotated = rotate_secrets(&old, "c", 1_000, 100);
+        assert_eq!(rotated[0], Secret::new("c"));
+        assert_eq!(
+            rotated[1],
+            Secret {
+                value: "a".into(),
+                expires_at: Some(1_000)
+            }
+        );
+        assert_eq!(
+            rotated[2],
+            Secret {
+                value: "b".into(),
+                expires_at: Some(500)
+            },
+            "an earlier expiry stays"
+        );
+        let ep_secrets = |now| rotated.iter().filter(|s| s.is_live(now)).count();
+        assert_eq!(
+            (ep_secrets(400), ep_secrets(600), ep_secrets(1_000)),
+            (3, 2, 1)
+        );
+        let again = rotate_secrets(&rotated, "d", 2_000, 700);
+        assert_eq!(
+            again.iter().map(|s| s.value.as_str()).collect::<Vec<_>>(),
+            ["d", "c", "a"],
+            "expired b dropped"
+        );
     }
 
     #[test]

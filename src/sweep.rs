@@ -14,7 +14,7 @@
 
 use crate::deliver::{deliver_event, probe_endpoint, Delivery};
 use crate::relay::{enqueue_many, now_ms, Relay};
-use crate::store::{endpoints, events, meta};
+use crate::store::{endpoints, events, meta, rejections};
 use futures::future::join_all;
 use serde::Serialize;
 use serde_json::json;
@@ -22,6 +22,8 @@ use worker::{console_error, console_log, Result};
 
 /// Workers allow six simultaneous outbound connections per invocation.
 const DIRECT_CONCURRENCY: usize = 6;
+/// Refusal log rows older than 24 h removed per run.
+const REJECTION_PURGE_LIMIT: u32 = 1_000;
 /// Open circuits probed per run.
 const PROBES_PER_RUN: u32 = 6;
 
@@ -82,6 +84,13 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
                 json!({"msg": "no queue binding", "error": err.to_string()})
             ),
         }
+    }
+    if let Err(err) = rejections::purge_expired(&relay.db, now, REJECTION_PURGE_LIMIT).await {
+        report.errors += 1;
+        console_error!(
+            "{}",
+            json!({"msg": "rejections purge failed", "error": err.to_string()})
+        );
     }
     let summary = serde_json::to_string(&report)?;
     meta::put(&relay.db, meta::SWEEPER_HEARTBEAT, &summary, now_ms()).await?;

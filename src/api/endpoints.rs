@@ -6,16 +6,17 @@
 //! at creation and at `GET /endpoints/{id}/secret`.
 
 use super::{base_url, read_json};
+use crate::allowlist::parse_cidrs;
 use crate::deliver::drain;
 use crate::destination::check_destination;
 use crate::error::{json_response, ApiError};
-use crate::model::{CircuitConfig, Endpoint, EndpointId, EndpointState};
+use crate::model::{rotate_secrets, CircuitConfig, Endpoint, EndpointId, EndpointState, Secret};
 use crate::rate::RateLimit;
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::retry::RetryPolicy;
-use crate::store::{endpoint_cache, endpoints, events};
+use crate::store::{endpoint_cache, endpoints, events, rejections};
 use crate::time::iso8601;
-use crate::verify::{standard, Provider};
+use crate::verify::{standard, Provider, SchemeConfig};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Request, Response, Url};
@@ -23,6 +24,8 @@ use worker::{Request, Response, Url};
 const DEFAULT_TIMEOUT_MS: u32 = 15_000;
 const TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u32> = 100..=60_000;
 const MAX_SECRETS: usize = 10;
+/// How long the previous secrets stay valid after a rotation, by default.
+const DEFAULT_SECRET_OVERLAP_S: u32 = 24 * 3600;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +40,18 @@ struct EndpointInput {
     /// 0 means unlimited.
     rate_limit_per_s: Option<f64>,
     fifo: Option<bool>,
+    scheme_config: Option<SchemeConfig>,
+    /// An empty string clears it.
+    verify_token: Option<String>,
+    allowed_cidrs: Option<Vec<String>>,
+    disabled: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RotateInput {
+    secret: Option<String>,
+    expire_previous_in_s: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +92,10 @@ pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, 
         circuit: CircuitConfig::default(),
         rate_limit_per_s: None,
         fifo: false,
+        scheme_config: SchemeConfig::default(),
+        verify_token: None,
+        allowed_cidrs: Vec::new(),
+        disabled: false,
         created_at: now,
         updated_at: now,
     };
@@ -172,6 +191,100 @@ pub async fn resume(relay: &Relay, raw_id: &str, url: &Url) -> Result<Response, 
     Ok(json_response(200, &body)?)
 }
 
+/// Adds a secret and gives every older one an expiry (default 24 h), so senders
+/// still signing with the old secret keep working while they switch. Without a
+/// `secret`, the relay makes one where the scheme allows; it is shown only here.
+pub async fn rotate_secret(
+    relay: &Relay,
+    req: Request,
+    raw_id: &str,
+    url: &Url,
+) -> Result<Response, ApiError> {
+    let (mut endpoint, _) = load(relay, raw_id).await?;
+    let input: RotateInput = read_optional_json(req).await?;
+    let provider = Provider::parse(&endpoint.provider).ok_or_else(|| {
+        ApiError::new(
+            500,
+            "misconfigured_endpoint",
+            "the endpoint's provider is unknown",
+        )
+    })?;
+    let generated = input.secret.is_none();
+    let secret = match input.secret {
+        Some(s) => s,
+        None => generate_secret(provider).ok_or_else(|| {
+            ApiError::bad_request(
+                "secret_required",
+                format!(
+                    "{} issues its own secrets: pass the new one as \"secret\"",
+                    provider.as_str()
+                ),
+            )
+        })?,
+    };
+    provider
+        .validate_secret(&secret)
+        .map_err(|m| ApiError::bad_request("invalid_endpoint", m))?;
+    let now = now_ms();
+    let expire_in_ms = i64::from(
+        input
+            .expire_previous_in_s
+            .unwrap_or(DEFAULT_SECRET_OVERLAP_S),
+    ) * 1000;
+    endpoint.secrets = rotate_secrets(&endpoint.secrets, &secret, now + expire_in_ms, now);
+    if endpoint.secrets.len() > MAX_SECRETS {
+        return Err(ApiError::bad_request(
+            "invalid_endpoint",
+            format!("at most {MAX_SECRETS} live secrets"),
+        ));
+    }
+    endpoint.updated_at = now;
+    endpoints::update(&relay.db, &endpoint).await?;
+    endpoint_cache::invalidate(&endpoint.id);
+    let (endpoint, state) = load(relay, raw_id).await?;
+    let mut body = view(relay, &endpoint, &state, url);
+    if generated {
+        body["secret"] = json!(secret);
+    }
+    Ok(json_response(200, &body)?)
+}
+
+/// A fresh secret for the schemes whose secret the relay may choose.
+fn generate_secret(provider: Provider) -> Option<String> {
+    match provider {
+        Provider::Standard => Some(standard::encode_secret(&random_bytes::<32>())),
+        Provider::Hmac | Provider::ApiKey | Provider::Gitlab | Provider::None => {
+            Some(hex::encode(random_bytes::<32>()))
+        }
+        _ => None,
+    }
+}
+
+/// The endpoint's refusals of the last 24 hours (newest 100) and its counts per reason.
+pub async fn rejections(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
+    let (endpoint, _) = load(relay, raw_id).await?;
+    let id = endpoint.id.as_str();
+    let rows = rejections::list(&relay.db, id, now_ms()).await?;
+    let counts = rejections::counts(&relay.db, Some(id)).await?;
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let headers: Value = serde_json::from_str(&r.headers).unwrap_or(Value::Null);
+            json!({
+                "at": iso8601(r.at as i64),
+                "reason": r.reason,
+                "source_ip": r.source_ip,
+                "headers": headers,
+                "body_size": r.body_size as i64,
+            })
+        })
+        .collect();
+    Ok(json_response(
+        200,
+        &json!({ "data": data, "counts": counts }),
+    )?)
+}
+
 /// The event at the head of a FIFO line that has failed at least once: the one
 /// holding the others back.
 async fn fifo_blocker(relay: &Relay, endpoint: &Endpoint) -> Result<Option<String>, ApiError> {
@@ -216,7 +329,8 @@ fn apply(
         None => {}
     }
     match input.provider {
-        Some(p) => ep.provider = p,
+        // Stored under its canonical name (`svix` is `standard`, `whatsapp` is `meta`).
+        Some(p) => ep.provider = Provider::parse(&p).map_or(p, |known| known.as_str().to_string()),
         None if creating => return Err(required("provider")),
         None => {}
     }
@@ -226,7 +340,19 @@ fn apply(
         None => {}
     }
     if let Some(secrets) = input.secrets {
-        ep.secrets = secrets;
+        ep.secrets = secrets.into_iter().map(Secret::new).collect();
+    }
+    if let Some(config) = input.scheme_config {
+        ep.scheme_config = config;
+    }
+    if let Some(token) = input.verify_token {
+        ep.verify_token = Some(token).filter(|t| !t.is_empty());
+    }
+    if let Some(cidrs) = input.allowed_cidrs {
+        ep.allowed_cidrs = cidrs;
+    }
+    if let Some(disabled) = input.disabled {
+        ep.disabled = disabled;
     }
     if let Some(retry) = input.retry {
         apply_retry(&mut ep.retry, retry);
@@ -282,8 +408,12 @@ fn validate(relay: &Relay, ep: &Endpoint) -> Result<(), ApiError> {
         return Err(invalid(format!("at most {MAX_SECRETS} secrets")));
     }
     for secret in &ep.secrets {
-        provider.validate_secret(secret).map_err(invalid)?;
+        provider.validate_secret(&secret.value).map_err(invalid)?;
     }
+    provider
+        .validate_config(&ep.scheme_config)
+        .map_err(invalid)?;
+    parse_cidrs(&ep.allowed_cidrs).map_err(invalid)?;
     check_destination(
         &ep.destination_url,
         relay.settings.allow_private_destinations,
@@ -316,7 +446,12 @@ fn view(relay: &Relay, ep: &Endpoint, state: &EndpointState, url: &Url) -> Value
             "retry_client_errors": ep.retry.retry_client_errors,
         },
         "timeout_ms": ep.timeout_ms,
-        "secrets_count": ep.secrets.len(),
+        "secrets_count": ep.live_secrets(now_ms()).len(),
+        "secrets": ep.secrets.iter().map(|s| json!({"expires_at": s.expires_at.map(iso8601)})).collect::<Vec<_>>(),
+        "scheme_config": ep.scheme_config,
+        "verify_token_set": ep.verify_token.is_some(),
+        "allowed_cidrs": ep.allowed_cidrs,
+        "disabled": ep.disabled,
         "paused": state.paused,
         "paused_reason": state.paused_reason,
         "paused_at": state.paused_at.map(iso8601),

@@ -28,6 +28,11 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (Method::Get, ["endpoints", id, "secret"]) => endpoints::relay_secret(relay, id).await,
         (Method::Post, ["endpoints", id, "pause"]) => endpoints::pause(relay, req, id, &url).await,
         (Method::Post, ["endpoints", id, "resume"]) => endpoints::resume(relay, id, &url).await,
+        (Method::Post, ["endpoints", id, "secrets", "rotate"]) => {
+            endpoints::rotate_secret(relay, req, id, &url).await
+        }
+        (Method::Get, ["endpoints", id, "rejections"]) => endpoints::rejections(relay, id).await,
+        (Method::Get, ["rejections"]) => rejection_counts(relay).await,
         (Method::Get, ["events"]) => events::list(relay, &url).await,
         (Method::Get, ["events", id]) => events::get(relay, id).await,
         (Method::Get, ["events", id, "body"]) => events::body(relay, id).await,
@@ -42,6 +47,15 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     }
 }
 
+/// Refusals per reason across every endpoint, including requests to unknown ones.
+async fn rejection_counts(relay: &Relay) -> Result<Response, ApiError> {
+    let counts = crate::store::rejections::counts(&relay.db, None).await?;
+    Ok(crate::error::json_response(
+        200,
+        &serde_json::json!({ "counts": counts }),
+    )?)
+}
+
 fn is_known_path(segments: &[&str]) -> bool {
     matches!(
         segments,
@@ -51,6 +65,9 @@ fn is_known_path(segments: &[&str]) -> bool {
             | ["endpoints", _, "secret"]
             | ["endpoints", _, "pause"]
             | ["endpoints", _, "resume"]
+            | ["endpoints", _, "secrets", "rotate"]
+            | ["endpoints", _, "rejections"]
+            | ["rejections"]
             | ["events"]
             | ["events", _]
             | ["events", _, "body"]

@@ -1,8 +1,8 @@
 //! The `endpoints` table: configuration, and the live delivery state (pause,
 //! circuit breaker, rate-limit TAT) that the delivery claim checks.
 
-use super::{bind, changes, int, opt_int, text};
-use crate::model::{CircuitConfig, Endpoint, EndpointId, EndpointState};
+use super::{bind, changes, int, opt_int, opt_text, text};
+use crate::model::{CircuitConfig, Endpoint, EndpointId, EndpointState, Secret};
 use crate::rate::RateLimit;
 use crate::retry::RetryPolicy;
 use serde::Deserialize;
@@ -12,6 +12,7 @@ use worker::{D1Database, D1PreparedStatement, Error, Result};
 const COLUMNS: &str = "id, name, provider, secrets, relay_secret, destination_url, \
      retry_schedule, timeout_ms, created_at, updated_at, max_attempts, jitter, max_delay_s, \
      retry_client_errors, circuit_threshold, circuit_probe_base_s, rate_limit_per_s, fifo, \
+     scheme_config, verify_token, allowed_cidrs, disabled, \
      paused, paused_reason, paused_at, circuit_state, circuit_failures, circuit_changed_at, \
      circuit_next_probe_at, circuit_probe_interval_s";
 
@@ -35,6 +36,10 @@ struct Row {
     circuit_probe_base_s: f64,
     rate_limit_per_s: Option<f64>,
     fifo: f64,
+    scheme_config: String,
+    verify_token: Option<String>,
+    allowed_cidrs: String,
+    disabled: f64,
     paused: f64,
     paused_reason: Option<String>,
     paused_at: Option<f64>,
@@ -63,7 +68,11 @@ impl Row {
             id,
             name: self.name,
             provider: self.provider,
-            secrets: serde_json::from_str(&self.secrets)?,
+            secrets: parse_secrets(&self.secrets)?,
+            scheme_config: serde_json::from_str(&self.scheme_config)?,
+            verify_token: self.verify_token,
+            allowed_cidrs: serde_json::from_str(&self.allowed_cidrs)?,
+            disabled: self.disabled != 0.0,
             relay_secret: self.relay_secret,
             destination_url: self.destination_url,
             retry: RetryPolicy {
@@ -87,6 +96,24 @@ impl Row {
     }
 }
 
+/// Secrets as stored: `{"value", "expires_at"}` objects, or plain strings (no expiry).
+fn parse_secrets(json: &str) -> Result<Vec<Secret>> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Plain(String),
+        Full(Secret),
+    }
+    let stored: Vec<Stored> = serde_json::from_str(json)?;
+    Ok(stored
+        .into_iter()
+        .map(|s| match s {
+            Stored::Plain(value) => Secret::new(value),
+            Stored::Full(secret) => secret,
+        })
+        .collect())
+}
+
 fn real(v: f64) -> JsValue {
     JsValue::from_f64(v)
 }
@@ -95,7 +122,7 @@ fn flag(b: bool) -> JsValue {
     int(i64::from(b))
 }
 
-/// Bindings ?1..?18 for insert and update, in COLUMNS order.
+/// Bindings ?1..?22 for insert and update, in CONFIG_COLUMNS order.
 fn config_args(ep: &Endpoint) -> Result<Vec<JsValue>> {
     Ok(vec![
         text(ep.id.as_str()),
@@ -116,15 +143,20 @@ fn config_args(ep: &Endpoint) -> Result<Vec<JsValue>> {
         int(i64::from(ep.circuit.probe_interval_s)),
         ep.rate_limit_per_s.map_or(JsValue::NULL, real),
         flag(ep.fifo),
+        text(&serde_json::to_string(&ep.scheme_config)?),
+        opt_text(ep.verify_token.as_deref()),
+        text(&serde_json::to_string(&ep.allowed_cidrs)?),
+        flag(ep.disabled),
     ])
 }
 
 const CONFIG_COLUMNS: &str = "id, name, provider, secrets, relay_secret, destination_url, \
      retry_schedule, timeout_ms, created_at, updated_at, max_attempts, jitter, max_delay_s, \
-     retry_client_errors, circuit_threshold, circuit_probe_base_s, rate_limit_per_s, fifo";
+     retry_client_errors, circuit_threshold, circuit_probe_base_s, rate_limit_per_s, fifo, \
+     scheme_config, verify_token, allowed_cidrs, disabled";
 
 pub async fn insert(db: &D1Database, ep: &Endpoint) -> Result<()> {
-    let placeholders: Vec<String> = (1..=18).map(|i| format!("?{i}")).collect();
+    let placeholders: Vec<String> = (1..=22).map(|i| format!("?{i}")).collect();
     let sql = format!(
         "INSERT INTO endpoints ({CONFIG_COLUMNS}, circuit_probe_interval_s) VALUES ({}, ?16)",
         placeholders.join(", ")
@@ -138,7 +170,8 @@ pub async fn update(db: &D1Database, ep: &Endpoint) -> Result<bool> {
     let sql = "UPDATE endpoints SET name = ?2, provider = ?3, secrets = ?4, relay_secret = ?5, \
                destination_url = ?6, retry_schedule = ?7, timeout_ms = ?8, updated_at = ?10, \
                max_attempts = ?11, jitter = ?12, max_delay_s = ?13, retry_client_errors = ?14, \
-               circuit_threshold = ?15, circuit_probe_base_s = ?16, rate_limit_per_s = ?17, fifo = ?18 \
+               circuit_threshold = ?15, circuit_probe_base_s = ?16, rate_limit_per_s = ?17, fifo = ?18, \
+               scheme_config = ?19, verify_token = ?20, allowed_cidrs = ?21, disabled = ?22 \
                WHERE id = ?1 AND deleted_at IS NULL";
     let result = bind(db.prepare(sql), &config_args(ep)?)?.run().await?;
     Ok(changes(&result)? > 0)

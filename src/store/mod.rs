@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod events;
 pub mod ingests;
 pub mod meta;
+pub mod rejections;
 
 use wasm_bindgen::JsValue;
 use worker::{D1PreparedStatement, D1Result, Result};

@@ -6,7 +6,8 @@ use super::{any_hmac_sha256_matches, SignedRequest, VerifyError};
 const HEADER: &str = "x-dropbox-signature";
 
 pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyError> {
-    let sig = hex::decode(req.header(HEADER)?.trim()).map_err(|_| VerifyError::Malformed(HEADER))?;
+    let sig =
+        hex::decode(req.header(HEADER)?.trim()).map_err(|_| VerifyError::Malformed(HEADER))?;
     let keys = secrets.iter().map(|s| s.as_bytes());
     if any_hmac_sha256_matches(keys, &[req.body], &[sig]) {
         Ok(())
@@ -27,7 +28,13 @@ mod tests {
 
     fn check(secrets: &[&str], sig: Option<&str>, body: &[u8]) -> Result<(), VerifyError> {
         let headers = HeaderList::new(sig.map(|s| ("X-Dropbox-Signature", s)));
-        let req = SignedRequest { headers: &headers, body, now_s: 0, url: "", method: "POST" };
+        let req = SignedRequest {
+            headers: &headers,
+            body,
+            now_s: 0,
+            url: "",
+            method: "POST",
+        };
         let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
         verify(&secrets, &req)
     }
@@ -35,10 +42,22 @@ mod tests {
     #[test]
     fn valid_tampered_wrong_missing_malformed_rotated() {
         assert_eq!(check(&["dropbox-app-secret"], Some(SIG), BODY), Ok(()));
-        assert_eq!(check(&["old", "dropbox-app-secret"], Some(SIG), BODY), Ok(()));
-        assert_eq!(check(&["dropbox-app-secret"], Some(SIG), b"{}"), Err(VerifyError::Mismatch));
+        assert_eq!(
+            check(&["old", "dropbox-app-secret"], Some(SIG), BODY),
+            Ok(())
+        );
+        assert_eq!(
+            check(&["dropbox-app-secret"], Some(SIG), b"{}"),
+            Err(VerifyError::Mismatch)
+        );
         assert_eq!(check(&["x"], Some(SIG), BODY), Err(VerifyError::Mismatch));
-        assert_eq!(check(&["x"], None, BODY), Err(VerifyError::MissingHeader(HEADER)));
-        assert_eq!(check(&["x"], Some("zz"), BODY), Err(VerifyError::Malformed(HEADER)));
+        assert_eq!(
+            check(&["x"], None, BODY),
+            Err(VerifyError::MissingHeader(HEADER))
+        );
+        assert_eq!(
+            check(&["x"], Some("zz"), BODY),
+            Err(VerifyError::Malformed(HEADER))
+        );
     }
 }

@@ -21,7 +21,13 @@ mod tests {
 
     fn check(secret: &str, sig: &str, body: &[u8]) -> Result<(), VerifyError> {
         let headers = HeaderList::new([("X-Hub-Signature-256", sig)]);
-        let req = SignedRequest { headers: &headers, body, now_s: 0, url: "", method: "POST" };
+        let req = SignedRequest {
+            headers: &headers,
+            body,
+            now_s: 0,
+            url: "",
+            method: "POST",
+        };
         verify(&[secret.to_string()], &req)
     }
 
@@ -29,6 +35,9 @@ mod tests {
     fn verifies_like_github() {
         assert_eq!(check("meta-app-secret", SIG, BODY), Ok(()));
         assert_eq!(check("other", SIG, BODY), Err(VerifyError::Mismatch));
-        assert_eq!(check("meta-app-secret", SIG, b"{}"), Err(VerifyError::Mismatch));
+        assert_eq!(
+            check("meta-app-secret", SIG, b"{}"),
+            Err(VerifyError::Mismatch)
+        );
     }
 }

@@ -23,16 +23,34 @@ mod tests {
 
     fn check(secrets: &[&str], auth: Option<&str>) -> Result<(), VerifyError> {
         let headers = HeaderList::new(auth.map(|a| ("Authorization", a)));
-        let req = SignedRequest { headers: &headers, body: b"{}", now_s: 0, url: "", method: "POST" };
+        let req = SignedRequest {
+            headers: &headers,
+            body: b"{}",
+            now_s: 0,
+            url: "",
+            method: "POST",
+        };
         let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
         verify(&secrets, &req)
     }
 
     #[test]
     fn the_configured_header_value_must_match() {
-        assert_eq!(check(&["Bearer okta-hook"], Some("Bearer okta-hook")), Ok(()));
-        assert_eq!(check(&["old", "Bearer okta-hook"], Some("Bearer okta-hook")), Ok(()));
-        assert_eq!(check(&["Bearer okta-hook"], Some("Bearer other")), Err(VerifyError::Mismatch));
-        assert_eq!(check(&["Bearer okta-hook"], None), Err(VerifyError::MissingHeader(HEADER)));
+        assert_eq!(
+            check(&["Bearer okta-hook"], Some("Bearer okta-hook")),
+            Ok(())
+        );
+        assert_eq!(
+            check(&["old", "Bearer okta-hook"], Some("Bearer okta-hook")),
+            Ok(())
+        );
+        assert_eq!(
+            check(&["Bearer okta-hook"], Some("Bearer other")),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&["Bearer okta-hook"], None),
+            Err(VerifyError::MissingHeader(HEADER))
+        );
     }
 }

@@ -1,6 +1,6 @@
 // Signs requests the way each provider does, written independently of the Rust
 // code (node:crypto), and verifies the relay's own Standard Webhooks signature.
-import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
+import { createHmac, generateKeyPairSync, randomUUID, sign as cryptoSign, timingSafeEqual } from "node:crypto";
 
 const hmac = (key, data) => createHmac("sha256", key).update(data);
 const now = () => Math.floor(Date.now() / 1000);
@@ -54,3 +54,49 @@ export function verifyStandard(secret, headers, body) {
 }
 
 export const newSecret = () => `whsec_${Buffer.from(randomUUID().replace(/-/g, ""), "hex").toString("base64")}`;
+
+export function slack(secret, body, { t = now() } = {}) {
+  const base = Buffer.concat([Buffer.from(`v0:${t}:`), Buffer.from(body)]);
+  return {
+    "content-type": "application/json",
+    "x-slack-request-timestamp": String(t),
+    "x-slack-signature": `v0=${hmac(secret, base).digest("hex")}`,
+  };
+}
+
+export function paddle(secret, body, { t = now() } = {}) {
+  const signed = Buffer.concat([Buffer.from(`${t}:`), Buffer.from(body)]);
+  return { "content-type": "application/json", "paddle-signature": `ts=${t};h1=${hmac(secret, signed).digest("hex")}` };
+}
+
+export function zoom(secret, body, { t = now() } = {}) {
+  const base = Buffer.concat([Buffer.from(`v0:${t}:`), Buffer.from(body)]);
+  return {
+    "content-type": "application/json",
+    "x-zm-request-timestamp": String(t),
+    "x-zm-signature": `v0=${hmac(secret, base).digest("hex")}`,
+  };
+}
+
+/** Discord signs with Ed25519; the endpoint's secret is the public key in hex. */
+export function discordKeys() {
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  const publicHex = publicKey.export({ format: "der", type: "spki" }).subarray(-32).toString("hex");
+  return { publicHex, privateKey };
+}
+
+export function discord(privateKey, body, { t = now() } = {}) {
+  const signature = cryptoSign(null, Buffer.concat([Buffer.from(String(t)), Buffer.from(body)]), privateKey);
+  return { "content-type": "application/json", "x-signature-ed25519": signature.toString("hex"), "x-signature-timestamp": String(t) };
+}
+
+export function twitch(secret, body, { id = randomUUID(), t = new Date().toISOString(), type = "notification" } = {}) {
+  const signed = Buffer.concat([Buffer.from(id + t), Buffer.from(body)]);
+  return {
+    "content-type": "application/json",
+    "twitch-eventsub-message-id": id,
+    "twitch-eventsub-message-timestamp": t,
+    "twitch-eventsub-message-type": type,
+    "twitch-eventsub-message-signature": `sha256=${hmac(secret, signed).digest("hex")}`,
+  };
+}
