@@ -20,6 +20,8 @@ step "native tests: pure modules and the wrangler.toml lint"
 cargo test --quiet
 step "release build of the Worker"
 bash scripts/build.sh >/dev/null
+step "wrangler deploy --dry-run for every environment"
+node scripts/deploy-dry-run.mjs
 step "black-box scenarios on workerd (logs in test-output/)"
 rm -rf test-output
 node --test --test-reporter=spec --test-concurrency=1 --test-timeout=300000 tests/*.test.mjs
