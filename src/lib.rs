@@ -4,7 +4,7 @@
 //! the job: `ingest` (the ack path), `deliver` (the queue consumer), `sweep` (the
 //! cron backstop), `api` (management). The pure modules (`verify`, `dedup`,
 //! `retry`, `rate`, `destination`, `envelope`, `model`, `settings`,
-//! `handshake`, `allowlist`, `redact`) hold no `worker` types
+//! `handshake`, `allowlist`, `redact`, `metrics`) hold no `worker` types
 //! and are unit-tested natively.
 
 pub mod allowlist;
@@ -17,11 +17,13 @@ pub mod error;
 pub mod handshake;
 pub mod headers;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 pub mod outbound;
 pub mod rate;
 pub mod redact;
 pub mod relay;
+pub mod retention;
 pub mod retry;
 pub mod settings;
 pub mod store;

@@ -123,6 +123,8 @@ pub struct Endpoint {
     pub allowed_cidrs: Vec<String>,
     /// Refuse every request (`endpoint_disabled`).
     pub disabled: bool,
+    /// Overrides the `RETENTION_DAYS` var for this endpoint's events.
+    pub retention_days: Option<f64>,
     pub relay_secret: String,
     pub destination_url: String,
     pub retry: RetryPolicy,

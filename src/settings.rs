@@ -46,6 +46,11 @@ pub struct Settings {
     /// A claim lasts the endpoint's timeout plus this margin.
     pub lease_margin_s: u64,
     pub endpoint_cache_ttl_s: u64,
+    /// Finished events, their attempts and bodies older than this are deleted
+    /// (an endpoint may override it). Fractional days are allowed.
+    pub retention_days: f64,
+    /// Events expired per sweep.
+    pub retention_batch: u32,
     pub public_url: Option<String>,
     /// Faults active for every request (test configurations only).
     pub faults: Vec<Fault>,
@@ -87,6 +92,11 @@ impl Settings {
             sweep_enqueue_limit: num("SWEEP_ENQUEUE_LIMIT", 500) as u32,
             lease_margin_s: num("LEASE_MARGIN_S", 30),
             endpoint_cache_ttl_s: num("ENDPOINT_CACHE_TTL_S", 5),
+            retention_days: lookup("RETENTION_DAYS")
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|d| d.is_finite() && *d > 0.0)
+                .unwrap_or(30.0),
+            retention_batch: num("RETENTION_BATCH", 200) as u32,
             public_url: lookup("PUBLIC_URL")
                 .map(|u| u.trim_end_matches('/').to_string())
                 .filter(|u| !u.is_empty()),
@@ -119,6 +129,7 @@ mod tests {
         assert!(s.faults.is_empty());
         assert!(!s.faults_per_request);
         assert_eq!(s.public_url, None);
+        assert_eq!(s.retention_days, 30.0);
     }
 
     #[test]
@@ -129,7 +140,9 @@ mod tests {
             ("ALLOW_PRIVATE_DESTINATIONS", "true"),
             ("FAULTS", "queue_send, per_request,bogus"),
             ("PUBLIC_URL", "https://relay.example/"),
+            ("RETENTION_DAYS", "0.5"),
         ]);
+        assert_eq!(s.retention_days, 0.5);
         assert_eq!(s.max_body_bytes, 1024);
         assert_eq!(s.sweep_grace_s, 30);
         assert!(s.allow_private_destinations);

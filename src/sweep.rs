@@ -14,6 +14,7 @@
 
 use crate::deliver::{deliver_event, probe_endpoint, Delivery};
 use crate::relay::{enqueue_many, now_ms, Relay};
+use crate::retention::{self, RetentionReport};
 use crate::store::{endpoints, events, meta, rejections};
 use futures::future::join_all;
 use serde::Serialize;
@@ -35,6 +36,7 @@ pub struct SweepReport {
     pub enqueued: usize,
     pub probes: usize,
     pub errors: usize,
+    pub retention: Option<RetentionReport>,
 }
 
 pub async fn run(relay: &Relay) -> Result<SweepReport> {
@@ -83,6 +85,16 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
                 "{}",
                 json!({"msg": "no queue binding", "error": err.to_string()})
             ),
+        }
+    }
+    match retention::run(relay, now).await {
+        Ok(r) => report.retention = Some(r),
+        Err(err) => {
+            report.errors += 1;
+            console_error!(
+                "{}",
+                json!({"msg": "retention failed", "error": err.to_string()})
+            );
         }
     }
     if let Err(err) = rejections::purge_expired(&relay.db, now, REJECTION_PURGE_LIMIT).await {

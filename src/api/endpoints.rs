@@ -24,6 +24,7 @@ use worker::{Request, Response, Url};
 const DEFAULT_TIMEOUT_MS: u32 = 15_000;
 const TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u32> = 100..=60_000;
 const MAX_SECRETS: usize = 10;
+const MAX_RETENTION_DAYS: f64 = 3650.0;
 /// How long the previous secrets stay valid after a rotation, by default.
 const DEFAULT_SECRET_OVERLAP_S: u32 = 24 * 3600;
 
@@ -45,6 +46,8 @@ struct EndpointInput {
     verify_token: Option<String>,
     allowed_cidrs: Option<Vec<String>>,
     disabled: Option<bool>,
+    /// 0 falls back to the relay's `RETENTION_DAYS`.
+    retention_days: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -96,6 +99,7 @@ pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, 
         verify_token: None,
         allowed_cidrs: Vec::new(),
         disabled: false,
+        retention_days: None,
         created_at: now,
         updated_at: now,
     };
@@ -354,6 +358,14 @@ fn apply(
     if let Some(disabled) = input.disabled {
         ep.disabled = disabled;
     }
+    if let Some(days) = input.retention_days {
+        if !(days.is_finite() && (0.0..=MAX_RETENTION_DAYS).contains(&days)) {
+            return Err(invalid(format!(
+                "retention_days is 0 (the default) up to {MAX_RETENTION_DAYS}"
+            )));
+        }
+        ep.retention_days = (days > 0.0).then_some(days);
+    }
     if let Some(retry) = input.retry {
         apply_retry(&mut ep.retry, retry);
     }
@@ -452,6 +464,7 @@ fn view(relay: &Relay, ep: &Endpoint, state: &EndpointState, url: &Url) -> Value
         "verify_token_set": ep.verify_token.is_some(),
         "allowed_cidrs": ep.allowed_cidrs,
         "disabled": ep.disabled,
+        "retention_days": ep.retention_days,
         "paused": state.paused,
         "paused_reason": state.paused_reason,
         "paused_at": state.paused_at.map(iso8601),

@@ -5,6 +5,7 @@
 mod endpoints;
 mod events;
 mod health;
+mod metrics;
 
 use crate::error::ApiError;
 use crate::relay::Relay;
@@ -20,6 +21,7 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     let method = req.method();
     match (method.clone(), segments.as_slice()) {
         (Method::Get, ["health"]) => health::get(relay, &url).await,
+        (Method::Get, ["metrics"]) => metrics::get(relay).await,
         (Method::Post, ["endpoints"]) => endpoints::create(relay, req, &url).await,
         (Method::Get, ["endpoints"]) => endpoints::list(relay, &url).await,
         (Method::Get, ["endpoints", id]) => endpoints::get(relay, id, &url).await,
@@ -60,6 +62,7 @@ fn is_known_path(segments: &[&str]) -> bool {
     matches!(
         segments,
         ["health"]
+            | ["metrics"]
             | ["endpoints"]
             | ["endpoints", _]
             | ["endpoints", _, "secret"]

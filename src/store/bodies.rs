@@ -7,11 +7,13 @@
 use crate::model::IngestId;
 use worker::{Bucket, HttpMetadata, Result};
 
+pub const PREFIX: &str = "bodies/";
+
 pub fn key_for(ingest_id: &IngestId, now_ms: i64) -> String {
     let day = chrono::DateTime::from_timestamp_millis(now_ms)
         .map(|t| t.format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| "unknown-date".into());
-    format!("bodies/{day}/{ingest_id}")
+    format!("{PREFIX}{day}/{ingest_id}")
 }
 
 pub async fn put(

@@ -12,7 +12,7 @@ use worker::{D1Database, D1PreparedStatement, Error, Result};
 const COLUMNS: &str = "id, name, provider, secrets, relay_secret, destination_url, \
      retry_schedule, timeout_ms, created_at, updated_at, max_attempts, jitter, max_delay_s, \
      retry_client_errors, circuit_threshold, circuit_probe_base_s, rate_limit_per_s, fifo, \
-     scheme_config, verify_token, allowed_cidrs, disabled, \
+     scheme_config, verify_token, allowed_cidrs, disabled, retention_days, \
      paused, paused_reason, paused_at, circuit_state, circuit_failures, circuit_changed_at, \
      circuit_next_probe_at, circuit_probe_interval_s";
 
@@ -40,6 +40,7 @@ struct Row {
     verify_token: Option<String>,
     allowed_cidrs: String,
     disabled: f64,
+    retention_days: Option<f64>,
     paused: f64,
     paused_reason: Option<String>,
     paused_at: Option<f64>,
@@ -73,6 +74,7 @@ impl Row {
             verify_token: self.verify_token,
             allowed_cidrs: serde_json::from_str(&self.allowed_cidrs)?,
             disabled: self.disabled != 0.0,
+            retention_days: self.retention_days,
             relay_secret: self.relay_secret,
             destination_url: self.destination_url,
             retry: RetryPolicy {
@@ -122,7 +124,7 @@ fn flag(b: bool) -> JsValue {
     int(i64::from(b))
 }
 
-/// Bindings ?1..?22 for insert and update, in CONFIG_COLUMNS order.
+/// Bindings ?1..?23 for insert and update, in CONFIG_COLUMNS order.
 fn config_args(ep: &Endpoint) -> Result<Vec<JsValue>> {
     Ok(vec![
         text(ep.id.as_str()),
@@ -147,16 +149,17 @@ fn config_args(ep: &Endpoint) -> Result<Vec<JsValue>> {
         opt_text(ep.verify_token.as_deref()),
         text(&serde_json::to_string(&ep.allowed_cidrs)?),
         flag(ep.disabled),
+        ep.retention_days.map_or(JsValue::NULL, real),
     ])
 }
 
 const CONFIG_COLUMNS: &str = "id, name, provider, secrets, relay_secret, destination_url, \
      retry_schedule, timeout_ms, created_at, updated_at, max_attempts, jitter, max_delay_s, \
      retry_client_errors, circuit_threshold, circuit_probe_base_s, rate_limit_per_s, fifo, \
-     scheme_config, verify_token, allowed_cidrs, disabled";
+     scheme_config, verify_token, allowed_cidrs, disabled, retention_days";
 
 pub async fn insert(db: &D1Database, ep: &Endpoint) -> Result<()> {
-    let placeholders: Vec<String> = (1..=22).map(|i| format!("?{i}")).collect();
+    let placeholders: Vec<String> = (1..=23).map(|i| format!("?{i}")).collect();
     let sql = format!(
         "INSERT INTO endpoints ({CONFIG_COLUMNS}, circuit_probe_interval_s) VALUES ({}, ?16)",
         placeholders.join(", ")
@@ -171,7 +174,8 @@ pub async fn update(db: &D1Database, ep: &Endpoint) -> Result<bool> {
                destination_url = ?6, retry_schedule = ?7, timeout_ms = ?8, updated_at = ?10, \
                max_attempts = ?11, jitter = ?12, max_delay_s = ?13, retry_client_errors = ?14, \
                circuit_threshold = ?15, circuit_probe_base_s = ?16, rate_limit_per_s = ?17, fifo = ?18, \
-               scheme_config = ?19, verify_token = ?20, allowed_cidrs = ?21, disabled = ?22 \
+               scheme_config = ?19, verify_token = ?20, allowed_cidrs = ?21, disabled = ?22, \
+               retention_days = ?23 \
                WHERE id = ?1 AND deleted_at IS NULL";
     let result = bind(db.prepare(sql), &config_args(ep)?)?.run().await?;
     Ok(changes(&result)? > 0)

@@ -11,6 +11,8 @@ pub mod events;
 pub mod ingests;
 pub mod meta;
 pub mod rejections;
+pub mod retention;
+pub mod stats;
 
 use wasm_bindgen::JsValue;
 use worker::{D1PreparedStatement, D1Result, Result};

@@ -1,0 +1,73 @@
+//! `GET /api/v1/metrics`: Prometheus text with events by status, attempts by
+//! class, refusals by reason, DLQ depth, oldest in-flight age, pause and circuit
+//! state per endpoint, and the sweeper's lag.
+
+use crate::error::ApiError;
+use crate::metrics::{render, Family, Kind};
+use crate::relay::{now_ms, Relay};
+use crate::store::meta;
+use crate::store::stats::{self, ByEndpoint};
+use worker::{Headers, Response};
+
+pub async fn get(relay: &Relay) -> Result<Response, ApiError> {
+    let now = now_ms();
+    let s = stats::read(&relay.db).await?;
+    let heartbeat = meta::get(&relay.db, meta::SWEEPER_HEARTBEAT).await?;
+    let families = vec![
+        labelled(
+            Family::new("hookrelay_events", Kind::Gauge, "Events on record by endpoint and status."),
+            &s.events_by_status,
+            "status",
+        ),
+        s.events_by_status.iter().filter(|r| r.label == "dead").fold(
+            Family::new("hookrelay_dlq_depth", Kind::Gauge, "Dead-lettered events waiting for replay."),
+            |f, r| f.sample(vec![("endpoint_id", r.endpoint_id.clone())], r.n),
+        ),
+        labelled(
+            Family::new("hookrelay_attempts", Kind::Gauge, "Delivery attempts on record by endpoint and outcome class."),
+            &s.attempts_by_outcome,
+            "outcome",
+        ),
+        labelled(
+            Family::new("hookrelay_rejections_total", Kind::Counter, "Refused requests by endpoint and reason (endpoint_id \"\" is an unknown endpoint)."),
+            &s.rejections_by_reason,
+            "reason",
+        ),
+        per_endpoint(&s.endpoints, "hookrelay_oldest_in_flight_age_seconds", "Age of the oldest undelivered event.", |e| {
+            e.oldest_in_flight_at.map(|t| ((now as f64 - t) / 1000.0).max(0.0)).unwrap_or(0.0)
+        }),
+        per_endpoint(&s.endpoints, "hookrelay_endpoint_paused", "1 when deliveries are paused.", |e| e.paused),
+        per_endpoint(&s.endpoints, "hookrelay_circuit_open", "1 when the circuit breaker is open.", |e| e.circuit_open),
+        per_endpoint(&s.endpoints, "hookrelay_failure_streak", "Consecutive destination-down failures.", |e| e.circuit_failures),
+        Family::new("hookrelay_sweeper_lag_seconds", Kind::Gauge, "Seconds since the sweeper last completed (-1: never).")
+            .sample(vec![], heartbeat.map_or(-1.0, |h| ((now as f64 - h.updated_at) / 1000.0).max(0.0))),
+    ];
+    let headers = Headers::new();
+    headers.set("content-type", "text/plain; version=0.0.4; charset=utf-8")?;
+    Ok(Response::ok(render(&families))?.with_headers(headers))
+}
+
+fn labelled(family: Family, rows: &[ByEndpoint], label: &'static str) -> Family {
+    rows.iter().fold(family, |f, r| {
+        f.sample(
+            vec![
+                ("endpoint_id", r.endpoint_id.clone()),
+                (label, r.label.clone()),
+            ],
+            r.n,
+        )
+    })
+}
+
+fn per_endpoint(
+    endpoints: &[stats::EndpointGauges],
+    name: &'static str,
+    help: &'static str,
+    value: impl Fn(&stats::EndpointGauges) -> f64,
+) -> Family {
+    endpoints
+        .iter()
+        .fold(Family::new(name, Kind::Gauge, help), |f, e| {
+            f.sample(vec![("endpoint_id", e.endpoint_id.clone())], value(e))
+        })
+}

@@ -1,0 +1,81 @@
+//! The sweeper's retention step: expired rows first, then their R2 bodies, then
+//! a slow walk over the bucket that removes bodies no row points at (a failed D1
+//! insert, or a body delete that failed after its row went).
+//!
+//! Each run does a bounded amount of work; the bucket walk resumes where the
+//! previous run stopped (a cursor in `meta`) and wraps around at the end.
+
+use crate::relay::Relay;
+use crate::store::{bodies, meta, retention};
+use serde::Serialize;
+use serde_json::json;
+use worker::{console_error, Result};
+
+const R2_CURSOR_KEY: &str = "retention_r2_cursor";
+/// Objects looked at per run by the bucket walk.
+const ORPHAN_SCAN: u32 = 200;
+/// A body younger than this may belong to a request still being acked.
+const ORPHAN_GRACE_MS: i64 = 3_600_000;
+
+#[derive(Debug, Default, Serialize)]
+pub struct RetentionReport {
+    pub bodies_deleted: usize,
+    pub orphans_deleted: usize,
+}
+
+pub async fn run(relay: &Relay, now_ms: i64) -> Result<RetentionReport> {
+    let s = &relay.settings;
+    let expired_keys =
+        retention::expire_events(&relay.db, now_ms, s.retention_days, s.retention_batch).await?;
+    retention::expire_dedup_keys(&relay.db, now_ms, s.retention_batch).await?;
+    let bucket = relay.bodies()?;
+    let mut report = RetentionReport::default();
+    if !expired_keys.is_empty() {
+        bucket.delete_multiple(expired_keys.clone()).await?;
+        report.bodies_deleted = expired_keys.len();
+    }
+    report.orphans_deleted = delete_orphans(relay, &bucket, now_ms)
+        .await
+        .unwrap_or_else(|err| {
+            console_error!(
+                "{}",
+                json!({"msg": "orphan body sweep failed", "error": err.to_string()})
+            );
+            0
+        });
+    Ok(report)
+}
+
+async fn delete_orphans(relay: &Relay, bucket: &worker::Bucket, now_ms: i64) -> Result<usize> {
+    let cursor = meta::get(&relay.db, R2_CURSOR_KEY).await?.map(|m| m.value);
+    let mut listing = bucket.list().prefix(bodies::PREFIX).limit(ORPHAN_SCAN);
+    if let Some(c) = cursor.filter(|c| !c.is_empty()) {
+        listing = listing.cursor(c);
+    }
+    let page = listing.execute().await?;
+    let old_enough: Vec<String> = page
+        .objects()
+        .into_iter()
+        .filter(|o| (o.uploaded().as_millis() as i64) < now_ms - ORPHAN_GRACE_MS)
+        .map(|o| o.key())
+        .collect();
+    let mut deleted = 0;
+    if !old_enough.is_empty() {
+        let referenced = retention::referenced_bodies(&relay.db, &old_enough).await?;
+        let orphans: Vec<String> = old_enough
+            .into_iter()
+            .filter(|k| !referenced.contains(k))
+            .collect();
+        if !orphans.is_empty() {
+            deleted = orphans.len();
+            bucket.delete_multiple(orphans).await?;
+        }
+    }
+    let next = if page.truncated() {
+        page.cursor().unwrap_or_default()
+    } else {
+        String::new()
+    };
+    meta::put(&relay.db, R2_CURSOR_KEY, &next, now_ms).await?;
+    Ok(deleted)
+}

@@ -1,0 +1,97 @@
+// Day-two operations on workerd: retention deletes finished events, their
+// attempts and R2 bodies (rows first), never in-flight ones; metrics in
+// Prometheus text reflect what happened.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { Relay, sleep } from "./support/relay.mjs";
+import { startDestination, sequence } from "./support/destination.mjs";
+import * as sign from "./support/providers.mjs";
+import { assertConservation } from "./support/checks.mjs";
+
+let relay;
+let dest;
+before(async () => {
+  dest = await startDestination();
+  relay = await Relay.start({ name: "operations", vars: { RETENTION_DAYS: "0.00005" } }); // ~4.3 s
+});
+after(async () => {
+  await relay?.stop();
+  await dest?.close();
+});
+
+const delivered = (e) => e.status === "delivered";
+
+/** Files under the local R2 bucket's blob store (miniflare keeps one per object). */
+function r2BlobCount() {
+  let count = 0;
+  const walk = (dir) => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (dir.includes("blobs")) count++;
+    }
+  };
+  walk(join(relay.stateDir, "v3", "r2"));
+  return count;
+}
+
+describe("retention", () => {
+  it("deletes expired finished events with their attempts and bodies, keeps in-flight and overridden ones", async () => {
+    const short = await relay.createEndpoint({ name: "short", provider: "none", destination_url: dest.route("/short") });
+    const kept = await relay.createEndpoint({ name: "kept", provider: "none", destination_url: dest.route("/kept"), retention_days: 1 });
+    const held = await relay.createEndpoint({ name: "held", provider: "none", destination_url: dest.route("/held") });
+    await relay.api("POST", `/endpoints/${held.id}/pause`);
+    const expired = [];
+    for (let i = 0; i < 3; i++) expired.push((await relay.ingest(short.id, `expiring-${i}`)).json.id);
+    const keptId = (await relay.ingest(kept.id, "kept-by-override")).json.id;
+    const heldId = (await relay.ingest(held.id, "in-flight-while-paused")).json.id;
+    for (const id of [...expired, keptId]) await relay.waitForEvent(id, delivered);
+    const blobsBefore = r2BlobCount();
+    assert.ok(blobsBefore >= 5, `bodies stored: ${blobsBefore}`);
+
+    await sleep(4500);
+    await relay.fireCron();
+    for (const id of expired) {
+      assert.equal((await relay.api("GET", `/events/${id}`)).status, 404, "expired event deleted");
+      assert.equal((await relay.api("GET", `/events/${id}/body`)).status, 404);
+    }
+    assert.equal((await relay.event(keptId)).status, "delivered", "a longer endpoint retention keeps it");
+    assert.equal((await relay.event(heldId)).status, "received", "in-flight events are never deleted");
+    assert.equal(r2BlobCount(), blobsBefore - 3, "exactly the three expired bodies left R2");
+    const health = await relay.health();
+    assert.ok(health.sweeper.last_report.retention.bodies_deleted >= 3);
+    await assertConservation(relay, short.id, { received: 0, delivered: 0 });
+    await assertConservation(relay, held.id, { received: 1, in_flight: 1 });
+    await relay.api("POST", `/endpoints/${held.id}/resume`);
+    await relay.waitForEvent(heldId, delivered);
+  });
+});
+
+describe("metrics", () => {
+  it("exposes events by status, attempts by class, refusals, DLQ depth, in-flight age and sweeper lag", async () => {
+    const ep = await relay.createEndpoint({ name: "metered", provider: "github", secrets: ["m-secret"],
+      destination_url: dest.route("/metered", sequence(422)) });
+    const body = '{"metered":true}';
+    const res = await relay.ingest(ep.id, body, sign.github("m-secret", body));
+    await relay.waitForEvent(res.json.id, (e) => e.status === "dead");
+    await relay.ingest(ep.id, body, sign.github("wrong", body));
+    await relay.fireCron();
+    await sleep(300);
+    const metrics = await fetch(`${relay.url}/api/v1/metrics`, { headers: { authorization: "Bearer test-admin-token" } });
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.headers.get("content-type"), /^text\/plain; version=0\.0\.4/);
+    const text = await metrics.text();
+    const line = (re) => assert.match(text, re);
+    line(new RegExp(`^hookrelay_events\\{endpoint_id="${ep.id}",status="dead"\\} 1$`, "m"));
+    line(new RegExp(`^hookrelay_dlq_depth\\{endpoint_id="${ep.id}"\\} 1$`, "m"));
+    line(new RegExp(`^hookrelay_attempts\\{endpoint_id="${ep.id}",outcome="client_error"\\} 1$`, "m"));
+    line(new RegExp(`^hookrelay_rejections_total\\{endpoint_id="${ep.id}",reason="signature_mismatch"\\} 1$`, "m"));
+    line(new RegExp(`^hookrelay_oldest_in_flight_age_seconds\\{endpoint_id="${ep.id}"\\} 0$`, "m"));
+    line(/^hookrelay_sweeper_lag_seconds \d+(\.\d+)?$/m);
+    line(/^# TYPE hookrelay_rejections_total counter$/m);
+    const unauthorized = await fetch(`${relay.url}/api/v1/metrics`);
+    assert.equal(unauthorized.status, 401);
+  });
+});
