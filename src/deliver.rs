@@ -18,7 +18,8 @@ use crate::settings::Fault;
 use crate::store::attempts::AttemptRow;
 use crate::store::endpoints::{self, CircuitInput};
 use crate::store::events::{self, Claim, Transition};
-use crate::store::{bodies, endpoint_cache, ingests};
+use crate::store::{bodies, endpoint_cache, ingests, meta};
+use crate::watch;
 
 /// Waiting events re-enqueued per drain; the sweeper delivers any beyond.
 const DRAIN_LIMIT: u32 = 1_000;
@@ -46,6 +47,38 @@ pub enum Delivery {
 pub async fn handle_batch(relay: &Relay, batch: &MessageBatch<DeliveryMessage>) {
     let messages: Vec<RawMessage> = batch.raw_iter().collect();
     join_all(messages.iter().map(|m| handle_message(relay, m))).await;
+    watch_the_sweeper(relay).await;
+}
+
+thread_local! {
+    static LAST_SWEEPER_CHECK: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+/// The consumer keeps an eye on the sweeper (at most once a minute per isolate,
+/// after its messages are acked): a dead cron cannot report itself.
+async fn watch_the_sweeper(relay: &Relay) {
+    let now = now_ms();
+    if now - LAST_SWEEPER_CHECK.with(|c| c.get()) < 60_000 {
+        return;
+    }
+    LAST_SWEEPER_CHECK.with(|c| c.set(now));
+    let result = match meta::get(&relay.db, meta::SWEEPER_HEARTBEAT).await {
+        Ok(heartbeat) => {
+            let last_run = heartbeat.map(|h| h.updated_at as i64);
+            if watch::is_stale(relay, last_run, now) {
+                watch::report_stale_sweeper(relay, last_run).await
+            } else {
+                Ok(())
+            }
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(err) = result {
+        console_error!(
+            "{}",
+            json!({"msg": "sweeper check failed", "error": err.to_string()})
+        );
+    }
 }
 
 async fn handle_message(relay: &Relay, message: &RawMessage) {

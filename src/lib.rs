@@ -4,9 +4,10 @@
 //! the job: `ingest` (the ack path), `deliver` (the queue consumer), `sweep` (the
 //! cron backstop), `api` (management). The pure modules (`verify`, `dedup`,
 //! `retry`, `rate`, `destination`, `envelope`, `model`, `settings`,
-//! `handshake`, `allowlist`, `redact`, `metrics`) hold no `worker` types
+//! `handshake`, `allowlist`, `redact`, `metrics`, `alerts`) hold no `worker` types
 //! and are unit-tested natively.
 
+pub mod alerts;
 pub mod allowlist;
 pub mod api;
 pub mod dedup;
@@ -19,6 +20,7 @@ pub mod headers;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod outbound;
 pub mod rate;
 pub mod redact;
@@ -30,6 +32,7 @@ pub mod store;
 pub mod sweep;
 pub mod time;
 pub mod verify;
+pub mod watch;
 
 use error::ApiError;
 use model::DeliveryMessage;

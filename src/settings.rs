@@ -51,6 +51,12 @@ pub struct Settings {
     pub retention_days: f64,
     /// Events expired per sweep.
     pub retention_batch: u32,
+    /// Consecutive failures of an endpoint that raise an alert.
+    pub alert_failure_streak: u32,
+    /// Refusals of one endpoint within a sweep interval that raise an alert.
+    pub alert_refusal_spike: u32,
+    /// How long a refusal-spike or stale-sweeper alert stays quiet after firing.
+    pub alert_cooldown_s: u64,
     pub public_url: Option<String>,
     /// Faults active for every request (test configurations only).
     pub faults: Vec<Fault>,
@@ -97,6 +103,9 @@ impl Settings {
                 .filter(|d| d.is_finite() && *d > 0.0)
                 .unwrap_or(30.0),
             retention_batch: num("RETENTION_BATCH", 200) as u32,
+            alert_failure_streak: num("ALERT_FAILURE_STREAK", 5).max(1) as u32,
+            alert_refusal_spike: num("ALERT_REFUSAL_SPIKE", 50).max(1) as u32,
+            alert_cooldown_s: num("ALERT_COOLDOWN_S", 3600),
             public_url: lookup("PUBLIC_URL")
                 .map(|u| u.trim_end_matches('/').to_string())
                 .filter(|u| !u.is_empty()),

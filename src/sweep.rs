@@ -16,6 +16,7 @@ use crate::deliver::{deliver_event, probe_endpoint, Delivery};
 use crate::relay::{enqueue_many, now_ms, Relay};
 use crate::retention::{self, RetentionReport};
 use crate::store::{endpoints, events, meta, rejections};
+use crate::watch;
 use futures::future::join_all;
 use serde::Serialize;
 use serde_json::json;
@@ -37,6 +38,7 @@ pub struct SweepReport {
     pub probes: usize,
     pub errors: usize,
     pub retention: Option<RetentionReport>,
+    pub alerts: usize,
 }
 
 pub async fn run(relay: &Relay) -> Result<SweepReport> {
@@ -103,6 +105,16 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
             "{}",
             json!({"msg": "rejections purge failed", "error": err.to_string()})
         );
+    }
+    match watch::sweep(relay, now).await {
+        Ok(n) => report.alerts = n,
+        Err(err) => {
+            report.errors += 1;
+            console_error!(
+                "{}",
+                json!({"msg": "alert step failed", "error": err.to_string()})
+            );
+        }
     }
     let summary = serde_json::to_string(&report)?;
     meta::put(&relay.db, meta::SWEEPER_HEARTBEAT, &summary, now_ms()).await?;

@@ -1,5 +1,6 @@
 //! `GET /api/v1/health`: conservation counts and whether the safety net is running.
-//! `degraded` when the sweeper's heartbeat is missing or older than two intervals.
+//! `degraded` when the sweeper's heartbeat is missing or older than two intervals,
+//! which also raises the stale-sweeper alert (once per cooldown).
 
 use super::query;
 use crate::error::{json_response, ApiError};
@@ -7,8 +8,9 @@ use crate::model::EndpointId;
 use crate::relay::{now_ms, Relay};
 use crate::store::{events, meta};
 use crate::time::iso8601;
+use crate::watch;
 use serde_json::json;
-use worker::{Response, Url};
+use worker::{console_error, Response, Url};
 
 pub async fn get(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
     let endpoint_id = match query(url, "endpoint_id") {
@@ -20,8 +22,16 @@ pub async fn get(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
     let counts = events::counts(&relay.db, endpoint_id.as_ref().map(EndpointId::as_str)).await?;
     let heartbeat = meta::get(&relay.db, meta::SWEEPER_HEARTBEAT).await?;
     let last_run_ms = heartbeat.as_ref().map(|h| h.updated_at as i64);
-    let stale_after_ms = 2 * relay.settings.sweep_interval_s as i64 * 1000;
-    let stale = last_run_ms.is_none_or(|at| now_ms() - at > stale_after_ms);
+    let stale = watch::is_stale(relay, last_run_ms, now_ms());
+    if stale {
+        // The sweeper cannot report its own death; whoever notices does.
+        if let Err(err) = watch::report_stale_sweeper(relay, last_run_ms).await {
+            console_error!(
+                "{}",
+                json!({"msg": "stale-sweeper alert failed", "error": err.to_string()})
+            );
+        }
+    }
     let last_report: Option<serde_json::Value> =
         heartbeat.and_then(|h| serde_json::from_str(&h.value).ok());
     let body = json!({

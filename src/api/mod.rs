@@ -2,6 +2,7 @@
 //! and one file per resource. Outside tools script against these shapes; keep
 //! them stable.
 
+mod alerts;
 mod endpoints;
 mod events;
 mod health;
@@ -22,6 +23,10 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     match (method.clone(), segments.as_slice()) {
         (Method::Get, ["health"]) => health::get(relay, &url).await,
         (Method::Get, ["metrics"]) => metrics::get(relay).await,
+        (Method::Post, ["alerts"]) => alerts::create(relay, req).await,
+        (Method::Get, ["alerts"]) => alerts::list(relay).await,
+        (Method::Delete, ["alerts", id]) => alerts::delete(relay, id).await,
+        (Method::Post, ["alerts", id, "test"]) => alerts::test(relay, id).await,
         (Method::Post, ["endpoints"]) => endpoints::create(relay, req, &url).await,
         (Method::Get, ["endpoints"]) => endpoints::list(relay, &url).await,
         (Method::Get, ["endpoints", id]) => endpoints::get(relay, id, &url).await,
@@ -63,6 +68,9 @@ fn is_known_path(segments: &[&str]) -> bool {
         segments,
         ["health"]
             | ["metrics"]
+            | ["alerts"]
+            | ["alerts", _]
+            | ["alerts", _, "test"]
             | ["endpoints"]
             | ["endpoints", _]
             | ["endpoints", _, "secret"]

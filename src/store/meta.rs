@@ -7,6 +7,30 @@ use worker::{D1Database, Result};
 pub const SWEEPER_HEARTBEAT: &str = "sweeper_heartbeat";
 
 #[derive(Deserialize)]
+pub struct KeyedRow {
+    pub key: String,
+    pub value: String,
+}
+
+/// Every entry whose key starts with `prefix`.
+pub async fn with_prefix(db: &D1Database, prefix: &str) -> Result<Vec<KeyedRow>> {
+    bind(
+        db.prepare("SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1"),
+        &[text(prefix)],
+    )?
+    .all()
+    .await?
+    .results()
+}
+
+pub async fn delete(db: &D1Database, key: &str) -> Result<()> {
+    bind(db.prepare("DELETE FROM meta WHERE key = ?1"), &[text(key)])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
 pub struct MetaRow {
     pub value: String,
     pub updated_at: f64,

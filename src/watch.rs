@@ -1,0 +1,145 @@
+//! Watching the relay: the sweeper's alert step, and the stale-sweeper check the
+//! API and the consumer run (a dead sweeper cannot report itself).
+//!
+//! What was already reported lives in `meta` under `alert:` keys, so each
+//! condition alerts once when it starts (and a circuit again when it closes):
+//! - dead letters since the previous sweep, one alert for all endpoints;
+//! - a failure streak reaching `ALERT_FAILURE_STREAK` (re-armed at zero);
+//! - a circuit opening or closing;
+//! - refusals per endpoint within one sweep interval reaching
+//!   `ALERT_REFUSAL_SPIKE` (then quiet for `ALERT_COOLDOWN_S`);
+//! - the sweeper's heartbeat older than two intervals (then quiet for the cooldown).
+
+use crate::alerts::Alert;
+use crate::notify;
+use crate::relay::{now_ms, Relay};
+use crate::store::{alerts, meta};
+use std::collections::HashMap;
+use worker::Result;
+
+const PREFIX: &str = "alert:";
+const DEAD_WATERMARK: &str = "alert:dead_watermark";
+const STALE: &str = "alert:stale";
+
+/// The sweeper's alert step; returns how many alerts were raised.
+pub async fn sweep(relay: &Relay, now: i64) -> Result<usize> {
+    if alerts::list(&relay.db).await?.is_empty() {
+        return Ok(0);
+    }
+    let state: HashMap<String, String> = meta::with_prefix(&relay.db, PREFIX)
+        .await?
+        .into_iter()
+        .map(|r| (r.key, r.value))
+        .collect();
+    let mut raised = Vec::new();
+    raised.extend(dead_letters(relay, &state, now).await?);
+    raised.extend(endpoint_changes(relay, &state, now).await?);
+    raised.extend(refusal_spikes(relay, &state, now).await?);
+    for alert in &raised {
+        notify::send(relay, alert).await?;
+    }
+    Ok(raised.len())
+}
+
+async fn dead_letters(
+    relay: &Relay,
+    state: &HashMap<String, String>,
+    now: i64,
+) -> Result<Option<Alert>> {
+    let since = state
+        .get(DEAD_WATERMARK)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(now);
+    let endpoints = alerts::dead_between(&relay.db, since, now).await?;
+    meta::put(&relay.db, DEAD_WATERMARK, &now.to_string(), now).await?;
+    Ok((!endpoints.is_empty()).then_some(Alert::DeadLettered { endpoints }))
+}
+
+async fn endpoint_changes(
+    relay: &Relay,
+    state: &HashMap<String, String>,
+    now: i64,
+) -> Result<Vec<Alert>> {
+    let threshold = i64::from(relay.settings.alert_failure_streak);
+    let mut raised = Vec::new();
+    for ep in alerts::endpoint_health(&relay.db).await? {
+        let streak = ep.circuit_failures as i64;
+        let streak_key = format!("{PREFIX}streak:{}", ep.id);
+        match (streak >= threshold, state.contains_key(&streak_key)) {
+            (true, false) => {
+                raised.push(Alert::FailureStreak {
+                    endpoint_id: ep.id.clone(),
+                    name: ep.name.clone(),
+                    streak,
+                    threshold,
+                });
+                meta::put(&relay.db, &streak_key, &streak.to_string(), now).await?;
+            }
+            (false, true) if streak == 0 => meta::delete(&relay.db, &streak_key).await?,
+            _ => {}
+        }
+        let circuit_key = format!("{PREFIX}circuit:{}", ep.id);
+        let known = state.get(&circuit_key).map_or("closed", String::as_str);
+        if known != ep.circuit_state {
+            raised.push(Alert::CircuitChanged {
+                endpoint_id: ep.id.clone(),
+                name: ep.name.clone(),
+                open: ep.circuit_state == "open",
+            });
+            meta::put(&relay.db, &circuit_key, &ep.circuit_state, now).await?;
+        }
+    }
+    Ok(raised)
+}
+
+async fn refusal_spikes(
+    relay: &Relay,
+    state: &HashMap<String, String>,
+    now: i64,
+) -> Result<Vec<Alert>> {
+    let window_s = relay.settings.sweep_interval_s as i64;
+    let mut raised = Vec::new();
+    for count in alerts::refusals_since(&relay.db, now - window_s * 1000).await? {
+        let key = format!("{PREFIX}refusals:{}", count.endpoint_id);
+        if count.count >= i64::from(relay.settings.alert_refusal_spike)
+            && !cooling_down(relay, state.get(&key), now)
+        {
+            meta::put(&relay.db, &key, &now.to_string(), now).await?;
+            raised.push(Alert::RefusalSpike {
+                endpoint_id: count.endpoint_id,
+                name: count.name,
+                count: count.count,
+                window_s,
+            });
+        }
+    }
+    Ok(raised)
+}
+
+fn cooling_down(relay: &Relay, last: Option<&String>, now: i64) -> bool {
+    let cooldown_ms = relay.settings.alert_cooldown_s as i64 * 1000;
+    last.and_then(|v| v.parse::<i64>().ok())
+        .is_some_and(|at| now - at < cooldown_ms)
+}
+
+/// Alerts once per cooldown when the heartbeat is stale; `last_run_ms` is what
+/// the caller already read (or `None` when the sweeper never ran).
+pub async fn report_stale_sweeper(relay: &Relay, last_run_ms: Option<i64>) -> Result<()> {
+    let now = now_ms();
+    let last = meta::get(&relay.db, STALE).await?.map(|m| m.value);
+    if cooling_down(relay, last.as_ref(), now) || alerts::list(&relay.db).await?.is_empty() {
+        return Ok(());
+    }
+    meta::put(&relay.db, STALE, &now.to_string(), now).await?;
+    let alert = Alert::SweeperStale {
+        last_run_at: last_run_ms,
+        stale_after_s: 2 * relay.settings.sweep_interval_s as i64,
+    };
+    notify::send(relay, &alert).await.map(|_| ())
+}
+
+/// Whether the heartbeat is older than two sweep intervals (or missing).
+pub fn is_stale(relay: &Relay, last_run_ms: Option<i64>, now: i64) -> bool {
+    let stale_after_ms = 2 * relay.settings.sweep_interval_s as i64 * 1000;
+    last_run_ms.is_none_or(|at| now - at > stale_after_ms)
+}

@@ -1,0 +1,92 @@
+// Alerts on workerd, to a local alert server: dead letters (one message per
+// sweep, signed), a failure streak and a circuit opening, a refusal spike, and a
+// stale sweeper noticed through the API. Slack channels get `{"text"}`.
+import { it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Relay, sleep } from "./support/relay.mjs";
+import { startDestination, sequence } from "./support/destination.mjs";
+import * as sign from "./support/providers.mjs";
+
+let relay;
+let dest;
+before(async () => {
+  dest = await startDestination();
+  relay = await Relay.start({
+    name: "alerts",
+    vars: { ALERT_FAILURE_STREAK: "2", ALERT_REFUSAL_SPIKE: "5", SWEEP_INTERVAL_S: "4" },
+  });
+});
+after(async () => {
+  await relay?.stop();
+  await dest?.close();
+});
+
+const alertsOf = (type) =>
+  dest.to("/alerts").map((r) => ({ ...JSON.parse(r.body), headers: r.headers })).filter((a) => a.type === type);
+const slackTexts = () => dest.to("/slack").map((r) => JSON.parse(r.body).text);
+
+it("raises each alert once, signed, to every channel", async () => {
+  const webhook = await relay.api("POST", "/alerts", { kind: "webhook", url: dest.route("/alerts") });
+  assert.equal(webhook.status, 201);
+  assert.match(webhook.json.secret, /^whsec_/);
+  const slack = await relay.api("POST", "/alerts", { kind: "slack", url: dest.route("/slack") });
+  assert.equal(slack.status, 201);
+  assert.equal(slack.json.secret, undefined);
+  const test = await relay.api("POST", `/alerts/${slack.json.id}/test`);
+  assert.deepEqual(test.json, { delivered: true });
+  assert.equal((await relay.api("POST", "/alerts", { kind: "pager", url: dest.base })).status, 400);
+
+  // Dead letters: three events die, one message for the sweep.
+  const rejecting = await relay.createEndpoint({ name: "rejecting", provider: "none", destination_url: dest.route("/422", sequence(422)) });
+  const ids = [];
+  for (let i = 0; i < 3; i++) ids.push((await relay.ingest(rejecting.id, `dies-${i}`)).json.id);
+  for (const id of ids) await relay.waitForEvent(id, (e) => e.status === "dead");
+  await relay.fireCron();
+  const [dead] = alertsOf("events.dead_lettered");
+  assert.ok(dead, "dead-letter alert sent");
+  assert.equal(dead.data.total, 3);
+  assert.deepEqual(dead.data.endpoints, [{ endpoint_id: rejecting.id, name: "rejecting", count: 3 }]);
+  const raw = dest.to("/alerts").find((r) => JSON.parse(r.body).type === "events.dead_lettered");
+  assert.ok(sign.verifyStandard(webhook.json.secret, raw.headers, raw.body), "signed with the channel secret");
+  assert.ok(slackTexts().some((t) => /3 event\(s\) dead-lettered/.test(t)));
+  await relay.fireCron();
+  assert.equal(alertsOf("events.dead_lettered").length, 1, "not repeated on the next sweep");
+
+  // Failure streak and circuit opening.
+  const down = await relay.createEndpoint({ name: "down", provider: "none", destination_url: dest.route("/503", sequence(503)),
+    retry: { schedule_s: [60] }, circuit: { threshold: 2, probe_interval_s: 600 } });
+  await relay.ingest(down.id, "fails-1");
+  await relay.ingest(down.id, "fails-2");
+  for (let i = 0; i < 50 && dest.to("/503").length < 2; i++) await sleep(200);
+  await sleep(500);
+  await relay.fireCron();
+  const [streak] = alertsOf("endpoint.failure_streak");
+  assert.equal(streak?.data.endpoint_id, down.id);
+  assert.ok(streak.data.streak >= 2);
+  const [opened] = alertsOf("endpoint.circuit_opened");
+  assert.equal(opened?.data.endpoint_id, down.id);
+
+  // Refusal spike.
+  const guarded = await relay.createEndpoint({ name: "guarded", provider: "github", secrets: ["g"], destination_url: dest.route("/g") });
+  for (let i = 0; i < 6; i++) await relay.ingest(guarded.id, "x", sign.github("wrong", "x"));
+  await sleep(500);
+  await relay.fireCron();
+  const [spike] = alertsOf("endpoint.refusals_spiking");
+  assert.equal(spike?.data.endpoint_id, guarded.id);
+  assert.equal(spike.data.count, 6);
+
+  // A stale sweeper is noticed by whoever looks: here the health API.
+  await sleep(8500);
+  const health = await relay.health();
+  assert.equal(health.status, "degraded");
+  for (let i = 0; i < 25 && alertsOf("relay.sweeper_stale").length === 0; i++) await sleep(200);
+  assert.equal(alertsOf("relay.sweeper_stale").length, 1);
+  await relay.health();
+  assert.equal(alertsOf("relay.sweeper_stale").length, 1, "quiet during the cooldown");
+  assert.ok(slackTexts().some((t) => /sweeper has not run/.test(t)));
+
+  const list = await relay.api("GET", "/alerts");
+  assert.equal(list.json.data.length, 2);
+  assert.equal(list.json.data.some((c) => "secret" in c), false, "secrets are shown once");
+  assert.equal((await relay.api("DELETE", `/alerts/${slack.json.id}`)).status, 204);
+});
