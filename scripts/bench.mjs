@@ -1,20 +1,26 @@
-// Ingest latency on workerd, measured against a bare route of the same Worker in
-// the same run (the ratio is the figure that counts; these machines are noisy).
-// Usage: node scripts/bench.mjs [requests-per-level]   (after `make build`)
+// The relay's figures, all measured in one run on this machine, on workerd:
+// - ingest latency and acks/s at 1, 8 and 32 concurrent senders, next to a bare
+//   route of the same Worker measured the same way (the ratio is what counts;
+//   these machines are noisy);
+// - the storage round trips each ack waited for (from its Server-Timing header);
+// - end to end: delivery lag p50/p99 and deliveries/s into a local destination
+//   for N events, with the check that every one arrived exactly once;
+// - wasm size raw and gzipped.
+// Usage: node scripts/bench.mjs [requests-per-level] [end-to-end-events]   (after `make build`)
 import { Relay } from "../tests/support/relay.mjs";
 import { startDestination } from "../tests/support/destination.mjs";
 import { github } from "../tests/support/providers.mjs";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
 const perLevel = Number(process.argv[2] ?? 400);
+const endToEnd = Number(process.argv[3] ?? 5000);
 const levels = [1, 8, 32];
 
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const f = (n, w = 7) => n.toFixed(1).padStart(w);
 
-async function measure(concurrency, total, send) {
+async function measure(concurrency, total, send, onResponse = () => {}) {
   const latencies = [];
   let next = 0;
   const started = performance.now();
@@ -24,8 +30,9 @@ async function measure(concurrency, total, send) {
       const t0 = performance.now();
       const res = await send(i);
       if (!res.ok) throw new Error(`status ${res.status}: ${await res.text()}`);
-      await res.arrayBuffer();
+      const body = await res.text();
       latencies.push(performance.now() - t0);
+      onResponse(i, res, body);
     }
   }));
   const seconds = (performance.now() - started) / 1000;
@@ -33,32 +40,63 @@ async function measure(concurrency, total, send) {
   return { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), rate: total / seconds };
 }
 
+/** Storage round trips named in a Server-Timing header. */
+const roundTrips = (res) => (res.headers.get("server-timing") ?? "").split(",").filter((e) => /^\s*(endpoint|r2|d1);/.test(e)).length;
+
 const dest = await startDestination();
 const relay = await Relay.start({ name: "bench" });
 try {
   const secret = "bench-secret";
   const ep = await relay.createEndpoint({ name: "bench", provider: "github", secrets: [secret], destination_url: dest.route("/bench") });
   const body = Buffer.from(JSON.stringify({ action: "opened", pull_request: { title: "x".repeat(1200) } }));
-  const ingest = (i) => fetch(`${relay.url}/${ep.id}`, { method: "POST", body, headers: github(secret, body, { delivery: `bench-${Date.now()}-${i}` }) });
+  let seq = 0;
+  const ingest = () => {
+    const delivery = `bench-${++seq}`;
+    return fetch(`${relay.url}/${ep.id}`, { method: "POST", body, headers: github(secret, body, { delivery }) });
+  };
   const bare = () => fetch(`${relay.url}/`);
+  const trips = new Map();
+  const countTrips = (_i, res) => { const n = roundTrips(res); trips.set(n, (trips.get(n) ?? 0) + 1); };
+
   await measure(4, 50, ingest); // warm the isolate and the endpoint cache
   await measure(4, 50, bare);
-
   const rows = [];
   for (const c of levels) {
     const b = await measure(c, perLevel, bare);
-    const g = await measure(c, perLevel, ingest);
+    const g = await measure(c, perLevel, ingest, countTrips);
     rows.push({ c, b, g });
   }
-  const f = (n) => n.toFixed(1).padStart(7);
-  console.log(`\ningest (GitHub-signed, ${body.length} B body, verify + R2 put + D1 batch) vs bare GET /, ${perLevel} requests per level`);
+  console.log(`\ningest (GitHub-signed, ${body.length} B body: verify + R2 put + D1 batch) vs bare GET /, ${perLevel} requests per level, ms`);
   console.log("conc |  bare p50    p95    p99   req/s | ingest p50    p95    p99  acks/s | p50 ratio");
   for (const { c, b, g } of rows) {
     console.log(`${String(c).padStart(4)} | ${f(b.p50)}${f(b.p95)}${f(b.p99)}${f(b.rate)} | ${f(g.p50)}${f(g.p95)}${f(g.p99)}${f(g.rate)} | ${(g.p50 / b.p50).toFixed(2)}x`);
   }
+  const tripSummary = [...trips].sort().map(([n, count]) => `${n} round trips: ${count} acks`).join(", ");
+  console.log(`sequential storage round trips before the ack (Server-Timing): ${tripSummary}`);
+
+  // End to end: N events into a fresh endpoint; lag = destination receipt - ack.
+  const e2e = await relay.createEndpoint({ name: "bench-e2e", provider: "none", destination_url: dest.route("/e2e") });
+  const ackedAt = new Map();
+  const started = performance.now();
+  await measure(16, endToEnd, (i) => fetch(`${relay.url}/${e2e.id}`, { method: "POST", body: `e2e-${i}`, headers: { "idempotency-key": `e2e-${i}` } }),
+    (_i, _res, text) => ackedAt.set(JSON.parse(text).id, Date.now()));
+  const deadline = Date.now() + 15 * 60_000;
+  let lastFire = Date.now();
+  while (dest.to("/e2e").length < endToEnd && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    if (Date.now() - lastFire > 30_000) { await relay.fireCron(); lastFire = Date.now(); }
+  }
+  const got = dest.to("/e2e");
+  const ids = got.map((r) => r.headers["webhook-id"]);
+  const unique = new Set(ids);
+  const lags = got.filter((r) => ackedAt.has(r.headers["webhook-id"])).map((r) => r.at - ackedAt.get(r.headers["webhook-id"])).sort((a, b) => a - b);
+  const spanS = (Math.max(...got.map((r) => r.at)) - Math.min(...got.map((r) => r.at))) / 1000;
+  console.log(`\nend to end, ${endToEnd} events (16 senders, queue consumer, local destination):`);
+  console.log(`  delivered ${got.length}, distinct ${unique.size}, acked ${ackedAt.size} -> ${got.length === endToEnd && unique.size === endToEnd ? "every event exactly once" : "MISMATCH"}`);
+  console.log(`  delivery lag p50 ${lags.length ? percentile(lags, 50) : "-"} ms, p99 ${lags.length ? percentile(lags, 99) : "-"} ms; ${(got.length / spanS).toFixed(1)} deliveries/s; total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
   const wasm = readFileSync(new URL("../build/index_bg.wasm", import.meta.url));
-  console.log(`\nwasm: ${statSync(new URL("../build/index_bg.wasm", import.meta.url)).size} bytes raw, ${gzipSync(wasm).length} bytes gzipped`);
-  console.log("sequential storage round trips before the ack: 2 (R2 put, D1 batch), +1 D1 read on an endpoint-cache miss");
+  console.log(`\nwasm: ${wasm.length} bytes raw, ${gzipSync(wasm).length} bytes gzipped`);
 } finally {
   await relay.stop();
   await dest.close();

@@ -12,6 +12,9 @@
 //! back and leaves only an orphan body, so the provider's retry is accepted as new.
 //! A failed `queue.send` is logged: the sweeper delivers the event anyway.
 //!
+//! Each answer carries `Server-Timing` with the storage round trips it waited
+//! for (`endpoint` only on a cache miss, `r2`, `d1`), which the benchmark counts.
+//!
 //! Handshakes (Slack, Zoom, Twitch, Discord after the signature check; Meta, Okta,
 //! Dropbox on GET) are answered here and never stored. Every refusal (4xx) is
 //! logged and counted after the answer, with signature values redacted.
@@ -37,6 +40,35 @@ use worker::{console_error, console_log, Context, Headers, Method, Request, Resp
 struct Seen {
     endpoint_id: Option<String>,
     body_size: usize,
+}
+
+/// When the request arrived, and the storage round trips the answer waited for
+/// (as `Server-Timing` entries).
+struct Timings {
+    started: i64,
+    steps: Vec<(&'static str, i64)>,
+}
+
+impl Timings {
+    fn new(started: i64) -> Self {
+        Self {
+            started,
+            steps: Vec::new(),
+        }
+    }
+
+    fn record(&mut self, step: &'static str, since_ms: i64) {
+        self.steps.push((step, now_ms() - since_ms));
+    }
+
+    fn header(&self) -> String {
+        let entries: Vec<String> = self
+            .steps
+            .iter()
+            .map(|(n, d)| format!("{n};dur={d}"))
+            .collect();
+        entries.join(", ")
+    }
 }
 
 pub async fn handle(
@@ -65,7 +97,8 @@ async fn accept(
     seen: &mut Seen,
 ) -> Result<Response, ApiError> {
     let started = now_ms();
-    let endpoint = load_endpoint(relay, raw_endpoint_id, started).await?;
+    let mut timings = Timings::new(started);
+    let endpoint = load_endpoint(relay, raw_endpoint_id, started, &mut timings).await?;
     seen.endpoint_id = Some(endpoint.id.to_string());
     if endpoint.disabled {
         return Err(ApiError::new(
@@ -123,7 +156,7 @@ async fn accept(
     if let Some(reply) = answer_handshake(&endpoint, &secrets, &handshake_req)? {
         return handshake_response(reply);
     }
-    store_and_ack(relay, ctx, &endpoint, provider, headers, body, started).await
+    store_and_ack(relay, ctx, &endpoint, provider, headers, body, timings).await
 }
 
 async fn store_and_ack(
@@ -133,8 +166,9 @@ async fn store_and_ack(
     provider: Provider,
     headers: &HeaderList,
     body: Vec<u8>,
-    started: i64,
+    mut timings: Timings,
 ) -> Result<Response, ApiError> {
+    let started = timings.started;
     let faults = relay.settings.faults_for(headers.get("x-hookrelay-fault"));
     let ingest_id = IngestId::generate(started as u64, random_bytes());
     let event_id = EventId::generate(started as u64, random_bytes());
@@ -155,7 +189,10 @@ async fn store_and_ack(
         dedup_window_ms: relay.settings.dedup_window_s as i64 * 1000,
     };
 
+    let r2_started = now_ms();
     store_body(relay, &body_key, body, new.content_type, &faults).await?;
+    timings.record("r2", r2_started);
+    let d1_started = now_ms();
     let recorded = match ingests::record(&relay.db, &new, faults.contains(&Fault::D1Insert)).await {
         Ok(recorded) => recorded,
         Err(err) => {
@@ -165,6 +202,7 @@ async fn store_and_ack(
             return Err(ApiError::unavailable("the event could not be stored"));
         }
     };
+    timings.record("d1", d1_started);
 
     let (id, duplicate) = match recorded {
         Recorded::New => {
@@ -186,30 +224,30 @@ async fn store_and_ack(
         json!({"msg": "ingest", "endpoint_id": endpoint.id, "event_id": id,
                "duplicate": duplicate, "ms": now_ms() - started})
     );
-    Ok(json_response(
-        200,
-        &json!({"id": id, "duplicate": duplicate}),
-    )?)
+    let response = json_response(200, &json!({"id": id, "duplicate": duplicate}))?;
+    response.headers().set("server-timing", &timings.header())?;
+    Ok(response)
 }
 
-async fn load_endpoint(relay: &Relay, raw_id: &str, now: i64) -> Result<Endpoint, ApiError> {
+async fn load_endpoint(
+    relay: &Relay,
+    raw_id: &str,
+    now: i64,
+    timings: &mut Timings,
+) -> Result<Endpoint, ApiError> {
     let unknown = || ApiError::new(404, "unknown_endpoint", "no endpoint has this URL");
     let id = EndpointId::parse(raw_id).ok_or_else(unknown)?;
-    let endpoint = endpoint_cache::get(&relay.db, &id, now, relay.settings.endpoint_cache_ttl_s)
+    let ttl_s = relay.settings.endpoint_cache_ttl_s;
+    let (endpoint, cached) = endpoint_cache::lookup(&relay.db, &id, now, ttl_s)
         .await
         .map_err(|err| {
             log_failure("endpoint_lookup", &id, &err);
             ApiError::unavailable("the endpoint could not be loaded")
-        })?
-        .ok_or_else(unknown)?;
-    if endpoint.disabled {
-        return Err(ApiError::new(
-            403,
-            "endpoint_disabled",
-            "this endpoint is disabled",
-        ));
+        })?;
+    if !cached {
+        timings.record("endpoint", now);
     }
-    Ok(endpoint)
+    endpoint.ok_or_else(unknown)
 }
 
 /// The endpoint's source allowlist, against the client address Cloudflare reports.

@@ -205,6 +205,11 @@ describe("refusals", () => {
     const disabled = await relay.ingest(ep.id, "anything");
     assert.equal(disabled.status, 403);
     assert.equal(disabled.json.error.code, "endpoint_disabled");
+    const logged = async () => (await relay.api("GET", `/endpoints/${ep.id}/rejections`)).json;
+    for (let i = 0; i < 25 && !(await logged()).counts.endpoint_disabled; i++) await sleep(100);
+    const log = await logged();
+    assert.equal(log.counts.endpoint_disabled, 1, "refusals of a known endpoint are logged under it");
+    assert.equal(log.counts.ip_not_allowed, 1);
   });
 
   it("are logged per endpoint with redacted headers and counted per reason", async () => {

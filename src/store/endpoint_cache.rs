@@ -21,6 +21,16 @@ pub async fn get(
     now_ms: i64,
     ttl_s: u64,
 ) -> Result<Option<Endpoint>> {
+    Ok(lookup(db, id, now_ms, ttl_s).await?.0)
+}
+
+/// Like [`get`], and whether it was a cache hit (no D1 round trip).
+pub async fn lookup(
+    db: &D1Database,
+    id: &EndpointId,
+    now_ms: i64,
+    ttl_s: u64,
+) -> Result<(Option<Endpoint>, bool)> {
     let hit = CACHE.with(|c| {
         c.borrow()
             .get(id.as_str())
@@ -28,7 +38,7 @@ pub async fn get(
             .map(|(_, ep)| ep.clone())
     });
     if let Some(endpoint) = hit {
-        return Ok(endpoint);
+        return Ok((endpoint, true));
     }
     let endpoint = endpoints::get(db, id).await?;
     let expires = now_ms + (ttl_s as i64) * 1000;
@@ -36,7 +46,7 @@ pub async fn get(
         c.borrow_mut()
             .insert(id.as_str().to_string(), (expires, endpoint.clone()))
     });
-    Ok(endpoint)
+    Ok((endpoint, false))
 }
 
 pub fn invalidate(id: &EndpointId) {
