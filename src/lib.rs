@@ -4,7 +4,7 @@
 //! the job: `ingest` (the ack path), `deliver` (the queue consumer), `sweep` (the
 //! cron backstop), `api` (management). The pure modules (`verify`, `dedup`,
 //! `retry`, `rate`, `destination`, `envelope`, `model`, `settings`,
-//! `handshake`, `allowlist`, `redact`) hold no `worker` types
+//! `handshake`, `allowlist`, `redact`, `filter`, `transform`) hold no `worker` types
 //! and are unit-tested natively.
 
 pub mod allowlist;
@@ -14,6 +14,7 @@ pub mod deliver;
 pub mod destination;
 pub mod envelope;
 pub mod error;
+pub mod filter;
 pub mod handshake;
 pub mod headers;
 pub mod ingest;
@@ -27,6 +28,7 @@ pub mod settings;
 pub mod store;
 pub mod sweep;
 pub mod time;
+pub mod transform;
 pub mod verify;
 
 use error::ApiError;
