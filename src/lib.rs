@@ -4,7 +4,8 @@
 //! the job: `ingest` (the ack path), `deliver` (the queue consumer), `sweep` (the
 //! cron backstop), `api` (management). The pure modules (`verify`, `dedup`,
 //! `retry`, `rate`, `destination`, `envelope`, `model`, `settings`,
-//! `handshake`, `allowlist`, `redact`, `metrics`, `alerts`) hold no `worker` types
+//! `handshake`, `allowlist`, `redact`, `metrics`, `alerts`, `filter`, `transform`)
+//! hold no `worker` types
 //! and are unit-tested natively.
 
 pub mod alerts;
@@ -15,6 +16,7 @@ pub mod deliver;
 pub mod destination;
 pub mod envelope;
 pub mod error;
+pub mod filter;
 pub mod handshake;
 pub mod headers;
 pub mod ingest;
@@ -31,6 +33,7 @@ pub mod settings;
 pub mod store;
 pub mod sweep;
 pub mod time;
+pub mod transform;
 pub mod verify;
 pub mod watch;
 
