@@ -9,7 +9,7 @@
 use crate::destination::check_destination;
 use crate::envelope::{outbound_headers, Envelope};
 use crate::headers::HeaderList;
-use crate::model::{DeliveryMessage, Endpoint, EndpointId, Status};
+use crate::model::{DeliveryMessage, DestinationType, Endpoint, EndpointId, Status};
 use crate::outbound::{self, AttemptResult};
 use crate::rate::RateLimit;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, random_unit, Relay};
@@ -225,12 +225,21 @@ async fn defer(relay: &Relay, claim: &Claim, wait_ms: i64) -> Result<Delivery> {
     Ok(Delivery::Deferred)
 }
 
-/// Everything one attempt needs, loaded after the claim.
+/// What the destination receives for one attempt: the relay's outbound headers
+/// and the stored body. Shared by push delivery and pull leases.
+pub struct Outbound {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub number: u32,
+    pub content_type: Option<String>,
+    pub event_type: Option<String>,
+    pub received_at: i64,
+}
+
+/// Everything one push attempt needs, loaded after the claim.
 struct AttemptPlan {
     url: worker::Url,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    number: u32,
+    outbound: Outbound,
 }
 
 enum Prepared {
@@ -248,11 +257,24 @@ async fn prepare(relay: &Relay, claim: &Claim, endpoint: &Endpoint) -> Result<Pr
         Ok(url) => url,
         Err(why) => return Ok(Prepared::Refused(format!("destination refused: {why}"))),
     };
+    Ok(match outbound_for(relay, claim, endpoint).await? {
+        Ok(outbound) => Prepared::Ready(AttemptPlan { url, outbound }),
+        Err(why) => Prepared::Refused(why),
+    })
+}
+
+/// Builds the outbound request for the claimed event; `Ok(Err(reason))` when it
+/// can never be built (ingest or body gone, unusable relay secret).
+pub async fn outbound_for(
+    relay: &Relay,
+    claim: &Claim,
+    endpoint: &Endpoint,
+) -> Result<std::result::Result<Outbound, String>> {
     let Some(ingest) = ingests::get(&relay.db, &claim.ingest_id).await? else {
-        return Ok(Prepared::Refused("the ingest record is gone".into()));
+        return Ok(Err("the ingest record is gone".into()));
     };
     let Some(body) = bodies::get(&relay.bodies()?, &ingest.body_key).await? else {
-        return Ok(Prepared::Refused("the stored body is gone".into()));
+        return Ok(Err("the stored body is gone".into()));
     };
     let stored_headers: HeaderList = serde_json::from_str(&ingest.headers)?;
     let number = claim.attempt_count as u32 + 1;
@@ -265,16 +287,17 @@ async fn prepare(relay: &Relay, claim: &Claim, endpoint: &Endpoint) -> Result<Pr
         relay_secret: &endpoint.relay_secret,
         body: &body,
     };
-    let headers = match outbound_headers(&envelope) {
-        Ok(h) => h,
-        Err(why) => return Ok(Prepared::Refused(why)),
-    };
-    Ok(Prepared::Ready(AttemptPlan {
-        url,
-        headers,
-        body,
-        number,
-    }))
+    Ok(match outbound_headers(&envelope) {
+        Ok(headers) => Ok(Outbound {
+            headers,
+            body,
+            number,
+            content_type: ingest.content_type,
+            event_type: ingest.event_type,
+            received_at: ingest.received_at as i64,
+        }),
+        Err(why) => Err(why),
+    })
 }
 
 async fn attempt_and_record(
@@ -285,8 +308,33 @@ async fn attempt_and_record(
     probe: bool,
 ) -> Result<Delivery> {
     let started = now_ms();
-    let result = outbound::post(&plan.url, &plan.headers, &plan.body, endpoint.timeout_ms).await;
+    let o = &plan.outbound;
+    let result = outbound::post(&plan.url, &o.headers, &o.body, endpoint.timeout_ms).await;
     let finished = now_ms();
+    record_attempt(
+        relay,
+        claim,
+        endpoint,
+        o.number,
+        (started, finished),
+        result,
+        probe,
+    )
+    .await
+}
+
+/// Applies one attempt's result, wherever it was made (pushed here, or reported
+/// by a pull client): classification, retry policy, circuit breaker, the attempt
+/// row and the event's new state in one batch, then the follow-ups.
+pub async fn record_attempt(
+    relay: &Relay,
+    claim: &Claim,
+    endpoint: &Endpoint,
+    number: u32,
+    (started, finished): (i64, i64),
+    result: AttemptResult,
+    probe: bool,
+) -> Result<Delivery> {
     let counted_failure = result.class.means_destination_down();
     // A failed probe neither spends the event's schedule nor moves it on: the
     // event waits for the circuit like every other.
@@ -304,7 +352,7 @@ async fn attempt_and_record(
             random_unit(),
         )
     };
-    let row = attempt_row(plan.number, started, finished, &result);
+    let row = attempt_row(number, started, finished, &result);
     let (status, next_attempt_at, dead_reason) = match &decision {
         Decision::Delivered => (Status::Delivered, finished, None),
         Decision::Retry { delay_ms } => (Status::Retrying, finished + *delay_ms as i64, None),
@@ -342,8 +390,10 @@ async fn attempt_and_record(
     if !held {
         return Ok(Delivery::LeaseLost);
     }
+    // A pull destination's client leases the event again when it is due.
+    let pushed = endpoint.destination_type == DestinationType::Push;
     match decision {
-        Decision::Retry { delay_ms } if !free_probe => {
+        Decision::Retry { delay_ms } if !free_probe && pushed => {
             requeue_later(relay, &claim.id, delay_ms).await
         }
         _ => {}
@@ -351,7 +401,7 @@ async fn attempt_and_record(
     if probe && circuit.success {
         drain(relay, &claim.endpoint_id).await?;
     }
-    if endpoint.fifo && status != Status::Retrying {
+    if endpoint.fifo && pushed && status != Status::Retrying {
         advance_line(relay, &claim.endpoint_id).await?;
     }
     Ok(Delivery::Finished(status))
@@ -413,7 +463,7 @@ async fn requeue_later(relay: &Relay, event_id: &str, delay_ms: u64) {
     }
 }
 
-async fn finish_dead(relay: &Relay, claim: &Claim, reason: &str) -> Result<Delivery> {
+pub(crate) async fn finish_dead(relay: &Relay, claim: &Claim, reason: &str) -> Result<Delivery> {
     let now = now_ms();
     let transition = Transition {
         status: Status::Dead,

@@ -22,9 +22,10 @@
 use crate::allowlist;
 use crate::dedup::{dedup_key_for, sha256_hex};
 use crate::error::{json_response, ApiError};
+use crate::filter;
 use crate::handshake::{self, EndpointHandshake, HandshakeReply, HandshakeRequest};
 use crate::headers::HeaderList;
-use crate::model::{Endpoint, EndpointId, EventId, IngestId};
+use crate::model::{DestinationType, Endpoint, EndpointId, EventId, IngestId};
 use crate::redact::redacted_headers;
 use crate::relay::{enqueue, now_ms, random_bytes, Relay};
 use crate::settings::Fault;
@@ -175,6 +176,7 @@ async fn store_and_ack(
     let body_key = bodies::key_for(&ingest_id, started);
     let content_type = headers.get("content-type").map(str::to_string);
     let stored_headers = stored_headers(endpoint, headers);
+    let event_type = event_type(provider, headers, &body);
     let new = NewIngest {
         id: &ingest_id,
         event_id: &event_id,
@@ -184,6 +186,7 @@ async fn store_and_ack(
         body_size: body.len(),
         body_sha256: &sha256_hex(&body),
         content_type: content_type.as_deref(),
+        event_type: event_type.as_deref(),
         headers_json: &serde_json::to_string(&stored_headers)?,
         now_ms: started,
         dedup_window_ms: relay.settings.dedup_window_s as i64 * 1000,
@@ -206,12 +209,11 @@ async fn store_and_ack(
 
     let (id, duplicate) = match recorded {
         Recorded::New => {
-            schedule_enqueue(
-                relay,
-                ctx,
-                event_id.to_string(),
-                faults.contains(&Fault::QueueSend),
-            );
+            // A pull destination waits for its client to lease; nothing to push.
+            if endpoint.destination_type == DestinationType::Push {
+                let fail_send = faults.contains(&Fault::QueueSend);
+                schedule_enqueue(relay, ctx, event_id.to_string(), fail_send);
+            }
             (Some(event_id.to_string()), false)
         }
         Recorded::Duplicate { original_event_id } => {
@@ -352,6 +354,13 @@ fn handshake_response(reply: HandshakeReply) -> Result<Response, ApiError> {
         Response::from_bytes(reply.body)?
     };
     Ok(response.with_status(reply.status).with_headers(headers))
+}
+
+/// The provider's own event type (`charge.succeeded`, `pull_request.opened`, ...),
+/// stored so clients and routes can select by it.
+fn event_type(provider: Provider, headers: &HeaderList, body: &[u8]) -> Option<String> {
+    let json = serde_json::from_slice::<serde_json::Value>(body).ok();
+    filter::event_type(provider, headers, json.as_ref())
 }
 
 /// The provider's headers to replay to the destination, without any header that

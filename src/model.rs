@@ -126,7 +126,10 @@ pub struct Endpoint {
     /// Overrides the `RETENTION_DAYS` var for this endpoint's events.
     pub retention_days: Option<f64>,
     pub relay_secret: String,
+    /// Empty for a pull destination.
     pub destination_url: String,
+    /// `Push` delivers to `destination_url`; `Pull` waits for a client to lease.
+    pub destination_type: DestinationType,
     pub retry: RetryPolicy,
     pub timeout_ms: u32,
     pub circuit: CircuitConfig,
@@ -136,6 +139,30 @@ pub struct Endpoint {
     pub fifo: bool,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DestinationType {
+    Push,
+    Pull,
+}
+
+impl DestinationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DestinationType::Push => "push",
+            DestinationType::Pull => "pull",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "push" => Some(DestinationType::Push),
+            "pull" => Some(DestinationType::Pull),
+            _ => None,
+        }
+    }
 }
 
 impl Endpoint {

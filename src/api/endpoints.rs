@@ -10,7 +10,9 @@ use crate::allowlist::parse_cidrs;
 use crate::deliver::drain;
 use crate::destination::check_destination;
 use crate::error::{json_response, ApiError};
-use crate::model::{rotate_secrets, CircuitConfig, Endpoint, EndpointId, EndpointState, Secret};
+use crate::model::{
+    rotate_secrets, CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, Secret,
+};
 use crate::rate::RateLimit;
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::retry::RetryPolicy;
@@ -48,6 +50,8 @@ struct EndpointInput {
     disabled: Option<bool>,
     /// 0 falls back to the relay's `RETENTION_DAYS`.
     retention_days: Option<f64>,
+    /// `push` (default) or `pull`.
+    destination_type: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -90,6 +94,7 @@ pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, 
         secrets: Vec::new(),
         relay_secret: standard::encode_secret(&random_bytes::<32>()),
         destination_url: String::new(),
+        destination_type: DestinationType::Push,
         retry: RetryPolicy::default(),
         timeout_ms: DEFAULT_TIMEOUT_MS,
         circuit: CircuitConfig::default(),
@@ -338,9 +343,15 @@ fn apply(
         None if creating => return Err(required("provider")),
         None => {}
     }
+    if let Some(kind) = input.destination_type {
+        ep.destination_type = DestinationType::parse(&kind)
+            .ok_or_else(|| invalid("destination_type is \"push\" or \"pull\"".into()))?;
+    }
     match input.destination_url {
         Some(u) => ep.destination_url = u,
-        None if creating => return Err(required("destination_url")),
+        None if creating && ep.destination_type == DestinationType::Push => {
+            return Err(required("destination_url"))
+        }
         None => {}
     }
     if let Some(secrets) = input.secrets {
@@ -426,11 +437,7 @@ fn validate(relay: &Relay, ep: &Endpoint) -> Result<(), ApiError> {
         .validate_config(&ep.scheme_config)
         .map_err(invalid)?;
     parse_cidrs(&ep.allowed_cidrs).map_err(invalid)?;
-    check_destination(
-        &ep.destination_url,
-        relay.settings.allow_private_destinations,
-    )
-    .map_err(|why| ApiError::bad_request("invalid_destination", why))?;
+    validate_destination(relay, ep)?;
     ep.retry.validate().map_err(invalid)?;
     ep.circuit.validate().map_err(invalid)?;
     if !TIMEOUT_RANGE_MS.contains(&ep.timeout_ms) {
@@ -443,12 +450,30 @@ fn validate(relay: &Relay, ep: &Endpoint) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A push destination needs a safe URL; a pull destination has none.
+fn validate_destination(relay: &Relay, ep: &Endpoint) -> Result<(), ApiError> {
+    let invalid = |why: String| ApiError::bad_request("invalid_destination", why);
+    match ep.destination_type {
+        DestinationType::Push => check_destination(
+            &ep.destination_url,
+            relay.settings.allow_private_destinations,
+        )
+        .map(|_| ())
+        .map_err(invalid),
+        DestinationType::Pull if ep.destination_url.is_empty() => Ok(()),
+        DestinationType::Pull => Err(invalid(
+            "a pull destination has no destination_url: its client leases events".into(),
+        )),
+    }
+}
+
 fn view(relay: &Relay, ep: &Endpoint, state: &EndpointState, url: &Url) -> Value {
     json!({
         "id": ep.id,
         "name": ep.name,
         "provider": ep.provider,
         "destination_url": ep.destination_url,
+        "destination_type": ep.destination_type.as_str(),
         "ingest_url": format!("{}/{}", base_url(relay, url), ep.id),
         "retry": {
             "schedule_s": ep.retry.schedule_s,

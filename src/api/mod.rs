@@ -7,6 +7,7 @@ mod endpoints;
 mod events;
 mod health;
 mod metrics;
+mod pull;
 
 use crate::error::ApiError;
 use crate::relay::Relay;
@@ -45,6 +46,8 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (Method::Get, ["events", id, "body"]) => events::body(relay, id).await,
         (Method::Post, ["events", id, "replay"]) => events::replay_one(relay, id).await,
         (Method::Post, ["replay"]) => events::replay_bulk(relay, req).await,
+        (Method::Post, ["pull", id]) => pull::lease(relay, req, id).await,
+        (Method::Post, ["events", id, "attempts"]) => pull::report(relay, req, id).await,
         _ if is_known_path(&segments) => Err(ApiError::new(
             405,
             "method_not_allowed",
@@ -84,6 +87,8 @@ fn is_known_path(segments: &[&str]) -> bool {
             | ["events", _, "body"]
             | ["events", _, "replay"]
             | ["replay"]
+            | ["pull", _]
+            | ["events", _, "attempts"]
     )
 }
 

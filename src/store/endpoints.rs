@@ -2,7 +2,7 @@
 //! circuit breaker, rate-limit TAT) that the delivery claim checks.
 
 use super::{bind, changes, int, opt_int, opt_text, text};
-use crate::model::{CircuitConfig, Endpoint, EndpointId, EndpointState, Secret};
+use crate::model::{CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, Secret};
 use crate::rate::RateLimit;
 use crate::retry::RetryPolicy;
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use worker::{D1Database, D1PreparedStatement, Error, Result};
 const COLUMNS: &str = "id, name, provider, secrets, relay_secret, destination_url, \
      retry_schedule, timeout_ms, created_at, updated_at, max_attempts, jitter, max_delay_s, \
      retry_client_errors, circuit_threshold, circuit_probe_base_s, rate_limit_per_s, fifo, \
-     scheme_config, verify_token, allowed_cidrs, disabled, retention_days, \
+     scheme_config, verify_token, allowed_cidrs, disabled, retention_days, destination_type, \
      paused, paused_reason, paused_at, circuit_state, circuit_failures, circuit_changed_at, \
      circuit_next_probe_at, circuit_probe_interval_s";
 
@@ -41,6 +41,7 @@ struct Row {
     allowed_cidrs: String,
     disabled: f64,
     retention_days: Option<f64>,
+    destination_type: String,
     paused: f64,
     paused_reason: Option<String>,
     paused_at: Option<f64>,
@@ -77,6 +78,8 @@ impl Row {
             retention_days: self.retention_days,
             relay_secret: self.relay_secret,
             destination_url: self.destination_url,
+            destination_type: DestinationType::parse(&self.destination_type)
+                .unwrap_or(DestinationType::Push),
             retry: RetryPolicy {
                 schedule_s: serde_json::from_str(&self.retry_schedule)?,
                 max_attempts: self.max_attempts.map(|n| n as u32),
@@ -124,7 +127,7 @@ fn flag(b: bool) -> JsValue {
     int(i64::from(b))
 }
 
-/// Bindings ?1..?23 for insert and update, in CONFIG_COLUMNS order.
+/// Bindings ?1..?24 for insert and update, in CONFIG_COLUMNS order.
 fn config_args(ep: &Endpoint) -> Result<Vec<JsValue>> {
     Ok(vec![
         text(ep.id.as_str()),
@@ -150,16 +153,17 @@ fn config_args(ep: &Endpoint) -> Result<Vec<JsValue>> {
         text(&serde_json::to_string(&ep.allowed_cidrs)?),
         flag(ep.disabled),
         ep.retention_days.map_or(JsValue::NULL, real),
+        text(ep.destination_type.as_str()),
     ])
 }
 
 const CONFIG_COLUMNS: &str = "id, name, provider, secrets, relay_secret, destination_url, \
      retry_schedule, timeout_ms, created_at, updated_at, max_attempts, jitter, max_delay_s, \
      retry_client_errors, circuit_threshold, circuit_probe_base_s, rate_limit_per_s, fifo, \
-     scheme_config, verify_token, allowed_cidrs, disabled, retention_days";
+     scheme_config, verify_token, allowed_cidrs, disabled, retention_days, destination_type";
 
 pub async fn insert(db: &D1Database, ep: &Endpoint) -> Result<()> {
-    let placeholders: Vec<String> = (1..=23).map(|i| format!("?{i}")).collect();
+    let placeholders: Vec<String> = (1..=24).map(|i| format!("?{i}")).collect();
     let sql = format!(
         "INSERT INTO endpoints ({CONFIG_COLUMNS}, circuit_probe_interval_s) VALUES ({}, ?16)",
         placeholders.join(", ")
@@ -175,7 +179,7 @@ pub async fn update(db: &D1Database, ep: &Endpoint) -> Result<bool> {
                max_attempts = ?11, jitter = ?12, max_delay_s = ?13, retry_client_errors = ?14, \
                circuit_threshold = ?15, circuit_probe_base_s = ?16, rate_limit_per_s = ?17, fifo = ?18, \
                scheme_config = ?19, verify_token = ?20, allowed_cidrs = ?21, disabled = ?22, \
-               retention_days = ?23 \
+               retention_days = ?23, destination_type = ?24 \
                WHERE id = ?1 AND deleted_at IS NULL";
     let result = bind(db.prepare(sql), &config_args(ep)?)?.run().await?;
     Ok(changes(&result)? > 0)

@@ -30,7 +30,8 @@ pub struct Claim {
 /// the endpoint is not paused, its circuit is closed (unless this is the probe
 /// that tests it), and with FIFO no older event of the endpoint is in flight.
 const GATES: &str = "AND NOT EXISTS (SELECT 1 FROM endpoints ep WHERE ep.id = events.endpoint_id \
-                       AND (ep.paused = 1 OR (ep.circuit_state = 'open' AND ?6 = 0))) \
+                       AND (ep.paused = 1 OR ep.destination_type = 'pull' \
+                            OR (ep.circuit_state = 'open' AND ?6 = 0))) \
      AND NOT EXISTS (SELECT 1 FROM endpoints ep JOIN events older ON older.endpoint_id = ep.id \
                      WHERE ep.id = events.endpoint_id AND ep.fifo = 1 AND older.id < events.id \
                        AND older.status IN ('received', 'delivering', 'retrying'))";
@@ -66,6 +67,60 @@ pub async fn claim(
             int(FALLBACK_TIMEOUT_MS),
             int(i64::from(probe)),
         ],
+    )?
+    .first(None)
+    .await
+}
+
+/// Leases up to `max` of a pull destination's due events (oldest first, those
+/// whose earlier lease expired included), all under one `lease_token`: the same
+/// compare-and-set as a push claim, so a lease and a replay cannot collide.
+/// `event_types_json` is a JSON array of GLOB patterns (`charge.*`), or `None`.
+pub async fn lease(
+    db: &D1Database,
+    endpoint_id: &str,
+    max: u32,
+    now_ms: i64,
+    lease_ms: i64,
+    lease_token: &str,
+    event_types_json: Option<&str>,
+) -> Result<Vec<Claim>> {
+    let sql = "UPDATE events SET status = 'delivering', lease_token = ?3, lease_until = ?2 + ?4, updated_at = ?2 \
+               WHERE id IN ( \
+                 SELECT e.id FROM events e JOIN ingests i ON i.id = e.ingest_id \
+                 WHERE e.endpoint_id = ?1 \
+                   AND ((e.status IN ('received', 'retrying') AND e.next_attempt_at <= ?2) \
+                        OR (e.status = 'delivering' AND e.lease_until <= ?2)) \
+                   AND (?6 IS NULL OR EXISTS (SELECT 1 FROM json_each(?6) p WHERE i.event_type GLOB p.value)) \
+                 ORDER BY e.id LIMIT ?5) \
+                 AND NOT EXISTS (SELECT 1 FROM endpoints ep WHERE ep.id = events.endpoint_id AND ep.paused = 1) \
+               RETURNING id, endpoint_id, ingest_id, attempt_count, cycle_attempts, lease_token";
+    let mut claims: Vec<Claim> = bind(
+        db.prepare(sql),
+        &[
+            text(endpoint_id),
+            int(now_ms),
+            text(lease_token),
+            int(lease_ms),
+            int(i64::from(max)),
+            opt_text(event_types_json),
+        ],
+    )?
+    .all()
+    .await?
+    .results()?;
+    claims.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(claims)
+}
+
+/// The claim a lease token still holds on an event, if any.
+pub async fn held_claim(db: &D1Database, id: &str, lease_token: &str) -> Result<Option<Claim>> {
+    bind(
+        db.prepare(
+            "SELECT id, endpoint_id, ingest_id, attempt_count, cycle_attempts, lease_token FROM events \
+             WHERE id = ?1 AND status = 'delivering' AND lease_token = ?2",
+        ),
+        &[text(id), text(lease_token)],
     )?
     .first(None)
     .await
@@ -275,7 +330,8 @@ pub async fn due_for_sweep(
     due_before_ms: i64,
     limit: u32,
 ) -> Result<Vec<String>> {
-    let open = "JOIN endpoints ep ON ep.id = e.endpoint_id AND ep.paused = 0 AND ep.circuit_state = 'closed'";
+    let open = "JOIN endpoints ep ON ep.id = e.endpoint_id AND ep.paused = 0 \
+                AND ep.circuit_state = 'closed' AND ep.destination_type = 'push'";
     let sql = format!(
         "SELECT e.id, e.next_attempt_at AS t FROM events e {open} \
            WHERE e.status IN ('received', 'retrying') AND e.next_attempt_at <= ?1 \

@@ -18,6 +18,7 @@ pub struct NewIngest<'a> {
     pub body_size: usize,
     pub body_sha256: &'a str,
     pub content_type: Option<&'a str>,
+    pub event_type: Option<&'a str>,
     pub headers_json: &'a str,
     pub now_ms: i64,
     pub dedup_window_ms: i64,
@@ -63,8 +64,8 @@ pub async fn record(db: &D1Database, n: &NewIngest<'_>, inject_failure: bool) ->
     let insert_ingest = bind(
         db.prepare(
             "INSERT INTO ingests (id, endpoint_id, dedup_key, body_key, body_size, body_sha256, \
-                                  content_type, headers, received_at) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
+                                  content_type, headers, received_at, event_type) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 \
              WHERE EXISTS (SELECT 1 FROM dedup_keys \
                            WHERE endpoint_id = ?2 AND dedup_key = ?3 AND ingest_id = ?1)",
         ),
@@ -78,6 +79,7 @@ pub async fn record(db: &D1Database, n: &NewIngest<'_>, inject_failure: bool) ->
             opt_text(n.content_type),
             text(n.headers_json),
             int(n.now_ms),
+            opt_text(n.event_type),
         ],
     )?;
     let insert_event = bind(
@@ -134,13 +136,14 @@ pub struct IngestRow {
     pub content_type: Option<String>,
     pub headers: String,
     pub received_at: f64,
+    pub event_type: Option<String>,
 }
 
 pub async fn get(db: &D1Database, id: &str) -> Result<Option<IngestRow>> {
     bind(
         db.prepare(
             "SELECT id, endpoint_id, dedup_key, body_key, body_size, body_sha256, content_type, \
-                    headers, received_at FROM ingests WHERE id = ?1",
+                    headers, received_at, event_type FROM ingests WHERE id = ?1",
         ),
         &[text(id)],
     )?

@@ -1,0 +1,226 @@
+//! Pull destinations: a client (the `hookrelay listen` CLI) leases events instead
+//! of the relay pushing them, and reports each attempt. Leasing is the same
+//! compare-and-set claim as push delivery, and a report goes through the same
+//! retry policy, dead letter and replay, so a laptop that sleeps loses nothing:
+//! an unreported lease expires and the event is offered again.
+//!
+//! `POST /api/v1/pull/{endpoint_id}` `{"max"?, "wait_s"?, "lease_s"?, "event_types"?}`
+//! long-polls up to `wait_s` (at most 25) while nothing is ready.
+//! `POST /api/v1/events/{id}/attempts` `{"lease_token", "status_code"?, "error"?,
+//! "duration_ms", "response_snippet"?}` records what happened.
+
+use super::read_json;
+use crate::deliver::{finish_dead, outbound_for, record_attempt, Delivery};
+use crate::error::{json_response, ApiError};
+use crate::model::{DestinationType, Endpoint, EndpointId, EventId};
+use crate::outbound::{AttemptResult, SNIPPET_BYTES};
+use crate::relay::{now_ms, random_bytes, Relay};
+use crate::retry::{classify_status, OutcomeClass};
+use crate::store::{endpoint_cache, events};
+use crate::time::iso8601;
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Duration;
+use worker::{Delay, Request, Response};
+
+const DEFAULT_MAX: u32 = 10;
+const MAX_MAX: u32 = 100;
+const MAX_WAIT_S: u32 = 25;
+const DEFAULT_LEASE_S: u32 = 60;
+const LEASE_RANGE_S: std::ops::RangeInclusive<u32> = 2..=900;
+const POLL_EVERY_MS: u64 = 500;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LeaseInput {
+    max: Option<u32>,
+    wait_s: Option<u32>,
+    lease_s: Option<u32>,
+    event_types: Option<Vec<String>>,
+}
+
+pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response, ApiError> {
+    let endpoint = pull_endpoint(relay, raw_id).await?;
+    let input: LeaseInput = read_json(req).await?;
+    let max = input.max.unwrap_or(DEFAULT_MAX).clamp(1, MAX_MAX);
+    let wait_ms = i64::from(input.wait_s.unwrap_or(0).min(MAX_WAIT_S)) * 1000;
+    let lease_s = input.lease_s.unwrap_or(DEFAULT_LEASE_S);
+    if !LEASE_RANGE_S.contains(&lease_s) {
+        return Err(ApiError::bad_request("invalid_lease", "lease_s is 2..=900"));
+    }
+    let types = input
+        .event_types
+        .filter(|t| !t.is_empty())
+        .map(|t| serde_json::to_string(&t))
+        .transpose()?;
+    let deadline = now_ms() + wait_ms;
+    let claims = loop {
+        let token = hex::encode(random_bytes::<16>());
+        let now = now_ms();
+        let id = endpoint.id.as_str();
+        let claims = events::lease(
+            &relay.db,
+            id,
+            max,
+            now,
+            i64::from(lease_s) * 1000,
+            &token,
+            types.as_deref(),
+        )
+        .await?;
+        if !claims.is_empty() || now >= deadline {
+            break claims;
+        }
+        Delay::from(Duration::from_millis(POLL_EVERY_MS)).await;
+    };
+    let mut data = Vec::with_capacity(claims.len());
+    for claim in &claims {
+        match outbound_for(relay, claim, &endpoint).await? {
+            Ok(o) => data.push(json!({
+                "id": claim.id,
+                "endpoint_id": claim.endpoint_id,
+                "attempt": o.number,
+                "lease_token": claim.lease_token,
+                "lease_expires_at": iso8601(now_ms() + i64::from(lease_s) * 1000),
+                "received_at": iso8601(o.received_at),
+                "event_type": o.event_type,
+                "content_type": o.content_type,
+                "headers": o.headers,
+                "body_base64": B64.encode(&o.body),
+            })),
+            Err(reason) => {
+                finish_dead(relay, claim, &reason).await?;
+            }
+        }
+    }
+    Ok(json_response(200, &json!({ "data": data }))?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttemptReport {
+    lease_token: String,
+    status_code: Option<u16>,
+    error: Option<String>,
+    duration_ms: u64,
+    response_snippet: Option<String>,
+}
+
+pub async fn report(relay: &Relay, req: Request, raw_id: &str) -> Result<Response, ApiError> {
+    let id = EventId::parse(raw_id).ok_or_else(|| ApiError::not_found("event"))?;
+    let input: AttemptReport = read_json(req).await?;
+    let Some(claim) = events::held_claim(&relay.db, id.as_str(), &input.lease_token).await? else {
+        return Err(lease_lost(relay, id.as_str()).await?);
+    };
+    let endpoint = pull_endpoint(relay, &claim.endpoint_id).await?;
+    let finished = now_ms();
+    let started = finished - input.duration_ms.min(3_600_000) as i64;
+    let number = claim.attempt_count as u32 + 1;
+    let result = reported_result(input);
+    match record_attempt(
+        relay,
+        &claim,
+        &endpoint,
+        number,
+        (started, finished),
+        result,
+        false,
+    )
+    .await?
+    {
+        Delivery::Finished(_) => {}
+        _ => return Err(lease_lost(relay, id.as_str()).await?),
+    }
+    let event = events::get(&relay.db, id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    let retrying = event.status == "retrying";
+    let body = json!({
+        "id": event.id,
+        "status": event.status,
+        "attempt": number,
+        "next_attempt_at": retrying.then(|| iso8601(event.next_attempt_at as i64)),
+    });
+    Ok(json_response(200, &body)?)
+}
+
+/// A client's report as an attempt result: a status code is classified like a
+/// pushed answer; no code means the local app could not be reached.
+fn reported_result(input: AttemptReport) -> AttemptResult {
+    let snippet = input.response_snippet.map(|s| truncate(s, SNIPPET_BYTES));
+    match input.status_code {
+        Some(code) => {
+            let class = classify_status(code);
+            AttemptResult {
+                status_code: Some(code),
+                class,
+                error: input
+                    .error
+                    .or_else(|| (class != OutcomeClass::Delivered).then(|| format!("HTTP {code}"))),
+                snippet,
+                retry_after: None,
+            }
+        }
+        None => {
+            let error = input
+                .error
+                .unwrap_or_else(|| "the local app could not be reached".into());
+            let class =
+                if error.to_ascii_lowercase().contains("timed out") || error.contains("timeout") {
+                    OutcomeClass::Timeout
+                } else {
+                    OutcomeClass::NetworkError
+                };
+            AttemptResult {
+                status_code: None,
+                class,
+                error: Some(truncate(error, SNIPPET_BYTES)),
+                snippet,
+                retry_after: None,
+            }
+        }
+    }
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+async fn lease_lost(relay: &Relay, id: &str) -> Result<ApiError, ApiError> {
+    Ok(match events::get(&relay.db, id).await? {
+        None => ApiError::not_found("event"),
+        Some(_) => ApiError::new(
+            409,
+            "lease_lost",
+            "the lease expired or the event was finished; it is offered again when due",
+        ),
+    })
+}
+
+async fn pull_endpoint(relay: &Relay, raw_id: &str) -> Result<Endpoint, ApiError> {
+    let id = EndpointId::parse(raw_id).ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let endpoint = endpoint_cache::get(
+        &relay.db,
+        &id,
+        now_ms(),
+        relay.settings.endpoint_cache_ttl_s,
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    if endpoint.destination_type != DestinationType::Pull {
+        return Err(ApiError::new(
+            409,
+            "not_a_pull_destination",
+            "this endpoint pushes to its destination_url",
+        ));
+    }
+    Ok(endpoint)
+}
