@@ -1,19 +1,12 @@
 //! Dropbox: `X-Dropbox-Signature: <hex HMAC-SHA256 of the body>` keyed with the
 //! app secret. The `?challenge=` handshake is answered by the handshake module.
 
-use super::{any_hmac_sha256_matches, SignedRequest, VerifyError};
+use super::{verify_sha256_header, Encoding, SignedRequest, VerifyError};
 
 const HEADER: &str = "x-dropbox-signature";
 
 pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyError> {
-    let sig =
-        hex::decode(req.header(HEADER)?.trim()).map_err(|_| VerifyError::Malformed(HEADER))?;
-    let keys = secrets.iter().map(|s| s.as_bytes());
-    if any_hmac_sha256_matches(keys, &[req.body], &[sig]) {
-        Ok(())
-    } else {
-        Err(VerifyError::Mismatch)
-    }
+    verify_sha256_header(secrets, req, HEADER, "", Encoding::Hex, &[req.body])
 }
 
 #[cfg(test)]

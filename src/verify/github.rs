@@ -1,22 +1,11 @@
 //! GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`.
 
-use super::{any_hmac_sha256_matches, SignedRequest, VerifyError};
+use super::{verify_sha256_header, Encoding, SignedRequest, VerifyError};
 
 const HEADER: &str = "x-hub-signature-256";
 
 pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyError> {
-    let value = req.header(HEADER)?;
-    let hex_sig = value
-        .trim()
-        .strip_prefix("sha256=")
-        .ok_or(VerifyError::Malformed(HEADER))?;
-    let sig = hex::decode(hex_sig).map_err(|_| VerifyError::Malformed(HEADER))?;
-    let keys = secrets.iter().map(|s| s.as_bytes());
-    if any_hmac_sha256_matches(keys, &[req.body], &[sig]) {
-        Ok(())
-    } else {
-        Err(VerifyError::Mismatch)
-    }
+    verify_sha256_header(secrets, req, HEADER, "sha256=", Encoding::Hex, &[req.body])
 }
 
 #[cfg(test)]

@@ -2,19 +2,12 @@
 //! `webhookTimestamp` sits inside the signed body and is not checked here; a
 //! replay within the dedup window is caught by its `Linear-Delivery` id.
 
-use super::{any_hmac_sha256_matches, SignedRequest, VerifyError};
+use super::{verify_sha256_header, Encoding, SignedRequest, VerifyError};
 
 const HEADER: &str = "linear-signature";
 
 pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyError> {
-    let sig =
-        hex::decode(req.header(HEADER)?.trim()).map_err(|_| VerifyError::Malformed(HEADER))?;
-    let keys = secrets.iter().map(|s| s.as_bytes());
-    if any_hmac_sha256_matches(keys, &[req.body], &[sig]) {
-        Ok(())
-    } else {
-        Err(VerifyError::Mismatch)
-    }
+    verify_sha256_header(secrets, req, HEADER, "", Encoding::Hex, &[req.body])
 }
 
 #[cfg(test)]

@@ -1,21 +1,11 @@
 //! Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256 of the body>`.
 
-use super::{any_hmac_sha256_matches, SignedRequest, VerifyError};
-use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use super::{verify_sha256_header, Encoding, SignedRequest, VerifyError};
 
 const HEADER: &str = "x-shopify-hmac-sha256";
 
 pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyError> {
-    let value = req.header(HEADER)?;
-    let sig = B64
-        .decode(value.trim())
-        .map_err(|_| VerifyError::Malformed(HEADER))?;
-    let keys = secrets.iter().map(|s| s.as_bytes());
-    if any_hmac_sha256_matches(keys, &[req.body], &[sig]) {
-        Ok(())
-    } else {
-        Err(VerifyError::Mismatch)
-    }
+    verify_sha256_header(secrets, req, HEADER, "", Encoding::Base64, &[req.body])
 }
 
 #[cfg(test)]

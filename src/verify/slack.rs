@@ -1,33 +1,13 @@
 //! Slack: `X-Slack-Signature: v0=<hex>`, HMAC-SHA256 of
 //! `v0:{X-Slack-Request-Timestamp}:{body}` with the app's signing secret.
 
-use super::{any_hmac_sha256_matches, check_tolerance, SignedRequest, VerifyError};
+use super::{verify_v0_timestamped, SignedRequest, VerifyError};
 
 const SIGNATURE: &str = "x-slack-signature";
 const TIMESTAMP: &str = "x-slack-request-timestamp";
 
 pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyError> {
-    let ts_text = req.header(TIMESTAMP)?.trim();
-    let timestamp: i64 = ts_text
-        .parse()
-        .map_err(|_| VerifyError::Malformed(TIMESTAMP))?;
-    let signature = parse_signature(req.header(SIGNATURE)?)?;
-    check_tolerance(timestamp, req.now_s)?;
-    let keys = secrets.iter().map(|s| s.as_bytes());
-    let parts: [&[u8]; 4] = [b"v0:", ts_text.as_bytes(), b":", req.body];
-    if any_hmac_sha256_matches(keys, &parts, &[signature]) {
-        Ok(())
-    } else {
-        Err(VerifyError::Mismatch)
-    }
-}
-
-fn parse_signature(value: &str) -> Result<Vec<u8>, VerifyError> {
-    let hex_sig = value
-        .trim()
-        .strip_prefix("v0=")
-        .ok_or(VerifyError::Malformed(SIGNATURE))?;
-    hex::decode(hex_sig).map_err(|_| VerifyError::Malformed(SIGNATURE))
+    verify_v0_timestamped(secrets, req, SIGNATURE, TIMESTAMP)
 }
 
 #[cfg(test)]

@@ -1,25 +1,18 @@
 //! Typeform: `Typeform-Signature: sha256=<base64 HMAC-SHA256 of the body>`.
 
-use super::{any_hmac_sha256_matches, SignedRequest, VerifyError};
-use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use super::{verify_sha256_header, Encoding, SignedRequest, VerifyError};
 
 const HEADER: &str = "typeform-signature";
 
 pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyError> {
-    let b64 = req
-        .header(HEADER)?
-        .trim()
-        .strip_prefix("sha256=")
-        .ok_or(VerifyError::Malformed(HEADER))?;
-    let sig = B64
-        .decode(b64)
-        .map_err(|_| VerifyError::Malformed(HEADER))?;
-    let keys = secrets.iter().map(|s| s.as_bytes());
-    if any_hmac_sha256_matches(keys, &[req.body], &[sig]) {
-        Ok(())
-    } else {
-        Err(VerifyError::Mismatch)
-    }
+    verify_sha256_header(
+        secrets,
+        req,
+        HEADER,
+        "sha256=",
+        Encoding::Base64,
+        &[req.body],
+    )
 }
 
 #[cfg(test)]
