@@ -54,7 +54,7 @@ fn parse_signature(value: &str) -> Result<Signature, VerifyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::headers::HeaderList;
+    use crate::verify::testing;
 
     // Computed independently with Python `cryptography`:
     // `k = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))`;
@@ -73,16 +73,7 @@ mod tests {
         body: &[u8],
         now_s: i64,
     ) -> Result<(), VerifyError> {
-        let headers = HeaderList::new(headers.iter().copied());
-        let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
-        let req = SignedRequest {
-            headers: &headers,
-            body,
-            now_s,
-            url: "https://relay.example/ep_1",
-            method: "POST",
-        };
-        verify(&secrets, &req)
+        testing::run(verify, secrets, headers, body, now_s)
     }
 
     fn signed(sig: &str) -> [(&str, &str); 2] {

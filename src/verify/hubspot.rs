@@ -81,7 +81,7 @@ fn decode_signed_uri(uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::headers::HeaderList;
+    use crate::verify::testing;
 
     // Computed independently: Python `base64.b64encode(hmac.new(b"hubspot_client_secret",
     // b'POST' + SIGNED_URI + BODY + b'1700000000123', hashlib.sha256).digest())`, where
@@ -100,16 +100,7 @@ mod tests {
         body: &[u8],
         now_s: i64,
     ) -> Result<(), VerifyError> {
-        let headers = HeaderList::new(headers.iter().copied());
-        let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
-        let req = SignedRequest {
-            headers: &headers,
-            body,
-            now_s,
-            url: URL,
-            method,
-        };
-        verify(&secrets, &req)
+        testing::run_as(verify, secrets, headers, body, now_s, method, URL)
     }
 
     fn signed(sig: &str) -> [(&str, &str); 2] {

@@ -426,6 +426,46 @@ pub(crate) fn check_window(
     Ok(())
 }
 
+/// Test support: runs a scheme over a request built from plain test data.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{SignedRequest, VerifyError};
+    use crate::headers::HeaderList;
+
+    pub const URL: &str = "https://relay.example/ep_1";
+
+    pub fn run(
+        verify: impl Fn(&[String], &SignedRequest<'_>) -> Result<(), VerifyError>,
+        secrets: &[&str],
+        headers: &[(&str, &str)],
+        body: &[u8],
+        now_s: i64,
+    ) -> Result<(), VerifyError> {
+        run_as(verify, secrets, headers, body, now_s, "POST", URL)
+    }
+
+    pub fn run_as(
+        verify: impl Fn(&[String], &SignedRequest<'_>) -> Result<(), VerifyError>,
+        secrets: &[&str],
+        headers: &[(&str, &str)],
+        body: &[u8],
+        now_s: i64,
+        method: &str,
+        url: &str,
+    ) -> Result<(), VerifyError> {
+        let headers = HeaderList::new(headers.iter().copied());
+        let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
+        let req = SignedRequest {
+            headers: &headers,
+            body,
+            now_s,
+            url,
+            method,
+        };
+        verify(&secrets, &req)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -50,7 +50,7 @@ fn parse_signature(value: &str) -> Result<Vec<u8>, VerifyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::headers::HeaderList;
+    use crate::verify::testing;
 
     // Computed independently: Python `hmac.new(b"twitch_test_secret",
     // (MSG_ID + TS_TEXT).encode() + BODY, hashlib.sha256).hexdigest()`.
@@ -67,16 +67,7 @@ mod tests {
         body: &[u8],
         now_s: i64,
     ) -> Result<(), VerifyError> {
-        let headers = HeaderList::new(headers.iter().copied());
-        let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
-        let req = SignedRequest {
-            headers: &headers,
-            body,
-            now_s,
-            url: "https://relay.example/ep_1",
-            method: "POST",
-        };
-        verify(&secrets, &req)
+        testing::run(verify, secrets, headers, body, now_s)
     }
 
     fn signed<'a>(id: &'a str, ts: &'a str, sig: &'a str) -> [(&'a str, &'a str); 3] {
