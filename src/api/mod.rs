@@ -28,6 +28,7 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (Method::Get, ["alerts"]) => alerts::list(relay).await,
         (Method::Delete, ["alerts", id]) => alerts::delete(relay, id).await,
         (Method::Post, ["alerts", id, "test"]) => alerts::test(relay, id).await,
+        (Method::Get, ["openapi.json"]) => openapi(),
         (Method::Post, ["endpoints"]) => endpoints::create(relay, req, &url).await,
         (Method::Get, ["endpoints"]) => endpoints::list(relay, &url).await,
         (Method::Get, ["endpoints", id]) => endpoints::get(relay, id, &url).await,
@@ -66,6 +67,16 @@ async fn rejection_counts(relay: &Relay) -> Result<Response, ApiError> {
     )?)
 }
 
+/// This API described as OpenAPI 3.1; `tests/openapi.test.mjs` calls every
+/// operation in it and checks each answer against it.
+const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+fn openapi() -> Result<Response, ApiError> {
+    let mut res = Response::ok(OPENAPI_JSON)?;
+    res.headers_mut().set("content-type", "application/json")?;
+    Ok(res)
+}
+
 fn is_known_path(segments: &[&str]) -> bool {
     matches!(
         segments,
@@ -74,6 +85,7 @@ fn is_known_path(segments: &[&str]) -> bool {
             | ["alerts"]
             | ["alerts", _]
             | ["alerts", _, "test"]
+            | ["openapi.json"]
             | ["endpoints"]
             | ["endpoints", _]
             | ["endpoints", _, "secret"]
@@ -136,4 +148,17 @@ async fn read_json<T: serde::de::DeserializeOwned>(mut req: Request) -> Result<T
         .await
         .map_err(|_| ApiError::bad_request("invalid_body", "the request body could not be read"))?;
     serde_json::from_str(&text).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The document is parsed here so a broken file fails `cargo test`, not only
+    /// the black-box test that checks every answer against it.
+    #[test]
+    fn the_openapi_document_is_json_of_version_3_1_for_this_release() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI_JSON).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1."));
+        assert!(doc["paths"]["/api/v1/openapi.json"]["get"].is_object());
+        assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+    }
 }

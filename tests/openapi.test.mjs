@@ -1,0 +1,559 @@
+// The OpenAPI document is the contract. This test fetches it from the running
+// Worker, checks that it is a valid OpenAPI 3.1 document whose schemas compile,
+// then calls every operation in it for real and checks each answer against the
+// document: the status must be listed for that operation, the content type must
+// be one it lists, and the body must validate against that response's schema.
+// Bodies and parameters the relay accepted (2xx) must validate against the
+// document's request schemas too, and bodies the test sends as invalid must be
+// refused by both.
+//
+// Coverage is proved by walking the document at the end, not by a list kept
+// here: every documented (operation, status) pair must have been answered at
+// least once, except the few in NOT_PRODUCIBLE (with the reason), and every
+// path must answer 405 to each method the document does not list for it.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import Ajv2020 from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import { Relay, ADMIN_TOKEN } from "./support/relay.mjs";
+import { startDestination, sequence } from "./support/destination.mjs";
+import * as sign from "./support/providers.mjs";
+import { assertConservation } from "./support/checks.mjs";
+
+/** Documented answers a black-box test cannot provoke, keyed `METHOD template status` or `status`. */
+const NOT_PRODUCIBLE = {
+  500: "an internal error (a storage failure or a missing binding) cannot be caused from outside",
+  "GET /{endpoint_id} 503": "only a failed D1 endpoint lookup answers 503 to a GET; the fault switches cover the POST path",
+};
+
+const METHODS = ["get", "put", "post", "delete", "patch"];
+const DOC_ID = "https://hookrelay.invalid/openapi.json";
+const MISSING_EP = "ep_00000000000000000000000000";
+const MISSING_EVT = "evt_00000000000000000000000000";
+
+let relay;
+let dest;
+let contract;
+let routes = 0;
+
+before(async () => {
+  dest = await startDestination();
+  relay = await Relay.start({ name: "openapi" });
+});
+
+after(async () => {
+  await relay?.stop();
+  await dest?.close();
+});
+
+const pointerEscape = (s) => s.replace(/~/g, "~0").replace(/\//g, "~1");
+
+/** The document, compiled: route matching, schema validators, and the record of answers seen. */
+class Contract {
+  constructor(doc) {
+    this.doc = doc;
+    this.ajv = new Ajv2020({ strict: true, strictRequired: false, allowUnionTypes: true, allErrors: true });
+    addFormats(this.ajv);
+    // The document's own fields, so strict mode accepts it as the root that `$ref`s point into.
+    this.ajv.addVocabulary(["openapi", "info", "servers", "security", "tags", "paths", "components",
+      "webhooks", "jsonSchemaDialect", "externalDocs"]);
+    this.ajv.addSchema({ ...doc, $id: DOC_ID });
+    this.validators = new Map();
+    this.seen = new Map(); // "METHOD template" -> Set of statuses answered
+    this.routes = Object.keys(doc.paths).map((template) => {
+      const names = [];
+      const source = template.split(/(\{[^}]+\})/).map((part) => {
+        const m = part.match(/^\{([^}]+)\}$/);
+        if (!m) return part.replace(/[.*+?^$()|[\]\\]/g, "\\$&");
+        names.push(m[1]);
+        return "([^/]+)";
+      }).join("");
+      return { template, names, regex: new RegExp(`^${source}$`) };
+    });
+  }
+
+  /** Follows a local `$ref` (`#/components/...`); returns the object and its JSON pointer. */
+  deref(obj, pointer) {
+    while (obj?.$ref) {
+      assert.ok(obj.$ref.startsWith("#/"), `only local references: ${obj.$ref}`);
+      pointer = obj.$ref.slice(1);
+      obj = pointer.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"))
+        .reduce((o, k) => o?.[k], this.doc);
+      assert.ok(obj, `unresolved reference ${pointer}`);
+    }
+    return { obj, pointer };
+  }
+
+  validator(pointer) {
+    if (!this.validators.has(pointer)) this.validators.set(pointer, this.ajv.compile({ $ref: `${DOC_ID}#${pointer}` }));
+    return this.validators.get(pointer);
+  }
+
+  check(pointer, value) {
+    const validate = this.validator(pointer);
+    return validate(value) ? null : this.ajv.errorsText(validate.errors, { separator: "; " });
+  }
+
+  operations() {
+    const out = [];
+    for (const [template, item] of Object.entries(this.doc.paths)) {
+      for (const method of METHODS) {
+        if (item[method]) out.push({ template, method, op: item[method], pointer: `/paths/${pointerEscape(template)}/${method}` });
+      }
+    }
+    return out;
+  }
+
+  /** The operation for a concrete request; a concrete path wins over a templated one. */
+  match(method, pathname) {
+    const hits = this.routes
+      .map((r) => ({ r, m: pathname.match(r.regex) }))
+      .filter(({ r, m }) => m && this.doc.paths[r.template][method])
+      .sort((a, b) => a.r.names.length - b.r.names.length);
+    if (!hits.length) return null;
+    const { r, m } = hits[0];
+    const params = Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(m[i + 1])]));
+    const item = this.doc.paths[r.template];
+    return { template: r.template, op: item[method], params, pointer: `/paths/${pointerEscape(r.template)}` };
+  }
+
+  /** Parameter problems of a request, by the document's parameter schemas. */
+  parameterErrors(found, pathParams, query) {
+    const errors = [];
+    const declared = [
+      ...(this.doc.paths[found.template].parameters ?? []).map((p, i) => [p, `${found.pointer}/parameters/${i}`]),
+      ...(found.op.parameters ?? []).map((p, i) => [p, `${found.pointer}/${found.method}/parameters/${i}`]),
+    ].map(([p, ptr]) => this.deref(p, ptr));
+    for (const { obj: p, pointer } of declared) {
+      const raw = p.in === "path" ? pathParams[p.name] : p.in === "query" ? query.get(p.name) : undefined;
+      if (raw === undefined || raw === null) {
+        if (p.required) errors.push(`${p.name} is required`);
+        continue;
+      }
+      const schema = this.deref(p.schema, `${pointer}/schema`).obj;
+      const value = ["integer", "number"].includes(schema.type) && raw.trim() !== "" && !Number.isNaN(Number(raw)) ? Number(raw) : raw;
+      const err = this.check(`${pointer}/schema`, value);
+      if (err) errors.push(`${p.in} parameter ${p.name}=${raw}: ${err}`);
+    }
+    for (const name of query.keys()) {
+      if (!declared.some(({ obj }) => obj.in === "query" && obj.name === name)) errors.push(`undocumented query parameter ${name}`);
+    }
+    return errors;
+  }
+
+  /**
+   * Makes a real request and checks the answer against the document. `body` is
+   * sent as JSON unless `raw` (bytes or a string) is given. `bodyValid: false`
+   * asserts that the document refuses the JSON body too.
+   */
+  async call(method, path, { body, raw, headers = {}, auth, expect, bodyValid } = {}) {
+    const url = new URL(path, relay.url);
+    const found = this.match(method.toLowerCase(), url.pathname);
+    assert.ok(found, `${method} ${url.pathname} is not an operation of the document`);
+    found.method = method.toLowerCase();
+    const key = `${method.toUpperCase()} ${found.template}`;
+    const sendHeaders = { ...headers };
+    // The bearer token goes wherever the document asks for it, unless the caller says otherwise.
+    auth ??= (found.op.security ?? this.doc.security ?? []).length > 0;
+    if (auth) sendHeaders.authorization = `Bearer ${ADMIN_TOKEN}`;
+    let payload = raw;
+    let requestErrors = [];
+    if (body !== undefined) {
+      payload = typeof body === "string" ? body : JSON.stringify(body);
+      sendHeaders["content-type"] ??= "application/json";
+      const rb = found.op.requestBody && this.deref(found.op.requestBody, `${found.pointer}/${found.method}/requestBody`);
+      assert.ok(rb?.obj.content?.["application/json"], `${key} documents no JSON request body`);
+      let parsed;
+      try { parsed = JSON.parse(payload); } catch { parsed = undefined; }
+      const err = parsed === undefined ? "not JSON" : this.check(`${rb.pointer}/content/application~1json/schema`, parsed);
+      if (err) requestErrors.push(`request body: ${err}`);
+      if (bodyValid === false) assert.ok(err, `${key}: the document accepts a body the test meant as invalid: ${payload}`);
+    }
+    requestErrors.push(...this.parameterErrors(found, found.params, url.searchParams));
+
+    const res = await fetch(url, { method, headers: sendHeaders, body: payload });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const text = bytes.toString("utf8");
+    const where = `${key} answered ${res.status} ${text.slice(0, 300)}`;
+
+    if (expect !== undefined) assert.equal(res.status, expect, where);
+    const listed = found.op.responses[String(res.status)];
+    assert.ok(listed, `${where}: status ${res.status} is not documented for this operation`);
+    if (res.status >= 200 && res.status < 300) {
+      assert.deepEqual(requestErrors, [], `${where}: the relay accepted a request the document refuses`);
+    }
+    const { obj: spec, pointer: specPointer } = this.deref(listed, `${found.pointer}/${found.method}/responses/${res.status}`);
+    let json;
+    if (!spec.content) {
+      assert.equal(bytes.length, 0, `${where}: the document lists no body`);
+    } else {
+      const contentType = (res.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+      const media = [contentType, `${contentType.split("/")[0]}/*`, "*/*"].find((m) => spec.content[m]);
+      assert.ok(media, `${where}: content type ${contentType} is not documented (${Object.keys(spec.content)})`);
+      let value = text;
+      if (media === "application/json") {
+        try { json = JSON.parse(text); } catch { assert.fail(`${where}: not JSON`); }
+        value = json;
+      }
+      if (spec.content[media].schema) {
+        const err = this.check(`${specPointer}/content/${pointerEscape(media)}/schema`, value);
+        assert.equal(err, null, `${where}: the body does not match the document: ${err}`);
+      }
+    }
+    if (!this.seen.has(key)) this.seen.set(key, new Set());
+    this.seen.get(key).add(res.status);
+    return { status: res.status, json, text, bytes, headers: res.headers };
+  }
+}
+
+const api = (method, path, opts) => contract.call(method, `/api/v1${path}`, opts);
+const unauthorized = (method, path, opts = {}) =>
+  api(method, path, { ...opts, auth: false, headers: { ...opts.headers }, expect: 401 });
+
+async function endpoint(fields) {
+  const path = `/openapi-${++routes}`;
+  const res = await api("POST", "/endpoints", {
+    body: { name: `openapi ${path}`, destination_url: dest.route(path, fields.plan), ...fields, plan: undefined },
+    expect: 201,
+  });
+  return { ep: res.json, path };
+}
+
+async function waitForEvent(id, predicate, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = (await api("GET", `/events/${id}`, { expect: 200 })).json;
+    if (predicate(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`event ${id} never got there; last: ${JSON.stringify(last)}`);
+}
+
+describe("the document", () => {
+  it("is served at /api/v1/openapi.json behind the bearer token, as the file in the repository", async () => {
+    const anonymous = await fetch(`${relay.url}/api/v1/openapi.json`);
+    assert.equal(anonymous.status, 401);
+    const res = await fetch(`${relay.url}/api/v1/openapi.json`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/json");
+    const served = await res.json();
+    const file = JSON.parse(readFileSync(new URL("../src/api/openapi.json", import.meta.url), "utf8"));
+    assert.deepEqual(served, file, "the Worker serves an older document: rebuild it (scripts/build.sh)");
+    contract = new Contract(served);
+    // Now through the contract, so these answers are checked and counted too.
+    await api("GET", "/openapi.json", { expect: 200 });
+    await unauthorized("GET", "/openapi.json");
+  });
+
+  it("is a valid OpenAPI 3.1 document", async () => {
+    const validator = new Validator();
+    const result = await validator.validate(structuredClone(contract.doc));
+    assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2));
+    assert.equal(validator.version, "3.1");
+  });
+
+  it("has unique operation ids, declares every path parameter, and every schema compiles in strict mode", () => {
+    const ids = contract.operations().map(({ op }) => op.operationId);
+    assert.equal(ids.filter(Boolean).length, ids.length, "every operation has an operationId");
+    assert.equal(new Set(ids).size, ids.length, `duplicate operationId in ${ids}`);
+    for (const { template, op, pointer } of contract.operations()) {
+      const item = contract.doc.paths[template];
+      const inPath = [...template.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
+      const declared = [...(item.parameters ?? []), ...(op.parameters ?? [])]
+        .map((p) => contract.deref(p).obj).filter((p) => p.in === "path").map((p) => p.name).sort();
+      assert.deepEqual(declared, inPath, `${pointer}: path parameters`);
+      for (const [status, r] of Object.entries(op.responses)) {
+        const { obj, pointer: rp } = contract.deref(r, `${pointer}/responses/${status}`);
+        for (const media of Object.keys(obj.content ?? {})) contract.validator(`${rp}/content/${pointerEscape(media)}/schema`);
+      }
+      if (op.requestBody) {
+        const { obj, pointer: rp } = contract.deref(op.requestBody, `${pointer}/requestBody`);
+        for (const media of Object.keys(obj.content)) contract.validator(`${rp}/content/${pointerEscape(media)}/schema`);
+      }
+    }
+    for (const name of Object.keys(contract.doc.components.schemas)) contract.validator(`/components/schemas/${name}`);
+  });
+});
+
+describe("every operation answers as documented", () => {
+  let none; // a `none` endpoint delivering to a destination that answers 200
+  let delivered; // an event of it, delivered
+  let deadEndpoint;
+
+  it("health", async () => {
+    await api("GET", "/health", { expect: 200 });
+    await relay.fireCron();
+    const ok = await api("GET", "/health", { expect: 200 });
+    assert.equal(ok.json.status, "ok");
+    assert.ok(ok.json.sweeper.last_report, "the sweeper's report is shown");
+    await api("GET", `/health?endpoint_id=${MISSING_EP}`, { expect: 200 });
+    const echoed = await api("GET", "/health?endpoint_id=ep_Unknown1", { expect: 200 });
+    assert.equal(echoed.json.endpoint_id, "ep_Unknown1", "the id asked for is echoed as given");
+    await api("GET", "/health?endpoint_id=nope", { expect: 400 });
+    await unauthorized("GET", "/health");
+    const wrongToken = await api("GET", "/health", { auth: false, headers: { authorization: "Bearer wrong" }, expect: 401 });
+    assert.equal(wrongToken.json.error.code, "unauthorized");
+  });
+
+  it("endpoints: create, list, read, edit", async () => {
+    ({ ep: none } = await endpoint({ provider: "none" }));
+    assert.match(none.relay_secret, /^whsec_/);
+    await endpoint({
+      provider: "github", secrets: ["gh-secret"],
+      retry: { schedule_s: [1, 2], max_attempts: 3, jitter: 0.1, max_delay_s: 60, retry_client_errors: false },
+      timeout_ms: 5000, circuit: { threshold: 3, probe_interval_s: 5 }, rate_limit_per_s: 10, fifo: true,
+      allowed_cidrs: ["127.0.0.0/8", "::1/128"], disabled: false,
+    });
+    await endpoint({
+      provider: "hmac", secrets: ["hmac-secret"],
+      scheme_config: { hmac: { header: "x-sig", algorithm: "sha512", encoding: "base64", prefix: "v1=",
+        template: "{id}.{timestamp}.{body}", timestamp_header: "x-ts", id_header: "x-id", tolerance_s: 60 } },
+    });
+    const apiKey = await endpoint({ provider: "api_key", secrets: ["key"], scheme_config: { api_key: { header: "x-token" } } });
+    assert.deepEqual(apiKey.ep.scheme_config, { api_key: { header: "x-token" } });
+    const svix = await endpoint({ provider: "svix", secrets: [sign.newSecret()], name: "aliased", verify_token: null });
+    assert.equal(svix.ep.provider, "standard");
+
+    await api("POST", "/endpoints", { body: { name: "x", provider: "none", destination_url: dest.base, colour: "red" }, expect: 400, bodyValid: false });
+    await api("POST", "/endpoints", { body: { name: "x", provider: "github", destination_url: dest.base }, expect: 400, bodyValid: false });
+    await api("POST", "/endpoints", { body: { name: "x", provider: "hmac", secrets: ["s"], destination_url: dest.base }, expect: 400, bodyValid: false });
+    await api("POST", "/endpoints", { body: { name: "x", provider: "none", destination_url: dest.base, timeout_ms: 5 }, expect: 400, bodyValid: false });
+    await api("POST", "/endpoints", { body: { name: "x", provider: "none", destination_url: "ftp://example.com/" }, expect: 400 });
+    await api("POST", "/endpoints", { body: "{not json", expect: 400, bodyValid: false });
+    await unauthorized("POST", "/endpoints", { body: { name: "x", provider: "none", destination_url: dest.base } });
+
+    const list = await api("GET", "/endpoints", { expect: 200 });
+    assert.ok(list.json.data.length >= 5);
+    await unauthorized("GET", "/endpoints");
+
+    const read = await api("GET", `/endpoints/${none.id}`, { expect: 200 });
+    assert.equal("fifo_blocked_by" in read.json, false, "only FIFO endpoints name a blocker");
+    const fifo = list.json.data.find((e) => e.fifo);
+    const fifoRead = await api("GET", `/endpoints/${fifo.id}`, { expect: 200 });
+    assert.equal(fifoRead.json.fifo_blocked_by, null);
+    await api("GET", `/endpoints/${MISSING_EP}`, { expect: 404 });
+    await api("GET", "/endpoints/not-an-id", { expect: 404 });
+    await unauthorized("GET", `/endpoints/${none.id}`);
+
+    const edited = await api("PATCH", `/endpoints/${fifo.id}`, {
+      body: { name: "renamed", fifo: false, rate_limit_per_s: 0, retry: { jitter: null }, circuit: null },
+      expect: 200,
+    });
+    assert.equal(edited.json.rate_limit_per_s, null);
+    await api("PATCH", `/endpoints/${fifo.id}`, { body: { nickname: "x" }, expect: 400, bodyValid: false });
+    await api("PATCH", `/endpoints/${fifo.id}`, { body: { retry: { schedule_s: [0] } }, expect: 400, bodyValid: false });
+    await api("PATCH", `/endpoints/${MISSING_EP}`, { body: { name: "x" }, expect: 404 });
+    await unauthorized("PATCH", `/endpoints/${fifo.id}`, { body: { name: "x" } });
+  });
+
+  it("endpoints: relay secret, secret rotation", async () => {
+    const secret = await api("GET", `/endpoints/${none.id}/secret`, { expect: 200 });
+    assert.equal(secret.json.relay_secret, none.relay_secret);
+    await api("GET", `/endpoints/${MISSING_EP}/secret`, { expect: 404 });
+    await unauthorized("GET", `/endpoints/${none.id}/secret`);
+
+    const generated = await api("POST", `/endpoints/${none.id}/secrets/rotate`, { expect: 200 });
+    assert.equal(typeof generated.json.secret, "string", "a secret the relay made is shown once");
+    const { ep: github } = await endpoint({ provider: "github", secrets: ["old"] });
+    const given = await api("POST", `/endpoints/${github.id}/secrets/rotate`, { body: { secret: "new", expire_previous_in_s: 60 }, expect: 200 });
+    assert.equal("secret" in given.json, false);
+    assert.equal(given.json.secrets_count, 2);
+    assert.ok(given.json.secrets[1].expires_at);
+    const required = await api("POST", `/endpoints/${github.id}/secrets/rotate`, { body: {}, expect: 400 });
+    assert.equal(required.json.error.code, "secret_required");
+    await api("POST", `/endpoints/${github.id}/secrets/rotate`, { body: { secret: "x", keep: true }, expect: 400, bodyValid: false });
+    await api("POST", `/endpoints/${MISSING_EP}/secrets/rotate`, { expect: 404 });
+    await unauthorized("POST", `/endpoints/${github.id}/secrets/rotate`);
+  });
+
+  it("ingest: acks, duplicates, handshakes and every refusal", async () => {
+    const body = JSON.stringify({ hello: "world" });
+    const ack = await contract.call("POST", `/${none.id}`, { raw: body, headers: { "content-type": "application/json", "idempotency-key": "k-1" }, expect: 200 });
+    assert.equal(ack.json.duplicate, false);
+    const dup = await contract.call("POST", `/${none.id}`, { raw: body, headers: { "content-type": "application/json", "idempotency-key": "k-1" }, expect: 200 });
+    assert.deepEqual(dup.json, { id: ack.json.id, duplicate: true });
+    delivered = await waitForEvent(ack.json.id, (e) => e.status === "delivered");
+
+    const slackSecret = "slack-secret";
+    const { ep: slack } = await endpoint({ provider: "slack", secrets: [slackSecret] });
+    const challenge = JSON.stringify({ type: "url_verification", challenge: "abc123" });
+    const echoed = await contract.call("POST", `/${slack.id}`, { raw: challenge, headers: sign.slack(slackSecret, challenge), expect: 200 });
+    assert.equal(echoed.text, "abc123");
+    const malformed = JSON.stringify({ type: "url_verification" });
+    await contract.call("POST", `/${slack.id}`, { raw: malformed, headers: sign.slack(slackSecret, malformed), expect: 400 });
+
+    const zoomSecret = "zoom-secret";
+    const { ep: zoom } = await endpoint({ provider: "zoom", secrets: [zoomSecret] });
+    const validation = JSON.stringify({ event: "endpoint.url_validation", payload: { plainToken: "tok" } });
+    await contract.call("POST", `/${zoom.id}`, { raw: validation, headers: sign.zoom(zoomSecret, validation), expect: 200 });
+
+    const keys = sign.discordKeys();
+    const { ep: discord } = await endpoint({ provider: "discord", secrets: [keys.publicHex] });
+    const ping = JSON.stringify({ type: 1 });
+    const pong = await contract.call("POST", `/${discord.id}`, { raw: ping, headers: sign.discord(keys.privateKey, ping), expect: 200 });
+    assert.deepEqual(pong.json, { type: 1 });
+    const eventPing = JSON.stringify({ type: 0 });
+    await contract.call("POST", `/${discord.id}`, { raw: eventPing, headers: sign.discord(keys.privateKey, eventPing), expect: 204 });
+
+    const { ep: github } = await endpoint({ provider: "github", secrets: ["gh"] });
+    const refused = await contract.call("POST", `/${github.id}`, { raw: body, headers: { "content-type": "application/json" }, expect: 401 });
+    assert.equal(refused.json.error.code, "signature_missing");
+    await contract.call("POST", `/${github.id}`, { raw: body, headers: sign.github("wrong", body), expect: 401 });
+    await contract.call("POST", `/${MISSING_EP}`, { raw: body, expect: 404 });
+    await contract.call("POST", `/${none.id}`, { raw: Buffer.alloc(70_000, 0x61), expect: 413 });
+    await contract.call("POST", `/${none.id}`, { raw: body, headers: { "x-hookrelay-fault": "r2_put" }, expect: 503 });
+    const { ep: off } = await endpoint({ provider: "none", disabled: true });
+    await contract.call("POST", `/${off.id}`, { raw: body, expect: 403 });
+    const { ep: walled } = await endpoint({ provider: "none", allowed_cidrs: ["203.0.113.0/24"] });
+    const outside = await contract.call("POST", `/${walled.id}`, { raw: body, expect: 403 });
+    assert.equal(outside.json.error.code, "ip_not_allowed");
+  });
+
+  it("ingest: GET handshakes", async () => {
+    const { ep: meta } = await endpoint({ provider: "whatsapp", secrets: ["app-secret"], verify_token: "vt" });
+    const echoed = await contract.call("GET", `/${meta.id}?hub.mode=subscribe&hub.verify_token=vt&hub.challenge=42`, { expect: 200 });
+    assert.equal(echoed.text, "42");
+    await contract.call("GET", `/${meta.id}?hub.mode=subscribe&hub.verify_token=no&hub.challenge=42`, { expect: 403 });
+    await contract.call("GET", `/${meta.id}?hub.mode=unsubscribe`, { expect: 400 });
+    const { ep: dropbox } = await endpoint({ provider: "dropbox", secrets: ["dbx"] });
+    assert.equal((await contract.call("GET", `/${dropbox.id}?challenge=c-1`, { expect: 200 })).text, "c-1");
+    const { ep: okta } = await endpoint({ provider: "okta", secrets: ["Bearer okta"] });
+    const challenge = { "x-okta-verification-challenge": "ch" };
+    const verified = await contract.call("GET", `/${okta.id}`, { headers: { ...challenge, authorization: "Bearer okta" }, expect: 200 });
+    assert.deepEqual(verified.json, { verification: "ch" });
+    await contract.call("GET", `/${okta.id}`, { headers: challenge, expect: 401 });
+    await contract.call("GET", `/${none.id}`, { expect: 405 });
+    await contract.call("GET", `/${MISSING_EP}`, { expect: 404 });
+  });
+
+  it("rejections", async () => {
+    const { ep: github } = await endpoint({ provider: "github", secrets: ["gh"] });
+    await contract.call("POST", `/${github.id}`, { raw: "{}", headers: sign.github("not-the-secret", "{}"), expect: 401 });
+    let log;
+    for (let i = 0; i < 50 && !log?.json.data.length; i++) {
+      log = await api("GET", `/endpoints/${github.id}/rejections`, { expect: 200 });
+      if (!log.json.data.length) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(log.json.data[0].reason, "signature_mismatch");
+    assert.equal(log.json.counts.signature_mismatch, 1);
+    await api("GET", `/endpoints/${MISSING_EP}/rejections`, { expect: 404 });
+    await unauthorized("GET", `/endpoints/${github.id}/rejections`);
+    const all = await api("GET", "/rejections", { expect: 200 });
+    assert.ok(all.json.counts.unknown_endpoint >= 1);
+    await unauthorized("GET", "/rejections");
+  });
+
+  it("events: list, read, body", async () => {
+    const page = await api("GET", `/events?endpoint_id=${none.id}&status=delivered&limit=1`, { expect: 200 });
+    assert.equal(page.json.data[0].id, delivered.id);
+    assert.equal(page.json.next_cursor, delivered.id, "a full page has a cursor");
+    const next = await api("GET", `/events?endpoint_id=${none.id}&limit=1&cursor=${page.json.next_cursor}`, { expect: 200 });
+    assert.equal(next.json.next_cursor, null);
+    await api("GET", "/events", { expect: 200 });
+    await api("GET", "/events?limit=0", { expect: 400 });
+    await api("GET", "/events?status=lost", { expect: 400 });
+    await api("GET", "/events?cursor=nope", { expect: 400 });
+    await unauthorized("GET", "/events");
+
+    const event = await api("GET", `/events/${delivered.id}`, { expect: 200 });
+    assert.equal(event.json.attempts.length, 1);
+    assert.equal(event.json.attempts[0].outcome, "delivered");
+    assert.deepEqual(event.json.headers.find(([name]) => name === "idempotency-key"), ["idempotency-key", "k-1"]);
+    await api("GET", `/events/${MISSING_EVT}`, { expect: 404 });
+    await api("GET", "/events/whatever", { expect: 404 });
+    await unauthorized("GET", `/events/${delivered.id}`);
+
+    const raw = await api("GET", `/events/${delivered.id}/body`, { expect: 200 });
+    assert.equal(raw.text, JSON.stringify({ hello: "world" }));
+    assert.equal(raw.headers.get("content-type"), "application/json");
+    await api("GET", `/events/${MISSING_EVT}/body`, { expect: 404 });
+    await unauthorized("GET", `/events/${delivered.id}/body`);
+  });
+
+  it("replay: one event, in bulk", async () => {
+    const again = await api("POST", `/events/${delivered.id}/replay`, { expect: 202 });
+    assert.deepEqual(again.json, { id: delivered.id, status: "received" });
+    await waitForEvent(delivered.id, (e) => e.status === "delivered" && e.attempts.length === 2);
+    await api("POST", `/events/${MISSING_EVT}/replay`, { expect: 404 });
+    await unauthorized("POST", `/events/${delivered.id}/replay`);
+
+    ({ ep: deadEndpoint } = await endpoint({ provider: "none", plan: sequence(400, 200) }));
+    const ack = await contract.call("POST", `/${deadEndpoint.id}`, { raw: "{}", expect: 200 });
+    const dead = await waitForEvent(ack.json.id, (e) => e.status === "dead");
+    assert.equal(dead.attempts[0].outcome, "client_error");
+    const bulk = await api("POST", "/replay", { body: { endpoint_id: deadEndpoint.id, status: "dead", limit: 10 }, expect: 202 });
+    assert.deepEqual(bulk.json, { replayed: 1, remaining: 0 });
+    await waitForEvent(ack.json.id, (e) => e.status === "delivered");
+    await api("POST", "/replay", { body: { status: "dead" }, expect: 202 });
+    await api("POST", "/replay", { body: { status: "delivered" }, expect: 400, bodyValid: false });
+    await api("POST", "/replay", { body: { status: "dead", endpoint_id: "nope" }, expect: 400, bodyValid: false });
+    await api("POST", "/replay", { body: { status: "dead", all: true }, expect: 400, bodyValid: false });
+    await unauthorized("POST", "/replay", { body: { status: "dead" } });
+    await assertConservation(relay, deadEndpoint.id, { received: 1, delivered: 1 });
+  });
+
+  it("pause and resume; an event in flight cannot be replayed", async () => {
+    const paused = await api("POST", `/endpoints/${deadEndpoint.id}/pause`, { body: { reason: "maintenance" }, expect: 200 });
+    assert.equal(paused.json.paused_reason, "maintenance");
+    await api("POST", `/endpoints/${none.id}/pause`, { expect: 200 });
+    const ack = await contract.call("POST", `/${deadEndpoint.id}`, { raw: '{"held":true}', expect: 200 });
+    const conflict = await api("POST", `/events/${ack.json.id}/replay`, { expect: 409 });
+    assert.equal(conflict.json.error.code, "event_in_flight");
+    await api("POST", `/endpoints/${deadEndpoint.id}/pause`, { body: { reason: 7 }, expect: 400, bodyValid: false });
+    await api("POST", `/endpoints/${MISSING_EP}/pause`, { expect: 404 });
+    await unauthorized("POST", `/endpoints/${deadEndpoint.id}/pause`);
+
+    const resumed = await api("POST", `/endpoints/${deadEndpoint.id}/resume`, { expect: 200 });
+    assert.equal(resumed.json.drained, 1);
+    await api("POST", `/endpoints/${none.id}/resume`, { expect: 200 });
+    await waitForEvent(ack.json.id, (e) => e.status === "delivered");
+    await api("POST", `/endpoints/${MISSING_EP}/resume`, { expect: 404 });
+    await unauthorized("POST", `/endpoints/${deadEndpoint.id}/resume`);
+    await assertConservation(relay, deadEndpoint.id, { received: 2, delivered: 2 });
+  });
+
+  it("delete", async () => {
+    const { ep } = await endpoint({ provider: "none" });
+    await unauthorized("DELETE", `/endpoints/${ep.id}`);
+    await api("DELETE", `/endpoints/${ep.id}`, { expect: 204 });
+    await api("DELETE", `/endpoints/${ep.id}`, { expect: 404 });
+    await contract.call("POST", `/${ep.id}`, { raw: "{}", expect: 404 });
+  });
+});
+
+describe("coverage, proved by walking the document", () => {
+  it("every documented answer of every operation was produced (or is listed as not producible)", () => {
+    const missing = [];
+    for (const { template, method, op } of contract.operations()) {
+      const key = `${method.toUpperCase()} ${template}`;
+      const seen = contract.seen.get(key) ?? new Set();
+      if (![...seen].some((s) => s >= 200 && s < 300)) missing.push(`${key} (${op.operationId}): no success answer`);
+      for (const status of Object.keys(op.responses)) {
+        if (seen.has(Number(status)) || NOT_PRODUCIBLE[`${key} ${status}`] || NOT_PRODUCIBLE[status]) continue;
+        missing.push(`${key} (${op.operationId}) ${status}`);
+      }
+    }
+    assert.deepEqual(missing, [], `documented but never exercised:\n  ${missing.join("\n  ")}`);
+  });
+
+  it("every path answers 405 to each method the document does not list for it", async () => {
+    const { ep } = await endpoint({ provider: "none" });
+    const sample = { id: MISSING_EP, endpoint_id: ep.id };
+    const undocumented = [];
+    for (const [template, item] of Object.entries(contract.doc.paths)) {
+      let path = template.replace(/\{([^}]+)\}/g, (_, name) => sample[name]);
+      if (template.startsWith("/api/v1/events/")) path = path.replace(MISSING_EP, MISSING_EVT);
+      for (const method of METHODS.filter((m) => !item[m])) {
+        const res = await fetch(`${relay.url}${path}`, { method: method.toUpperCase(), headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+        const body = await res.text();
+        if (res.status !== 405 || JSON.parse(body).error.code !== "method_not_allowed") {
+          undocumented.push(`${method.toUpperCase()} ${template} answered ${res.status} ${body.slice(0, 120)}`);
+        }
+      }
+    }
+    assert.deepEqual(undocumented, [], "a route answers a method the document does not list");
+  });
+});
