@@ -57,6 +57,8 @@ pub struct Settings {
     pub alert_refusal_spike: u32,
     /// How long a refusal-spike or stale-sweeper alert stays quiet after firing.
     pub alert_cooldown_s: u64,
+    /// A pull lease's length when the client does not ask for one.
+    pub pull_lease_s: u32,
     pub public_url: Option<String>,
     /// Faults active for every request (test configurations only).
     pub faults: Vec<Fault>,
@@ -106,6 +108,7 @@ impl Settings {
             alert_failure_streak: num("ALERT_FAILURE_STREAK", 5).max(1) as u32,
             alert_refusal_spike: num("ALERT_REFUSAL_SPIKE", 50).max(1) as u32,
             alert_cooldown_s: num("ALERT_COOLDOWN_S", 3600),
+            pull_lease_s: num("PULL_LEASE_S", 60).clamp(2, 900) as u32,
             public_url: lookup("PUBLIC_URL")
                 .map(|u| u.trim_end_matches('/').to_string())
                 .filter(|u| !u.is_empty()),

@@ -27,7 +27,6 @@ use worker::{Delay, Request, Response};
 const DEFAULT_MAX: u32 = 10;
 const MAX_MAX: u32 = 100;
 const MAX_WAIT_S: u32 = 25;
-const DEFAULT_LEASE_S: u32 = 60;
 const LEASE_RANGE_S: std::ops::RangeInclusive<u32> = 2..=900;
 const POLL_EVERY_MS: u64 = 500;
 
@@ -45,7 +44,7 @@ pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response
     let input: LeaseInput = read_json(req).await?;
     let max = input.max.unwrap_or(DEFAULT_MAX).clamp(1, MAX_MAX);
     let wait_ms = i64::from(input.wait_s.unwrap_or(0).min(MAX_WAIT_S)) * 1000;
-    let lease_s = input.lease_s.unwrap_or(DEFAULT_LEASE_S);
+    let lease_s = input.lease_s.unwrap_or(relay.settings.pull_lease_s);
     if !LEASE_RANGE_S.contains(&lease_s) {
         return Err(ApiError::bad_request("invalid_lease", "lease_s is 2..=900"));
     }
