@@ -32,6 +32,7 @@ const METHODS = ["get", "put", "post", "delete", "patch"];
 const DOC_ID = "https://hookrelay.invalid/openapi.json";
 const MISSING_EP = "ep_00000000000000000000000000";
 const MISSING_EVT = "evt_00000000000000000000000000";
+const MISSING_ALC = "alc_00000000000000000000000000";
 
 let relay;
 let dest;
@@ -301,12 +302,15 @@ describe("every operation answers as documented", () => {
   it("endpoints: create, list, read, edit", async () => {
     ({ ep: none } = await endpoint({ provider: "none" }));
     assert.match(none.relay_secret, /^whsec_/);
-    await endpoint({
+    assert.equal(none.destination_type, "push", "push is the default");
+    assert.equal(none.retention_days, null, "the relay's retention is the default");
+    const { ep: kept } = await endpoint({
       provider: "github", secrets: ["gh-secret"],
       retry: { schedule_s: [1, 2], max_attempts: 3, jitter: 0.1, max_delay_s: 60, retry_client_errors: false },
       timeout_ms: 5000, circuit: { threshold: 3, probe_interval_s: 5 }, rate_limit_per_s: 10, fifo: true,
-      allowed_cidrs: ["127.0.0.0/8", "::1/128"], disabled: false,
+      allowed_cidrs: ["127.0.0.0/8", "::1/128"], disabled: false, destination_type: "push", retention_days: 14.5,
     });
+    assert.equal(kept.retention_days, 14.5);
     await endpoint({
       provider: "hmac", secrets: ["hmac-secret"],
       scheme_config: { hmac: { header: "x-sig", algorithm: "sha512", encoding: "base64", prefix: "v1=",
@@ -322,6 +326,12 @@ describe("every operation answers as documented", () => {
     await api("POST", "/endpoints", { body: { name: "x", provider: "hmac", secrets: ["s"], destination_url: dest.base }, expect: 400, bodyValid: false });
     await api("POST", "/endpoints", { body: { name: "x", provider: "none", destination_url: dest.base, timeout_ms: 5 }, expect: 400, bodyValid: false });
     await api("POST", "/endpoints", { body: { name: "x", provider: "none", destination_url: "ftp://example.com/" }, expect: 400 });
+    const pullWithUrl = await api("POST", "/endpoints", {
+      body: { name: "x", provider: "none", destination_type: "pull", destination_url: dest.base }, expect: 400, bodyValid: false,
+    });
+    assert.equal(pullWithUrl.json.error.code, "invalid_destination");
+    await api("POST", "/endpoints", { body: { name: "x", provider: "none", destination_type: "poll", destination_url: dest.base }, expect: 400, bodyValid: false });
+    await api("POST", "/endpoints", { body: { name: "x", provider: "none", destination_url: dest.base, retention_days: 4000 }, expect: 400, bodyValid: false });
     await api("POST", "/endpoints", { body: "{not json", expect: 400, bodyValid: false });
     await unauthorized("POST", "/endpoints", { body: { name: "x", provider: "none", destination_url: dest.base } });
 
@@ -338,11 +348,13 @@ describe("every operation answers as documented", () => {
     await api("GET", "/endpoints/not-an-id", { expect: 404 });
     await unauthorized("GET", `/endpoints/${none.id}`);
 
+    assert.equal(fifo.id, kept.id);
     const edited = await api("PATCH", `/endpoints/${fifo.id}`, {
-      body: { name: "renamed", fifo: false, rate_limit_per_s: 0, retry: { jitter: null }, circuit: null },
+      body: { name: "renamed", fifo: false, rate_limit_per_s: 0, retry: { jitter: null }, circuit: null, retention_days: 0 },
       expect: 200,
     });
     assert.equal(edited.json.rate_limit_per_s, null);
+    assert.equal(edited.json.retention_days, null, "0 falls back to the relay's retention");
     await api("PATCH", `/endpoints/${fifo.id}`, { body: { nickname: "x" }, expect: 400, bodyValid: false });
     await api("PATCH", `/endpoints/${fifo.id}`, { body: { retry: { schedule_s: [0] } }, expect: 400, bodyValid: false });
     await api("PATCH", `/endpoints/${MISSING_EP}`, { body: { name: "x" }, expect: 404 });
@@ -513,6 +525,118 @@ describe("every operation answers as documented", () => {
     await api("POST", `/endpoints/${MISSING_EP}/resume`, { expect: 404 });
     await unauthorized("POST", `/endpoints/${deadEndpoint.id}/resume`);
     await assertConservation(relay, deadEndpoint.id, { received: 2, delivered: 2 });
+  });
+
+  it("metrics", async () => {
+    const metrics = await api("GET", "/metrics", { expect: 200 });
+    assert.equal(metrics.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    assert.match(metrics.text, new RegExp(`^hookrelay_events\\{endpoint_id="${none.id}",status="delivered"\\} \\d+$`, "m"));
+    assert.match(metrics.text, /^# TYPE hookrelay_sweeper_lag_seconds gauge$/m);
+    await unauthorized("GET", "/metrics");
+  });
+
+  it("alerts: channels, list, test, delete", async () => {
+    const webhookPath = `/openapi-alerts-${++routes}`;
+    const webhook = await api("POST", "/alerts", { body: { kind: "webhook", url: dest.route(webhookPath) }, expect: 201 });
+    assert.match(webhook.json.secret, /^whsec_/);
+    const slack = await api("POST", "/alerts", { body: { kind: "slack", url: dest.route(`/openapi-slack-${routes}`) }, expect: 201 });
+    assert.equal("secret" in slack.json, false, "only a webhook channel has a secret");
+    const down = await api("POST", "/alerts", { body: { kind: "slack", url: dest.route(`/openapi-down-${routes}`, sequence(500)) }, expect: 201 });
+    const kind = await api("POST", "/alerts", { body: { kind: "pager", url: dest.base }, expect: 400, bodyValid: false });
+    assert.equal(kind.json.error.code, "invalid_alert_channel");
+    const refused = await api("POST", "/alerts", { body: { kind: "slack", url: "ftp://example.com/" }, expect: 400 });
+    assert.equal(refused.json.error.code, "invalid_destination");
+    await api("POST", "/alerts", { body: { kind: "slack" }, expect: 400, bodyValid: false });
+    await api("POST", "/alerts", { body: { kind: "slack", url: dest.base, secret: "mine" }, expect: 400, bodyValid: false });
+    await unauthorized("POST", "/alerts", { body: { kind: "slack", url: dest.base } });
+
+    const list = await api("GET", "/alerts", { expect: 200 });
+    assert.deepEqual(list.json.data.map((c) => c.id).sort(), [webhook.json.id, slack.json.id, down.json.id].sort());
+    assert.equal(list.json.data.some((c) => "secret" in c), false, "the secret is shown once");
+    await unauthorized("GET", "/alerts");
+
+    const reached = await api("POST", `/alerts/${webhook.json.id}/test`, { expect: 200 });
+    assert.deepEqual(reached.json, { delivered: true });
+    const [sent] = dest.to(webhookPath);
+    assert.equal(JSON.parse(sent.body).type, "relay.test");
+    assert.ok(sign.verifyStandard(webhook.json.secret, sent.headers, sent.body), "signed with the channel secret");
+    assert.deepEqual((await api("POST", `/alerts/${slack.json.id}/test`, { expect: 200 })).json, { delivered: true });
+    assert.deepEqual((await api("POST", `/alerts/${down.json.id}/test`, { expect: 200 })).json, { delivered: false });
+    await api("POST", `/alerts/${MISSING_ALC}/test`, { expect: 404 });
+    await unauthorized("POST", `/alerts/${webhook.json.id}/test`);
+
+    await unauthorized("DELETE", `/alerts/${webhook.json.id}`);
+    for (const channel of [webhook, slack, down]) await api("DELETE", `/alerts/${channel.json.id}`, { expect: 204 });
+    await api("DELETE", `/alerts/${webhook.json.id}`, { expect: 404 });
+    assert.deepEqual((await api("GET", "/alerts", { expect: 200 })).json.data, []);
+  });
+
+  it("pull: lease, report attempts", async () => {
+    const created = await api("POST", "/endpoints", { body: { name: "openapi pull", provider: "none", destination_type: "pull" }, expect: 201 });
+    const pull = created.json;
+    assert.equal(pull.destination_type, "pull");
+    assert.equal(pull.destination_url, "");
+    await api("GET", `/endpoints/${pull.id}`, { expect: 200 });
+    const toPush = await api("PATCH", `/endpoints/${pull.id}`, { body: { destination_type: "push" }, expect: 400 });
+    assert.equal(toPush.json.error.code, "invalid_destination", "a push endpoint needs a destination_url");
+    assert.equal((await api("PATCH", `/endpoints/${pull.id}`, { body: { retention_days: 3 }, expect: 200 })).json.retention_days, 3);
+
+    const bodies = new Map();
+    for (const n of [1, 2]) {
+      const body = JSON.stringify({ pulled: n });
+      const ack = await contract.call("POST", `/${pull.id}`, { raw: body, headers: { "content-type": "application/json" }, expect: 200 });
+      bodies.set(ack.json.id, body);
+    }
+    const leased = await api("POST", `/pull/${pull.id}`, { body: { max: 1, lease_s: 30, event_types: null }, expect: 200 });
+    assert.equal(leased.json.data.length, 1, "at most max");
+    const [event] = leased.json.data;
+    assert.equal(event.attempt, 1);
+    const body = bodies.get(event.id);
+    assert.equal(Buffer.from(event.body_base64, "base64").toString(), body, "the stored body, byte for byte");
+    const headers = Object.fromEntries(event.headers);
+    assert.equal(headers["webhook-id"], event.id);
+    assert.ok(sign.verifyStandard(pull.relay_secret, headers, Buffer.from(body)), "signed like a push");
+    const [other] = (await api("POST", `/pull/${pull.id}`, { body: {}, expect: 200 })).json.data;
+    assert.deepEqual([event.id, other.id].sort(), [...bodies.keys()].sort());
+    assert.deepEqual((await api("POST", `/pull/${pull.id}`, { body: { wait_s: 1 }, expect: 200 })).json.data, [], "everything is leased");
+
+    const lost = await api("POST", `/events/${event.id}/attempts`, { body: { lease_token: "0".repeat(32), status_code: 200, duration_ms: 1 }, expect: 409 });
+    assert.equal(lost.json.error.code, "lease_lost");
+    const done = await api("POST", `/events/${event.id}/attempts`, {
+      body: { lease_token: event.lease_token, status_code: 200, error: null, duration_ms: 5, response_snippet: "ok" }, expect: 200,
+    });
+    assert.deepEqual(done.json, { id: event.id, status: "delivered", attempt: 1, next_attempt_at: null });
+    const again = await api("POST", `/events/${event.id}/attempts`, { body: { lease_token: event.lease_token, status_code: 200, duration_ms: 1 }, expect: 409 });
+    assert.equal(again.json.error.code, "lease_lost", "a finished event holds no lease");
+    const failed = await api("POST", `/events/${other.id}/attempts`, {
+      body: { lease_token: other.lease_token, status_code: 503, duration_ms: 9, response_snippet: "down" }, expect: 200,
+    });
+    assert.equal(failed.json.status, "retrying");
+    assert.ok(failed.json.next_attempt_at);
+    const read = await api("GET", `/events/${event.id}`, { expect: 200 });
+    assert.equal(read.json.attempts[0].outcome, "delivered");
+
+    // An endpoint switched to push while an event is leased takes no report for it.
+    const switching = (await api("POST", "/endpoints", { body: { name: "openapi switch", provider: "none", destination_type: "pull" }, expect: 201 })).json;
+    await contract.call("POST", `/${switching.id}`, { raw: "{}", expect: 200 });
+    const [held] = (await api("POST", `/pull/${switching.id}`, { body: {}, expect: 200 })).json.data;
+    await api("PATCH", `/endpoints/${switching.id}`, { body: { destination_type: "push", destination_url: dest.route(`/openapi-${++routes}`) }, expect: 200 });
+    const switched = await api("POST", `/events/${held.id}/attempts`, { body: { lease_token: held.lease_token, status_code: 200, duration_ms: 1 }, expect: 409 });
+    assert.equal(switched.json.error.code, "not_a_pull_destination");
+    await api("POST", `/events/${event.id}/attempts`, { body: { lease_token: event.lease_token }, expect: 400, bodyValid: false });
+    await api("POST", `/events/${MISSING_EVT}/attempts`, { body: { lease_token: event.lease_token, duration_ms: 1 }, expect: 404 });
+    await api("POST", "/events/whatever/attempts", { body: { lease_token: event.lease_token, duration_ms: 1 }, expect: 404 });
+    await unauthorized("POST", `/events/${event.id}/attempts`, { body: { lease_token: event.lease_token, duration_ms: 1 } });
+
+    const pushes = await api("POST", `/pull/${none.id}`, { body: {}, expect: 409 });
+    assert.equal(pushes.json.error.code, "not_a_pull_destination");
+    await api("POST", `/pull/${MISSING_EP}`, { body: {}, expect: 404 });
+    await api("POST", "/pull/not-an-id", { body: {}, expect: 404 });
+    const short = await api("POST", `/pull/${pull.id}`, { body: { lease_s: 1 }, expect: 400, bodyValid: false });
+    assert.equal(short.json.error.code, "invalid_lease");
+    await api("POST", `/pull/${pull.id}`, { body: { limit: 5 }, expect: 400, bodyValid: false });
+    await unauthorized("POST", `/pull/${pull.id}`, { body: {} });
+    await assertConservation(relay, pull.id, { received: 2, delivered: 1, in_flight: 1 });
   });
 
   it("delete", async () => {
