@@ -15,9 +15,11 @@ step() { printf '\n== %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --check
 step "cargo clippy (warnings denied)"
-cargo clippy --all-targets --quiet -- -D warnings
-step "native tests: pure modules and the wrangler.toml lint"
-cargo test --quiet
+cargo clippy --all-targets --workspace --quiet -- -D warnings
+step "native tests: pure modules, the command line and the wrangler.toml lint"
+cargo test --workspace --quiet
+step "the hookrelay CLI (for the listen scenarios)"
+cargo build -p hookrelay-cli --quiet
 step "release build of the Worker"
 bash scripts/build.sh >/dev/null
 step "wrangler deploy --dry-run for every environment"
