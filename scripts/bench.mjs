@@ -10,7 +10,10 @@
 import { Relay } from "../tests/support/relay.mjs";
 import { startDestination } from "../tests/support/destination.mjs";
 import { github } from "../tests/support/providers.mjs";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 
 const perLevel = Number(process.argv[2] ?? 400);
@@ -95,9 +98,51 @@ try {
   console.log(`  delivered ${got.length}, distinct ${unique.size}, acked ${ackedAt.size} -> ${got.length === endToEnd && unique.size === endToEnd ? "every event exactly once" : "MISMATCH"}`);
   console.log(`  delivery lag p50 ${lags.length ? percentile(lags, 50) : "-"} ms, p99 ${lags.length ? percentile(lags, 99) : "-"} ms; ${(got.length / spanS).toFixed(1)} deliveries/s; total ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
+  await pullOverPush(relay, dest);
+
   const wasm = readFileSync(new URL("../build/index_bg.wasm", import.meta.url));
   console.log(`\nwasm: ${wasm.length} bytes raw, ${gzipSync(wasm).length} bytes gzipped`);
 } finally {
   await relay.stop();
   await dest.close();
+}
+
+/**
+ * The latency `hookrelay listen` adds: the same 200 events sent to a push
+ * endpoint and to a pull endpoint forwarded by the CLI into the same local app;
+ * lag = app receipt - ack, in one run. Skipped when the CLI is not built.
+ */
+async function pullOverPush(relay, dest) {
+  const cli = new URL("../target/debug/hookrelay", import.meta.url).pathname;
+  if (!existsSync(cli)) {
+    console.log("\npull over push: skipped (cargo build -p hookrelay-cli first)");
+    return;
+  }
+  const n = 200;
+  const push = await relay.createEndpoint({ name: "lag-push", provider: "none", destination_url: dest.route("/lag-push") });
+  const pull = await relay.createEndpoint({ name: "lag-pull", provider: "none", destination_type: "pull" });
+  const home = mkdtempSync(join(tmpdir(), "hookrelay-bench-cli-"));
+  const listener = spawn(cli, ["listen", pull.id, "--forward-to", `${dest.base}/lag-pull`, "--json"], {
+    env: { ...process.env, HOME: home, HOOKRELAY_URL: relay.url, HOOKRELAY_KEY: "test-admin-token" },
+    stdio: "ignore",
+  });
+  const acked = new Map();
+  const sendTo = async (ep, i) => {
+    const res = await fetch(`${relay.url}/${ep.id}`, { method: "POST", body: `lag-${i}` });
+    acked.set((await res.json()).id, Date.now());
+  };
+  for (let i = 0; i < n; i++) {
+    await Promise.all([sendTo(push, i), sendTo(pull, i)]);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const deadline = Date.now() + 120_000;
+  while ((dest.to("/lag-push").length < n || dest.to("/lag-pull").length < n) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  listener.kill("SIGINT");
+  const lags = (path) => dest.to(path).map((r) => r.at - acked.get(r.headers["webhook-id"])).sort((a, b) => a - b);
+  const show = (name, l) => `${name}: ${l.length} delivered, lag p50 ${percentile(l, 50)} ms, p99 ${percentile(l, 99)} ms`;
+  console.log(`\npull over push, ${n} events each, same run, 50/s:`);
+  console.log(`  ${show("push (queue consumer)", lags("/lag-push"))}`);
+  console.log(`  ${show("pull (hookrelay listen)", lags("/lag-pull"))}`);
 }
