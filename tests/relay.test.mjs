@@ -191,6 +191,28 @@ describe("failure classes", () => {
   });
 });
 
+describe("one deliverer at a time", () => {
+  it("while a delivery holds its lease, neither the sweeper nor a replay can claim the event", async () => {
+    const { ep, path } = await endpoint("none", [], (_r, i) => (i === 0 ? { stall: true } : { status: 200 }), {
+      timeout_ms: 3000,
+      retry: { schedule_s: [1] },
+    });
+    const res = await relay.ingest(ep.id, "held-by-one-deliverer");
+    for (let i = 0; i < 50 && dest.to(path).length === 0; i++) await sleep(100);
+    assert.equal((await relay.event(res.json.id)).status, "delivering");
+    await sleep(1200); // past SWEEP_GRACE_S: only the lease protects the event now
+    for (let i = 0; i < 3; i++) await relay.fireCron();
+    const replay = await relay.api("POST", `/events/${res.json.id}/replay`);
+    assert.equal(replay.status, 409);
+    assert.equal(replay.json.error.code, "event_in_flight");
+    assert.equal(dest.to(path).length, 1, "no second deliverer while the lease holds");
+    const event = await relay.waitForEvent(res.json.id, delivered);
+    assert.deepEqual(event.attempts.map((a) => [a.number, a.outcome]), [[1, "timeout"], [2, "delivered"]]);
+    assert.equal(dest.to(path).length, 2);
+    await assertConservation(relay, ep.id, { received: 1, delivered: 1 });
+  });
+});
+
 describe("dedup", () => {
   it("the same provider delivery sent concurrently becomes one event and one delivery", async () => {
     const secret = "dedup-secret";
