@@ -8,6 +8,7 @@
 //! hold no `worker` types
 //! and are unit-tested natively.
 
+pub mod access;
 pub mod alerts;
 pub mod allowlist;
 pub mod api;

@@ -1,7 +1,8 @@
 // `hookrelay listen` against the relay on workerd and a local app the test
 // controls: every event forwarded once, byte-exact and verifiable; nothing lost
 // while the CLI is stopped; the app's failures retried; replay reaches the CLI;
-// a CLI killed mid-forward loses nothing; a wrong key exits with a clear error.
+// a CLI killed mid-forward loses nothing; a wrong key exits with a clear error;
+// a pull key scoped to the destination is enough, a viewer key is refused.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -19,12 +20,15 @@ const CLI = join(ROOT, "target/debug/hookrelay");
 
 let relay;
 let app;
+const running = new Set();
 before(async () => {
   assert.ok(existsSync(CLI), `build the CLI first: cargo build -p hookrelay-cli (${CLI})`);
   app = await startDestination();
   relay = await Relay.start({ name: "cli", vars: { PULL_LEASE_S: "3" } });
 });
 after(async () => {
+  // A failed assertion must not leave a CLI running (it would keep the runner alive).
+  for (const proc of running) proc.kill("SIGKILL");
   await relay?.stop();
   await app?.close();
 });
@@ -34,6 +38,8 @@ function runCli(args, { key = ADMIN_TOKEN } = {}) {
   const home = mkdtempSync(join(tmpdir(), "hookrelay-cli-"));
   const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, ".config"), HOOKRELAY_URL: relay.url, HOOKRELAY_KEY: key };
   const proc = spawn(CLI, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  running.add(proc);
+  proc.once("exit", () => running.delete(proc));
   const lines = [];
   let stdout = "";
   let stderr = "";
@@ -152,5 +158,33 @@ describe("hookrelay listen", () => {
     assert.equal((await relay.event(id)).status, "received");
     assert.equal(app.to("/app-4").length, 0);
     await assertConservation(relay, ep.id, { received: 1, in_flight: 1 });
+  });
+
+  it("a pull key scoped to the destination is all listen needs; a viewer key is refused", async () => {
+    const ep = await pullEndpoint();
+    const mint = async (fields) => {
+      const res = await relay.api("POST", "/keys", { name: "laptop", ...fields });
+      assert.equal(res.status, 201, JSON.stringify(res.json));
+      return res.json.key;
+    };
+    const viewerKey = await mint({ role: "viewer" });
+    const pullKey = await mint({ role: "pull", endpoint_id: ep.id });
+    const { id, body } = await send(ep, 1);
+
+    const refused = runCli(["listen", ep.id, "--forward-to", app.route("/app-5"), "--json"], { key: viewerKey });
+    const { code } = await refused.exited;
+    assert.equal(code, 3, refused.stderr());
+    assert.match(refused.stderr(), /403/);
+    assert.equal((await relay.event(id)).status, "received", "a viewer leases nothing");
+
+    const cli = runCli(["listen", ep.id, "--forward-to", app.route("/app-5"), "--json", "--print-secret"], { key: pullKey });
+    try {
+      await waitUntil("the event delivered with a pull key", async () => (await relay.event(id)).status === "delivered");
+      assert.deepEqual(app.to("/app-5").map((r) => r.body.toString()), [body.toString()]);
+    } finally {
+      cli.proc.kill("SIGINT");
+      await cli.exited;
+    }
+    await assertConservation(relay, ep.id, { received: 1, delivered: 1 });
   });
 });

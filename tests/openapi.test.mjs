@@ -149,7 +149,7 @@ class Contract {
    * sent as JSON unless `raw` (bytes or a string) is given. `bodyValid: false`
    * asserts that the document refuses the JSON body too.
    */
-  async call(method, path, { body, raw, headers = {}, auth, expect, bodyValid } = {}) {
+  async call(method, path, { body, raw, headers = {}, auth, token = ADMIN_TOKEN, expect, bodyValid } = {}) {
     const url = new URL(path, relay.url);
     const found = this.match(method.toLowerCase(), url.pathname);
     assert.ok(found, `${method} ${url.pathname} is not an operation of the document`);
@@ -158,7 +158,7 @@ class Contract {
     const sendHeaders = { ...headers };
     // The bearer token goes wherever the document asks for it, unless the caller says otherwise.
     auth ??= (found.op.security ?? this.doc.security ?? []).length > 0;
-    if (auth) sendHeaders.authorization = `Bearer ${ADMIN_TOKEN}`;
+    if (auth) sendHeaders.authorization = `Bearer ${token}`;
     let payload = raw;
     let requestErrors = [];
     if (body !== undefined) {
@@ -637,6 +637,92 @@ describe("every operation answers as documented", () => {
     await api("POST", `/pull/${pull.id}`, { body: { limit: 5 }, expect: 400, bodyValid: false });
     await unauthorized("POST", `/pull/${pull.id}`, { body: {} });
     await assertConservation(relay, pull.id, { received: 2, delivered: 1, in_flight: 1 });
+  });
+
+  it("keys: create, whoami, list, revoke", async () => {
+    await unauthorized("GET", "/whoami");
+    await unauthorized("GET", "/keys");
+    await unauthorized("POST", "/keys", { body: { name: "x", role: "viewer" } });
+    await unauthorized("DELETE", "/keys/key_00000000000000000000000000");
+    const admin = await api("GET", "/whoami", { expect: 200 });
+    assert.deepEqual(admin.json, { role: "admin", key_id: null, name: null, endpoint_id: null });
+    const viewer = await api("POST", "/keys", { body: { name: "reader", role: "viewer", endpoint_id: null }, expect: 201 });
+    assert.match(viewer.json.key, /^hrk_[0-9a-f]{64}$/);
+    assert.ok(viewer.json.key.startsWith(viewer.json.prefix) && viewer.json.prefix.length < 16);
+    const me = await api("GET", "/whoami", { token: viewer.json.key, expect: 200 });
+    assert.deepEqual(me.json, { role: "viewer", key_id: viewer.json.id, name: "reader", endpoint_id: null });
+    const listed = (await api("GET", "/keys", { expect: 200 })).json.data.find((k) => k.id === viewer.json.id);
+    assert.ok(listed.last_used_at, "using a key stamps it");
+    assert.equal(listed.key, undefined, "a key is shown once");
+    assert.ok(!JSON.stringify((await api("GET", "/keys", { expect: 200 })).json).includes(viewer.json.key));
+
+    const bad = [
+      [{ name: "", role: "viewer" }, "invalid_key"],
+      [{ name: "x", role: "owner" }, "invalid_key"],
+      [{ name: "x", role: "pull" }, "invalid_key"],
+      [{ name: "x", role: "editor", endpoint_id: MISSING_EP }, "invalid_key"],
+      [{ name: "x", role: "pull", endpoint_id: "nope" }, "invalid_key"],
+      [{ name: "x", role: "viewer", extra: 1 }, "invalid_body"],
+    ];
+    for (const [body, code] of bad) {
+      const res = await api("POST", "/keys", { body, expect: 400 });
+      assert.equal(res.json.error.code, code, JSON.stringify(body));
+    }
+    await api("POST", "/keys", { body: { name: "x", role: "pull", endpoint_id: MISSING_EP }, expect: 404 });
+    const { ep: pushing } = await endpoint({ provider: "none" });
+    const notPull = await api("POST", "/keys", { body: { name: "x", role: "pull", endpoint_id: pushing.id }, expect: 409 });
+    assert.equal(notPull.json.error.code, "not_a_pull_destination");
+
+    await api("DELETE", `/keys/${viewer.json.id}`, { expect: 204 });
+    await api("DELETE", `/keys/${viewer.json.id}`, { expect: 404 });
+    await api("GET", "/whoami", { token: viewer.json.key, expect: 401 });
+    assert.ok(!(await api("GET", "/keys", { expect: 200 })).json.data.some((k) => k.id === viewer.json.id));
+  });
+
+  it("roles: every operation walked with a viewer, an editor and a pull key", async () => {
+    const mint = async (role, endpoint_id) =>
+      (await api("POST", "/keys", { body: { name: `walk ${role}`, role, endpoint_id }, expect: 201 })).json.key;
+    const pullEp = (await api("POST", "/endpoints", { body: { name: "walk pull", provider: "none", destination_type: "pull" }, expect: 201 })).json;
+    const otherPull = (await api("POST", "/endpoints", { body: { name: "walk other", provider: "none", destination_type: "pull" }, expect: 201 })).json;
+    const keys = { viewer: await mint("viewer"), editor: await mint("editor"), pull: await mint("pull", pullEp.id) };
+    const rank = { viewer: 1, editor: 2, admin: 3 };
+    const permitted = (role, need) =>
+      need === "any" || (need === "pull" ? role === "pull" || rank[role] >= 2 : rank[role] >= rank[need]);
+    const sample = { id: undefined, endpoint_id: pullEp.id };
+    const idFor = (template) =>
+      template.startsWith("/api/v1/endpoints/") ? pullEp.id
+        : template.startsWith("/api/v1/events/") ? MISSING_EVT
+          : template.startsWith("/api/v1/alerts/") ? MISSING_ALC : "key_00000000000000000000000000";
+    let walked = 0;
+    for (const { template, method, op } of contract.operations()) {
+      if (!template.startsWith("/api/v1/")) continue;
+      const need = op["x-required-role"];
+      assert.ok(need, `${method} ${template} names no role`);
+      const path = template.replace("/api/v1", "").replace(/\{([^}]+)\}/g, (_, name) => sample[name] ?? idFor(template));
+      const body = op.requestBody ? {} : undefined;
+      for (const [role, token] of Object.entries(keys)) {
+        const res = await api(method.toUpperCase(), path, { token, body });
+        const where = `${method.toUpperCase()} ${template} as ${role} (needs ${need}) answered ${res.status} ${res.text.slice(0, 200)}`;
+        if (permitted(role, need)) {
+          assert.ok(res.status !== 403 && res.status !== 401, where);
+        } else {
+          assert.equal(res.status, 403, where);
+          assert.equal(res.json.error.code, "forbidden", where);
+        }
+        walked++;
+      }
+    }
+    assert.ok(walked >= 29 * 3, `walked ${walked}`);
+    // A pull key reaches only its own destination, the report route included.
+    const elsewhere = await api("POST", `/pull/${otherPull.id}`, { token: keys.pull, body: {}, expect: 403 });
+    assert.match(elsewhere.json.error.message, /pull key/);
+    await contract.call("POST", `/${otherPull.id}`, { raw: "{}", expect: 200 });
+    const otherKey = await mint("pull", otherPull.id);
+    const [leased] = (await api("POST", `/pull/${otherPull.id}`, { token: otherKey, body: { lease_s: 30 }, expect: 200 })).json.data;
+    const report = { lease_token: leased.lease_token, status_code: 200, duration_ms: 5 };
+    await api("POST", `/events/${leased.id}/attempts`, { token: keys.pull, body: report, expect: 403 });
+    const done = await api("POST", `/events/${leased.id}/attempts`, { token: otherKey, body: report, expect: 200 });
+    assert.equal(done.json.status, "delivered");
   });
 
   it("delete", async () => {

@@ -1,6 +1,6 @@
 //! The relay's management API over HTTP: one method per route the CLI uses, the
 //! bearer key on every call, and every failure turned into a `CliError` with its
-//! exit code (401 bad key, 404 unknown, no answer unreachable).
+//! exit code (401 bad key, 403 role too low, 404 unknown, no answer unreachable).
 
 use crate::config::Credentials;
 use crate::error::{describe_cause, CliError};
@@ -109,6 +109,12 @@ impl RelayClient {
             &subject,
         )
         .await
+    }
+
+    /// The key's role (`viewer`, `editor`, `admin`, or `pull` for a key scoped to
+    /// one pull destination); works with every valid key.
+    pub async fn whoami(&self) -> Result<Value, CliError> {
+        self.get(&["whoami"], &[], "whoami").await
     }
 
     pub async fn endpoints(&self) -> Result<Page<Value>, CliError> {
@@ -241,6 +247,10 @@ pub fn answer_error(status: u16, body: &str, base_url: &str, subject: &str) -> C
             url: base_url.to_string(),
             message,
         },
+        403 => CliError::Forbidden {
+            url: base_url.to_string(),
+            message,
+        },
         404 => CliError::NotFound(format!("{subject} is unknown to the relay ({message})")),
         _ => CliError::Relay {
             status,
@@ -298,6 +308,19 @@ mod tests {
         );
         assert_eq!(bad_key.exit_code(), 3);
         assert!(bad_key.to_string().contains("invalid bearer token"));
+
+        let forbidden = answer_error(
+            403,
+            &body(
+                "forbidden",
+                "this route needs the editor role; this key is viewer",
+            ),
+            "https://r",
+            "x",
+        );
+        assert_eq!(forbidden.exit_code(), 3);
+        assert!(!forbidden.is_transient());
+        assert!(forbidden.to_string().contains("this key is viewer"));
 
         let unknown = answer_error(
             404,

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | 1 | anything else (a refusal by the relay, a local I/O error) |
 //! | 2 | usage (clap's own errors exit with 2 as well) |
-//! | 3 | no credentials, or the relay refused the key (401) |
+//! | 3 | no credentials, the relay refused the key (401), or the key's role does not allow it (403) |
 //! | 4 | the relay does not know the destination, endpoint or event (404) |
 //! | 5 | the relay could not be reached (the message names the URL tried) |
 
@@ -19,12 +19,17 @@ pub enum CliError {
         url: String,
         message: String,
     },
+    /// The key is valid but its role does not allow this (403).
+    Forbidden {
+        url: String,
+        message: String,
+    },
     NotFound(String),
     Unreachable {
         url: String,
         reason: String,
     },
-    /// The relay answered with an error other than 401 or 404.
+    /// The relay answered with an error other than 401, 403 or 404.
     Relay {
         status: u16,
         code: String,
@@ -38,7 +43,7 @@ impl CliError {
         match self {
             CliError::Other(_) | CliError::Relay { .. } => 1,
             CliError::Usage(_) => 2,
-            CliError::NoCredentials(_) | CliError::BadKey { .. } => 3,
+            CliError::NoCredentials(_) | CliError::BadKey { .. } | CliError::Forbidden { .. } => 3,
             CliError::NotFound(_) => 4,
             CliError::Unreachable { .. } => 5,
         }
@@ -71,6 +76,11 @@ impl fmt::Display for CliError {
                 f,
                 "the relay at {url} refused the key (401: {message}); \
                  run `hookrelay login --url URL --key KEY` or set HOOKRELAY_KEY"
+            ),
+            CliError::Forbidden { url, message } => write!(
+                f,
+                "the relay at {url} does not let this key do that (403: {message}); \
+                 use a key with the editor role, or a pull key for this destination"
             ),
             CliError::NotFound(m) => f.write_str(m),
             CliError::Unreachable { url, reason } => {

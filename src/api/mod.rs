@@ -1,27 +1,43 @@
-//! The management API under `/api/v1`: a small explicit router, bearer-token auth,
-//! and one file per resource. Outside tools script against these shapes; keep
+//! The management API under `/api/v1`: a small explicit router, bearer auth with
+//! roles (see `access`), and one file per resource. Outside tools script against these shapes; keep
 //! them stable.
 
 mod alerts;
 mod endpoints;
 mod events;
 mod health;
+mod keys;
 mod metrics;
 mod pull;
 
+use crate::access::{self, Grant, Role};
 use crate::error::ApiError;
-use crate::relay::Relay;
+use crate::relay::{now_ms, Relay};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use worker::{Method, Request, Response, Url};
 
 pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
-    authorize(relay, &req)?;
     let url = req.url()?;
     let path = url.path().trim_start_matches("/api/v1").to_string();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let method = req.method();
+    let caller = authenticate(relay, &req).await?;
+    let Some(need) = access::need(method.as_ref(), &segments) else {
+        return Err(unrouted(&method, &segments));
+    };
+    if !access::permits(&caller.grant, need, &segments) {
+        return Err(ApiError::new(
+            403,
+            "forbidden",
+            access::refusal_message(&caller.grant, need),
+        ));
+    }
     match (method.clone(), segments.as_slice()) {
+        (Method::Get, ["whoami"]) => keys::whoami(&caller),
+        (Method::Post, ["keys"]) => keys::create(relay, req).await,
+        (Method::Get, ["keys"]) => keys::list(relay).await,
+        (Method::Delete, ["keys", id]) => keys::revoke(relay, id).await,
         (Method::Get, ["health"]) => health::get(relay, &url).await,
         (Method::Get, ["metrics"]) => metrics::get(relay).await,
         (Method::Post, ["alerts"]) => alerts::create(relay, req).await,
@@ -48,13 +64,23 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (Method::Post, ["events", id, "replay"]) => events::replay_one(relay, id).await,
         (Method::Post, ["replay"]) => events::replay_bulk(relay, req).await,
         (Method::Post, ["pull", id]) => pull::lease(relay, req, id).await,
-        (Method::Post, ["events", id, "attempts"]) => pull::report(relay, req, id).await,
-        _ if is_known_path(&segments) => Err(ApiError::new(
+        (Method::Post, ["events", id, "attempts"]) => {
+            pull::report(relay, req, id, &caller.grant).await
+        }
+        _ => Err(unrouted(&method, &segments)),
+    }
+}
+
+/// 405 for another method on a known path, else 404.
+fn unrouted(method: &Method, segments: &[&str]) -> ApiError {
+    if access::is_known_path(segments) {
+        ApiError::new(
             405,
             "method_not_allowed",
             format!("{method:?} is not allowed on this route"),
-        )),
-        _ => Err(ApiError::not_found("route")),
+        )
+    } else {
+        ApiError::not_found("route")
     }
 }
 
@@ -77,53 +103,53 @@ fn openapi() -> Result<Response, ApiError> {
     Ok(res)
 }
 
-fn is_known_path(segments: &[&str]) -> bool {
-    matches!(
-        segments,
-        ["health"]
-            | ["metrics"]
-            | ["alerts"]
-            | ["alerts", _]
-            | ["alerts", _, "test"]
-            | ["openapi.json"]
-            | ["endpoints"]
-            | ["endpoints", _]
-            | ["endpoints", _, "secret"]
-            | ["endpoints", _, "pause"]
-            | ["endpoints", _, "resume"]
-            | ["endpoints", _, "secrets", "rotate"]
-            | ["endpoints", _, "rejections"]
-            | ["rejections"]
-            | ["events"]
-            | ["events", _]
-            | ["events", _, "body"]
-            | ["events", _, "replay"]
-            | ["replay"]
-            | ["pull", _]
-            | ["events", _, "attempts"]
-    )
+/// Who is calling, once their bearer token checked out.
+pub struct Caller {
+    pub grant: Grant,
+    /// `None` for the bootstrap `ADMIN_TOKEN`.
+    pub key_id: Option<String>,
+    pub name: Option<String>,
 }
 
-/// `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time (over hashes,
-/// so the token's length is not revealed either).
-fn authorize(relay: &Relay, req: &Request) -> Result<(), ApiError> {
+/// `Authorization: Bearer <token>`: the bootstrap `ADMIN_TOKEN` (compared in
+/// constant time over hashes, so its length is not revealed either), else an API
+/// key looked up by its hash.
+async fn authenticate(relay: &Relay, req: &Request) -> Result<Caller, ApiError> {
     let unauthorized = |msg: &str| ApiError::new(401, "unauthorized", msg);
-    let expected = relay
-        .admin_token()
-        .ok_or_else(|| unauthorized("the relay has no ADMIN_TOKEN configured"))?;
     let given = req
         .headers()
         .get("authorization")
         .ok()
         .flatten()
         .and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_string()))
+        .filter(|t| !t.is_empty())
         .ok_or_else(|| unauthorized("missing bearer token"))?;
-    let same = Sha256::digest(given.as_bytes()).ct_eq(&Sha256::digest(expected.as_bytes()));
-    if bool::from(same) {
-        Ok(())
-    } else {
-        Err(unauthorized("invalid bearer token"))
+    let given_hash = Sha256::digest(given.as_bytes());
+    if let Some(admin) = relay.admin_token() {
+        if bool::from(given_hash.ct_eq(&Sha256::digest(admin.as_bytes()))) {
+            return Ok(Caller {
+                grant: Grant::Role(Role::Admin),
+                key_id: None,
+                name: None,
+            });
+        }
     }
+    if !given.starts_with(access::KEY_PREFIX) {
+        return Err(unauthorized("invalid bearer token"));
+    }
+    let row = crate::store::keys::authenticate(&relay.db, &hex::encode(given_hash), now_ms())
+        .await?
+        .ok_or_else(|| unauthorized("invalid or revoked API key"))?;
+    let grant = match (Role::parse(&row.role), row.endpoint_id) {
+        (Some(role), _) => Grant::Role(role),
+        (None, Some(endpoint_id)) => Grant::PullFrom(endpoint_id),
+        (None, None) => return Err(unauthorized("invalid API key")),
+    };
+    Ok(Caller {
+        grant,
+        key_id: Some(row.id),
+        name: Some(row.name),
+    })
 }
 
 /// The public base URL for ingest links: `PUBLIC_URL` if set, else this request's origin.

@@ -10,6 +10,7 @@
 //! "duration_ms", "response_snippet"?}` records what happened.
 
 use super::read_json;
+use crate::access::Grant;
 use crate::deliver::{finish_dead, outbound_for, record_attempt, Delivery};
 use crate::error::{json_response, ApiError};
 use crate::model::{DestinationType, Endpoint, EndpointId, EventId};
@@ -106,12 +107,24 @@ struct AttemptReport {
     response_snippet: Option<String>,
 }
 
-pub async fn report(relay: &Relay, req: Request, raw_id: &str) -> Result<Response, ApiError> {
+pub async fn report(
+    relay: &Relay,
+    req: Request,
+    raw_id: &str,
+    grant: &Grant,
+) -> Result<Response, ApiError> {
     let id = EventId::parse(raw_id).ok_or_else(|| ApiError::not_found("event"))?;
     let input: AttemptReport = read_json(req).await?;
     let Some(claim) = events::held_claim(&relay.db, id.as_str(), &input.lease_token).await? else {
         return Err(lease_lost(relay, id.as_str()).await?);
     };
+    if !grant.may_pull(&claim.endpoint_id) {
+        return Err(ApiError::new(
+            403,
+            "forbidden",
+            "this key may not report attempts for this event's destination",
+        ));
+    }
     let endpoint = pull_endpoint(relay, &claim.endpoint_id).await?;
     let finished = now_ms();
     let started = finished - input.duration_ms.min(3_600_000) as i64;
@@ -204,7 +217,7 @@ async fn lease_lost(relay: &Relay, id: &str) -> Result<ApiError, ApiError> {
     })
 }
 
-async fn pull_endpoint(relay: &Relay, raw_id: &str) -> Result<Endpoint, ApiError> {
+pub(super) async fn pull_endpoint(relay: &Relay, raw_id: &str) -> Result<Endpoint, ApiError> {
     let id = EndpointId::parse(raw_id).ok_or_else(|| ApiError::not_found("endpoint"))?;
     let endpoint = endpoint_cache::get(
         &relay.db,

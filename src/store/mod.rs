@@ -10,6 +10,7 @@ pub mod endpoint_cache;
 pub mod endpoints;
 pub mod events;
 pub mod ingests;
+pub mod keys;
 pub mod meta;
 pub mod rejections;
 pub mod retention;

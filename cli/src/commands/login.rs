@@ -1,5 +1,6 @@
-//! `hookrelay login --url URL --key KEY`: checks the key against the relay (one
-//! authenticated read) unless `--no-verify`, then stores both, owner-only.
+//! `hookrelay login --url URL --key KEY`: checks the key against the relay
+//! (`GET /api/v1/whoami`, which every key may call, pull keys included) unless
+//! `--no-verify`, then stores both, owner-only.
 
 use super::say;
 use crate::args::LoginArgs;
@@ -17,13 +18,17 @@ pub async fn run(flags: &Flags, args: &LoginArgs) -> Result<(), CliError> {
         url: config::normalize_url(url)?,
         key: key.to_string(),
     };
-    if !args.no_verify {
-        RelayClient::new(creds.clone())?.endpoints().await?;
-    }
+    let role = if args.no_verify {
+        None
+    } else {
+        let me = RelayClient::new(creds.clone())?.whoami().await?;
+        me["role"].as_str().map(str::to_string)
+    };
     let path = config::default_path()?;
     config::save(&path, &creds)?;
+    let as_role = role.map(|r| format!(" as {r}")).unwrap_or_default();
     say(&format!(
-        "logged in to {}; saved to {}",
+        "logged in to {}{as_role}; saved to {}",
         creds.url,
         path.display()
     ));

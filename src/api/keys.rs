@@ -1,0 +1,131 @@
+//! `/api/v1/keys` and `/api/v1/whoami`: API keys with roles, for people (the
+//! dashboard) and scripts. Only a key's hash is stored; the key is in the create
+//! answer and nowhere else.
+
+use super::{read_json, Caller};
+use crate::access::{self, Role};
+use crate::error::{json_response, ApiError};
+use crate::model::{new_id, EndpointId};
+use crate::relay::{now_ms, random_bytes, Relay};
+use crate::store::keys;
+use crate::time::iso8601;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use worker::{Request, Response};
+
+const MAX_NAME: usize = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyInput {
+    name: String,
+    role: String,
+    endpoint_id: Option<String>,
+}
+
+pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
+    let input: KeyInput = read_json(req).await?;
+    let name = input.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(ApiError::bad_request(
+            "invalid_key",
+            format!("name is 1..={MAX_NAME} characters"),
+        ));
+    }
+    let scope = scope_of(relay, &input.role, input.endpoint_id.as_deref()).await?;
+    let now = now_ms();
+    let key = access::format_key(&random_bytes::<32>());
+    let id = new_id("key", now as u64, random_bytes());
+    let prefix = access::display_prefix(&key);
+    keys::insert(
+        &relay.db,
+        &keys::NewKey {
+            id: &id,
+            name,
+            role: &input.role,
+            endpoint_id: scope.as_ref().map(EndpointId::as_str),
+            prefix: &prefix,
+            key_hash: &hash_key(&key),
+            created_at: now,
+        },
+    )
+    .await?;
+    let row = keys::KeyRow {
+        id,
+        name: name.to_string(),
+        role: input.role,
+        endpoint_id: scope.map(|s| s.as_str().to_string()),
+        prefix,
+        created_at: now as f64,
+        last_used_at: None,
+    };
+    let mut body = view(&row);
+    body["key"] = json!(key);
+    Ok(json_response(201, &body)?)
+}
+
+/// A role key has no destination; a pull key has exactly one, an existing pull endpoint.
+async fn scope_of(
+    relay: &Relay,
+    role: &str,
+    endpoint_id: Option<&str>,
+) -> Result<Option<EndpointId>, ApiError> {
+    let invalid = |msg: &str| ApiError::bad_request("invalid_key", msg);
+    match (role, endpoint_id) {
+        ("pull", Some(raw)) => {
+            EndpointId::parse(raw).ok_or_else(|| invalid("endpoint_id is not an ep_ id"))?;
+            Ok(Some(super::pull::pull_endpoint(relay, raw).await?.id))
+        }
+        ("pull", None) => Err(invalid("a pull key needs endpoint_id")),
+        (role, None) if Role::parse(role).is_some() => Ok(None),
+        (role, Some(_)) if Role::parse(role).is_some() => {
+            Err(invalid("only a pull key is scoped to an endpoint_id"))
+        }
+        _ => Err(invalid("role is viewer, editor, admin or pull")),
+    }
+}
+
+pub async fn list(relay: &Relay) -> Result<Response, ApiError> {
+    let data: Vec<Value> = keys::list(&relay.db).await?.iter().map(view).collect();
+    Ok(json_response(200, &json!({ "data": data }))?)
+}
+
+pub async fn revoke(relay: &Relay, id: &str) -> Result<Response, ApiError> {
+    if !keys::revoke(&relay.db, id, now_ms()).await? {
+        return Err(ApiError::not_found("key"));
+    }
+    Ok(Response::empty()?.with_status(204))
+}
+
+/// Who the caller is: the dashboard shows only the actions this role may take.
+pub fn whoami(caller: &Caller) -> Result<Response, ApiError> {
+    Ok(json_response(
+        200,
+        &json!({
+            "role": caller.grant.role_name(),
+            "key_id": caller.key_id,
+            "name": caller.name,
+            "endpoint_id": match &caller.grant {
+                access::Grant::PullFrom(ep) => Some(ep.as_str()),
+                access::Grant::Role(_) => None,
+            },
+        }),
+    )?)
+}
+
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+fn view(k: &keys::KeyRow) -> Value {
+    json!({
+        "id": k.id,
+        "name": k.name,
+        "role": k.role,
+        "endpoint_id": k.endpoint_id,
+        "prefix": k.prefix,
+        "created_at": iso8601(k.created_at as i64),
+        "last_used_at": k.last_used_at.map(|t| iso8601(t as i64)),
+    })
+}

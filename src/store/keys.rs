@@ -1,0 +1,85 @@
+//! The `api_keys` table. Keys are found by the hash of the presented key; the
+//! lookup also stamps `last_used_at`, in the same statement, so authenticating
+//! costs one round trip.
+
+use super::{bind, changes, int, opt_text, text};
+use serde::Deserialize;
+use worker::{D1Database, Result};
+
+const COLUMNS: &str = "id, name, role, endpoint_id, prefix, created_at, last_used_at";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeyRow {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub endpoint_id: Option<String>,
+    pub prefix: String,
+    pub created_at: f64,
+    pub last_used_at: Option<f64>,
+}
+
+pub struct NewKey<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub endpoint_id: Option<&'a str>,
+    pub prefix: &'a str,
+    pub key_hash: &'a str,
+    pub created_at: i64,
+}
+
+pub async fn insert(db: &D1Database, key: &NewKey<'_>) -> Result<()> {
+    bind(
+        db.prepare(
+            "INSERT INTO api_keys (id, name, role, endpoint_id, prefix, key_hash, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        ),
+        &[
+            text(key.id),
+            text(key.name),
+            text(key.role),
+            opt_text(key.endpoint_id),
+            text(key.prefix),
+            text(key.key_hash),
+            int(key.created_at),
+        ],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// Live (unrevoked) keys, oldest first.
+pub async fn list(db: &D1Database) -> Result<Vec<KeyRow>> {
+    db.prepare(format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE revoked_at IS NULL ORDER BY id"
+    ))
+    .all()
+    .await?
+    .results()
+}
+
+/// The live key with this hash, marked as used now.
+pub async fn authenticate(db: &D1Database, key_hash: &str, now: i64) -> Result<Option<KeyRow>> {
+    bind(
+        db.prepare(format!(
+            "UPDATE api_keys SET last_used_at = ?2 WHERE key_hash = ?1 AND revoked_at IS NULL \
+             RETURNING {COLUMNS}"
+        )),
+        &[text(key_hash), int(now)],
+    )?
+    .first(None)
+    .await
+}
+
+/// Revokes a live key; false when there is none with this id.
+pub async fn revoke(db: &D1Database, id: &str, now: i64) -> Result<bool> {
+    let r = bind(
+        db.prepare("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL"),
+        &[text(id), int(now)],
+    )?
+    .run()
+    .await?;
+    Ok(changes(&r)? > 0)
+}
