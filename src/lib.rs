@@ -4,9 +4,8 @@
 //! the job: `ingest` (the ack path), `deliver` (the queue consumer), `sweep` (the
 //! cron backstop), `api` (management). The pure modules (`verify`, `dedup`,
 //! `retry`, `rate`, `destination`, `envelope`, `model`, `settings`,
-//! `handshake`, `allowlist`, `redact`, `metrics`, `alerts`, `filter`, `transform`)
-//! hold no `worker` types
-//! and are unit-tested natively.
+//! `handshake`, `allowlist`, `redact`, `metrics`, `alerts`, `filter`, `transform`,
+//! `stats`) hold no `worker` types and are unit-tested natively.
 
 pub mod alerts;
 pub mod allowlist;
@@ -30,6 +29,7 @@ pub mod relay;
 pub mod retention;
 pub mod retry;
 pub mod settings;
+pub mod stats;
 pub mod store;
 pub mod sweep;
 pub mod time;
