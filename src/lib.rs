@@ -5,7 +5,7 @@
 //! cron backstop), `api` (management). The pure modules (`verify`, `dedup`,
 //! `retry`, `rate`, `destination`, `envelope`, `model`, `settings`,
 //! `handshake`, `allowlist`, `redact`, `metrics`, `alerts`, `filter`, `transform`,
-//! `stats`) hold no `worker` types and are unit-tested natively.
+//! `stats`, `event_query`) hold no `worker` types and are unit-tested natively.
 
 pub mod alerts;
 pub mod allowlist;
@@ -15,6 +15,7 @@ pub mod deliver;
 pub mod destination;
 pub mod envelope;
 pub mod error;
+pub mod event_query;
 pub mod filter;
 pub mod handshake;
 pub mod headers;
