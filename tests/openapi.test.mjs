@@ -505,6 +505,30 @@ describe("every operation answers as documented", () => {
     }
   });
 
+  it("stats: time series and per-endpoint figures", async () => {
+    const day = await api("GET", "/stats/timeseries", { expect: 200 });
+    assert.equal(day.json.buckets.length, 24);
+    assert.ok(day.json.buckets.reduce((n, b) => n + b.received, 0) >= 1, "this test's events are counted");
+    assert.equal((await api("GET", "/stats/timeseries?window=7d", { expect: 200 })).json.buckets.length, 28);
+    const month = await api("GET", `/stats/timeseries?window=30d&endpoint_id=${none.id}`, { expect: 200 });
+    assert.equal(month.json.buckets.length, 30);
+    await api("GET", `/stats/timeseries?endpoint_id=${MISSING_EP}`, { expect: 200 });
+    const window = await api("GET", "/stats/timeseries?window=1y", { expect: 400 });
+    assert.equal(window.json.error.code, "invalid_query");
+    await api("GET", "/stats/timeseries?endpoint_id=nope", { expect: 400 });
+    await unauthorized("GET", "/stats/timeseries");
+
+    const all = await api("GET", "/stats/endpoints", { expect: 200 });
+    const mine = all.json.data.find((d) => d.endpoint_id === none.id);
+    assert.ok(mine.attempts >= 1 && mine.success_rate === 1, JSON.stringify(mine));
+    assert.ok(all.json.data.some((d) => d.success_rate === null && d.latency_ms.p50 === null), "an endpoint without attempts");
+    const one = await api("GET", `/stats/endpoints?endpoint_id=${none.id}`, { expect: 200 });
+    assert.deepEqual(one.json.data.map((d) => d.endpoint_id), [none.id]);
+    assert.deepEqual((await api("GET", `/stats/endpoints?endpoint_id=${MISSING_EP}`, { expect: 200 })).json.data, []);
+    await api("GET", "/stats/endpoints?endpoint_id=nope", { expect: 400 });
+    await unauthorized("GET", "/stats/endpoints");
+  });
+
   it("replay: one event, in bulk", async () => {
     const again = await api("POST", `/events/${delivered.id}/replay`, { expect: 202 });
     assert.deepEqual(again.json, { id: delivered.id, status: "received" });

@@ -8,6 +8,7 @@ mod events;
 mod health;
 mod metrics;
 mod pull;
+mod stats;
 
 use crate::error::ApiError;
 use crate::relay::Relay;
@@ -24,6 +25,8 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     match (method.clone(), segments.as_slice()) {
         (Method::Get, ["health"]) => health::get(relay, &url).await,
         (Method::Get, ["metrics"]) => metrics::get(relay).await,
+        (Method::Get, ["stats", "timeseries"]) => stats::timeseries(relay, &url).await,
+        (Method::Get, ["stats", "endpoints"]) => stats::endpoints(relay, &url).await,
         (Method::Post, ["alerts"]) => alerts::create(relay, req).await,
         (Method::Get, ["alerts"]) => alerts::list(relay).await,
         (Method::Delete, ["alerts", id]) => alerts::delete(relay, id).await,
@@ -82,6 +85,8 @@ fn is_known_path(segments: &[&str]) -> bool {
         segments,
         ["health"]
             | ["metrics"]
+            | ["stats", "timeseries"]
+            | ["stats", "endpoints"]
             | ["alerts"]
             | ["alerts", _]
             | ["alerts", _, "test"]
