@@ -90,6 +90,7 @@ pub fn need(method: &str, segments: &[&str]) -> Option<Need> {
     let need = match (method, segments) {
         ("GET", ["whoami"]) => Anyone,
         ("GET", ["health"] | ["metrics"] | ["openapi.json"] | ["rejections"]) => AtLeast(Viewer),
+        ("GET", ["stats", "timeseries" | "endpoints"]) => AtLeast(Viewer),
         ("GET", ["endpoints"] | ["endpoints", _] | ["endpoints", _, "rejections"]) => {
             AtLeast(Viewer)
         }
@@ -195,6 +196,7 @@ mod tests {
         let table: &[(&str, &str, [bool; 3])] = &[
             ("GET", "/events", [true, true, true]),
             ("GET", "/endpoints/ep_1", [true, true, true]),
+            ("GET", "/stats/timeseries", [true, true, true]),
             ("POST", "/events/evt_1/replay", [false, true, true]),
             ("POST", "/replay", [false, true, true]),
             ("PATCH", "/endpoints/ep_1", [false, true, true]),
@@ -309,6 +311,6 @@ mod tests {
                 checked += 1;
             }
         }
-        assert!(checked >= 29, "only {checked} operations documented");
+        assert!(checked >= 31, "only {checked} operations documented");
     }
 }

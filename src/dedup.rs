@@ -25,9 +25,18 @@ pub fn dedup_key_for(
     body: &[u8],
 ) -> String {
     match provider_delivery_id(provider, config, headers, body) {
-        Some(id) if id.len() <= MAX_ID_LEN => format!("id:{id}"),
-        Some(id) => format!("id-sha256:{}", sha256_hex(id.as_bytes())),
+        Some(id) => key_for_delivery_id(&id),
         None => format!("sha256:{}", sha256_hex(body)),
+    }
+}
+
+/// The key stored for a provider's delivery id (what the events search by `q`
+/// looks for when given the provider's id).
+pub fn key_for_delivery_id(id: &str) -> String {
+    if id.len() <= MAX_ID_LEN {
+        format!("id:{id}")
+    } else {
+        format!("id-sha256:{}", sha256_hex(id.as_bytes()))
     }
 }
 

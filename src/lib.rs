@@ -4,9 +4,8 @@
 //! the job: `ingest` (the ack path), `deliver` (the queue consumer), `sweep` (the
 //! cron backstop), `api` (management). The pure modules (`verify`, `dedup`,
 //! `retry`, `rate`, `destination`, `envelope`, `model`, `settings`,
-//! `handshake`, `allowlist`, `redact`, `metrics`, `alerts`, `filter`, `transform`)
-//! hold no `worker` types
-//! and are unit-tested natively.
+//! `handshake`, `allowlist`, `redact`, `metrics`, `alerts`, `filter`, `transform`,
+//! `stats`, `event_query`) hold no `worker` types and are unit-tested natively.
 
 pub mod access;
 pub mod alerts;
@@ -17,6 +16,7 @@ pub mod deliver;
 pub mod destination;
 pub mod envelope;
 pub mod error;
+pub mod event_query;
 pub mod filter;
 pub mod handshake;
 pub mod headers;
@@ -31,6 +31,7 @@ pub mod relay;
 pub mod retention;
 pub mod retry;
 pub mod settings;
+pub mod stats;
 pub mod store;
 pub mod sweep;
 pub mod time;

@@ -485,6 +485,50 @@ describe("every operation answers as documented", () => {
     await unauthorized("GET", `/events/${delivered.id}/body`);
   });
 
+  it("events: search by type, time, id and delivery id", async () => {
+    const typed = await contract.call("POST", `/${none.id}`, {
+      raw: JSON.stringify({ type: "invoice.paid" }), headers: { "content-type": "application/json", "idempotency-key": "k-typed" }, expect: 200,
+    });
+    const event = await waitForEvent(typed.json.id, (e) => e.status === "delivered");
+    assert.equal(event.event_type, "invoice.paid");
+    assert.equal(delivered.event_type, null, "a body without a type has none");
+    const found = (query) => api("GET", `/events?${query}`, { expect: 200 }).then((r) => r.json.data.map((e) => e.id));
+    assert.deepEqual(await found("event_type=invoice.paid"), [typed.json.id]);
+    assert.deepEqual(await found(`event_type=invoice.*&endpoint_id=${none.id}&status=${event.status}&limit=5`), [typed.json.id]);
+    assert.deepEqual(await found(`since=${encodeURIComponent(event.received_at)}&until=${Date.parse(event.received_at) + 1}`), [typed.json.id]);
+    assert.deepEqual(await found("since=2000-01-01&until=2000-01-02"), []);
+    assert.deepEqual(await found(`q=${typed.json.id}`), [typed.json.id]);
+    assert.deepEqual(await found("q=k-typed"), [typed.json.id]);
+    for (const query of ["event_type=a*b", "since=soon", "until=2024-01-01T00:00:00", "since=5&until=5", `q=${"q".repeat(513)}`]) {
+      const bad = await api("GET", `/events?${query}`, { expect: 400 });
+      assert.equal(bad.json.error.code, "invalid_query", query);
+    }
+  });
+
+  it("stats: time series and per-endpoint figures", async () => {
+    const day = await api("GET", "/stats/timeseries", { expect: 200 });
+    assert.equal(day.json.buckets.length, 24);
+    assert.ok(day.json.buckets.reduce((n, b) => n + b.received, 0) >= 1, "this test's events are counted");
+    assert.equal((await api("GET", "/stats/timeseries?window=7d", { expect: 200 })).json.buckets.length, 28);
+    const month = await api("GET", `/stats/timeseries?window=30d&endpoint_id=${none.id}`, { expect: 200 });
+    assert.equal(month.json.buckets.length, 30);
+    await api("GET", `/stats/timeseries?endpoint_id=${MISSING_EP}`, { expect: 200 });
+    const window = await api("GET", "/stats/timeseries?window=1y", { expect: 400 });
+    assert.equal(window.json.error.code, "invalid_query");
+    await api("GET", "/stats/timeseries?endpoint_id=nope", { expect: 400 });
+    await unauthorized("GET", "/stats/timeseries");
+
+    const all = await api("GET", "/stats/endpoints", { expect: 200 });
+    const mine = all.json.data.find((d) => d.endpoint_id === none.id);
+    assert.ok(mine.attempts >= 1 && mine.success_rate === 1, JSON.stringify(mine));
+    assert.ok(all.json.data.some((d) => d.success_rate === null && d.latency_ms.p50 === null), "an endpoint without attempts");
+    const one = await api("GET", `/stats/endpoints?endpoint_id=${none.id}`, { expect: 200 });
+    assert.deepEqual(one.json.data.map((d) => d.endpoint_id), [none.id]);
+    assert.deepEqual((await api("GET", `/stats/endpoints?endpoint_id=${MISSING_EP}`, { expect: 200 })).json.data, []);
+    await api("GET", "/stats/endpoints?endpoint_id=nope", { expect: 400 });
+    await unauthorized("GET", "/stats/endpoints");
+  });
+
   it("replay: one event, in bulk", async () => {
     const again = await api("POST", `/events/${delivered.id}/replay`, { expect: 202 });
     assert.deepEqual(again.json, { id: delivered.id, status: "received" });

@@ -1,11 +1,14 @@
 //! `/api/v1/events` and `/api/v1/replay`: every event, its attempts and its body,
-//! and replay (one, or every dead event of an endpoint).
+//! and replay (one, or every dead event of an endpoint). The list filters by
+//! endpoint, status, event type, receipt time and id or provider delivery id
+//! (`event_query` checks those), newest first, with a cursor.
 //!
 //! Replay moves `dead` (or `delivered`) back to `received`: the attempt history is
 //! kept and numbering continues; the retry schedule starts over.
 
 use super::{query, read_json};
 use crate::error::{json_response, ApiError};
+use crate::event_query;
 use crate::headers::HeaderList;
 use crate::model::{EndpointId, EventId, Status};
 use crate::relay::{enqueue, enqueue_many, now_ms, Relay};
@@ -52,9 +55,37 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
             })?,
         None => DEFAULT_PAGE,
     };
+    let event_type = query(url, "event_type")
+        .map(|raw| event_query::parse_event_type(&raw).map_err(invalid_query))
+        .transpose()?;
+    let instant = |name: &str| {
+        query(url, name)
+            .map(|raw| {
+                event_query::parse_instant(&raw).ok_or_else(|| {
+                    invalid_query(format!(
+                        "{name} must be an RFC 3339 time, a date (YYYY-MM-DD) or unix milliseconds"
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let since_ms = instant("since")?;
+    let until_ms = instant("until")?;
+    if let (Some(since), Some(until)) = (since_ms, until_ms) {
+        if until <= since {
+            return Err(invalid_query("until must be later than since"));
+        }
+    }
+    let lookup = query(url, "q")
+        .map(|raw| event_query::parse_lookup(&raw).map_err(invalid_query))
+        .transpose()?;
     let filter = ListFilter {
         endpoint_id: endpoint_id.as_ref().map(EndpointId::as_str),
         status,
+        event_type: event_type.as_ref(),
+        since_ms,
+        until_ms,
+        lookup: lookup.as_ref(),
         before_id: cursor.as_ref().map(EventId::as_str),
         limit,
     };
@@ -217,5 +248,10 @@ fn view(row: &EventRow) -> Value {
         "dedup_key": row.dedup_key,
         "content_type": row.content_type,
         "body_size": row.body_size as i64,
+        "event_type": row.event_type,
     })
+}
+
+fn invalid_query(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_query", message)
 }

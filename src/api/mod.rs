@@ -9,6 +9,7 @@ mod health;
 mod keys;
 mod metrics;
 mod pull;
+mod stats;
 
 use crate::access::{self, Grant, Role};
 use crate::error::ApiError;
@@ -40,6 +41,8 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (Method::Delete, ["keys", id]) => keys::revoke(relay, id).await,
         (Method::Get, ["health"]) => health::get(relay, &url).await,
         (Method::Get, ["metrics"]) => metrics::get(relay).await,
+        (Method::Get, ["stats", "timeseries"]) => stats::timeseries(relay, &url).await,
+        (Method::Get, ["stats", "endpoints"]) => stats::endpoints(relay, &url).await,
         (Method::Post, ["alerts"]) => alerts::create(relay, req).await,
         (Method::Get, ["alerts"]) => alerts::list(relay).await,
         (Method::Delete, ["alerts", id]) => alerts::delete(relay, id).await,

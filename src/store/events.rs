@@ -8,8 +8,10 @@
 
 use super::attempts::{self, AttemptRow};
 use super::{bind, changes, int, opt_int, opt_text, text};
+use crate::event_query::{EventTypeFilter, Lookup};
 use crate::model::Status;
 use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Result};
 
 /// The timeout assumed for a lease when the endpoint row is gone.
@@ -234,39 +236,86 @@ pub struct EventRow {
     pub dedup_key: String,
     pub content_type: Option<String>,
     pub body_size: f64,
+    pub event_type: Option<String>,
 }
 
 const EVENT_SELECT: &str = "SELECT e.id, e.ingest_id, e.endpoint_id, e.status, e.attempt_count, \
        e.next_attempt_at, e.last_error, e.dead_reason, e.received_at, e.updated_at, \
-       e.delivered_at, i.dedup_key, i.content_type, i.body_size \
+       e.delivered_at, i.dedup_key, i.content_type, i.body_size, i.event_type \
      FROM events e JOIN ingests i ON i.id = e.ingest_id";
 
 pub struct ListFilter<'a> {
     pub endpoint_id: Option<&'a str>,
     pub status: Option<Status>,
+    pub event_type: Option<&'a EventTypeFilter>,
+    /// `received_at >= since_ms`.
+    pub since_ms: Option<i64>,
+    /// `received_at < until_ms`.
+    pub until_ms: Option<i64>,
+    /// Events with this id, or whose ingest has one of these dedup keys.
+    pub lookup: Option<&'a Lookup>,
     /// Return events older than this id (ids sort by receipt time).
     pub before_id: Option<&'a str>,
     pub limit: u32,
 }
 
-/// Newest first.
+/// Newest first. Only the filters given become conditions, so the query planner
+/// can pick the index that serves them (`q` is a handful of primary-key lookups).
 pub async fn list(db: &D1Database, f: &ListFilter<'_>) -> Result<Vec<EventRow>> {
-    let sql = format!(
-        "{EVENT_SELECT} WHERE (?1 IS NULL OR e.endpoint_id = ?1) AND (?2 IS NULL OR e.status = ?2) \
-         AND (?3 IS NULL OR e.id < ?3) ORDER BY e.id DESC LIMIT ?4"
-    );
-    bind(
-        db.prepare(sql),
-        &[
-            opt_text(f.endpoint_id),
-            opt_text(f.status.map(Status::as_str)),
-            opt_text(f.before_id),
-            int(i64::from(f.limit)),
-        ],
-    )?
-    .all()
-    .await?
-    .results()
+    let mut conditions: Vec<String> = Vec::new();
+    let mut args: Vec<JsValue> = Vec::new();
+    let mut param = |value: JsValue| {
+        args.push(value);
+        format!("?{}", args.len())
+    };
+    if let Some(endpoint_id) = f.endpoint_id {
+        conditions.push(format!("e.endpoint_id = {}", param(text(endpoint_id))));
+    }
+    if let Some(status) = f.status {
+        conditions.push(format!("e.status = {}", param(text(status.as_str()))));
+    }
+    match f.event_type {
+        Some(EventTypeFilter::Exact(name)) => {
+            conditions.push(format!("i.event_type = {}", param(text(name))));
+        }
+        Some(EventTypeFilter::Prefix { from, before }) => {
+            conditions.push(format!("i.event_type >= {}", param(text(from))));
+            if let Some(before) = before {
+                conditions.push(format!("i.event_type < {}", param(text(before))));
+            }
+        }
+        None => {}
+    }
+    if let Some(since) = f.since_ms {
+        conditions.push(format!("e.received_at >= {}", param(int(since))));
+    }
+    if let Some(until) = f.until_ms {
+        conditions.push(format!("e.received_at < {}", param(int(until))));
+    }
+    if let Some(lookup) = f.lookup {
+        let keys = serde_json::to_string(&lookup.dedup_keys).map_err(worker::Error::from)?;
+        let by_key = format!(
+            "SELECT k.id FROM ingests ki JOIN events k ON k.ingest_id = ki.id \
+             WHERE ki.dedup_key IN (SELECT value FROM json_each({}))",
+            param(text(&keys))
+        );
+        let matches = match &lookup.event_id {
+            Some(id) => format!("SELECT {} UNION ALL {by_key}", param(text(id))),
+            None => by_key,
+        };
+        conditions.push(format!("e.id IN ({matches})"));
+    }
+    if let Some(before) = f.before_id {
+        conditions.push(format!("e.id < {}", param(text(before))));
+    }
+    let limit = param(int(i64::from(f.limit)));
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!("{EVENT_SELECT} {filter} ORDER BY e.id DESC LIMIT {limit}");
+    bind(db.prepare(sql), &args)?.all().await?.results()
 }
 
 pub async fn get(db: &D1Database, id: &str) -> Result<Option<EventRow>> {

@@ -1,8 +1,10 @@
-//! Aggregate figures for metrics, read in one D1 batch (indexed GROUP BYs; no
-//! event is loaded one by one).
+//! Aggregate figures for metrics and the stats API, each read in one D1 batch
+//! (indexed GROUP BYs; no event or attempt is loaded one by one).
 
+use super::{bind, int, text};
 use serde::Deserialize;
-use worker::{D1Database, Result};
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1Result, Result};
 
 #[derive(Debug, Deserialize)]
 pub struct ByEndpoint {
@@ -60,4 +62,232 @@ pub async fn read(db: &D1Database) -> Result<Stats> {
             None => Vec::new(),
         },
     })
+}
+
+/// The outcome class of a successful attempt (`retry::OutcomeClass::Delivered`);
+/// every other class is a failure.
+const SUCCESS: &str = "delivered";
+
+fn rows<T: serde::de::DeserializeOwned>(results: &[D1Result], i: usize) -> Result<Vec<T>> {
+    match results.get(i) {
+        Some(r) => r.results(),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// A count for one bucket number (`t / bucket_ms`).
+#[derive(Debug, Deserialize)]
+pub struct BucketRow {
+    pub bucket: f64,
+    pub n: f64,
+}
+
+/// The three series of the time series, by bucket number.
+pub struct Series {
+    pub received: Vec<BucketRow>,
+    pub delivered: Vec<BucketRow>,
+    pub failed: Vec<BucketRow>,
+}
+
+/// Events by `received_at`, events by `delivered_at` and failed attempts (any
+/// outcome but `delivered`) by `started_at`, within `[from_ms, to_ms)`, grouped by
+/// `t / bucket_ms`; over every endpoint or one. An event delivered again after a
+/// replay counts at its latest delivery.
+pub async fn series(
+    db: &D1Database,
+    from_ms: i64,
+    to_ms: i64,
+    bucket_ms: i64,
+    endpoint_id: Option<&str>,
+) -> Result<Series> {
+    let mut args = vec![int(from_ms), int(to_ms), int(bucket_ms)];
+    let (events_scope, attempts_from, attempts_scope) = match endpoint_id {
+        Some(id) => {
+            args.push(text(id));
+            (
+                "AND endpoint_id = ?4",
+                "attempts a JOIN events e ON e.id = a.event_id",
+                "AND e.endpoint_id = ?4",
+            )
+        }
+        None => ("", "attempts a", ""),
+    };
+    let by_bucket = |column: &str| {
+        format!(
+            "SELECT CAST({column} / ?3 AS INTEGER) AS bucket, COUNT(*) AS n FROM events \
+             WHERE {column} >= ?1 AND {column} < ?2 {events_scope} GROUP BY bucket"
+        )
+    };
+    let failed = format!(
+        "SELECT CAST(a.started_at / ?3 AS INTEGER) AS bucket, COUNT(*) AS n FROM {attempts_from} \
+         WHERE a.started_at >= ?1 AND a.started_at < ?2 AND a.outcome <> '{SUCCESS}' {attempts_scope} \
+         GROUP BY bucket"
+    );
+    let results = db
+        .batch(vec![
+            bind(db.prepare(by_bucket("received_at")), &args)?,
+            bind(db.prepare(by_bucket("delivered_at")), &args)?,
+            bind(db.prepare(failed), &args)?,
+        ])
+        .await?;
+    Ok(Series {
+        received: rows(&results, 0)?,
+        delivered: rows(&results, 1)?,
+        failed: rows(&results, 2)?,
+    })
+}
+
+/// A live endpoint and its current streak of consecutive destination-down failures.
+#[derive(Debug, Deserialize)]
+pub struct EndpointStreak {
+    pub endpoint_id: String,
+    pub failure_streak: f64,
+}
+
+/// Attempts of one endpoint since the window's start.
+#[derive(Debug, Deserialize)]
+pub struct AttemptTotals {
+    pub endpoint_id: String,
+    pub attempts: f64,
+    pub succeeded: f64,
+}
+
+/// Events of one endpoint by status, all-time, as the health API counts them.
+#[derive(Debug, Deserialize)]
+pub struct StatusCounts {
+    pub endpoint_id: String,
+    pub received: f64,
+    pub delivered: f64,
+    pub dead: f64,
+    pub in_flight: f64,
+}
+
+pub struct EndpointFigures {
+    /// Every endpoint not deleted (or the one asked for), oldest first.
+    pub endpoints: Vec<EndpointStreak>,
+    pub attempts: Vec<AttemptTotals>,
+    pub counts: Vec<StatusCounts>,
+}
+
+/// Per-endpoint figures in one batch: the endpoints, their attempts started at or
+/// after `since_ms` (and how many succeeded), and their events by status.
+pub async fn endpoint_figures(
+    db: &D1Database,
+    since_ms: i64,
+    endpoint_id: Option<&str>,
+) -> Result<EndpointFigures> {
+    let attempts_sql = |scope: &str| {
+        format!(
+            "SELECT e.endpoint_id AS endpoint_id, COUNT(*) AS attempts, \
+                    COALESCE(SUM(a.outcome = '{SUCCESS}'), 0) AS succeeded \
+             FROM attempts a JOIN events e ON e.id = a.event_id \
+             WHERE a.started_at >= ?1 {scope} GROUP BY e.endpoint_id"
+        )
+    };
+    let (endpoints, attempts, counts) = match endpoint_id {
+        Some(id) => (
+            bind(
+                db.prepare(
+                    "SELECT id AS endpoint_id, circuit_failures AS failure_streak FROM endpoints \
+                     WHERE deleted_at IS NULL AND id = ?1",
+                ),
+                &[text(id)],
+            )?,
+            bind(
+                db.prepare(attempts_sql("AND e.endpoint_id = ?2")),
+                &[int(since_ms), text(id)],
+            )?,
+            bind(
+                db.prepare(format!(
+                    "{STATUS_COUNTS} WHERE endpoint_id = ?1 GROUP BY endpoint_id"
+                )),
+                &[text(id)],
+            )?,
+        ),
+        None => (
+            db.prepare(
+                "SELECT id AS endpoint_id, circuit_failures AS failure_streak FROM endpoints \
+                 WHERE deleted_at IS NULL ORDER BY id",
+            ),
+            bind(db.prepare(attempts_sql("")), &[int(since_ms)])?,
+            db.prepare(format!("{STATUS_COUNTS} GROUP BY endpoint_id")),
+        ),
+    };
+    let results = db.batch(vec![endpoints, attempts, counts]).await?;
+    Ok(EndpointFigures {
+        endpoints: rows(&results, 0)?,
+        attempts: rows(&results, 1)?,
+        counts: rows(&results, 2)?,
+    })
+}
+
+const STATUS_COUNTS: &str = "SELECT endpoint_id, COUNT(*) AS received, \
+       COALESCE(SUM(status = 'delivered'), 0) AS delivered, \
+       COALESCE(SUM(status = 'dead'), 0) AS dead, \
+       COALESCE(SUM(status IN ('received', 'delivering', 'retrying')), 0) AS in_flight \
+     FROM events";
+
+/// Where to read two percentiles of one endpoint's attempt durations: 0-based
+/// ranks in ascending order.
+pub struct Ranks<'a> {
+    pub endpoint_id: &'a str,
+    pub p50: u64,
+    pub p95: u64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Latency {
+    pub endpoint_id: String,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+}
+
+/// The durations at the given ranks among each endpoint's attempts started at or
+/// after `since_ms`, sorted by D1 (a window function over the indexed range);
+/// only the chosen values come back. A rank past the end (attempts deleted in
+/// the meantime) reads `null`.
+pub async fn latency_at_ranks(
+    db: &D1Database,
+    since_ms: i64,
+    ranks: &[Ranks<'_>],
+) -> Result<Vec<Latency>> {
+    if ranks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted: Vec<serde_json::Value> = ranks
+        .iter()
+        .map(|r| serde_json::json!([r.endpoint_id, r.p50, r.p95]))
+        .collect();
+    let wanted = serde_json::Value::Array(wanted).to_string();
+    let sql = "SELECT w.endpoint_id AS endpoint_id, \
+                      MAX(CASE WHEN r.rank = w.p50 THEN r.duration_ms END) AS p50, \
+                      MAX(CASE WHEN r.rank = w.p95 THEN r.duration_ms END) AS p95 \
+               FROM (SELECT json_extract(value, '$[0]') AS endpoint_id, \
+                            json_extract(value, '$[1]') AS p50, \
+                            json_extract(value, '$[2]') AS p95 FROM json_each(?2)) w \
+               LEFT JOIN (SELECT e.endpoint_id AS endpoint_id, a.duration_ms AS duration_ms, \
+                                 ROW_NUMBER() OVER (PARTITION BY e.endpoint_id ORDER BY a.duration_ms) - 1 AS rank \
+                          FROM attempts a JOIN events e ON e.id = a.event_id \
+                          WHERE a.started_at >= ?1 \
+                            AND e.endpoint_id IN (SELECT json_extract(value, '$[0]') FROM json_each(?2))) r \
+                 ON r.endpoint_id = w.endpoint_id AND r.rank IN (w.p50, w.p95) \
+               GROUP BY w.endpoint_id";
+    bind(
+        db.prepare(sql),
+        &[int(since_ms), JsValue::from_str(&wanted)],
+    )?
+    .all()
+    .await?
+    .results()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn success_is_the_delivered_outcome_class() {
+        assert_eq!(
+            super::SUCCESS,
+            crate::retry::OutcomeClass::Delivered.as_str()
+        );
+    }
 }

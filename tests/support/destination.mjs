@@ -1,5 +1,6 @@
 // A real HTTP destination on 127.0.0.1 that the tests control: per-path plans to
-// answer, fail, stall or rate-limit, and a record of every request it received.
+// answer (at once or after `delayMs`), fail, stall or rate-limit, and a record of
+// every request it received.
 import { createServer } from "node:http";
 
 export async function startDestination() {
@@ -20,9 +21,13 @@ export async function startDestination() {
         res.on("close", () => stalled.delete(res));
         return;
       }
-      record.answered = answer.status;
-      res.writeHead(answer.status, answer.headers ?? { "content-type": "text/plain" });
-      res.end(answer.body ?? `answered ${answer.status}`);
+      const respond = () => {
+        record.answered = answer.status;
+        res.writeHead(answer.status, answer.headers ?? { "content-type": "text/plain" });
+        res.end(answer.body ?? `answered ${answer.status}`);
+      };
+      if (answer.delayMs) setTimeout(respond, answer.delayMs);
+      else respond();
     });
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));

@@ -1,0 +1,159 @@
+//! `/api/v1/stats`: the aggregate figures a dashboard draws.
+//!
+//! - `timeseries`: received, delivered and failed per bucket over 24 h, 7 d or 30 d
+//!   (every bucket present, oldest first, aligned in UTC; see `stats::Span`).
+//! - `endpoints`: per endpoint, the attempts of the last 24 h (success rate,
+//!   p50/p95 duration), the current failure streak and the all-time counts.
+//!
+//! D1 counts and sorts; only aggregates reach the Worker (`store::stats`).
+
+use super::query;
+use crate::error::{json_response, ApiError};
+use crate::model::EndpointId;
+use crate::relay::{now_ms, Relay};
+use crate::stats::{self, BucketCount, Span, Window};
+use crate::store::stats::{self as figures, BucketRow, Ranks};
+use crate::time::iso8601;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use worker::{Response, Url};
+
+/// The window of `stats/endpoints`.
+const ENDPOINTS_WINDOW: Window = Window::Day;
+
+pub async fn timeseries(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
+    let window = match query(url, "window") {
+        Some(raw) => Window::parse(&raw).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("unknown window {raw}; use 24h, 7d or 30d"),
+            )
+        })?,
+        None => Window::Day,
+    };
+    let endpoint_id = endpoint_filter(url)?;
+    let span = Span::ending_at(window, now_ms());
+    let series = figures::series(
+        &relay.db,
+        span.from_ms,
+        span.to_ms,
+        span.bucket_ms,
+        endpoint_id.as_ref().map(EndpointId::as_str),
+    )
+    .await?;
+    let counts = |rows: &[BucketRow]| -> Vec<BucketCount> {
+        rows.iter()
+            .map(|r| BucketCount {
+                bucket: r.bucket as i64,
+                n: r.n as u64,
+            })
+            .collect()
+    };
+    let buckets: Vec<Value> = stats::fill(
+        &span,
+        &counts(&series.received),
+        &counts(&series.delivered),
+        &counts(&series.failed),
+    )
+    .iter()
+    .map(|b| {
+        json!({
+            "t": iso8601(b.start_ms),
+            "received": b.received,
+            "delivered": b.delivered,
+            "failed": b.failed,
+        })
+    })
+    .collect();
+    Ok(json_response(
+        200,
+        &json!({
+            "window": window.as_str(),
+            "bucket_s": span.bucket_ms / 1000,
+            "from": iso8601(span.from_ms),
+            "to": iso8601(span.to_ms),
+            "buckets": buckets,
+        }),
+    )?)
+}
+
+pub async fn endpoints(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
+    let endpoint_id = endpoint_filter(url)?;
+    let since_ms = now_ms() - ENDPOINTS_WINDOW.duration_ms();
+    let db = &relay.db;
+    let found =
+        figures::endpoint_figures(db, since_ms, endpoint_id.as_ref().map(EndpointId::as_str))
+            .await?;
+    let attempts: HashMap<&str, (u64, u64)> = found
+        .attempts
+        .iter()
+        .map(|a| {
+            let totals = (a.attempts as u64, a.succeeded as u64);
+            (a.endpoint_id.as_str(), totals)
+        })
+        .collect();
+    let ranks: Vec<Ranks> = found
+        .endpoints
+        .iter()
+        .filter_map(|ep| {
+            let (n, _) = attempts.get(ep.endpoint_id.as_str())?;
+            Some(Ranks {
+                endpoint_id: &ep.endpoint_id,
+                p50: stats::nearest_rank(*n, 50)?,
+                p95: stats::nearest_rank(*n, 95)?,
+            })
+        })
+        .collect();
+    let latency: HashMap<String, (Option<f64>, Option<f64>)> =
+        figures::latency_at_ranks(db, since_ms, &ranks)
+            .await?
+            .into_iter()
+            .map(|l| (l.endpoint_id, (l.p50, l.p95)))
+            .collect();
+    let counts: HashMap<&str, &figures::StatusCounts> = found
+        .counts
+        .iter()
+        .map(|c| (c.endpoint_id.as_str(), c))
+        .collect();
+    let data: Vec<Value> = found
+        .endpoints
+        .iter()
+        .map(|ep| {
+            let id = ep.endpoint_id.as_str();
+            let (n, succeeded) = attempts.get(id).copied().unwrap_or((0, 0));
+            let (p50, p95) = latency.get(id).copied().unwrap_or((None, None));
+            let count =
+                |f: fn(&figures::StatusCounts) -> f64| counts.get(id).map_or(0, |c| f(c) as i64);
+            json!({
+                "endpoint_id": id,
+                "attempts": n,
+                "success_rate": stats::success_rate(n, succeeded),
+                "latency_ms": {
+                    "p50": p50.map(|v| v as i64),
+                    "p95": p95.map(|v| v as i64),
+                },
+                "failure_streak": ep.failure_streak as i64,
+                "counts": {
+                    "received": count(|c| c.received),
+                    "delivered": count(|c| c.delivered),
+                    "dead": count(|c| c.dead),
+                    "in_flight": count(|c| c.in_flight),
+                },
+            })
+        })
+        .collect();
+    Ok(json_response(
+        200,
+        &json!({ "window": ENDPOINTS_WINDOW.as_str(), "data": data }),
+    )?)
+}
+
+fn endpoint_filter(url: &Url) -> Result<Option<EndpointId>, ApiError> {
+    query(url, "endpoint_id")
+        .map(|raw| {
+            EndpointId::parse(&raw).ok_or_else(|| {
+                ApiError::bad_request("invalid_query", "endpoint_id is not an ep_ id")
+            })
+        })
+        .transpose()
+}

@@ -1,0 +1,280 @@
+//! The events list's search parameters, checked: `event_type` (exact, or a prefix
+//! with a trailing `*`), `since` / `until` (RFC 3339 or unix milliseconds) and
+//! `q` (an event id or a provider delivery id).
+//!
+//! Pure: each parser turns the raw query value into what `store::events::list`
+//! binds, or a message that says what was wrong. A prefix becomes a range of
+//! strings (`>= prefix AND < successor`), which an index can serve, instead of a
+//! pattern whose own `*`, `?` or `[` would need escaping.
+
+use crate::dedup;
+use crate::model::EventId;
+
+/// Longest `event_type` accepted; providers' names are far shorter.
+const MAX_EVENT_TYPE_LEN: usize = 200;
+/// Longest `q` accepted.
+const MAX_LOOKUP_LEN: usize = 512;
+/// Unix milliseconds beyond this are not a date (and not exact as a JS number).
+const MAX_UNIX_MS: i64 = 1 << 53;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventTypeFilter {
+    Exact(String),
+    /// Types `>= from` and, when there is a bound, `< before`: exactly the types
+    /// that start with the prefix.
+    Prefix {
+        from: String,
+        before: Option<String>,
+    },
+}
+
+/// `payment_intent.succeeded` matches that type only; `payment_intent.*` every type
+/// starting with `payment_intent.`; a lone `*` every event that has a type.
+pub fn parse_event_type(raw: &str) -> Result<EventTypeFilter, String> {
+    if raw.is_empty() || raw.len() > MAX_EVENT_TYPE_LEN {
+        return Err(format!(
+            "event_type must be 1 to {MAX_EVENT_TYPE_LEN} characters"
+        ));
+    }
+    if raw.chars().any(char::is_control) {
+        return Err("event_type must not contain control characters".into());
+    }
+    match raw.strip_suffix('*') {
+        Some(prefix) if prefix.contains('*') => {
+            Err("event_type may hold one `*`, at the end (a prefix)".into())
+        }
+        Some(prefix) => Ok(EventTypeFilter::Prefix {
+            from: prefix.to_string(),
+            before: successor(prefix),
+        }),
+        None if raw.contains('*') => {
+            Err("event_type may hold one `*`, at the end (a prefix)".into())
+        }
+        None => Ok(EventTypeFilter::Exact(raw.to_string())),
+    }
+}
+
+/// The smallest string greater than every string that starts with `prefix`, in
+/// code point order (SQLite's BINARY collation compares UTF-8 bytes, which is the
+/// same order): the prefix with its last character stepped up. `None` when no
+/// such string exists (an empty prefix, or one made only of U+10FFFF).
+fn successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last as u32 {
+            0xD7FF => Some('\u{E000}'),
+            c => char::from_u32(c + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// An instant given as RFC 3339 (`2024-05-01T12:00:00Z`, any offset, fractions
+/// allowed), a date (`2024-05-01`, UTC midnight) or unix milliseconds. Returns
+/// unix milliseconds.
+pub fn parse_instant(raw: &str) -> Option<i64> {
+    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        return raw.parse::<i64>().ok().filter(|ms| *ms <= MAX_UNIX_MS);
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Some(t.timestamp_millis()).filter(|ms| (0..=MAX_UNIX_MS).contains(ms));
+    }
+    let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?;
+    let ms = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis();
+    (raw.len() == 10 && (0..=MAX_UNIX_MS).contains(&ms)).then_some(ms)
+}
+
+/// What `q` can name: an event by its id, or the events of an ingest by its
+/// provider delivery id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// Set when `q` has the shape of an event id.
+    pub event_id: Option<String>,
+    /// The stored dedup keys `q` may be: the key as the API shows it
+    /// (`id:…`, `sha256:…`) and the key the relay makes of a raw provider id.
+    pub dedup_keys: Vec<String>,
+}
+
+/// Both readings are kept: a Stripe delivery id (`evt_…`) has the shape of an
+/// event id too.
+pub fn parse_lookup(raw: &str) -> Result<Lookup, String> {
+    if raw.is_empty() || raw.len() > MAX_LOOKUP_LEN {
+        return Err(format!("q must be 1 to {MAX_LOOKUP_LEN} characters"));
+    }
+    if raw.chars().any(char::is_control) {
+        return Err("q must not contain control characters".into());
+    }
+    let mut dedup_keys = vec![raw.to_string()];
+    let made = dedup::key_for_delivery_id(raw);
+    if made != raw {
+        dedup_keys.push(made);
+    }
+    Ok(Lookup {
+        event_id: EventId::parse(raw).map(|id| id.as_str().to_string()),
+        dedup_keys,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefix(from: &str, before: Option<&str>) -> EventTypeFilter {
+        EventTypeFilter::Prefix {
+            from: from.into(),
+            before: before.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn event_type_exact_or_trailing_star_prefix() {
+        assert_eq!(
+            parse_event_type("payment_intent.succeeded"),
+            Ok(EventTypeFilter::Exact("payment_intent.succeeded".into()))
+        );
+        assert_eq!(
+            parse_event_type("payment_intent.*"),
+            Ok(prefix("payment_intent.", Some("payment_intent/")))
+        );
+        assert_eq!(
+            parse_event_type("orders/*"),
+            Ok(prefix("orders/", Some("orders0")))
+        );
+        assert_eq!(parse_event_type("*"), Ok(prefix("", None)));
+    }
+
+    #[test]
+    fn event_type_refusals() {
+        for bad in ["", "a*b", "*.created", "a**", "pay\nment", &"x".repeat(201)] {
+            assert!(parse_event_type(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_event_type(&"x".repeat(200)).is_ok());
+    }
+
+    #[test]
+    fn a_prefix_range_holds_exactly_the_types_that_start_with_it() {
+        let types = [
+            "payment_intent",
+            "payment_intent.",
+            "payment_intent.created",
+            "payment_intent.succeeded",
+            "payment_intent/x",
+            "payment_intents.x",
+            "payment_intent-x",
+            "payment_intent.\u{10FFFF}",
+            "charge.refunded",
+            "Payment_intent.created",
+            "payment_intent.é",
+        ];
+        for pattern in ["payment_intent.*", "payment_*", "p*", "é*", "a\u{D7FF}*"] {
+            let EventTypeFilter::Prefix { from, before } = parse_event_type(pattern).unwrap()
+            else {
+                panic!("{pattern} is a prefix");
+            };
+            for t in types.iter().copied().chain([
+                "a\u{D7FF}",
+                "a\u{D7FF}z",
+                "a\u{E000}",
+                "é",
+                "éa",
+                "ê",
+            ]) {
+                let in_range = t >= from.as_str() && before.as_deref().is_none_or(|b| t < b);
+                assert_eq!(in_range, t.starts_with(from.as_str()), "{pattern} vs {t:?}");
+                // SQLite compares the UTF-8 bytes; the order must agree.
+                let bytes_in_range = t.as_bytes() >= from.as_bytes()
+                    && before
+                        .as_deref()
+                        .is_none_or(|b| t.as_bytes() < b.as_bytes());
+                assert_eq!(bytes_in_range, in_range, "{pattern} vs {t:?} in byte order");
+            }
+        }
+    }
+
+    #[test]
+    fn successor_steps_over_surrogates_and_the_last_code_point() {
+        assert_eq!(successor("a"), Some("b".into()));
+        assert_eq!(successor("a\u{D7FF}"), Some("a\u{E000}".into()));
+        assert_eq!(successor("a\u{10FFFF}"), Some("b".into()));
+        assert_eq!(successor("\u{10FFFF}\u{10FFFF}"), None);
+        assert_eq!(successor(""), None);
+    }
+
+    #[test]
+    fn instants_as_rfc3339_dates_or_unix_milliseconds() {
+        let cases = [
+            ("2023-11-14T22:13:20.123Z", 1_700_000_000_123),
+            ("2023-11-14T22:13:20Z", 1_700_000_000_000),
+            ("2023-11-14T23:13:20+01:00", 1_700_000_000_000),
+            ("2023-11-14t22:13:20z", 1_700_000_000_000),
+            ("2023-11-14", 1_699_920_000_000),
+            ("1700000000123", 1_700_000_000_123),
+            ("0", 0),
+        ];
+        for (raw, ms) in cases {
+            assert_eq!(parse_instant(raw), Some(ms), "{raw}");
+        }
+    }
+
+    #[test]
+    fn instants_refused() {
+        for bad in [
+            "",
+            "yesterday",
+            "2023-11-14T22:13:20",
+            "2023-11-14 22:13",
+            "2023-13-01",
+            "2023-11-14Z",
+            "-5",
+            "1.5",
+            "17e11",
+            "99999999999999999999",
+            "9007199254740993",
+            "1969-12-31T23:59:59Z",
+            "+2023-11-14",
+            " 2023-11-14",
+        ] {
+            assert_eq!(parse_instant(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn q_is_an_event_id_and_a_delivery_id() {
+        let github = parse_lookup("72d3162e-cc78-11e3-81ab-4c9367dc0958").unwrap();
+        assert_eq!(github.event_id, None);
+        assert_eq!(
+            github.dedup_keys,
+            [
+                "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+                "id:72d3162e-cc78-11e3-81ab-4c9367dc0958"
+            ]
+        );
+        // A Stripe event id looks like one of ours: both readings are searched.
+        let stripe = parse_lookup("evt_1NG8Du2eZvKYlo2CUI4xkKzE").unwrap();
+        assert_eq!(
+            stripe.event_id.as_deref(),
+            Some("evt_1NG8Du2eZvKYlo2CUI4xkKzE")
+        );
+        assert_eq!(stripe.dedup_keys[1], "id:evt_1NG8Du2eZvKYlo2CUI4xkKzE");
+        let shown = parse_lookup("sha256:abc").unwrap();
+        assert_eq!(shown.dedup_keys[0], "sha256:abc");
+        let long = "d".repeat(201);
+        let hashed = parse_lookup(&long).unwrap();
+        assert_eq!(
+            hashed.dedup_keys[1],
+            format!("id-sha256:{}", dedup::sha256_hex(long.as_bytes()))
+        );
+    }
+
+    #[test]
+    fn q_refusals() {
+        assert!(parse_lookup("").is_err());
+        assert!(parse_lookup("a\tb").is_err());
+        assert!(parse_lookup(&"x".repeat(513)).is_err());
+        assert!(parse_lookup(&"x".repeat(512)).is_ok());
+    }
+}
