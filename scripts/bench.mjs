@@ -57,7 +57,7 @@ try {
     const delivery = `bench-${++seq}`;
     return fetch(`${relay.url}/${ep.id}`, { method: "POST", body, headers: github(secret, body, { delivery }) });
   };
-  const bare = () => fetch(`${relay.url}/`);
+  const bare = () => fetch(`${relay.url}/`, { redirect: "manual" }); // the Worker's redirect to the dashboard
   const trips = new Map();
   const countTrips = (_i, res) => { const n = roundTrips(res); trips.set(n, (trips.get(n) ?? 0) + 1); };
 

@@ -12,6 +12,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const config = parse(readFileSync(join(root, "wrangler.toml"), "utf8"));
 delete config.build;
 config.main = join(root, "build/index.js");
+if (config.assets) config.assets.directory = join(root, config.assets.directory);
 const dir = mkdtempSync(join(tmpdir(), "hookrelay-dry-run-"));
 const path = join(dir, "wrangler.toml");
 writeFileSync(path, stringify(config));

@@ -47,6 +47,7 @@ pids+=($!)
 cat <<EOT
 
 hookrelay is running at http://127.0.0.1:$PORT (state in $STATE_DIR)
+  dashboard:      http://127.0.0.1:$PORT/dashboard/  (sign in with the admin token)
   admin token:    $ADMIN_TOKEN
   demo endpoint:  http://127.0.0.1:$PORT/$DEMO_ID  (provider github, delivers to http://127.0.0.1:$ECHO_PORT/webhooks)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and running hookrelay needs, and only what is missing:
 # the wasm target, worker-build, wasm-bindgen-cli (same version as Cargo.lock),
-# and the npm packages (Node 22, wrangler, binaryen). Safe to run again: a warm
+# the npm packages (Node 22, wrangler, binaryen, playwright-core, uPlot) and
+# Debian's chromium for the browser tests. Safe to run again: a warm
 # machine skips every step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,9 +34,18 @@ if ! has_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
   pids+=($!)
 fi
 
+# Debian's Chromium for the dashboard's browser tests (playwright-core drives it;
+# Playwright never downloads a browser of its own here).
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing chromium (Debian) for the dashboard's browser tests"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium >/dev/null
+fi
+
 if [ ! -x node_modules/.bin/wrangler ] || ! cmp -s package-lock.json node_modules/.hookrelay-lock; then
   log "installing npm packages"
-  npm install --no-audit --no-fund --loglevel=error
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.hookrelay-lock
 fi
 

@@ -67,13 +67,20 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     } else if path == "/api/v1" || path.starts_with("/api/v1/") {
         api::handle(&relay, req).await
     } else if path == "/" {
-        Ok(Response::from_json(
-            &json!({"service": "hookrelay", "api": "/api/v1"}),
-        )?)
+        dashboard_redirect()
     } else {
         Err(ApiError::not_found("route"))
     };
     result.or_else(ApiError::into_response)
+}
+
+/// `/` sends a browser to the operators' dashboard. The dashboard itself is
+/// static assets (`dist/`, built by `scripts/build.sh`), served before this
+/// Worker runs, so only this redirect is Worker code.
+fn dashboard_redirect() -> std::result::Result<Response, ApiError> {
+    let mut res = Response::empty()?.with_status(302);
+    res.headers_mut().set("location", "/dashboard/")?;
+    Ok(res)
 }
 
 #[event(queue)]

@@ -51,6 +51,7 @@ function writeConfig({ consumer = true, vars = {}, edit }, dir = mkdtempSync(joi
   delete config.build; // the tests build once, up front
   config.main = join(ROOT, "build/index.js");
   for (const db of config.d1_databases) db.migrations_dir = join(ROOT, db.migrations_dir);
+  if (config.assets) config.assets.directory = join(ROOT, config.assets.directory);
   config.vars = { ...config.vars, ...TEST_VARS, ...vars };
   if (!consumer) delete config.queues.consumers;
   edit?.(config);

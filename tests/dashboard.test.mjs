@@ -1,0 +1,239 @@
+// The operators' dashboard in headless Chromium against the relay on workerd:
+// sign in, create an endpoint, watch a signed webhook be delivered, replay a
+// dead event and five at once from the Dead letters page, and a viewer key that
+// sees no replay button (and whose replay the API refuses). Each test saves a
+// screenshot under test-output/dashboard/.
+import { it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Relay, ADMIN_TOKEN } from "./support/relay.mjs";
+import { startDestination } from "./support/destination.mjs";
+import { launchBrowser, screenshot } from "./support/browser.mjs";
+import * as sign from "./support/providers.mjs";
+import { assertConservation } from "./support/checks.mjs";
+
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 860 };
+
+let relay;
+let dest;
+let browser;
+let page;
+
+before(async () => {
+  [dest, relay, browser] = await Promise.all([
+    startDestination(),
+    Relay.start({ name: "dashboard" }),
+    launchBrowser({ viewport: DESKTOP }),
+  ]);
+  page = await browser.context.newPage();
+});
+
+after(async () => {
+  await browser?.close();
+  await relay?.stop();
+  await dest?.close();
+});
+
+async function submitKey(p, key) {
+  await p.goto(`${relay.url}/dashboard/`);
+  await p.fill("#signin-key", key);
+  await p.press("#signin-key", "Enter");
+}
+
+async function signIn(p, key) {
+  await submitKey(p, key);
+  await p.waitForSelector("#shell:not([hidden])");
+}
+
+async function open(p, hash) {
+  await p.goto(`${relay.url}/dashboard/#${hash}`);
+}
+
+/** Takes a phone-sized screenshot of the page as it is, then returns to desktop size. */
+async function phoneScreenshot(p, name) {
+  await p.setViewportSize(PHONE);
+  await p.waitForTimeout(300);
+  await screenshot(p, name);
+  await p.setViewportSize(DESKTOP);
+}
+
+/** An endpoint whose destination fails (with `code`) until `fix()` is called. */
+async function failingEndpoint(name, code, extra = {}) {
+  const path = `/${name.replace(/\W+/g, "-")}`;
+  let fixed = false;
+  const ep = await relay.createEndpoint({
+    name, provider: "none", destination_url: dest.route(path, () => ({ status: fixed ? 200 : code })), ...extra,
+  });
+  return { ep, path, fix: () => { fixed = true; } };
+}
+
+it("serves the dashboard from the Worker with a strict CSP, redirects / and signs in with a key", async () => {
+  const root = await fetch(`${relay.url}/`, { redirect: "manual" });
+  assert.equal(root.status, 302);
+  assert.equal(root.headers.get("location"), "/dashboard/");
+  const index = await fetch(`${relay.url}/dashboard/`);
+  assert.equal(index.status, 200);
+  const csp = index.headers.get("content-security-policy");
+  assert.match(csp, /script-src 'self'/);
+  assert.match(csp, /connect-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  assert.equal(index.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(index.headers.get("referrer-policy"), "no-referrer");
+
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => { if (m.type() === "error" && /Content Security Policy|Refused/.test(m.text())) errors.push(m.text()); });
+
+  await submitKey(page, "not-the-token");
+  await page.waitForSelector("#signin-message:not([hidden])");
+  assert.match(await page.textContent("#signin-message"), /refused/i);
+
+  await signIn(page, ADMIN_TOKEN);
+  await page.waitForSelector("[data-testid=tile-received] .tile-value");
+  assert.match(await page.textContent(".balance"), /received \d+ = delivered \d+ \+ dead \d+ \+ in flight \d+/);
+  assert.equal(await page.evaluate(() => sessionStorage.length), 1, "the key lives in session storage");
+  assert.equal(await page.evaluate(() => localStorage.length), 0, "and never in local storage");
+  await page.waitForSelector("[data-testid=chart] canvas, [data-testid=chart] .chart-empty");
+  await screenshot(page, "01-overview");
+  await phoneScreenshot(page, "01-overview-phone");
+
+  await page.click("#signout");
+  await page.waitForSelector("#signin:not([hidden])");
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, "sign-out forgets the key");
+  assert.deepEqual(errors, []);
+  await signIn(page, ADMIN_TOKEN);
+});
+
+it("creates an endpoint in the form, then shows a signed webhook delivered with its attempt", async () => {
+  await open(page, "/endpoints/new");
+  await page.fill("#f-name", "GitHub from the dashboard");
+  await page.selectOption("#f-provider", "github");
+  await page.fill("#f-secret", "gh-dashboard-secret");
+  await page.fill("#f-destination_url", dest.route("/from-dashboard"));
+  await page.click("#main button[type=submit]");
+  const card = page.locator("[data-testid=endpoint-card]", { hasText: "GitHub from the dashboard" });
+  await card.waitFor();
+  const ingestUrl = (await card.locator("[data-testid=ingest-url]").textContent()).trim();
+  assert.match(ingestUrl, /\/ep_[0-9a-z]+$/);
+  const endpointId = ingestUrl.split("/").pop();
+  await screenshot(page, "02-endpoints");
+
+  const body = JSON.stringify({ action: "opened", number: 7, repository: { full_name: "acme/api" } });
+  const res = await fetch(ingestUrl, { method: "POST", body, headers: sign.github("gh-dashboard-secret", body, { event: "pull_request" }) });
+  assert.equal(res.status, 200);
+  const { id } = await res.json();
+
+  // The events list refreshes by itself: the row turns delivered without a reload.
+  await open(page, `/events?endpoint_id=${endpointId}`);
+  await page.waitForSelector(`tr[data-id="${id}"][data-status="delivered"]`, { timeout: 20_000 });
+  await page.click(`tr[data-id="${id}"] a[href="#/events/${id}"]`);
+  await page.waitForSelector("[data-testid=attempts] .attempt[data-outcome=delivered]");
+  const attempt = await page.textContent("[data-testid=attempts] .attempt");
+  assert.match(attempt, /#1/);
+  assert.match(attempt, /200/);
+  assert.match(await page.textContent("[data-testid=payload]"), /"full_name": "acme\/api"/, "pretty-printed payload");
+  const headers = await page.textContent("table.headers");
+  assert.match(headers, /x-hub-signature-256\s*•+ redacted/);
+  assert.ok(!headers.includes("sha256="), "the signature value is not shown");
+  await page.click("button:has-text('Raw')");
+  assert.equal(await page.textContent("[data-testid=payload]"), body);
+  await screenshot(page, "03-event-delivered");
+  await phoneScreenshot(page, "03-event-delivered-phone");
+  assert.equal(dest.deliveredFor(id).length, 1);
+  await assertConservation(relay, endpointId, { received: 1, delivered: 1 });
+
+  // The health card and the chart come from the aggregate API, not from loading events.
+  await open(page, "/endpoints");
+  const figures = page.locator("[data-testid=endpoint-card]", { hasText: "GitHub from the dashboard" });
+  await figures.locator(".metric", { hasText: "Success 24 h" }).filter({ hasText: "100 %" }).waitFor();
+  assert.match(await figures.locator(".metric", { hasText: "p50 latency" }).textContent(), /\d+ ms/);
+  await open(page, "/");
+  await page.waitForSelector("[data-testid=chart] canvas");
+  await page.waitForFunction(() => /^[1-9]\d* received in the last 24 h/.test(document.querySelector(".chart-note")?.textContent ?? ""));
+});
+
+it("replays an event that failed until dead from the Dead letters page and sees it delivered", async () => {
+  const { ep, fix } = await failingEndpoint("always failing", 500, { retry: { schedule_s: [1] } });
+  const res = await relay.ingest(ep.id, JSON.stringify({ n: 1 }), { "content-type": "application/json" });
+  const { id } = res.json;
+  const dead = await relay.waitForEvent(id, (e) => e.status === "dead", { cronEveryMs: 1000 });
+  assert.equal(dead.attempts.length, 2);
+  fix();
+
+  await open(page, `/dead?endpoint_id=${ep.id}`);
+  await page.check(`tr[data-id="${id}"] input[type=checkbox]`);
+  await page.click("[data-testid=replay-selected]");
+  await page.waitForSelector(`[data-testid=tracker] li[data-id="${id}"][data-status="delivered"]`, { timeout: 20_000 });
+  await page.waitForSelector(`[data-testid=dead-table] .empty-row`);
+  await screenshot(page, "04-dead-letter-replayed");
+
+  await open(page, `/events/${id}`);
+  await page.waitForSelector("[data-testid=attempts] .attempt[data-outcome=delivered]");
+  assert.equal(await page.locator("[data-testid=attempts] .attempt").count(), 3, "numbering continues after the replay");
+  await assertConservation(relay, ep.id, { received: 1, delivered: 1, dead: 0 });
+});
+
+it("bulk-replays 5 dead events of an endpoint in one action", async () => {
+  const { ep, fix } = await failingEndpoint("rejecting 400", 400);
+  const ids = [];
+  for (let i = 0; i < 5; i++) ids.push((await relay.ingest(ep.id, `{"n":${i}}`, { "content-type": "application/json" })).json.id);
+  for (const id of ids) await relay.waitForEvent(id, (e) => e.status === "dead");
+  fix();
+
+  await open(page, `/dead?endpoint_id=${ep.id}`);
+  await page.waitForSelector("[data-testid=replay-all]:has-text('Replay all 5')");
+  await screenshot(page, "05-dead-letters-before");
+  await phoneScreenshot(page, "05-dead-letters-phone");
+  await page.click("[data-testid=replay-all]");
+  await page.click("dialog button[value=ok]");
+  await page.waitForFunction(() => document.querySelector("[data-testid=tracker-summary]")?.textContent === "5 of 5 delivered", null, { timeout: 20_000 });
+  await screenshot(page, "05-dead-letters-bulk-replayed");
+  for (const id of ids) assert.equal(dest.deliveredFor(id).length, 1, `${id} delivered once`);
+  await assertConservation(relay, ep.id, { received: 5, delivered: 5, dead: 0 });
+});
+
+it("a viewer key sees no replay button, the API refuses its replay, and a revoked key returns to sign-in", async () => {
+  const { ep } = await failingEndpoint("viewer sees this", 400);
+  const { id } = (await relay.ingest(ep.id, "{}", { "content-type": "application/json" })).json;
+  await relay.waitForEvent(id, (e) => e.status === "dead");
+
+  // The admin makes the key on the API keys page; it is shown once.
+  await open(page, "/keys");
+  await page.fill("#key-name", "night viewer");
+  await page.selectOption("#key-role", "viewer");
+  await page.click("button:has-text('Create key')");
+  const key = (await page.textContent("[data-testid=revealed-secret]")).trim();
+  assert.match(key, /^hrk_/);
+  await page.click("dialog button:has-text('Done')");
+  await page.waitForSelector("[data-testid=keys-table] td:has-text('night viewer')");
+  await screenshot(page, "06-api-keys");
+
+  const viewer = await browser.context.newPage(); // a new tab: its own session storage
+  await signIn(viewer, key);
+  assert.match(await viewer.textContent("#who"), /viewer/);
+  assert.equal(await viewer.locator("#nav a[data-page=keys]").isVisible(), false);
+  await open(viewer, `/dead?endpoint_id=${ep.id}`);
+  await viewer.waitForSelector(`tr[data-id="${id}"]`);
+  assert.equal(await viewer.locator("[data-testid=replay-selected], [data-testid=replay-all], tr input[type=checkbox]").count(), 0);
+  await open(viewer, `/events/${id}`);
+  await viewer.waitForSelector("[data-testid=attempts] .attempt");
+  assert.equal(await viewer.locator("[data-testid=replay]").count(), 0);
+  await open(viewer, "/endpoints");
+  await viewer.waitForSelector("[data-testid=endpoint-card]");
+  assert.equal(await viewer.locator("a:has-text('New endpoint'), button:has-text('Pause'), a:has-text('Edit'), button:has-text('Rotate secret')").count(), 0);
+  await screenshot(viewer, "07-viewer-endpoints");
+
+  const refused = await fetch(`${relay.url}/api/v1/events/${id}/replay`, { method: "POST", headers: { authorization: `Bearer ${key}` } });
+  assert.equal(refused.status, 403);
+  assert.equal((await refused.json()).error.code, "forbidden");
+  assert.equal((await relay.event(id)).status, "dead");
+
+  // Revoked while signed in: the next request returns the tab to sign-in with a message.
+  const keyId = (await relay.api("GET", "/keys")).json.data.find((k) => k.name === "night viewer").id;
+  assert.equal((await relay.api("DELETE", `/keys/${keyId}`)).status, 204);
+  await open(viewer, "/events");
+  await viewer.waitForSelector("#signin:not([hidden]) #signin-message:not([hidden])");
+  assert.match(await viewer.textContent("#signin-message"), /refused your key/);
+  await screenshot(viewer, "08-signed-out-after-revoke");
+  await viewer.close();
+});
