@@ -723,12 +723,12 @@ describe("every operation answers as documented", () => {
     assert.ok(!(await api("GET", "/keys", { expect: 200 })).json.data.some((k) => k.id === viewer.json.id));
   });
 
-  it("roles: every operation walked with a viewer, an editor and a pull key", async () => {
+  it("roles: every operation walked with a viewer, an editor, an admin and a pull key", async () => {
     const mint = async (role, endpoint_id) =>
       (await api("POST", "/keys", { body: { name: `walk ${role}`, role, endpoint_id }, expect: 201 })).json.key;
     const pullEp = (await api("POST", "/endpoints", { body: { name: "walk pull", provider: "none", destination_type: "pull" }, expect: 201 })).json;
     const otherPull = (await api("POST", "/endpoints", { body: { name: "walk other", provider: "none", destination_type: "pull" }, expect: 201 })).json;
-    const keys = { viewer: await mint("viewer"), editor: await mint("editor"), pull: await mint("pull", pullEp.id) };
+    const keys = { viewer: await mint("viewer"), editor: await mint("editor"), pull: await mint("pull", pullEp.id), admin: await mint("admin") };
     const rank = { viewer: 1, editor: 2, admin: 3 };
     const permitted = (role, need) =>
       need === "any" || (need === "pull" ? role === "pull" || rank[role] >= 2 : rank[role] >= rank[need]);
@@ -756,7 +756,7 @@ describe("every operation answers as documented", () => {
         walked++;
       }
     }
-    assert.ok(walked >= 29 * 3, `walked ${walked}`);
+    assert.ok(walked >= 31 * 4, `walked ${walked}`);
     // A pull key reaches only its own destination, the report route included.
     const elsewhere = await api("POST", `/pull/${otherPull.id}`, { token: keys.pull, body: {}, expect: 403 });
     assert.match(elsewhere.json.error.message, /pull key/);
