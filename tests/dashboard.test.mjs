@@ -1,7 +1,8 @@
 // The operators' dashboard in headless Chromium against the relay on workerd:
 // sign in, create an endpoint, watch a signed webhook be delivered, replay a
-// dead event and five at once from the Dead letters page, and a viewer key that
-// sees no replay button (and whose replay the API refuses). Each test saves a
+// dead event and five at once from the Dead letters page, pause, resume and
+// rotate from an endpoint's card, and a viewer key that sees no replay button
+// (and whose replay the API refuses). Each test saves a
 // screenshot under test-output/dashboard/.
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -190,6 +191,42 @@ it("bulk-replays 5 dead events of an endpoint in one action", async () => {
   await screenshot(page, "05-dead-letters-bulk-replayed");
   for (const id of ids) assert.equal(dest.deliveredFor(id).length, 1, `${id} delivered once`);
   await assertConservation(relay, ep.id, { received: 5, delivered: 5, dead: 0 });
+});
+
+it("pauses an endpoint with a reason, holds a webhook, resumes and sees it delivered; rotates its secret", async () => {
+  const path = "/paused-from-dashboard";
+  const first = `whsec_${Buffer.from("a first secret, 24 bytes").toString("base64")}`;
+  const ep = await relay.createEndpoint({ name: "pause me", provider: "standard", secrets: [first], destination_url: dest.route(path) });
+  const card = page.locator("[data-testid=endpoint-card]", { hasText: "pause me" });
+  await open(page, "/endpoints");
+  await card.locator("button", { hasText: "Pause" }).click();
+  await page.fill("dialog #dlg-reason", "destination deploying");
+  await page.click("dialog button[value=ok]");
+  await card.locator(".badge", { hasText: "paused" }).waitFor();
+  assert.match(await card.textContent(), /destination deploying/);
+  assert.equal((await relay.api("GET", `/endpoints/${ep.id}`)).json.paused, true);
+
+  const body = JSON.stringify({ type: "held", n: 1 });
+  const sent = await relay.ingest(ep.id, body, sign.standard(first, body));
+  assert.equal(sent.status, 200, sent.text);
+  await relay.fireCron();
+  assert.equal((await relay.event(sent.json.id)).status, "received", "held while paused");
+  assert.equal(dest.to(path).length, 0);
+
+  await card.locator("button", { hasText: "Resume" }).click();
+  await card.locator("button", { hasText: "Pause" }).waitFor();
+  await relay.waitForEvent(sent.json.id, (e) => e.status === "delivered", { cronEveryMs: 2_000 });
+  assert.equal(dest.to(path).length, 1);
+
+  await card.locator("button", { hasText: "Rotate secret" }).click();
+  await page.click("dialog button[value=ok]");
+  const secret = (await page.textContent("[data-testid=revealed-secret]")).trim();
+  assert.match(secret, /^whsec_/);
+  await screenshot(page, "06-secret-rotated");
+  await page.click("dialog button:has-text('Done')");
+  const next = JSON.stringify({ type: "after-rotation" });
+  assert.equal((await relay.ingest(ep.id, next, sign.standard(secret, next))).status, 200, "the new secret verifies");
+  await assertConservation(relay, ep.id, { received: 2 });
 });
 
 it("a viewer key sees no replay button, the API refuses its replay, and a revoked key returns to sign-in", async () => {
