@@ -190,6 +190,15 @@ fn describe(grant: &Grant) -> String {
     }
 }
 
+/// How stale `last_used_at` may get before a request writes it again.
+pub const LAST_USED_RESOLUTION_MS: i64 = 60_000;
+
+/// Whether this use of a key should be written down: the first use, and then at
+/// most once per [`LAST_USED_RESOLUTION_MS`].
+pub fn use_is_worth_recording(last_used_at: Option<i64>, now: i64) -> bool {
+    last_used_at.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS)
+}
+
 /// A new API key's secret: a prefix that names it in logs and secret scanners,
 /// then 32 random bytes in hex.
 pub fn format_key(random: &[u8; 32]) -> String {
@@ -295,6 +304,13 @@ mod tests {
         assert_eq!(need("GET", &["nope"]), None);
         assert!(is_known_path(&["events", "evt_1", "replay"]));
         assert!(!is_known_path(&["events", "evt_1", "nope"]));
+    }
+
+    #[test]
+    fn a_keys_use_is_written_first_and_then_at_most_once_a_minute() {
+        assert!(use_is_worth_recording(None, 5));
+        assert!(!use_is_worth_recording(Some(1_000), 1_000 + 59_999));
+        assert!(use_is_worth_recording(Some(1_000), 1_000 + 60_000));
     }
 
     #[test]

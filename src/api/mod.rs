@@ -14,6 +14,7 @@ mod stats;
 use crate::access::{self, Grant, Role};
 use crate::error::ApiError;
 use crate::relay::{now_ms, Relay};
+use crate::store::keys as keys_store;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use worker::{Method, Request, Response, Url};
@@ -140,9 +141,13 @@ async fn authenticate(relay: &Relay, req: &Request) -> Result<Caller, ApiError> 
     if !given.starts_with(access::KEY_PREFIX) {
         return Err(unauthorized("invalid bearer token"));
     }
-    let row = crate::store::keys::authenticate(&relay.db, &hex::encode(given_hash), now_ms())
+    let row = keys_store::find_live(&relay.db, &hex::encode(given_hash))
         .await?
         .ok_or_else(|| unauthorized("invalid or revoked API key"))?;
+    let now = now_ms();
+    if access::use_is_worth_recording(row.last_used_at.map(|t| t as i64), now) {
+        keys_store::mark_used(&relay.db, &row.id, now).await?;
+    }
     let grant = match (Role::parse(&row.role), row.endpoint_id) {
         (Some(role), _) => Grant::Role(role),
         (None, Some(endpoint_id)) => Grant::PullFrom(endpoint_id),

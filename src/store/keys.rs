@@ -1,6 +1,4 @@
-//! The `api_keys` table. Keys are found by the hash of the presented key; the
-//! lookup also stamps `last_used_at`, in the same statement, so authenticating
-//! costs one round trip.
+//! The `api_keys` table. Keys are found by the hash of the presented key.
 
 use super::{bind, changes, int, opt_text, text};
 use serde::Deserialize;
@@ -60,17 +58,28 @@ pub async fn list(db: &D1Database) -> Result<Vec<KeyRow>> {
     .results()
 }
 
-/// The live key with this hash, marked as used now.
-pub async fn authenticate(db: &D1Database, key_hash: &str, now: i64) -> Result<Option<KeyRow>> {
+/// The live key with this hash.
+pub async fn find_live(db: &D1Database, key_hash: &str) -> Result<Option<KeyRow>> {
     bind(
         db.prepare(format!(
-            "UPDATE api_keys SET last_used_at = ?2 WHERE key_hash = ?1 AND revoked_at IS NULL \
-             RETURNING {COLUMNS}"
+            "SELECT {COLUMNS} FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL"
         )),
-        &[text(key_hash), int(now)],
+        &[text(key_hash)],
     )?
     .first(None)
     .await
+}
+
+/// Stamps `last_used_at`. Callers do it at most once a minute per key, so a
+/// dashboard polling every few seconds reads the key but rarely writes it.
+pub async fn mark_used(db: &D1Database, id: &str, now: i64) -> Result<()> {
+    bind(
+        db.prepare("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1"),
+        &[text(id), int(now)],
+    )?
+    .run()
+    .await?;
+    Ok(())
 }
 
 /// Revokes a live key; false when there is none with this id.
