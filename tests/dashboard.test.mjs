@@ -229,6 +229,46 @@ it("pauses an endpoint with a reason, holds a webhook, resumes and sees it deliv
   await assertConservation(relay, ep.id, { received: 2 });
 });
 
+it("edits an endpoint's delivery settings in the form, shows a refused save, and lists refusals with redacted headers", async () => {
+  const ep = await relay.createEndpoint({ name: "edit me", provider: "github", secrets: ["gh-edit"], destination_url: dest.route("/edit-me") });
+  await open(page, `/endpoints/${ep.id}/edit`);
+  await page.waitForSelector("#f-schedule");
+  await page.fill("#f-schedule", "1, 2, 4");
+  await page.fill("#f-max_attempts", "3");
+  await page.fill("#f-rate_limit_per_s", "10");
+  await page.check("input[name=fifo]");
+  await page.click("#main button[type=submit]");
+  await page.locator("[data-testid=endpoint-card]", { hasText: "edit me" }).locator(".badge", { hasText: "FIFO" }).waitFor();
+  const saved = (await relay.api("GET", `/endpoints/${ep.id}`)).json;
+  assert.deepEqual(saved.retry.schedule_s, [1, 2, 4]);
+  assert.equal(saved.retry.max_attempts, 3);
+  assert.equal(saved.rate_limit_per_s, 10);
+  assert.equal(saved.fifo, true);
+
+  // A value the API refuses is shown in the form, and nothing changes.
+  await open(page, `/endpoints/${ep.id}/edit`);
+  await page.waitForSelector("#f-timeout_ms");
+  await page.fill("#f-schedule", "-5");
+  await page.click("#main button[type=submit]");
+  const refusedSave = page.locator("#main [role=alert]");
+  await refusedSave.waitFor();
+  assert.ok((await refusedSave.textContent()).length > 0);
+  assert.deepEqual((await relay.api("GET", `/endpoints/${ep.id}`)).json.retry.schedule_s, [1, 2, 4]);
+
+  // A request with a wrong signature is refused, logged and shown redacted.
+  const body = JSON.stringify({ action: "opened" });
+  const wrong = sign.github("not-the-secret", body, { event: "issues" });
+  assert.equal((await relay.ingest(ep.id, body, wrong)).status, 401);
+  await open(page, `/refusals?endpoint_id=${ep.id}`);
+  const table = page.locator("[data-testid=refusals-table]");
+  await table.waitFor();
+  assert.match(await table.textContent(), /signature/i);
+  await table.locator("summary").first().click();
+  const logged = await table.textContent();
+  assert.ok(!logged.includes(wrong["x-hub-signature-256"]), "the signature value is not shown");
+  await screenshot(page, "06-refusals");
+});
+
 it("a viewer key sees no replay button, the API refuses its replay, and a revoked key returns to sign-in", async () => {
   const { ep } = await failingEndpoint("viewer sees this", 400);
   const { id } = (await relay.ingest(ep.id, "{}", { "content-type": "application/json" })).json;

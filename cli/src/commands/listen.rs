@@ -1,14 +1,16 @@
 //! `hookrelay listen DEST --forward-to URL`: the pull loop. Lease up to 10 events
-//! (the relay holds the call up to 20 s while none is ready), forward them one by
+//! (the relay holds the call up to 10 s while none is ready), forward them one by
 //! one in the order leased, and report each attempt with the lease token; the
 //! relay decides from the report whether the event is delivered, retried or dead.
 //!
 //! The relay being unreachable never ends the loop (see `reconnect`); a bad key,
 //! an unknown destination or a push endpoint do, before anything is leased.
 //! Ctrl-C stops leasing and lets the events already leased be forwarded and
-//! reported; a second Ctrl-C quits at once, and what was left comes back from
-//! the relay when its lease expires. A pull still open at the first Ctrl-C is
-//! dropped: whatever it would have leased also waits for its lease to expire.
+//! reported. A lease call still open at the first Ctrl-C is awaited (at most
+//! `WAIT_S`) and what it brings is forwarded too: dropping it would not stop the
+//! relay from granting it, and those events would then wait for the lease to
+//! expire and arrive after newer ones. A second Ctrl-C quits at once, and what
+//! was left comes back from the relay when its lease expires.
 
 use super::say;
 use crate::args::ListenArgs;
@@ -19,18 +21,20 @@ use crate::event_types::EventTypes;
 use crate::forward::{parse_forward_url, Forwarded, LocalApp};
 use crate::model::{AttemptReport, LeasedEvent, PullRequest};
 use crate::output::{self, AttemptLine};
-use crate::reconnect::until_answered;
+use crate::reconnect::{until_answered, until_answered_or_abandoned};
 use crate::stop::{Stop, NOW, STOPPING};
 use chrono::Local;
 
 const MAX_PER_PULL: u32 = 10;
-const WAIT_S: u32 = 20;
+/// How long the relay may hold a lease call open, and so the longest the first
+/// Ctrl-C waits for one in flight.
+const WAIT_S: u32 = 10;
 
 pub async fn run(client: RelayClient, args: &ListenArgs, json: bool) -> Result<(), CliError> {
     let types = args.events.as_deref().map(EventTypes::parse).transpose()?;
     let app = LocalApp::new(parse_forward_url(&args.forward_to)?)?;
     let stop = Stop::on_ctrl_c(Some(
-        "stopping: forwarding the events already leased (Ctrl-C again to quit now)",
+        "stopping: finishing the lease in flight (at most 10 s) and forwarding what is leased (Ctrl-C again to quit now)",
     ));
     let mut listener = Listener {
         client,
@@ -93,11 +97,12 @@ impl Listener {
         };
         while self.stop.level() < STOPPING {
             let client = &self.client;
-            let leased = until_answered(&mut self.backoff, &self.stop, STOPPING, || {
-                client.pull(dest, &pull)
-            })
-            .await
-            .map_err(|e| explain_pull_error(e, dest))?;
+            let leased =
+                until_answered_or_abandoned(&mut self.backoff, &self.stop, STOPPING, NOW, || {
+                    client.pull(dest, &pull)
+                })
+                .await
+                .map_err(|e| explain_pull_error(e, dest))?;
             let Some(batch) = leased else {
                 break;
             };
