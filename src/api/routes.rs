@@ -1,0 +1,240 @@
+//! `/api/v1/endpoints/{id}/routes` and `/api/v1/routes/{id}`: an endpoint's
+//! delivery targets.
+//!
+//! The endpoint is its own first route (its `ep_` id); extra routes have `rt_`
+//! ids. A route takes the delivery fields of an endpoint (destination, retry,
+//! timeout, circuit, rate limit, FIFO) plus `filter`, `event_types` and
+//! `transform`, and the same code applies and validates them. A malformed filter
+//! or transformation is refused with the JSON path of the problem.
+
+use super::endpoints::{apply, CircuitInput, EndpointInput, Kind, RetryInput};
+use crate::error::{json_response, ApiError};
+use crate::filter::RouteSelector;
+use crate::model::{parse_route_id, EndpointId, EndpointState, Route, RouteId};
+use crate::relay::{now_ms, random_bytes, Relay};
+use crate::store::{endpoint_cache, endpoints, events};
+use crate::time::iso8601;
+use crate::transform::parse_transform;
+use crate::verify::standard;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{Request, Response};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RouteInput {
+    name: Option<String>,
+    destination_url: Option<String>,
+    destination_type: Option<String>,
+    retry: Option<RetryInput>,
+    timeout_ms: Option<u32>,
+    circuit: Option<CircuitInput>,
+    rate_limit_per_s: Option<f64>,
+    fifo: Option<bool>,
+    /// `null` clears it (the route accepts every request).
+    #[serde(default, with = "present")]
+    filter: Option<Value>,
+    #[serde(default, with = "present")]
+    event_types: Option<Value>,
+    /// `null` clears it (the route sends the request as received).
+    #[serde(default, with = "present")]
+    transform: Option<Value>,
+}
+
+/// Tells a field given as `null` (`Some(Value::Null)`) from one left out (`None`).
+mod present {
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+        Value::deserialize(d).map(Some)
+    }
+}
+
+pub async fn list(relay: &Relay, raw_endpoint_id: &str) -> Result<Response, ApiError> {
+    let id = EndpointId::parse(raw_endpoint_id).ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let routes = endpoints::routes_with_state(&relay.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let mut data = Vec::with_capacity(routes.len());
+    for (route, state) in &routes {
+        data.push(view(relay, route, state).await?);
+    }
+    Ok(json_response(200, &json!({ "data": data }))?)
+}
+
+pub async fn create(
+    relay: &Relay,
+    req: Request,
+    raw_endpoint_id: &str,
+) -> Result<Response, ApiError> {
+    let id = EndpointId::parse(raw_endpoint_id).ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let endpoint = endpoints::get(&relay.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let input: RouteInput = super::read_json(req).await?;
+    if input.name.is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_endpoint",
+            "name is required",
+        ));
+    }
+    let now = now_ms();
+    let mut blank = endpoint;
+    blank.secrets = Vec::new();
+    blank.relay_secret = standard::encode_secret(&random_bytes::<32>());
+    blank.destination_url = String::new();
+    blank.retry = Default::default();
+    blank.timeout_ms = super::endpoints::DEFAULT_TIMEOUT_MS;
+    blank.circuit = Default::default();
+    blank.rate_limit_per_s = None;
+    blank.fifo = false;
+    blank.selector = None;
+    blank.transform = None;
+    blank.created_at = now;
+    blank.updated_at = now;
+    let route = Route {
+        id: RouteId::generate(now as u64, random_bytes()).to_string(),
+        target: apply_input(relay, blank, input, true)?,
+    };
+    endpoints::insert_route(&relay.db, &route).await?;
+    endpoint_cache::invalidate(&route.target.id);
+    let (route, state) = load(relay, &route.id).await?;
+    let mut body = view(relay, &route, &state).await?;
+    body["relay_secret"] = json!(route.target.relay_secret);
+    Ok(json_response(201, &body)?)
+}
+
+pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
+    let (route, state) = load(relay, raw_id).await?;
+    Ok(json_response(200, &view(relay, &route, &state).await?)?)
+}
+
+pub async fn update(relay: &Relay, req: Request, raw_id: &str) -> Result<Response, ApiError> {
+    let (current, _) = load(relay, raw_id).await?;
+    let input: RouteInput = super::read_json(req).await?;
+    let mut target = apply_input(relay, current.target, input, false)?;
+    target.updated_at = now_ms();
+    let route = Route {
+        id: current.id,
+        target,
+    };
+    let saved = endpoints::update_route(&relay.db, &route).await?;
+    endpoint_cache::invalidate(&route.target.id);
+    if !saved {
+        return Err(ApiError::not_found("route"));
+    }
+    let (route, state) = load(relay, raw_id).await?;
+    Ok(json_response(200, &view(relay, &route, &state).await?)?)
+}
+
+/// Deletes an extra route; its undelivered events die with "the route was
+/// deleted" when their turn comes. An endpoint's first route goes with the
+/// endpoint only (409).
+pub async fn delete(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
+    let (route, _) = load(relay, raw_id).await?;
+    if route.is_first() {
+        return Err(ApiError::new(
+            409,
+            "first_route",
+            "an endpoint's first route is the endpoint itself: delete the endpoint instead",
+        ));
+    }
+    let deleted = endpoints::soft_delete_route(&relay.db, &route.id, now_ms()).await?;
+    endpoint_cache::invalidate(&route.target.id);
+    if !deleted {
+        return Err(ApiError::not_found("route"));
+    }
+    Ok(Response::empty()?.with_status(204))
+}
+
+/// The endpoint code path applies and validates the delivery fields; the
+/// filter and the transformation are checked here.
+fn apply_input(
+    relay: &Relay,
+    mut target: crate::model::Endpoint,
+    input: RouteInput,
+    creating: bool,
+) -> Result<crate::model::Endpoint, ApiError> {
+    if input.filter.is_some() || input.event_types.is_some() {
+        let current = target.selector.clone().unwrap_or_default();
+        let current_filter = current.filter.map(|f| f.as_json().clone());
+        let current_types = current.event_types.map(Value::from);
+        let filter = input.filter.or(current_filter);
+        let event_types = input.event_types.or(current_types);
+        let selector = RouteSelector::parse(filter.as_ref(), event_types.as_ref())
+            .map_err(|e| ApiError::bad_request("invalid_filter", e.to_string()))?;
+        target.selector =
+            (selector.filter.is_some() || selector.event_types.is_some()).then_some(selector);
+    }
+    if let Some(transform) = input.transform {
+        target.transform = match transform {
+            Value::Null => None,
+            value => Some(
+                parse_transform(&value)
+                    .map_err(|e| ApiError::bad_request("invalid_transform", e.to_string()))?,
+            ),
+        };
+    }
+    let delivery = EndpointInput {
+        name: input.name,
+        destination_url: input.destination_url,
+        destination_type: input.destination_type,
+        retry: input.retry,
+        timeout_ms: input.timeout_ms,
+        circuit: input.circuit,
+        rate_limit_per_s: input.rate_limit_per_s,
+        fifo: input.fifo,
+        ..EndpointInput::default()
+    };
+    apply(relay, target, delivery, creating, Kind::Route)
+}
+
+async fn load(relay: &Relay, raw_id: &str) -> Result<(Route, EndpointState), ApiError> {
+    let id = parse_route_id(raw_id).ok_or_else(|| ApiError::not_found("route"))?;
+    endpoints::get_route(&relay.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("route"))
+}
+
+async fn view(relay: &Relay, route: &Route, state: &EndpointState) -> Result<Value, ApiError> {
+    let t = &route.target;
+    let counts = events::route_counts(&relay.db, &route.id).await?;
+    let selector = t.selector.clone().unwrap_or_default();
+    Ok(json!({
+        "id": route.id,
+        "endpoint_id": t.id,
+        "first": route.is_first(),
+        "name": t.name,
+        "destination_url": t.destination_url,
+        "destination_type": t.destination_type.as_str(),
+        "filter": selector.filter.map(|f| f.as_json().clone()),
+        "event_types": selector.event_types.map(Value::from),
+        "transform": t.transform.as_ref().map(|x| x.as_json().clone()),
+        "retry": {
+            "schedule_s": t.retry.schedule_s,
+            "max_attempts": t.retry.attempts_allowed(),
+            "jitter": t.retry.jitter,
+            "max_delay_s": t.retry.max_delay_s,
+            "retry_client_errors": t.retry.retry_client_errors,
+        },
+        "timeout_ms": t.timeout_ms,
+        "paused": state.paused,
+        "paused_reason": state.paused_reason,
+        "circuit": {
+            "state": state.circuit_state,
+            "consecutive_failures": state.circuit_failures,
+            "threshold": t.circuit.threshold,
+        },
+        "rate_limit_per_s": t.rate_limit_per_s,
+        "fifo": t.fifo,
+        "counts": {
+            "events": counts.received as i64,
+            "delivered": counts.delivered as i64,
+            "dead": counts.dead as i64,
+            "in_flight": counts.in_flight as i64,
+        },
+        "created_at": iso8601(t.created_at),
+        "updated_at": iso8601(t.updated_at),
+    }))
+}
