@@ -105,6 +105,7 @@ pub const OPERATIONS: &[(&str, &str, Need)] = &[
     ("GET", "/endpoints/{id}/rejections", VIEWER),
     ("GET", "/endpoints/{id}/routes", VIEWER),
     ("GET", "/routes/{id}", VIEWER),
+    ("POST", "/routes/test", VIEWER),
     ("GET", "/events", VIEWER),
     ("GET", "/events/{id}", VIEWER),
     ("GET", "/events/{id}/body", VIEWER),

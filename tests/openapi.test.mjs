@@ -832,6 +832,22 @@ describe("every operation answers as documented", () => {
     assert.equal(event.route_id, route.id);
     assert.equal(event.endpoint_id, ep.id);
 
+    const tried = await api("POST", "/routes/test", {
+      body: { event_id: routed.json.id, event_types: ["charge.*"], transform: { headers: { set: { "x-env": "test" } } } }, expect: 200,
+    });
+    assert.equal(tried.json.matches, true);
+    assert.equal(tried.json.event_type, "charge.refunded");
+    assert.ok(tried.json.sent.headers.some(([k, v]) => k === "x-env" && v === "test"));
+    const sample = await api("POST", "/routes/test", {
+      body: { body: "{\"type\":\"invoice.paid\"}", headers: [["content-type", "application/json"]], provider: "stripe", filter: { body: { type: { $startsWith: "charge." } } } },
+      expect: 200,
+    });
+    assert.deepEqual([sample.json.matches, sample.json.sent], [false, null]);
+    await api("POST", "/routes/test", { body: { filter: { body: { a: { $gt: "x" } } }, body: "{}" }, expect: 400 });
+    await api("POST", "/routes/test", { body: { event_types: [] }, expect: 400, bodyValid: false });
+    await api("POST", "/routes/test", { body: { event_id: MISSING_EVT }, expect: 404 });
+    await unauthorized("POST", "/routes/test", { body: { body: "{}" } });
+
     await api("DELETE", `/routes/${ep.id}`, { expect: 409 });
     await unauthorized("DELETE", `/routes/${route.id}`);
     await api("DELETE", `/routes/${route.id}`, { expect: 204 });

@@ -124,6 +124,15 @@ describe("a Stripe endpoint with three routes", () => {
       assert.ok(sign.verifyStandard(refunds.relay_secret, got.headers, got.body), "the signature covers the transformed bytes");
     }
 
+    // The route tester shows the same verdict and bytes for a stored event.
+    const refundEvent = sent.find((x) => x.type === "charge.refunded");
+    const tried = await relay.api("POST", "/routes/test", { event_id: refundEvent.ack.id, event_types: ["charge.refunded"], transform: REFUND_TRANSFORM });
+    assert.equal(tried.status, 200, tried.text);
+    assert.equal(tried.json.matches, true);
+    assert.equal(tried.json.sent.body, JSON.stringify({ id: refundEvent.id, source: "stripe", type: "charge.refunded" }));
+    const miss = await relay.api("POST", "/routes/test", { event_id: refundEvent.ack.id, event_types: ["payment_intent.*"] });
+    assert.deepEqual([miss.json.matches, miss.json.sent], [false, null]);
+
     const listed = await relay.api("GET", `/events?route_id=${pi.id}&limit=200`);
     assert.equal(listed.json.data.length, 10);
     assert.ok(listed.json.data.every((e) => e.route_id === pi.id && e.endpoint_id === ep.id));

@@ -64,6 +64,13 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (Method::Get, ["endpoints", id, "rejections"]) => endpoints::rejections(relay, id).await,
         (Method::Get, ["endpoints", id, "routes"]) => routes::list(relay, id).await,
         (Method::Post, ["endpoints", id, "routes"]) => routes::create(relay, req, id).await,
+        (Method::Post, ["routes", "test"]) => routes::test(relay, req).await,
+        // Not a route id: the tester answers POST only.
+        (_, ["routes", "test"]) => Err(ApiError::new(
+            405,
+            "method_not_allowed",
+            format!("{method:?} is not allowed on this route"),
+        )),
         (Method::Get, ["routes", id]) => routes::get(relay, id).await,
         (Method::Patch, ["routes", id]) => routes::update(relay, req, id).await,
         (Method::Delete, ["routes", id]) => routes::delete(relay, id).await,

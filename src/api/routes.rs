@@ -9,13 +9,15 @@
 
 use super::endpoints::{apply, CircuitInput, EndpointInput, Kind, RetryInput};
 use crate::error::{json_response, ApiError};
-use crate::filter::RouteSelector;
-use crate::model::{parse_route_id, EndpointId, EndpointState, Route, RouteId};
+use crate::filter::{FilterInput, RouteSelector};
+use crate::headers::HeaderList;
+use crate::model::{parse_route_id, EndpointId, EndpointState, EventId, Route, RouteId};
 use crate::relay::{now_ms, random_bytes, Relay};
-use crate::store::{endpoint_cache, endpoints, events};
+use crate::store::{bodies, endpoint_cache, endpoints, events, ingests};
 use crate::time::iso8601;
 use crate::transform::parse_transform;
-use crate::verify::standard;
+use crate::verify::{standard, Provider};
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Request, Response};
@@ -237,4 +239,160 @@ async fn view(relay: &Relay, route: &Route, state: &EndpointState) -> Result<Val
         "created_at": iso8601(t.created_at),
         "updated_at": iso8601(t.updated_at),
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestInput {
+    #[serde(default)]
+    filter: Option<Value>,
+    #[serde(default)]
+    event_types: Option<Value>,
+    #[serde(default)]
+    transform: Option<Value>,
+    /// A stored event whose request is tried...
+    event_id: Option<String>,
+    /// ...or a sample request: its body (UTF-8 text), headers and provider
+    /// (which names the event type; default `none`).
+    body: Option<String>,
+    #[serde(default)]
+    headers: Vec<(String, String)>,
+    provider: Option<String>,
+}
+
+/// `POST /api/v1/routes/test`: whether a filter accepts a request (a stored
+/// event's, or a sample), and what a transformation would make of it. Nothing
+/// is stored or sent; the relay's signature headers, made per attempt, are not
+/// shown.
+pub async fn test(relay: &Relay, req: Request) -> Result<Response, ApiError> {
+    let input: TestInput = super::read_json(req).await?;
+    let selector = RouteSelector::parse(input.filter.as_ref(), input.event_types.as_ref())
+        .map_err(|e| ApiError::bad_request("invalid_filter", e.to_string()))?;
+    let transform = input
+        .transform
+        .as_ref()
+        .filter(|t| !t.is_null())
+        .map(parse_transform)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_transform", e.to_string()))?;
+    let sample = match (&input.event_id, input.body) {
+        (Some(id), None) => stored_request(relay, id).await?,
+        (None, Some(body)) => {
+            let provider = match input.provider.as_deref() {
+                None => Provider::None,
+                Some(p) => Provider::parse(p).ok_or_else(|| {
+                    ApiError::bad_request("invalid_body", format!("unknown provider {p}"))
+                })?,
+            };
+            let headers = HeaderList::new(input.headers);
+            let content_type = headers.get("content-type").map(str::to_string);
+            Sample {
+                body: body.into_bytes(),
+                headers,
+                content_type,
+                provider,
+                path: "/ep_sample".into(),
+            }
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "give either event_id or body",
+            ))
+        }
+    };
+    let request = FilterInput::new(
+        &sample.body,
+        &sample.headers,
+        &[],
+        &sample.path,
+        sample.provider,
+    );
+    let matches = selector.accepts(&request);
+    let forwardable: Vec<(String, String)> = sample
+        .headers
+        .forwardable()
+        .iter()
+        .filter(|(k, _)| *k != "content-type")
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let (sent, transform_error) = match transform
+        .as_ref()
+        .map(|t| crate::transform::apply(t, &sample.body, &forwardable))
+    {
+        None => (
+            Some((
+                sample.body.clone(),
+                forwardable,
+                sample.content_type.clone(),
+            )),
+            None,
+        ),
+        Some(Ok(out)) => (
+            Some((
+                out.body,
+                out.headers,
+                out.content_type.or(sample.content_type.clone()),
+            )),
+            None,
+        ),
+        Some(Err(e)) => (None, Some(e.to_string())),
+    };
+    let sent = sent
+        .filter(|_| matches)
+        .map(|(body, headers, content_type)| {
+            json!({
+                "headers": headers,
+                "content_type": content_type,
+                "body": String::from_utf8(body.clone()).ok(),
+                "body_base64": B64.encode(&body),
+            })
+        });
+    Ok(json_response(
+        200,
+        &json!({
+            "matches": matches,
+            "event_type": request.event_type(),
+            "request": request.request(),
+            "sent": sent,
+            "transform_error": transform_error.filter(|_| matches),
+        }),
+    )?)
+}
+
+struct Sample {
+    body: Vec<u8>,
+    headers: HeaderList,
+    content_type: Option<String>,
+    provider: Provider,
+    path: String,
+}
+
+/// The stored request behind an event, as its endpoint received it.
+async fn stored_request(relay: &Relay, raw_id: &str) -> Result<Sample, ApiError> {
+    let id = EventId::parse(raw_id).ok_or_else(|| ApiError::not_found("event"))?;
+    let event = events::get(&relay.db, id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    let ingest = ingests::get(&relay.db, &event.ingest_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    let body = bodies::get(&relay.bodies()?, &ingest.body_key)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    let headers: HeaderList = serde_json::from_str(&ingest.headers)?;
+    let provider = match EndpointId::parse(&event.endpoint_id) {
+        Some(ep) => endpoints::get(&relay.db, &ep)
+            .await?
+            .and_then(|e| Provider::parse(&e.provider)),
+        None => None,
+    }
+    .unwrap_or(Provider::None);
+    Ok(Sample {
+        body,
+        headers,
+        content_type: ingest.content_type,
+        provider,
+        path: format!("/{}", event.endpoint_id),
+    })
 }
