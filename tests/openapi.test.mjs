@@ -550,6 +550,8 @@ describe("every operation answers as documented", () => {
     const byRoute = await api("POST", "/replay", { body: { route_id: deadEndpoint.id, status: "dead" }, expect: 202 });
     assert.deepEqual(byRoute.json, { replayed: 0, remaining: 0 });
     await api("POST", "/replay", { body: { status: "dead", route_id: "nope" }, expect: 400, bodyValid: false });
+    assert.deepEqual((await api("POST", "/replay", { body: { status: "filtered", endpoint_id: MISSING_EP }, expect: 202 })).json, { replayed: 0, remaining: 0 });
+    await api("POST", "/replay", { body: { status: "filtered" }, expect: 400 });
     await api("POST", "/replay", { body: { status: "delivered" }, expect: 400, bodyValid: false });
     await api("POST", "/replay", { body: { status: "dead", endpoint_id: "nope" }, expect: 400, bodyValid: false });
     await api("POST", "/replay", { body: { status: "dead", all: true }, expect: 400, bodyValid: false });

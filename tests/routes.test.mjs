@@ -171,12 +171,22 @@ describe("a Stripe endpoint with three routes", () => {
     await assertRouteConservation(relay, refunds.id, { events: 6, delivered: 6 });
   });
 
-  it("a request no route accepts is kept as filtered; a transformation that cannot serve an event sends it to dead with the reason", async () => {
+  it("a request no route accepts is kept as filtered and routed by a replay after a filter change; a transformation that cannot serve an event sends it to dead with the reason", async () => {
     const { ep, refunds, at } = await threeRoutes();
     const patched = await relay.api("PATCH", `/routes/${ep.id}`, { event_types: ["invoice.*"] });
     assert.equal(patched.status, 200, patched.text);
     const [filtered] = await send(ep, 1, () => "customer.created", "f");
     assert.deepEqual(filtered.ack, { id: null, duplicate: false, status: "filtered", events: [] });
+    // A filter change plus a replay routes it.
+    assert.equal((await relay.api("PATCH", `/routes/${ep.id}`, { event_types: ["invoice.*", "customer.*"] })).status, 200);
+    const again = await relay.api("POST", "/replay", { status: "filtered", endpoint_id: ep.id });
+    assert.equal(again.status, 202, again.text);
+    assert.deepEqual(again.json, { replayed: 1, remaining: 0 });
+    const routedLater = (await relay.api("GET", `/events?route_id=${ep.id}`)).json.data;
+    assert.equal(routedLater.length, 1);
+    await relay.waitForEvent(routedLater[0].id, (e) => e.status === "delivered");
+    assert.ok(filtered.body.equals(dest.to(at("all")).filter(ok)[0].body), "the stored bytes, as received");
+    assert.deepEqual((await relay.api("POST", "/replay", { status: "filtered", endpoint_id: ep.id })).json, { replayed: 0, remaining: 0 });
     // A refund whose body is not an object cannot be picked from.
     const res = await relay.api("PATCH", `/routes/${refunds.id}`, {
       transform: { body: [{ op: "set", path: "/data/object/amount/x", value: 1 }] },
@@ -196,8 +206,8 @@ describe("a Stripe endpoint with three routes", () => {
     assert.equal(replay.status, 202, replay.text);
     await relay.waitForEvent(refund.ack.id, (e) => e.status === "delivered");
     assert.equal(dest.to(at("refund")).filter(ok).length, 1);
-    await assertConservation(relay, ep.id, { received: 1, delivered: 1 });
-    await assertRouteConservation(relay, ep.id, { events: 0 });
+    await assertConservation(relay, ep.id, { received: 2, delivered: 2 });
+    await assertRouteConservation(relay, ep.id, { events: 1, delivered: 1 });
     await assertRouteConservation(relay, refunds.id, { events: 1, delivered: 1 });
   });
 

@@ -6,7 +6,7 @@
 //! Replay moves `dead` (or `delivered`) back to `received`: the attempt history is
 //! kept and numbering continues; the retry schedule starts over.
 
-use super::{query, read_json};
+use super::{query, read_json, routes};
 use crate::error::{json_response, ApiError};
 use crate::event_query;
 use crate::headers::HeaderList;
@@ -189,10 +189,13 @@ struct BulkReplay {
 /// call again while `remaining` is above zero.
 pub async fn replay_bulk(relay: &Relay, req: worker::Request) -> Result<Response, ApiError> {
     let input: BulkReplay = read_json(req).await?;
+    if input.status == "filtered" {
+        return replay_filtered(relay, input).await;
+    }
     if input.status != "dead" {
         return Err(ApiError::bad_request(
             "invalid_replay",
-            "only status \"dead\" can be replayed in bulk",
+            "only status \"dead\" or \"filtered\" can be replayed in bulk",
         ));
     }
     let endpoint_id = input
@@ -230,6 +233,30 @@ pub async fn replay_bulk(relay: &Relay, req: worker::Request) -> Result<Response
     Ok(json_response(
         202,
         &json!({ "replayed": ids.len(), "remaining": remaining }),
+    )?)
+}
+
+/// Routes an endpoint's filtered ingests that its routes now accept.
+async fn replay_filtered(relay: &Relay, input: BulkReplay) -> Result<Response, ApiError> {
+    let invalid = |m: &str| ApiError::bad_request("invalid_replay", m);
+    if input.route_id.is_some() {
+        return Err(invalid(
+            "a filtered ingest has no route yet: give endpoint_id",
+        ));
+    }
+    let endpoint_id = input
+        .endpoint_id
+        .as_deref()
+        .and_then(EndpointId::parse)
+        .ok_or_else(|| invalid("replaying filtered ingests needs the endpoint_id (an ep_ id)"))?;
+    let limit = input
+        .limit
+        .unwrap_or(routes::MAX_FILTERED_REPLAY)
+        .clamp(1, routes::MAX_FILTERED_REPLAY);
+    let (routed, remaining) = routes::replay_filtered(relay, &endpoint_id, limit).await?;
+    Ok(json_response(
+        202,
+        &json!({ "replayed": routed, "remaining": remaining }),
     )?)
 }
 

@@ -11,8 +11,10 @@ use super::endpoints::{apply, CircuitInput, EndpointInput, Kind, RetryInput};
 use crate::error::{json_response, ApiError};
 use crate::filter::{FilterInput, RouteSelector};
 use crate::headers::HeaderList;
-use crate::model::{parse_route_id, EndpointId, EndpointState, EventId, Route, RouteId};
-use crate::relay::{now_ms, random_bytes, Relay};
+use crate::model::{
+    parse_route_id, DestinationType, EndpointId, EndpointState, EventId, Route, RouteId,
+};
+use crate::relay::{enqueue_many, now_ms, random_bytes, Relay};
 use crate::store::{bodies, endpoint_cache, endpoints, events, ingests};
 use crate::time::iso8601;
 use crate::transform::parse_transform;
@@ -395,4 +397,84 @@ async fn stored_request(relay: &Relay, raw_id: &str) -> Result<Sample, ApiError>
         provider,
         path: format!("/{}", event.endpoint_id),
     })
+}
+
+/// Filtered ingests examined per call: each is an R2 read.
+pub const MAX_FILTERED_REPLAY: u32 = 100;
+
+/// `POST /api/v1/replay` with `"status": "filtered"`: the endpoint's filtered
+/// ingests (up to `limit`, oldest first) are matched against its routes as they
+/// are now; each that a route accepts gets its events and is delivered. The
+/// filters see the stored (forwardable) headers and no query string. Returns
+/// how many were routed, and how many filtered ingests are left.
+pub async fn replay_filtered(
+    relay: &Relay,
+    endpoint_id: &EndpointId,
+    limit: u32,
+) -> Result<(usize, u64), ApiError> {
+    let Some(routes) = endpoints::get_with_routes(&relay.db, endpoint_id).await? else {
+        // A deleted or unknown endpoint routes nothing.
+        return Ok((0, 0));
+    };
+    let provider = Provider::parse(&routes[0].target.provider).unwrap_or(Provider::None);
+    let path = format!("/{endpoint_id}");
+    let bucket = relay.bodies()?;
+    let mut routed = 0;
+    let mut pushed = Vec::new();
+    for ingest in ingests::filtered(&relay.db, endpoint_id.as_str(), limit).await? {
+        let Some(body) = bodies::get(&bucket, &ingest.body_key).await? else {
+            continue;
+        };
+        let headers: HeaderList = serde_json::from_str(&ingest.headers)?;
+        let request = FilterInput::new(&body, &headers, &[], &path, provider);
+        let accepting: Vec<&Route> = routes
+            .iter()
+            .filter(|r| {
+                r.target
+                    .selector
+                    .as_ref()
+                    .is_none_or(|s| s.accepts(&request))
+            })
+            .collect();
+        if accepting.is_empty() {
+            continue;
+        }
+        let now = now_ms();
+        let ids: Vec<EventId> = accepting
+            .iter()
+            .map(|_| EventId::generate(now as u64, random_bytes()))
+            .collect();
+        let events: Vec<ingests::RoutedEvent> = accepting
+            .iter()
+            .zip(&ids)
+            .map(|(route, id)| ingests::RoutedEvent {
+                id,
+                route_id: &route.id,
+            })
+            .collect();
+        if ingests::route_filtered(&relay.db, &ingest, &events, now).await? {
+            routed += 1;
+            pushed.extend(
+                accepting
+                    .iter()
+                    .zip(&ids)
+                    .filter(|(r, _)| r.target.destination_type == DestinationType::Push)
+                    .map(|(_, id)| id.to_string()),
+            );
+        }
+    }
+    if !pushed.is_empty() {
+        let sent = match relay.queue() {
+            Ok(q) => enqueue_many(&q, &pushed).await,
+            Err(e) => Err(e),
+        };
+        if let Err(err) = sent {
+            worker::console_error!(
+                "{}",
+                json!({"msg": "replay enqueue failed; the sweeper will deliver", "error": err.to_string()})
+            );
+        }
+    }
+    let remaining = ingests::count_filtered(&relay.db, endpoint_id.as_str()).await?;
+    Ok((routed, remaining))
 }

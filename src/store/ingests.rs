@@ -169,3 +169,74 @@ pub async fn get(db: &D1Database, id: &str) -> Result<Option<IngestRow>> {
     .first(None)
     .await
 }
+
+/// An endpoint's `filtered` ingests, oldest first.
+pub async fn filtered(db: &D1Database, endpoint_id: &str, limit: u32) -> Result<Vec<IngestRow>> {
+    bind(
+        db.prepare(
+            "SELECT id, endpoint_id, dedup_key, body_key, body_size, body_sha256, content_type, \
+                    headers, received_at, event_type FROM ingests \
+             WHERE endpoint_id = ?1 AND status = 'filtered' ORDER BY id LIMIT ?2",
+        ),
+        &[text(endpoint_id), int(i64::from(limit))],
+    )?
+    .all()
+    .await?
+    .results()
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    n: f64,
+}
+
+/// How many of the endpoint's ingests no route accepted.
+pub async fn count_filtered(db: &D1Database, endpoint_id: &str) -> Result<u64> {
+    let row: Option<CountRow> = bind(
+        db.prepare(
+            "SELECT COUNT(*) AS n FROM ingests WHERE endpoint_id = ?1 AND status = 'filtered'",
+        ),
+        &[text(endpoint_id)],
+    )?
+    .first(None)
+    .await?;
+    Ok(row.map_or(0, |r| r.n as u64))
+}
+
+/// Routes a `filtered` ingest after a filter change: its events and the status
+/// change in one batch, the events only while it is still filtered (so two
+/// replays racing route it once). Returns whether this call routed it.
+pub async fn route_filtered(
+    db: &D1Database,
+    ingest: &IngestRow,
+    events: &[RoutedEvent<'_>],
+    now_ms: i64,
+) -> Result<bool> {
+    let mut statements = Vec::with_capacity(events.len() + 1);
+    for event in events {
+        statements.push(bind(
+            db.prepare(
+                "INSERT INTO events (id, ingest_id, endpoint_id, route_id, status, next_attempt_at, \
+                                     received_at, updated_at) \
+                 SELECT ?1, ?2, ?3, ?5, 'received', ?4, ?4, ?4 \
+                 WHERE EXISTS (SELECT 1 FROM ingests WHERE id = ?2 AND status = 'filtered')",
+            ),
+            &[
+                text(event.id.as_str()),
+                text(&ingest.id),
+                text(&ingest.endpoint_id),
+                int(now_ms),
+                text(event.route_id),
+            ],
+        )?);
+    }
+    statements.push(bind(
+        db.prepare("UPDATE ingests SET status = 'routed' WHERE id = ?1 AND status = 'filtered'"),
+        &[text(&ingest.id)],
+    )?);
+    let results = db.batch(statements).await?;
+    match results.last() {
+        Some(r) => Ok(super::changes(r)? > 0),
+        None => Ok(false),
+    }
+}
