@@ -2,10 +2,12 @@
 //! the provider waits for, so the common path has two (or three on an
 //! endpoint-cache miss):
 //!
-//! 1. endpoint config (in-isolate cache, D1 on a miss);
-//! 2. source allowlist and signature check, CPU only, over the raw bytes;
+//! 1. endpoint config with its routes (in-isolate cache, one D1 read on a miss);
+//! 2. source allowlist and signature check, CPU only, over the raw bytes; the
+//!    routes' filters, CPU only, over the request parsed once;
 //! 3. R2 put of the body under a key unique to this request;
-//! 4. one D1 batch: insert-first dedup + ingest + event;
+//! 4. one D1 batch: insert-first dedup + ingest + one event per accepting route
+//!    (none: the ingest is kept as `filtered`);
 //! 5. answer 2xx; `queue.send` runs after the answer inside `wait_until`.
 //!
 //! No 2xx before 3 and 4 succeeded. A failed 3 leaves nothing; a failed 4 rolls

@@ -116,9 +116,10 @@ pub struct DeliveryMessage {
     pub event_id: String,
 }
 
-/// An endpoint as stored: the source (`provider`, `secrets`) and, for now, its one
-/// destination with its delivery controls. Secrets never leave the Worker
-/// through the API.
+/// An endpoint as stored: the source (`provider`, `secrets`) and its first
+/// route's destination with its delivery controls. A [`Route`] row has the same
+/// shape (its provider is its endpoint's, its secrets empty). Secrets never
+/// leave the Worker through the API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub id: EndpointId,
