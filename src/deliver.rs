@@ -19,6 +19,7 @@ use crate::store::attempts::AttemptRow;
 use crate::store::endpoints::{self, CircuitInput};
 use crate::store::events::{self, Claim, Transition};
 use crate::store::{bodies, endpoint_cache, ingests, meta};
+use crate::transform;
 use crate::watch;
 
 /// Waiting events re-enqueued per drain; the sweeper delivers any beyond.
@@ -145,15 +146,15 @@ pub async fn deliver_event(relay: &Relay, event_id: &str) -> Result<Delivery> {
     deliver(relay, event_id, false).await
 }
 
-/// Sends one probe through an endpoint's open circuit: its oldest waiting event,
+/// Sends one probe through a route's open circuit: its oldest waiting event,
 /// if the probe slot for this interval is free. A success closes the circuit and
 /// drains the backlog; a failure doubles the probe interval and does not count
 /// against the event's schedule.
-pub async fn probe_endpoint(relay: &Relay, endpoint_id: &str) -> Result<Delivery> {
-    if !endpoints::take_probe_slot(&relay.db, endpoint_id, now_ms()).await? {
+pub async fn probe_route(relay: &Relay, route_id: &str) -> Result<Delivery> {
+    if !endpoints::take_probe_slot(&relay.db, route_id, now_ms()).await? {
         return Ok(Delivery::NotClaimed);
     }
-    match events::waiting(&relay.db, endpoint_id, 1).await?.first() {
+    match events::waiting(&relay.db, route_id, 1).await?.first() {
         Some(oldest) => deliver(relay, &oldest.id, true).await,
         None => Ok(Delivery::NotClaimed),
     }
@@ -174,42 +175,82 @@ async fn deliver(relay: &Relay, event_id: &str, probe: bool) -> Result<Delivery>
     let Some(claim) = claimed else {
         return Ok(Delivery::NotClaimed);
     };
-    let Some(endpoint) = load_endpoint(relay, &claim).await? else {
-        return finish_dead(relay, &claim, "the endpoint was deleted").await;
+    let Some(endpoint) = load_target(relay, &claim).await? else {
+        return finish_dead(relay, &claim, "the route was deleted").await;
     };
     if !probe {
-        if let Some(wait_ms) = rate_limit_wait(relay, &endpoint).await? {
+        if let Some(wait_ms) = rate_limit_wait(relay, &claim.route_id, &endpoint).await? {
             return defer(relay, &claim, wait_ms).await;
         }
     }
     match prepare(relay, &claim, &endpoint).await? {
         Prepared::Ready(plan) => attempt_and_record(relay, &claim, &endpoint, plan, probe).await,
         Prepared::Refused(reason) => finish_dead(relay, &claim, &reason).await,
-    }
-}
-
-async fn load_endpoint(relay: &Relay, claim: &Claim) -> Result<Option<Endpoint>> {
-    match EndpointId::parse(&claim.endpoint_id) {
-        Some(id) => {
-            endpoint_cache::get(
-                &relay.db,
-                &id,
-                now_ms(),
-                relay.settings.endpoint_cache_ttl_s,
-            )
-            .await
+        Prepared::TransformFailed { number, reason } => {
+            transform_failed(relay, &claim, number, &reason).await
         }
-        None => Ok(None),
     }
 }
 
-/// `Some(wait)` when the endpoint's rate limit has no slot right now.
-async fn rate_limit_wait(relay: &Relay, endpoint: &Endpoint) -> Result<Option<i64>> {
-    let Some(limit) = RateLimit::from_setting(endpoint.rate_limit_per_s) else {
+/// Records the failed transformation as an attempt (class `transform_error`,
+/// nothing sent) and sends the event to dead with the reason; fixing the
+/// transformation and replaying delivers it.
+pub(crate) async fn transform_failed(
+    relay: &Relay,
+    claim: &Claim,
+    number: u32,
+    reason: &str,
+) -> Result<Delivery> {
+    let now = now_ms();
+    let row = AttemptRow {
+        number: f64::from(number),
+        started_at: now as f64,
+        duration_ms: 0.0,
+        status_code: None,
+        outcome: TRANSFORM_ERROR.to_string(),
+        error: Some(reason.to_string()),
+        response_snippet: None,
+    };
+    let transition = Transition {
+        status: Status::Dead,
+        next_attempt_at: now,
+        last_error: Some(reason),
+        dead_reason: Some(reason),
+        advance_cycle: true,
+    };
+    let held = events::complete(&relay.db, claim, Some(&row), &transition, Vec::new(), now).await?;
+    log_attempt(claim, &row, Status::Dead, held);
+    Ok(if held {
+        Delivery::Finished(Status::Dead)
+    } else {
+        Delivery::LeaseLost
+    })
+}
+
+/// The attempt class of a transformation that could not serve the request.
+pub const TRANSFORM_ERROR: &str = "transform_error";
+
+/// The delivery target of the claim: the `endpoints` row named by its
+/// `route_id` (destination, retry policy, timeout, relay secret). An
+/// endpoint's first route comes from the endpoint cache; an extra route is
+/// read from D1.
+async fn load_target(relay: &Relay, claim: &Claim) -> Result<Option<Endpoint>> {
+    if let Some(id) = EndpointId::parse(&claim.route_id) {
+        let ttl_s = relay.settings.endpoint_cache_ttl_s;
+        return endpoint_cache::get(&relay.db, &id, now_ms(), ttl_s).await;
+    }
+    Ok(endpoints::get_route(&relay.db, &claim.route_id)
+        .await?
+        .map(|(route, _)| route.target))
+}
+
+/// `Some(wait)` when the route's rate limit has no slot right now.
+async fn rate_limit_wait(relay: &Relay, route_id: &str, target: &Endpoint) -> Result<Option<i64>> {
+    let Some(limit) = RateLimit::from_setting(target.rate_limit_per_s) else {
         return Ok(None);
     };
     Ok(
-        endpoints::take_rate_slot(&relay.db, endpoint.id.as_str(), limit, now_ms())
+        endpoints::take_rate_slot(&relay.db, route_id, limit, now_ms())
             .await?
             .err(),
     )
@@ -247,6 +288,28 @@ enum Prepared {
     /// The event can never be delivered as things stand (body gone, destination
     /// refused): dead, replayable after the fix.
     Refused(String),
+    /// The route's transformation cannot serve this request: an attempt of
+    /// class `transform_error`, then dead with the reason.
+    TransformFailed {
+        number: u32,
+        reason: String,
+    },
+}
+
+/// Why an outbound request cannot be built.
+pub enum Unbuildable {
+    /// The ingest or body is gone, or the relay secret is unusable.
+    Missing(String),
+    /// The route's transformation failed on this request (attempt `number`).
+    Transform { number: u32, reason: String },
+}
+
+impl Unbuildable {
+    pub fn reason(&self) -> &str {
+        match self {
+            Unbuildable::Missing(reason) | Unbuildable::Transform { reason, .. } => reason,
+        }
+    }
 }
 
 async fn prepare(relay: &Relay, claim: &Claim, endpoint: &Endpoint) -> Result<Prepared> {
@@ -259,28 +322,55 @@ async fn prepare(relay: &Relay, claim: &Claim, endpoint: &Endpoint) -> Result<Pr
     };
     Ok(match outbound_for(relay, claim, endpoint).await? {
         Ok(outbound) => Prepared::Ready(AttemptPlan { url, outbound }),
-        Err(why) => Prepared::Refused(why),
+        Err(Unbuildable::Missing(why)) => Prepared::Refused(why),
+        Err(Unbuildable::Transform { number, reason }) => {
+            Prepared::TransformFailed { number, reason }
+        }
     })
 }
 
-/// Builds the outbound request for the claimed event; `Ok(Err(reason))` when it
-/// can never be built (ingest or body gone, unusable relay secret).
+/// Builds the outbound request for the claimed event: the stored request, put
+/// through the route's transformation if it has one, then signed with the
+/// route's relay secret (so the signature covers the bytes sent). `Ok(Err(_))`
+/// when it can never be built.
 pub async fn outbound_for(
     relay: &Relay,
     claim: &Claim,
     endpoint: &Endpoint,
-) -> Result<std::result::Result<Outbound, String>> {
+) -> Result<std::result::Result<Outbound, Unbuildable>> {
     let Some(ingest) = ingests::get(&relay.db, &claim.ingest_id).await? else {
-        return Ok(Err("the ingest record is gone".into()));
+        return Ok(Err(Unbuildable::Missing(
+            "the ingest record is gone".into(),
+        )));
     };
     let Some(body) = bodies::get(&relay.bodies()?, &ingest.body_key).await? else {
-        return Ok(Err("the stored body is gone".into()));
+        return Ok(Err(Unbuildable::Missing("the stored body is gone".into())));
     };
     let stored_headers: HeaderList = serde_json::from_str(&ingest.headers)?;
     let number = claim.attempt_count as u32 + 1;
+    let (body, stored_headers, content_type) = match &endpoint.transform {
+        None => (body, stored_headers, ingest.content_type.clone()),
+        Some(t) => {
+            let pairs: Vec<(String, String)> = stored_headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            match transform::apply(t, &body, &pairs) {
+                Ok(out) => (
+                    out.body,
+                    HeaderList::new(out.headers),
+                    out.content_type.or(ingest.content_type.clone()),
+                ),
+                Err(e) => {
+                    let reason = format!("the route's transformation failed: {e}");
+                    return Ok(Err(Unbuildable::Transform { number, reason }));
+                }
+            }
+        }
+    };
     let envelope = Envelope {
         stored_headers: &stored_headers,
-        content_type: ingest.content_type.as_deref(),
+        content_type: content_type.as_deref(),
         event_id: &claim.id,
         attempt_number: number,
         timestamp_s: now_ms() / 1000,
@@ -292,11 +382,11 @@ pub async fn outbound_for(
             headers,
             body,
             number,
-            content_type: ingest.content_type,
+            content_type,
             event_type: ingest.event_type,
             received_at: ingest.received_at as i64,
         }),
-        Err(why) => Err(why),
+        Err(why) => Err(Unbuildable::Missing(why)),
     })
 }
 
@@ -372,7 +462,7 @@ pub async fn record_attempt(
     };
     let mut also = vec![endpoints::circuit_statement(
         &relay.db,
-        &claim.endpoint_id,
+        &claim.route_id,
         &circuit,
         finished,
     )?];
@@ -380,7 +470,7 @@ pub async fn record_attempt(
         let reason = "paused: the destination answered 410 Gone";
         also.push(endpoints::pause_statement(
             &relay.db,
-            &claim.endpoint_id,
+            &claim.route_id,
             reason,
             finished,
         )?);
@@ -399,18 +489,18 @@ pub async fn record_attempt(
         _ => {}
     }
     if probe && circuit.success {
-        drain(relay, &claim.endpoint_id).await?;
+        drain(relay, &claim.route_id).await?;
     }
     if endpoint.fifo && pushed && status != Status::Retrying {
-        advance_line(relay, &claim.endpoint_id).await?;
+        advance_line(relay, &claim.route_id).await?;
     }
     Ok(Delivery::Finished(status))
 }
 
-/// Re-enqueues an endpoint's waiting events, oldest first, after a resume or a
+/// Re-enqueues a route's waiting events, oldest first, after a resume or a
 /// closing circuit. Bounded; the sweeper takes any rest.
-pub async fn drain(relay: &Relay, endpoint_id: &str) -> Result<usize> {
-    let waiting = events::waiting(&relay.db, endpoint_id, DRAIN_LIMIT).await?;
+pub async fn drain(relay: &Relay, route_id: &str) -> Result<usize> {
+    let waiting = events::waiting(&relay.db, route_id, DRAIN_LIMIT).await?;
     let ids: Vec<String> = waiting.into_iter().map(|w| w.id).collect();
     match relay.queue() {
         Ok(q) => enqueue_many(&q, &ids).await?,
@@ -424,8 +514,8 @@ pub async fn drain(relay: &Relay, endpoint_id: &str) -> Result<usize> {
 
 /// FIFO: the head finished, so wake the next event in line (its earlier
 /// messages were refused while it waited).
-async fn advance_line(relay: &Relay, endpoint_id: &str) -> Result<()> {
-    if let Some(head) = events::head_of_line(&relay.db, endpoint_id).await? {
+async fn advance_line(relay: &Relay, route_id: &str) -> Result<()> {
+    if let Some(head) = events::head_of_line(&relay.db, route_id).await? {
         if head.status != Status::Delivering.as_str() {
             let wait_ms = (head.next_attempt_at as i64 - now_ms()).max(0) as u64;
             requeue_later(relay, &head.id, wait_ms).await;
@@ -488,6 +578,7 @@ fn log_attempt(claim: &Claim, row: &AttemptRow, status: Status, held: bool) {
     console_log!(
         "{}",
         json!({"msg": "attempt", "event_id": claim.id, "endpoint_id": claim.endpoint_id,
+               "route_id": claim.route_id,
                "number": row.number, "code": row.status_code, "outcome": row.outcome,
                "ms": row.duration_ms, "status": status.as_str(), "lease_held": held})
     );

@@ -2,10 +2,12 @@
 //! the provider waits for, so the common path has two (or three on an
 //! endpoint-cache miss):
 //!
-//! 1. endpoint config (in-isolate cache, D1 on a miss);
-//! 2. source allowlist and signature check, CPU only, over the raw bytes;
+//! 1. endpoint config with its routes (in-isolate cache, one D1 read on a miss);
+//! 2. source allowlist and signature check, CPU only, over the raw bytes; the
+//!    routes' filters, CPU only, over the request parsed once;
 //! 3. R2 put of the body under a key unique to this request;
-//! 4. one D1 batch: insert-first dedup + ingest + event;
+//! 4. one D1 batch: insert-first dedup + ingest + one event per accepting route
+//!    (none: the ingest is kept as `filtered`);
 //! 5. answer 2xx; `queue.send` runs after the answer inside `wait_until`.
 //!
 //! No 2xx before 3 and 4 succeeded. A failed 3 leaves nothing; a failed 4 rolls
@@ -25,11 +27,11 @@ use crate::error::{json_response, ApiError};
 use crate::filter;
 use crate::handshake::{self, EndpointHandshake, HandshakeReply, HandshakeRequest};
 use crate::headers::HeaderList;
-use crate::model::{DestinationType, Endpoint, EndpointId, EventId, IngestId};
+use crate::model::{DestinationType, Endpoint, EndpointId, EventId, IngestId, Route};
 use crate::redact::redacted_headers;
-use crate::relay::{enqueue, now_ms, random_bytes, Relay};
+use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, Relay};
 use crate::settings::Fault;
-use crate::store::ingests::{self, NewIngest, Recorded};
+use crate::store::ingests::{self, NewIngest, Recorded, RoutedEvent};
 use crate::store::rejections::{self, Refusal};
 use crate::store::{bodies, endpoint_cache};
 use crate::verify::{self, Provider, SignedRequest};
@@ -99,7 +101,8 @@ async fn accept(
 ) -> Result<Response, ApiError> {
     let started = now_ms();
     let mut timings = Timings::new(started);
-    let endpoint = load_endpoint(relay, raw_endpoint_id, started, &mut timings).await?;
+    let routes = load_endpoint(relay, raw_endpoint_id, started, &mut timings).await?;
+    let endpoint = &routes[0].target;
     seen.endpoint_id = Some(endpoint.id.to_string());
     if endpoint.disabled {
         return Err(ApiError::new(
@@ -108,7 +111,7 @@ async fn accept(
             "this endpoint is disabled",
         ));
     }
-    check_source(&endpoint, headers)?;
+    check_source(endpoint, headers)?;
     let method = req.method();
     if !matches!(method, Method::Post | Method::Get) {
         return Err(method_not_allowed());
@@ -146,24 +149,52 @@ async fn accept(
         // Okta authenticates its verification GET like its events; Meta and
         // Dropbox handshakes carry no signature.
         if provider == Provider::Okta {
-            verify_signature(&endpoint, provider, &secrets, &signed)?;
+            verify_signature(endpoint, provider, &secrets, &signed)?;
         }
-        return match answer_handshake(&endpoint, &secrets, &handshake_req)? {
+        return match answer_handshake(endpoint, &secrets, &handshake_req)? {
             Some(reply) => handshake_response(reply),
             None => Err(method_not_allowed()),
         };
     }
-    verify_signature(&endpoint, provider, &secrets, &signed)?;
-    if let Some(reply) = answer_handshake(&endpoint, &secrets, &handshake_req)? {
+    verify_signature(endpoint, provider, &secrets, &signed)?;
+    if let Some(reply) = answer_handshake(endpoint, &secrets, &handshake_req)? {
         return handshake_response(reply);
     }
-    store_and_ack(relay, ctx, &endpoint, provider, headers, body, timings).await
+    let accepting = select_routes(&routes, provider, headers, &body, &handshake_query, &url);
+    store_and_ack(
+        relay, ctx, endpoint, &accepting, provider, headers, body, timings,
+    )
+    .await
 }
 
+/// The routes whose filter accepts the request, first route first. The request
+/// is parsed for the filters once, and only when a route has a filter.
+fn select_routes<'a>(
+    routes: &'a [Route],
+    provider: Provider,
+    headers: &HeaderList,
+    body: &[u8],
+    query: &[(String, String)],
+    url: &Url,
+) -> Vec<&'a Route> {
+    let mut input = None;
+    routes
+        .iter()
+        .filter(|route| match &route.target.selector {
+            None => true,
+            Some(selector) => selector.accepts(input.get_or_insert_with(|| {
+                filter::FilterInput::new(body, headers, query, url.path(), provider)
+            })),
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn store_and_ack(
     relay: &Relay,
     ctx: &Context,
     endpoint: &Endpoint,
+    accepting: &[&Route],
     provider: Provider,
     headers: &HeaderList,
     body: Vec<u8>,
@@ -172,14 +203,25 @@ async fn store_and_ack(
     let started = timings.started;
     let faults = relay.settings.faults_for(headers.get("x-hookrelay-fault"));
     let ingest_id = IngestId::generate(started as u64, random_bytes());
-    let event_id = EventId::generate(started as u64, random_bytes());
+    let event_ids: Vec<EventId> = accepting
+        .iter()
+        .map(|_| EventId::generate(started as u64, random_bytes()))
+        .collect();
     let body_key = bodies::key_for(&ingest_id, started);
     let content_type = headers.get("content-type").map(str::to_string);
     let stored_headers = stored_headers(endpoint, headers);
     let event_type = event_type(provider, headers, &body);
+    let routed: Vec<RoutedEvent> = accepting
+        .iter()
+        .zip(&event_ids)
+        .map(|(route, id)| RoutedEvent {
+            id,
+            route_id: &route.id,
+        })
+        .collect();
     let new = NewIngest {
         id: &ingest_id,
-        event_id: &event_id,
+        events: &routed,
         endpoint_id: &endpoint.id,
         dedup_key: &dedup_key_for(provider, &endpoint.scheme_config, headers, &body),
         body_key: &body_key,
@@ -207,36 +249,50 @@ async fn store_and_ack(
     };
     timings.record("d1", d1_started);
 
-    let (id, duplicate) = match recorded {
+    let answer = match recorded {
         Recorded::New => {
             // A pull destination waits for its client to lease; nothing to push.
-            if endpoint.destination_type == DestinationType::Push {
+            let pushed: Vec<String> = accepting
+                .iter()
+                .zip(&event_ids)
+                .filter(|(route, _)| route.target.destination_type == DestinationType::Push)
+                .map(|(_, id)| id.to_string())
+                .collect();
+            if !pushed.is_empty() {
                 let fail_send = faults.contains(&Fault::QueueSend);
-                schedule_enqueue(relay, ctx, event_id.to_string(), fail_send);
+                schedule_enqueue(relay, ctx, pushed, fail_send);
             }
-            (Some(event_id.to_string()), false)
+            let status = if event_ids.is_empty() {
+                "filtered"
+            } else {
+                "routed"
+            };
+            json!({"id": event_ids.first(), "duplicate": false, "status": status,
+                   "events": event_ids})
         }
         Recorded::Duplicate { original_event_id } => {
             discard_body(relay, &body_key).await;
-            (original_event_id, true)
+            json!({"id": original_event_id, "duplicate": true})
         }
     };
     console_log!(
         "{}",
-        json!({"msg": "ingest", "endpoint_id": endpoint.id, "event_id": id,
-               "duplicate": duplicate, "ms": now_ms() - started})
+        json!({"msg": "ingest", "endpoint_id": endpoint.id, "event_id": answer["id"],
+               "events": event_ids.len(), "duplicate": answer["duplicate"],
+               "ms": now_ms() - started})
     );
-    let response = json_response(200, &json!({"id": id, "duplicate": duplicate}))?;
+    let response = json_response(200, &answer)?;
     response.headers().set("server-timing", &timings.header())?;
     Ok(response)
 }
 
+/// The endpoint's routes, its own first.
 async fn load_endpoint(
     relay: &Relay,
     raw_id: &str,
     now: i64,
     timings: &mut Timings,
-) -> Result<Endpoint, ApiError> {
+) -> Result<Vec<Route>, ApiError> {
     let unknown = || ApiError::new(404, "unknown_endpoint", "no endpoint has this URL");
     let id = EndpointId::parse(raw_id).ok_or_else(unknown)?;
     let ttl_s = relay.settings.endpoint_cache_ttl_s;
@@ -413,22 +469,23 @@ async fn discard_body(relay: &Relay, key: &str) {
     }
 }
 
-/// Sends the delivery message after the answer, inside `wait_until` (the runtime
-/// awaits it). A failure is logged; the sweeper picks the event up.
-fn schedule_enqueue(relay: &Relay, ctx: &Context, event_id: String, inject_failure: bool) {
+/// Sends the delivery messages after the answer, inside `wait_until` (the
+/// runtime awaits it). A failure is logged; the sweeper picks the events up.
+fn schedule_enqueue(relay: &Relay, ctx: &Context, event_ids: Vec<String>, inject_failure: bool) {
     let queue = relay.queue();
     ctx.wait_until(async move {
         let result = match queue {
             _ if inject_failure => Err(worker::Error::RustError(
                 "injected fault: queue_send".into(),
             )),
-            Ok(q) => enqueue(&q, &event_id, 0).await,
+            Ok(q) if event_ids.len() == 1 => enqueue(&q, &event_ids[0], 0).await,
+            Ok(q) => enqueue_many(&q, &event_ids).await,
             Err(e) => Err(e),
         };
         if let Err(err) = result {
             console_error!(
                 "{}",
-                json!({"msg": "queue send failed; the sweeper will deliver", "event_id": event_id,
+                json!({"msg": "queue send failed; the sweeper will deliver", "event_ids": event_ids,
                        "error": err.to_string()})
             );
         }

@@ -4,7 +4,9 @@
 //! unit tests. Ids are ULIDs behind a prefix: they sort by creation time, which gives
 //! "oldest first" and cursor pagination for free.
 
+use crate::filter::RouteSelector;
 use crate::retry::RetryPolicy;
+use crate::transform::Transform;
 use crate::verify::SchemeConfig;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -56,6 +58,15 @@ macro_rules! typed_id {
 typed_id!(EndpointId, "ep");
 typed_id!(EventId, "evt");
 typed_id!(IngestId, "ing");
+typed_id!(RouteId, "rt");
+
+/// A route id as given to the API: the endpoint's own id (its first route) or
+/// an extra route's `rt_` id.
+pub fn parse_route_id(s: &str) -> Option<String> {
+    EndpointId::parse(s)
+        .map(|id| id.to_string())
+        .or_else(|| RouteId::parse(s).map(|id| id.to_string()))
+}
 
 /// Where an event is in its life. `received`, `delivering` and `retrying` are "in flight".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,9 +116,10 @@ pub struct DeliveryMessage {
     pub event_id: String,
 }
 
-/// An endpoint as stored: the source (`provider`, `secrets`) and, for now, its one
-/// destination with its delivery controls. Secrets never leave the Worker
-/// through the API.
+/// An endpoint as stored: the source (`provider`, `secrets`) and its first
+/// route's destination with its delivery controls. A [`Route`] row has the same
+/// shape (its provider is its endpoint's, its secrets empty). Secrets never
+/// leave the Worker through the API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub id: EndpointId,
@@ -137,8 +149,29 @@ pub struct Endpoint {
     pub rate_limit_per_s: Option<f64>,
     /// Deliver strictly in receipt order; a failing head blocks the rest.
     pub fifo: bool,
+    /// Which requests this route accepts (`filter`, `event_types`); `None`: all.
+    pub selector: Option<RouteSelector>,
+    /// What this route sends instead of the stored request; `None`: as received.
+    pub transform: Option<Transform>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// One delivery target of an endpoint: a row of `endpoints` with its own
+/// destination, delivery controls, relay secret, filter and transformation.
+/// The endpoint is its own first route (`id` is its `ep_` id); extra routes
+/// have `rt_` ids. `target.id` is always the endpoint the route belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub id: String,
+    pub target: Endpoint,
+}
+
+impl Route {
+    /// Whether this route is the endpoint itself.
+    pub fn is_first(&self) -> bool {
+        self.id == self.target.id.as_str()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,6 +322,10 @@ mod tests {
         assert!(EventId::parse("evt_").is_none());
         assert!(EventId::parse("evt_../x").is_none());
         assert!(EndpointId::parse("ep_x'; drop").is_none());
+        assert_eq!(parse_route_id("ep_01jabc").as_deref(), Some("ep_01jabc"));
+        assert_eq!(parse_route_id("rt_01jabc").as_deref(), Some("rt_01jabc"));
+        assert!(parse_route_id("evt_01jabc").is_none());
+        assert!(parse_route_id("rt_x'").is_none());
     }
 
     #[test]

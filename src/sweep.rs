@@ -9,10 +9,10 @@
 //! delivered here, the next `SWEEP_ENQUEUE_LIMIT` are re-enqueued. Each run ends
 //! with a heartbeat, which health watches.
 //!
-//! It also drives circuit breakers: each endpoint whose circuit is open and whose
+//! It also drives circuit breakers: each route whose circuit is open and whose
 //! probe time has come gets one probe delivery.
 
-use crate::deliver::{deliver_event, probe_endpoint, Delivery};
+use crate::deliver::{deliver_event, probe_route, Delivery};
 use crate::relay::{enqueue_many, now_ms, Relay};
 use crate::retention::{self, RetentionReport};
 use crate::store::{endpoints, events, meta, rejections};
@@ -128,7 +128,7 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
 /// One probe per open circuit whose probe time has come; returns how many ran.
 async fn probe_open_circuits(relay: &Relay, now: i64) -> Result<usize> {
     let open = endpoints::open_circuits_due(&relay.db, now, PROBES_PER_RUN).await?;
-    let outcomes = join_all(open.iter().map(|id| probe_endpoint(relay, id))).await;
+    let outcomes = join_all(open.iter().map(|id| probe_route(relay, id))).await;
     let mut ran = 0;
     for outcome in outcomes {
         match outcome {

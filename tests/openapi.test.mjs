@@ -464,6 +464,9 @@ describe("every operation answers as documented", () => {
     assert.equal(page.json.next_cursor, delivered.id, "a full page has a cursor");
     const next = await api("GET", `/events?endpoint_id=${none.id}&limit=1&cursor=${page.json.next_cursor}`, { expect: 200 });
     assert.equal(next.json.next_cursor, null);
+    const byRoute = await api("GET", `/events?route_id=${none.id}&status=delivered&limit=1`, { expect: 200 });
+    assert.equal(byRoute.json.data[0].route_id, none.id, "an endpoint is its own first route");
+    await api("GET", "/events?route_id=evt_nope", { expect: 400 });
     await api("GET", "/events", { expect: 200 });
     await api("GET", "/events?limit=0", { expect: 400 });
     await api("GET", "/events?status=lost", { expect: 400 });
@@ -544,6 +547,11 @@ describe("every operation answers as documented", () => {
     assert.deepEqual(bulk.json, { replayed: 1, remaining: 0 });
     await waitForEvent(ack.json.id, (e) => e.status === "delivered");
     await api("POST", "/replay", { body: { status: "dead" }, expect: 202 });
+    const byRoute = await api("POST", "/replay", { body: { route_id: deadEndpoint.id, status: "dead" }, expect: 202 });
+    assert.deepEqual(byRoute.json, { replayed: 0, remaining: 0 });
+    await api("POST", "/replay", { body: { status: "dead", route_id: "nope" }, expect: 400, bodyValid: false });
+    assert.deepEqual((await api("POST", "/replay", { body: { status: "filtered", endpoint_id: MISSING_EP }, expect: 202 })).json, { replayed: 0, remaining: 0 });
+    await api("POST", "/replay", { body: { status: "filtered" }, expect: 400 });
     await api("POST", "/replay", { body: { status: "delivered" }, expect: 400, bodyValid: false });
     await api("POST", "/replay", { body: { status: "dead", endpoint_id: "nope" }, expect: 400, bodyValid: false });
     await api("POST", "/replay", { body: { status: "dead", all: true }, expect: 400, bodyValid: false });
@@ -767,6 +775,86 @@ describe("every operation answers as documented", () => {
     await api("POST", `/events/${leased.id}/attempts`, { token: keys.pull, body: report, expect: 403 });
     const done = await api("POST", `/events/${leased.id}/attempts`, { token: otherKey, body: report, expect: 200 });
     assert.equal(done.json.status, "delivered");
+  });
+
+  it("routes: create, list, read, edit, delete; a filtered ingest", async () => {
+    const { ep } = await endpoint({ provider: "none" });
+    const path = `/openapi-${++routes}`;
+    const created = await api("POST", `/endpoints/${ep.id}/routes`, {
+      body: { name: "refunds", destination_url: dest.route(path), event_types: ["charge.*"],
+        filter: { body: { amount: { $gt: 5 } } }, transform: { headers: { set: { "x-env": "test" } } },
+        retry: { schedule_s: [1] }, timeout_ms: 5000, circuit: { threshold: 5 }, rate_limit_per_s: 0, fifo: false },
+      expect: 201,
+    });
+    const route = created.json;
+    assert.match(route.id, /^rt_/);
+    assert.match(route.relay_secret, /^whsec_/);
+    assert.notEqual(route.relay_secret, ep.relay_secret, "each route signs with its own secret");
+    await api("POST", `/endpoints/${ep.id}/routes`, { body: { destination_url: dest.route(path) }, expect: 400 });
+    const badFilter = await api("POST", `/endpoints/${ep.id}/routes`, {
+      body: { name: "bad", destination_url: dest.route(path), filter: { body: { amount: { $gt: "x" } } } }, expect: 400,
+    });
+    assert.equal(badFilter.json.error.code, "invalid_filter");
+    assert.match(badFilter.json.error.message, /body\.amount/, "the message names the JSON path");
+    const badTransform = await api("POST", `/endpoints/${ep.id}/routes`, {
+      body: { name: "bad", destination_url: dest.route(path), transform: { headers: { set: { "webhook-id": "x" } } } }, expect: 400,
+    });
+    assert.equal(badTransform.json.error.code, "invalid_transform");
+    await api("POST", `/endpoints/${ep.id}/routes`, { body: { name: "x", destination_url: dest.route(path), colour: 1 }, expect: 400, bodyValid: false });
+    await api("POST", `/endpoints/${MISSING_EP}/routes`, { body: { name: "x", destination_url: dest.route(path) }, expect: 404 });
+    await unauthorized("POST", `/endpoints/${ep.id}/routes`, { body: { name: "x" } });
+
+    const listed = await api("GET", `/endpoints/${ep.id}/routes`, { expect: 200 });
+    assert.deepEqual(listed.json.data.map((r) => [r.id, r.first]), [[ep.id, true], [route.id, false]]);
+    await api("GET", `/endpoints/${MISSING_EP}/routes`, { expect: 404 });
+    await unauthorized("GET", `/endpoints/${ep.id}/routes`);
+    const endpointIds = (await api("GET", "/endpoints", { expect: 200 })).json.data.map((e) => e.id);
+    assert.ok(!endpointIds.includes(route.id), "routes are not listed as endpoints");
+
+    assert.equal((await api("GET", `/routes/${route.id}`, { expect: 200 })).json.name, "refunds");
+    assert.equal((await api("GET", `/routes/${ep.id}`, { expect: 200 })).json.first, true);
+    await api("GET", "/routes/rt_00000000000000000000000000", { expect: 404 });
+    await unauthorized("GET", `/routes/${route.id}`);
+
+    const edited = await api("PATCH", `/routes/${route.id}`, { body: { filter: null, name: "all charges" }, expect: 200 });
+    assert.equal(edited.json.filter, null);
+    assert.deepEqual(edited.json.event_types, ["charge.*"], "left out, kept");
+    await api("PATCH", `/routes/${route.id}`, { body: { event_types: ["charge.*", 5] }, expect: 400, bodyValid: false });
+    await api("PATCH", "/routes/rt_00000000000000000000000000", { body: { name: "x" }, expect: 404 });
+    await unauthorized("PATCH", `/routes/${route.id}`, { body: {} });
+
+    // The first route (the endpoint) takes a filter too; a request no route accepts is filtered.
+    await api("PATCH", `/routes/${ep.id}`, { body: { event_types: ["invoice.*"] }, expect: 200 });
+    const filtered = await contract.call("POST", `/${ep.id}`, { raw: JSON.stringify({ type: "customer.created" }), headers: { "content-type": "application/json" }, expect: 200 });
+    assert.deepEqual(filtered.json, { id: null, duplicate: false, status: "filtered", events: [] });
+    const routed = await contract.call("POST", `/${ep.id}`, { raw: JSON.stringify({ type: "charge.refunded" }), headers: { "content-type": "application/json" }, expect: 200 });
+    assert.equal(routed.json.status, "routed");
+    assert.equal(routed.json.events.length, 1);
+    const event = await waitForEvent(routed.json.id, (e) => e.status === "delivered");
+    assert.equal(event.route_id, route.id);
+    assert.equal(event.endpoint_id, ep.id);
+
+    const tried = await api("POST", "/routes/test", {
+      body: { event_id: routed.json.id, event_types: ["charge.*"], transform: { headers: { set: { "x-env": "test" } } } }, expect: 200,
+    });
+    assert.equal(tried.json.matches, true);
+    assert.equal(tried.json.event_type, "charge.refunded");
+    assert.ok(tried.json.sent.headers.some(([k, v]) => k === "x-env" && v === "test"));
+    const sample = await api("POST", "/routes/test", {
+      body: { body: "{\"type\":\"invoice.paid\"}", headers: [["content-type", "application/json"]], provider: "stripe", filter: { body: { type: { $startsWith: "charge." } } } },
+      expect: 200,
+    });
+    assert.deepEqual([sample.json.matches, sample.json.sent], [false, null]);
+    await api("POST", "/routes/test", { body: { filter: { body: { a: { $gt: "x" } } }, body: "{}" }, expect: 400 });
+    await api("POST", "/routes/test", { body: { event_types: [] }, expect: 400, bodyValid: false });
+    await api("POST", "/routes/test", { body: { event_id: MISSING_EVT }, expect: 404 });
+    await unauthorized("POST", "/routes/test", { body: { body: "{}" } });
+
+    await api("DELETE", `/routes/${ep.id}`, { expect: 409 });
+    await unauthorized("DELETE", `/routes/${route.id}`);
+    await api("DELETE", `/routes/${route.id}`, { expect: 204 });
+    await api("DELETE", `/routes/${route.id}`, { expect: 404 });
+    await assertConservation(relay, ep.id, { received: 1, delivered: 1 });
   });
 
   it("delete", async () => {

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Request, Response, Url};
 
-const DEFAULT_TIMEOUT_MS: u32 = 15_000;
+pub(super) const DEFAULT_TIMEOUT_MS: u32 = 15_000;
 const TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u32> = 100..=60_000;
 const MAX_SECRETS: usize = 10;
 const MAX_RETENTION_DAYS: f64 = 3650.0;
@@ -32,26 +32,26 @@ const DEFAULT_SECRET_OVERLAP_S: u32 = 24 * 3600;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct EndpointInput {
-    name: Option<String>,
-    provider: Option<String>,
-    secrets: Option<Vec<String>>,
-    destination_url: Option<String>,
-    retry: Option<RetryInput>,
-    timeout_ms: Option<u32>,
-    circuit: Option<CircuitInput>,
+pub(super) struct EndpointInput {
+    pub(super) name: Option<String>,
+    pub(super) provider: Option<String>,
+    pub(super) secrets: Option<Vec<String>>,
+    pub(super) destination_url: Option<String>,
+    pub(super) retry: Option<RetryInput>,
+    pub(super) timeout_ms: Option<u32>,
+    pub(super) circuit: Option<CircuitInput>,
     /// 0 means unlimited.
-    rate_limit_per_s: Option<f64>,
-    fifo: Option<bool>,
-    scheme_config: Option<SchemeConfig>,
+    pub(super) rate_limit_per_s: Option<f64>,
+    pub(super) fifo: Option<bool>,
+    pub(super) scheme_config: Option<SchemeConfig>,
     /// An empty string clears it.
-    verify_token: Option<String>,
-    allowed_cidrs: Option<Vec<String>>,
-    disabled: Option<bool>,
+    pub(super) verify_token: Option<String>,
+    pub(super) allowed_cidrs: Option<Vec<String>>,
+    pub(super) disabled: Option<bool>,
     /// 0 falls back to the relay's `RETENTION_DAYS`.
-    retention_days: Option<f64>,
+    pub(super) retention_days: Option<f64>,
     /// `push` (default) or `pull`.
-    destination_type: Option<String>,
+    pub(super) destination_type: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -63,7 +63,7 @@ struct RotateInput {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RetryInput {
+pub(super) struct RetryInput {
     schedule_s: Option<Vec<u32>>,
     max_attempts: Option<u32>,
     jitter: Option<f64>,
@@ -73,7 +73,7 @@ struct RetryInput {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CircuitInput {
+pub(super) struct CircuitInput {
     threshold: Option<u32>,
     probe_interval_s: Option<u32>,
 }
@@ -100,6 +100,8 @@ pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, 
         circuit: CircuitConfig::default(),
         rate_limit_per_s: None,
         fifo: false,
+        selector: None,
+        transform: None,
         scheme_config: SchemeConfig::default(),
         verify_token: None,
         allowed_cidrs: Vec::new(),
@@ -108,7 +110,7 @@ pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, 
         created_at: now,
         updated_at: now,
     };
-    let endpoint = apply(relay, blank, input, true)?;
+    let endpoint = apply(relay, blank, input, true, Kind::Endpoint)?;
     endpoints::insert(&relay.db, &endpoint).await?;
     endpoint_cache::invalidate(&endpoint.id);
     let (endpoint, state) = load(relay, endpoint.id.as_str()).await?;
@@ -151,7 +153,7 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let (current, _) = load(relay, raw_id).await?;
     let input: EndpointInput = read_json(req).await?;
-    let mut endpoint = apply(relay, current, input, false)?;
+    let mut endpoint = apply(relay, current, input, false, Kind::Endpoint)?;
     endpoint.updated_at = now_ms();
     let saved = endpoints::update(&relay.db, &endpoint).await?;
     endpoint_cache::invalidate(&endpoint.id);
@@ -322,13 +324,22 @@ async fn load(relay: &Relay, raw_id: &str) -> Result<(Endpoint, EndpointState), 
         .ok_or_else(|| ApiError::not_found("endpoint"))
 }
 
+/// What `apply` validates: an endpoint (source and its first route's delivery
+/// settings) or an extra route (delivery settings only; its endpoint verifies).
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Kind {
+    Endpoint,
+    Route,
+}
+
 /// Applies the given fields to `ep` and validates the result as a whole.
 /// `creating` makes name, provider and destination_url required.
-fn apply(
+pub(super) fn apply(
     relay: &Relay,
     mut ep: Endpoint,
     input: EndpointInput,
     creating: bool,
+    kind: Kind,
 ) -> Result<Endpoint, ApiError> {
     let invalid = |msg: String| ApiError::bad_request("invalid_endpoint", msg);
     let required = |field: &str| invalid(format!("{field} is required"));
@@ -340,7 +351,8 @@ fn apply(
     match input.provider {
         // Stored under its canonical name (`svix` is `standard`, `whatsapp` is `meta`).
         Some(p) => ep.provider = Provider::parse(&p).map_or(p, |known| known.as_str().to_string()),
-        None if creating => return Err(required("provider")),
+        // A route's provider is its endpoint's.
+        None if creating && kind == Kind::Endpoint => return Err(required("provider")),
         None => {}
     }
     if let Some(kind) = input.destination_type {
@@ -394,7 +406,10 @@ fn apply(
     if let Some(fifo) = input.fifo {
         ep.fifo = fifo;
     }
-    validate(relay, &ep)?;
+    if kind == Kind::Endpoint {
+        validate_source(&ep)?;
+    }
+    validate_delivery(relay, &ep)?;
     Ok(ep)
 }
 
@@ -412,11 +427,9 @@ fn apply_retry(policy: &mut RetryPolicy, input: RetryInput) {
         .unwrap_or(policy.retry_client_errors);
 }
 
-fn validate(relay: &Relay, ep: &Endpoint) -> Result<(), ApiError> {
+/// The source side: provider, its secrets and settings, the allowlist.
+fn validate_source(ep: &Endpoint) -> Result<(), ApiError> {
     let invalid = |msg: String| ApiError::bad_request("invalid_endpoint", msg);
-    if ep.name.is_empty() || ep.name.len() > 200 {
-        return Err(invalid("name must be 1 to 200 characters".into()));
-    }
     let provider = Provider::parse(&ep.provider).ok_or_else(|| {
         let known: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
         invalid(format!("provider must be one of {}", known.join(", ")))
@@ -437,6 +450,15 @@ fn validate(relay: &Relay, ep: &Endpoint) -> Result<(), ApiError> {
         .validate_config(&ep.scheme_config)
         .map_err(invalid)?;
     parse_cidrs(&ep.allowed_cidrs).map_err(invalid)?;
+    Ok(())
+}
+
+/// The delivery side, the same for an endpoint's first route and an extra one.
+fn validate_delivery(relay: &Relay, ep: &Endpoint) -> Result<(), ApiError> {
+    let invalid = |msg: String| ApiError::bad_request("invalid_endpoint", msg);
+    if ep.name.is_empty() || ep.name.len() > 200 {
+        return Err(invalid("name must be 1 to 200 characters".into()));
+    }
     validate_destination(relay, ep)?;
     ep.retry.validate().map_err(invalid)?;
     ep.circuit.validate().map_err(invalid)?;

@@ -6,11 +6,11 @@
 //! Replay moves `dead` (or `delivered`) back to `received`: the attempt history is
 //! kept and numbering continues; the retry schedule starts over.
 
-use super::{query, read_json};
+use super::{query, read_json, routes};
 use crate::error::{json_response, ApiError};
 use crate::event_query;
 use crate::headers::HeaderList;
-use crate::model::{EndpointId, EventId, Status};
+use crate::model::{parse_route_id, EndpointId, EventId, Status};
 use crate::relay::{enqueue, enqueue_many, now_ms, Relay};
 use crate::store::events::{self, EventRow, ListFilter};
 use crate::store::{attempts, bodies, ingests};
@@ -30,6 +30,11 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
             EndpointId::parse(&raw).ok_or_else(|| {
                 ApiError::bad_request("invalid_query", "endpoint_id is not an ep_ id")
             })
+        })
+        .transpose()?;
+    let route_id = query(url, "route_id")
+        .map(|raw| {
+            parse_route_id(&raw).ok_or_else(|| invalid_query("route_id is not an ep_ or rt_ id"))
         })
         .transpose()?;
     let status = query(url, "status")
@@ -81,6 +86,7 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         .transpose()?;
     let filter = ListFilter {
         endpoint_id: endpoint_id.as_ref().map(EndpointId::as_str),
+        route_id: route_id.as_deref(),
         status,
         event_type: event_type.as_ref(),
         since_ms,
@@ -174,6 +180,7 @@ pub async fn replay_one(relay: &Relay, raw_id: &str) -> Result<Response, ApiErro
 #[serde(deny_unknown_fields)]
 struct BulkReplay {
     endpoint_id: Option<String>,
+    route_id: Option<String>,
     status: String,
     limit: Option<u32>,
 }
@@ -182,10 +189,13 @@ struct BulkReplay {
 /// call again while `remaining` is above zero.
 pub async fn replay_bulk(relay: &Relay, req: worker::Request) -> Result<Response, ApiError> {
     let input: BulkReplay = read_json(req).await?;
+    if input.status == "filtered" {
+        return replay_filtered(relay, input).await;
+    }
     if input.status != "dead" {
         return Err(ApiError::bad_request(
             "invalid_replay",
-            "only status \"dead\" can be replayed in bulk",
+            "only status \"dead\" or \"filtered\" can be replayed in bulk",
         ));
     }
     let endpoint_id = input
@@ -196,21 +206,57 @@ pub async fn replay_bulk(relay: &Relay, req: worker::Request) -> Result<Response
             })
         })
         .transpose()?;
+    let route_id = input
+        .route_id
+        .map(|raw| {
+            parse_route_id(&raw).ok_or_else(|| {
+                ApiError::bad_request("invalid_replay", "route_id is not an ep_ or rt_ id")
+            })
+        })
+        .transpose()?;
     let limit = input
         .limit
         .unwrap_or(DEFAULT_BULK_REPLAY)
         .clamp(1, MAX_BULK_REPLAY);
     let endpoint = endpoint_id.as_ref().map(EndpointId::as_str);
-    let ids = events::replay_dead(&relay.db, endpoint, limit, now_ms()).await?;
+    let route = route_id.as_deref();
+    let ids = events::replay_dead(&relay.db, endpoint, route, limit, now_ms()).await?;
     let sent = match relay.queue() {
         Ok(q) => enqueue_many(&q, &ids).await,
         Err(e) => Err(e),
     };
     log_enqueue_failure(sent);
-    let remaining = events::counts(&relay.db, endpoint).await?.dead as i64;
+    let remaining = match route {
+        Some(route) => events::route_counts(&relay.db, route).await?.dead as i64,
+        None => events::counts(&relay.db, endpoint).await?.dead as i64,
+    };
     Ok(json_response(
         202,
         &json!({ "replayed": ids.len(), "remaining": remaining }),
+    )?)
+}
+
+/// Routes an endpoint's filtered ingests that its routes now accept.
+async fn replay_filtered(relay: &Relay, input: BulkReplay) -> Result<Response, ApiError> {
+    let invalid = |m: &str| ApiError::bad_request("invalid_replay", m);
+    if input.route_id.is_some() {
+        return Err(invalid(
+            "a filtered ingest has no route yet: give endpoint_id",
+        ));
+    }
+    let endpoint_id = input
+        .endpoint_id
+        .as_deref()
+        .and_then(EndpointId::parse)
+        .ok_or_else(|| invalid("replaying filtered ingests needs the endpoint_id (an ep_ id)"))?;
+    let limit = input
+        .limit
+        .unwrap_or(routes::MAX_FILTERED_REPLAY)
+        .clamp(1, routes::MAX_FILTERED_REPLAY);
+    let (routed, remaining) = routes::replay_filtered(relay, &endpoint_id, limit).await?;
+    Ok(json_response(
+        202,
+        &json!({ "replayed": routed, "remaining": remaining }),
     )?)
 }
 
@@ -237,6 +283,7 @@ fn view(row: &EventRow) -> Value {
     json!({
         "id": row.id,
         "endpoint_id": row.endpoint_id,
+        "route_id": row.route_id,
         "status": row.status,
         "attempt_count": row.attempt_count as i64,
         "received_at": iso8601(row.received_at as i64),

@@ -9,6 +9,7 @@ mod health;
 mod keys;
 mod metrics;
 mod pull;
+mod routes;
 mod stats;
 
 use crate::access::{self, Grant, Role};
@@ -61,6 +62,18 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
             endpoints::rotate_secret(relay, req, id, &url).await
         }
         (Method::Get, ["endpoints", id, "rejections"]) => endpoints::rejections(relay, id).await,
+        (Method::Get, ["endpoints", id, "routes"]) => routes::list(relay, id).await,
+        (Method::Post, ["endpoints", id, "routes"]) => routes::create(relay, req, id).await,
+        (Method::Post, ["routes", "test"]) => routes::test(relay, req).await,
+        // Not a route id: the tester answers POST only.
+        (_, ["routes", "test"]) => Err(ApiError::new(
+            405,
+            "method_not_allowed",
+            format!("{method:?} is not allowed on this route"),
+        )),
+        (Method::Get, ["routes", id]) => routes::get(relay, id).await,
+        (Method::Patch, ["routes", id]) => routes::update(relay, req, id).await,
+        (Method::Delete, ["routes", id]) => routes::delete(relay, id).await,
         (Method::Get, ["rejections"]) => rejection_counts(relay).await,
         (Method::Get, ["events"]) => events::list(relay, &url).await,
         (Method::Get, ["events", id]) => events::get(relay, id).await,

@@ -11,7 +11,9 @@
 
 use super::read_json;
 use crate::access::Grant;
-use crate::deliver::{finish_dead, outbound_for, record_attempt, Delivery};
+use crate::deliver::{
+    finish_dead, outbound_for, record_attempt, transform_failed, Delivery, Unbuildable,
+};
 use crate::error::{json_response, ApiError};
 use crate::model::{DestinationType, Endpoint, EndpointId, EventId};
 use crate::outbound::{AttemptResult, SNIPPET_BYTES};
@@ -89,8 +91,11 @@ pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response
                 "headers": o.headers,
                 "body_base64": B64.encode(&o.body),
             })),
-            Err(reason) => {
-                finish_dead(relay, claim, &reason).await?;
+            Err(Unbuildable::Transform { number, reason }) => {
+                transform_failed(relay, claim, number, &reason).await?;
+            }
+            Err(why) => {
+                finish_dead(relay, claim, why.reason()).await?;
             }
         }
     }

@@ -1,8 +1,14 @@
 //! The `endpoints` table: configuration, and the live delivery state (pause,
 //! circuit breaker, rate-limit TAT) that the delivery claim checks.
+//!
+//! A row is either an endpoint (`source_id` NULL; it is also its own first
+//! route) or an extra route of one (`rt_` id, `source_id` = the endpoint).
+//! Both are delivery targets, so the claim's gates read either alike.
 
 use super::{bind, changes, int, opt_int, opt_text, text};
-use crate::model::{CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, Secret};
+use crate::model::{
+    CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, Route, Secret,
+};
 use crate::rate::RateLimit;
 use crate::retry::RetryPolicy;
 use serde::Deserialize;
@@ -14,7 +20,7 @@ const COLUMNS: &str = "id, name, provider, secrets, relay_secret, destination_ur
      retry_client_errors, circuit_threshold, circuit_probe_base_s, rate_limit_per_s, fifo, \
      scheme_config, verify_token, allowed_cidrs, disabled, retention_days, destination_type, \
      paused, paused_reason, paused_at, circuit_state, circuit_failures, circuit_changed_at, \
-     circuit_next_probe_at, circuit_probe_interval_s";
+     circuit_next_probe_at, circuit_probe_interval_s, source_id, filter, transform";
 
 #[derive(Deserialize)]
 struct Row {
@@ -50,12 +56,33 @@ struct Row {
     circuit_changed_at: Option<f64>,
     circuit_next_probe_at: Option<f64>,
     circuit_probe_interval_s: f64,
+    source_id: Option<String>,
+    filter: Option<String>,
+    transform: Option<String>,
 }
 
 impl Row {
     fn into_parts(self) -> Result<(Endpoint, EndpointState)> {
-        let id = EndpointId::parse(&self.id)
-            .ok_or_else(|| Error::RustError(format!("bad endpoint id in D1: {}", self.id)))?;
+        let (route, state) = self.into_route()?;
+        Ok((route.target, state))
+    }
+
+    /// The row as a route: its own id, and the settings with `id` = its endpoint.
+    fn into_route(self) -> Result<(Route, EndpointState)> {
+        let route_id = self.id.clone();
+        let owner = self.source_id.as_deref().unwrap_or(&self.id);
+        let id = EndpointId::parse(owner)
+            .ok_or_else(|| Error::RustError(format!("bad endpoint id in D1: {owner}")))?;
+        let selector = self
+            .filter
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?;
+        let transform = self
+            .transform
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?;
         let state = EndpointState {
             paused: self.paused != 0.0,
             paused_reason: self.paused_reason,
@@ -94,10 +121,16 @@ impl Row {
             },
             rate_limit_per_s: self.rate_limit_per_s,
             fifo: self.fifo != 0.0,
+            selector,
+            transform,
             created_at: self.created_at as i64,
             updated_at: self.updated_at as i64,
         };
-        Ok((endpoint, state))
+        let route = Route {
+            id: route_id,
+            target: endpoint,
+        };
+        Ok((route, state))
     }
 }
 
@@ -127,10 +160,12 @@ fn flag(b: bool) -> JsValue {
     int(i64::from(b))
 }
 
-/// Bindings ?1..?24 for insert and update, in CONFIG_COLUMNS order.
-fn config_args(ep: &Endpoint) -> Result<Vec<JsValue>> {
+/// Bindings ?1..?26 for insert and update, in CONFIG_COLUMNS order; `row_id`
+/// is the endpoint's id, or an extra route's.
+fn config_args(row_id: &str, ep: &Endpoint) -> Result<Vec<JsValue>> {
+    let json_or_null = |v: Option<String>| v.map_or(JsValue::NULL, |t| text(&t));
     Ok(vec![
-        text(ep.id.as_str()),
+        text(row_id),
         text(&ep.name),
         text(&ep.provider),
         text(&serde_json::to_string(&ep.secrets)?),
@@ -154,22 +189,68 @@ fn config_args(ep: &Endpoint) -> Result<Vec<JsValue>> {
         flag(ep.disabled),
         ep.retention_days.map_or(JsValue::NULL, real),
         text(ep.destination_type.as_str()),
+        json_or_null(
+            ep.selector
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        ),
+        json_or_null(
+            ep.transform
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        ),
     ])
 }
 
 const CONFIG_COLUMNS: &str = "id, name, provider, secrets, relay_secret, destination_url, \
      retry_schedule, timeout_ms, created_at, updated_at, max_attempts, jitter, max_delay_s, \
      retry_client_errors, circuit_threshold, circuit_probe_base_s, rate_limit_per_s, fifo, \
-     scheme_config, verify_token, allowed_cidrs, disabled, retention_days, destination_type";
+     scheme_config, verify_token, allowed_cidrs, disabled, retention_days, destination_type, \
+     filter, transform";
 
 pub async fn insert(db: &D1Database, ep: &Endpoint) -> Result<()> {
-    let placeholders: Vec<String> = (1..=24).map(|i| format!("?{i}")).collect();
+    insert_row(db, ep.id.as_str(), ep).await
+}
+
+/// Adds an extra route to its endpoint (`route.target.id`). The row keeps no
+/// provider secrets: the endpoint's own row verifies requests.
+pub async fn insert_route(db: &D1Database, route: &Route) -> Result<()> {
+    insert_row(db, &route.id, &route.target).await
+}
+
+async fn insert_row(db: &D1Database, row_id: &str, ep: &Endpoint) -> Result<()> {
+    let placeholders: Vec<String> = (1..=26).map(|i| format!("?{i}")).collect();
+    let mut args = config_args(row_id, ep)?;
+    let source = (row_id != ep.id.as_str()).then(|| ep.id.as_str());
+    args.push(opt_text(source));
+    if source.is_some() {
+        // ?4: a route row holds no provider secrets.
+        args[3] = text("[]");
+    }
     let sql = format!(
-        "INSERT INTO endpoints ({CONFIG_COLUMNS}, circuit_probe_interval_s) VALUES ({}, ?16)",
+        "INSERT INTO endpoints ({CONFIG_COLUMNS}, circuit_probe_interval_s, source_id) \
+         VALUES ({}, ?16, ?27)",
         placeholders.join(", ")
     );
-    bind(db.prepare(sql), &config_args(ep)?)?.run().await?;
+    bind(db.prepare(sql), &args)?.run().await?;
     Ok(())
+}
+
+/// Saves a route's delivery settings (destination, controls, filter,
+/// transformation); `false` when it does not exist (or was deleted).
+pub async fn update_route(db: &D1Database, route: &Route) -> Result<bool> {
+    let sql = "UPDATE endpoints SET name = ?2, destination_url = ?6, retry_schedule = ?7, \
+               timeout_ms = ?8, updated_at = ?10, max_attempts = ?11, jitter = ?12, \
+               max_delay_s = ?13, retry_client_errors = ?14, circuit_threshold = ?15, \
+               circuit_probe_base_s = ?16, rate_limit_per_s = ?17, fifo = ?18, \
+               destination_type = ?24, filter = ?25, transform = ?26 \
+               WHERE id = ?1 AND deleted_at IS NULL";
+    let result = bind(db.prepare(sql), &config_args(&route.id, &route.target)?)?
+        .run()
+        .await?;
+    Ok(changes(&result)? > 0)
 }
 
 /// Saves every editable field; `false` when the endpoint does not exist (or was deleted).
@@ -179,9 +260,11 @@ pub async fn update(db: &D1Database, ep: &Endpoint) -> Result<bool> {
                max_attempts = ?11, jitter = ?12, max_delay_s = ?13, retry_client_errors = ?14, \
                circuit_threshold = ?15, circuit_probe_base_s = ?16, rate_limit_per_s = ?17, fifo = ?18, \
                scheme_config = ?19, verify_token = ?20, allowed_cidrs = ?21, disabled = ?22, \
-               retention_days = ?23, destination_type = ?24 \
-               WHERE id = ?1 AND deleted_at IS NULL";
-    let result = bind(db.prepare(sql), &config_args(ep)?)?.run().await?;
+               retention_days = ?23, destination_type = ?24, filter = ?25, transform = ?26 \
+               WHERE id = ?1 AND deleted_at IS NULL AND source_id IS NULL";
+    let result = bind(db.prepare(sql), &config_args(ep.id.as_str(), ep)?)?
+        .run()
+        .await?;
     Ok(changes(&result)? > 0)
 }
 
@@ -189,7 +272,9 @@ pub async fn get_with_state(
     db: &D1Database,
     id: &EndpointId,
 ) -> Result<Option<(Endpoint, EndpointState)>> {
-    let sql = format!("SELECT {COLUMNS} FROM endpoints WHERE id = ?1 AND deleted_at IS NULL");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM endpoints WHERE id = ?1 AND deleted_at IS NULL AND source_id IS NULL"
+    );
     let row: Option<Row> = bind(db.prepare(sql), &[text(id.as_str())])?
         .first(None)
         .await?;
@@ -201,14 +286,71 @@ pub async fn get(db: &D1Database, id: &EndpointId) -> Result<Option<Endpoint>> {
 }
 
 pub async fn list(db: &D1Database) -> Result<Vec<(Endpoint, EndpointState)>> {
-    let sql = format!("SELECT {COLUMNS} FROM endpoints WHERE deleted_at IS NULL ORDER BY id");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM endpoints WHERE deleted_at IS NULL AND source_id IS NULL ORDER BY id"
+    );
     let rows: Vec<Row> = db.prepare(sql).all().await?.results()?;
     rows.into_iter().map(Row::into_parts).collect()
 }
 
+/// The endpoint and its live routes, first route (the endpoint) first: one
+/// read, so the ack path's endpoint lookup costs no extra round trip.
+pub async fn get_with_routes(db: &D1Database, id: &EndpointId) -> Result<Option<Vec<Route>>> {
+    Ok(routes_with_state(db, id)
+        .await?
+        .map(|routes| routes.into_iter().map(|(r, _)| r).collect()))
+}
+
+/// Like [`get_with_routes`], with each route's live state.
+pub async fn routes_with_state(
+    db: &D1Database,
+    id: &EndpointId,
+) -> Result<Option<Vec<(Route, EndpointState)>>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM endpoints \
+         WHERE (id = ?1 OR source_id = ?1) AND deleted_at IS NULL \
+         ORDER BY source_id IS NOT NULL, id"
+    );
+    let rows: Vec<Row> = bind(db.prepare(sql), &[text(id.as_str())])?
+        .all()
+        .await?
+        .results()?;
+    let routes = rows
+        .into_iter()
+        .map(Row::into_route)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(routes
+        .first()
+        .is_some_and(|(first, _)| first.is_first())
+        .then_some(routes))
+}
+
+/// Any delivery target by its id: an endpoint (its first route) or an extra route.
+pub async fn get_route(db: &D1Database, route_id: &str) -> Result<Option<(Route, EndpointState)>> {
+    let sql = format!("SELECT {COLUMNS} FROM endpoints WHERE id = ?1 AND deleted_at IS NULL");
+    let row: Option<Row> = bind(db.prepare(sql), &[text(route_id)])?
+        .first(None)
+        .await?;
+    row.map(Row::into_route).transpose()
+}
+
+/// Deletes the endpoint and, with it, its routes.
 pub async fn soft_delete(db: &D1Database, id: &EndpointId, now_ms: i64) -> Result<bool> {
-    let sql = "UPDATE endpoints SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1 AND deleted_at IS NULL";
-    let result = bind(db.prepare(sql), &[text(id.as_str()), int(now_ms)])?
+    let sql = "UPDATE endpoints SET deleted_at = ?2, updated_at = ?2 \
+               WHERE (id = ?1 OR source_id = ?1) AND deleted_at IS NULL \
+               RETURNING id";
+    let rows: Vec<IdRow> = bind(db.prepare(sql), &[text(id.as_str()), int(now_ms)])?
+        .all()
+        .await?
+        .results()?;
+    Ok(rows.iter().any(|r| r.id == id.as_str()))
+}
+
+/// Deletes an extra route (never an endpoint's first route).
+pub async fn soft_delete_route(db: &D1Database, route_id: &str, now_ms: i64) -> Result<bool> {
+    let sql = "UPDATE endpoints SET deleted_at = ?2, updated_at = ?2 \
+               WHERE id = ?1 AND source_id IS NOT NULL AND deleted_at IS NULL";
+    let result = bind(db.prepare(sql), &[text(route_id), int(now_ms)])?
         .run()
         .await?;
     Ok(changes(&result)? > 0)

@@ -21,7 +21,11 @@ const FALLBACK_TIMEOUT_MS: i64 = 15_000;
 #[derive(Debug, Clone, Deserialize)]
 pub struct Claim {
     pub id: String,
+    /// The source endpoint (whose `ep_` URL received the request).
     pub endpoint_id: String,
+    /// The delivery target: the `endpoints` row (the endpoint itself or an `rt_`
+    /// route) whose destination, policy and live state govern this delivery.
+    pub route_id: String,
     pub ingest_id: String,
     pub attempt_count: f64,
     pub cycle_attempts: f64,
@@ -29,13 +33,13 @@ pub struct Claim {
 }
 
 /// Gates every claim checks in the same statement, so they are fresh and atomic:
-/// the endpoint is not paused, its circuit is closed (unless this is the probe
-/// that tests it), and with FIFO no older event of the endpoint is in flight.
-const GATES: &str = "AND NOT EXISTS (SELECT 1 FROM endpoints ep WHERE ep.id = events.endpoint_id \
+/// the event's route is not paused, its circuit is closed (unless this is the
+/// probe that tests it), and with FIFO no older event of the route is in flight.
+const GATES: &str = "AND NOT EXISTS (SELECT 1 FROM endpoints ep WHERE ep.id = events.route_id \
                        AND (ep.paused = 1 OR ep.destination_type = 'pull' \
                             OR (ep.circuit_state = 'open' AND ?6 = 0))) \
-     AND NOT EXISTS (SELECT 1 FROM endpoints ep JOIN events older ON older.endpoint_id = ep.id \
-                     WHERE ep.id = events.endpoint_id AND ep.fifo = 1 AND older.id < events.id \
+     AND NOT EXISTS (SELECT 1 FROM endpoints ep JOIN events older ON older.route_id = ep.id \
+                     WHERE ep.id = events.route_id AND ep.fifo = 1 AND older.id < events.id \
                        AND older.status IN ('received', 'delivering', 'retrying'))";
 
 /// Takes the event if it is due (`received`/`retrying` whose time has come; a
@@ -52,12 +56,12 @@ pub async fn claim(
     let sql = format!(
         "UPDATE events SET status = 'delivering', lease_token = ?3, updated_at = ?2, \
            lease_until = ?2 + ?4 + COALESCE((SELECT timeout_ms FROM endpoints \
-                                             WHERE endpoints.id = events.endpoint_id), ?5) \
+                                             WHERE endpoints.id = events.route_id), ?5) \
          WHERE id = ?1 \
            AND ((status IN ('received', 'retrying') AND (next_attempt_at <= ?2 OR ?6 = 1)) \
                 OR (status = 'delivering' AND lease_until <= ?2)) \
            {GATES} \
-         RETURNING id, endpoint_id, ingest_id, attempt_count, cycle_attempts, lease_token"
+         RETURNING id, endpoint_id, route_id, ingest_id, attempt_count, cycle_attempts, lease_token"
     );
     bind(
         db.prepare(sql),
@@ -80,7 +84,7 @@ pub async fn claim(
 /// `event_types_json` is a JSON array of GLOB patterns (`charge.*`), or `None`.
 pub async fn lease(
     db: &D1Database,
-    endpoint_id: &str,
+    route_id: &str,
     max: u32,
     now_ms: i64,
     lease_ms: i64,
@@ -90,17 +94,17 @@ pub async fn lease(
     let sql = "UPDATE events SET status = 'delivering', lease_token = ?3, lease_until = ?2 + ?4, updated_at = ?2 \
                WHERE id IN ( \
                  SELECT e.id FROM events e JOIN ingests i ON i.id = e.ingest_id \
-                 WHERE e.endpoint_id = ?1 \
+                 WHERE e.route_id = ?1 \
                    AND ((e.status IN ('received', 'retrying') AND e.next_attempt_at <= ?2) \
                         OR (e.status = 'delivering' AND e.lease_until <= ?2)) \
                    AND (?6 IS NULL OR EXISTS (SELECT 1 FROM json_each(?6) p WHERE i.event_type GLOB p.value)) \
                  ORDER BY e.id LIMIT ?5) \
-                 AND NOT EXISTS (SELECT 1 FROM endpoints ep WHERE ep.id = events.endpoint_id AND ep.paused = 1) \
-               RETURNING id, endpoint_id, ingest_id, attempt_count, cycle_attempts, lease_token";
+                 AND NOT EXISTS (SELECT 1 FROM endpoints ep WHERE ep.id = events.route_id AND ep.paused = 1) \
+               RETURNING id, endpoint_id, route_id, ingest_id, attempt_count, cycle_attempts, lease_token";
     let mut claims: Vec<Claim> = bind(
         db.prepare(sql),
         &[
-            text(endpoint_id),
+            text(route_id),
             int(now_ms),
             text(lease_token),
             int(lease_ms),
@@ -119,7 +123,7 @@ pub async fn lease(
 pub async fn held_claim(db: &D1Database, id: &str, lease_token: &str) -> Result<Option<Claim>> {
     bind(
         db.prepare(
-            "SELECT id, endpoint_id, ingest_id, attempt_count, cycle_attempts, lease_token FROM events \
+            "SELECT id, endpoint_id, route_id, ingest_id, attempt_count, cycle_attempts, lease_token FROM events \
              WHERE id = ?1 AND status = 'delivering' AND lease_token = ?2",
         ),
         &[text(id), text(lease_token)],
@@ -225,6 +229,7 @@ pub struct EventRow {
     pub id: String,
     pub ingest_id: String,
     pub endpoint_id: String,
+    pub route_id: String,
     pub status: String,
     pub attempt_count: f64,
     pub next_attempt_at: f64,
@@ -239,13 +244,15 @@ pub struct EventRow {
     pub event_type: Option<String>,
 }
 
-const EVENT_SELECT: &str = "SELECT e.id, e.ingest_id, e.endpoint_id, e.status, e.attempt_count, \
+const EVENT_SELECT: &str =
+    "SELECT e.id, e.ingest_id, e.endpoint_id, e.route_id, e.status, e.attempt_count, \
        e.next_attempt_at, e.last_error, e.dead_reason, e.received_at, e.updated_at, \
        e.delivered_at, i.dedup_key, i.content_type, i.body_size, i.event_type \
      FROM events e JOIN ingests i ON i.id = e.ingest_id";
 
 pub struct ListFilter<'a> {
     pub endpoint_id: Option<&'a str>,
+    pub route_id: Option<&'a str>,
     pub status: Option<Status>,
     pub event_type: Option<&'a EventTypeFilter>,
     /// `received_at >= since_ms`.
@@ -270,6 +277,9 @@ pub async fn list(db: &D1Database, f: &ListFilter<'_>) -> Result<Vec<EventRow>> 
     };
     if let Some(endpoint_id) = f.endpoint_id {
         conditions.push(format!("e.endpoint_id = {}", param(text(endpoint_id))));
+    }
+    if let Some(route_id) = f.route_id {
+        conditions.push(format!("e.route_id = {}", param(text(route_id))));
     }
     if let Some(status) = f.status {
         conditions.push(format!("e.status = {}", param(text(status.as_str()))));
@@ -346,22 +356,30 @@ struct IdRow {
     id: String,
 }
 
-/// Replays up to `limit` dead events (oldest first), of one endpoint or all.
+/// Replays up to `limit` dead events (oldest first), of one endpoint, one
+/// route, or all.
 pub async fn replay_dead(
     db: &D1Database,
     endpoint_id: Option<&str>,
+    route_id: Option<&str>,
     limit: u32,
     now_ms: i64,
 ) -> Result<Vec<String>> {
     let sql = format!(
         "UPDATE events SET {REPLAY_SET} WHERE id IN \
            (SELECT id FROM events WHERE status = 'dead' AND (?1 IS NULL OR endpoint_id = ?1) \
+              AND (?4 IS NULL OR route_id = ?4) \
             ORDER BY id LIMIT ?3) \
          RETURNING id"
     );
     let rows: Vec<IdRow> = bind(
         db.prepare(sql),
-        &[opt_text(endpoint_id), int(now_ms), int(i64::from(limit))],
+        &[
+            opt_text(endpoint_id),
+            int(now_ms),
+            int(i64::from(limit)),
+            opt_text(route_id),
+        ],
     )?
     .all()
     .await?
@@ -371,21 +389,21 @@ pub async fn replay_dead(
 
 /// Events the queue has not handled in time: `received`/`retrying` due before
 /// `due_before`, and `delivering` whose lease expired. Oldest first, skipping
-/// endpoints that are paused or have an open circuit, and FIFO events that are
-/// not at the head of their line.
+/// routes that are paused or have an open circuit, and FIFO events that are
+/// not at the head of their route's line.
 pub async fn due_for_sweep(
     db: &D1Database,
     now_ms: i64,
     due_before_ms: i64,
     limit: u32,
 ) -> Result<Vec<String>> {
-    let open = "JOIN endpoints ep ON ep.id = e.endpoint_id AND ep.paused = 0 \
+    let open = "JOIN endpoints ep ON ep.id = e.route_id AND ep.paused = 0 \
                 AND ep.circuit_state = 'closed' AND ep.destination_type = 'push'";
     let sql = format!(
         "SELECT e.id, e.next_attempt_at AS t FROM events e {open} \
            WHERE e.status IN ('received', 'retrying') AND e.next_attempt_at <= ?1 \
              AND (ep.fifo = 0 OR NOT EXISTS (SELECT 1 FROM events older \
-                  WHERE older.endpoint_id = e.endpoint_id AND older.id < e.id \
+                  WHERE older.route_id = e.route_id AND older.id < e.id \
                     AND older.status IN ('received', 'delivering', 'retrying'))) \
          UNION ALL \
          SELECT e.id, e.next_attempt_at AS t FROM events e {open} \
@@ -410,29 +428,29 @@ pub struct Waiting {
     pub next_attempt_at: f64,
 }
 
-/// The endpoint's waiting events (`received`/`retrying`), oldest first: what a
+/// The route's waiting events (`received`/`retrying`), oldest first: what a
 /// resume or a closing circuit drains.
-pub async fn waiting(db: &D1Database, endpoint_id: &str, limit: u32) -> Result<Vec<Waiting>> {
+pub async fn waiting(db: &D1Database, route_id: &str, limit: u32) -> Result<Vec<Waiting>> {
     bind(
         db.prepare(
             "SELECT id, status, next_attempt_at FROM events \
-             WHERE endpoint_id = ?1 AND status IN ('received', 'retrying') ORDER BY id LIMIT ?2",
+             WHERE route_id = ?1 AND status IN ('received', 'retrying') ORDER BY id LIMIT ?2",
         ),
-        &[text(endpoint_id), int(i64::from(limit))],
+        &[text(route_id), int(i64::from(limit))],
     )?
     .all()
     .await?
     .results()
 }
 
-/// The oldest in-flight event of the endpoint: the head of a FIFO line.
-pub async fn head_of_line(db: &D1Database, endpoint_id: &str) -> Result<Option<Waiting>> {
+/// The oldest in-flight event of the route: the head of a FIFO line.
+pub async fn head_of_line(db: &D1Database, route_id: &str) -> Result<Option<Waiting>> {
     bind(
         db.prepare(
             "SELECT id, status, next_attempt_at FROM events \
-             WHERE endpoint_id = ?1 AND status IN ('received', 'delivering', 'retrying') ORDER BY id LIMIT 1",
+             WHERE route_id = ?1 AND status IN ('received', 'delivering', 'retrying') ORDER BY id LIMIT 1",
         ),
-        &[text(endpoint_id)],
+        &[text(route_id)],
     )?
     .first(None)
     .await
@@ -459,14 +477,30 @@ pub struct Counts {
 }
 
 pub async fn counts(db: &D1Database, endpoint_id: Option<&str>) -> Result<Counts> {
+    counts_where(db, endpoint_id, None).await
+}
+
+/// The same figures for one route's events: `events = delivered + dead + in_flight`.
+pub async fn route_counts(db: &D1Database, route_id: &str) -> Result<Counts> {
+    counts_where(db, None, Some(route_id)).await
+}
+
+async fn counts_where(
+    db: &D1Database,
+    endpoint_id: Option<&str>,
+    route_id: Option<&str>,
+) -> Result<Counts> {
     let sql = "SELECT COUNT(*) AS received, \
                       COALESCE(SUM(status = 'delivered'), 0) AS delivered, \
                       COALESCE(SUM(status = 'dead'), 0) AS dead, \
                       COALESCE(SUM(status IN ('received', 'delivering', 'retrying')), 0) AS in_flight \
-               FROM events WHERE (?1 IS NULL OR endpoint_id = ?1)";
-    let row: Option<Counts> = bind(db.prepare(sql), &[opt_text(endpoint_id)])?
-        .first(None)
-        .await?;
+               FROM events WHERE (?1 IS NULL OR endpoint_id = ?1) AND (?2 IS NULL OR route_id = ?2)";
+    let row: Option<Counts> = bind(
+        db.prepare(sql),
+        &[opt_text(endpoint_id), opt_text(route_id)],
+    )?
+    .first(None)
+    .await?;
     Ok(row.unwrap_or(Counts {
         received: 0.0,
         delivered: 0.0,

@@ -1,17 +1,25 @@
 //! The `dedup_keys` and `ingests` tables: accepting an inbound request exactly once.
 //!
 //! [`record`] is the ack path's single D1 round trip: one batch (a transaction)
-//! that claims the dedup key insert-first, writes the ingest and its event only if
-//! this request won the key, and reads back who won.
+//! that claims the dedup key insert-first, writes the ingest and its events (one
+//! per accepting route) only if this request won the key, and reads back who won.
 
 use super::{bind, int, opt_text, text};
 use crate::model::{EndpointId, EventId, IngestId};
 use serde::Deserialize;
 use worker::{D1Database, Result};
 
+/// One event of a new ingest: its id and the route that delivers it.
+pub struct RoutedEvent<'a> {
+    pub id: &'a EventId,
+    pub route_id: &'a str,
+}
+
 pub struct NewIngest<'a> {
     pub id: &'a IngestId,
-    pub event_id: &'a EventId,
+    /// One per route whose filter accepted the request; none makes the ingest
+    /// `filtered`.
+    pub events: &'a [RoutedEvent<'a>],
     pub endpoint_id: &'a EndpointId,
     pub dedup_key: &'a str,
     pub body_key: &'a str,
@@ -40,7 +48,8 @@ struct Winner {
     event_id: Option<String>,
 }
 
-/// Writes the ingest and its event, unless the dedup key is already held.
+/// Writes the ingest and its events (one per accepting route, or none and the
+/// ingest is `filtered`), unless the dedup key is already held.
 ///
 /// `inject_failure` appends a statement that fails, so the whole transaction rolls
 /// back: the fault tests use it to prove a failed write leaves nothing behind.
@@ -64,8 +73,8 @@ pub async fn record(db: &D1Database, n: &NewIngest<'_>, inject_failure: bool) ->
     let insert_ingest = bind(
         db.prepare(
             "INSERT INTO ingests (id, endpoint_id, dedup_key, body_key, body_size, body_sha256, \
-                                  content_type, headers, received_at, event_type) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 \
+                                  content_type, headers, received_at, event_type, status) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
              WHERE EXISTS (SELECT 1 FROM dedup_keys \
                            WHERE endpoint_id = ?2 AND dedup_key = ?3 AND ingest_id = ?1)",
         ),
@@ -80,22 +89,31 @@ pub async fn record(db: &D1Database, n: &NewIngest<'_>, inject_failure: bool) ->
             text(n.headers_json),
             int(n.now_ms),
             opt_text(n.event_type),
+            text(if n.events.is_empty() {
+                "filtered"
+            } else {
+                "routed"
+            }),
         ],
     )?;
-    let insert_event = bind(
-        db.prepare(
-            "INSERT INTO events (id, ingest_id, endpoint_id, status, next_attempt_at, \
-                                 received_at, updated_at) \
-             SELECT ?1, ?2, ?3, 'received', ?4, ?4, ?4 \
-             WHERE EXISTS (SELECT 1 FROM ingests WHERE id = ?2)",
-        ),
-        &[
-            text(n.event_id.as_str()),
-            text(n.id.as_str()),
-            text(n.endpoint_id.as_str()),
-            int(n.now_ms),
-        ],
-    )?;
+    let mut statements = vec![claim_key, insert_ingest];
+    for event in n.events {
+        statements.push(bind(
+            db.prepare(
+                "INSERT INTO events (id, ingest_id, endpoint_id, route_id, status, next_attempt_at, \
+                                     received_at, updated_at) \
+                 SELECT ?1, ?2, ?3, ?5, 'received', ?4, ?4, ?4 \
+                 WHERE EXISTS (SELECT 1 FROM ingests WHERE id = ?2)",
+            ),
+            &[
+                text(event.id.as_str()),
+                text(n.id.as_str()),
+                text(n.endpoint_id.as_str()),
+                int(n.now_ms),
+                text(event.route_id),
+            ],
+        )?);
+    }
     let read_winner = bind(
         db.prepare(
             "SELECT d.ingest_id AS ingest_id, \
@@ -104,13 +122,14 @@ pub async fn record(db: &D1Database, n: &NewIngest<'_>, inject_failure: bool) ->
         ),
         &[text(n.endpoint_id.as_str()), text(n.dedup_key)],
     )?;
-    let mut statements = vec![claim_key, insert_ingest, insert_event, read_winner];
+    let winner_index = statements.len();
+    statements.push(read_winner);
     if inject_failure {
         statements.push(db.prepare("SELECT hookrelay_injected_fault()"));
     }
     let results = db.batch(statements).await?;
     let winner: Option<Winner> = results
-        .get(3)
+        .get(winner_index)
         .map(|r| r.results::<Winner>())
         .transpose()?
         .and_then(|rows| rows.into_iter().next());
@@ -149,4 +168,75 @@ pub async fn get(db: &D1Database, id: &str) -> Result<Option<IngestRow>> {
     )?
     .first(None)
     .await
+}
+
+/// An endpoint's `filtered` ingests, oldest first.
+pub async fn filtered(db: &D1Database, endpoint_id: &str, limit: u32) -> Result<Vec<IngestRow>> {
+    bind(
+        db.prepare(
+            "SELECT id, endpoint_id, dedup_key, body_key, body_size, body_sha256, content_type, \
+                    headers, received_at, event_type FROM ingests \
+             WHERE endpoint_id = ?1 AND status = 'filtered' ORDER BY id LIMIT ?2",
+        ),
+        &[text(endpoint_id), int(i64::from(limit))],
+    )?
+    .all()
+    .await?
+    .results()
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    n: f64,
+}
+
+/// How many of the endpoint's ingests no route accepted.
+pub async fn count_filtered(db: &D1Database, endpoint_id: &str) -> Result<u64> {
+    let row: Option<CountRow> = bind(
+        db.prepare(
+            "SELECT COUNT(*) AS n FROM ingests WHERE endpoint_id = ?1 AND status = 'filtered'",
+        ),
+        &[text(endpoint_id)],
+    )?
+    .first(None)
+    .await?;
+    Ok(row.map_or(0, |r| r.n as u64))
+}
+
+/// Routes a `filtered` ingest after a filter change: its events and the status
+/// change in one batch, the events only while it is still filtered (so two
+/// replays racing route it once). Returns whether this call routed it.
+pub async fn route_filtered(
+    db: &D1Database,
+    ingest: &IngestRow,
+    events: &[RoutedEvent<'_>],
+    now_ms: i64,
+) -> Result<bool> {
+    let mut statements = Vec::with_capacity(events.len() + 1);
+    for event in events {
+        statements.push(bind(
+            db.prepare(
+                "INSERT INTO events (id, ingest_id, endpoint_id, route_id, status, next_attempt_at, \
+                                     received_at, updated_at) \
+                 SELECT ?1, ?2, ?3, ?5, 'received', ?4, ?4, ?4 \
+                 WHERE EXISTS (SELECT 1 FROM ingests WHERE id = ?2 AND status = 'filtered')",
+            ),
+            &[
+                text(event.id.as_str()),
+                text(&ingest.id),
+                text(&ingest.endpoint_id),
+                int(now_ms),
+                text(event.route_id),
+            ],
+        )?);
+    }
+    statements.push(bind(
+        db.prepare("UPDATE ingests SET status = 'routed' WHERE id = ?1 AND status = 'filtered'"),
+        &[text(&ingest.id)],
+    )?);
+    let results = db.batch(statements).await?;
+    match results.last() {
+        Some(r) => Ok(super::changes(r)? > 0),
+        None => Ok(false),
+    }
 }

@@ -1,0 +1,480 @@
+//! `/api/v1/endpoints/{id}/routes` and `/api/v1/routes/{id}`: an endpoint's
+//! delivery targets.
+//!
+//! The endpoint is its own first route (its `ep_` id); extra routes have `rt_`
+//! ids. A route takes the delivery fields of an endpoint (destination, retry,
+//! timeout, circuit, rate limit, FIFO) plus `filter`, `event_types` and
+//! `transform`, and the same code applies and validates them. A malformed filter
+//! or transformation is refused with the JSON path of the problem.
+
+use super::endpoints::{apply, CircuitInput, EndpointInput, Kind, RetryInput};
+use crate::error::{json_response, ApiError};
+use crate::filter::{FilterInput, RouteSelector};
+use crate::headers::HeaderList;
+use crate::model::{
+    parse_route_id, DestinationType, EndpointId, EndpointState, EventId, Route, RouteId,
+};
+use crate::relay::{enqueue_many, now_ms, random_bytes, Relay};
+use crate::store::{bodies, endpoint_cache, endpoints, events, ingests};
+use crate::time::iso8601;
+use crate::transform::parse_transform;
+use crate::verify::{standard, Provider};
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{Request, Response};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RouteInput {
+    name: Option<String>,
+    destination_url: Option<String>,
+    destination_type: Option<String>,
+    retry: Option<RetryInput>,
+    timeout_ms: Option<u32>,
+    circuit: Option<CircuitInput>,
+    rate_limit_per_s: Option<f64>,
+    fifo: Option<bool>,
+    /// `null` clears it (the route accepts every request).
+    #[serde(default, with = "present")]
+    filter: Option<Value>,
+    #[serde(default, with = "present")]
+    event_types: Option<Value>,
+    /// `null` clears it (the route sends the request as received).
+    #[serde(default, with = "present")]
+    transform: Option<Value>,
+}
+
+/// Tells a field given as `null` (`Some(Value::Null)`) from one left out (`None`).
+mod present {
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+        Value::deserialize(d).map(Some)
+    }
+}
+
+pub async fn list(relay: &Relay, raw_endpoint_id: &str) -> Result<Response, ApiError> {
+    let id = EndpointId::parse(raw_endpoint_id).ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let routes = endpoints::routes_with_state(&relay.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let mut data = Vec::with_capacity(routes.len());
+    for (route, state) in &routes {
+        data.push(view(relay, route, state).await?);
+    }
+    Ok(json_response(200, &json!({ "data": data }))?)
+}
+
+pub async fn create(
+    relay: &Relay,
+    req: Request,
+    raw_endpoint_id: &str,
+) -> Result<Response, ApiError> {
+    let id = EndpointId::parse(raw_endpoint_id).ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let endpoint = endpoints::get(&relay.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let input: RouteInput = super::read_json(req).await?;
+    if input.name.is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_endpoint",
+            "name is required",
+        ));
+    }
+    let now = now_ms();
+    let mut blank = endpoint;
+    blank.secrets = Vec::new();
+    blank.relay_secret = standard::encode_secret(&random_bytes::<32>());
+    blank.destination_url = String::new();
+    blank.retry = Default::default();
+    blank.timeout_ms = super::endpoints::DEFAULT_TIMEOUT_MS;
+    blank.circuit = Default::default();
+    blank.rate_limit_per_s = None;
+    blank.fifo = false;
+    blank.selector = None;
+    blank.transform = None;
+    blank.created_at = now;
+    blank.updated_at = now;
+    let route = Route {
+        id: RouteId::generate(now as u64, random_bytes()).to_string(),
+        target: apply_input(relay, blank, input, true)?,
+    };
+    endpoints::insert_route(&relay.db, &route).await?;
+    endpoint_cache::invalidate(&route.target.id);
+    let (route, state) = load(relay, &route.id).await?;
+    let mut body = view(relay, &route, &state).await?;
+    body["relay_secret"] = json!(route.target.relay_secret);
+    Ok(json_response(201, &body)?)
+}
+
+pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
+    let (route, state) = load(relay, raw_id).await?;
+    Ok(json_response(200, &view(relay, &route, &state).await?)?)
+}
+
+pub async fn update(relay: &Relay, req: Request, raw_id: &str) -> Result<Response, ApiError> {
+    let (current, _) = load(relay, raw_id).await?;
+    let input: RouteInput = super::read_json(req).await?;
+    let mut target = apply_input(relay, current.target, input, false)?;
+    target.updated_at = now_ms();
+    let route = Route {
+        id: current.id,
+        target,
+    };
+    let saved = endpoints::update_route(&relay.db, &route).await?;
+    endpoint_cache::invalidate(&route.target.id);
+    if !saved {
+        return Err(ApiError::not_found("route"));
+    }
+    let (route, state) = load(relay, raw_id).await?;
+    Ok(json_response(200, &view(relay, &route, &state).await?)?)
+}
+
+/// Deletes an extra route; its undelivered events die with "the route was
+/// deleted" when their turn comes. An endpoint's first route goes with the
+/// endpoint only (409).
+pub async fn delete(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
+    let (route, _) = load(relay, raw_id).await?;
+    if route.is_first() {
+        return Err(ApiError::new(
+            409,
+            "first_route",
+            "an endpoint's first route is the endpoint itself: delete the endpoint instead",
+        ));
+    }
+    let deleted = endpoints::soft_delete_route(&relay.db, &route.id, now_ms()).await?;
+    endpoint_cache::invalidate(&route.target.id);
+    if !deleted {
+        return Err(ApiError::not_found("route"));
+    }
+    Ok(Response::empty()?.with_status(204))
+}
+
+/// The endpoint code path applies and validates the delivery fields; the
+/// filter and the transformation are checked here.
+fn apply_input(
+    relay: &Relay,
+    mut target: crate::model::Endpoint,
+    input: RouteInput,
+    creating: bool,
+) -> Result<crate::model::Endpoint, ApiError> {
+    if input.filter.is_some() || input.event_types.is_some() {
+        let current = target.selector.clone().unwrap_or_default();
+        let current_filter = current.filter.map(|f| f.as_json().clone());
+        let current_types = current.event_types.map(Value::from);
+        let filter = input.filter.or(current_filter);
+        let event_types = input.event_types.or(current_types);
+        let selector = RouteSelector::parse(filter.as_ref(), event_types.as_ref())
+            .map_err(|e| ApiError::bad_request("invalid_filter", e.to_string()))?;
+        target.selector =
+            (selector.filter.is_some() || selector.event_types.is_some()).then_some(selector);
+    }
+    if let Some(transform) = input.transform {
+        target.transform = match transform {
+            Value::Null => None,
+            value => Some(
+                parse_transform(&value)
+                    .map_err(|e| ApiError::bad_request("invalid_transform", e.to_string()))?,
+            ),
+        };
+    }
+    let delivery = EndpointInput {
+        name: input.name,
+        destination_url: input.destination_url,
+        destination_type: input.destination_type,
+        retry: input.retry,
+        timeout_ms: input.timeout_ms,
+        circuit: input.circuit,
+        rate_limit_per_s: input.rate_limit_per_s,
+        fifo: input.fifo,
+        ..EndpointInput::default()
+    };
+    apply(relay, target, delivery, creating, Kind::Route)
+}
+
+async fn load(relay: &Relay, raw_id: &str) -> Result<(Route, EndpointState), ApiError> {
+    let id = parse_route_id(raw_id).ok_or_else(|| ApiError::not_found("route"))?;
+    endpoints::get_route(&relay.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("route"))
+}
+
+async fn view(relay: &Relay, route: &Route, state: &EndpointState) -> Result<Value, ApiError> {
+    let t = &route.target;
+    let counts = events::route_counts(&relay.db, &route.id).await?;
+    let selector = t.selector.clone().unwrap_or_default();
+    Ok(json!({
+        "id": route.id,
+        "endpoint_id": t.id,
+        "first": route.is_first(),
+        "name": t.name,
+        "destination_url": t.destination_url,
+        "destination_type": t.destination_type.as_str(),
+        "filter": selector.filter.map(|f| f.as_json().clone()),
+        "event_types": selector.event_types.map(Value::from),
+        "transform": t.transform.as_ref().map(|x| x.as_json().clone()),
+        "retry": {
+            "schedule_s": t.retry.schedule_s,
+            "max_attempts": t.retry.attempts_allowed(),
+            "jitter": t.retry.jitter,
+            "max_delay_s": t.retry.max_delay_s,
+            "retry_client_errors": t.retry.retry_client_errors,
+        },
+        "timeout_ms": t.timeout_ms,
+        "paused": state.paused,
+        "paused_reason": state.paused_reason,
+        "circuit": {
+            "state": state.circuit_state,
+            "consecutive_failures": state.circuit_failures,
+            "threshold": t.circuit.threshold,
+        },
+        "rate_limit_per_s": t.rate_limit_per_s,
+        "fifo": t.fifo,
+        "counts": {
+            "events": counts.received as i64,
+            "delivered": counts.delivered as i64,
+            "dead": counts.dead as i64,
+            "in_flight": counts.in_flight as i64,
+        },
+        "created_at": iso8601(t.created_at),
+        "updated_at": iso8601(t.updated_at),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestInput {
+    #[serde(default)]
+    filter: Option<Value>,
+    #[serde(default)]
+    event_types: Option<Value>,
+    #[serde(default)]
+    transform: Option<Value>,
+    /// A stored event whose request is tried...
+    event_id: Option<String>,
+    /// ...or a sample request: its body (UTF-8 text), headers and provider
+    /// (which names the event type; default `none`).
+    body: Option<String>,
+    #[serde(default)]
+    headers: Vec<(String, String)>,
+    provider: Option<String>,
+}
+
+/// `POST /api/v1/routes/test`: whether a filter accepts a request (a stored
+/// event's, or a sample), and what a transformation would make of it. Nothing
+/// is stored or sent; the relay's signature headers, made per attempt, are not
+/// shown.
+pub async fn test(relay: &Relay, req: Request) -> Result<Response, ApiError> {
+    let input: TestInput = super::read_json(req).await?;
+    let selector = RouteSelector::parse(input.filter.as_ref(), input.event_types.as_ref())
+        .map_err(|e| ApiError::bad_request("invalid_filter", e.to_string()))?;
+    let transform = input
+        .transform
+        .as_ref()
+        .filter(|t| !t.is_null())
+        .map(parse_transform)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_transform", e.to_string()))?;
+    let sample = match (&input.event_id, input.body) {
+        (Some(id), None) => stored_request(relay, id).await?,
+        (None, Some(body)) => {
+            let provider = match input.provider.as_deref() {
+                None => Provider::None,
+                Some(p) => Provider::parse(p).ok_or_else(|| {
+                    ApiError::bad_request("invalid_body", format!("unknown provider {p}"))
+                })?,
+            };
+            let headers = HeaderList::new(input.headers);
+            let content_type = headers.get("content-type").map(str::to_string);
+            Sample {
+                body: body.into_bytes(),
+                headers,
+                content_type,
+                provider,
+                path: "/ep_sample".into(),
+            }
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "give either event_id or body",
+            ))
+        }
+    };
+    let request = FilterInput::new(
+        &sample.body,
+        &sample.headers,
+        &[],
+        &sample.path,
+        sample.provider,
+    );
+    let matches = selector.accepts(&request);
+    let forwardable: Vec<(String, String)> = sample
+        .headers
+        .forwardable()
+        .iter()
+        .filter(|(k, _)| *k != "content-type")
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let (sent, transform_error) = match transform
+        .as_ref()
+        .map(|t| crate::transform::apply(t, &sample.body, &forwardable))
+    {
+        None => (
+            Some((
+                sample.body.clone(),
+                forwardable,
+                sample.content_type.clone(),
+            )),
+            None,
+        ),
+        Some(Ok(out)) => (
+            Some((
+                out.body,
+                out.headers,
+                out.content_type.or(sample.content_type.clone()),
+            )),
+            None,
+        ),
+        Some(Err(e)) => (None, Some(e.to_string())),
+    };
+    let sent = sent
+        .filter(|_| matches)
+        .map(|(body, headers, content_type)| {
+            json!({
+                "headers": headers,
+                "content_type": content_type,
+                "body": String::from_utf8(body.clone()).ok(),
+                "body_base64": B64.encode(&body),
+            })
+        });
+    Ok(json_response(
+        200,
+        &json!({
+            "matches": matches,
+            "event_type": request.event_type(),
+            "request": request.request(),
+            "sent": sent,
+            "transform_error": transform_error.filter(|_| matches),
+        }),
+    )?)
+}
+
+struct Sample {
+    body: Vec<u8>,
+    headers: HeaderList,
+    content_type: Option<String>,
+    provider: Provider,
+    path: String,
+}
+
+/// The stored request behind an event, as its endpoint received it.
+async fn stored_request(relay: &Relay, raw_id: &str) -> Result<Sample, ApiError> {
+    let id = EventId::parse(raw_id).ok_or_else(|| ApiError::not_found("event"))?;
+    let event = events::get(&relay.db, id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    let ingest = ingests::get(&relay.db, &event.ingest_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    let body = bodies::get(&relay.bodies()?, &ingest.body_key)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    let headers: HeaderList = serde_json::from_str(&ingest.headers)?;
+    let provider = match EndpointId::parse(&event.endpoint_id) {
+        Some(ep) => endpoints::get(&relay.db, &ep)
+            .await?
+            .and_then(|e| Provider::parse(&e.provider)),
+        None => None,
+    }
+    .unwrap_or(Provider::None);
+    Ok(Sample {
+        body,
+        headers,
+        content_type: ingest.content_type,
+        provider,
+        path: format!("/{}", event.endpoint_id),
+    })
+}
+
+/// Filtered ingests examined per call: each is an R2 read.
+pub const MAX_FILTERED_REPLAY: u32 = 100;
+
+/// `POST /api/v1/replay` with `"status": "filtered"`: the endpoint's filtered
+/// ingests (up to `limit`, oldest first) are matched against its routes as they
+/// are now; each that a route accepts gets its events and is delivered. The
+/// filters see the stored (forwardable) headers and no query string. Returns
+/// how many were routed, and how many filtered ingests are left.
+pub async fn replay_filtered(
+    relay: &Relay,
+    endpoint_id: &EndpointId,
+    limit: u32,
+) -> Result<(usize, u64), ApiError> {
+    let Some(routes) = endpoints::get_with_routes(&relay.db, endpoint_id).await? else {
+        // A deleted or unknown endpoint routes nothing.
+        return Ok((0, 0));
+    };
+    let provider = Provider::parse(&routes[0].target.provider).unwrap_or(Provider::None);
+    let path = format!("/{endpoint_id}");
+    let bucket = relay.bodies()?;
+    let mut routed = 0;
+    let mut pushed = Vec::new();
+    for ingest in ingests::filtered(&relay.db, endpoint_id.as_str(), limit).await? {
+        let Some(body) = bodies::get(&bucket, &ingest.body_key).await? else {
+            continue;
+        };
+        let headers: HeaderList = serde_json::from_str(&ingest.headers)?;
+        let request = FilterInput::new(&body, &headers, &[], &path, provider);
+        let accepting: Vec<&Route> = routes
+            .iter()
+            .filter(|r| {
+                r.target
+                    .selector
+                    .as_ref()
+                    .is_none_or(|s| s.accepts(&request))
+            })
+            .collect();
+        if accepting.is_empty() {
+            continue;
+        }
+        let now = now_ms();
+        let ids: Vec<EventId> = accepting
+            .iter()
+            .map(|_| EventId::generate(now as u64, random_bytes()))
+            .collect();
+        let events: Vec<ingests::RoutedEvent> = accepting
+            .iter()
+            .zip(&ids)
+            .map(|(route, id)| ingests::RoutedEvent {
+                id,
+                route_id: &route.id,
+            })
+            .collect();
+        if ingests::route_filtered(&relay.db, &ingest, &events, now).await? {
+            routed += 1;
+            pushed.extend(
+                accepting
+                    .iter()
+                    .zip(&ids)
+                    .filter(|(r, _)| r.target.destination_type == DestinationType::Push)
+                    .map(|(_, id)| id.to_string()),
+            );
+        }
+    }
+    if !pushed.is_empty() {
+        let sent = match relay.queue() {
+            Ok(q) => enqueue_many(&q, &pushed).await,
+            Err(e) => Err(e),
+        };
+        if let Err(err) = sent {
+            worker::console_error!(
+                "{}",
+                json!({"msg": "replay enqueue failed; the sweeper will deliver", "error": err.to_string()})
+            );
+        }
+    }
+    let remaining = ingests::count_filtered(&relay.db, endpoint_id.as_str()).await?;
+    Ok((routed, remaining))
+}

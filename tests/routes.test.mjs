@@ -1,0 +1,221 @@
+// Routes: one endpoint, several destinations, each with its own filter,
+// transformation and delivery controls. One ingest stores the body once and
+// becomes one event per accepting route; a request no route accepts is kept as
+// `filtered`. Every scenario ends with both conservation lines: per request
+// (the endpoint's events are the routed share of what it received) and per
+// route (events = delivered + dead + in_flight).
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Relay, sleep } from "./support/relay.mjs";
+import { startDestination, sequence } from "./support/destination.mjs";
+import * as sign from "./support/providers.mjs";
+import { assertConservation, assertRouteConservation } from "./support/checks.mjs";
+
+const SECRET = "whsec_stripe_routes";
+let relay;
+let dest;
+let paths = 0;
+
+before(async () => {
+  dest = await startDestination();
+  relay = await Relay.start({ name: "routes" });
+});
+
+after(async () => {
+  await relay?.stop();
+  await dest?.close();
+});
+
+const REFUND_TRANSFORM = {
+  headers: { set: { "x-env": "test" }, remove: ["stripe-signature"] },
+  body: [{ op: "pick", paths: ["/id", "/type"] }, { op: "set", path: "/source", value: "stripe" }],
+};
+
+/** A Stripe endpoint (all events) with a payment_intent.* route and a transformed charge.refunded route. */
+async function threeRoutes(plans = {}, extra = {}) {
+  const n = ++paths;
+  const at = (name) => `/r${n}-${name}`;
+  const ep = await relay.createEndpoint({
+    name: `stripe ${n}`, provider: "stripe", secrets: [SECRET], destination_url: dest.route(at("all"), plans.all), ...extra,
+  });
+  const add = async (fields) => {
+    const res = await relay.api("POST", `/endpoints/${ep.id}/routes`, fields);
+    assert.equal(res.status, 201, res.text);
+    return res.json;
+  };
+  const pi = await add({ name: "payments", destination_url: dest.route(at("pi"), plans.pi), event_types: ["payment_intent.*"], ...extra });
+  const refunds = await add({
+    name: "refunds", destination_url: dest.route(at("refund"), plans.refund), event_types: ["charge.refunded"],
+    transform: REFUND_TRANSFORM, ...extra,
+  });
+  return { ep, pi, refunds, at };
+}
+
+const TYPES = ["payment_intent.succeeded", "charge.refunded", "customer.created"];
+
+/** Sends Stripe-signed events; returns [{id, type, body, ack}]. */
+async function send(ep, count, typeOf = (i) => TYPES[i % 3], tag = "") {
+  const sent = [];
+  for (let i = 0; i < count; i++) {
+    const type = typeOf(i);
+    const id = `evt_${tag}${ep.id.slice(-6)}_${i}`;
+    // Spacing and key order a re-serialisation would change.
+    const body = Buffer.from(`{"id":"${id}",  "type":"${type}", "data": {"object": {"amount": 10.50, "n": ${i}}}}`);
+    const ack = await relay.ingest(ep.id, body, sign.stripe(SECRET, body));
+    assert.equal(ack.status, 200, ack.text);
+    sent.push({ id, type, body, ack: ack.json });
+  }
+  return sent;
+}
+
+const ok = (r) => r.answered >= 200 && r.answered < 300;
+
+async function waitFor(what, predicate, timeoutMs = 30_000, cronEveryMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  let lastCron = Date.now();
+  while (Date.now() < deadline) {
+    if (await predicate()) return;
+    if (Date.now() - lastCron >= cronEveryMs) {
+      await relay.fireCron();
+      lastCron = Date.now();
+    }
+    await sleep(200);
+  }
+  assert.fail(`never: ${what}`);
+}
+
+describe("a Stripe endpoint with three routes", () => {
+  it("gives each destination exactly its share of 30 mixed events: byte-exact, or transformed and signed with the route's secret", async () => {
+    const { ep, pi, refunds, at } = await threeRoutes();
+    const sent = await send(ep, 30);
+    for (const s of sent) {
+      const expected = 1 + (s.type.startsWith("payment_intent.") ? 1 : 0) + (s.type === "charge.refunded" ? 1 : 0);
+      assert.equal(s.ack.status, "routed");
+      assert.equal(s.ack.events.length, expected, `${s.type} fans out to ${expected}`);
+      assert.equal(s.ack.id, s.ack.events[0]);
+    }
+    const delivered = (path) => dest.to(path).filter(ok);
+    await waitFor("every destination got its share", () =>
+      delivered(at("all")).length >= 30 && delivered(at("pi")).length >= 10 && delivered(at("refund")).length >= 10);
+    await sleep(500);
+    assert.equal(delivered(at("all")).length, 30, "all events, once each");
+    assert.equal(delivered(at("pi")).length, 10, "payment_intent.* only");
+    assert.equal(delivered(at("refund")).length, 10, "charge.refunded only");
+
+    const byId = new Map(sent.map((s) => [s.id, s]));
+    const sentOf = (got) => byId.get(JSON.parse(got.body.toString()).id);
+    for (const got of delivered(at("all"))) {
+      assert.ok(sentOf(got).body.equals(got.body), "the first route gets the bytes as received");
+      assert.ok(sign.verifyStandard(ep.relay_secret, got.headers, got.body), "signed with the endpoint's relay secret");
+      assert.ok(got.headers["stripe-signature"], "the provider's own headers are kept");
+    }
+    for (const got of delivered(at("pi"))) {
+      assert.ok(sentOf(got).type.startsWith("payment_intent."));
+      assert.ok(sentOf(got).body.equals(got.body), "an untransformed route gets the bytes as received");
+      assert.ok(sign.verifyStandard(pi.relay_secret, got.headers, got.body), "signed with the route's relay secret");
+      assert.ok(!sign.verifyStandard(ep.relay_secret, got.headers, got.body), "not with the endpoint's");
+    }
+    for (const got of delivered(at("refund"))) {
+      const original = sentOf(got);
+      assert.equal(original.type, "charge.refunded");
+      assert.equal(got.body.toString(), JSON.stringify({ id: original.id, source: "stripe", type: "charge.refunded" }));
+      assert.equal(got.headers["x-env"], "test");
+      assert.equal(got.headers["stripe-signature"], undefined, "removed by the transformation");
+      assert.ok(sign.verifyStandard(refunds.relay_secret, got.headers, got.body), "the signature covers the transformed bytes");
+    }
+
+    // The route tester shows the same verdict and bytes for a stored event.
+    const refundEvent = sent.find((x) => x.type === "charge.refunded");
+    const tried = await relay.api("POST", "/routes/test", { event_id: refundEvent.ack.id, event_types: ["charge.refunded"], transform: REFUND_TRANSFORM });
+    assert.equal(tried.status, 200, tried.text);
+    assert.equal(tried.json.matches, true);
+    assert.equal(tried.json.sent.body, JSON.stringify({ id: refundEvent.id, source: "stripe", type: "charge.refunded" }));
+    const miss = await relay.api("POST", "/routes/test", { event_id: refundEvent.ack.id, event_types: ["payment_intent.*"] });
+    assert.deepEqual([miss.json.matches, miss.json.sent], [false, null]);
+
+    const listed = await relay.api("GET", `/events?route_id=${pi.id}&limit=200`);
+    assert.equal(listed.json.data.length, 10);
+    assert.ok(listed.json.data.every((e) => e.route_id === pi.id && e.endpoint_id === ep.id));
+    await assertConservation(relay, ep.id, { received: 50, delivered: 50 });
+    await assertRouteConservation(relay, ep.id, { events: 30, delivered: 30 });
+    await assertRouteConservation(relay, pi.id, { events: 10, delivered: 10 });
+    await assertRouteConservation(relay, refunds.id, { events: 10, delivered: 10 });
+  });
+
+  it("one destination down (503) does not delay the others; it recovers and drains", async () => {
+    const fast = { retry: { schedule_s: [1], max_attempts: 100 }, circuit: { threshold: 1000, probe_interval_s: 1 } };
+    const { ep, pi, refunds, at } = await threeRoutes({ pi: sequence(503) }, fast);
+    const started = Date.now();
+    const sent = await send(ep, 12, (i) => TYPES[i % 2]);
+    const delivered = (path) => dest.to(path).filter(ok);
+    await waitFor("the healthy routes delivered", () =>
+      delivered(at("all")).length >= 12 && delivered(at("refund")).length >= 6, 15_000, 60_000);
+    const healthyMs = Date.now() - started;
+    assert.ok(healthyMs < 15_000, `healthy routes took ${healthyMs} ms`);
+    assert.equal(delivered(at("pi")).length, 0);
+    assert.ok(dest.to(at("pi")).length >= 6, "the down destination was tried");
+    const failing = await relay.api("GET", `/events?route_id=${pi.id}&limit=50`);
+    assert.equal(failing.json.data.length, 6);
+    assert.ok(failing.json.data.every((e) => e.status !== "delivered" && e.status !== "dead"));
+    await assertRouteConservation(relay, pi.id, { events: 6, delivered: 0, in_flight: 6 });
+
+    dest.setPlan(at("pi"), sequence(200));
+    await waitFor("the recovered route drained", () => delivered(at("pi")).length >= 6, 60_000, 3_000);
+    await waitFor("every event delivered", async () =>
+      (await assertRouteConservation(relay, pi.id)).delivered === 6, 30_000, 3_000);
+    const piIds = new Set(delivered(at("pi")).map((r) => r.headers["webhook-id"]));
+    assert.equal(piIds.size, 6, "each once");
+    assert.equal(sent.length, 12);
+    await assertConservation(relay, ep.id, { received: 24, delivered: 24 });
+    await assertRouteConservation(relay, ep.id, { events: 12, delivered: 12 });
+    await assertRouteConservation(relay, refunds.id, { events: 6, delivered: 6 });
+  });
+
+  it("a request no route accepts is kept as filtered and routed by a replay after a filter change; a transformation that cannot serve an event sends it to dead with the reason", async () => {
+    const { ep, refunds, at } = await threeRoutes();
+    const patched = await relay.api("PATCH", `/routes/${ep.id}`, { event_types: ["invoice.*"] });
+    assert.equal(patched.status, 200, patched.text);
+    const [filtered] = await send(ep, 1, () => "customer.created", "f");
+    assert.deepEqual(filtered.ack, { id: null, duplicate: false, status: "filtered", events: [] });
+    // A filter change plus a replay routes it.
+    assert.equal((await relay.api("PATCH", `/routes/${ep.id}`, { event_types: ["invoice.*", "customer.*"] })).status, 200);
+    const again = await relay.api("POST", "/replay", { status: "filtered", endpoint_id: ep.id });
+    assert.equal(again.status, 202, again.text);
+    assert.deepEqual(again.json, { replayed: 1, remaining: 0 });
+    const routedLater = (await relay.api("GET", `/events?route_id=${ep.id}`)).json.data;
+    assert.equal(routedLater.length, 1);
+    await relay.waitForEvent(routedLater[0].id, (e) => e.status === "delivered");
+    assert.ok(filtered.body.equals(dest.to(at("all")).filter(ok)[0].body), "the stored bytes, as received");
+    assert.deepEqual((await relay.api("POST", "/replay", { status: "filtered", endpoint_id: ep.id })).json, { replayed: 0, remaining: 0 });
+    // A refund whose body is not an object cannot be picked from.
+    const res = await relay.api("PATCH", `/routes/${refunds.id}`, {
+      transform: { body: [{ op: "set", path: "/data/object/amount/x", value: 1 }] },
+    });
+    assert.equal(res.status, 200, res.text);
+    const [refund] = await send(ep, 1, () => "charge.refunded", "t");
+    assert.equal(refund.ack.events.length, 1, "only the refunds route accepts it");
+    const dead = await relay.waitForEvent(refund.ack.id, (e) => e.status === "dead");
+    assert.equal(dead.route_id, refunds.id);
+    assert.equal(dead.attempts.length, 1);
+    assert.equal(dead.attempts[0].outcome, "transform_error");
+    assert.match(dead.dead_reason, /transformation failed/);
+    assert.equal(dest.to(at("refund")).length, 0, "nothing was sent");
+
+    await relay.api("PATCH", `/routes/${refunds.id}`, { transform: REFUND_TRANSFORM });
+    const replay = await relay.api("POST", `/events/${refund.ack.id}/replay`);
+    assert.equal(replay.status, 202, replay.text);
+    await relay.waitForEvent(refund.ack.id, (e) => e.status === "delivered");
+    assert.equal(dest.to(at("refund")).filter(ok).length, 1);
+    await assertConservation(relay, ep.id, { received: 2, delivered: 2 });
+    await assertRouteConservation(relay, ep.id, { events: 1, delivered: 1 });
+    await assertRouteConservation(relay, refunds.id, { events: 1, delivered: 1 });
+  });
+
+  it("deleting the endpoint deletes its routes; a route id is no ingest URL", async () => {
+    const { ep, pi } = await threeRoutes();
+    assert.equal((await relay.ingest(pi.id, "{}", {})).status, 404);
+    assert.equal((await relay.api("DELETE", `/endpoints/${ep.id}`)).status, 204);
+    assert.equal((await relay.api("GET", `/routes/${pi.id}`)).status, 404);
+    assert.equal((await relay.api("GET", `/endpoints/${ep.id}/routes`)).status, 404);
+  });
+});
