@@ -50,13 +50,7 @@ fn provider_delivery_id(
     headers: &HeaderList,
     body: &[u8],
 ) -> Option<String> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    };
+    let header = |name: &str| headers.non_blank(name).map(str::to_string);
     match provider {
         Provider::Stripe | Provider::Intercom | Provider::Discord => body_id(body, BodyId::Id),
         Provider::Paddle | Provider::Square | Provider::Typeform => body_id(body, BodyId::EventId),

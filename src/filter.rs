@@ -598,13 +598,7 @@ pub fn event_type(
 
 /// Every name `event_types` is matched against, most specific first.
 fn event_type_names(provider: Provider, headers: &HeaderList, body: Option<&Value>) -> Vec<String> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    };
+    let header = |name: &str| headers.non_blank(name).map(str::to_string);
     let body_string = |key: &str| body.and_then(|b| b.get(key)).and_then(Value::as_str);
     match provider {
         Provider::Github => {

@@ -65,6 +65,12 @@ impl HeaderList {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The header's value trimmed, or `None` when it is absent or blank: what
+    /// provider ids and event types are read from.
+    pub fn non_blank(&self, name: &str) -> Option<&str> {
+        self.get(name).map(str::trim).filter(|v| !v.is_empty())
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }

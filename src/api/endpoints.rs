@@ -213,13 +213,7 @@ pub async fn rotate_secret(
 ) -> Result<Response, ApiError> {
     let (mut endpoint, _) = load(relay, raw_id).await?;
     let input: RotateInput = read_optional_json(req).await?;
-    let provider = Provider::parse(&endpoint.provider).ok_or_else(|| {
-        ApiError::new(
-            500,
-            "misconfigured_endpoint",
-            "the endpoint's provider is unknown",
-        )
-    })?;
+    let provider = crate::ingest::provider_of(&endpoint)?;
     let generated = input.secret.is_none();
     let secret = match input.secret {
         Some(s) => s,
