@@ -144,6 +144,19 @@ fan-out: the same requests into 1 route and into 3 routes (3 events per ack), ${
     console.log(`${String(c).padStart(4)} | ${f(a.p50, 11)}${f(a.p95)}${f(a.rate)} | ${f(b.p50, 12)}${f(b.p95)}${f(b.rate)} | ${(b.p50 / a.p50).toFixed(2)}x`);
   }
   console.log(`storage round trips before a 3-route ack: ${[...trips].sort().join(" or ")}`);
+
+  // What the body's size costs the same 3-route ack (up to the test relay's
+  // 64 KB limit): read, verify, parse once
+  // for the dedup id, event type and filters, hash, and store in R2.
+  const large = Buffer.from(JSON.stringify({
+    action: "opened", pull_request: { title: "x", commits: Array.from({ length: 450 }, (_, i) => ({ sha: `${i}`.padStart(40, "0"), message: "y".repeat(60) })) },
+  }));
+  const sized = (b) => () => fetch(`${relay.url}/${three.id}`, {
+    method: "POST", body: b, headers: github(secret, b, { delivery: `fan-${++seq}`, event: "pull_request" }),
+  });
+  const small = await measure(1, perLevel, sized(body));
+  const big = await measure(1, perLevel, sized(large));
+  console.log(`body size, 3 routes, sequential: ${body.length} B p50 ${f(small.p50, 0)} ms, ${(large.length / 1024).toFixed(0)} KB JSON p50 ${f(big.p50, 0)} ms (${(big.p50 / small.p50).toFixed(2)}x)`);
 }
 
 /**

@@ -6,7 +6,7 @@
 
 use crate::headers::HeaderList;
 use crate::verify::{Provider, SchemeConfig};
-use serde::Deserialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// Provider ids longer than this are hashed so the UNIQUE index stays small.
@@ -14,17 +14,27 @@ const MAX_ID_LEN: usize = 200;
 
 /// The key for an endpoint without scheme settings (every named provider).
 pub fn dedup_key(provider: Provider, headers: &HeaderList, body: &[u8]) -> String {
-    dedup_key_for(provider, &SchemeConfig::default(), headers, body)
+    let json = serde_json::from_slice::<Value>(body).ok();
+    dedup_key_for(
+        provider,
+        &SchemeConfig::default(),
+        headers,
+        body,
+        json.as_ref(),
+    )
 }
 
 /// The key when the endpoint's scheme settings may name the id header (`hmac`).
+/// `json` is the body already parsed by the caller (`None` when it is not JSON),
+/// so the ack path parses a body once for its id, its event type and the filters.
 pub fn dedup_key_for(
     provider: Provider,
     config: &SchemeConfig,
     headers: &HeaderList,
     body: &[u8],
+    json: Option<&Value>,
 ) -> String {
-    match provider_delivery_id(provider, config, headers, body) {
+    match provider_delivery_id(provider, config, headers, json) {
         Some(id) => key_for_delivery_id(&id),
         None => format!("sha256:{}", sha256_hex(body)),
     }
@@ -48,12 +58,12 @@ fn provider_delivery_id(
     provider: Provider,
     config: &SchemeConfig,
     headers: &HeaderList,
-    body: &[u8],
+    json: Option<&Value>,
 ) -> Option<String> {
     let header = |name: &str| headers.non_blank(name).map(str::to_string);
     match provider {
-        Provider::Stripe | Provider::Intercom | Provider::Discord => body_id(body, BodyId::Id),
-        Provider::Paddle | Provider::Square | Provider::Typeform => body_id(body, BodyId::EventId),
+        Provider::Stripe | Provider::Intercom | Provider::Discord => body_id(json, BodyId::Id),
+        Provider::Paddle | Provider::Square | Provider::Typeform => body_id(json, BodyId::EventId),
         Provider::Github => header("x-github-delivery"),
         Provider::Shopify => header("x-shopify-webhook-id"),
         Provider::Standard => header("webhook-id"),
@@ -69,7 +79,7 @@ fn provider_delivery_id(
             .and_then(header),
         Provider::None | Provider::BasicAuth | Provider::ApiKey => header("idempotency-key"),
         // No delivery id in their requests: the key is the body hash.
-        Provider::Okta => body_id(body, BodyId::CamelEventId),
+        Provider::Okta => body_id(json, BodyId::CamelEventId),
         Provider::Slack
         | Provider::Zoom
         | Provider::Hubspot
@@ -87,21 +97,14 @@ enum BodyId {
 }
 
 /// A top-level, non-empty string id of a JSON body; anything else is no id.
-fn body_id(body: &[u8], which: BodyId) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Ids {
-        id: Option<serde_json::Value>,
-        event_id: Option<serde_json::Value>,
-        #[serde(rename = "eventId")]
-        camel_event_id: Option<serde_json::Value>,
-    }
-    let ids = serde_json::from_slice::<Ids>(body).ok()?;
-    let value = match which {
-        BodyId::Id => ids.id,
-        BodyId::EventId => ids.event_id,
-        BodyId::CamelEventId => ids.camel_event_id,
+fn body_id(json: Option<&Value>, which: BodyId) -> Option<String> {
+    let field = match which {
+        BodyId::Id => "id",
+        BodyId::EventId => "event_id",
+        BodyId::CamelEventId => "eventId",
     };
-    value?
+    json?
+        .get(field)?
         .as_str()
         .filter(|id| !id.is_empty())
         .map(str::to_string)
@@ -273,12 +276,15 @@ mod tests {
                 .unwrap();
         let headers = HeaderList::new([("x-delivery", "d-1")]);
         assert_eq!(
-            dedup_key_for(Provider::Hmac, &config, &headers, b"{}"),
+            dedup_key_for(Provider::Hmac, &config, &headers, b"{}", None),
             "id:d-1"
         );
         let without_id: SchemeConfig =
             serde_json::from_str(r#"{"hmac": {"header": "x-sig"}}"#).unwrap();
-        assert!(dedup_key_for(Provider::Hmac, &without_id, &headers, b"{}").starts_with("sha256:"));
+        assert!(
+            dedup_key_for(Provider::Hmac, &without_id, &headers, b"{}", None)
+                .starts_with("sha256:")
+        );
     }
 
     #[test]

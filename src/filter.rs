@@ -417,7 +417,19 @@ impl FilterInput {
         path: &str,
         provider: Provider,
     ) -> FilterInput {
-        let body = serde_json::from_slice::<Value>(body).ok();
+        let json = serde_json::from_slice::<Value>(body).ok();
+        FilterInput::from_json(json, headers, query, path, provider)
+    }
+
+    /// As [`FilterInput::new`], for a body the caller has already parsed (`None`
+    /// when it is not JSON).
+    pub fn from_json(
+        body: Option<Value>,
+        headers: &HeaderList,
+        query: &[(String, String)],
+        path: &str,
+        provider: Provider,
+    ) -> FilterInput {
         let event_types = event_type_names(provider, headers, body.as_ref());
         let mut request = Map::new();
         let body_is_json = body.is_some();

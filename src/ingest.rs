@@ -35,7 +35,7 @@ use crate::store::ingests::{self, NewIngest, Recorded, RoutedEvent};
 use crate::store::rejections::{self, Refusal};
 use crate::store::{bodies, endpoint_cache};
 use crate::verify::{self, Provider, SignedRequest};
-use serde_json::json;
+use serde_json::{json, Value};
 use worker::{console_error, console_log, Context, Headers, Method, Request, Response, Url};
 
 /// What is known about a request by the time it is refused.
@@ -154,20 +154,37 @@ async fn accept(
     if let Some(reply) = answer_handshake(endpoint, &secrets, &handshake_req)? {
         return handshake_response(reply);
     }
-    let accepting = select_routes(&routes, provider, headers, &body, &handshake_query, &url);
+    let json = serde_json::from_slice::<Value>(&body).ok();
+    let facts = IngestFacts {
+        dedup_key: dedup_key_for(
+            provider,
+            &endpoint.scheme_config,
+            headers,
+            &body,
+            json.as_ref(),
+        ),
+        event_type: filter::event_type(provider, headers, json.as_ref()),
+    };
+    let accepting = select_routes(&routes, provider, headers, json, &handshake_query, &url);
     store_and_ack(
-        relay, ctx, endpoint, &accepting, provider, headers, body, timings,
+        relay, ctx, endpoint, &accepting, facts, headers, body, timings,
     )
     .await
 }
 
-/// The routes whose filter accepts the request, first route first. The request
-/// is parsed for the filters once, and only when a route has a filter.
+/// What the ack path reads from the request's content, from one parse of its body.
+struct IngestFacts {
+    dedup_key: String,
+    event_type: Option<String>,
+}
+
+/// The routes whose filter accepts the request, first route first. The filters'
+/// view of the request is built once, and only when a route has a filter.
 fn select_routes<'a>(
     routes: &'a [Route],
     provider: Provider,
     headers: &HeaderList,
-    body: &[u8],
+    mut json: Option<Value>,
     query: &[(String, String)],
     url: &Url,
 ) -> Vec<&'a Route> {
@@ -177,7 +194,7 @@ fn select_routes<'a>(
         .filter(|route| match &route.target.selector {
             None => true,
             Some(selector) => selector.accepts(input.get_or_insert_with(|| {
-                filter::FilterInput::new(body, headers, query, url.path(), provider)
+                filter::FilterInput::from_json(json.take(), headers, query, url.path(), provider)
             })),
         })
         .collect()
@@ -189,7 +206,7 @@ async fn store_and_ack(
     ctx: &Context,
     endpoint: &Endpoint,
     accepting: &[&Route],
-    provider: Provider,
+    facts: IngestFacts,
     headers: &HeaderList,
     body: Vec<u8>,
     mut timings: Timings,
@@ -204,7 +221,6 @@ async fn store_and_ack(
     let body_key = bodies::key_for(&ingest_id, started);
     let content_type = headers.get("content-type").map(str::to_string);
     let stored_headers = stored_headers(endpoint, headers);
-    let event_type = event_type(provider, headers, &body);
     let routed: Vec<RoutedEvent> = accepting
         .iter()
         .zip(&event_ids)
@@ -217,12 +233,12 @@ async fn store_and_ack(
         id: &ingest_id,
         events: &routed,
         endpoint_id: &endpoint.id,
-        dedup_key: &dedup_key_for(provider, &endpoint.scheme_config, headers, &body),
+        dedup_key: &facts.dedup_key,
         body_key: &body_key,
         body_size: body.len(),
         body_sha256: &sha256_hex(&body),
         content_type: content_type.as_deref(),
-        event_type: event_type.as_deref(),
+        event_type: facts.event_type.as_deref(),
         headers_json: &serde_json::to_string(&stored_headers)?,
         now_ms: started,
         dedup_window_ms: relay.settings.dedup_window_s as i64 * 1000,
@@ -416,13 +432,6 @@ fn handshake_response(reply: HandshakeReply) -> Result<Response, ApiError> {
         Response::from_bytes(reply.body)?
     };
     Ok(response.with_status(reply.status).with_headers(headers))
-}
-
-/// The provider's own event type (`charge.succeeded`, `pull_request.opened`, ...),
-/// stored so clients and routes can select by it.
-fn event_type(provider: Provider, headers: &HeaderList, body: &[u8]) -> Option<String> {
-    let json = serde_json::from_slice::<serde_json::Value>(body).ok();
-    filter::event_type(provider, headers, json.as_ref())
 }
 
 /// The provider's headers to replay to the destination, without any header that
