@@ -146,8 +146,8 @@ fan-out: the same requests into 1 route and into 3 routes (3 events per ack), ${
   console.log(`storage round trips before a 3-route ack: ${[...trips].sort().join(" or ")}`);
 
   // What the body's size costs the same 3-route ack (up to the test relay's
-  // 64 KB limit): read, verify, parse once
-  // for the dedup id, event type and filters, hash, and store in R2.
+  // 64 KB limit): read, verify, parse once for the dedup id, event type and
+  // filters, hash, and store in R2.
   const large = Buffer.from(JSON.stringify({
     action: "opened", pull_request: { title: "x", commits: Array.from({ length: 450 }, (_, i) => ({ sha: `${i}`.padStart(40, "0"), message: "y".repeat(60) })) },
   }));
