@@ -7,6 +7,7 @@ import { parseHash } from "./nav.js";
 import * as overview from "./views/overview.js";
 import * as endpoints from "./views/endpoints.js";
 import * as endpointForm from "./views/endpoint_form.js";
+import * as routes from "./views/routes.js";
 import * as events from "./views/events.js";
 import * as event from "./views/event.js";
 import * as dead from "./views/dead.js";
@@ -18,6 +19,7 @@ const ROUTES = [
   [/^\/endpoints$/, endpoints, "endpoints"],
   [/^\/endpoints\/new$/, endpointForm, "endpoints"],
   [/^\/endpoints\/(ep_[0-9A-Za-z]+)\/edit$/, endpointForm, "endpoints"],
+  [/^\/endpoints\/(ep_[0-9A-Za-z]+)\/routes$/, routes, "endpoints"],
   [/^\/events$/, events, "events"],
   [/^\/events\/(evt_[0-9A-Za-z]+)$/, event, "events"],
   [/^\/dead$/, dead, "dead"],

@@ -81,6 +81,10 @@ export const status = (s) => h(`span.badge.${STATUS_TONE[s] ?? "info"}`, { datas
 const OUTCOME_TONE = { delivered: "ok", rate_limited: "warn", server_error: "bad", client_error: "bad", gone: "bad", timeout: "warn", network_error: "warn" };
 export const outcome = (o) => h(`span.badge.${OUTCOME_TONE[o] ?? "info"}`, o.replace("_", " "));
 
+/** Header names whose values the dashboard never shows (the relay already drops the endpoint's own credential). */
+export const SECRET_HEADER = /authorization|cookie|signature|hmac|token|secret|api[-_]?key|password|^x-hub-signature/i;
+export const redacted = () => h("span.redacted", { title: "redacted" }, "•••••• redacted");
+
 /** A short toast in the corner; `tone` is ok | bad | info. */
 export function toast(text, tone = "info") {
   const el = h(`div.toast.${tone}`, text);

@@ -264,8 +264,8 @@ struct TestInput {
 
 /// `POST /api/v1/routes/test`: whether a filter accepts a request (a stored
 /// event's, or a sample), and what a transformation would make of it. Nothing
-/// is stored or sent; the relay's signature headers, made per attempt, are not
-/// shown.
+/// is stored or sent; the headers the relay writes on each attempt (its
+/// signature headers, `user-agent`, `x-hookrelay-attempt`) are not shown.
 pub async fn test(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     let input: TestInput = super::read_json(req).await?;
     let selector = RouteSelector::parse(input.filter.as_ref(), input.event_types.as_ref())
@@ -311,11 +311,12 @@ pub async fn test(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         sample.provider,
     );
     let matches = selector.accepts(&request);
+    // As delivery builds them (envelope.rs): the relay writes its own user-agent.
     let forwardable: Vec<(String, String)> = sample
         .headers
         .forwardable()
         .iter()
-        .filter(|(k, _)| *k != "content-type")
+        .filter(|(k, _)| *k != "content-type" && *k != "user-agent")
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let (sent, transform_error) = match transform

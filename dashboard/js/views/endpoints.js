@@ -37,6 +37,7 @@ export async function render(ctx) {
     ];
     const actions = [
       h("a.button.ghost", { href: link("/events", { endpoint_id: ep.id }) }, "Events"),
+      h("a.button.ghost", { href: `#/endpoints/${ep.id}/routes` }, "Routes"),
       ctx.can("edit") ? h("a.button.ghost", { href: `#/endpoints/${ep.id}/edit` }, "Edit") : null,
       ctx.can("pause") ? (ep.paused
         ? h("button.ghost", { type: "button", onclick: () => resume(ep) }, "Resume")

@@ -3,12 +3,10 @@
 // signature values redacted, the payload (pretty or raw, downloadable), and
 // replay. While the event is in flight the page follows it.
 import { api, endpoints as loadEndpoints } from "../api.js";
-import { h, fill, num, ms, bytes, time, ago, status, outcome, toast, failure } from "../dom.js";
+import { h, fill, num, ms, bytes, time, ago, status, outcome, toast, failure, SECRET_HEADER, redacted } from "../dom.js";
 import { link } from "../nav.js";
 
 const IN_FLIGHT = new Set(["received", "delivering", "retrying"]);
-/** Header names whose values are never shown (the relay already drops the endpoint's own credential). */
-const SECRET = /authorization|cookie|signature|hmac|token|secret|api[-_]?key|password|^x-hub-signature/i;
 const SHOW_LIMIT = 256 * 1024;
 
 export async function render(ctx) {
@@ -104,7 +102,7 @@ function headerTable(pairs) {
   return h("table.headers",
     h("tbody", pairs.map(([name, value]) => h("tr",
       h("th.mono", name),
-      h("td.mono.break", SECRET.test(name) ? h("span.redacted", { title: "redacted" }, "•••••• redacted") : value)))));
+      h("td.mono.break", SECRET_HEADER.test(name) ? redacted() : value)))));
 }
 
 async function loadPayload(ev, box) {
