@@ -231,13 +231,27 @@ pub(crate) async fn transform_failed(
 pub const TRANSFORM_ERROR: &str = "transform_error";
 
 /// The delivery target of the claim: the `endpoints` row named by its
-/// `route_id` (destination, retry policy, timeout, relay secret). An
-/// endpoint's first route comes from the endpoint cache; an extra route is
-/// read from D1.
+/// `route_id` (destination, retry policy, timeout, relay secret, transformation).
+/// It comes from the endpoint cache entry of the endpoint that received the
+/// request, which holds its live routes, when that copy is as new as the row the
+/// claim saw (so a fixed transformation or a new destination applies to the very
+/// next attempt); otherwise from D1, and the stale entry is dropped.
 async fn load_target(relay: &Relay, claim: &Claim) -> Result<Option<Endpoint>> {
-    if let Some(id) = EndpointId::parse(&claim.route_id) {
+    if let Some(source) = EndpointId::parse(&claim.endpoint_id) {
         let ttl_s = relay.settings.endpoint_cache_ttl_s;
-        return endpoint_cache::get(&relay.db, &id, now_ms(), ttl_s).await;
+        let (routes, _) = endpoint_cache::lookup(&relay.db, &source, now_ms(), ttl_s).await?;
+        let seen_at = claim.route_updated_at.map(|at| at as i64);
+        let cached = routes
+            .into_iter()
+            .flatten()
+            .find(|route| route.id == claim.route_id);
+        match cached {
+            Some(route) if Some(route.target.updated_at) == seen_at => {
+                return Ok(Some(route.target))
+            }
+            Some(_) => endpoint_cache::invalidate(&source),
+            None => {}
+        }
     }
     Ok(endpoints::get_route(&relay.db, &claim.route_id)
         .await?

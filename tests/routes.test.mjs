@@ -239,3 +239,38 @@ describe("a Stripe endpoint with three routes", () => {
     assert.equal((await relay.api("GET", `/endpoints/${ep.id}/routes`)).status, 404);
   });
 });
+
+describe("a route changed behind the endpoint cache", () => {
+  let cached;
+  before(async () => {
+    cached = await Relay.start({ name: "routes-cache", vars: { ENDPOINT_CACHE_TTL_S: "300" } });
+  });
+  after(async () => {
+    await cached?.stop();
+  });
+
+  it("delivers the next attempt to the route as it now is in D1, not as the cache last saw it", async () => {
+    const ep = await cached.createEndpoint({ name: "cached", provider: "none", destination_url: dest.route("/cache-first") });
+    const made = await cached.api("POST", `/endpoints/${ep.id}/routes`, { name: "moving", destination_url: dest.route("/cache-a") });
+    assert.equal(made.status, 201, made.text);
+    const route = made.json;
+    const sendOne = async (n) => {
+      const ack = await cached.ingest(ep.id, Buffer.from(`{"n":${n}}`), { "content-type": "application/json" });
+      assert.equal(ack.status, 200, ack.text);
+      return ack.json.events[1];
+    };
+    const first = await sendOne(1);
+    await cached.waitForEvent(first, (e) => e.status === "delivered");
+    assert.equal(dest.to("/cache-a").length, 1);
+
+    // Another isolate moves the route; this Worker's cache (300 s) still holds the old row.
+    const moved = dest.route("/cache-b");
+    await cached.d1(`UPDATE endpoints SET destination_url = '${moved}', updated_at = ${Date.now()} WHERE id = '${route.id}'`);
+    const second = await sendOne(2);
+    await cached.waitForEvent(second, (e) => e.status === "delivered");
+    assert.equal(dest.to("/cache-b").length, 1, "delivered where the route now points");
+    assert.equal(dest.to("/cache-a").length, 1, "not where the cache last saw it");
+    assert.equal(JSON.parse(dest.to("/cache-b")[0].body.toString()).n, 2);
+    await assertRouteConservation(cached, route.id, { events: 2, delivered: 2 });
+  });
+});

@@ -30,7 +30,17 @@ pub struct Claim {
     pub attempt_count: f64,
     pub cycle_attempts: f64,
     pub lease_token: String,
+    /// The route row's `updated_at` as the claim saw it (`None`: the row is
+    /// gone, or a pull lease, which does not read it): a cached copy of the
+    /// route older than this is stale.
+    #[serde(default)]
+    pub route_updated_at: Option<f64>,
 }
+
+/// What a delivery claim returns (a [`Claim`]).
+const CLAIMED: &str =
+    "id, endpoint_id, route_id, ingest_id, attempt_count, cycle_attempts, lease_token, \
+     (SELECT updated_at FROM endpoints WHERE endpoints.id = events.route_id) AS route_updated_at";
 
 /// Gates every claim checks in the same statement, so they are fresh and atomic:
 /// the event's route is not paused, its circuit is closed (unless this is the
@@ -61,7 +71,7 @@ pub async fn claim(
            AND ((status IN ('received', 'retrying') AND (next_attempt_at <= ?2 OR ?6 = 1)) \
                 OR (status = 'delivering' AND lease_until <= ?2)) \
            {GATES} \
-         RETURNING id, endpoint_id, route_id, ingest_id, attempt_count, cycle_attempts, lease_token"
+         RETURNING {CLAIMED}"
     );
     bind(
         db.prepare(sql),

@@ -85,6 +85,19 @@ export class Relay {
     );
   }
 
+  /**
+   * Runs SQL on the relay's local D1 from outside the Worker, as a write from
+   * another isolate (or an operator's console) would land: no cache of the
+   * running Worker hears of it.
+   */
+  async d1(sql) {
+    await promisify(execFile)(
+      join(BIN, "wrangler"),
+      ["d1", "execute", "DB", "--local", "--config", this.config, "--persist-to", this.stateDir, "--command", sql],
+      { env: ENV, cwd: this.configDir },
+    );
+  }
+
   /** Starts (or restarts) wrangler dev on the same state directory. */
   async boot() {
     this.port = await freePort();
