@@ -202,7 +202,7 @@ it("pauses an endpoint with a reason, holds a webhook, resumes and sees it deliv
   await card.locator("button", { hasText: "Pause" }).click();
   await page.fill("dialog #dlg-reason", "destination deploying");
   await page.click("dialog button[value=ok]");
-  await card.locator(".badge", { hasText: "paused" }).waitFor();
+  await card.locator(".card-head .badge", { hasText: "paused" }).waitFor();
   assert.match(await card.textContent(), /destination deploying/);
   assert.equal((await relay.api("GET", `/endpoints/${ep.id}`)).json.paused, true);
 
