@@ -6,40 +6,23 @@
 // list but no replay button. Screenshots go to test-output/dashboard/.
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Relay, ADMIN_TOKEN } from "./support/relay.mjs";
-import { startDestination, sequence } from "./support/destination.mjs";
-import { launchBrowser, screenshot } from "./support/browser.mjs";
+import { ADMIN_TOKEN } from "./support/relay.mjs";
+import { sequence } from "./support/destination.mjs";
+import { startDashboard, screenshot, phoneScreenshot } from "./support/browser.mjs";
 import { assertConservation, assertRequests } from "./support/checks.mjs";
 
-const PHONE = { width: 390, height: 844 };
-const DESKTOP = { width: 1280, height: 860 };
-
+let rig;
 let relay;
 let dest;
 let browser;
 let page;
 
 before(async () => {
-  [dest, relay, browser] = await Promise.all([
-    startDestination(),
-    Relay.start({ name: "dashboard-filtered" }),
-    launchBrowser({ viewport: DESKTOP }),
-  ]);
-  page = await browser.context.newPage();
+  rig = await startDashboard("dashboard-filtered");
+  ({ relay, dest, browser, page } = rig);
 });
 
-after(async () => {
-  await browser?.close();
-  await relay?.stop();
-  await dest?.close();
-});
-
-async function signIn(p, key) {
-  await p.goto(`${relay.url}/dashboard/`);
-  await p.fill("#signin-key", key);
-  await p.press("#signin-key", "Enter");
-  await p.waitForSelector("#shell:not([hidden])");
-}
+after(() => rig?.stop());
 
 async function send(endpointId, type) {
   const res = await relay.ingest(endpointId, JSON.stringify({ type, at: Date.now() }), { "content-type": "application/json" });
@@ -66,7 +49,7 @@ it("shows the routed/filtered split and each route on the card, lists the filter
   assert.equal(dest.to("/billing").length, 2);
   assert.equal(dest.to("/analytics").length, 1);
 
-  await signIn(page, ADMIN_TOKEN);
+  await rig.signIn(page, ADMIN_TOKEN);
   await page.goto(`${relay.url}/dashboard/#/endpoints`);
   const card = page.locator(`#card-${ep.id}`);
   await card.locator("[data-testid=requests]").waitFor();
@@ -91,10 +74,7 @@ it("shows the routed/filtered split and each route on the card, lists the filter
   assert.match(await rows.first().textContent(), /customer\.created/);
   assert.match(await page.textContent("[data-testid=ingests-summary]"), /received 3 = routed 2 \+ filtered 1/);
   await screenshot(page, "21-filtered-requests");
-  await page.setViewportSize(PHONE);
-  await page.waitForTimeout(300);
-  await screenshot(page, "21-filtered-requests-phone");
-  await page.setViewportSize(DESKTOP);
+  await phoneScreenshot(page, "21-filtered-requests-phone");
 
   // Nothing accepts it yet: the replay says so and keeps it.
   await page.click("[data-testid=replay-filtered]");
@@ -116,7 +96,7 @@ it("shows the routed/filtered split and each route on the card, lists the filter
   // A viewer sees the list, not the replay.
   const key = (await relay.api("POST", "/keys", { name: "filtered viewer", role: "viewer" })).json.key;
   const viewer = await browser.context.newPage();
-  await signIn(viewer, key);
+  await rig.signIn(viewer, key);
   await viewer.goto(`${relay.url}/dashboard/#/ingests?endpoint_id=${ep.id}&status=routed`);
   await viewer.waitForSelector(`[data-testid=ingests-table] tr[data-id="${ingest.id}"]`);
   assert.equal(await viewer.locator("[data-testid=replay-filtered]").count(), 0);
