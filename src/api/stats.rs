@@ -155,7 +155,7 @@ pub async fn endpoints(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
                     "dead": count(|c| c.dead),
                     "in_flight": count(|c| c.in_flight),
                 },
-                "requests": request_counts_view(requests.get(id).copied().unwrap_or(&NO_REQUESTS)),
+                "requests": request_counts_view(requests.get(id).copied().unwrap_or(&RequestCounts::NONE)),
                 "routes": routes.remove(id).unwrap_or_default(),
             })
         })
@@ -165,12 +165,6 @@ pub async fn endpoints(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         &json!({ "window": ENDPOINTS_WINDOW.as_str(), "data": data }),
     )?)
 }
-
-const NO_REQUESTS: RequestCounts = RequestCounts {
-    received: 0.0,
-    routed: 0.0,
-    filtered: 0.0,
-};
 
 /// One route's live state and its events by status (`events = delivered + dead
 /// + in_flight`); `destination` is null for a pull route.

@@ -254,6 +254,14 @@ pub struct RequestCounts {
     pub filtered: f64,
 }
 
+impl RequestCounts {
+    pub const NONE: RequestCounts = RequestCounts {
+        received: 0.0,
+        routed: 0.0,
+        filtered: 0.0,
+    };
+}
+
 /// The `SELECT` list of [`RequestCounts`] over `ingests`.
 pub const REQUEST_COUNTS: &str = "COUNT(*) AS received, \
        COALESCE(SUM(status = 'routed'), 0) AS routed, \
@@ -269,11 +277,7 @@ pub async fn request_counts(db: &D1Database, endpoint_id: Option<&str>) -> Resul
     )?
     .first(None)
     .await?;
-    Ok(row.unwrap_or(RequestCounts {
-        received: 0.0,
-        routed: 0.0,
-        filtered: 0.0,
-    }))
+    Ok(row.unwrap_or(RequestCounts::NONE))
 }
 
 #[derive(Deserialize)]
