@@ -14,19 +14,71 @@ pub struct EndpointCount {
     pub count: i64,
 }
 
+/// What a delivery alert is about: an endpoint's first route (the endpoint
+/// itself), or one of its extra routes, named together with its endpoint so an
+/// operator knows which destination of which source is failing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub endpoint_id: String,
+    pub endpoint_name: String,
+    /// The route's id: the `ep_` id for the first route, else an `rt_` id.
+    pub route_id: String,
+    pub route_name: String,
+}
+
+impl Target {
+    pub fn is_first_route(&self) -> bool {
+        self.route_id == self.endpoint_id
+    }
+
+    /// `billing (ep_…)`, or `billing → analytics (rt_…)` for an extra route.
+    pub fn label(&self) -> String {
+        if self.is_first_route() {
+            format!("{} ({})", self.endpoint_name, self.endpoint_id)
+        } else {
+            format!(
+                "{} → {} ({})",
+                self.endpoint_name, self.route_name, self.route_id
+            )
+        }
+    }
+
+    /// `endpoint_id` and `name` (the endpoint's) as before routes existed, the
+    /// route's id and name, and the fields of `more` (an object).
+    fn data_with(&self, more: Value) -> Value {
+        let mut data = json!({
+            "endpoint_id": self.endpoint_id,
+            "name": self.endpoint_name,
+            "route_id": self.route_id,
+            "route_name": self.route_name,
+        });
+        if let (Some(fields), Value::Object(more)) = (data.as_object_mut(), more) {
+            fields.extend(more);
+        }
+        data
+    }
+}
+
+/// Events of one route that went dead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteCount {
+    pub target: Target,
+    pub count: i64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Alert {
-    /// Events that went dead since the previous sweep, one alert per sweep.
-    DeadLettered { endpoints: Vec<EndpointCount> },
+    /// Events that went dead since the previous sweep, per route, one alert per sweep.
+    DeadLettered {
+        routes: Vec<RouteCount>,
+    },
     FailureStreak {
-        endpoint_id: String,
-        name: String,
+        target: Target,
         streak: i64,
         threshold: i64,
     },
     CircuitChanged {
-        endpoint_id: String,
-        name: String,
+        target: Target,
         open: bool,
     },
     RefusalSpike {
@@ -41,6 +93,25 @@ pub enum Alert {
     },
     /// Sent on request to check a channel.
     Test,
+}
+
+/// Per-route counts summed per endpoint, in the order the endpoints first appear.
+fn per_endpoint(routes: &[RouteCount]) -> Vec<EndpointCount> {
+    let mut out: Vec<EndpointCount> = Vec::new();
+    for r in routes {
+        match out
+            .iter_mut()
+            .find(|e| e.endpoint_id == r.target.endpoint_id)
+        {
+            Some(e) => e.count += r.count,
+            None => out.push(EndpointCount {
+                endpoint_id: r.target.endpoint_id.clone(),
+                name: r.target.endpoint_name.clone(),
+                count: r.count,
+            }),
+        }
+    }
+    out
 }
 
 impl Alert {
@@ -58,29 +129,32 @@ impl Alert {
 
     /// One line for a human; `base_url` (the relay's public URL) adds links.
     pub fn text(&self, base_url: Option<&str>) -> String {
-        let dead_link = |id: &str| {
+        let dead_link = |route_id: &str| {
             base_url
-                .map(|b| format!(" <{b}/api/v1/events?endpoint_id={id}&status=dead|view>"))
+                .map(|b| format!(" <{b}/api/v1/events?route_id={route_id}&status=dead|view>"))
                 .unwrap_or_default()
         };
         match self {
-            Alert::DeadLettered { endpoints } => {
-                let total: i64 = endpoints.iter().map(|e| e.count).sum();
-                let parts: Vec<String> = endpoints
+            Alert::DeadLettered { routes } => {
+                let total: i64 = routes.iter().map(|r| r.count).sum();
+                let parts: Vec<String> = routes
                     .iter()
-                    .map(|e| format!("{} ({}): {}{}", e.name, e.endpoint_id, e.count, dead_link(&e.endpoint_id)))
+                    .map(|r| format!("{}: {}{}", r.target.label(), r.count, dead_link(&r.target.route_id)))
                     .collect();
                 format!(":rotating_light: {total} event(s) dead-lettered since the last sweep. {}", parts.join("; "))
             }
-            Alert::FailureStreak { name, endpoint_id, streak, threshold } => format!(
-                ":warning: {name} ({endpoint_id}): {streak} consecutive delivery failures (threshold {threshold})"
+            Alert::FailureStreak { target, streak, threshold } => format!(
+                ":warning: {}: {streak} consecutive delivery failures (threshold {threshold})",
+                target.label()
             ),
-            Alert::CircuitChanged { name, endpoint_id, open: true } => format!(
-                ":no_entry: {name} ({endpoint_id}): circuit opened; deliveries wait and one probe is sent per interval"
+            Alert::CircuitChanged { target, open: true } => format!(
+                ":no_entry: {}: circuit opened; deliveries wait and one probe is sent per interval",
+                target.label()
             ),
-            Alert::CircuitChanged { name, endpoint_id, open: false } => {
-                format!(":white_check_mark: {name} ({endpoint_id}): circuit closed; the backlog is draining")
-            }
+            Alert::CircuitChanged { target, open: false } => format!(
+                ":white_check_mark: {}: circuit closed; the backlog is draining",
+                target.label()
+            ),
             Alert::RefusalSpike { name, endpoint_id, count, window_s } => format!(
                 ":shield: {name} ({endpoint_id}): {count} requests refused in the last {window_s} s"
             ),
@@ -94,24 +168,18 @@ impl Alert {
 
     fn data(&self) -> Value {
         match self {
-            Alert::DeadLettered { endpoints } => json!({
-                "total": endpoints.iter().map(|e| e.count).sum::<i64>(),
-                "endpoints": endpoints.iter().map(|e| json!({"endpoint_id": e.endpoint_id, "name": e.name, "count": e.count})).collect::<Vec<_>>(),
+            Alert::DeadLettered { routes } => json!({
+                "total": routes.iter().map(|r| r.count).sum::<i64>(),
+                "endpoints": per_endpoint(routes).iter().map(|e| json!({"endpoint_id": e.endpoint_id, "name": e.name, "count": e.count})).collect::<Vec<_>>(),
+                "routes": routes.iter().map(|r| r.target.data_with(json!({"count": r.count}))).collect::<Vec<_>>(),
             }),
             Alert::FailureStreak {
-                endpoint_id,
-                name,
+                target,
                 streak,
                 threshold,
-            } => {
-                json!({"endpoint_id": endpoint_id, "name": name, "streak": streak, "threshold": threshold})
-            }
-            Alert::CircuitChanged {
-                endpoint_id,
-                name,
-                open,
-            } => {
-                json!({"endpoint_id": endpoint_id, "name": name, "state": if *open { "open" } else { "closed" }})
+            } => target.data_with(json!({"streak": streak, "threshold": threshold})),
+            Alert::CircuitChanged { target, open } => {
+                target.data_with(json!({"state": if *open { "open" } else { "closed" }}))
             }
             Alert::RefusalSpike {
                 endpoint_id,
@@ -153,46 +221,107 @@ impl Alert {
 mod tests {
     use super::*;
 
+    fn first(id: &str, name: &str) -> Target {
+        Target {
+            endpoint_id: id.into(),
+            endpoint_name: name.into(),
+            route_id: id.into(),
+            route_name: name.into(),
+        }
+    }
+
+    fn extra() -> Target {
+        Target {
+            endpoint_id: "ep_a".into(),
+            endpoint_name: "billing".into(),
+            route_id: "rt_x".into(),
+            route_name: "analytics".into(),
+        }
+    }
+
     fn dead() -> Alert {
         Alert::DeadLettered {
-            endpoints: vec![
-                EndpointCount {
-                    endpoint_id: "ep_a".into(),
-                    name: "billing".into(),
+            routes: vec![
+                RouteCount {
+                    target: first("ep_a", "billing"),
                     count: 3,
                 },
-                EndpointCount {
-                    endpoint_id: "ep_b".into(),
-                    name: "crm".into(),
+                RouteCount {
+                    target: first("ep_b", "crm"),
                     count: 1,
+                },
+                RouteCount {
+                    target: extra(),
+                    count: 2,
                 },
             ],
         }
     }
 
     #[test]
-    fn dead_letter_alert_counts_per_endpoint_with_links() {
+    fn dead_letter_alert_counts_per_route_and_per_endpoint_with_links() {
         let text = dead().text(Some("https://relay.example"));
-        assert!(text.starts_with(":rotating_light: 4 event(s)"), "{text}");
-        assert!(text.contains("billing (ep_a): 3 <https://relay.example/api/v1/events?endpoint_id=ep_a&status=dead|view>"));
+        assert!(text.starts_with(":rotating_light: 6 event(s)"), "{text}");
+        assert!(text.contains("billing (ep_a): 3 <https://relay.example/api/v1/events?route_id=ep_a&status=dead|view>"), "{text}");
+        assert!(text.contains("billing → analytics (rt_x): 2 <https://relay.example/api/v1/events?route_id=rt_x&status=dead|view>"), "{text}");
         let body: Value = serde_json::from_str(&dead().webhook_body("alt_1", 0, None)).unwrap();
         assert_eq!(body["type"], "events.dead_lettered");
-        assert_eq!(body["data"]["total"], 4);
-        assert_eq!(body["data"]["endpoints"][1]["count"], 1);
+        assert_eq!(body["data"]["total"], 6);
+        assert_eq!(
+            body["data"]["endpoints"],
+            json!([
+                {"endpoint_id": "ep_a", "name": "billing", "count": 5},
+                {"endpoint_id": "ep_b", "name": "crm", "count": 1},
+            ]),
+            "summed per endpoint, in order of appearance"
+        );
+        assert_eq!(
+            body["data"]["routes"][2],
+            json!({"endpoint_id": "ep_a", "name": "billing", "route_id": "rt_x", "route_name": "analytics", "count": 2})
+        );
+    }
+
+    #[test]
+    fn an_extra_route_is_named_with_its_endpoint() {
+        assert_eq!(first("ep_a", "billing").label(), "billing (ep_a)");
+        assert_eq!(extra().label(), "billing → analytics (rt_x)");
+        let streak = Alert::FailureStreak {
+            target: extra(),
+            streak: 5,
+            threshold: 5,
+        };
+        assert_eq!(
+            streak.text(None),
+            ":warning: billing → analytics (rt_x): 5 consecutive delivery failures (threshold 5)"
+        );
+        let body: Value = serde_json::from_str(&streak.webhook_body("alt_1", 0, None)).unwrap();
+        assert_eq!(
+            body["data"],
+            json!({"endpoint_id": "ep_a", "name": "billing", "route_id": "rt_x", "route_name": "analytics", "streak": 5, "threshold": 5})
+        );
+        let opened = Alert::CircuitChanged {
+            target: extra(),
+            open: true,
+        };
+        assert!(opened
+            .text(None)
+            .starts_with(":no_entry: billing → analytics (rt_x): circuit opened"));
+        let body: Value = serde_json::from_str(&opened.webhook_body("alt_2", 0, None)).unwrap();
+        assert_eq!(body["data"]["route_id"], "rt_x");
+        assert_eq!(body["data"]["state"], "open");
     }
 
     #[test]
     fn kinds_and_texts() {
         let open = Alert::CircuitChanged {
-            endpoint_id: "ep_a".into(),
-            name: "n".into(),
+            target: first("ep_a", "n"),
             open: true,
         };
         let closed = Alert::CircuitChanged {
-            endpoint_id: "ep_a".into(),
-            name: "n".into(),
+            target: first("ep_a", "n"),
             open: false,
         };
+        assert_eq!(open.text(None), ":no_entry: n (ep_a): circuit opened; deliveries wait and one probe is sent per interval");
         assert_eq!(open.kind(), "endpoint.circuit_opened");
         assert_eq!(closed.kind(), "endpoint.circuit_closed");
         let stale = Alert::SweeperStale {

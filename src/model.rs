@@ -110,6 +110,39 @@ impl Status {
     }
 }
 
+/// What became of an inbound request: `routed` (at least one route accepted it
+/// and it has an event per accepting route) or `filtered` (none did; it is kept,
+/// without events, until a replay after a filter change routes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestStatus {
+    Routed,
+    Filtered,
+}
+
+impl IngestStatus {
+    pub const ALL: [IngestStatus; 2] = [IngestStatus::Routed, IngestStatus::Filtered];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IngestStatus::Routed => "routed",
+            IngestStatus::Filtered => "filtered",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<IngestStatus> {
+        IngestStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// An ingest is `filtered` exactly when no route accepted it.
+    pub fn of_routed_events(events: usize) -> IngestStatus {
+        if events == 0 {
+            IngestStatus::Filtered
+        } else {
+            IngestStatus::Routed
+        }
+    }
+}
+
 /// The queue message: ids only (the queue's limit is 128 KB; the body stays in R2).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeliveryMessage {
@@ -305,6 +338,18 @@ pub struct EndpointState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ingest_statuses_parse_by_name_and_follow_the_routed_events() {
+        for st in IngestStatus::ALL {
+            assert_eq!(IngestStatus::parse(st.as_str()), Some(st));
+        }
+        for bad in ["", "Routed", "dead", "filtered "] {
+            assert_eq!(IngestStatus::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(IngestStatus::of_routed_events(0), IngestStatus::Filtered);
+        assert_eq!(IngestStatus::of_routed_events(3), IngestStatus::Routed);
+    }
 
     #[test]
     fn ids_sort_by_creation_time() {

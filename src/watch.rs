@@ -3,9 +3,11 @@
 //!
 //! What was already reported lives in `meta` under `alert:` keys, so each
 //! condition alerts once when it starts (and a circuit again when it closes):
-//! - dead letters since the previous sweep, one alert for all endpoints;
-//! - a failure streak reaching `ALERT_FAILURE_STREAK` (re-armed at zero);
-//! - a circuit opening or closing;
+//! - dead letters since the previous sweep, one alert for all endpoints, counted
+//!   per route so the failing destination is named;
+//! - a failure streak reaching `ALERT_FAILURE_STREAK` (re-armed at zero), and a
+//!   circuit opening or closing, per route: every route has its own breaker,
+//!   and an extra route's alert names its endpoint too;
 //! - refusals per endpoint within one sweep interval reaching
 //!   `ALERT_REFUSAL_SPIKE` (then quiet for `ALERT_COOLDOWN_S`);
 //! - the sweeper's heartbeat older than two intervals (then quiet for the cooldown).
@@ -50,9 +52,9 @@ async fn dead_letters(
         .get(DEAD_WATERMARK)
         .and_then(|v| v.parse().ok())
         .unwrap_or(now);
-    let endpoints = alerts::dead_between(&relay.db, since, now).await?;
+    let routes = alerts::dead_between(&relay.db, since, now).await?;
     meta::put(&relay.db, DEAD_WATERMARK, &now.to_string(), now).await?;
-    Ok((!endpoints.is_empty()).then_some(Alert::DeadLettered { endpoints }))
+    Ok((!routes.is_empty()).then_some(Alert::DeadLettered { routes }))
 }
 
 async fn endpoint_changes(
@@ -62,14 +64,14 @@ async fn endpoint_changes(
 ) -> Result<Vec<Alert>> {
     let threshold = i64::from(relay.settings.alert_failure_streak);
     let mut raised = Vec::new();
-    for ep in alerts::endpoint_health(&relay.db).await? {
-        let streak = ep.circuit_failures as i64;
-        let streak_key = format!("{PREFIX}streak:{}", ep.id);
+    for route in alerts::route_health(&relay.db).await? {
+        let id = &route.target.route_id;
+        let streak = route.circuit_failures as i64;
+        let streak_key = format!("{PREFIX}streak:{id}");
         match (streak >= threshold, state.contains_key(&streak_key)) {
             (true, false) => {
                 raised.push(Alert::FailureStreak {
-                    endpoint_id: ep.id.clone(),
-                    name: ep.name.clone(),
+                    target: route.target.clone(),
                     streak,
                     threshold,
                 });
@@ -78,15 +80,14 @@ async fn endpoint_changes(
             (false, true) if streak == 0 => meta::delete(&relay.db, &streak_key).await?,
             _ => {}
         }
-        let circuit_key = format!("{PREFIX}circuit:{}", ep.id);
+        let circuit_key = format!("{PREFIX}circuit:{id}");
         let known = state.get(&circuit_key).map_or("closed", String::as_str);
-        if known != ep.circuit_state {
+        if known != route.circuit_state {
             raised.push(Alert::CircuitChanged {
-                endpoint_id: ep.id.clone(),
-                name: ep.name.clone(),
-                open: ep.circuit_state == "open",
+                target: route.target.clone(),
+                open: route.circuit_state == "open",
             });
-            meta::put(&relay.db, &circuit_key, &ep.circuit_state, now).await?;
+            meta::put(&relay.db, &circuit_key, &route.circuit_state, now).await?;
         }
     }
     Ok(raised)

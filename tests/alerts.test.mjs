@@ -1,6 +1,8 @@
 // Alerts on workerd, to a local alert server: dead letters (one message per
 // sweep, signed), a failure streak and a circuit opening, a refusal spike, and a
-// stale sweeper noticed through the API. Slack channels get `{"text"}`.
+// stale sweeper noticed through the API; an extra route's alerts name the route
+// and its endpoint, and dead letters are counted per route. Slack channels get
+// `{"text"}`.
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Relay, sleep } from "./support/relay.mjs";
@@ -46,6 +48,7 @@ it("raises each alert once, signed, to every channel", async () => {
   assert.ok(dead, "dead-letter alert sent");
   assert.equal(dead.data.total, 3);
   assert.deepEqual(dead.data.endpoints, [{ endpoint_id: rejecting.id, name: "rejecting", count: 3 }]);
+  assert.deepEqual(dead.data.routes, [{ endpoint_id: rejecting.id, name: "rejecting", route_id: rejecting.id, route_name: "rejecting", count: 3 }]);
   const raw = dest.to("/alerts").find((r) => JSON.parse(r.body).type === "events.dead_lettered");
   assert.ok(sign.verifyStandard(webhook.json.secret, raw.headers, raw.body), "signed with the channel secret");
   assert.ok(slackTexts().some((t) => /3 event\(s\) dead-lettered/.test(t)));
@@ -89,4 +92,47 @@ it("raises each alert once, signed, to every channel", async () => {
   assert.equal(list.json.data.length, 2);
   assert.equal(list.json.data.some((c) => "secret" in c), false, "secrets are shown once");
   assert.equal((await relay.api("DELETE", `/alerts/${slack.json.id}`)).status, 204);
+});
+
+it("names a failing extra route together with its endpoint, and counts dead letters per route", async () => {
+  const billing = await relay.createEndpoint({ name: "billing", provider: "none", destination_url: dest.route("/billing") });
+  const addRoute = async (fields) => {
+    const res = await relay.api("POST", `/endpoints/${billing.id}/routes`, fields);
+    assert.equal(res.status, 201, res.text);
+    return res.json;
+  };
+  const analytics = await addRoute({ name: "analytics", destination_url: dest.route("/analytics", sequence(503)),
+    retry: { schedule_s: [60] }, circuit: { threshold: 2, probe_interval_s: 600 } });
+  const archive = await addRoute({ name: "archive", destination_url: dest.route("/archive", sequence(422)) });
+  await relay.fireCron(); // the dead-letter watermark starts here
+  for (let i = 0; i < 2; i++) {
+    const ack = await relay.ingest(billing.id, `fans-out-${i}`);
+    assert.equal(ack.json.events.length, 3, ack.text);
+  }
+  const deadArchive = async () => (await relay.api("GET", `/events?route_id=${archive.id}&status=dead`)).json.data.length;
+  for (let i = 0; i < 50 && (dest.to("/analytics").length < 2 || (await deadArchive()) < 2); i++) await sleep(200);
+  assert.equal(await deadArchive(), 2);
+  await sleep(500);
+  await relay.fireCron();
+
+  const label = `billing → analytics (${analytics.id})`;
+  const streak = alertsOf("endpoint.failure_streak").find((a) => a.data.route_id === analytics.id);
+  assert.ok(streak, "a streak alert for the failing route");
+  assert.deepEqual({ ...streak.data, streak: undefined },
+    { endpoint_id: billing.id, name: "billing", route_id: analytics.id, route_name: "analytics", streak: undefined, threshold: 2 });
+  assert.ok(streak.data.streak >= 2);
+  assert.ok(streak.text.includes(label), streak.text);
+  const opened = alertsOf("endpoint.circuit_opened").find((a) => a.data.route_id === analytics.id);
+  assert.equal(opened?.data.endpoint_id, billing.id);
+  assert.ok(opened.text.includes(label), opened.text);
+  assert.equal(alertsOf("endpoint.failure_streak").filter((a) => a.data.endpoint_id === billing.id).length, 1,
+    "the endpoint's healthy first route raises nothing");
+  assert.match(streak.text, /consecutive delivery failures/);
+
+  const dead = alertsOf("events.dead_lettered").find((a) => a.data.routes.some((r) => r.endpoint_id === billing.id));
+  assert.ok(dead, "a dead-letter alert for the endpoint");
+  assert.deepEqual(dead.data.routes.filter((r) => r.endpoint_id === billing.id),
+    [{ endpoint_id: billing.id, name: "billing", route_id: archive.id, route_name: "archive", count: 2 }]);
+  assert.deepEqual(dead.data.endpoints.filter((e) => e.endpoint_id === billing.id), [{ endpoint_id: billing.id, name: "billing", count: 2 }]);
+  assert.ok(dead.text.includes(`billing → archive (${archive.id}): 2`), dead.text);
 });

@@ -6,57 +6,27 @@
 // screenshot under test-output/dashboard/.
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Relay, ADMIN_TOKEN } from "./support/relay.mjs";
-import { startDestination } from "./support/destination.mjs";
-import { launchBrowser, screenshot } from "./support/browser.mjs";
+import { ADMIN_TOKEN } from "./support/relay.mjs";
+import { startDashboard, screenshot, phoneScreenshot } from "./support/browser.mjs";
 import * as sign from "./support/providers.mjs";
 import { assertConservation } from "./support/checks.mjs";
 
-const PHONE = { width: 390, height: 844 };
-const DESKTOP = { width: 1280, height: 860 };
-
+let rig;
 let relay;
 let dest;
 let browser;
 let page;
 
 before(async () => {
-  [dest, relay, browser] = await Promise.all([
-    startDestination(),
-    Relay.start({ name: "dashboard" }),
-    launchBrowser({ viewport: DESKTOP }),
-  ]);
-  page = await browser.context.newPage();
+  rig = await startDashboard("dashboard");
+  ({ relay, dest, browser, page } = rig);
 });
 
-after(async () => {
-  await browser?.close();
-  await relay?.stop();
-  await dest?.close();
-});
+after(() => rig?.stop());
 
-async function submitKey(p, key) {
-  await p.goto(`${relay.url}/dashboard/`);
-  await p.fill("#signin-key", key);
-  await p.press("#signin-key", "Enter");
-}
-
-async function signIn(p, key) {
-  await submitKey(p, key);
-  await p.waitForSelector("#shell:not([hidden])");
-}
-
-async function open(p, hash) {
-  await p.goto(`${relay.url}/dashboard/#${hash}`);
-}
-
-/** Takes a phone-sized screenshot of the page as it is, then returns to desktop size. */
-async function phoneScreenshot(p, name) {
-  await p.setViewportSize(PHONE);
-  await p.waitForTimeout(300);
-  await screenshot(p, name);
-  await p.setViewportSize(DESKTOP);
-}
+const submitKey = (p, key) => rig.submitKey(p, key);
+const signIn = (p, key) => rig.signIn(p, key);
+const open = (p, hash) => rig.open(p, hash);
 
 /** An endpoint whose destination fails (with `code`) until `fix()` is called. */
 async function failingEndpoint(name, code, extra = {}) {
@@ -202,7 +172,7 @@ it("pauses an endpoint with a reason, holds a webhook, resumes and sees it deliv
   await card.locator("button", { hasText: "Pause" }).click();
   await page.fill("dialog #dlg-reason", "destination deploying");
   await page.click("dialog button[value=ok]");
-  await card.locator(".badge", { hasText: "paused" }).waitFor();
+  await card.locator(".card-head .badge", { hasText: "paused" }).waitFor();
   assert.match(await card.textContent(), /destination deploying/);
   assert.equal((await relay.api("GET", `/endpoints/${ep.id}`)).json.paused, true);
 

@@ -857,6 +857,43 @@ describe("every operation answers as documented", () => {
     await assertConservation(relay, ep.id, { received: 1, delivered: 1 });
   });
 
+  it("ingests: list, read; requests counted", async () => {
+    const { ep } = await endpoint({ provider: "none" });
+    await api("PATCH", `/routes/${ep.id}`, { body: { event_types: ["invoice.*"] }, expect: 200 });
+    const json = { "content-type": "application/json" };
+    const kept = await contract.call("POST", `/${ep.id}`, { raw: JSON.stringify({ type: "customer.created" }), headers: json, expect: 200 });
+    assert.equal(kept.json.status, "filtered");
+    const routed = await contract.call("POST", `/${ep.id}`, { raw: JSON.stringify({ type: "invoice.paid" }), headers: json, expect: 200 });
+    const all = await api("GET", `/ingests?endpoint_id=${ep.id}`, { expect: 200 });
+    assert.deepEqual(all.json.data.map((i) => [i.status, i.event_type]), [["routed", "invoice.paid"], ["filtered", "customer.created"]], "newest first");
+    assert.deepEqual(all.json.data[0].event_ids, [routed.json.id]);
+    assert.equal(all.json.next_cursor, null);
+    const page = await api("GET", `/ingests?endpoint_id=${ep.id}&status=filtered&limit=1`, { expect: 200 });
+    assert.equal(page.json.next_cursor, page.json.data[0].id, "a full page has a cursor");
+    const next = await api("GET", `/ingests?endpoint_id=${ep.id}&status=filtered&limit=1&cursor=${page.json.next_cursor}`, { expect: 200 });
+    assert.deepEqual(next.json, { data: [], next_cursor: null });
+    await api("GET", "/ingests", { expect: 200 });
+    for (const query of ["status=dead", "limit=0", "limit=201", "cursor=evt_1", "endpoint_id=nope"]) {
+      const bad = await api("GET", `/ingests?${query}`, { expect: 400 });
+      assert.equal(bad.json.error.code, "invalid_query", query);
+    }
+    await unauthorized("GET", "/ingests");
+
+    const one = await api("GET", `/ingests/${page.json.data[0].id}`, { expect: 200 });
+    assert.equal(one.json.status, "filtered");
+    assert.deepEqual(one.json.headers.find(([k]) => k === "content-type"), ["content-type", "application/json"]);
+    await api("GET", "/ingests/ing_00000000000000000000000000", { expect: 404 });
+    await api("GET", "/ingests/nope", { expect: 404 });
+    await unauthorized("GET", `/ingests/${one.json.id}`);
+
+    const health = await api("GET", `/health?endpoint_id=${ep.id}`, { expect: 200 });
+    assert.deepEqual(health.json.requests, { received: 2, routed: 1, filtered: 1 });
+    const stats = await api("GET", `/stats/endpoints?endpoint_id=${ep.id}`, { expect: 200 });
+    assert.deepEqual(stats.json.data[0].requests, health.json.requests);
+    assert.deepEqual(stats.json.data[0].routes.map((r) => r.route_id), [ep.id]);
+    await waitForEvent(routed.json.id, (e) => e.status === "delivered");
+  });
+
   it("delete", async () => {
     const { ep } = await endpoint({ provider: "none" });
     await unauthorized("DELETE", `/endpoints/${ep.id}`);

@@ -2,14 +2,15 @@
 // transformation and delivery controls. One ingest stores the body once and
 // becomes one event per accepting route; a request no route accepts is kept as
 // `filtered`. Every scenario ends with both conservation lines: per request
-// (the endpoint's events are the routed share of what it received) and per
-// route (events = delivered + dead + in_flight).
+// (received = routed + filtered, and the filtered ones are listed) and per
+// route (events = delivered + dead + in_flight, from the stats API and the
+// route API alike, matching what each destination really got).
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Relay, sleep } from "./support/relay.mjs";
 import { startDestination, sequence } from "./support/destination.mjs";
 import * as sign from "./support/providers.mjs";
-import { assertConservation, assertRouteConservation } from "./support/checks.mjs";
+import { assertConservation, assertRouteConservation, assertRequests, assertRouteFigures } from "./support/checks.mjs";
 
 const SECRET = "whsec_stripe_routes";
 let relay;
@@ -136,10 +137,39 @@ describe("a Stripe endpoint with three routes", () => {
     const listed = await relay.api("GET", `/events?route_id=${pi.id}&limit=200`);
     assert.equal(listed.json.data.length, 10);
     assert.ok(listed.json.data.every((e) => e.route_id === pi.id && e.endpoint_id === ep.id));
+    // Each request is one routed ingest naming exactly the events its ack named; two pages of 20 and 10.
+    const first = await relay.api("GET", `/ingests?endpoint_id=${ep.id}&status=routed&limit=20`);
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.json.data.length, 20);
+    assert.equal(first.json.next_cursor, first.json.data[19].id);
+    const rest = await relay.api("GET", `/ingests?endpoint_id=${ep.id}&status=routed&limit=20&cursor=${first.json.next_cursor}`);
+    assert.equal(rest.json.data.length, 10);
+    assert.equal(rest.json.next_cursor, null);
+    const ingests = [...first.json.data, ...rest.json.data];
+    assert.deepEqual(ingests.map((i) => i.event_type).sort(), sent.map((x) => x.type).sort());
+    assert.deepEqual(ingests.map((i) => [...i.event_ids].sort().join()).sort(), sent.map((x) => [...x.ack.events].sort().join()).sort());
+    const one = await relay.api("GET", `/ingests/${ingests[0].id}`);
+    assert.equal(one.status, 200, one.text);
+    assert.deepEqual({ ...one.json, headers: undefined }, { ...ingests[0], headers: undefined });
+    assert.ok(one.json.headers.some(([k]) => k === "stripe-signature"), "the stored headers");
+
     await assertConservation(relay, ep.id, { received: 50, delivered: 50 });
+    await assertRequests(relay, ep.id, { received: 30, routed: 30, filtered: 0 });
     await assertRouteConservation(relay, ep.id, { events: 30, delivered: 30 });
     await assertRouteConservation(relay, pi.id, { events: 10, delivered: 10 });
     await assertRouteConservation(relay, refunds.id, { events: 10, delivered: 10 });
+    const figures = await assertRouteFigures(relay, ep.id, {
+      [ep.id]: { total: 30, delivered: 30, dead: 0, in_flight: 0, name: ep.name, failure_streak: 0 },
+      [pi.id]: { total: 10, delivered: 10, name: "payments", destination: dest.route(at("pi")), circuit_state: "closed", paused: false },
+      [refunds.id]: { total: 10, delivered: 10, name: "refunds" },
+    });
+    assert.deepEqual([...figures.keys()], [ep.id, pi.id, refunds.id], "the first route, then oldest first");
+    for (const [routeId, path] of [[ep.id, "all"], [pi.id, "pi"], [refunds.id, "refund"]]) {
+      assert.equal(figures.get(routeId).events.delivered, delivered(at(path)).length, `${path}: the figures are the real deliveries`);
+    }
+    const statsIds = (await relay.api("GET", "/stats/endpoints")).json.data.map((d) => d.endpoint_id);
+    assert.ok(statsIds.includes(ep.id));
+    assert.ok(!statsIds.includes(pi.id) && !statsIds.includes(refunds.id), "routes are not listed as endpoints");
   });
 
   it("one destination down for a minute does not delay the others: they deliver on time throughout, then it drains", async (t) => {
@@ -179,6 +209,11 @@ describe("a Stripe endpoint with three routes", () => {
     assert.equal(failing.json.data.length, piSent);
     assert.ok(failing.json.data.every((e) => e.status === "retrying" || e.status === "received" || e.status === "delivering"));
     await assertRouteConservation(relay, pi.id, { events: piSent, delivered: 0, in_flight: piSent });
+    const whileDown = await assertRouteFigures(relay, ep.id, {
+      [pi.id]: { total: piSent, delivered: 0, in_flight: piSent, circuit_state: "closed" },
+      [ep.id]: { failure_streak: 0 },
+    });
+    assert.ok(whileDown.get(pi.id).failure_streak >= piSent, `every pi attempt failed: ${JSON.stringify(whileDown.get(pi.id))}`);
 
     await sleep(Math.max(0, downUntil - Date.now()));
     await waitFor("the recovered route drained", () => delivered(at("pi")).length >= piSent, 60_000, 3_000);
@@ -189,6 +224,13 @@ describe("a Stripe endpoint with three routes", () => {
     await assertConservation(relay, ep.id, { received: sent.length * 2, delivered: sent.length * 2 });
     await assertRouteConservation(relay, ep.id, { events: sent.length, delivered: sent.length });
     await assertRouteConservation(relay, refunds.id, { events: piSent, delivered: piSent });
+    await assertRequests(relay, ep.id, { received: sent.length, routed: sent.length, filtered: 0 });
+    const recovered = await assertRouteFigures(relay, ep.id, {
+      [ep.id]: { total: sent.length, delivered: sent.length },
+      [pi.id]: { total: piSent, delivered: piSent, in_flight: 0, failure_streak: 0 },
+      [refunds.id]: { total: piSent, delivered: piSent },
+    });
+    assert.equal(recovered.get(pi.id).events.delivered, delivered(at("pi")).length, "the figures are the real deliveries");
   });
 
   it("a request no route accepts is kept as filtered and routed by a replay after a filter change; a transformation that cannot serve an event sends it to dead with the reason", async () => {
@@ -197,6 +239,17 @@ describe("a Stripe endpoint with three routes", () => {
     assert.equal(patched.status, 200, patched.text);
     const [filtered] = await send(ep, 1, () => "customer.created", "f");
     assert.deepEqual(filtered.ack, { id: null, duplicate: false, status: "filtered", events: [] });
+    // Listed and counted while no route accepts it.
+    const kept = await relay.api("GET", `/ingests?endpoint_id=${ep.id}&status=filtered`);
+    assert.equal(kept.status, 200, kept.text);
+    assert.equal(kept.json.data.length, 1);
+    const [ingest] = kept.json.data;
+    assert.deepEqual(
+      { status: ingest.status, endpoint_id: ingest.endpoint_id, event_type: ingest.event_type, body_size: ingest.body_size, event_ids: ingest.event_ids },
+      { status: "filtered", endpoint_id: ep.id, event_type: "customer.created", body_size: filtered.body.length, event_ids: [] });
+    assert.equal((await relay.api("GET", `/ingests?endpoint_id=${ep.id}&status=routed`)).json.data.length, 0);
+    assert.equal((await relay.api("GET", `/events?endpoint_id=${ep.id}`)).json.data.length, 0, "a filtered ingest has no events");
+    await assertRequests(relay, ep.id, { received: 1, routed: 0, filtered: 1 });
     // A filter change plus a replay routes it.
     assert.equal((await relay.api("PATCH", `/routes/${ep.id}`, { event_types: ["invoice.*", "customer.*"] })).status, 200);
     const again = await relay.api("POST", "/replay", { status: "filtered", endpoint_id: ep.id });
@@ -204,6 +257,11 @@ describe("a Stripe endpoint with three routes", () => {
     assert.deepEqual(again.json, { replayed: 1, remaining: 0 });
     const routedLater = (await relay.api("GET", `/events?route_id=${ep.id}`)).json.data;
     assert.equal(routedLater.length, 1);
+    const nowRouted = await relay.api("GET", `/ingests/${ingest.id}`);
+    assert.equal(nowRouted.json.status, "routed");
+    assert.deepEqual(nowRouted.json.event_ids, [routedLater[0].id]);
+    assert.equal((await relay.api("GET", `/ingests?endpoint_id=${ep.id}&status=filtered`)).json.data.length, 0);
+    await assertRequests(relay, ep.id, { received: 1, routed: 1, filtered: 0 });
     await relay.waitForEvent(routedLater[0].id, (e) => e.status === "delivered");
     assert.ok(filtered.body.equals(dest.to(at("all")).filter(ok)[0].body), "the stored bytes, as received");
     assert.deepEqual((await relay.api("POST", "/replay", { status: "filtered", endpoint_id: ep.id })).json, { replayed: 0, remaining: 0 });
@@ -229,6 +287,11 @@ describe("a Stripe endpoint with three routes", () => {
     await assertConservation(relay, ep.id, { received: 2, delivered: 2 });
     await assertRouteConservation(relay, ep.id, { events: 1, delivered: 1 });
     await assertRouteConservation(relay, refunds.id, { events: 1, delivered: 1 });
+    await assertRequests(relay, ep.id, { received: 2, routed: 2, filtered: 0 });
+    await assertRouteFigures(relay, ep.id, {
+      [ep.id]: { total: 1, delivered: 1 },
+      [refunds.id]: { total: 1, delivered: 1, dead: 0 },
+    });
   });
 
   it("deleting the endpoint deletes its routes; a route id is no ingest URL", async () => {

@@ -11,6 +11,7 @@ import * as routes from "./views/routes.js";
 import * as events from "./views/events.js";
 import * as event from "./views/event.js";
 import * as dead from "./views/dead.js";
+import * as ingests from "./views/ingests.js";
 import * as refusals from "./views/refusals.js";
 import * as keys from "./views/keys.js";
 
@@ -23,6 +24,7 @@ const ROUTES = [
   [/^\/events$/, events, "events"],
   [/^\/events\/(evt_[0-9A-Za-z]+)$/, event, "events"],
   [/^\/dead$/, dead, "dead"],
+  [/^\/ingests$/, ingests, "endpoints"],
   [/^\/refusals$/, refusals, "refusals"],
   [/^\/keys$/, keys, "keys"],
 ];

@@ -6,7 +6,7 @@
 //! Replay moves `dead` (or `delivered`) back to `received`: the attempt history is
 //! kept and numbering continues; the retry schedule starts over.
 
-use super::{query, read_json, routes};
+use super::{endpoint_query, limit_query, next_cursor, parsed_query, query, read_json, routes};
 use crate::error::{json_response, ApiError};
 use crate::event_query;
 use crate::headers::HeaderList;
@@ -19,47 +19,26 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{console_error, Headers, Response, Url};
 
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 200;
+pub(super) const DEFAULT_PAGE: u32 = 50;
+pub(super) const MAX_PAGE: u32 = 200;
 const DEFAULT_BULK_REPLAY: u32 = 1_000;
 const MAX_BULK_REPLAY: u32 = 5_000;
 
 pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
-    let endpoint_id = query(url, "endpoint_id")
-        .map(|raw| {
-            EndpointId::parse(&raw).ok_or_else(|| {
-                ApiError::bad_request("invalid_query", "endpoint_id is not an ep_ id")
-            })
-        })
-        .transpose()?;
-    let route_id = query(url, "route_id")
-        .map(|raw| {
-            parse_route_id(&raw).ok_or_else(|| invalid_query("route_id is not an ep_ or rt_ id"))
-        })
-        .transpose()?;
+    let endpoint_id = endpoint_query(url)?;
+    let route_id = parsed_query(
+        url,
+        "route_id",
+        parse_route_id,
+        "route_id is not an ep_ or rt_ id",
+    )?;
     let status = query(url, "status")
         .map(|raw| {
-            Status::parse(&raw).ok_or_else(|| {
-                ApiError::bad_request("invalid_query", format!("unknown status {raw}"))
-            })
+            Status::parse(&raw).ok_or_else(|| invalid_query(format!("unknown status {raw}")))
         })
         .transpose()?;
-    let cursor = query(url, "cursor")
-        .map(|raw| {
-            EventId::parse(&raw)
-                .ok_or_else(|| ApiError::bad_request("invalid_query", "cursor is not an event id"))
-        })
-        .transpose()?;
-    let limit = match query(url, "limit") {
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request("invalid_query", format!("limit must be 1..={MAX_PAGE}"))
-            })?,
-        None => DEFAULT_PAGE,
-    };
+    let cursor = parsed_query(url, "cursor", EventId::parse, "cursor is not an event id")?;
+    let limit = limit_query(url, DEFAULT_PAGE, MAX_PAGE)?;
     let event_type = query(url, "event_type")
         .map(|raw| event_query::parse_event_type(&raw).map_err(invalid_query))
         .transpose()?;
@@ -96,9 +75,7 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         limit,
     };
     let rows = events::list(&relay.db, &filter).await?;
-    let next_cursor = (rows.len() as u32 == limit)
-        .then(|| rows.last().map(|r| r.id.clone()))
-        .flatten();
+    let next_cursor = next_cursor(&rows, limit, |r| &r.id);
     let data: Vec<Value> = rows.iter().map(view).collect();
     Ok(json_response(
         200,

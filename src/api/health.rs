@@ -1,4 +1,6 @@
 //! `GET /api/v1/health`: conservation counts and whether the safety net is running.
+//! Two lines hold: per request `received = routed + filtered` (`requests`, from
+//! the ingests), per event `received = delivered + dead + in_flight` (`counts`).
 //! `degraded` when the sweeper's heartbeat is missing or older than two intervals,
 //! which also raises the stale-sweeper alert (once per cooldown).
 
@@ -6,6 +8,7 @@ use super::query;
 use crate::error::{json_response, ApiError};
 use crate::model::EndpointId;
 use crate::relay::{now_ms, Relay};
+use crate::store::ingests::{self, RequestCounts};
 use crate::store::{events, meta};
 use crate::time::iso8601;
 use crate::watch;
@@ -19,7 +22,12 @@ pub async fn get(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         })?),
         None => None,
     };
-    let counts = events::counts(&relay.db, endpoint_id.as_ref().map(EndpointId::as_str)).await?;
+    let scope = endpoint_id.as_ref().map(EndpointId::as_str);
+    let (counts, requests) = futures::future::try_join(
+        events::counts(&relay.db, scope),
+        ingests::request_counts(&relay.db, scope),
+    )
+    .await?;
     let heartbeat = meta::get(&relay.db, meta::SWEEPER_HEARTBEAT).await?;
     let last_run_ms = heartbeat.as_ref().map(|h| h.updated_at as i64);
     let stale = watch::is_stale(relay, last_run_ms, now_ms());
@@ -47,7 +55,17 @@ pub async fn get(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
             "dead": counts.dead as i64,
             "in_flight": counts.in_flight as i64,
         },
+        "requests": request_counts_view(&requests),
         "endpoint_id": endpoint_id,
     });
     Ok(json_response(200, &body)?)
+}
+
+/// `requests` as health and the stats API show it.
+pub(super) fn request_counts_view(r: &RequestCounts) -> serde_json::Value {
+    json!({
+        "received": r.received as i64,
+        "routed": r.routed as i64,
+        "filtered": r.filtered as i64,
+    })
 }

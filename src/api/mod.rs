@@ -6,6 +6,7 @@ mod alerts;
 mod endpoints;
 mod events;
 mod health;
+mod ingests;
 mod keys;
 mod metrics;
 mod pull;
@@ -14,6 +15,7 @@ mod stats;
 
 use crate::access::{self, Grant, Role};
 use crate::error::ApiError;
+use crate::model::EndpointId;
 use crate::relay::{now_ms, Relay};
 use crate::store::keys as keys_store;
 use sha2::{Digest, Sha256};
@@ -76,6 +78,8 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (Method::Delete, ["routes", id]) => routes::delete(relay, id).await,
         (Method::Get, ["rejections"]) => rejection_counts(relay).await,
         (Method::Get, ["events"]) => events::list(relay, &url).await,
+        (Method::Get, ["ingests"]) => ingests::list(relay, &url).await,
+        (Method::Get, ["ingests", id]) => ingests::get(relay, id).await,
         (Method::Get, ["events", id]) => events::get(relay, id).await,
         (Method::Get, ["events", id, "body"]) => events::body(relay, id).await,
         (Method::Post, ["events", id, "replay"]) => events::replay_one(relay, id).await,
@@ -187,6 +191,51 @@ fn query(url: &Url, name: &str) -> Option<String> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
         .filter(|v| !v.is_empty())
+}
+
+/// `?endpoint_id=`, checked: `400 invalid_query` unless it is an `ep_` id.
+fn endpoint_query(url: &Url) -> Result<Option<EndpointId>, ApiError> {
+    query(url, "endpoint_id")
+        .map(|raw| {
+            EndpointId::parse(&raw).ok_or_else(|| {
+                ApiError::bad_request("invalid_query", "endpoint_id is not an ep_ id")
+            })
+        })
+        .transpose()
+}
+
+/// `?limit=` for a page: `default` when absent, else 1..=`max` or `400 invalid_query`.
+fn limit_query(url: &Url, default: u32, max: u32) -> Result<u32, ApiError> {
+    match query(url, "limit") {
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request("invalid_query", format!("limit must be 1..={max}"))
+            }),
+        None => Ok(default),
+    }
+}
+
+/// The cursor of a page of `limit` rows, newest first: the last row's id when
+/// the page is full (a next page may exist), else none.
+fn next_cursor<T>(rows: &[T], limit: u32, id: impl Fn(&T) -> &str) -> Option<String> {
+    (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|r| id(r).to_string()))
+        .flatten()
+}
+
+/// `?<name>=` parsed by `parse`, or `400 invalid_query` with `message`.
+fn parsed_query<T>(
+    url: &Url,
+    name: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+    message: &str,
+) -> Result<Option<T>, ApiError> {
+    query(url, name)
+        .map(|raw| parse(&raw).ok_or_else(|| ApiError::bad_request("invalid_query", message)))
+        .transpose()
 }
 
 async fn read_json<T: serde::de::DeserializeOwned>(mut req: Request) -> Result<T, ApiError> {

@@ -3,15 +3,19 @@
 //! - `timeseries`: received, delivered and failed per bucket over 24 h, 7 d or 30 d
 //!   (every bucket present, oldest first, aligned in UTC; see `stats::Span`).
 //! - `endpoints`: per endpoint, the attempts of the last 24 h (success rate,
-//!   p50/p95 duration), the current failure streak and the all-time counts.
+//!   p50/p95 duration), the current failure streak, the all-time counts of its
+//!   events and of its requests (`received = routed + filtered`), and each of
+//!   its routes with that route's live state and events.
 //!
 //! D1 counts and sorts; only aggregates reach the Worker (`store::stats`).
 
-use super::query;
+use super::health::request_counts_view;
+use super::{endpoint_query, query};
 use crate::error::{json_response, ApiError};
-use crate::model::EndpointId;
+use crate::model::{DestinationType, EndpointId};
 use crate::relay::{now_ms, Relay};
 use crate::stats::{self, BucketCount, Span, Window};
+use crate::store::ingests::RequestCounts;
 use crate::store::stats::{self as figures, BucketRow, Ranks};
 use crate::time::iso8601;
 use serde_json::{json, Value};
@@ -31,7 +35,7 @@ pub async fn timeseries(relay: &Relay, url: &Url) -> Result<Response, ApiError> 
         })?,
         None => Window::Day,
     };
-    let endpoint_id = endpoint_filter(url)?;
+    let endpoint_id = endpoint_query(url)?;
     let span = Span::ending_at(window, now_ms());
     let series = figures::series(
         &relay.db,
@@ -78,7 +82,7 @@ pub async fn timeseries(relay: &Relay, url: &Url) -> Result<Response, ApiError> 
 }
 
 pub async fn endpoints(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
-    let endpoint_id = endpoint_filter(url)?;
+    let endpoint_id = endpoint_query(url)?;
     let since_ms = now_ms() - ENDPOINTS_WINDOW.duration_ms();
     let db = &relay.db;
     let found =
@@ -115,6 +119,18 @@ pub async fn endpoints(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         .iter()
         .map(|c| (c.endpoint_id.as_str(), c))
         .collect();
+    let requests: HashMap<&str, &RequestCounts> = found
+        .requests
+        .iter()
+        .map(|r| (r.endpoint_id.as_str(), &r.counts))
+        .collect();
+    let mut routes: HashMap<&str, Vec<Value>> = HashMap::new();
+    for route in &found.routes {
+        routes
+            .entry(route.endpoint_id.as_str())
+            .or_default()
+            .push(route_view(route));
+    }
     let data: Vec<Value> = found
         .endpoints
         .iter()
@@ -139,6 +155,8 @@ pub async fn endpoints(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
                     "dead": count(|c| c.dead),
                     "in_flight": count(|c| c.in_flight),
                 },
+                "requests": request_counts_view(requests.get(id).copied().unwrap_or(&RequestCounts::NONE)),
+                "routes": routes.remove(id).unwrap_or_default(),
             })
         })
         .collect();
@@ -148,12 +166,23 @@ pub async fn endpoints(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
     )?)
 }
 
-fn endpoint_filter(url: &Url) -> Result<Option<EndpointId>, ApiError> {
-    query(url, "endpoint_id")
-        .map(|raw| {
-            EndpointId::parse(&raw).ok_or_else(|| {
-                ApiError::bad_request("invalid_query", "endpoint_id is not an ep_ id")
-            })
-        })
-        .transpose()
+/// One route's live state and its events by status (`events = delivered + dead
+/// + in_flight`); `destination` is null for a pull route.
+fn route_view(r: &figures::RouteFigures) -> Value {
+    let pushed = r.destination_type == DestinationType::Push.as_str();
+    json!({
+        "route_id": r.route_id,
+        "name": r.name,
+        "destination_type": r.destination_type,
+        "destination": pushed.then_some(&r.destination_url),
+        "failure_streak": r.failure_streak as i64,
+        "circuit_state": r.circuit_state,
+        "paused": r.paused != 0.0,
+        "events": {
+            "total": r.events as i64,
+            "delivered": r.delivered as i64,
+            "dead": r.dead as i64,
+            "in_flight": r.in_flight as i64,
+        },
+    })
 }

@@ -1,7 +1,7 @@
 //! The `alert_channels` table, and the reads the sweeper's alert step needs.
 
 use super::{bind, changes, int, opt_text, text};
-use crate::alerts::EndpointCount;
+use crate::alerts::{EndpointCount, RouteCount, Target};
 use serde::Deserialize;
 use worker::{D1Database, Result};
 
@@ -67,25 +67,59 @@ fn into_counts(rows: Vec<CountRow>) -> Vec<EndpointCount> {
         .collect()
 }
 
-/// Events that went dead in `(after_ms, until_ms]`, per endpoint.
+#[derive(Deserialize)]
+struct RouteCountRow {
+    endpoint_id: String,
+    name: Option<String>,
+    route_id: String,
+    route_name: Option<String>,
+    n: f64,
+}
+
+/// Events that went dead in `(after_ms, until_ms]`, per route (with its
+/// endpoint), each endpoint's first route first.
 pub async fn dead_between(
     db: &D1Database,
     after_ms: i64,
     until_ms: i64,
-) -> Result<Vec<EndpointCount>> {
-    let rows: Vec<CountRow> = bind(
+) -> Result<Vec<RouteCount>> {
+    let rows: Vec<RouteCountRow> = bind(
         db.prepare(
-            "SELECT e.endpoint_id AS endpoint_id, ep.name AS name, COUNT(*) AS n FROM events e \
+            "SELECT e.endpoint_id AS endpoint_id, ep.name AS name, e.route_id AS route_id, \
+                    r.name AS route_name, COUNT(*) AS n FROM events e \
              LEFT JOIN endpoints ep ON ep.id = e.endpoint_id \
+             LEFT JOIN endpoints r ON r.id = e.route_id \
              WHERE e.status = 'dead' AND e.updated_at > ?1 AND e.updated_at <= ?2 \
-             GROUP BY e.endpoint_id ORDER BY e.endpoint_id",
+             GROUP BY e.endpoint_id, e.route_id \
+             ORDER BY e.endpoint_id, e.route_id <> e.endpoint_id, e.route_id",
         ),
         &[int(after_ms), int(until_ms)],
     )?
     .all()
     .await?
     .results()?;
-    Ok(into_counts(rows))
+    Ok(rows
+        .into_iter()
+        .map(|r| RouteCount {
+            target: target(r.endpoint_id, r.name, r.route_id, r.route_name),
+            count: r.n as i64,
+        })
+        .collect())
+}
+
+/// A route named for alerts; a row that is gone is named by its id.
+fn target(
+    endpoint_id: String,
+    endpoint_name: Option<String>,
+    route_id: String,
+    route_name: Option<String>,
+) -> Target {
+    Target {
+        endpoint_name: endpoint_name.unwrap_or_else(|| endpoint_id.clone()),
+        route_name: route_name.unwrap_or_else(|| route_id.clone()),
+        endpoint_id,
+        route_id,
+    }
 }
 
 /// Refusals logged since `since_ms`, per endpoint.
@@ -104,19 +138,42 @@ pub async fn refusals_since(db: &D1Database, since_ms: i64) -> Result<Vec<Endpoi
     Ok(into_counts(rows))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct EndpointHealth {
-    pub id: String,
-    pub name: String,
+#[derive(Deserialize)]
+struct RouteHealthRow {
+    endpoint_id: String,
+    name: Option<String>,
+    route_id: String,
+    route_name: String,
+    circuit_state: String,
+    circuit_failures: f64,
+}
+
+/// A live route's breaker state (every endpoint's first route included).
+#[derive(Debug)]
+pub struct RouteHealth {
+    pub target: Target,
     pub circuit_state: String,
     pub circuit_failures: f64,
 }
 
-pub async fn endpoint_health(db: &D1Database) -> Result<Vec<EndpointHealth>> {
-    db.prepare(
-        "SELECT id, name, circuit_state, circuit_failures FROM endpoints WHERE deleted_at IS NULL",
-    )
-    .all()
-    .await?
-    .results()
+pub async fn route_health(db: &D1Database) -> Result<Vec<RouteHealth>> {
+    let rows: Vec<RouteHealthRow> = db
+        .prepare(
+            "SELECT COALESCE(r.source_id, r.id) AS endpoint_id, \
+                    COALESCE(src.name, r.name) AS name, r.id AS route_id, r.name AS route_name, \
+                    r.circuit_state, r.circuit_failures FROM endpoints r \
+             LEFT JOIN endpoints src ON src.id = r.source_id \
+             WHERE r.deleted_at IS NULL",
+        )
+        .all()
+        .await?
+        .results()?;
+    Ok(rows
+        .into_iter()
+        .map(|r| RouteHealth {
+            target: target(r.endpoint_id, r.name, r.route_id, Some(r.route_name)),
+            circuit_state: r.circuit_state,
+            circuit_failures: r.circuit_failures,
+        })
+        .collect())
 }

@@ -7,11 +7,10 @@
 //! a replay can race freely: at most one of them moves the event.
 
 use super::attempts::{self, AttemptRow};
-use super::{bind, changes, int, opt_int, opt_text, text};
+use super::{bind, changes, int, opt_int, opt_text, text, Conditions};
 use crate::event_query::{EventTypeFilter, Lookup};
 use crate::model::Status;
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Result};
 
 /// The timeout assumed for a lease when the endpoint row is gone.
@@ -279,63 +278,54 @@ pub struct ListFilter<'a> {
 /// Newest first. Only the filters given become conditions, so the query planner
 /// can pick the index that serves them (`q` is a handful of primary-key lookups).
 pub async fn list(db: &D1Database, f: &ListFilter<'_>) -> Result<Vec<EventRow>> {
-    let mut conditions: Vec<String> = Vec::new();
-    let mut args: Vec<JsValue> = Vec::new();
-    let mut param = |value: JsValue| {
-        args.push(value);
-        format!("?{}", args.len())
-    };
+    let mut w = Conditions::default();
     if let Some(endpoint_id) = f.endpoint_id {
-        conditions.push(format!("e.endpoint_id = {}", param(text(endpoint_id))));
+        w.compare("e.endpoint_id =", text(endpoint_id));
     }
     if let Some(route_id) = f.route_id {
-        conditions.push(format!("e.route_id = {}", param(text(route_id))));
+        w.compare("e.route_id =", text(route_id));
     }
     if let Some(status) = f.status {
-        conditions.push(format!("e.status = {}", param(text(status.as_str()))));
+        w.compare("e.status =", text(status.as_str()));
     }
     match f.event_type {
-        Some(EventTypeFilter::Exact(name)) => {
-            conditions.push(format!("i.event_type = {}", param(text(name))));
-        }
+        Some(EventTypeFilter::Exact(name)) => w.compare("i.event_type =", text(name)),
         Some(EventTypeFilter::Prefix { from, before }) => {
-            conditions.push(format!("i.event_type >= {}", param(text(from))));
+            w.compare("i.event_type >=", text(from));
             if let Some(before) = before {
-                conditions.push(format!("i.event_type < {}", param(text(before))));
+                w.compare("i.event_type <", text(before));
             }
         }
         None => {}
     }
     if let Some(since) = f.since_ms {
-        conditions.push(format!("e.received_at >= {}", param(int(since))));
+        w.compare("e.received_at >=", int(since));
     }
     if let Some(until) = f.until_ms {
-        conditions.push(format!("e.received_at < {}", param(int(until))));
+        w.compare("e.received_at <", int(until));
     }
     if let Some(lookup) = f.lookup {
         let keys = serde_json::to_string(&lookup.dedup_keys).map_err(worker::Error::from)?;
         let by_key = format!(
             "SELECT k.id FROM ingests ki JOIN events k ON k.ingest_id = ki.id \
              WHERE ki.dedup_key IN (SELECT value FROM json_each({}))",
-            param(text(&keys))
+            w.param(text(&keys))
         );
         let matches = match &lookup.event_id {
-            Some(id) => format!("SELECT {} UNION ALL {by_key}", param(text(id))),
+            Some(id) => format!("SELECT {} UNION ALL {by_key}", w.param(text(id))),
             None => by_key,
         };
-        conditions.push(format!("e.id IN ({matches})"));
+        w.push(format!("e.id IN ({matches})"));
     }
     if let Some(before) = f.before_id {
-        conditions.push(format!("e.id < {}", param(text(before))));
+        w.compare("e.id <", text(before));
     }
-    let limit = param(int(i64::from(f.limit)));
-    let filter = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
-    };
-    let sql = format!("{EVENT_SELECT} {filter} ORDER BY e.id DESC LIMIT {limit}");
-    bind(db.prepare(sql), &args)?.all().await?.results()
+    let limit = w.param(int(i64::from(f.limit)));
+    let sql = format!(
+        "{EVENT_SELECT} {} ORDER BY e.id DESC LIMIT {limit}",
+        w.clause()
+    );
+    bind(db.prepare(sql), w.args())?.all().await?.results()
 }
 
 pub async fn get(db: &D1Database, id: &str) -> Result<Option<EventRow>> {

@@ -4,8 +4,8 @@
 //! that claims the dedup key insert-first, writes the ingest and its events (one
 //! per accepting route) only if this request won the key, and reads back who won.
 
-use super::{bind, int, opt_text, text};
-use crate::model::{EndpointId, EventId, IngestId};
+use super::{bind, int, opt_text, text, Conditions};
+use crate::model::{EndpointId, EventId, IngestId, IngestStatus};
 use serde::Deserialize;
 use worker::{D1Database, Result};
 
@@ -89,11 +89,7 @@ pub async fn record(db: &D1Database, n: &NewIngest<'_>, inject_failure: bool) ->
             text(n.headers_json),
             int(n.now_ms),
             opt_text(n.event_type),
-            text(if n.events.is_empty() {
-                "filtered"
-            } else {
-                "routed"
-            }),
+            text(IngestStatus::of_routed_events(n.events.len()).as_str()),
         ],
     )?;
     let mut statements = vec![claim_key, insert_ingest];
@@ -183,6 +179,105 @@ pub async fn filtered(db: &D1Database, endpoint_id: &str, limit: u32) -> Result<
     .all()
     .await?
     .results()
+}
+
+/// An ingest as the API lists it, with the ids of its events (none while
+/// `filtered`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct IngestSummary {
+    pub id: String,
+    pub endpoint_id: String,
+    pub status: String,
+    pub dedup_key: String,
+    pub event_type: Option<String>,
+    pub received_at: f64,
+    pub body_size: f64,
+    pub content_type: Option<String>,
+    /// A JSON array of event ids, oldest first (one read through `events_ingest`).
+    pub event_ids: String,
+    /// The stored headers (JSON), read for one ingest only.
+    pub headers: Option<String>,
+}
+
+const SUMMARY_SELECT: &str =
+    "SELECT i.id, i.endpoint_id, i.status, i.dedup_key, i.event_type, i.received_at, i.body_size, \
+            i.content_type, \
+            (SELECT json_group_array(x.id) FROM (SELECT e.id FROM events e \
+                                                 WHERE e.ingest_id = i.id ORDER BY e.id) x) AS event_ids";
+
+pub struct ListFilter<'a> {
+    pub endpoint_id: Option<&'a str>,
+    pub status: Option<IngestStatus>,
+    /// Return ingests older than this id (ids sort by receipt time).
+    pub before_id: Option<&'a str>,
+    pub limit: u32,
+}
+
+/// Newest first; only the filters given become conditions, so an endpoint and
+/// status are served by `ingests_endpoint_status`.
+pub async fn list(db: &D1Database, f: &ListFilter<'_>) -> Result<Vec<IngestSummary>> {
+    let mut w = Conditions::default();
+    if let Some(endpoint_id) = f.endpoint_id {
+        w.compare("i.endpoint_id =", text(endpoint_id));
+    }
+    if let Some(status) = f.status {
+        w.compare("i.status =", text(status.as_str()));
+    }
+    if let Some(before) = f.before_id {
+        w.compare("i.id <", text(before));
+    }
+    let limit = w.param(int(i64::from(f.limit)));
+    let sql = format!(
+        "{SUMMARY_SELECT}, NULL AS headers FROM ingests i {} ORDER BY i.id DESC LIMIT {limit}",
+        w.clause()
+    );
+    bind(db.prepare(sql), w.args())?.all().await?.results()
+}
+
+/// One ingest with its stored headers.
+pub async fn summary(db: &D1Database, id: &str) -> Result<Option<IngestSummary>> {
+    bind(
+        db.prepare(format!(
+            "{SUMMARY_SELECT}, i.headers AS headers FROM ingests i WHERE i.id = ?1"
+        )),
+        &[text(id)],
+    )?
+    .first(None)
+    .await
+}
+
+/// Requests on record by what became of them: `received = routed + filtered`.
+#[derive(Debug, Deserialize)]
+pub struct RequestCounts {
+    pub received: f64,
+    pub routed: f64,
+    pub filtered: f64,
+}
+
+impl RequestCounts {
+    pub const NONE: RequestCounts = RequestCounts {
+        received: 0.0,
+        routed: 0.0,
+        filtered: 0.0,
+    };
+}
+
+/// The `SELECT` list of [`RequestCounts`] over `ingests`.
+pub const REQUEST_COUNTS: &str = "COUNT(*) AS received, \
+       COALESCE(SUM(status = 'routed'), 0) AS routed, \
+       COALESCE(SUM(status = 'filtered'), 0) AS filtered";
+
+/// Every endpoint's requests, or one endpoint's.
+pub async fn request_counts(db: &D1Database, endpoint_id: Option<&str>) -> Result<RequestCounts> {
+    let row: Option<RequestCounts> = bind(
+        db.prepare(format!(
+            "SELECT {REQUEST_COUNTS} FROM ingests WHERE (?1 IS NULL OR endpoint_id = ?1)"
+        )),
+        &[opt_text(endpoint_id)],
+    )?
+    .first(None)
+    .await?;
+    Ok(row.unwrap_or(RequestCounts::NONE))
 }
 
 #[derive(Deserialize)]

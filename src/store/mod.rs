@@ -43,3 +43,42 @@ pub(crate) fn changes(result: &D1Result) -> Result<usize> {
 pub(crate) fn bind(stmt: D1PreparedStatement, args: &[JsValue]) -> Result<D1PreparedStatement> {
     stmt.bind(args)
 }
+
+/// A `WHERE` clause made of only the filters a caller gave, so the query
+/// planner can pick the index that serves them, with numbered parameters.
+#[derive(Default)]
+pub(crate) struct Conditions {
+    conditions: Vec<String>,
+    args: Vec<JsValue>,
+}
+
+impl Conditions {
+    /// Binds `value`; returns its placeholder (`?n`) for a condition or clause.
+    pub fn param(&mut self, value: JsValue) -> String {
+        self.args.push(value);
+        format!("?{}", self.args.len())
+    }
+
+    /// Adds `<left> <value's placeholder>`, e.g. `compare("e.id <", text(id))`.
+    pub fn compare(&mut self, left: &str, value: JsValue) {
+        let placeholder = self.param(value);
+        self.conditions.push(format!("{left} {placeholder}"));
+    }
+
+    pub fn push(&mut self, condition: String) {
+        self.conditions.push(condition);
+    }
+
+    /// `WHERE a AND b ...`, or nothing without conditions.
+    pub fn clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+
+    pub fn args(&self) -> &[JsValue] {
+        &self.args
+    }
+}

@@ -1,6 +1,7 @@
 //! Aggregate figures for metrics and the stats API, each read in one D1 batch
 //! (indexed GROUP BYs; no event or attempt is loaded one by one).
 
+use super::ingests::{RequestCounts, REQUEST_COUNTS};
 use super::{bind, int, text};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -162,70 +163,136 @@ pub struct StatusCounts {
     pub in_flight: f64,
 }
 
+/// Requests of one endpoint by what became of them (`ingests::REQUEST_COUNTS`).
+#[derive(Debug, Deserialize)]
+pub struct EndpointRequests {
+    pub endpoint_id: String,
+    #[serde(flatten)]
+    pub counts: RequestCounts,
+}
+
+/// A live route of a live endpoint (its first route included: `route_id` is
+/// then the `ep_` id), its live state and its events by status, counted by
+/// `events.route_id`.
+#[derive(Debug, Deserialize)]
+pub struct RouteFigures {
+    pub endpoint_id: String,
+    pub route_id: String,
+    pub name: String,
+    pub destination_type: String,
+    pub destination_url: String,
+    pub failure_streak: f64,
+    pub circuit_state: String,
+    pub paused: f64,
+    pub events: f64,
+    pub delivered: f64,
+    pub dead: f64,
+    pub in_flight: f64,
+}
+
 pub struct EndpointFigures {
-    /// Every endpoint not deleted (or the one asked for), oldest first.
+    /// Every endpoint not deleted (or the one asked for), oldest first; routes
+    /// are not endpoints.
     pub endpoints: Vec<EndpointStreak>,
     pub attempts: Vec<AttemptTotals>,
     pub counts: Vec<StatusCounts>,
+    pub requests: Vec<EndpointRequests>,
+    /// Each endpoint's live routes, its first route first, then oldest first.
+    pub routes: Vec<RouteFigures>,
 }
 
-/// Per-endpoint figures in one batch: the endpoints, their attempts started at or
-/// after `since_ms` (and how many succeeded), and their events by status.
+/// Per-endpoint figures in one batch, however many routes there are: the
+/// endpoints, their attempts started at or after `since_ms` (and how many
+/// succeeded), their events by status, their requests by outcome, and their
+/// routes with each route's events by status.
 pub async fn endpoint_figures(
     db: &D1Database,
     since_ms: i64,
     endpoint_id: Option<&str>,
 ) -> Result<EndpointFigures> {
-    let attempts_sql = |scope: &str| {
+    // One endpoint is `?1` (so its indexes serve the counts); all of them, no condition.
+    let (mut args, since) = match endpoint_id {
+        Some(id) => (vec![text(id)], "?2"),
+        None => (Vec::new(), "?1"),
+    };
+    let only = |column: &str| match endpoint_id {
+        Some(_) => format!("AND {column} = ?1"),
+        None => String::new(),
+    };
+    let statement = |sql: String, args: &[JsValue]| bind(db.prepare(sql), args);
+    let endpoints = statement(
+        format!(
+            "SELECT id AS endpoint_id, circuit_failures AS failure_streak FROM endpoints \
+             WHERE deleted_at IS NULL AND source_id IS NULL {} ORDER BY id",
+            only("id")
+        ),
+        &args,
+    )?;
+    let counts = statement(
+        format!(
+            "SELECT endpoint_id, {STATUS_COUNTS} FROM events WHERE 1 {} GROUP BY endpoint_id",
+            only("endpoint_id")
+        ),
+        &args,
+    )?;
+    let requests = statement(
+        format!(
+            "SELECT endpoint_id, {REQUEST_COUNTS} FROM ingests WHERE 1 {} GROUP BY endpoint_id",
+            only("endpoint_id")
+        ),
+        &args,
+    )?;
+    let routes = statement(
+        format!(
+            "SELECT COALESCE(r.source_id, r.id) AS endpoint_id, r.id AS route_id, r.name AS name, \
+                    r.destination_type AS destination_type, r.destination_url AS destination_url, \
+                    r.circuit_failures AS failure_streak, r.circuit_state AS circuit_state, \
+                    r.paused AS paused, COALESCE(c.received, 0) AS events, \
+                    COALESCE(c.delivered, 0) AS delivered, COALESCE(c.dead, 0) AS dead, \
+                    COALESCE(c.in_flight, 0) AS in_flight \
+             FROM endpoints r \
+             LEFT JOIN (SELECT route_id, {STATUS_COUNTS} FROM events WHERE 1 {} \
+                        GROUP BY route_id) c ON c.route_id = r.id \
+             WHERE r.deleted_at IS NULL {} \
+             ORDER BY endpoint_id, r.source_id IS NOT NULL, r.id",
+            only("endpoint_id"),
+            match endpoint_id {
+                // Deleting an endpoint deletes its routes, so no live route has a
+                // deleted endpoint.
+                Some(_) => "AND (r.id = ?1 OR r.source_id = ?1)",
+                None => "",
+            },
+        ),
+        &args,
+    )?;
+    args.push(int(since_ms));
+    let attempts = statement(
         format!(
             "SELECT e.endpoint_id AS endpoint_id, COUNT(*) AS attempts, \
                     COALESCE(SUM(a.outcome = '{SUCCESS}'), 0) AS succeeded \
              FROM attempts a JOIN events e ON e.id = a.event_id \
-             WHERE a.started_at >= ?1 {scope} GROUP BY e.endpoint_id"
-        )
-    };
-    let (endpoints, attempts, counts) = match endpoint_id {
-        Some(id) => (
-            bind(
-                db.prepare(
-                    "SELECT id AS endpoint_id, circuit_failures AS failure_streak FROM endpoints \
-                     WHERE deleted_at IS NULL AND id = ?1",
-                ),
-                &[text(id)],
-            )?,
-            bind(
-                db.prepare(attempts_sql("AND e.endpoint_id = ?2")),
-                &[int(since_ms), text(id)],
-            )?,
-            bind(
-                db.prepare(format!(
-                    "{STATUS_COUNTS} WHERE endpoint_id = ?1 GROUP BY endpoint_id"
-                )),
-                &[text(id)],
-            )?,
+             WHERE a.started_at >= {since} {} GROUP BY e.endpoint_id",
+            only("e.endpoint_id")
         ),
-        None => (
-            db.prepare(
-                "SELECT id AS endpoint_id, circuit_failures AS failure_streak FROM endpoints \
-                 WHERE deleted_at IS NULL ORDER BY id",
-            ),
-            bind(db.prepare(attempts_sql("")), &[int(since_ms)])?,
-            db.prepare(format!("{STATUS_COUNTS} GROUP BY endpoint_id")),
-        ),
-    };
-    let results = db.batch(vec![endpoints, attempts, counts]).await?;
+        &args,
+    )?;
+    let results = db
+        .batch(vec![endpoints, attempts, counts, requests, routes])
+        .await?;
     Ok(EndpointFigures {
         endpoints: rows(&results, 0)?,
         attempts: rows(&results, 1)?,
         counts: rows(&results, 2)?,
+        requests: rows(&results, 3)?,
+        routes: rows(&results, 4)?,
     })
 }
 
-const STATUS_COUNTS: &str = "SELECT endpoint_id, COUNT(*) AS received, \
+/// The `SELECT` list of [`StatusCounts`] (without the key) over `events`.
+const STATUS_COUNTS: &str = "COUNT(*) AS received, \
        COALESCE(SUM(status = 'delivered'), 0) AS delivered, \
        COALESCE(SUM(status = 'dead'), 0) AS dead, \
-       COALESCE(SUM(status IN ('received', 'delivering', 'retrying')), 0) AS in_flight \
-     FROM events";
+       COALESCE(SUM(status IN ('received', 'delivering', 'retrying')), 0) AS in_flight";
 
 /// Where to read two percentiles of one endpoint's attempt durations: 0-based
 /// ranks in ascending order.

@@ -1,5 +1,6 @@
 // Endpoints: one health card each (success rate and p50/p95 latency over 24 h,
-// failure streak, dead letters, paused and circuit state) with the actions the
+// failure streak, dead letters, paused and circuit state, the requests line
+// `received = routed + filtered` and one line per route) with the actions the
 // role allows: copy the ingest URL, edit, pause/resume, rotate secrets, show the
 // relay secret, delete.
 import { api, endpoints as loadEndpoints, forgetEndpoints } from "../api.js";
@@ -63,6 +64,8 @@ export async function render(ctx) {
         metric("Failure streak", num(streak), streak > 0 ? "bad" : ""),
         metric("Dead letters", counts.dead === undefined ? "—" : h("a", { href: link("/dead", { endpoint_id: ep.id }) }, num(counts.dead)), counts.dead > 0 ? "bad" : ""),
         metric("In flight", num(counts.in_flight))),
+      requestLine(ep, st?.requests),
+      routeLines(st?.routes ?? []),
       h("div.actions.wrap", actions));
   }
 
@@ -127,6 +130,33 @@ export async function render(ctx) {
 async function endpointStats() {
   const res = await api.get("/stats/endpoints");
   return new Map(res.data.map((d) => [d.endpoint_id, d]));
+}
+
+/** received = routed + filtered; the filtered count opens the list of filtered ingests. */
+function requestLine(ep, requests) {
+  if (!requests) return null;
+  return h("p.small.requests", { "data-testid": "requests" },
+    h("span.muted", "Requests "),
+    `received ${num(requests.received)} = routed ${num(requests.routed)} + `,
+    h("a", { href: link("/ingests", { endpoint_id: ep.id, status: "filtered" }), "data-testid": "filtered-link", title: "Requests no route accepted" },
+      `filtered ${num(requests.filtered)}`));
+}
+
+/** One line per route (the endpoint's own first): where it delivers and how it is doing. */
+function routeLines(routes) {
+  if (!routes.length) return null;
+  return h("ul.routes", { "data-testid": "routes", "aria-label": "Routes" }, routes.map((r) => {
+    const e = r.events;
+    return h("li.route", { dataset: { routeId: r.route_id } },
+      h("div.route-head",
+        h("strong.route-name", r.name),
+        h("span.badges",
+          r.paused ? h("span.badge.warn", "paused") : null,
+          h(`span.badge.${r.circuit_state === "open" ? "bad" : "ok"}`, `circuit ${r.circuit_state}`))),
+      h("span.mono.small.muted.route-dest", r.destination ?? "pulled by a client"),
+      h("span.small.route-figures", { "data-testid": "route-figures" },
+        `${num(e.delivered)} delivered · ${num(e.dead)} dead · ${num(e.in_flight)} in flight · streak ${num(r.failure_streak)}`));
+  }));
 }
 
 function metric(label, value, tone = "") {

@@ -1,0 +1,70 @@
+//! `/api/v1/ingests`: the requests an endpoint received, routed or not.
+//!
+//! An event exists only for a route that accepted a request; an ingest that no
+//! route accepted (`filtered`) has none, so this is where it is seen. The list
+//! pages like the events list (newest first, a cursor, the same `limit`), and
+//! each ingest names its events, so an operator can follow a request to every
+//! delivery it became.
+
+use super::events::{DEFAULT_PAGE, MAX_PAGE};
+use super::{endpoint_query, limit_query, next_cursor, parsed_query};
+use crate::error::{json_response, ApiError};
+use crate::headers::HeaderList;
+use crate::model::{EndpointId, IngestId, IngestStatus};
+use crate::relay::Relay;
+use crate::store::ingests::{self, IngestSummary, ListFilter};
+use crate::time::iso8601;
+use serde_json::{json, Value};
+use worker::{Response, Url};
+
+pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
+    let endpoint_id = endpoint_query(url)?;
+    let status = parsed_query(
+        url,
+        "status",
+        IngestStatus::parse,
+        "status must be routed or filtered",
+    )?;
+    let cursor = parsed_query(url, "cursor", IngestId::parse, "cursor is not an ingest id")?;
+    let limit = limit_query(url, DEFAULT_PAGE, MAX_PAGE)?;
+    let filter = ListFilter {
+        endpoint_id: endpoint_id.as_ref().map(EndpointId::as_str),
+        status,
+        before_id: cursor.as_ref().map(IngestId::as_str),
+        limit,
+    };
+    let rows = ingests::list(&relay.db, &filter).await?;
+    let data = rows.iter().map(view).collect::<Result<Vec<Value>, _>>()?;
+    let next_cursor = next_cursor(&rows, limit, |r| &r.id);
+    Ok(json_response(
+        200,
+        &json!({ "data": data, "next_cursor": next_cursor }),
+    )?)
+}
+
+/// One ingest with its stored headers (credential headers were never stored).
+pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
+    let id = IngestId::parse(raw_id).ok_or_else(|| ApiError::not_found("ingest"))?;
+    let row = ingests::summary(&relay.db, id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("ingest"))?;
+    let headers: HeaderList = serde_json::from_str(row.headers.as_deref().unwrap_or("[]"))?;
+    let mut body = view(&row)?;
+    body["headers"] = json!(headers.iter().collect::<Vec<_>>());
+    Ok(json_response(200, &body)?)
+}
+
+fn view(row: &IngestSummary) -> Result<Value, ApiError> {
+    let event_ids: Vec<String> = serde_json::from_str(&row.event_ids)?;
+    Ok(json!({
+        "id": row.id,
+        "endpoint_id": row.endpoint_id,
+        "status": row.status,
+        "event_type": row.event_type,
+        "dedup_key": row.dedup_key,
+        "received_at": iso8601(row.received_at as i64),
+        "body_size": row.body_size as i64,
+        "content_type": row.content_type,
+        "event_ids": event_ids,
+    }))
+}
