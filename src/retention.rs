@@ -25,8 +25,12 @@ pub struct RetentionReport {
 
 pub async fn run(relay: &Relay, now_ms: i64) -> Result<RetentionReport> {
     let s = &relay.settings;
-    let expired_keys =
+    let mut expired_keys =
         retention::expire_events(&relay.db, now_ms, s.retention_days, s.retention_batch).await?;
+    expired_keys.extend(
+        retention::expire_filtered_ingests(&relay.db, now_ms, s.retention_days, s.retention_batch)
+            .await?,
+    );
     retention::expire_dedup_keys(&relay.db, now_ms, s.retention_batch).await?;
     let bucket = relay.bodies()?;
     let mut report = RetentionReport::default();

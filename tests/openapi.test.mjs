@@ -848,6 +848,11 @@ describe("every operation answers as documented", () => {
     await api("POST", "/routes/test", { body: { filter: { body: { a: { $gt: "x" } } }, body: "{}" }, expect: 400 });
     await api("POST", "/routes/test", { body: { event_types: [] }, expect: 400, bodyValid: false });
     await api("POST", "/routes/test", { body: { event_id: MISSING_EVT }, expect: 404 });
+    const filteredIngest = (await api("GET", `/ingests?endpoint_id=${ep.id}&status=filtered`, { expect: 200 })).json.data[0];
+    const onIngest = await api("POST", "/routes/test", { body: { ingest_id: filteredIngest.id, event_types: ["customer.*"] }, expect: 200 });
+    assert.equal(onIngest.json.matches, true);
+    await api("POST", "/routes/test", { body: { ingest_id: "ing_00000000000000000000000000" }, expect: 404 });
+    await api("POST", "/routes/test", { body: { ingest_id: filteredIngest.id, event_id: routed.json.id }, expect: 400, bodyValid: false });
     await unauthorized("POST", "/routes/test", { body: { body: "{}" } });
 
     await api("DELETE", `/routes/${ep.id}`, { expect: 409 });

@@ -45,11 +45,20 @@ describe("retention", () => {
     await relay.api("POST", `/endpoints/${held.id}/pause`);
     const expired = [];
     for (let i = 0; i < 3; i++) expired.push((await relay.ingest(short.id, `expiring-${i}`)).json.id);
+    // An endpoint whose only route takes nothing: its request is kept as a
+    // `filtered` ingest, which no expiring event will ever take with it.
+    const sieve = await relay.createEndpoint({ name: "sieve", provider: "none", destination_url: dest.route("/sieve") });
+    const narrowed = await relay.api("PATCH", `/routes/${sieve.id}`, { event_types: ["never.*"] });
+    assert.equal(narrowed.status, 200, narrowed.text);
+    const sieved = await relay.ingest(sieve.id, "filtered-and-expiring");
+    assert.equal(sieved.json.status, "filtered", sieved.text);
+    const filteredList = async () => (await relay.api("GET", `/ingests?endpoint_id=${sieve.id}&status=filtered`)).json.data;
+    assert.equal((await filteredList()).length, 1);
     const keptId = (await relay.ingest(kept.id, "kept-by-override")).json.id;
     const heldId = (await relay.ingest(held.id, "in-flight-while-paused")).json.id;
     for (const id of [...expired, keptId]) await relay.waitForEvent(id, delivered);
     const blobsBefore = r2BlobCount();
-    assert.ok(blobsBefore >= 5, `bodies stored: ${blobsBefore}`);
+    assert.ok(blobsBefore >= 6, `bodies stored: ${blobsBefore}`);
 
     await sleep(4500);
     await relay.fireCron();
@@ -59,9 +68,11 @@ describe("retention", () => {
     }
     assert.equal((await relay.event(keptId)).status, "delivered", "a longer endpoint retention keeps it");
     assert.equal((await relay.event(heldId)).status, "received", "in-flight events are never deleted");
-    assert.equal(r2BlobCount(), blobsBefore - 3, "exactly the three expired bodies left R2");
+    assert.deepEqual(await filteredList(), [], "the expired filtered ingest is deleted");
+    assert.equal(r2BlobCount(), blobsBefore - 4, "exactly the three expired events' bodies and the filtered one left R2");
     const health = await relay.health();
-    assert.ok(health.sweeper.last_report.retention.bodies_deleted >= 3);
+    assert.ok(health.sweeper.last_report.retention.bodies_deleted >= 4);
+    assert.deepEqual((await relay.health(sieve.id)).requests, { received: 0, routed: 0, filtered: 0 }, "no longer counted");
     await assertConservation(relay, short.id, { received: 0, delivered: 0 });
     await assertConservation(relay, held.id, { received: 1, in_flight: 1 });
     await relay.api("POST", `/endpoints/${held.id}/resume`);

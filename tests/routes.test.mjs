@@ -250,6 +250,17 @@ describe("a Stripe endpoint with three routes", () => {
     assert.equal((await relay.api("GET", `/ingests?endpoint_id=${ep.id}&status=routed`)).json.data.length, 0);
     assert.equal((await relay.api("GET", `/events?endpoint_id=${ep.id}`)).json.data.length, 0, "a filtered ingest has no events");
     await assertRequests(relay, ep.id, { received: 1, routed: 0, filtered: 1 });
+    // The route tester tries the filtered request itself, before the change.
+    const tryOn = async (eventTypes) => {
+      const tried = await relay.api("POST", "/routes/test", { ingest_id: ingest.id, event_types: eventTypes });
+      assert.equal(tried.status, 200, tried.text);
+      return tried.json;
+    };
+    assert.equal((await tryOn(["invoice.*"])).matches, false);
+    const willMatch = await tryOn(["invoice.*", "customer.*"]);
+    assert.equal(willMatch.matches, true);
+    assert.equal(willMatch.event_type, "customer.created");
+    assert.equal(willMatch.sent.body, filtered.body.toString(), "the stored bytes");
     // A filter change plus a replay routes it.
     assert.equal((await relay.api("PATCH", `/routes/${ep.id}`, { event_types: ["invoice.*", "customer.*"] })).status, 200);
     const again = await relay.api("POST", "/replay", { status: "filtered", endpoint_id: ep.id });

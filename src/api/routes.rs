@@ -12,7 +12,7 @@ use crate::error::{json_response, ApiError};
 use crate::filter::{FilterInput, RouteSelector};
 use crate::headers::HeaderList;
 use crate::model::{
-    parse_route_id, DestinationType, EndpointId, EndpointState, EventId, Route, RouteId,
+    parse_route_id, DestinationType, EndpointId, EndpointState, EventId, IngestId, Route, RouteId,
 };
 use crate::relay::{enqueue_many, now_ms, random_bytes, Relay};
 use crate::store::{bodies, endpoint_cache, endpoints, events, ingests};
@@ -252,8 +252,10 @@ struct TestInput {
     event_types: Option<Value>,
     #[serde(default)]
     transform: Option<Value>,
-    /// A stored event whose request is tried...
+    /// A stored event whose request is tried, or a stored ingest's (a
+    /// `filtered` one has no event)...
     event_id: Option<String>,
+    ingest_id: Option<String>,
     /// ...or a sample request: its body (UTF-8 text), headers and provider
     /// (which names the event type; default `none`).
     body: Option<String>,
@@ -277,9 +279,10 @@ pub async fn test(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         .map(parse_transform)
         .transpose()
         .map_err(|e| ApiError::bad_request("invalid_transform", e.to_string()))?;
-    let sample = match (&input.event_id, input.body) {
-        (Some(id), None) => stored_request(relay, id).await?,
-        (None, Some(body)) => {
+    let sample = match (&input.event_id, &input.ingest_id, input.body) {
+        (Some(id), None, None) => stored_event_request(relay, id).await?,
+        (None, Some(id), None) => stored_ingest_request(relay, id).await?,
+        (None, None, Some(body)) => {
             let provider = match input.provider.as_deref() {
                 None => Provider::None,
                 Some(p) => Provider::parse(p).ok_or_else(|| {
@@ -299,7 +302,7 @@ pub async fn test(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_body",
-                "give either event_id or body",
+                "give one of event_id, ingest_id or body",
             ))
         }
     };
@@ -371,20 +374,37 @@ struct Sample {
     path: String,
 }
 
-/// The stored request behind an event, as its endpoint received it.
-async fn stored_request(relay: &Relay, raw_id: &str) -> Result<Sample, ApiError> {
-    let id = EventId::parse(raw_id).ok_or_else(|| ApiError::not_found("event"))?;
+/// The request of a stored event (its ingest's).
+async fn stored_event_request(relay: &Relay, raw_id: &str) -> Result<Sample, ApiError> {
+    let not_found = || ApiError::not_found("event");
+    let id = EventId::parse(raw_id).ok_or_else(not_found)?;
     let event = events::get(&relay.db, id.as_str())
         .await?
-        .ok_or_else(|| ApiError::not_found("event"))?;
-    let ingest = ingests::get(&relay.db, &event.ingest_id)
+        .ok_or_else(not_found)?;
+    stored_request(relay, &event.ingest_id, "event").await
+}
+
+async fn stored_ingest_request(relay: &Relay, raw_id: &str) -> Result<Sample, ApiError> {
+    let id = IngestId::parse(raw_id).ok_or_else(|| ApiError::not_found("ingest"))?;
+    stored_request(relay, id.as_str(), "ingest").await
+}
+
+/// A stored request as the filters saw it: its body, forwardable headers and
+/// endpoint's provider; `what` names the thing asked for when it is gone.
+async fn stored_request(
+    relay: &Relay,
+    ingest_id: &str,
+    what: &'static str,
+) -> Result<Sample, ApiError> {
+    let not_found = || ApiError::not_found(what);
+    let ingest = ingests::get(&relay.db, ingest_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("event"))?;
+        .ok_or_else(not_found)?;
     let body = bodies::get(&relay.bodies()?, &ingest.body_key)
         .await?
-        .ok_or_else(|| ApiError::not_found("event"))?;
+        .ok_or_else(not_found)?;
     let headers: HeaderList = serde_json::from_str(&ingest.headers)?;
-    let provider = match EndpointId::parse(&event.endpoint_id) {
+    let provider = match EndpointId::parse(&ingest.endpoint_id) {
         Some(ep) => endpoints::get(&relay.db, &ep)
             .await?
             .and_then(|e| Provider::parse(&e.provider)),
@@ -396,7 +416,7 @@ async fn stored_request(relay: &Relay, raw_id: &str) -> Result<Sample, ApiError>
         headers,
         content_type: ingest.content_type,
         provider,
-        path: format!("/{}", event.endpoint_id),
+        path: format!("/{}", ingest.endpoint_id),
     })
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Finished events (`delivered`, `dead`) older than their endpoint's retention go
 //! with their attempts; an ingest goes when none of its events is left, and its
-//! body key is returned so the R2 object is deleted *after* the row. In-flight
+//! body key is returned so the R2 object is deleted *after* the row. A `filtered`
+//! ingest (no events) goes when it is older than its endpoint's retention. In-flight
 //! events are never deleted, however old (a paused endpoint may hold them).
 
 use super::{bind, int, text};
@@ -76,6 +77,39 @@ pub async fn expire_events(
         Some(r) => r.results()?,
         None => Vec::new(),
     };
+    Ok(keys.into_iter().map(|k| k.body_key).collect())
+}
+
+/// Deletes up to `limit` `filtered` ingests (no route accepted them, so no event
+/// will ever expire them) older than their endpoint's retention; returns their
+/// body keys. A filtered ingest a replay has routed in the meantime has events
+/// and waits for them.
+pub async fn expire_filtered_ingests(
+    db: &D1Database,
+    now_ms: i64,
+    default_days: f64,
+    limit: u32,
+) -> Result<Vec<String>> {
+    let keys: Vec<BodyKey> = bind(
+        db.prepare(
+            "DELETE FROM ingests WHERE id IN ( \
+               SELECT i.id FROM ingests i JOIN endpoints ep ON ep.id = i.endpoint_id \
+               WHERE i.status = 'filtered' \
+                 AND i.received_at < ?1 - COALESCE(ep.retention_days, ?2) * ?3 \
+               ORDER BY i.received_at LIMIT ?4) \
+             AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = ingests.id) \
+             RETURNING body_key",
+        ),
+        &[
+            int(now_ms),
+            JsValue::from_f64(default_days),
+            JsValue::from_f64(DAY_MS),
+            int(i64::from(limit)),
+        ],
+    )?
+    .all()
+    .await?
+    .results()?;
     Ok(keys.into_iter().map(|k| k.body_key).collect())
 }
 

@@ -57,6 +57,8 @@ export function routeTester(ctx, endpoint, read) {
       req.body = body.value;
       req.headers = parseHeaders(headers.value);
       req.provider = endpoint.provider;
+    } else if (source.value.startsWith("ing_")) {
+      req.ingest_id = source.value;
     } else {
       req.event_id = source.value;
     }
@@ -86,14 +88,24 @@ export function routeTester(ctx, endpoint, read) {
       h("details.snippet", h("summary.small", "What the filter sees"), h("pre.code", JSON.stringify(withoutSecrets(res.request), null, 2))));
   }
 
-  /** Offers the endpoint's recent requests (one per ingest: its routes' events share the dedup key). */
+  /**
+   * Offers the endpoint's recent requests (one per ingest: its routes' events
+   * share the dedup key), then the ones no route took (filtered ingests, which
+   * have no event).
+   */
   async function loadEvents() {
-    const res = await api.get("/events", { endpoint_id: endpoint.id, limit: 50 });
+    const [res, filtered] = await Promise.all([
+      api.get("/events", { endpoint_id: endpoint.id, limit: 50 }),
+      api.get("/ingests", { endpoint_id: endpoint.id, status: "filtered", limit: 10 }),
+    ]);
     if (!ctx.alive()) return;
     const seen = new Set();
     const recent = res.data.filter((e) => !seen.has(e.dedup_key) && seen.add(e.dedup_key)).slice(0, 20);
-    source.prepend(...recent.map((e) =>
-      h("option", { value: e.id }, `${e.event_type ?? "(no type)"} · ${ago(e.received_at)} · ${e.id}`)));
+    const option = (id, type, at, note = "") =>
+      h("option", { value: id }, `${note}${type ?? "(no type)"} · ${ago(at)} · ${id}`);
+    source.prepend(
+      ...recent.map((e) => option(e.id, e.event_type, e.received_at)),
+      ...filtered.data.map((i) => option(i.id, i.event_type, i.received_at, "filtered: ")));
     source.selectedIndex = 0;
     changed();
   }
