@@ -7,7 +7,7 @@
 //! batch, and a queue message is acked only after that batch completed.
 
 use crate::destination::check_destination;
-use crate::envelope::{outbound_headers, Envelope};
+use crate::envelope::{outbound_headers, route_payload, Envelope, Payload};
 use crate::headers::HeaderList;
 use crate::model::{DeliveryMessage, DestinationType, Endpoint, EndpointId, Status};
 use crate::outbound::{self, AttemptResult};
@@ -19,7 +19,6 @@ use crate::store::attempts::AttemptRow;
 use crate::store::endpoints::{self, CircuitInput};
 use crate::store::events::{self, Claim, Transition};
 use crate::store::{bodies, endpoint_cache, ingests, meta};
-use crate::transform;
 use crate::watch;
 
 /// Waiting events re-enqueued per drain; the sweeper delivers any beyond.
@@ -362,24 +361,21 @@ pub async fn outbound_for(
     };
     let stored_headers: HeaderList = serde_json::from_str(&ingest.headers)?;
     let number = claim.attempt_count as u32 + 1;
-    let (body, stored_headers, content_type) = match &endpoint.transform {
-        None => (body, stored_headers, ingest.content_type.clone()),
-        Some(t) => {
-            let pairs: Vec<(String, String)> = stored_headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            match transform::apply(t, &body, &pairs) {
-                Ok(out) => (
-                    out.body,
-                    HeaderList::new(out.headers),
-                    out.content_type.or(ingest.content_type.clone()),
-                ),
-                Err(e) => {
-                    let reason = format!("the route's transformation failed: {e}");
-                    return Ok(Err(Unbuildable::Transform { number, reason }));
-                }
-            }
+    let payload = route_payload(
+        endpoint.transform.as_ref(),
+        body,
+        stored_headers,
+        ingest.content_type.clone(),
+    );
+    let Payload {
+        body,
+        headers: stored_headers,
+        content_type,
+    } = match payload {
+        Ok(payload) => payload,
+        Err(e) => {
+            let reason = format!("the route's transformation failed: {e}");
+            return Ok(Err(Unbuildable::Transform { number, reason }));
         }
     };
     let envelope = Envelope {

@@ -4,8 +4,13 @@
 //!
 //! `webhook-id` is the event id, so it is stable across attempts and replays and
 //! the destination can dedup on it.
+//!
+//! A route with a transformation sends what the transformation makes of the
+//! stored request instead ([`route_payload`]); delivery and the route tester
+//! both build it here, so the tester shows exactly what delivery sends.
 
 use crate::headers::HeaderList;
+use crate::transform::{self, Transform, TransformError};
 use crate::verify::standard;
 
 pub const USER_AGENT: &str = concat!("hookrelay/", env!("CARGO_PKG_VERSION"));
@@ -20,17 +25,58 @@ pub struct Envelope<'a> {
     pub body: &'a [u8],
 }
 
-/// The outbound header list, or an error when the relay secret is unusable.
-pub fn outbound_headers(e: &Envelope<'_>) -> Result<Vec<(String, String)>, String> {
-    let key = standard::decode_secret(e.relay_secret)
-        .ok_or_else(|| "the endpoint's relay_secret is not a valid whsec_ secret".to_string())?;
-    let mut out: Vec<(String, String)> = e
-        .stored_headers
+/// The body, headers and content type a route sends, before the relay's own
+/// headers are added.
+pub struct Payload {
+    pub body: Vec<u8>,
+    pub headers: HeaderList,
+    pub content_type: Option<String>,
+}
+
+/// The stored request as the route sends it: unchanged, or what the route's
+/// transformation makes of it (which keeps the stored content type unless it
+/// sets one).
+pub fn route_payload(
+    transform: Option<&Transform>,
+    body: Vec<u8>,
+    headers: HeaderList,
+    content_type: Option<String>,
+) -> Result<Payload, TransformError> {
+    let Some(t) = transform else {
+        return Ok(Payload {
+            body,
+            headers,
+            content_type,
+        });
+    };
+    let pairs: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let out = transform::apply(t, &body, &pairs)?;
+    Ok(Payload {
+        body: out.body,
+        headers: HeaderList::new(out.headers),
+        content_type: out.content_type.or(content_type),
+    })
+}
+
+/// The stored headers passed on to the destination: the forwardable ones,
+/// without those the relay writes itself (`content-type`, `user-agent`).
+pub fn passed_on(headers: &HeaderList) -> Vec<(String, String)> {
+    headers
         .forwardable()
         .iter()
         .filter(|(k, _)| *k != "content-type" && *k != "user-agent")
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        .collect()
+}
+
+/// The outbound header list, or an error when the relay secret is unusable.
+pub fn outbound_headers(e: &Envelope<'_>) -> Result<Vec<(String, String)>, String> {
+    let key = standard::decode_secret(e.relay_secret)
+        .ok_or_else(|| "the endpoint's relay_secret is not a valid whsec_ secret".to_string())?;
+    let mut out = passed_on(e.stored_headers);
     if let Some(ct) = e.content_type {
         out.push(("content-type".into(), ct.into()));
     }
@@ -89,6 +135,40 @@ mod tests {
         assert_eq!(
             verify::verify(Provider::Standard, &[secret], &no_settings, &req),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn a_route_payload_is_the_stored_request_or_its_transformation() {
+        let stored = HeaderList::new([("x-a", "1"), ("user-agent", "Stripe/1.0")]);
+        let body = br#"{"id":"evt_1","secret":"s"}"#.to_vec();
+        let ct = Some("application/json".to_string());
+        let same = route_payload(None, body.clone(), stored.clone(), ct.clone()).unwrap();
+        assert_eq!(
+            (same.body.as_slice(), same.content_type.as_deref()),
+            (body.as_slice(), ct.as_deref())
+        );
+        assert_eq!(
+            passed_on(&same.headers),
+            vec![("x-a".to_string(), "1".to_string())]
+        );
+
+        let t = transform::parse_transform(&serde_json::json!({
+            "headers": {"set": {"x-b": "2"}, "remove": ["x-a"]},
+            "body": [{"op": "omit", "paths": ["/secret"]}],
+        }))
+        .unwrap();
+        let out = route_payload(Some(&t), body, stored, ct).unwrap();
+        assert_eq!(out.body, br#"{"id":"evt_1"}"#);
+        assert_eq!(
+            out.content_type.as_deref(),
+            Some("application/json"),
+            "kept unless set"
+        );
+        assert_eq!(
+            passed_on(&out.headers),
+            vec![("x-b".to_string(), "2".to_string())],
+            "the sender's user-agent is not passed on: the relay writes its own"
         );
     }
 

@@ -8,14 +8,11 @@
 // and no edit controls. Screenshots go under test-output/dashboard/.
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Relay, ADMIN_TOKEN, sleep } from "./support/relay.mjs";
-import { startDestination } from "./support/destination.mjs";
-import { launchBrowser, screenshot } from "./support/browser.mjs";
+import { ADMIN_TOKEN, sleep } from "./support/relay.mjs";
+import { startDashboard, screenshot, phoneScreenshot } from "./support/browser.mjs";
 import * as sign from "./support/providers.mjs";
 import { assertConservation, assertRouteConservation } from "./support/checks.mjs";
 
-const PHONE = { width: 390, height: 844 };
-const DESKTOP = { width: 1280, height: 860 };
 const SECRET = "whsec_stripe_dashboard_routes";
 const TRANSFORM = {
   headers: { set: { "x-route": "payments" } },
@@ -28,6 +25,7 @@ const TRANSFORM = {
 const transformed = (id, type, amount) =>
   JSON.stringify({ event: { data: { object: { amount } }, id, type }, source: "dashboard" });
 
+let rig;
 let relay;
 let dest;
 let browser;
@@ -36,12 +34,8 @@ let ep;
 let stored; // type -> the stored event's id
 
 before(async () => {
-  [dest, relay, browser] = await Promise.all([
-    startDestination(),
-    Relay.start({ name: "dashboard-routes" }),
-    launchBrowser({ viewport: DESKTOP }),
-  ]);
-  page = await browser.context.newPage();
+  rig = await startDashboard("dashboard-routes");
+  ({ relay, dest, browser, page } = rig);
   ep = await relay.createEndpoint({ name: "stripe shop", provider: "stripe", secrets: [SECRET], destination_url: dest.route("/shop-all") });
   stored = {};
   for (const [type, amount] of [["payment_intent.succeeded", 1050], ["customer.created", null]]) {
@@ -50,11 +44,7 @@ before(async () => {
   }
 });
 
-after(async () => {
-  await browser?.close();
-  await relay?.stop();
-  await dest?.close();
-});
+after(() => rig?.stop());
 
 /** A Stripe-signed event to the endpoint, with spacing a re-serialisation would change. */
 async function send(id, type, amount) {
@@ -70,12 +60,7 @@ async function keyFor(role) {
   return res.json.key;
 }
 
-async function signIn(p, key) {
-  await p.goto(`${relay.url}/dashboard/`);
-  await p.fill("#signin-key", key);
-  await p.press("#signin-key", "Enter");
-  await p.waitForSelector("#shell:not([hidden])");
-}
+const signIn = (p, key) => rig.signIn(p, key);
 
 /** From the endpoint's card to its routes page. */
 async function openRoutes(p) {
@@ -96,11 +81,10 @@ async function shot(p, name) {
   await screenshot(p, name);
 }
 
-async function phoneScreenshot(p, name) {
-  await p.setViewportSize(PHONE);
-  await p.waitForTimeout(300);
-  await shot(p, name);
-  await p.setViewportSize(DESKTOP);
+/** The same at phone size, from the top. */
+async function phoneShot(p, name) {
+  await p.evaluate(() => window.scrollTo(0, 0));
+  await phoneScreenshot(p, name);
 }
 
 it("an editor adds a payment_intent.* route with a transformation beside the live tester; a webhook reaches it transformed", async () => {
@@ -178,7 +162,7 @@ it("an editor adds a payment_intent.* route with a transformation beside the liv
   await waitVerdict(page, "does not match");
   await page.selectOption("[data-testid=tester-source]", stored["payment_intent.succeeded"]);
   await waitVerdict(page, "matches");
-  await phoneScreenshot(page, "10-route-editor-phone");
+  await phoneShot(page, "10-route-editor-phone");
 
   await page.click("[data-testid=route-form] button[type=submit]");
   const secret = (await page.textContent("[data-testid=revealed-secret]")).trim();
@@ -229,7 +213,7 @@ it("a viewer sees the routes and no edit controls; an admin may delete an extra 
   await viewer.waitForSelector("[data-testid=routes-table] tbody tr");
   assert.equal(await viewer.locator("[data-testid=route-form], [data-testid=route-tester]").count(), 0, "no editor by link either");
   await shot(viewer, "11-viewer-routes");
-  await phoneScreenshot(viewer, "11-viewer-routes-phone");
+  await phoneShot(viewer, "11-viewer-routes-phone");
   await viewer.close();
 
   const admin = await browser.context.newPage();

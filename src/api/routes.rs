@@ -8,6 +8,7 @@
 //! or transformation is refused with the JSON path of the problem.
 
 use super::endpoints::{apply, CircuitInput, EndpointInput, Kind, RetryInput};
+use crate::envelope;
 use crate::error::{json_response, ApiError};
 use crate::filter::{FilterInput, RouteSelector};
 use crate::headers::HeaderList;
@@ -314,46 +315,17 @@ pub async fn test(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         sample.provider,
     );
     let matches = selector.accepts(&request);
-    // As delivery builds them (envelope.rs): the relay writes its own user-agent.
-    let forwardable: Vec<(String, String)> = sample
-        .headers
-        .forwardable()
-        .iter()
-        .filter(|(k, _)| *k != "content-type" && *k != "user-agent")
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let (sent, transform_error) = match transform
-        .as_ref()
-        .map(|t| crate::transform::apply(t, &sample.body, &forwardable))
-    {
-        None => (
-            Some((
-                sample.body.clone(),
-                forwardable,
-                sample.content_type.clone(),
-            )),
-            None,
-        ),
-        Some(Ok(out)) => (
-            Some((
-                out.body,
-                out.headers,
-                out.content_type.or(sample.content_type.clone()),
-            )),
-            None,
-        ),
-        Some(Err(e)) => (None, Some(e.to_string())),
+    // As delivery builds it (envelope.rs), without the headers the relay adds.
+    let payload = envelope::route_payload(
+        transform.as_ref(),
+        sample.body,
+        sample.headers,
+        sample.content_type,
+    );
+    let (sent, transform_error) = match payload {
+        Ok(payload) => (matches.then(|| sent_view(&payload)), None),
+        Err(e) => (None, Some(e.to_string())),
     };
-    let sent = sent
-        .filter(|_| matches)
-        .map(|(body, headers, content_type)| {
-            json!({
-                "headers": headers,
-                "content_type": content_type,
-                "body": String::from_utf8(body.clone()).ok(),
-                "body_base64": B64.encode(&body),
-            })
-        });
     Ok(json_response(
         200,
         &json!({
@@ -372,6 +344,17 @@ struct Sample {
     content_type: Option<String>,
     provider: Provider,
     path: String,
+}
+
+/// What the tester shows as sent: the payload with the stored headers delivery
+/// passes on (the relay's own headers are made per attempt and left out).
+fn sent_view(payload: &envelope::Payload) -> Value {
+    json!({
+        "headers": envelope::passed_on(&payload.headers),
+        "content_type": payload.content_type,
+        "body": std::str::from_utf8(&payload.body).ok(),
+        "body_base64": B64.encode(&payload.body),
+    })
 }
 
 /// The request of a stored event (its ingest's).
