@@ -115,6 +115,7 @@ pub const OPERATIONS: &[(&str, &str, Need)] = &[
     ("PATCH", "/endpoints/{id}", EDITOR),
     ("POST", "/endpoints/{id}/routes", EDITOR),
     ("PATCH", "/routes/{id}", EDITOR),
+    ("POST", "/routes/{id}/circuit/reset", EDITOR),
     ("POST", "/endpoints/{id}/pause", EDITOR),
     ("POST", "/endpoints/{id}/resume", EDITOR),
     ("POST", "/events/{id}/replay", EDITOR),

@@ -91,6 +91,12 @@ pub enum Alert {
         last_run_at: Option<i64>,
         stale_after_s: i64,
     },
+    /// The ack path answered `503` because storage (R2 or D1) failed: the
+    /// provider will retry, but a lasting failure loses events once it gives up.
+    IngestFailing {
+        endpoint_id: String,
+        reason: String,
+    },
     /// Sent on request to check a channel.
     Test,
 }
@@ -123,6 +129,7 @@ impl Alert {
             Alert::CircuitChanged { open: false, .. } => "endpoint.circuit_closed",
             Alert::RefusalSpike { .. } => "endpoint.refusals_spiking",
             Alert::SweeperStale { .. } => "relay.sweeper_stale",
+            Alert::IngestFailing { .. } => "relay.ingest_failing",
             Alert::Test => "relay.test",
         }
     }
@@ -162,6 +169,9 @@ impl Alert {
                 ":skull: the sweeper has not run for more than {stale_after_s} s (last run: {}); check the cron trigger",
                 last_run_at.map(iso8601).unwrap_or_else(|| "never".into())
             ),
+            Alert::IngestFailing { endpoint_id, reason } => format!(
+                ":rotating_light: ingest answered 503 to {endpoint_id}: {reason}; providers are retrying"
+            ),
             Alert::Test => "hookrelay test alert: this channel works".into(),
         }
     }
@@ -195,6 +205,10 @@ impl Alert {
             } => {
                 json!({"last_run_at": last_run_at.map(iso8601), "stale_after_s": stale_after_s})
             }
+            Alert::IngestFailing {
+                endpoint_id,
+                reason,
+            } => json!({"endpoint_id": endpoint_id, "reason": reason}),
             Alert::Test => json!({}),
         }
     }
@@ -324,6 +338,12 @@ mod tests {
         assert_eq!(open.text(None), ":no_entry: n (ep_a): circuit opened; deliveries wait and one probe is sent per interval");
         assert_eq!(open.kind(), "endpoint.circuit_opened");
         assert_eq!(closed.kind(), "endpoint.circuit_closed");
+        let failing = Alert::IngestFailing {
+            endpoint_id: "ep_a".into(),
+            reason: "the body could not be stored".into(),
+        };
+        assert_eq!(failing.kind(), "relay.ingest_failing");
+        assert!(failing.text(None).contains("503 to ep_a"));
         let stale = Alert::SweeperStale {
             last_run_at: None,
             stale_after_s: 120,

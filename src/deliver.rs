@@ -13,17 +13,22 @@ use crate::model::{DeliveryMessage, DestinationType, Endpoint, EndpointId, Statu
 use crate::outbound::{self, AttemptResult};
 use crate::rate::RateLimit;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, random_unit, Relay};
-use crate::retry::{decide, parse_retry_after_s, Decision, OutcomeClass};
+use crate::retry::{closes_circuit, decide, parse_retry_after_s, Decision, OutcomeClass};
 use crate::settings::Fault;
 use crate::store::attempts::AttemptRow;
 use crate::store::endpoints::{self, CircuitInput};
 use crate::store::events::{self, Claim, Transition};
-use crate::store::{bodies, endpoint_cache, ingests, meta};
+use crate::store::{bodies, endpoint_cache, ingests};
 use crate::watch;
 
 /// Waiting events re-enqueued per drain; the sweeper delivers any beyond.
 const DRAIN_LIMIT: u32 = 1_000;
-use futures::future::join_all;
+/// Deliveries in flight at once per invocation. Workers open at most six
+/// outbound connections per invocation and queue the rest, and a queued
+/// fetch's timeout clock would already be running: a slow queue would look
+/// like a slow destination and open its circuit.
+pub const CONNECTIONS: usize = 6;
+use futures::stream::{self, StreamExt};
 use serde_json::json;
 use worker::{console_error, console_log, MessageBatch, MessageExt, RawMessage, Result};
 
@@ -42,43 +47,17 @@ pub enum Delivery {
     LeaseLost,
 }
 
-/// Queue consumer for `DELIVERIES`: every message of the batch concurrently, each
-/// acked after its writes, retried by the queue if they failed.
+/// Queue consumer for `DELIVERIES`: the messages of the batch at most
+/// [`CONNECTIONS`] at a time (each also within the isolate's body budget),
+/// each acked after its writes, retried by the queue if they failed.
 pub async fn handle_batch(relay: &Relay, batch: &MessageBatch<DeliveryMessage>) {
     let messages: Vec<RawMessage> = batch.raw_iter().collect();
-    join_all(messages.iter().map(|m| handle_message(relay, m))).await;
-    watch_the_sweeper(relay).await;
-}
-
-thread_local! {
-    static LAST_SWEEPER_CHECK: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
-}
-
-/// The consumer keeps an eye on the sweeper (at most once a minute per isolate,
-/// after its messages are acked): a dead cron cannot report itself.
-async fn watch_the_sweeper(relay: &Relay) {
-    let now = now_ms();
-    if now - LAST_SWEEPER_CHECK.with(|c| c.get()) < 60_000 {
-        return;
-    }
-    LAST_SWEEPER_CHECK.with(|c| c.set(now));
-    let result = match meta::get(&relay.db, meta::SWEEPER_HEARTBEAT).await {
-        Ok(heartbeat) => {
-            let last_run = heartbeat.map(|h| h.updated_at as i64);
-            if watch::is_stale(relay, last_run, now) {
-                watch::report_stale_sweeper(relay, last_run).await
-            } else {
-                Ok(())
-            }
-        }
-        Err(e) => Err(e),
-    };
-    if let Err(err) = result {
-        console_error!(
-            "{}",
-            json!({"msg": "sweeper check failed", "error": err.to_string()})
-        );
-    }
+    stream::iter(messages.iter().map(|m| handle_message(relay, m)))
+        .buffer_unordered(CONNECTIONS)
+        .collect::<Vec<()>>()
+        .await;
+    // A dead cron cannot report itself; the consumer keeps an eye on it.
+    watch::check_sweeper_now_and_then(relay).await;
 }
 
 async fn handle_message(relay: &Relay, message: &RawMessage) {
@@ -106,8 +85,10 @@ async fn handle_message(relay: &Relay, message: &RawMessage) {
 }
 
 /// Consumer for the dead-letter queue: a message lands there after the queue gave
-/// up on it (the consumer kept failing), so its event is marked `dead` with the
-/// reason and can be replayed.
+/// up on it (the consumer kept failing). Its event is marked `dead` with the
+/// reason (replayable) only if a deliverer's lease on it expired mid-attempt;
+/// an event nobody tried, or one whose lease is still live, is left to the
+/// sweeper (see [`events::mark_dead_letter`]).
 pub async fn handle_dead_letters(relay: &Relay, batch: &MessageBatch<DeliveryMessage>) {
     for message in batch.raw_iter() {
         let Some(msg) = parse_message(&message) else {
@@ -115,8 +96,15 @@ pub async fn handle_dead_letters(relay: &Relay, batch: &MessageBatch<DeliveryMes
             continue;
         };
         let reason = "the delivery message was dead-lettered after repeated consumer failures";
-        match events::mark_dead(&relay.db, &msg.event_id, reason, now_ms()).await {
-            Ok(_) => message.ack(),
+        match events::mark_dead_letter(&relay.db, &msg.event_id, reason, now_ms()).await {
+            Ok(marked) => {
+                console_log!(
+                    "{}",
+                    json!({"msg": "dead-lettered message", "event_id": msg.event_id,
+                           "marked_dead": marked})
+                );
+                message.ack()
+            }
             Err(err) => {
                 console_error!(
                     "{}",
@@ -146,9 +134,12 @@ pub async fn deliver_event(relay: &Relay, event_id: &str) -> Result<Delivery> {
 }
 
 /// Sends one probe through a route's open circuit: its oldest waiting event,
-/// if the probe slot for this interval is free. A success closes the circuit and
-/// drains the backlog; a failure doubles the probe interval and does not count
-/// against the event's schedule.
+/// if the probe slot for this interval is free. Any answer but a "down" one
+/// (5xx, timeout, network error) closes the circuit and drains the backlog,
+/// and the probed event follows its own answer (a `422` goes dead, a `429`
+/// waits): the circuit is about the destination, not about one event. A down
+/// answer doubles the probe interval and does not count against the event's
+/// schedule.
 pub async fn probe_route(relay: &Relay, route_id: &str) -> Result<Delivery> {
     if !endpoints::take_probe_slot(&relay.db, route_id, now_ms()).await? {
         return Ok(Delivery::NotClaimed);
@@ -160,6 +151,7 @@ pub async fn probe_route(relay: &Relay, route_id: &str) -> Result<Delivery> {
 }
 
 async fn deliver(relay: &Relay, event_id: &str, probe: bool) -> Result<Delivery> {
+    injected_d1_outage(relay)?;
     let token = hex::encode(random_bytes::<16>());
     let lease_margin_ms = relay.settings.lease_margin_s as i64 * 1000;
     let claimed = events::claim(
@@ -175,19 +167,70 @@ async fn deliver(relay: &Relay, event_id: &str, probe: bool) -> Result<Delivery>
         return Ok(Delivery::NotClaimed);
     };
     let Some(endpoint) = load_target(relay, &claim).await? else {
-        return finish_dead(relay, &claim, "the route was deleted").await;
+        return finish_dead(relay, &claim, events::ROUTE_DELETED).await;
     };
     if !probe {
-        if let Some(wait_ms) = rate_limit_wait(relay, &claim.route_id, &endpoint).await? {
-            return defer(relay, &claim, wait_ms).await;
+        if let Some(slot_at) = later_rate_slot(relay, &claim, &endpoint).await? {
+            return defer_to_slot(relay, &claim, slot_at).await;
         }
     }
+    let body_size = claim.body_size.unwrap_or(0.0) as usize;
+    let _budget = BodyBudget::acquire(body_size).await;
     match prepare(relay, &claim, &endpoint).await? {
         Prepared::Ready(plan) => attempt_and_record(relay, &claim, &endpoint, plan, probe).await,
         Prepared::Refused(reason) => finish_dead(relay, &claim, &reason).await,
         Prepared::TransformFailed { number, reason } => {
             transform_failed(relay, &claim, number, &reason).await
         }
+    }
+}
+
+/// The `d1_deliver_until` test fault: D1 is unreachable for delivery.
+fn injected_d1_outage(relay: &Relay) -> Result<()> {
+    if relay.settings.d1_down_for_delivery(now_ms()) {
+        return Err(worker::Error::RustError(
+            "injected fault: D1 is unavailable".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Bytes of stored bodies that deliveries in this isolate may hold at once.
+/// An isolate has 128 MB; one delivery holds about three copies of its body
+/// (the R2 read, the payload, the request), so this leaves room for the rest.
+const BODY_BUDGET_BYTES: usize = 48 * 1024 * 1024;
+/// Copies of a body one delivery holds at its peak.
+const BODY_COPIES: usize = 3;
+
+thread_local! {
+    static BODY_BYTES_IN_USE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A share of [`BODY_BUDGET_BYTES`] held while one delivery loads and sends
+/// its body; given back when dropped. A delivery waits while the others hold
+/// too much, except that one delivery alone may always go (so a body bigger
+/// than the budget is still delivered, just never beside another).
+struct BodyBudget {
+    bytes: usize,
+}
+
+impl BodyBudget {
+    async fn acquire(body_size: usize) -> BodyBudget {
+        let bytes = body_size.saturating_mul(BODY_COPIES);
+        loop {
+            let in_use = BODY_BYTES_IN_USE.with(|c| c.get());
+            if in_use == 0 || in_use.saturating_add(bytes) <= BODY_BUDGET_BYTES {
+                BODY_BYTES_IN_USE.with(|c| c.set(in_use + bytes));
+                return BodyBudget { bytes };
+            }
+            worker::Delay::from(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for BodyBudget {
+    fn drop(&mut self) {
+        BODY_BYTES_IN_USE.with(|c| c.set(c.get().saturating_sub(self.bytes)));
     }
 }
 
@@ -257,24 +300,28 @@ async fn load_target(relay: &Relay, claim: &Claim) -> Result<Option<Endpoint>> {
         .map(|(route, _)| route.target))
 }
 
-/// `Some(wait)` when the route's rate limit has no slot right now.
-async fn rate_limit_wait(relay: &Relay, route_id: &str, target: &Endpoint) -> Result<Option<i64>> {
+/// `Some(slot_at)` when the route's rate limit gives this event a later slot
+/// than now. An event that already holds a slot (it was deferred to it) and
+/// whose slot has come spends no new one.
+async fn later_rate_slot(relay: &Relay, claim: &Claim, target: &Endpoint) -> Result<Option<i64>> {
     let Some(limit) = RateLimit::from_setting(target.rate_limit_per_s) else {
         return Ok(None);
     };
-    Ok(
-        endpoints::take_rate_slot(&relay.db, route_id, limit, now_ms())
-            .await?
-            .err(),
-    )
+    let now = now_ms();
+    if claim.rate_slot_at.is_some_and(|slot| slot as i64 <= now) {
+        return Ok(None);
+    }
+    let slot_at = endpoints::reserve_rate_slot(&relay.db, &claim.route_id, limit, now).await?;
+    Ok((slot_at > now).then_some(slot_at))
 }
 
-/// Gives the claim back and asks again after `wait_ms` with a fresh delayed
-/// message (not a queue retry, which would count towards dead-lettering).
-async fn defer(relay: &Relay, claim: &Claim, wait_ms: i64) -> Result<Delivery> {
+/// Gives the claim back until its reserved slot and asks again then with a
+/// fresh delayed message (not a queue retry, which would count towards
+/// dead-lettering).
+async fn defer_to_slot(relay: &Relay, claim: &Claim, slot_at: i64) -> Result<Delivery> {
     let now = now_ms();
-    if events::release(&relay.db, claim, now + wait_ms, now).await? {
-        requeue_later(relay, &claim.id, wait_ms.max(0) as u64).await;
+    if events::release_to_slot(&relay.db, claim, slot_at, now).await? {
+        requeue_later(relay, &claim.id, (slot_at - now).max(0) as u64).await;
     }
     Ok(Delivery::Deferred)
 }
@@ -436,9 +483,10 @@ pub async fn record_attempt(
     probe: bool,
 ) -> Result<Delivery> {
     let counted_failure = result.class.means_destination_down();
-    // A failed probe neither spends the event's schedule nor moves it on: the
-    // event waits for the circuit like every other.
-    let free_probe = probe && result.class != OutcomeClass::Delivered;
+    // A probe that finds the destination still down neither spends the event's
+    // schedule nor moves it on: the event waits for the circuit like every
+    // other. Any other answer is an ordinary attempt.
+    let free_probe = probe && counted_failure;
     let decision = if free_probe {
         Decision::Retry { delay_ms: 0 }
     } else {
@@ -466,25 +514,29 @@ pub async fn record_attempt(
         advance_cycle: !free_probe,
     };
     let circuit = CircuitInput {
-        success: result.class == OutcomeClass::Delivered,
+        success: closes_circuit(result.class, probe),
         counted_failure,
         probe,
     };
+    let lease = (claim.id.as_str(), claim.lease_token.as_str());
     let mut also = vec![endpoints::circuit_statement(
         &relay.db,
         &claim.route_id,
         &circuit,
         finished,
+        lease,
     )?];
     if result.class == OutcomeClass::Gone {
         let reason = "paused: the destination answered 410 Gone";
-        also.push(endpoints::pause_statement(
+        also.push(endpoints::pause_if_leased(
             &relay.db,
             &claim.route_id,
             reason,
             finished,
+            lease,
         )?);
     }
+    injected_d1_outage(relay)?;
     let held = events::complete(&relay.db, claim, Some(&row), &transition, also, finished).await?;
     log_attempt(claim, &row, status, held);
     if !held {
@@ -499,7 +551,7 @@ pub async fn record_attempt(
         _ => {}
     }
     if probe && circuit.success {
-        drain(relay, &claim.route_id).await?;
+        drain(relay, &claim.route_id, Some(&claim.id)).await?;
     }
     if endpoint.fifo && pushed && status != Status::Retrying {
         advance_line(relay, &claim.route_id).await?;
@@ -508,10 +560,15 @@ pub async fn record_attempt(
 }
 
 /// Re-enqueues a route's waiting events, oldest first, after a resume or a
-/// closing circuit. Bounded; the sweeper takes any rest.
-pub async fn drain(relay: &Relay, route_id: &str) -> Result<usize> {
+/// closing circuit (except `requeued`, which already has its message).
+/// Bounded; the sweeper takes any rest.
+pub async fn drain(relay: &Relay, route_id: &str, requeued: Option<&str>) -> Result<usize> {
     let waiting = events::waiting(&relay.db, route_id, DRAIN_LIMIT).await?;
-    let ids: Vec<String> = waiting.into_iter().map(|w| w.id).collect();
+    let ids: Vec<String> = waiting
+        .into_iter()
+        .map(|w| w.id)
+        .filter(|id| Some(id.as_str()) != requeued)
+        .collect();
     match relay.queue() {
         Ok(q) => enqueue_many(&q, &ids).await?,
         Err(e) => console_error!(

@@ -6,6 +6,14 @@
 //! `http://0x7f.1/` and `http://0177.0.0.1/` all arrive here as `127.0.0.1`.
 //! `allow_private` (the `ALLOW_PRIVATE_DESTINATIONS` var, set only for local
 //! development and tests) permits plain http and private addresses.
+//!
+//! Host names are not resolved. The check applies to literal IP addresses and to
+//! names that are local by definition (`localhost`, `*.localhost`, `*.local`,
+//! `*.internal`, `*.home.arpa`); a DNS name that resolves to a private, loopback
+//! or metadata address is NOT caught by this check. (A Worker has no resolver to
+//! ask before `fetch`, and a name's answer may change between a check and the
+//! request anyway.) What such a name reaches is up to the network the runtime
+//! fetches from.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use url::{Host, Url};
@@ -76,7 +84,8 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
     if let Some(v4) = embedded_v4(ip) {
         return forbidden_v4(v4);
     }
-    let first = ip.segments()[0];
+    let s = ip.segments();
+    let first = s[0];
     if ip.is_loopback() {
         Some("a loopback address")
     } else if ip.is_unspecified() {
@@ -85,6 +94,18 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         Some("a unique-local address")
     } else if first & 0xffc0 == 0xfe80 {
         Some("a link-local address")
+    } else if first & 0xffc0 == 0xfec0 {
+        Some("a site-local address")
+    } else if first == 0x2002 {
+        // 6to4 (2002::/16) carries an IPv4 address in its next 32 bits, and a
+        // relay router unwraps it towards that IPv4 address. 6to4 is deprecated
+        // (RFC 7526) and no real webhook receiver needs it, so the whole block is
+        // refused rather than trusting the embedded address to decide.
+        Some("a 6to4 address (it embeds an IPv4 address)")
+    } else if first == 0x64 && s[1] == 0xff9b && s[2] == 1 {
+        // Local-use NAT64 (64:ff9b:1::/48, RFC 8215): translated by the
+        // operator's own gateway, wherever the IPv4 part sits in it.
+        Some("a local-use NAT64 address")
     } else if ip.is_multicast() {
         Some("a multicast address")
     } else {
@@ -180,6 +201,50 @@ mod tests {
         ] {
             assert!(check_destination(bad, false).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn six_to_four_local_nat64_and_site_local_are_refused() {
+        for bad in [
+            // 6to4: 2002:AABB:CCDD::/48 wraps the IPv4 address AA.BB.CC.DD.
+            "https://[2002:7f00:1::1]/",
+            "https://[2002:a9fe:a9fe::]/",
+            "https://[2002:c0a8:101::1]/",
+            // A public IPv4 inside 6to4 is refused too: the whole block is.
+            "https://[2002:5db8:d822::1]/",
+            "https://[2002::]/",
+            // Local-use NAT64, whatever IPv4 it carries.
+            "https://[64:ff9b:1::a9fe:a9fe]/",
+            "https://[64:ff9b:1::808:808]/",
+            "https://[64:ff9b:1:ffff:ffff:ffff:ffff:ffff]/",
+            // Deprecated site-local, fec0::/10.
+            "https://[fec0::1]/",
+            "https://[feff:ffff::1]/",
+        ] {
+            assert!(check_destination(bad, false).is_err(), "{bad}");
+            let host = Url::parse(bad).unwrap().host_str().unwrap().to_string();
+            let ip: IpAddr = host.trim_matches(['[', ']']).parse().unwrap();
+            assert!(is_private_ip(ip), "{bad}");
+        }
+        // Global addresses next to those blocks pass.
+        for ok in [
+            "https://[2001:4860:4860::8888]/",
+            "https://[2003::1]/",
+            "https://[2600::1]/",
+        ] {
+            assert!(check_destination(ok, false).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            check_destination("https://[fec0::1]/", false).unwrap_err(),
+            "destination_url points at a site-local address"
+        );
+    }
+
+    #[test]
+    fn host_names_are_not_resolved() {
+        // A public-looking name passes whatever it resolves to: only literal
+        // addresses and local-by-definition names are checked.
+        assert!(check_destination("https://127.0.0.1.nip.io/", false).is_ok());
     }
 
     #[test]

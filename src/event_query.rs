@@ -6,6 +6,11 @@
 //! binds, or a message that says what was wrong. A prefix becomes a range of
 //! strings (`>= prefix AND < successor`), which an index can serve, instead of a
 //! pattern whose own `*`, `?` or `[` would need escaping.
+//!
+//! A pull lease's `event_types` are patterns where `*` is any run of characters,
+//! anywhere (the rule of a route's `event_types` and of `hookrelay listen
+//! --events`); [`validate_event_types`] turns them into SQLite `GLOB` patterns
+//! that match exactly the same types and that D1 will run.
 
 use crate::dedup;
 use crate::model::EventId;
@@ -86,6 +91,73 @@ pub fn parse_instant(raw: &str) -> Option<i64> {
     let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?;
     let ms = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis();
     (raw.len() == 10 && (0..=MAX_UNIX_MS).contains(&ms)).then_some(ms)
+}
+
+/// The longest `LIKE` / `GLOB` pattern D1 runs, in bytes (its
+/// `SQLITE_MAX_LIKE_PATTERN_LENGTH`); a longer one fails the whole statement
+/// with "LIKE or GLOB pattern too complex".
+pub const MAX_GLOB_PATTERN_BYTES: usize = 50;
+/// How many `event_types` patterns one pull lease may name.
+pub const MAX_PULL_EVENT_TYPES: usize = 20;
+
+/// An event-type pattern (`*` is any run of characters, anywhere; every other
+/// character stands for itself, as in `filter::EventTypes` and the command
+/// line's `--events`) as a SQLite `GLOB` pattern that matches the same types.
+///
+/// `*` stays `*` (a run of them becomes one, which matches the same). `GLOB`'s
+/// other metacharacters are escaped as one-character classes: `?` becomes `[?]`
+/// and `[` becomes `[[]`. A `]` outside a class is already literal in `GLOB`, so
+/// it is kept as it is (no `*` needs escaping: every `*` is a wildcard).
+/// `GLOB` is case-sensitive, as the patterns are.
+///
+/// `Err` for an empty pattern, one with control characters, or one whose `GLOB`
+/// form is longer than [`MAX_GLOB_PATTERN_BYTES`] (each `?` or `[` takes 3
+/// bytes there), which D1 would refuse.
+pub fn glob_pattern(event_type_pattern: &str) -> Result<String, String> {
+    if event_type_pattern.is_empty() {
+        return Err("an event type pattern must not be empty".into());
+    }
+    if event_type_pattern.chars().any(char::is_control) {
+        return Err("an event type pattern must not contain control characters".into());
+    }
+    let mut glob = String::with_capacity(event_type_pattern.len());
+    for c in event_type_pattern.chars() {
+        match c {
+            // No `*` is ever literal here, so a `*` at the end is a wildcard.
+            '*' if glob.ends_with('*') => {}
+            '*' => glob.push('*'),
+            '?' => glob.push_str("[?]"),
+            '[' => glob.push_str("[[]"),
+            c => glob.push(c),
+        }
+    }
+    if glob.len() > MAX_GLOB_PATTERN_BYTES {
+        return Err(format!(
+            "an event type pattern may take at most {MAX_GLOB_PATTERN_BYTES} bytes as a match \
+             pattern (each `?` or `[` takes 3); this one takes {}",
+            glob.len()
+        ));
+    }
+    Ok(glob)
+}
+
+/// A pull lease's `event_types`, checked: at most [`MAX_PULL_EVENT_TYPES`]
+/// patterns, each accepted by [`glob_pattern`]. Returns their `GLOB` forms in
+/// the given order; a message names the first bad pattern by its index
+/// (`event_types[2]: ...`). An empty list gives an empty list: no patterns, no
+/// filter, as the lease treats it.
+pub fn validate_event_types(patterns: &[String]) -> Result<Vec<String>, String> {
+    if patterns.len() > MAX_PULL_EVENT_TYPES {
+        return Err(format!(
+            "event_types may hold at most {MAX_PULL_EVENT_TYPES} patterns; it has {}",
+            patterns.len()
+        ));
+    }
+    patterns
+        .iter()
+        .enumerate()
+        .map(|(i, p)| glob_pattern(p).map_err(|e| format!("event_types[{i}]: {e}")))
+        .collect()
 }
 
 /// What `q` can name: an event by its id, or the events of an ingest by its
@@ -240,6 +312,221 @@ mod tests {
         ] {
             assert_eq!(parse_instant(bad), None, "{bad:?}");
         }
+    }
+
+    /// SQLite's `GLOB` (func.c `patternCompare`): `*`, `?`, and `[...]` classes
+    /// with `^` negation, `a-z` ranges and a leading `]` taken literally; any
+    /// other character, `]` included, stands for itself.
+    fn sqlite_glob(pattern: &[char], text: &[char]) -> bool {
+        match pattern.first() {
+            None => text.is_empty(),
+            Some('*') => (0..=text.len()).any(|i| sqlite_glob(&pattern[1..], &text[i..])),
+            Some('?') => !text.is_empty() && sqlite_glob(&pattern[1..], &text[1..]),
+            Some('[') => {
+                let Some(&c) = text.first() else {
+                    return false;
+                };
+                let mut i = 1;
+                let invert = pattern.get(i) == Some(&'^');
+                if invert {
+                    i += 1;
+                }
+                let mut seen = false;
+                if pattern.get(i) == Some(&']') {
+                    seen = c == ']';
+                    i += 1;
+                }
+                let mut prior: Option<char> = None;
+                while i < pattern.len() && pattern[i] != ']' {
+                    let range_end = pattern.get(i + 1).filter(|&&e| e != ']');
+                    match (pattern[i], prior, range_end) {
+                        ('-', Some(lo), Some(&hi)) => {
+                            seen |= (lo..=hi).contains(&c);
+                            prior = None;
+                            i += 2;
+                        }
+                        (p, _, _) => {
+                            seen |= c == p;
+                            prior = Some(p);
+                            i += 1;
+                        }
+                    }
+                }
+                i < pattern.len() && seen != invert && sqlite_glob(&pattern[i + 1..], &text[1..])
+            }
+            Some(&p) => text.first() == Some(&p) && sqlite_glob(&pattern[1..], &text[1..]),
+        }
+    }
+
+    /// The event-type rule the patterns come with: `*` any run, all else literal.
+    fn wildcard(pattern: &[char], text: &[char]) -> bool {
+        match pattern.first() {
+            None => text.is_empty(),
+            Some('*') => (0..=text.len()).any(|i| wildcard(&pattern[1..], &text[i..])),
+            Some(&p) => text.first() == Some(&p) && wildcard(&pattern[1..], &text[1..]),
+        }
+    }
+
+    fn chars(s: &str) -> Vec<char> {
+        s.chars().collect()
+    }
+
+    #[test]
+    fn glob_patterns_escape_every_metacharacter_but_the_star() {
+        let cases = [
+            ("charge.succeeded", "charge.succeeded"),
+            ("charge.*", "charge.*"),
+            ("*", "*"),
+            ("*.paid", "*.paid"),
+            ("a?b", "a[?]b"),
+            ("?", "[?]"),
+            ("a[b]c", "a[[]b]c"),
+            ("[", "[[]"),
+            ("]", "]"),
+            ("[]", "[[]]"),
+            ("[^a]", "[[]^a]"),
+            ("[a-z]", "[[]a-z]"),
+            ("*?", "*[?]"),
+            ("a**b***", "a*b*"),
+            ("orders/*", "orders/*"),
+            ("é.*", "é.*"),
+            ("Charge.*", "Charge.*"),
+        ];
+        for (pattern, glob) in cases {
+            assert_eq!(glob_pattern(pattern).as_deref(), Ok(glob), "{pattern}");
+        }
+    }
+
+    #[test]
+    fn glob_patterns_match_exactly_what_the_event_type_pattern_matches() {
+        let patterns = [
+            "a?b", "?", "a[b]c", "[x", "x]", "[]", "[^a]", "[a-z]", "a-z", "*?*", "a*?",
+            "charge.*", "*", "*.paid", "a**b", "é*", "*[*", "?*]", "exact",
+        ];
+        let texts = [
+            "",
+            "a?b",
+            "aXb",
+            "ab",
+            "a??b",
+            "?",
+            "x",
+            "a[b]c",
+            "abc",
+            "a]c",
+            "[x",
+            "x]",
+            "[]",
+            "]",
+            "[",
+            "[^a]",
+            "b",
+            "^",
+            "[a-z]",
+            "m",
+            "a-z",
+            "a",
+            "a?",
+            "aa?",
+            "?b",
+            "charge.",
+            "charge.x",
+            "charge",
+            "invoice.paid",
+            "é",
+            "éa",
+            "e",
+            "a*b",
+            "aXYb",
+            "x[y",
+            "x[",
+            "?]",
+            "y?z]",
+            "exact",
+            "exactly",
+        ];
+        for pattern in patterns {
+            let glob = chars(&glob_pattern(pattern).unwrap());
+            for text in texts {
+                assert_eq!(
+                    sqlite_glob(&glob, &chars(text)),
+                    wildcard(&chars(pattern), &chars(text)),
+                    "{pattern:?} as {:?} against {text:?}",
+                    String::from_iter(&glob)
+                );
+            }
+        }
+        // The two readings really differ for unescaped patterns.
+        assert!(sqlite_glob(&chars("a?b"), &chars("aXb")));
+        assert!(!sqlite_glob(&chars("a[?]b"), &chars("aXb")));
+        assert!(sqlite_glob(&chars("a[?]b"), &chars("a?b")));
+    }
+
+    #[test]
+    fn glob_patterns_fit_d1s_50_byte_limit() {
+        let at_limit = "x".repeat(MAX_GLOB_PATTERN_BYTES);
+        assert_eq!(glob_pattern(&at_limit), Ok(at_limit.clone()));
+        let err = glob_pattern(&"x".repeat(MAX_GLOB_PATTERN_BYTES + 1)).unwrap_err();
+        assert!(
+            err.contains("at most 50 bytes") && err.contains("takes 51"),
+            "{err}"
+        );
+        // Escapes count: 16 `?` are 48 bytes, 17 are 51.
+        assert_eq!(glob_pattern(&"?".repeat(16)).unwrap().len(), 48);
+        assert!(glob_pattern(&"?".repeat(17)).is_err());
+        assert!(glob_pattern(&format!("{}[", "x".repeat(48))).is_err());
+        assert!(glob_pattern(&format!("{}]", "x".repeat(49))).is_ok());
+        // Bytes, not characters: `é` is two.
+        assert!(glob_pattern(&"é".repeat(25)).is_ok());
+        assert!(glob_pattern(&format!("{}x", "é".repeat(25))).is_err());
+        // A run of stars is one star.
+        assert_eq!(
+            glob_pattern(&format!("a{}", "*".repeat(100))),
+            Ok("a*".into())
+        );
+    }
+
+    #[test]
+    fn glob_pattern_refusals() {
+        for bad in ["", "a\nb", "\0", "charge.\t*"] {
+            assert!(glob_pattern(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn event_types_become_glob_patterns_in_order() {
+        let given: Vec<String> = ["charge.*", "a?b", "invoice.paid"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            validate_event_types(&given),
+            Ok(vec![
+                "charge.*".into(),
+                "a[?]b".into(),
+                "invoice.paid".into()
+            ])
+        );
+        assert_eq!(validate_event_types(&[]), Ok(vec![]));
+    }
+
+    #[test]
+    fn event_types_refusals_name_the_pattern() {
+        let twenty: Vec<String> = (0..MAX_PULL_EVENT_TYPES).map(|i| format!("t{i}")).collect();
+        assert_eq!(validate_event_types(&twenty).unwrap().len(), 20);
+        let mut twenty_one = twenty.clone();
+        twenty_one.push("t20".into());
+        let err = validate_event_types(&twenty_one).unwrap_err();
+        assert!(err.contains("at most 20 patterns"), "{err}");
+
+        let with_empty = ["charge.*".to_string(), String::new()];
+        let err = validate_event_types(&with_empty).unwrap_err();
+        assert!(err.starts_with("event_types[1]: "), "{err}");
+        let with_long = ["ok".to_string(), "?".repeat(20), String::new()];
+        let err = validate_event_types(&with_long).unwrap_err();
+        assert!(
+            err.starts_with("event_types[1]: ") && err.contains("50 bytes"),
+            "{err}"
+        );
     }
 
     #[test]

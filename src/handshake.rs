@@ -33,6 +33,7 @@ use crate::verify::hmac_sha256;
 use hmac::Mac;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The longest challenge the relay will echo. Real challenges are well under
@@ -345,9 +346,16 @@ fn query_value<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str>
         .map(|(_, v)| v.as_str())
 }
 
-/// Constant time for equal lengths; a length difference is all that can leak.
+/// Compares the SHA-256 digests of both tokens in constant time: the digests
+/// always have the same length, so neither the token's bytes nor its length
+/// show in how long a wrong guess takes.
 fn tokens_match(given: &str, expected: &str) -> bool {
-    given.as_bytes().ct_eq(expected.as_bytes()).into()
+    token_digest(given).ct_eq(&token_digest(expected)).into()
+}
+
+/// What [`tokens_match`] compares: 32 bytes, whatever the token's length.
+fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 #[cfg(test)]
@@ -669,6 +677,31 @@ mod tests {
                 answer(&req, &endpoint),
                 Err(HandshakeRefusal::VerifyTokenNotConfigured)
             );
+        }
+    }
+
+    #[test]
+    fn verify_tokens_are_compared_as_fixed_length_digests() {
+        // The compared values are SHA-256 digests, one width for every token, so
+        // a guess of the wrong length costs the same as one of the right length.
+        // echo -n meta-verify-token | sha256sum
+        assert_eq!(
+            hex::encode(token_digest(META_TOKEN)),
+            "9f27ea7db11f88dfa8b23793907b882c46c8bfe5fff01f0c5d50ed362310378b"
+        );
+        for token in ["", "m", META_TOKEN, &"x".repeat(4096)] {
+            assert_eq!(token_digest(token).len(), 32);
+        }
+        assert!(tokens_match(META_TOKEN, META_TOKEN));
+        for wrong in [
+            "",
+            "m",
+            "meta-verify-toke",
+            "meta-verify-tokeN",
+            "meta-verify-token ",
+            "meta-verify-token-and-more",
+        ] {
+            assert!(!tokens_match(wrong, META_TOKEN), "{wrong:?}");
         }
     }
 

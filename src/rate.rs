@@ -55,6 +55,14 @@ impl RateLimit {
     pub fn wait_ms(self, tat_ms: i64, now_ms: i64) -> i64 {
         (tat_ms - self.tolerance_ms() - now_ms).max(1)
     }
+
+    /// When a delivery that reserved a slot may start, given the TAT its
+    /// reservation left behind (`next_tat` of the TAT it found): now if the
+    /// TAT it found was within the burst allowance, else that TAT less the
+    /// allowance. Reserving never refuses: it hands out the next free slot.
+    pub fn start_of_slot(self, tat_after_ms: i64, now_ms: i64) -> i64 {
+        (tat_after_ms - self.interval_ms() - self.tolerance_ms()).max(now_ms)
+    }
 }
 
 #[cfg(test)]
@@ -101,6 +109,44 @@ mod tests {
                 "{in_window} in the second from {window_start}"
             );
         }
+    }
+
+    /// Reserving a slot for each of `n` events that all arrive at `now`.
+    fn reserved(limit: RateLimit, n: usize, now: i64) -> Vec<i64> {
+        let mut tat = 0_i64;
+        (0..n)
+            .map(|_| {
+                tat = limit.next_tat(tat, now);
+                limit.start_of_slot(tat, now)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reserved_slots_follow_the_same_schedule_as_asking_again() {
+        for per_second in [0.5, 5.0, 10.0, 333.0] {
+            let limit = RateLimit { per_second };
+            assert_eq!(
+                reserved(limit, 60, 10_000),
+                schedule(limit, 60),
+                "{per_second}/s"
+            );
+        }
+    }
+
+    #[test]
+    fn ten_thousand_events_behind_five_per_second_each_get_their_own_slot_once() {
+        let limit = RateLimit { per_second: 5.0 };
+        let slots = reserved(limit, 10_000, 10_000);
+        assert!(slots.windows(2).all(|w| w[0] <= w[1]), "in order");
+        let distinct: std::collections::BTreeSet<_> = slots.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            10_000 - 4,
+            "one slot each after the burst of five"
+        );
+        let span = slots.last().unwrap() - slots.first().unwrap();
+        assert!((1_998_000..=2_000_000).contains(&span), "{span}");
     }
 
     #[test]

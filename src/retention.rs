@@ -25,8 +25,13 @@ pub struct RetentionReport {
 
 pub async fn run(relay: &Relay, now_ms: i64) -> Result<RetentionReport> {
     let s = &relay.settings;
+    let victims =
+        retention::expired_events(&relay.db, now_ms, s.retention_days, s.retention_batch).await?;
+    if let Some(gap_ms) = s.retention_gap_ms().filter(|_| !victims.is_empty()) {
+        worker::Delay::from(std::time::Duration::from_millis(gap_ms)).await;
+    }
     let mut expired_keys =
-        retention::expire_events(&relay.db, now_ms, s.retention_days, s.retention_batch).await?;
+        retention::delete_expired(&relay.db, &victims, now_ms, s.retention_days).await?;
     expired_keys.extend(
         retention::expire_filtered_ingests(&relay.db, now_ms, s.retention_days, s.retention_batch)
             .await?,

@@ -56,6 +56,15 @@ impl OutcomeClass {
     }
 }
 
+/// Whether an answer closes the route's circuit breaker. A delivery always
+/// does. For the probe that tests an open circuit, so does any answer that
+/// does not mean "down": a `3xx`, `4xx` or `429` comes from a destination that
+/// is up, and that one event's trouble must not hold back every other event of
+/// the route. (Outside a probe such answers neither add to nor reset the streak.)
+pub fn closes_circuit(class: OutcomeClass, probe: bool) -> bool {
+    class == OutcomeClass::Delivered || (probe && !class.means_destination_down())
+}
+
 /// The class of an HTTP answer. Redirects are not followed (like Stripe), so a
 /// 3xx is a client error: the destination URL needs fixing.
 pub fn classify_status(code: u16) -> OutcomeClass {
@@ -217,6 +226,23 @@ mod tests {
             schedule_s: schedule_s.to_vec(),
             ..RetryPolicy::default()
         }
+    }
+
+    #[test]
+    fn a_probe_answered_by_a_destination_that_is_up_closes_the_circuit() {
+        for code in [200, 301, 400, 404, 410, 422, 429] {
+            assert!(closes_circuit(classify_status(code), true), "probe {code}");
+        }
+        for class in [
+            OutcomeClass::ServerError,
+            OutcomeClass::Timeout,
+            OutcomeClass::NetworkError,
+        ] {
+            assert!(!closes_circuit(class, true), "probe {class:?}");
+        }
+        assert!(closes_circuit(OutcomeClass::Delivered, false));
+        assert!(!closes_circuit(OutcomeClass::ClientError, false));
+        assert!(!closes_circuit(OutcomeClass::RateLimited, false));
     }
 
     #[test]

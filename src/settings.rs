@@ -15,6 +15,14 @@ pub enum Fault {
     /// The delivery consumer fails every message before claiming it (a consumer
     /// crash), so the queue retries and finally dead-letters the message.
     Consume,
+    /// `d1_deliver_outage=<from ms>-<until ms>` (unix ms): in that window
+    /// every delivery's D1 work fails (an outage of a few seconds), before the
+    /// claim and again when the attempt is recorded.
+    D1DeliverOutage { from: i64, until: i64 },
+    /// `retention_gap_ms=<ms>`: retention waits this long between choosing
+    /// expired events and deleting them, widening the window in which a
+    /// replay can revive one (the delete must notice).
+    RetentionGapMs(u64),
 }
 
 impl Fault {
@@ -24,7 +32,18 @@ impl Fault {
             "d1_insert" => Some(Fault::D1Insert),
             "queue_send" => Some(Fault::QueueSend),
             "consume" => Some(Fault::Consume),
-            _ => None,
+            word => {
+                if let Some(window) = word.strip_prefix("d1_deliver_outage=") {
+                    let (from, until) = window.split_once('-')?;
+                    Some(Fault::D1DeliverOutage {
+                        from: from.parse().ok()?,
+                        until: until.parse().ok()?,
+                    })
+                } else {
+                    let gap = word.strip_prefix("retention_gap_ms=")?;
+                    gap.parse().ok().map(Fault::RetentionGapMs)
+                }
+            }
         }
     }
 }
@@ -43,6 +62,9 @@ pub struct Settings {
     pub sweep_deliver_limit: u32,
     /// Further due events the sweeper re-enqueues per run.
     pub sweep_enqueue_limit: u32,
+    /// D1 queries one invocation may make (Workers Paid: 1,000; Free: 50).
+    /// The sweeper sizes its direct deliveries to it.
+    pub d1_queries_per_invocation: u32,
     /// A claim lasts the endpoint's timeout plus this margin.
     pub lease_margin_s: u64,
     pub endpoint_cache_ttl_s: u64,
@@ -67,6 +89,37 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Whether delivery's D1 calls are failing at `now_ms` (a configured
+    /// `d1_deliver_outage` window).
+    pub fn d1_down_for_delivery(&self, now_ms: i64) -> bool {
+        self.faults.iter().any(|f| {
+            matches!(f, Fault::D1DeliverOutage { from, until } if (*from..*until).contains(&now_ms))
+        })
+    }
+
+    /// How many due events the sweeper delivers itself in one run: at most
+    /// `SWEEP_DELIVER_LIMIT`, and no more than the invocation's D1 query
+    /// budget leaves room for after the sweep's own queries, at the most a
+    /// direct delivery makes (claim, route, rate slot, ingest, completion,
+    /// FIFO or drain read).
+    pub fn sweep_direct_deliveries(&self) -> u32 {
+        const SWEEP_OWN_QUERIES: u32 = 40;
+        const QUERIES_PER_DELIVERY: u32 = 7;
+        let room = self
+            .d1_queries_per_invocation
+            .saturating_sub(SWEEP_OWN_QUERIES)
+            / QUERIES_PER_DELIVERY;
+        self.sweep_deliver_limit.min(room)
+    }
+
+    /// The configured pause inside a retention batch, if any.
+    pub fn retention_gap_ms(&self) -> Option<u64> {
+        self.faults.iter().find_map(|f| match f {
+            Fault::RetentionGapMs(ms) => Some(*ms),
+            _ => None,
+        })
+    }
+
     /// The faults for one request: the configured ones, plus those named in the
     /// `x-hookrelay-fault` header when per-request faults are enabled.
     pub fn faults_for(&self, fault_header: Option<&str>) -> Vec<Fault> {
@@ -98,6 +151,7 @@ impl Settings {
             sweep_interval_s: num("SWEEP_INTERVAL_S", 60),
             sweep_deliver_limit: num("SWEEP_DELIVER_LIMIT", 25) as u32,
             sweep_enqueue_limit: num("SWEEP_ENQUEUE_LIMIT", 500) as u32,
+            d1_queries_per_invocation: num("D1_QUERIES_PER_INVOCATION", 1000) as u32,
             lease_margin_s: num("LEASE_MARGIN_S", 30),
             endpoint_cache_ttl_s: num("ENDPOINT_CACHE_TTL_S", 5),
             retention_days: lookup("RETENTION_DAYS")
@@ -165,6 +219,44 @@ mod tests {
             s.faults_for(Some("r2_put")),
             [Fault::QueueSend, Fault::R2Put]
         );
+    }
+
+    #[test]
+    fn the_sweep_fits_the_plans_d1_query_budget() {
+        assert_eq!(settings(&[]).sweep_direct_deliveries(), 25, "Workers Paid");
+        let free = settings(&[("D1_QUERIES_PER_INVOCATION", "50")]);
+        assert_eq!(free.sweep_direct_deliveries(), 1);
+        assert!(40 + 7 * free.sweep_direct_deliveries() <= 50);
+        let tiny = settings(&[("D1_QUERIES_PER_INVOCATION", "10")]);
+        assert_eq!(
+            tiny.sweep_direct_deliveries(),
+            0,
+            "then it only re-enqueues"
+        );
+    }
+
+    #[test]
+    fn timed_faults_carry_their_number() {
+        let s = settings(&[(
+            "FAULTS",
+            "d1_deliver_outage=1000-5000,retention_gap_ms=1500,d1_deliver_outage=soon",
+        )]);
+        assert_eq!(
+            s.faults,
+            [
+                Fault::D1DeliverOutage {
+                    from: 1000,
+                    until: 5000
+                },
+                Fault::RetentionGapMs(1500)
+            ]
+        );
+        assert!(!s.d1_down_for_delivery(999));
+        assert!(s.d1_down_for_delivery(1000));
+        assert!(s.d1_down_for_delivery(4999));
+        assert!(!s.d1_down_for_delivery(5000));
+        assert_eq!(s.retention_gap_ms(), Some(1500));
+        assert_eq!(settings(&[]).retention_gap_ms(), None);
     }
 
     #[test]

@@ -3,10 +3,14 @@
 //! even with the queue gone:
 //! - `received` not claimed within the grace period (a lost or failed `queue.send`),
 //! - `retrying` whose time has come (plus the grace: the delayed message goes first),
-//! - `delivering` whose lease expired (a deliverer that crashed).
+//! - `delivering` whose lease expired (a deliverer that crashed): first returned
+//!   to `received`/`retrying` in one statement, whatever the route's state, so
+//!   a probe, a resume or a pull client can take them like any waiting event.
 //!
 //! Work is bounded per run and oldest first: the first `SWEEP_DELIVER_LIMIT` are
-//! delivered here, the next `SWEEP_ENQUEUE_LIMIT` are re-enqueued. Each run ends
+//! delivered here (fewer when `D1_QUERIES_PER_INVOCATION`, the plan's D1 query
+//! budget per invocation, leaves no room for them), the rest up to
+//! `SWEEP_DELIVER_LIMIT + SWEEP_ENQUEUE_LIMIT` are re-enqueued. Each run ends
 //! with a heartbeat, which health watches.
 //!
 //! It also drives circuit breakers: each route whose circuit is open and whose
@@ -22,8 +26,8 @@ use serde::Serialize;
 use serde_json::json;
 use worker::{console_error, console_log, Result};
 
-/// Workers allow six simultaneous outbound connections per invocation.
-const DIRECT_CONCURRENCY: usize = 6;
+/// Direct deliveries at once: the six outbound connections of an invocation.
+const DIRECT_CONCURRENCY: usize = crate::deliver::CONNECTIONS;
 /// Refusal log rows older than 24 h removed per run.
 const REJECTION_PURGE_LIMIT: u32 = 1_000;
 /// Open circuits probed per run.
@@ -32,6 +36,8 @@ const PROBES_PER_RUN: u32 = 6;
 #[derive(Debug, Default, Serialize)]
 pub struct SweepReport {
     pub due: usize,
+    /// Expired leases returned to the waiting states this run.
+    pub leases_released: usize,
     pub delivered_directly: usize,
     pub not_claimed: usize,
     pub enqueued: usize,
@@ -44,15 +50,24 @@ pub struct SweepReport {
 pub async fn run(relay: &Relay) -> Result<SweepReport> {
     let s = &relay.settings;
     let now = now_ms();
+    let limit = s.sweep_deliver_limit + s.sweep_enqueue_limit;
+    let released = events::release_expired_leases(&relay.db, now, limit).await?;
     let probes = probe_open_circuits(relay, now).await?;
     let due_before = now - s.sweep_grace_s as i64 * 1000;
-    let limit = s.sweep_deliver_limit + s.sweep_enqueue_limit;
-    let due = events::due_for_sweep(&relay.db, now, due_before, limit).await?;
-    let direct_count = due.len().min(s.sweep_deliver_limit as usize);
+    let leases_released = released.len();
+    let mut due = released;
+    for id in events::due_for_sweep(&relay.db, due_before, limit).await? {
+        if !due.contains(&id) {
+            due.push(id);
+        }
+    }
+    due.truncate(limit as usize);
+    let direct_count = due.len().min(s.sweep_direct_deliveries() as usize);
     let (direct, rest) = due.split_at(direct_count);
 
     let mut report = SweepReport {
         due: due.len(),
+        leases_released,
         probes,
         ..SweepReport::default()
     };

@@ -10,18 +10,89 @@
 //!   and an extra route's alert names its endpoint too;
 //! - refusals per endpoint within one sweep interval reaching
 //!   `ALERT_REFUSAL_SPIKE` (then quiet for `ALERT_COOLDOWN_S`);
-//! - the sweeper's heartbeat older than two intervals (then quiet for the cooldown).
+//! - the sweeper's heartbeat older than two intervals (then quiet for the
+//!   cooldown), checked at most once a minute per isolate by whatever runs:
+//!   the health API, the delivery consumer and the ack path, so a dead cron is
+//!   noticed as long as webhooks arrive;
+//! - the ack path answering `503` (storage failed), at most once per cooldown.
 
 use crate::alerts::Alert;
 use crate::notify;
 use crate::relay::{now_ms, Relay};
 use crate::store::{alerts, meta};
+use serde_json::json;
 use std::collections::HashMap;
-use worker::Result;
+use worker::{console_error, Result};
 
 const PREFIX: &str = "alert:";
 const DEAD_WATERMARK: &str = "alert:dead_watermark";
 const STALE: &str = "alert:stale";
+const INGEST_FAILING: &str = "alert:ingest_failing";
+
+thread_local! {
+    static LAST_SWEEPER_CHECK: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+    static LAST_INGEST_FAILURE_ALERT: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+/// Checks the sweeper's heartbeat at most once a minute per isolate (one D1
+/// read) and alerts when it is stale. Errors are logged, never raised: the
+/// callers (the consumer after its acks, the ack path after its answer) must
+/// not fail for it.
+pub async fn check_sweeper_now_and_then(relay: &Relay) {
+    let now = now_ms();
+    if now - LAST_SWEEPER_CHECK.with(|c| c.get()) < 60_000 {
+        return;
+    }
+    LAST_SWEEPER_CHECK.with(|c| c.set(now));
+    let result = match meta::get(&relay.db, meta::SWEEPER_HEARTBEAT).await {
+        Ok(heartbeat) => {
+            let last_run = heartbeat.map(|h| h.updated_at as i64);
+            if is_stale(relay, last_run, now) {
+                report_stale_sweeper(relay, last_run).await
+            } else {
+                Ok(())
+            }
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(err) = result {
+        console_error!(
+            "{}",
+            json!({"msg": "sweeper check failed", "error": err.to_string()})
+        );
+    }
+}
+
+/// Alerts that the ack path answered `503` because storage failed: at most
+/// once per cooldown across isolates (a `meta` mark), and at most one try a
+/// minute per isolate, so a failing database is not asked on every request.
+/// Alert channels live in D1, so when D1 itself is down this can only log.
+pub async fn report_ingest_failure(relay: &Relay, endpoint_id: &str, reason: &str) {
+    let now = now_ms();
+    if now - LAST_INGEST_FAILURE_ALERT.with(|c| c.get()) < 60_000 {
+        return;
+    }
+    LAST_INGEST_FAILURE_ALERT.with(|c| c.set(now));
+    let result = async {
+        let last = meta::get(&relay.db, INGEST_FAILING).await?.map(|m| m.value);
+        if cooling_down(relay, last.as_ref(), now) || alerts::list(&relay.db).await?.is_empty() {
+            return Ok(());
+        }
+        meta::put(&relay.db, INGEST_FAILING, &now.to_string(), now).await?;
+        let alert = Alert::IngestFailing {
+            endpoint_id: endpoint_id.to_string(),
+            reason: reason.to_string(),
+        };
+        notify::send(relay, &alert).await.map(|_| ())
+    }
+    .await;
+    if let Err(err) = result {
+        console_error!(
+            "{}",
+            json!({"msg": "ingest failure alert not sent", "error": err.to_string()})
+        );
+    }
+}
 
 /// The sweeper's alert step; returns how many alerts were raised.
 pub async fn sweep(relay: &Relay, now: i64) -> Result<usize> {

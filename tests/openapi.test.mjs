@@ -687,6 +687,10 @@ describe("every operation answers as documented", () => {
     const short = await api("POST", `/pull/${pull.id}`, { body: { lease_s: 1 }, expect: 400, bodyValid: false });
     assert.equal(short.json.error.code, "invalid_lease");
     await api("POST", `/pull/${pull.id}`, { body: { limit: 5 }, expect: 400, bodyValid: false });
+    const tooMany = await api("POST", `/pull/${pull.id}`, { body: { event_types: Array.from({ length: 21 }, (_, i) => `t${i}.*`) }, expect: 400 });
+    assert.equal(tooMany.json.error.code, "invalid_event_types");
+    const tooLong = await api("POST", `/pull/${pull.id}`, { body: { event_types: ["x".repeat(51)] }, expect: 400 });
+    assert.equal(tooLong.json.error.code, "invalid_event_types");
     await unauthorized("POST", `/pull/${pull.id}`, { body: {} });
     await assertConservation(relay, pull.id, { received: 2, delivered: 1, in_flight: 1 });
   });
@@ -822,6 +826,12 @@ describe("every operation answers as documented", () => {
     await api("PATCH", `/routes/${route.id}`, { body: { event_types: ["charge.*", 5] }, expect: 400, bodyValid: false });
     await api("PATCH", "/routes/rt_00000000000000000000000000", { body: { name: "x" }, expect: 404 });
     await unauthorized("PATCH", `/routes/${route.id}`, { body: {} });
+
+    const reset = await api("POST", `/routes/${route.id}/circuit/reset`, { expect: 200 });
+    assert.equal(reset.json.circuit.state, "closed");
+    assert.equal(reset.json.drained, 0);
+    await api("POST", "/routes/rt_00000000000000000000000000/circuit/reset", { expect: 404 });
+    await unauthorized("POST", `/routes/${route.id}/circuit/reset`);
 
     // The first route (the endpoint) takes a filter too; a request no route accepts is filtered.
     await api("PATCH", `/routes/${ep.id}`, { body: { event_types: ["invoice.*"] }, expect: 200 });

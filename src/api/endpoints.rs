@@ -5,7 +5,8 @@
 //! never their values. The relay secret (which signs outbound requests) is shown
 //! at creation and at `GET /endpoints/{id}/secret`.
 
-use super::{base_url, read_json};
+use super::{base_url, parse_json, read_body_capped, read_json, MAX_API_BODY_BYTES};
+use crate::access::{Grant, Role};
 use crate::allowlist::parse_cidrs;
 use crate::deliver::drain;
 use crate::destination::check_destination;
@@ -145,14 +146,19 @@ pub async fn relay_secret(relay: &Relay, raw_id: &str) -> Result<Response, ApiEr
     )?)
 }
 
+/// `PATCH /endpoints/{id}`. Only an admin may send `secrets`: replacing them
+/// would let an editor take over verification, which rotation
+/// (`POST /endpoints/{id}/secrets/rotate`) keeps to admins.
 pub async fn update(
     relay: &Relay,
     req: Request,
     raw_id: &str,
     url: &Url,
+    grant: &Grant,
 ) -> Result<Response, ApiError> {
     let (current, _) = load(relay, raw_id).await?;
     let input: EndpointInput = read_json(req).await?;
+    may_set_secrets(grant, &input)?;
     let mut endpoint = apply(relay, current, input, false, Kind::Endpoint)?;
     endpoint.updated_at = now_ms();
     let saved = endpoints::update(&relay.db, &endpoint).await?;
@@ -195,7 +201,7 @@ pub async fn pause(
 pub async fn resume(relay: &Relay, raw_id: &str, url: &Url) -> Result<Response, ApiError> {
     let (endpoint, _) = load(relay, raw_id).await?;
     endpoints::resume(&relay.db, &endpoint.id).await?;
-    let drained = drain(relay, endpoint.id.as_str()).await?;
+    let drained = drain(relay, endpoint.id.as_str(), None).await?;
     let (endpoint, state) = load(relay, raw_id).await?;
     let mut body = view(relay, &endpoint, &state, url);
     body["drained"] = json!(drained);
@@ -297,14 +303,32 @@ async fn fifo_blocker(relay: &Relay, endpoint: &Endpoint) -> Result<Option<Strin
     Ok(head.filter(|h| h.status == "retrying").map(|h| h.id))
 }
 
+/// `403` when a caller other than an admin sends `secrets` (an empty list
+/// included: it would remove them). `secrets: null` sets nothing and passes.
+fn may_set_secrets(grant: &Grant, input: &EndpointInput) -> Result<(), ApiError> {
+    if input.secrets.is_none() || *grant == Grant::Role(Role::Admin) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        403,
+        "forbidden",
+        "only an admin may set secrets; use POST /api/v1/endpoints/{id}/secrets/rotate",
+    ))
+}
+
+/// An empty body reads as `T::default()`; the size limit is `read_json`'s.
 async fn read_optional_json<T: serde::de::DeserializeOwned + Default>(
     mut req: Request,
 ) -> Result<T, ApiError> {
-    let text = req.text().await.unwrap_or_default();
-    if text.trim().is_empty() {
+    let body = match read_body_capped(&mut req, MAX_API_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(e) if e.status == 413 => return Err(e),
+        Err(_) => Vec::new(),
+    };
+    if String::from_utf8_lossy(&body).trim().is_empty() {
         return Ok(T::default());
     }
-    serde_json::from_str(&text).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
+    parse_json(&body)
 }
 
 fn parse_id(raw_id: &str) -> Result<EndpointId, ApiError> {
@@ -522,4 +546,52 @@ fn view(relay: &Relay, ep: &Endpoint, state: &EndpointState, url: &Url) -> Value
         "created_at": iso8601(ep.created_at),
         "updated_at": iso8601(ep.updated_at),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_secrets(secrets: Option<Vec<String>>) -> EndpointInput {
+        EndpointInput {
+            secrets,
+            ..EndpointInput::default()
+        }
+    }
+
+    #[test]
+    fn only_an_admin_may_set_secrets_by_patch() {
+        let editor = Grant::Role(Role::Editor);
+        for secrets in [vec!["taken-over".to_string()], vec![]] {
+            let err = may_set_secrets(&editor, &with_secrets(Some(secrets))).unwrap_err();
+            assert_eq!((err.status, err.code), (403, "forbidden"));
+            assert_eq!(
+                err.message,
+                "only an admin may set secrets; use POST /api/v1/endpoints/{id}/secrets/rotate"
+            );
+        }
+        for grant in [
+            Grant::Role(Role::Viewer),
+            Grant::PullFrom("ep_00000000000000000000000000".into()),
+        ] {
+            assert!(may_set_secrets(&grant, &with_secrets(Some(vec!["s".into()]))).is_err());
+        }
+        let admin = Grant::Role(Role::Admin);
+        assert!(may_set_secrets(&admin, &with_secrets(Some(vec!["s".into()]))).is_ok());
+        assert!(may_set_secrets(&admin, &with_secrets(Some(vec![]))).is_ok());
+    }
+
+    #[test]
+    fn an_editor_may_patch_everything_but_secrets() {
+        let editor = Grant::Role(Role::Editor);
+        assert!(may_set_secrets(&editor, &with_secrets(None)).is_ok());
+        let input: EndpointInput =
+            serde_json::from_str(r#"{"name":"renamed","secrets":null,"timeout_ms":5000}"#).unwrap();
+        assert!(
+            may_set_secrets(&editor, &input).is_ok(),
+            "null sets nothing"
+        );
+        let input: EndpointInput = serde_json::from_str(r#"{"secrets":["s"]}"#).unwrap();
+        assert!(may_set_secrets(&editor, &input).is_err());
+    }
 }

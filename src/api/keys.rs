@@ -5,7 +5,7 @@
 use super::{read_json, Caller};
 use crate::access::{self, Role};
 use crate::error::{json_response, ApiError};
-use crate::model::{new_id, EndpointId};
+use crate::model::{new_id, parse_route_id};
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::keys;
 use crate::time::iso8601;
@@ -44,7 +44,7 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
             id: &id,
             name,
             role: &input.role,
-            endpoint_id: scope.as_ref().map(EndpointId::as_str),
+            endpoint_id: scope.as_deref(),
             prefix: &prefix,
             key_hash: &hash_key(&key),
             created_at: now,
@@ -55,7 +55,7 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         id,
         name: name.to_string(),
         role: input.role,
-        endpoint_id: scope.map(|s| s.as_str().to_string()),
+        endpoint_id: scope,
         prefix,
         created_at: now as f64,
         last_used_at: None,
@@ -65,17 +65,19 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     Ok(json_response(201, &body)?)
 }
 
-/// A role key has no destination; a pull key has exactly one, an existing pull endpoint.
+/// A role key has no destination; a pull key has exactly one, an existing pull
+/// destination named by `endpoint_id`: an endpoint (`ep_`) whose first route
+/// pulls, or an extra pull route (`rt_`). Returns that route id.
 async fn scope_of(
     relay: &Relay,
     role: &str,
     endpoint_id: Option<&str>,
-) -> Result<Option<EndpointId>, ApiError> {
+) -> Result<Option<String>, ApiError> {
     let invalid = |msg: &str| ApiError::bad_request("invalid_key", msg);
     match (role, endpoint_id) {
         ("pull", Some(raw)) => {
-            EndpointId::parse(raw).ok_or_else(|| invalid("endpoint_id is not an ep_ id"))?;
-            Ok(Some(super::pull::pull_endpoint(relay, raw).await?.id))
+            parse_route_id(raw).ok_or_else(|| invalid("endpoint_id is not an ep_ or rt_ id"))?;
+            Ok(Some(super::pull::pull_route(relay, raw).await?.0))
         }
         ("pull", None) => Err(invalid("a pull key needs endpoint_id")),
         (role, None) if Role::parse(role).is_some() => Ok(None),

@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::model::EndpointId;
 use crate::relay::{now_ms, Relay};
 use crate::store::keys as keys_store;
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use worker::{Method, Request, Response, Url};
@@ -55,7 +56,9 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (Method::Post, ["endpoints"]) => endpoints::create(relay, req, &url).await,
         (Method::Get, ["endpoints"]) => endpoints::list(relay, &url).await,
         (Method::Get, ["endpoints", id]) => endpoints::get(relay, id, &url).await,
-        (Method::Patch, ["endpoints", id]) => endpoints::update(relay, req, id, &url).await,
+        (Method::Patch, ["endpoints", id]) => {
+            endpoints::update(relay, req, id, &url, &caller.grant).await
+        }
         (Method::Delete, ["endpoints", id]) => endpoints::delete(relay, id).await,
         (Method::Get, ["endpoints", id, "secret"]) => endpoints::relay_secret(relay, id).await,
         (Method::Post, ["endpoints", id, "pause"]) => endpoints::pause(relay, req, id, &url).await,
@@ -76,6 +79,9 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (Method::Get, ["routes", id]) => routes::get(relay, id).await,
         (Method::Patch, ["routes", id]) => routes::update(relay, req, id).await,
         (Method::Delete, ["routes", id]) => routes::delete(relay, id).await,
+        (Method::Post, ["routes", id, "circuit", "reset"]) => {
+            routes::reset_circuit(relay, id).await
+        }
         (Method::Get, ["rejections"]) => rejection_counts(relay).await,
         (Method::Get, ["events"]) => events::list(relay, &url).await,
         (Method::Get, ["ingests"]) => ingests::list(relay, &url).await,
@@ -137,13 +143,10 @@ pub struct Caller {
 /// key looked up by its hash.
 async fn authenticate(relay: &Relay, req: &Request) -> Result<Caller, ApiError> {
     let unauthorized = |msg: &str| ApiError::new(401, "unauthorized", msg);
-    let given = req
-        .headers()
-        .get("authorization")
-        .ok()
-        .flatten()
-        .and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_string()))
-        .filter(|t| !t.is_empty())
+    let header = req.headers().get("authorization").ok().flatten();
+    let given = header
+        .as_deref()
+        .and_then(bearer_token)
         .ok_or_else(|| unauthorized("missing bearer token"))?;
     let given_hash = Sha256::digest(given.as_bytes());
     if let Some(admin) = relay.admin_token() {
@@ -175,6 +178,18 @@ async fn authenticate(relay: &Relay, req: &Request) -> Result<Caller, ApiError> 
         key_id: Some(row.id),
         name: Some(row.name),
     })
+}
+
+/// The token of an `Authorization` header value that uses the `Bearer` scheme.
+/// The scheme is case-insensitive (RFC 9110 §11.1), so `bearer` and `BEARER`
+/// count; any run of spaces or tabs may separate it from the token, and blanks
+/// around the token are ignored. `None` for another scheme or an empty token.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, rest) = header.trim().split_once([' ', '\t'])?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    Some(rest.trim()).filter(|t| !t.is_empty())
 }
 
 /// The public base URL for ingest links: `PUBLIC_URL` if set, else this request's origin.
@@ -238,16 +253,173 @@ fn parsed_query<T>(
         .transpose()
 }
 
+/// The largest management API request body: 256 KiB. Every body the API takes
+/// is a small JSON document (an endpoint, a route, a key, a replay request);
+/// only a route test's sample `body` can come near it, and a larger webhook is
+/// tested from its stored event (`event_id`) instead. Larger bodies get
+/// `413 payload_too_large`.
+const MAX_API_BODY_BYTES: usize = 256 * 1024;
+
+/// The body as JSON of type `T`, at most [`MAX_API_BODY_BYTES`] long (`413`
+/// otherwise); `400 invalid_body` when it is not JSON of that shape.
 async fn read_json<T: serde::de::DeserializeOwned>(mut req: Request) -> Result<T, ApiError> {
-    let text = req
-        .text()
-        .await
-        .map_err(|_| ApiError::bad_request("invalid_body", "the request body could not be read"))?;
-    serde_json::from_str(&text).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
+    let body = read_body_capped(&mut req, MAX_API_BODY_BYTES).await?;
+    parse_json(&body)
+}
+
+/// The whole body, refused with `413` as soon as it is known to be longer than
+/// `limit`: before reading when `Content-Length` says so, else (a chunked
+/// upload) while reading, so an oversize body is never held whole. A request
+/// without a body reads as empty.
+async fn read_body_capped(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let declared = req.headers().get("content-length").ok().flatten();
+    check_declared_length(declared.as_deref(), limit)?;
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Vec::new());
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::bad_request("invalid_body", "the request body could not be read")
+        })?;
+        append_capped(&mut body, &chunk, limit)?;
+    }
+    Ok(body)
+}
+
+fn payload_too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        413,
+        "payload_too_large",
+        format!("the request body is larger than the limit of {limit} bytes"),
+    )
+}
+
+/// `413` when a `Content-Length` header declares more than `limit` bytes (a
+/// number too big for `u64` included). A missing or unreadable header is left
+/// to the check while reading.
+fn check_declared_length(content_length: Option<&str>, limit: usize) -> Result<(), ApiError> {
+    let Some(digits) = content_length
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        return Ok(());
+    };
+    match digits.parse::<u64>() {
+        Ok(n) if n <= limit as u64 => Ok(()),
+        _ => Err(payload_too_large(limit)),
+    }
+}
+
+/// Adds `chunk` to `body`, or `413` if that would make it longer than `limit`.
+fn append_capped(body: &mut Vec<u8>, chunk: &[u8], limit: usize) -> Result<(), ApiError> {
+    if body.len().saturating_add(chunk.len()) > limit {
+        return Err(payload_too_large(limit));
+    }
+    body.extend_from_slice(chunk);
+    Ok(())
+}
+
+/// Bytes that are not UTF-8 are read as U+FFFD, as the runtime's `text()` does.
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_str(&String::from_utf8_lossy(body))
+        .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for header in [
+            "Bearer tok",
+            "bearer tok",
+            "BEARER tok",
+            "bEaReR tok",
+            "Bearer   tok",
+            "bearer\ttok",
+            "Bearer \t tok  ",
+            "  Bearer tok",
+        ] {
+            assert_eq!(bearer_token(header), Some("tok"), "{header:?}");
+        }
+        assert_eq!(
+            bearer_token("bearer hrk_0123abcd"),
+            Some("hrk_0123abcd"),
+            "an API key is kept whole"
+        );
+    }
+
+    #[test]
+    fn other_schemes_and_empty_tokens_are_not_bearer_tokens() {
+        for header in [
+            "",
+            "Bearer",
+            "Bearer ",
+            "bearer    ",
+            "Bearertok",
+            "Basic dXNlcjpwYXNz",
+            "Token tok",
+            "Bearer-x tok",
+            "tok",
+        ] {
+            assert_eq!(bearer_token(header), None, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn api_bodies_are_capped_at_256_kib() {
+        assert_eq!(MAX_API_BODY_BYTES, 262_144);
+    }
+
+    #[test]
+    fn a_declared_length_over_the_limit_is_refused_before_reading() {
+        let limit = MAX_API_BODY_BYTES;
+        for ok in [
+            None,
+            Some("0"),
+            Some("262144"),
+            Some(" 100 "),
+            Some("x"),
+            Some(""),
+        ] {
+            assert!(check_declared_length(ok, limit).is_ok(), "{ok:?}");
+        }
+        for big in ["262145", "99999999999999999999"] {
+            let err = check_declared_length(Some(big), limit).unwrap_err();
+            assert_eq!((err.status, err.code), (413, "payload_too_large"), "{big}");
+            assert!(err.message.contains("262144"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn a_chunked_body_is_refused_once_it_passes_the_limit() {
+        let limit = 10;
+        let mut body = Vec::new();
+        append_capped(&mut body, b"12345", limit).unwrap();
+        append_capped(&mut body, b"67890", limit).unwrap();
+        assert_eq!(body, b"1234567890", "exactly the limit is fine");
+        let err = append_capped(&mut body, b"!", limit).unwrap_err();
+        assert_eq!((err.status, err.code), (413, "payload_too_large"));
+        assert_eq!(body.len(), limit, "the refused chunk is not kept");
+
+        let mut one_big_chunk = Vec::new();
+        let err = append_capped(&mut one_big_chunk, &[b' '; 11], limit).unwrap_err();
+        assert_eq!(err.status, 413);
+        assert!(one_big_chunk.is_empty());
+    }
+
+    #[test]
+    fn bodies_within_the_limit_parse_as_json() {
+        let value: serde_json::Value = parse_json(br#"{"name":"x"}"#).unwrap();
+        assert_eq!(value["name"], "x");
+        for bad in [&b""[..], b"{", b"[1,"] {
+            let err = parse_json::<serde_json::Value>(bad).unwrap_err();
+            assert_eq!((err.status, err.code), (400, "invalid_body"));
+        }
+    }
+
     /// The document is parsed here so a broken file fails `cargo test`, not only
     /// the black-box test that checks every answer against it.
     #[test]

@@ -4,8 +4,10 @@
 //! retry policy, dead letter and replay, so a laptop that sleeps loses nothing:
 //! an unreported lease expires and the event is offered again.
 //!
-//! `POST /api/v1/pull/{endpoint_id}` `{"max"?, "wait_s"?, "lease_s"?, "event_types"?}`
-//! long-polls up to `wait_s` (at most 25) while nothing is ready.
+//! `POST /api/v1/pull/{route_id}` `{"max"?, "wait_s"?, "lease_s"?, "event_types"?}`
+//! long-polls up to `wait_s` (at most 25) while nothing is ready. The id names
+//! a pull destination: an endpoint whose first route pulls (`ep_`), or an
+//! extra route of `destination_type` `pull` (`rt_`).
 //! `POST /api/v1/events/{id}/attempts` `{"lease_token", "status_code"?, "error"?,
 //! "duration_ms", "response_snippet"?}` records what happened.
 
@@ -15,11 +17,12 @@ use crate::deliver::{
     finish_dead, outbound_for, record_attempt, transform_failed, Delivery, Unbuildable,
 };
 use crate::error::{json_response, ApiError};
-use crate::model::{DestinationType, Endpoint, EndpointId, EventId};
+use crate::event_query::validate_event_types;
+use crate::model::{DestinationType, Endpoint, EndpointId, EventId, RouteId};
 use crate::outbound::{AttemptResult, SNIPPET_BYTES};
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::retry::{classify_status, OutcomeClass};
-use crate::store::{endpoint_cache, events};
+use crate::store::{endpoint_cache, endpoints, events};
 use crate::time::iso8601;
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde::Deserialize;
@@ -43,7 +46,7 @@ struct LeaseInput {
 }
 
 pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response, ApiError> {
-    let endpoint = pull_endpoint(relay, raw_id).await?;
+    let (route_id, endpoint) = pull_route(relay, raw_id).await?;
     let input: LeaseInput = read_json(req).await?;
     let max = input.max.unwrap_or(DEFAULT_MAX).clamp(1, MAX_MAX);
     let wait_ms = i64::from(input.wait_s.unwrap_or(0).min(MAX_WAIT_S)) * 1000;
@@ -51,19 +54,18 @@ pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response
     if !LEASE_RANGE_S.contains(&lease_s) {
         return Err(ApiError::bad_request("invalid_lease", "lease_s is 2..=900"));
     }
-    let types = input
-        .event_types
-        .filter(|t| !t.is_empty())
-        .map(|t| serde_json::to_string(&t))
+    let globs = validate_event_types(&input.event_types.unwrap_or_default())
+        .map_err(|why| ApiError::bad_request("invalid_event_types", why))?;
+    let types = (!globs.is_empty())
+        .then(|| serde_json::to_string(&globs))
         .transpose()?;
     let deadline = now_ms() + wait_ms;
     let claims = loop {
         let token = hex::encode(random_bytes::<16>());
         let now = now_ms();
-        let id = endpoint.id.as_str();
         let claims = events::lease(
             &relay.db,
-            id,
+            &route_id,
             max,
             now,
             i64::from(lease_s) * 1000,
@@ -82,6 +84,7 @@ pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response
             Ok(o) => data.push(json!({
                 "id": claim.id,
                 "endpoint_id": claim.endpoint_id,
+                "route_id": claim.route_id,
                 "attempt": o.number,
                 "lease_token": claim.lease_token,
                 "lease_expires_at": iso8601(now_ms() + i64::from(lease_s) * 1000),
@@ -123,14 +126,14 @@ pub async fn report(
     let Some(claim) = events::held_claim(&relay.db, id.as_str(), &input.lease_token).await? else {
         return Err(lease_lost(relay, id.as_str()).await?);
     };
-    if !grant.may_pull(&claim.endpoint_id) {
+    if !grant.may_pull(&claim.route_id) {
         return Err(ApiError::new(
             403,
             "forbidden",
             "this key may not report attempts for this event's destination",
         ));
     }
-    let endpoint = pull_endpoint(relay, &claim.endpoint_id).await?;
+    let (_, endpoint) = pull_route(relay, &claim.route_id).await?;
     let finished = now_ms();
     let started = finished - input.duration_ms.min(3_600_000) as i64;
     let number = claim.attempt_count as u32 + 1;
@@ -174,6 +177,7 @@ fn reported_result(input: AttemptReport) -> AttemptResult {
                 class,
                 error: input
                     .error
+                    .map(|e| truncate(e, SNIPPET_BYTES))
                     .or_else(|| (class != OutcomeClass::Delivered).then(|| format!("HTTP {code}"))),
                 snippet,
                 retry_after: None,
@@ -222,22 +226,33 @@ async fn lease_lost(relay: &Relay, id: &str) -> Result<ApiError, ApiError> {
     })
 }
 
-pub(super) async fn pull_endpoint(relay: &Relay, raw_id: &str) -> Result<Endpoint, ApiError> {
-    let id = EndpointId::parse(raw_id).ok_or_else(|| ApiError::not_found("endpoint"))?;
-    let endpoint = endpoint_cache::get(
-        &relay.db,
-        &id,
-        now_ms(),
-        relay.settings.endpoint_cache_ttl_s,
-    )
-    .await?
-    .ok_or_else(|| ApiError::not_found("endpoint"))?;
+/// The pull destination `raw_id` names, as `(route id, delivery settings)`: an
+/// endpoint (from the endpoint cache) or an extra route (from D1); `404` when
+/// there is none, `409 not_a_pull_destination` when it pushes.
+pub(super) async fn pull_route(
+    relay: &Relay,
+    raw_id: &str,
+) -> Result<(String, Endpoint), ApiError> {
+    let not_found = || ApiError::not_found("pull destination");
+    let target = if let Some(id) = EndpointId::parse(raw_id) {
+        let ttl_s = relay.settings.endpoint_cache_ttl_s;
+        endpoint_cache::get(&relay.db, &id, now_ms(), ttl_s)
+            .await?
+            .map(|endpoint| (id.to_string(), endpoint))
+    } else if let Some(id) = RouteId::parse(raw_id) {
+        endpoints::get_route(&relay.db, id.as_str())
+            .await?
+            .map(|(route, _)| (route.id, route.target))
+    } else {
+        None
+    };
+    let (route_id, endpoint) = target.ok_or_else(not_found)?;
     if endpoint.destination_type != DestinationType::Pull {
         return Err(ApiError::new(
             409,
             "not_a_pull_destination",
-            "this endpoint pushes to its destination_url",
+            "this route pushes to its destination_url",
         ));
     }
-    Ok(endpoint)
+    Ok((route_id, endpoint))
 }

@@ -133,9 +133,30 @@ pub async fn update(relay: &Relay, req: Request, raw_id: &str) -> Result<Respons
     Ok(json_response(200, &view(relay, &route, &state).await?)?)
 }
 
-/// Deletes an extra route; its undelivered events die with "the route was
-/// deleted" when their turn comes. An endpoint's first route goes with the
-/// endpoint only (409).
+/// `POST /routes/{id}/circuit/reset`: closes the route's circuit by hand (the
+/// operator knows the destination is back) and re-enqueues its waiting
+/// events, as a successful probe would. Answers the route with `drained`.
+pub async fn reset_circuit(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
+    let (route, _) = load(relay, raw_id).await?;
+    if !endpoints::reset_circuit(&relay.db, &route.id, now_ms()).await? {
+        return Err(ApiError::not_found("route"));
+    }
+    endpoint_cache::invalidate(&route.target.id);
+    let (route, state) = load(relay, raw_id).await?;
+    let pushes = route.target.destination_type == DestinationType::Push;
+    let drained = if pushes && !state.paused {
+        crate::deliver::drain(relay, &route.id, None).await?
+    } else {
+        0
+    };
+    let mut body = view(relay, &route, &state).await?;
+    body["drained"] = json!(drained);
+    Ok(json_response(200, &body)?)
+}
+
+/// Deletes an extra route; its waiting events end dead with "the route was
+/// deleted" at once, and one being delivered when its attempt ends. An
+/// endpoint's first route goes with the endpoint only (409).
 pub async fn delete(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
     let (route, _) = load(relay, raw_id).await?;
     if route.is_first() {

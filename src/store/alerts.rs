@@ -25,11 +25,12 @@ pub async fn insert(db: &D1Database, c: &Channel) -> Result<()> {
 }
 
 pub async fn list(db: &D1Database) -> Result<Vec<Channel>> {
-    db.prepare("SELECT id, kind, url, secret, created_at FROM alert_channels ORDER BY id")
-        .all()
-        .await?
-        .results()
+    db.prepare(LIST).all().await?.results()
 }
+
+/// The statement of [`list`]: every channel (a handful of rows).
+pub(crate) const LIST: &str =
+    "SELECT id, kind, url, secret, created_at FROM alert_channels ORDER BY id";
 
 pub async fn get(db: &D1Database, id: &str) -> Result<Option<Channel>> {
     bind(
@@ -83,21 +84,10 @@ pub async fn dead_between(
     after_ms: i64,
     until_ms: i64,
 ) -> Result<Vec<RouteCount>> {
-    let rows: Vec<RouteCountRow> = bind(
-        db.prepare(
-            "SELECT e.endpoint_id AS endpoint_id, ep.name AS name, e.route_id AS route_id, \
-                    r.name AS route_name, COUNT(*) AS n FROM events e \
-             LEFT JOIN endpoints ep ON ep.id = e.endpoint_id \
-             LEFT JOIN endpoints r ON r.id = e.route_id \
-             WHERE e.status = 'dead' AND e.updated_at > ?1 AND e.updated_at <= ?2 \
-             GROUP BY e.endpoint_id, e.route_id \
-             ORDER BY e.endpoint_id, e.route_id <> e.endpoint_id, e.route_id",
-        ),
-        &[int(after_ms), int(until_ms)],
-    )?
-    .all()
-    .await?
-    .results()?;
+    let rows: Vec<RouteCountRow> = bind(db.prepare(DEAD_BETWEEN), &[int(after_ms), int(until_ms)])?
+        .all()
+        .await?
+        .results()?;
     Ok(rows
         .into_iter()
         .map(|r| RouteCount {
@@ -106,6 +96,18 @@ pub async fn dead_between(
         })
         .collect())
 }
+
+/// The statement of [`dead_between`]: ?1 = after, ?2 = until. A range on
+/// `events_status_updated (status, updated_at)`: the events that went dead in
+/// the interval, not every dead event.
+pub(crate) const DEAD_BETWEEN: &str =
+    "SELECT e.endpoint_id AS endpoint_id, ep.name AS name, e.route_id AS route_id, \
+            r.name AS route_name, COUNT(*) AS n FROM events e \
+     LEFT JOIN endpoints ep ON ep.id = e.endpoint_id \
+     LEFT JOIN endpoints r ON r.id = e.route_id \
+     WHERE e.status = 'dead' AND e.updated_at > ?1 AND e.updated_at <= ?2 \
+     GROUP BY e.endpoint_id, e.route_id \
+     ORDER BY e.endpoint_id, e.route_id <> e.endpoint_id, e.route_id";
 
 /// A route named for alerts; a row that is gone is named by its id.
 fn target(
@@ -124,19 +126,28 @@ fn target(
 
 /// Refusals logged since `since_ms`, per endpoint.
 pub async fn refusals_since(db: &D1Database, since_ms: i64) -> Result<Vec<EndpointCount>> {
-    let rows: Vec<CountRow> = bind(
-        db.prepare(
-            "SELECT r.endpoint_id AS endpoint_id, ep.name AS name, COUNT(*) AS n FROM rejections r \
-             LEFT JOIN endpoints ep ON ep.id = r.endpoint_id \
-             WHERE r.at > ?1 GROUP BY r.endpoint_id ORDER BY r.endpoint_id",
-        ),
-        &[int(since_ms)],
-    )?
-    .all()
-    .await?
-    .results()?;
+    let rows: Vec<CountRow> = bind(db.prepare(REFUSALS_SINCE), &[int(since_ms)])?
+        .all()
+        .await?
+        .results()?;
     Ok(into_counts(rows))
 }
+
+/// The statement of [`refusals_since`]: ?1 = since. A range on `rejections_at`,
+/// its rows grouped with a sort; the unary `+` in `GROUP BY` keeps the planner
+/// from walking the whole of `rejections_endpoint` to get the groups in order.
+pub(crate) const REFUSALS_SINCE: &str =
+    "SELECT r.endpoint_id AS endpoint_id, ep.name AS name, COUNT(*) AS n FROM rejections r \
+     LEFT JOIN endpoints ep ON ep.id = r.endpoint_id \
+     WHERE r.at > ?1 GROUP BY +r.endpoint_id ORDER BY r.endpoint_id";
+
+/// The statement of [`route_health`]: every live route (a read of `endpoints`,
+/// the control table, and no event).
+pub(crate) const ROUTE_HEALTH: &str = "SELECT COALESCE(r.source_id, r.id) AS endpoint_id, \
+            COALESCE(src.name, r.name) AS name, r.id AS route_id, r.name AS route_name, \
+            r.circuit_state, r.circuit_failures FROM endpoints r \
+     LEFT JOIN endpoints src ON src.id = r.source_id \
+     WHERE r.deleted_at IS NULL";
 
 #[derive(Deserialize)]
 struct RouteHealthRow {
@@ -157,17 +168,7 @@ pub struct RouteHealth {
 }
 
 pub async fn route_health(db: &D1Database) -> Result<Vec<RouteHealth>> {
-    let rows: Vec<RouteHealthRow> = db
-        .prepare(
-            "SELECT COALESCE(r.source_id, r.id) AS endpoint_id, \
-                    COALESCE(src.name, r.name) AS name, r.id AS route_id, r.name AS route_name, \
-                    r.circuit_state, r.circuit_failures FROM endpoints r \
-             LEFT JOIN endpoints src ON src.id = r.source_id \
-             WHERE r.deleted_at IS NULL",
-        )
-        .all()
-        .await?
-        .results()?;
+    let rows: Vec<RouteHealthRow> = db.prepare(ROUTE_HEALTH).all().await?.results()?;
     Ok(rows
         .into_iter()
         .map(|r| RouteHealth {

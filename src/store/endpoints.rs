@@ -5,6 +5,7 @@
 //! route) or an extra route of one (`rt_` id, `source_id` = the endpoint).
 //! Both are delivery targets, so the claim's gates read either alike.
 
+use super::events::{self, Deleted};
 use super::{bind, changes, int, opt_int, opt_text, text};
 use crate::model::{
     CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, Route, Secret,
@@ -334,26 +335,43 @@ pub async fn get_route(db: &D1Database, route_id: &str) -> Result<Option<(Route,
     row.map(Row::into_route).transpose()
 }
 
-/// Deletes the endpoint and, with it, its routes.
+/// Deletes the endpoint and, with it, its routes; their waiting events end
+/// dead ("the route was deleted") in the same batch, so none waits forever
+/// behind a row nobody can resume, probe or lease any more.
 pub async fn soft_delete(db: &D1Database, id: &EndpointId, now_ms: i64) -> Result<bool> {
-    let sql = "UPDATE endpoints SET deleted_at = ?2, updated_at = ?2 \
-               WHERE (id = ?1 OR source_id = ?1) AND deleted_at IS NULL \
-               RETURNING id";
-    let rows: Vec<IdRow> = bind(db.prepare(sql), &[text(id.as_str()), int(now_ms)])?
-        .all()
-        .await?
-        .results()?;
+    let delete = bind(
+        db.prepare(
+            "UPDATE endpoints SET deleted_at = ?2, updated_at = ?2 \
+             WHERE (id = ?1 OR source_id = ?1) AND deleted_at IS NULL \
+             RETURNING id",
+        ),
+        &[text(id.as_str()), int(now_ms)],
+    )?;
+    let end = events::end_events_of_deleted(db, Deleted::Endpoint(id.as_str()), now_ms)?;
+    let results = db.batch(vec![delete, end]).await?;
+    let rows: Vec<IdRow> = match results.first() {
+        Some(r) => r.results()?,
+        None => Vec::new(),
+    };
     Ok(rows.iter().any(|r| r.id == id.as_str()))
 }
 
-/// Deletes an extra route (never an endpoint's first route).
+/// Deletes an extra route (never an endpoint's first route), and ends its
+/// waiting events as [`soft_delete`] does.
 pub async fn soft_delete_route(db: &D1Database, route_id: &str, now_ms: i64) -> Result<bool> {
-    let sql = "UPDATE endpoints SET deleted_at = ?2, updated_at = ?2 \
-               WHERE id = ?1 AND source_id IS NOT NULL AND deleted_at IS NULL";
-    let result = bind(db.prepare(sql), &[text(route_id), int(now_ms)])?
-        .run()
-        .await?;
-    Ok(changes(&result)? > 0)
+    let delete = bind(
+        db.prepare(
+            "UPDATE endpoints SET deleted_at = ?2, updated_at = ?2 \
+             WHERE id = ?1 AND source_id IS NOT NULL AND deleted_at IS NULL",
+        ),
+        &[text(route_id), int(now_ms)],
+    )?;
+    let end = events::end_events_of_deleted(db, Deleted::Route(route_id), now_ms)?;
+    let results = db.batch(vec![delete, end]).await?;
+    match results.first() {
+        Some(r) => Ok(changes(r)? > 0),
+        None => Ok(false),
+    }
 }
 
 /// Holds deliveries (ingest continues). `false` if already paused or missing.
@@ -369,6 +387,32 @@ pub fn pause_statement(
              WHERE id = ?1 AND paused = 0 AND deleted_at IS NULL",
         ),
         &[text(id), text(reason), int(now_ms)],
+    )
+}
+
+/// [`pause_statement`] for a delivery that got `410 Gone`: it applies only
+/// while that delivery still holds its lease (a stale answer pauses nothing).
+pub fn pause_if_leased(
+    db: &D1Database,
+    id: &str,
+    reason: &str,
+    now_ms: i64,
+    (event_id, lease_token): (&str, &str),
+) -> Result<D1PreparedStatement> {
+    let sql = format!(
+        "UPDATE endpoints SET paused = 1, paused_reason = ?2, paused_at = ?3 \
+         WHERE id = ?1 AND paused = 0 AND deleted_at IS NULL AND {}",
+        events::lease_held("?4", "?5")
+    );
+    bind(
+        db.prepare(sql),
+        &[
+            text(id),
+            text(reason),
+            int(now_ms),
+            text(event_id),
+            text(lease_token),
+        ],
     )
 }
 
@@ -397,39 +441,26 @@ struct TatRow {
     rate_tat: f64,
 }
 
-/// Takes one delivery slot under the endpoint's rate limit (GCRA, compare-and-set
-/// so every consumer and the sweeper share it). `Err(wait_ms)` when refused.
-pub async fn take_rate_slot(
+/// Reserves the route's next delivery slot under its rate limit (GCRA, one
+/// statement, so every consumer and the sweeper share one limit) and returns
+/// when it may start: now, or a later time the caller schedules the event at.
+/// Every call takes a slot, so a backlog is spread over future slots once
+/// instead of asking again every second.
+pub async fn reserve_rate_slot(
     db: &D1Database,
     id: &str,
     limit: RateLimit,
     now_ms: i64,
-) -> Result<std::result::Result<(), i64>> {
-    let taken = bind(
-        db.prepare(
-            "UPDATE endpoints SET rate_tat = MAX(rate_tat, ?2) + ?3 \
-             WHERE id = ?1 AND rate_tat <= ?2 + ?4",
-        ),
-        &[
-            text(id),
-            int(now_ms),
-            int(limit.interval_ms()),
-            int(limit.tolerance_ms()),
-        ],
-    )?
-    .run()
-    .await?;
-    if changes(&taken)? > 0 {
-        return Ok(Ok(()));
-    }
+) -> Result<i64> {
     let row: Option<TatRow> = bind(
-        db.prepare("SELECT rate_tat FROM endpoints WHERE id = ?1"),
-        &[text(id)],
+        db.prepare(
+            "UPDATE endpoints SET rate_tat = MAX(rate_tat, ?2) + ?3 WHERE id = ?1 RETURNING rate_tat",
+        ),
+        &[text(id), int(now_ms), int(limit.interval_ms())],
     )?
     .first(None)
     .await?;
-    let tat = row.map_or(now_ms, |r| r.rate_tat as i64);
-    Ok(Err(limit.wait_ms(tat, now_ms)))
+    Ok(row.map_or(now_ms, |r| limit.start_of_slot(r.rate_tat as i64, now_ms)))
 }
 
 #[derive(Deserialize)]
@@ -440,10 +471,7 @@ struct IdRow {
 /// Endpoints whose circuit is open and whose next probe is due, oldest due first.
 pub async fn open_circuits_due(db: &D1Database, now_ms: i64, limit: u32) -> Result<Vec<String>> {
     let rows: Vec<IdRow> = bind(
-        db.prepare(
-            "SELECT id FROM endpoints WHERE circuit_state = 'open' AND circuit_next_probe_at <= ?1 \
-             AND paused = 0 AND deleted_at IS NULL ORDER BY circuit_next_probe_at LIMIT ?2",
-        ),
+        db.prepare(OPEN_CIRCUITS_DUE),
         &[int(now_ms), int(i64::from(limit))],
     )?
     .all()
@@ -451,6 +479,12 @@ pub async fn open_circuits_due(db: &D1Database, now_ms: i64, limit: u32) -> Resu
     .results()?;
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
+
+/// The statement of [`open_circuits_due`]: ?1 = now, ?2 = the limit. A range on
+/// `endpoints_open_circuits (circuit_state, circuit_next_probe_at)`.
+pub(crate) const OPEN_CIRCUITS_DUE: &str =
+    "SELECT id FROM endpoints WHERE circuit_state = 'open' AND circuit_next_probe_at <= ?1 \
+     AND paused = 0 AND deleted_at IS NULL ORDER BY circuit_next_probe_at LIMIT ?2";
 
 /// Takes the right to send one probe through an open circuit (compare-and-set:
 /// one prober per interval, whoever asks).
@@ -484,6 +518,7 @@ pub fn circuit_statement(
     id: &str,
     input: &CircuitInput,
     now_ms: i64,
+    (event_id, lease_token): (&str, &str),
 ) -> Result<D1PreparedStatement> {
     let opening =
         "(?3 = 1 AND circuit_state = 'closed' AND circuit_failures + 1 >= circuit_threshold)";
@@ -501,7 +536,8 @@ pub fn circuit_statement(
                                         WHEN {opening} THEN ?4 + circuit_probe_base_s * 1000 \
                                         WHEN {failed_probe} THEN ?4 + MIN(circuit_probe_interval_s * 2, ?6) * 1000 \
                                         ELSE circuit_next_probe_at END \
-         WHERE id = ?1"
+         WHERE id = ?1 AND {held}",
+        held = events::lease_held("?7", "?8")
     );
     bind(
         db.prepare(sql),
@@ -512,6 +548,27 @@ pub fn circuit_statement(
             int(now_ms),
             flag(input.probe),
             int(i64::from(CircuitConfig::MAX_PROBE_INTERVAL_S)),
+            text(event_id),
+            text(lease_token),
         ],
     )
+}
+
+/// Closes a route's circuit by hand (an operator who knows the destination is
+/// back): streak reset, probe interval back to its base. `false` when the
+/// route does not exist; closing a closed circuit is not an error.
+pub async fn reset_circuit(db: &D1Database, id: &str, now_ms: i64) -> Result<bool> {
+    let result = bind(
+        db.prepare(
+            "UPDATE endpoints SET circuit_failures = 0, \
+               circuit_changed_at = CASE WHEN circuit_state = 'open' THEN ?2 ELSE circuit_changed_at END, \
+               circuit_state = 'closed', circuit_next_probe_at = NULL, \
+               circuit_probe_interval_s = circuit_probe_base_s \
+             WHERE id = ?1 AND deleted_at IS NULL",
+        ),
+        &[text(id), int(now_ms)],
+    )?
+    .run()
+    .await?;
+    Ok(changes(&result)? > 0)
 }

@@ -11,6 +11,7 @@ use super::{bind, changes, int, opt_int, opt_text, text, Conditions};
 use crate::event_query::{EventTypeFilter, Lookup};
 use crate::model::Status;
 use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Result};
 
 /// The timeout assumed for a lease when the endpoint row is gone.
@@ -34,21 +35,33 @@ pub struct Claim {
     /// route older than this is stale.
     #[serde(default)]
     pub route_updated_at: Option<f64>,
+    /// A delivery slot this event already reserved under its route's rate
+    /// limit (see [`release_to_slot`]): a claim at or after it spends no new one.
+    #[serde(default)]
+    pub rate_slot_at: Option<f64>,
+    /// The stored body's size, so delivery can budget memory before loading it.
+    #[serde(default)]
+    pub body_size: Option<f64>,
 }
 
 /// What a delivery claim returns (a [`Claim`]).
 const CLAIMED: &str =
-    "id, endpoint_id, route_id, ingest_id, attempt_count, cycle_attempts, lease_token, \
-     (SELECT updated_at FROM endpoints WHERE endpoints.id = events.route_id) AS route_updated_at";
+    "id, endpoint_id, route_id, ingest_id, attempt_count, cycle_attempts, lease_token, rate_slot_at, \
+     (SELECT updated_at FROM endpoints WHERE endpoints.id = events.route_id) AS route_updated_at, \
+     (SELECT body_size FROM ingests WHERE ingests.id = events.ingest_id) AS body_size";
 
 /// Gates every claim checks in the same statement, so they are fresh and atomic:
 /// the event's route is not paused, its circuit is closed (unless this is the
 /// probe that tests it), and with FIFO no older event of the route is in flight.
+/// A deleted route's row holds nothing back: its events are claimed and end
+/// dead with "the route was deleted", whatever state the row was left in.
 const GATES: &str = "AND NOT EXISTS (SELECT 1 FROM endpoints ep WHERE ep.id = events.route_id \
+                       AND ep.deleted_at IS NULL \
                        AND (ep.paused = 1 OR ep.destination_type = 'pull' \
                             OR (ep.circuit_state = 'open' AND ?6 = 0))) \
      AND NOT EXISTS (SELECT 1 FROM endpoints ep JOIN events older ON older.route_id = ep.id \
-                     WHERE ep.id = events.route_id AND ep.fifo = 1 AND older.id < events.id \
+                     WHERE ep.id = events.route_id AND ep.fifo = 1 AND ep.deleted_at IS NULL \
+                       AND older.id < events.id \
                        AND older.status IN ('received', 'delivering', 'retrying'))";
 
 /// Takes the event if it is due (`received`/`retrying` whose time has come; a
@@ -62,18 +75,8 @@ pub async fn claim(
     lease_token: &str,
     probe: bool,
 ) -> Result<Option<Claim>> {
-    let sql = format!(
-        "UPDATE events SET status = 'delivering', lease_token = ?3, updated_at = ?2, \
-           lease_until = ?2 + ?4 + COALESCE((SELECT timeout_ms FROM endpoints \
-                                             WHERE endpoints.id = events.route_id), ?5) \
-         WHERE id = ?1 \
-           AND ((status IN ('received', 'retrying') AND (next_attempt_at <= ?2 OR ?6 = 1)) \
-                OR (status = 'delivering' AND lease_until <= ?2)) \
-           {GATES} \
-         RETURNING {CLAIMED}"
-    );
     bind(
-        db.prepare(sql),
+        db.prepare(claim_sql()),
         &[
             text(id),
             int(now_ms),
@@ -87,10 +90,26 @@ pub async fn claim(
     .await
 }
 
+/// The statement of [`claim`]: ?1 = the event, ?2 = now, ?3 = the lease token,
+/// ?4 = the lease margin, ?5 = the timeout when the route row is gone, ?6 = probe.
+pub(crate) fn claim_sql() -> String {
+    format!(
+        "UPDATE events SET status = 'delivering', lease_token = ?3, updated_at = ?2, \
+           lease_until = ?2 + ?4 + COALESCE((SELECT timeout_ms FROM endpoints \
+                                             WHERE endpoints.id = events.route_id), ?5) \
+         WHERE id = ?1 \
+           AND ((status IN ('received', 'retrying') AND (next_attempt_at <= ?2 OR ?6 = 1)) \
+                OR (status = 'delivering' AND lease_until <= ?2)) \
+           {GATES} \
+         RETURNING {CLAIMED}"
+    )
+}
+
 /// Leases up to `max` of a pull destination's due events (oldest first, those
 /// whose earlier lease expired included), all under one `lease_token`: the same
 /// compare-and-set as a push claim, so a lease and a replay cannot collide.
-/// `event_types_json` is a JSON array of GLOB patterns (`charge.*`), or `None`.
+/// `event_types_json` is a JSON array of GLOB patterns made by
+/// `event_query::glob_pattern` (only `*` is a wildcard), or `None`.
 pub async fn lease(
     db: &D1Database,
     route_id: &str,
@@ -141,23 +160,27 @@ pub async fn held_claim(db: &D1Database, id: &str, lease_token: &str) -> Result<
     .await
 }
 
-/// Gives a claim back without an attempt (the rate limit said "later"): the
-/// event waits until `next_attempt_at`, its schedule untouched.
-pub async fn release(
+/// Gives a claim back without an attempt because the rate limit reserved it a
+/// later slot: the event waits until `slot_at`, its schedule untouched, and
+/// keeps the slot, so the claim that comes back at `slot_at` sends at once
+/// instead of queueing for another one (each event is scheduled once, at its
+/// own slot, however long the backlog).
+pub async fn release_to_slot(
     db: &D1Database,
     claim: &Claim,
-    next_attempt_at: i64,
+    slot_at: i64,
     now_ms: i64,
 ) -> Result<bool> {
     let sql = "UPDATE events SET status = CASE WHEN attempt_count = 0 THEN 'received' ELSE 'retrying' END, \
-                      next_attempt_at = ?3, lease_until = NULL, lease_token = NULL, updated_at = ?4 \
+                      next_attempt_at = ?3, rate_slot_at = ?3, lease_until = NULL, lease_token = NULL, \
+                      updated_at = ?4 \
                WHERE id = ?1 AND status = 'delivering' AND lease_token = ?2";
     let result = bind(
         db.prepare(sql),
         &[
             text(&claim.id),
             text(&claim.lease_token),
-            int(next_attempt_at),
+            int(slot_at),
             int(now_ms),
         ],
     )?
@@ -165,6 +188,37 @@ pub async fn release(
     .await?;
     Ok(changes(&result)? > 0)
 }
+
+/// Returns up to `limit` events whose deliverer's lease expired (it crashed,
+/// or lost its connection to D1) to the waiting states, due now, oldest lease
+/// first; returns their ids. After this they are ordinary waiting events: the
+/// sweeper delivers them, a probe takes them through an open circuit, a resume
+/// drains them, a pull client leases them. A deliverer still running behind an
+/// expired lease can no longer record anything (its token is gone).
+pub async fn release_expired_leases(
+    db: &D1Database,
+    now_ms: i64,
+    limit: u32,
+) -> Result<Vec<String>> {
+    let rows: Vec<IdRow> = bind(
+        db.prepare(RELEASE_EXPIRED_LEASES),
+        &[int(now_ms), int(i64::from(limit))],
+    )?
+    .all()
+    .await?
+    .results()?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// The statement of [`release_expired_leases`]: ?1 = now, ?2 = the limit.
+/// A range on `events_lease (status, lease_until)`.
+pub(crate) const RELEASE_EXPIRED_LEASES: &str =
+    "UPDATE events SET status = CASE WHEN attempt_count = 0 THEN 'received' ELSE 'retrying' END, \
+            next_attempt_at = lease_until, lease_until = NULL, lease_token = NULL, updated_at = ?1 \
+     WHERE id IN (SELECT id FROM events WHERE status = 'delivering' AND lease_until <= ?1 \
+                  ORDER BY lease_until LIMIT ?2) \
+       AND status = 'delivering' AND lease_until <= ?1 \
+     RETURNING id";
 
 /// Where a claimed event goes next.
 pub struct Transition<'a> {
@@ -177,9 +231,25 @@ pub struct Transition<'a> {
     pub advance_cycle: bool,
 }
 
+/// A condition for a statement that changes route state on behalf of a
+/// delivery (circuit, pause on 410): it holds only while the event is still
+/// `delivering` under this lease token, so a deliverer whose lease expired and
+/// was taken over changes nothing. `event` and `token` are the placeholders
+/// (e.g. `?7`, `?8`) the statement binds them to.
+pub fn lease_held(event: &str, token: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM events WHERE events.id = {event} \
+                   AND events.status = 'delivering' AND events.lease_token = {token})"
+    )
+}
+
 /// Records the attempt (if one was made) and moves the event, atomically with
-/// `also` (endpoint updates such as the circuit breaker), provided this deliverer
-/// still holds the lease. Returns whether it did.
+/// `also` (route updates such as the circuit breaker, built with
+/// [`lease_held`] so they apply only while this deliverer holds the lease),
+/// provided this deliverer still holds the lease. Returns whether it did.
+///
+/// Order matters: the attempt row and `also` run before the event update,
+/// which clears the lease token they check.
 pub async fn complete(
     db: &D1Database,
     claim: &Claim,
@@ -195,7 +265,7 @@ pub async fn complete(
     let update = bind(
         db.prepare(
             "UPDATE events SET status = ?3, attempt_count = ?4, cycle_attempts = ?5, \
-                    next_attempt_at = ?6, lease_until = NULL, lease_token = NULL, \
+                    next_attempt_at = ?6, lease_until = NULL, lease_token = NULL, rate_slot_at = NULL, \
                     last_error = COALESCE(?7, last_error), dead_reason = ?8, \
                     delivered_at = COALESCE(?9, delivered_at), updated_at = ?10 \
              WHERE id = ?1 AND status = 'delivering' AND lease_token = ?2",
@@ -222,9 +292,9 @@ pub async fn complete(
             a,
         )?);
     }
+    statements.extend(also);
     statements.push(update);
     let update_index = statements.len() - 1;
-    statements.extend(also);
     let results = db.batch(statements).await?;
     match results.get(update_index) {
         Some(r) => Ok(changes(r)? > 0),
@@ -278,54 +348,60 @@ pub struct ListFilter<'a> {
 /// Newest first. Only the filters given become conditions, so the query planner
 /// can pick the index that serves them (`q` is a handful of primary-key lookups).
 pub async fn list(db: &D1Database, f: &ListFilter<'_>) -> Result<Vec<EventRow>> {
+    let (sql, w) = list_sql(f)?;
+    bind(db.prepare(sql), &w.args())?.all().await?.results()
+}
+
+/// The statement of [`list`] for these filters, with the values it binds.
+pub(crate) fn list_sql(f: &ListFilter<'_>) -> Result<(String, Conditions)> {
     let mut w = Conditions::default();
     if let Some(endpoint_id) = f.endpoint_id {
-        w.compare("e.endpoint_id =", text(endpoint_id));
+        w.compare("e.endpoint_id =", endpoint_id);
     }
     if let Some(route_id) = f.route_id {
-        w.compare("e.route_id =", text(route_id));
+        w.compare("e.route_id =", route_id);
     }
     if let Some(status) = f.status {
-        w.compare("e.status =", text(status.as_str()));
+        w.compare("e.status =", status.as_str());
     }
     match f.event_type {
-        Some(EventTypeFilter::Exact(name)) => w.compare("i.event_type =", text(name)),
+        Some(EventTypeFilter::Exact(name)) => w.compare("i.event_type =", name.as_str()),
         Some(EventTypeFilter::Prefix { from, before }) => {
-            w.compare("i.event_type >=", text(from));
+            w.compare("i.event_type >=", from.as_str());
             if let Some(before) = before {
-                w.compare("i.event_type <", text(before));
+                w.compare("i.event_type <", before.as_str());
             }
         }
         None => {}
     }
     if let Some(since) = f.since_ms {
-        w.compare("e.received_at >=", int(since));
+        w.compare("e.received_at >=", since);
     }
     if let Some(until) = f.until_ms {
-        w.compare("e.received_at <", int(until));
+        w.compare("e.received_at <", until);
     }
     if let Some(lookup) = f.lookup {
         let keys = serde_json::to_string(&lookup.dedup_keys).map_err(worker::Error::from)?;
         let by_key = format!(
             "SELECT k.id FROM ingests ki JOIN events k ON k.ingest_id = ki.id \
              WHERE ki.dedup_key IN (SELECT value FROM json_each({}))",
-            w.param(text(&keys))
+            w.param(keys.as_str())
         );
         let matches = match &lookup.event_id {
-            Some(id) => format!("SELECT {} UNION ALL {by_key}", w.param(text(id))),
+            Some(id) => format!("SELECT {} UNION ALL {by_key}", w.param(id.as_str())),
             None => by_key,
         };
         w.push(format!("e.id IN ({matches})"));
     }
     if let Some(before) = f.before_id {
-        w.compare("e.id <", text(before));
+        w.compare("e.id <", before);
     }
-    let limit = w.param(int(i64::from(f.limit)));
+    let limit = w.param(i64::from(f.limit));
     let sql = format!(
         "{EVENT_SELECT} {} ORDER BY e.id DESC LIMIT {limit}",
         w.clause()
     );
-    bind(db.prepare(sql), w.args())?.all().await?.results()
+    Ok((sql, w))
 }
 
 pub async fn get(db: &D1Database, id: &str) -> Result<Option<EventRow>> {
@@ -338,7 +414,8 @@ pub async fn get(db: &D1Database, id: &str) -> Result<Option<EventRow>> {
 }
 
 const REPLAY_SET: &str = "status = 'received', cycle_attempts = 0, next_attempt_at = ?2, \
-                          lease_until = NULL, lease_token = NULL, dead_reason = NULL, updated_at = ?2";
+                          lease_until = NULL, lease_token = NULL, rate_slot_at = NULL, \
+                          dead_reason = NULL, updated_at = ?2";
 
 /// `dead` or `delivered` -> `received`, keeping the attempt history. `false` when
 /// the event is missing or still in flight.
@@ -388,37 +465,43 @@ pub async fn replay_dead(
 }
 
 /// Events the queue has not handled in time: `received`/`retrying` due before
-/// `due_before`, and `delivering` whose lease expired. Oldest first, skipping
-/// routes that are paused or have an open circuit, and FIFO events that are
-/// not at the head of their route's line.
-pub async fn due_for_sweep(
-    db: &D1Database,
-    now_ms: i64,
-    due_before_ms: i64,
-    limit: u32,
-) -> Result<Vec<String>> {
-    let open = "JOIN endpoints ep ON ep.id = e.route_id AND ep.paused = 0 \
-                AND ep.circuit_state = 'closed' AND ep.destination_type = 'push'";
-    let sql = format!(
-        "SELECT e.id, e.next_attempt_at AS t FROM events e {open} \
-           WHERE e.status IN ('received', 'retrying') AND e.next_attempt_at <= ?1 \
-             AND (ep.fifo = 0 OR NOT EXISTS (SELECT 1 FROM events older \
-                  WHERE older.route_id = e.route_id AND older.id < e.id \
-                    AND older.status IN ('received', 'delivering', 'retrying'))) \
-         UNION ALL \
-         SELECT e.id, e.next_attempt_at AS t FROM events e {open} \
-           WHERE e.status = 'delivering' AND e.lease_until <= ?2 \
-         ORDER BY t LIMIT ?3"
-    );
+/// `due_before` (expired leases were returned to these states first, see
+/// [`release_expired_leases`]). Oldest first, skipping routes that are paused,
+/// pulled by a client, or have an open circuit, and FIFO events that are not at
+/// the head of their route's line; a deleted route's events are always taken,
+/// so they end dead instead of waiting behind the row's old state.
+pub async fn due_for_sweep(db: &D1Database, due_before_ms: i64, limit: u32) -> Result<Vec<String>> {
     let rows: Vec<IdRow> = bind(
-        db.prepare(sql),
-        &[int(due_before_ms), int(now_ms), int(i64::from(limit))],
+        db.prepare(DUE_FOR_SWEEP),
+        &[int(due_before_ms), int(i64::from(limit))],
     )?
     .all()
     .await?
     .results()?;
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
+
+/// The statement of [`due_for_sweep`]: ?1 = due before, ?2 = the limit.
+///
+/// Driven from the routes: the outer loop reads the `endpoints` rows (every
+/// endpoint and route: the small control table) and keeps a route that is
+/// deleted, or open for pushing (not paused, circuit closed, push); only for
+/// those does it search `events_route_inflight (route_id, status,
+/// next_attempt_at)`, so the backlog of a paused, open-circuit or pull route is
+/// never read. `CROSS JOIN` pins that loop order (SQLite never reorders it).
+/// The conditions are those of "deleted, or (open for pushing and (not FIFO or
+/// at the head of its line))", split between the two loops. The sort reads
+/// the due events of eligible routes only: those are what the sweeper takes.
+pub(crate) const DUE_FOR_SWEEP: &str = "SELECT e.id FROM endpoints ep CROSS JOIN events e \
+     WHERE (ep.deleted_at IS NOT NULL \
+            OR (ep.paused = 0 AND ep.circuit_state = 'closed' AND ep.destination_type = 'push')) \
+       AND e.route_id = ep.id \
+       AND e.status IN ('received', 'retrying') AND e.next_attempt_at <= ?1 \
+       AND (ep.deleted_at IS NOT NULL OR ep.fifo = 0 \
+            OR NOT EXISTS (SELECT 1 FROM events older \
+                           WHERE older.route_id = e.route_id AND older.id < e.id \
+                             AND older.status IN ('received', 'delivering', 'retrying'))) \
+     ORDER BY e.next_attempt_at LIMIT ?2";
 
 /// An in-flight event waiting for its turn.
 #[derive(Debug, Clone, Deserialize)]
@@ -432,10 +515,7 @@ pub struct Waiting {
 /// resume or a closing circuit drains.
 pub async fn waiting(db: &D1Database, route_id: &str, limit: u32) -> Result<Vec<Waiting>> {
     bind(
-        db.prepare(
-            "SELECT id, status, next_attempt_at FROM events \
-             WHERE route_id = ?1 AND status IN ('received', 'retrying') ORDER BY id LIMIT ?2",
-        ),
+        db.prepare(WAITING),
         &[text(route_id), int(i64::from(limit))],
     )?
     .all()
@@ -443,29 +523,75 @@ pub async fn waiting(db: &D1Database, route_id: &str, limit: u32) -> Result<Vec<
     .results()
 }
 
+/// The statement of [`waiting`]: ?1 = the route, ?2 = the limit.
+pub(crate) const WAITING: &str = "SELECT id, status, next_attempt_at FROM events \
+     WHERE route_id = ?1 AND status IN ('received', 'retrying') ORDER BY id LIMIT ?2";
+
 /// The oldest in-flight event of the route: the head of a FIFO line.
 pub async fn head_of_line(db: &D1Database, route_id: &str) -> Result<Option<Waiting>> {
-    bind(
-        db.prepare(
-            "SELECT id, status, next_attempt_at FROM events \
-             WHERE route_id = ?1 AND status IN ('received', 'delivering', 'retrying') ORDER BY id LIMIT 1",
-        ),
-        &[text(route_id)],
-    )?
-    .first(None)
-    .await
+    bind(db.prepare(HEAD_OF_LINE), &[text(route_id)])?
+        .first(None)
+        .await
 }
 
-/// Dead-letters an in-flight event (used by the dead-letter queue consumer).
-pub async fn mark_dead(db: &D1Database, id: &str, reason: &str, now_ms: i64) -> Result<bool> {
-    let sql = "UPDATE events SET status = 'dead', dead_reason = ?2, lease_until = NULL, \
-                      lease_token = NULL, updated_at = ?3 \
-               WHERE id = ?1 AND status IN ('received', 'delivering', 'retrying')";
+/// The statement of [`head_of_line`]: ?1 = the route.
+pub(crate) const HEAD_OF_LINE: &str = "SELECT id, status, next_attempt_at FROM events \
+     WHERE route_id = ?1 AND status IN ('received', 'delivering', 'retrying') ORDER BY id LIMIT 1";
+
+/// Dead-letters an event whose queue message the dead-letter queue received:
+/// only one whose deliverer's lease expired mid-attempt (the mark of a message
+/// that keeps crashing its consumer). A live lease belongs to a deliverer still
+/// at work, and a `received` or `retrying` event was merely not reached
+/// (D1 errors, a consumer that failed before claiming): the sweeper delivers
+/// those, so marking them dead would kill an event nobody tried.
+pub async fn mark_dead_letter(
+    db: &D1Database,
+    id: &str,
+    reason: &str,
+    now_ms: i64,
+) -> Result<bool> {
+    let sql = "UPDATE events SET status = 'dead', dead_reason = ?2, last_error = ?2, lease_until = NULL, \
+                      lease_token = NULL, rate_slot_at = NULL, updated_at = ?3 \
+               WHERE id = ?1 AND status = 'delivering' AND lease_until <= ?3";
     let result = bind(db.prepare(sql), &[text(id), text(reason), int(now_ms)])?
         .run()
         .await?;
     Ok(changes(&result)? > 0)
 }
+
+/// Which deleted routes' waiting events to end.
+pub enum Deleted<'a> {
+    /// Every route of this endpoint (the endpoint was deleted).
+    Endpoint(&'a str),
+    /// One extra route.
+    Route(&'a str),
+}
+
+/// Ends the waiting events of deleted routes: `dead` with "the route was
+/// deleted", replayable. Events in `delivering` finish their attempt; their
+/// next claim ends them the same way (the claim's gates ignore a deleted row).
+pub fn end_events_of_deleted(
+    db: &D1Database,
+    deleted: Deleted<'_>,
+    now_ms: i64,
+) -> Result<D1PreparedStatement> {
+    let (column, id) = match deleted {
+        Deleted::Endpoint(id) => ("endpoint_id", id),
+        Deleted::Route(id) => ("route_id", id),
+    };
+    let sql = format!(
+        "UPDATE events SET status = 'dead', dead_reason = ?2, last_error = ?2, \
+                rate_slot_at = NULL, updated_at = ?3 \
+         WHERE {column} = ?1 AND status IN ('received', 'retrying')"
+    );
+    bind(
+        db.prepare(sql),
+        &[text(id), text(ROUTE_DELETED), int(now_ms)],
+    )
+}
+
+/// Why an event of a deleted route ended.
+pub const ROUTE_DELETED: &str = "the route was deleted";
 
 /// The conservation figures: `received = delivered + dead + in_flight`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
@@ -476,31 +602,49 @@ pub struct Counts {
     pub in_flight: f64,
 }
 
+/// One endpoint's events, or every event.
 pub async fn counts(db: &D1Database, endpoint_id: Option<&str>) -> Result<Counts> {
-    counts_where(db, endpoint_id, None).await
+    match endpoint_id {
+        Some(id) => counts_where(db, COUNTS_OF_ENDPOINT, &[text(id)]).await,
+        None => counts_where(db, COUNTS_OVERALL, &[]).await,
+    }
 }
 
 /// The same figures for one route's events: `events = delivered + dead + in_flight`.
 pub async fn route_counts(db: &D1Database, route_id: &str) -> Result<Counts> {
-    counts_where(db, None, Some(route_id)).await
+    counts_where(db, COUNTS_OF_ROUTE, &[text(route_id)]).await
 }
 
-async fn counts_where(
-    db: &D1Database,
-    endpoint_id: Option<&str>,
-    route_id: Option<&str>,
-) -> Result<Counts> {
-    let sql = "SELECT COUNT(*) AS received, \
-                      COALESCE(SUM(status = 'delivered'), 0) AS delivered, \
-                      COALESCE(SUM(status = 'dead'), 0) AS dead, \
-                      COALESCE(SUM(status IN ('received', 'delivering', 'retrying')), 0) AS in_flight \
-               FROM events WHERE (?1 IS NULL OR endpoint_id = ?1) AND (?2 IS NULL OR route_id = ?2)";
-    let row: Option<Counts> = bind(
-        db.prepare(sql),
-        &[opt_text(endpoint_id), opt_text(route_id)],
-    )?
-    .first(None)
-    .await?;
+/// The `SELECT` of [`Counts`] over `events`, then `$scope`. One statement per
+/// scope (not `?1 IS NULL OR ...`), so each is planned for its own index.
+macro_rules! counts_of {
+    ($scope:literal) => {
+        concat!(
+            "SELECT COUNT(*) AS received, \
+                    COALESCE(SUM(status = 'delivered'), 0) AS delivered, \
+                    COALESCE(SUM(status = 'dead'), 0) AS dead, \
+                    COALESCE(SUM(status IN ('received', 'delivering', 'retrying')), 0) AS in_flight \
+             FROM events ",
+            $scope
+        )
+    };
+}
+
+/// One endpoint's events (?1), read from `events_endpoint_inflight (endpoint_id,
+/// status, ...)` alone.
+pub(crate) const COUNTS_OF_ENDPOINT: &str = counts_of!("WHERE endpoint_id = ?1");
+
+/// One route's events (?1), read from `events_route_inflight (route_id, status,
+/// ...)` alone.
+pub(crate) const COUNTS_OF_ROUTE: &str = counts_of!("WHERE route_id = ?1");
+
+/// Every event: necessarily a read of every row, made over an index that holds
+/// `status` (a covering index scan) rather than the table. Hourly rollups are
+/// to replace it.
+pub(crate) const COUNTS_OVERALL: &str = counts_of!("");
+
+async fn counts_where(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<Counts> {
+    let row: Option<Counts> = bind(db.prepare(sql), args)?.first(None).await?;
     Ok(row.unwrap_or(Counts {
         received: 0.0,
         delivered: 0.0,

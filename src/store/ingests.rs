@@ -169,17 +169,19 @@ pub async fn get(db: &D1Database, id: &str) -> Result<Option<IngestRow>> {
 /// An endpoint's `filtered` ingests, oldest first.
 pub async fn filtered(db: &D1Database, endpoint_id: &str, limit: u32) -> Result<Vec<IngestRow>> {
     bind(
-        db.prepare(
-            "SELECT id, endpoint_id, dedup_key, body_key, body_size, body_sha256, content_type, \
-                    headers, received_at, event_type FROM ingests \
-             WHERE endpoint_id = ?1 AND status = 'filtered' ORDER BY id LIMIT ?2",
-        ),
+        db.prepare(FILTERED),
         &[text(endpoint_id), int(i64::from(limit))],
     )?
     .all()
     .await?
     .results()
 }
+
+/// The statement of [`filtered`]: ?1 = the endpoint, ?2 = the limit.
+pub(crate) const FILTERED: &str =
+    "SELECT id, endpoint_id, dedup_key, body_key, body_size, body_sha256, content_type, \
+            headers, received_at, event_type FROM ingests \
+     WHERE endpoint_id = ?1 AND status = 'filtered' ORDER BY id LIMIT ?2";
 
 /// An ingest as the API lists it, with the ids of its events (none while
 /// `filtered`).
@@ -216,22 +218,28 @@ pub struct ListFilter<'a> {
 /// Newest first; only the filters given become conditions, so an endpoint and
 /// status are served by `ingests_endpoint_status`.
 pub async fn list(db: &D1Database, f: &ListFilter<'_>) -> Result<Vec<IngestSummary>> {
+    let (sql, w) = list_sql(f);
+    bind(db.prepare(sql), &w.args())?.all().await?.results()
+}
+
+/// The statement of [`list`] for these filters, with the values it binds.
+pub(crate) fn list_sql(f: &ListFilter<'_>) -> (String, Conditions) {
     let mut w = Conditions::default();
     if let Some(endpoint_id) = f.endpoint_id {
-        w.compare("i.endpoint_id =", text(endpoint_id));
+        w.compare("i.endpoint_id =", endpoint_id);
     }
     if let Some(status) = f.status {
-        w.compare("i.status =", text(status.as_str()));
+        w.compare("i.status =", status.as_str());
     }
     if let Some(before) = f.before_id {
-        w.compare("i.id <", text(before));
+        w.compare("i.id <", before);
     }
-    let limit = w.param(int(i64::from(f.limit)));
+    let limit = w.param(i64::from(f.limit));
     let sql = format!(
         "{SUMMARY_SELECT}, NULL AS headers FROM ingests i {} ORDER BY i.id DESC LIMIT {limit}",
         w.clause()
     );
-    bind(db.prepare(sql), w.args())?.all().await?.results()
+    (sql, w)
 }
 
 /// One ingest with its stored headers.
@@ -262,21 +270,39 @@ impl RequestCounts {
     };
 }
 
+/// The `SELECT` list of [`RequestCounts`] over `ingests`, as a literal.
+macro_rules! request_counts {
+    () => {
+        "COUNT(*) AS received, \
+         COALESCE(SUM(status = 'routed'), 0) AS routed, \
+         COALESCE(SUM(status = 'filtered'), 0) AS filtered"
+    };
+}
+
 /// The `SELECT` list of [`RequestCounts`] over `ingests`.
-pub const REQUEST_COUNTS: &str = "COUNT(*) AS received, \
-       COALESCE(SUM(status = 'routed'), 0) AS routed, \
-       COALESCE(SUM(status = 'filtered'), 0) AS filtered";
+pub const REQUEST_COUNTS: &str = request_counts!();
+
+/// One endpoint's requests (?1), read from `ingests_endpoint_status
+/// (endpoint_id, status, id)` alone.
+pub(crate) const REQUEST_COUNTS_OF_ENDPOINT: &str = concat!(
+    "SELECT ",
+    request_counts!(),
+    " FROM ingests WHERE endpoint_id = ?1"
+);
+
+/// Every request: necessarily a read of every row, made over an index that
+/// holds `status` (a covering index scan) rather than the table. Hourly
+/// rollups are to replace it.
+pub(crate) const REQUEST_COUNTS_OVERALL: &str =
+    concat!("SELECT ", request_counts!(), " FROM ingests");
 
 /// Every endpoint's requests, or one endpoint's.
 pub async fn request_counts(db: &D1Database, endpoint_id: Option<&str>) -> Result<RequestCounts> {
-    let row: Option<RequestCounts> = bind(
-        db.prepare(format!(
-            "SELECT {REQUEST_COUNTS} FROM ingests WHERE (?1 IS NULL OR endpoint_id = ?1)"
-        )),
-        &[opt_text(endpoint_id)],
-    )?
-    .first(None)
-    .await?;
+    let statement = match endpoint_id {
+        Some(id) => bind(db.prepare(REQUEST_COUNTS_OF_ENDPOINT), &[text(id)])?,
+        None => db.prepare(REQUEST_COUNTS_OVERALL),
+    };
+    let row: Option<RequestCounts> = statement.first(None).await?;
     Ok(row.unwrap_or(RequestCounts::NONE))
 }
 
@@ -287,16 +313,15 @@ struct CountRow {
 
 /// How many of the endpoint's ingests no route accepted.
 pub async fn count_filtered(db: &D1Database, endpoint_id: &str) -> Result<u64> {
-    let row: Option<CountRow> = bind(
-        db.prepare(
-            "SELECT COUNT(*) AS n FROM ingests WHERE endpoint_id = ?1 AND status = 'filtered'",
-        ),
-        &[text(endpoint_id)],
-    )?
-    .first(None)
-    .await?;
+    let row: Option<CountRow> = bind(db.prepare(COUNT_FILTERED), &[text(endpoint_id)])?
+        .first(None)
+        .await?;
     Ok(row.map_or(0, |r| r.n as u64))
 }
+
+/// The statement of [`count_filtered`]: ?1 = the endpoint.
+pub(crate) const COUNT_FILTERED: &str =
+    "SELECT COUNT(*) AS n FROM ingests WHERE endpoint_id = ?1 AND status = 'filtered'";
 
 /// Routes a `filtered` ingest after a filter change: its events and the status
 /// change in one batch, the events only while it is still filtered (so two

@@ -16,6 +16,9 @@ pub mod rejections;
 pub mod retention;
 pub mod stats;
 
+#[cfg(test)]
+mod plans;
+
 use wasm_bindgen::JsValue;
 use worker::{D1PreparedStatement, D1Result, Result};
 
@@ -44,23 +47,52 @@ pub(crate) fn bind(stmt: D1PreparedStatement, args: &[JsValue]) -> Result<D1Prep
     stmt.bind(args)
 }
 
+/// A value for a numbered parameter, kept as plain Rust until the statement is
+/// bound, so the SQL of a query built from [`Conditions`] can be made (and its
+/// plan tested) natively.
+pub(crate) enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+impl Arg {
+    fn js(&self) -> JsValue {
+        match self {
+            Arg::Text(v) => text(v),
+            Arg::Int(v) => int(*v),
+        }
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(v.to_string())
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+
 /// A `WHERE` clause made of only the filters a caller gave, so the query
 /// planner can pick the index that serves them, with numbered parameters.
 #[derive(Default)]
 pub(crate) struct Conditions {
     conditions: Vec<String>,
-    args: Vec<JsValue>,
+    args: Vec<Arg>,
 }
 
 impl Conditions {
     /// Binds `value`; returns its placeholder (`?n`) for a condition or clause.
-    pub fn param(&mut self, value: JsValue) -> String {
-        self.args.push(value);
+    pub fn param(&mut self, value: impl Into<Arg>) -> String {
+        self.args.push(value.into());
         format!("?{}", self.args.len())
     }
 
-    /// Adds `<left> <value's placeholder>`, e.g. `compare("e.id <", text(id))`.
-    pub fn compare(&mut self, left: &str, value: JsValue) {
+    /// Adds `<left> <value's placeholder>`, e.g. `compare("e.id <", id)`.
+    pub fn compare(&mut self, left: &str, value: impl Into<Arg>) {
         let placeholder = self.param(value);
         self.conditions.push(format!("{left} {placeholder}"));
     }
@@ -78,7 +110,8 @@ impl Conditions {
         }
     }
 
-    pub fn args(&self) -> &[JsValue] {
-        &self.args
+    /// The values to bind, in placeholder order.
+    pub fn args(&self) -> Vec<JsValue> {
+        self.args.iter().map(Arg::js).collect()
     }
 }

@@ -13,8 +13,9 @@ use worker::{D1Database, Result};
 
 const DAY_MS: f64 = 86_400_000.0;
 
+/// An event retention chose, with its ingest.
 #[derive(Deserialize)]
-struct Victim {
+pub struct Victim {
     event_id: String,
     ingest_id: String,
 }
@@ -24,26 +25,60 @@ struct BodyKey {
     body_key: String,
 }
 
-/// Deletes up to `limit` expired events and the ingests they leave empty;
-/// returns the R2 keys of the bodies that no row points at any more.
-pub async fn expire_events(
+/// Whether an event (the `events` row in scope) is still finished, older
+/// than its endpoint's retention, and untouched since retention chose it,
+/// with ?2 = now (when it was chosen), ?3 = the default days, ?4 = one day in
+/// ms. The deletes check it again, so an event a replay revived after it was
+/// chosen stays, with its attempts, ingest and body, even when the replay has
+/// already delivered it again.
+const STILL_EXPIRED: &str = "events.status IN ('delivered', 'dead') AND events.updated_at < ?2 \
+     AND events.received_at < ?2 - COALESCE((SELECT ep.retention_days FROM endpoints ep \
+                                             WHERE ep.id = events.endpoint_id), ?3) * ?4";
+
+/// Up to `limit` finished events older than their endpoint's retention, oldest first.
+pub async fn expired_events(
     db: &D1Database,
     now_ms: i64,
     default_days: f64,
     limit: u32,
-) -> Result<Vec<String>> {
-    let victims: Vec<Victim> = bind(
-        db.prepare(
-            "SELECT e.id AS event_id, e.ingest_id FROM events e JOIN endpoints ep ON ep.id = e.endpoint_id \
-             WHERE e.status IN ('delivered', 'dead') \
-               AND e.received_at < ?1 - COALESCE(ep.retention_days, ?2) * ?3 \
-             ORDER BY e.received_at LIMIT ?4",
-        ),
-        &[int(now_ms), JsValue::from_f64(default_days), JsValue::from_f64(DAY_MS), int(i64::from(limit))],
+) -> Result<Vec<Victim>> {
+    bind(
+        db.prepare(EXPIRED_EVENTS),
+        &[
+            int(now_ms),
+            JsValue::from_f64(default_days),
+            JsValue::from_f64(DAY_MS),
+            int(i64::from(limit)),
+        ],
     )?
     .all()
     .await?
-    .results()?;
+    .results()
+}
+
+/// The statement of [`expired_events`]: ?1 = now, ?2 = the default days, ?3 =
+/// one day in ms, ?4 = the limit.
+///
+/// Driven from the endpoints: for each, `events_endpoint_received (endpoint_id,
+/// received_at)` yields only its events received before its own cutoff (the
+/// few in-flight ones among them are skipped), instead of every finished event
+/// of the relay. `CROSS JOIN` pins that loop order. The sort covers the expired
+/// events only.
+pub(crate) const EXPIRED_EVENTS: &str =
+    "SELECT e.id AS event_id, e.ingest_id FROM endpoints ep CROSS JOIN events e \
+     WHERE e.endpoint_id = ep.id AND e.status IN ('delivered', 'dead') \
+       AND e.received_at < ?1 - COALESCE(ep.retention_days, ?2) * ?3 \
+     ORDER BY e.received_at LIMIT ?4";
+
+/// Deletes the chosen events that are still expired, with their attempts, and
+/// the ingests they leave empty, in one batch; returns the R2 keys of the
+/// bodies no row points at any more.
+pub async fn delete_expired(
+    db: &D1Database,
+    victims: &[Victim],
+    now_ms: i64,
+    default_days: f64,
+) -> Result<Vec<String>> {
     if victims.is_empty() {
         return Ok(Vec::new());
     }
@@ -51,26 +86,22 @@ pub async fn expire_events(
         serde_json::to_string(&victims.iter().map(|v| &v.event_id).collect::<Vec<_>>())?;
     let ingest_ids =
         serde_json::to_string(&victims.iter().map(|v| &v.ingest_id).collect::<Vec<_>>())?;
+    let expiry = |ids: &str| {
+        [
+            text(ids),
+            int(now_ms),
+            JsValue::from_f64(default_days),
+            JsValue::from_f64(DAY_MS),
+        ]
+    };
     let results = db
         .batch(vec![
             bind(
-                db.prepare(
-                    "DELETE FROM attempts WHERE event_id IN (SELECT value FROM json_each(?1))",
-                ),
-                &[text(&event_ids)],
+                db.prepare(delete_expired_attempts_sql()),
+                &expiry(&event_ids),
             )?,
-            bind(
-                db.prepare("DELETE FROM events WHERE id IN (SELECT value FROM json_each(?1))"),
-                &[text(&event_ids)],
-            )?,
-            bind(
-                db.prepare(
-                    "DELETE FROM ingests WHERE id IN (SELECT value FROM json_each(?1)) \
-                     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = ingests.id) \
-                     RETURNING body_key",
-                ),
-                &[text(&ingest_ids)],
-            )?,
+            bind(db.prepare(delete_expired_events_sql()), &expiry(&event_ids))?,
+            bind(db.prepare(DELETE_EMPTIED_INGESTS), &[text(&ingest_ids)])?,
         ])
         .await?;
     let keys: Vec<BodyKey> = match results.get(2) {
@@ -79,6 +110,40 @@ pub async fn expire_events(
     };
     Ok(keys.into_iter().map(|k| k.body_key).collect())
 }
+
+/// The chosen events (?1, a JSON array of ids) that are still expired, each
+/// looked up by its id: `CROSS JOIN` pins the loop order, so the planner
+/// cannot prefer a range over every finished event (`status IN (..) AND
+/// updated_at < ?2` matches an index too).
+fn still_expired_of_chosen() -> String {
+    format!(
+        "SELECT events.id FROM json_each(?1) chosen CROSS JOIN events ON events.id = chosen.value \
+         WHERE {STILL_EXPIRED}"
+    )
+}
+
+/// The attempts of the chosen events still expired (see [`delete_expired`]).
+pub(crate) fn delete_expired_attempts_sql() -> String {
+    format!(
+        "DELETE FROM attempts WHERE event_id IN ({})",
+        still_expired_of_chosen()
+    )
+}
+
+/// The chosen events still expired (see [`delete_expired`]).
+pub(crate) fn delete_expired_events_sql() -> String {
+    format!(
+        "DELETE FROM events WHERE id IN ({})",
+        still_expired_of_chosen()
+    )
+}
+
+/// Of the chosen events' ingests (?1, a JSON array of ids), those no event is
+/// left for.
+pub(crate) const DELETE_EMPTIED_INGESTS: &str =
+    "DELETE FROM ingests WHERE id IN (SELECT value FROM json_each(?1)) \
+     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = ingests.id) \
+     RETURNING body_key";
 
 /// Deletes up to `limit` `filtered` ingests (no route accepted them, so no event
 /// will ever expire them) older than their endpoint's retention; returns their
@@ -91,15 +156,7 @@ pub async fn expire_filtered_ingests(
     limit: u32,
 ) -> Result<Vec<String>> {
     let keys: Vec<BodyKey> = bind(
-        db.prepare(
-            "DELETE FROM ingests WHERE id IN ( \
-               SELECT i.id FROM ingests i JOIN endpoints ep ON ep.id = i.endpoint_id \
-               WHERE i.status = 'filtered' \
-                 AND i.received_at < ?1 - COALESCE(ep.retention_days, ?2) * ?3 \
-               ORDER BY i.received_at LIMIT ?4) \
-             AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = ingests.id) \
-             RETURNING body_key",
-        ),
+        db.prepare(EXPIRE_FILTERED_INGESTS),
         &[
             int(now_ms),
             JsValue::from_f64(default_days),
@@ -113,13 +170,24 @@ pub async fn expire_filtered_ingests(
     Ok(keys.into_iter().map(|k| k.body_key).collect())
 }
 
+/// The statement of [`expire_filtered_ingests`]: ?1 = now, ?2 = the default
+/// days, ?3 = one day in ms, ?4 = the limit.
+///
+/// Driven from the endpoints, as [`EXPIRED_EVENTS`] is: for each, the partial
+/// index `ingests_filtered_received (endpoint_id, received_at) WHERE status =
+/// 'filtered'` yields only its filtered ingests received before its cutoff.
+pub(crate) const EXPIRE_FILTERED_INGESTS: &str = "DELETE FROM ingests WHERE id IN ( \
+       SELECT i.id FROM endpoints ep CROSS JOIN ingests i \
+       WHERE i.endpoint_id = ep.id AND i.status = 'filtered' \
+         AND i.received_at < ?1 - COALESCE(ep.retention_days, ?2) * ?3 \
+       ORDER BY i.received_at LIMIT ?4) \
+     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = ingests.id) \
+     RETURNING body_key";
+
 /// Dedup keys past their window do nothing any more; up to `limit` are removed.
 pub async fn expire_dedup_keys(db: &D1Database, now_ms: i64, limit: u32) -> Result<()> {
     bind(
-        db.prepare(
-            "DELETE FROM dedup_keys WHERE rowid IN \
-               (SELECT rowid FROM dedup_keys WHERE expires_at < ?1 LIMIT ?2)",
-        ),
+        db.prepare(EXPIRE_DEDUP_KEYS),
         &[int(now_ms), int(i64::from(limit))],
     )?
     .run()
@@ -127,12 +195,14 @@ pub async fn expire_dedup_keys(db: &D1Database, now_ms: i64, limit: u32) -> Resu
     Ok(())
 }
 
+/// The statement of [`expire_dedup_keys`]: ?1 = now, ?2 = the limit.
+pub(crate) const EXPIRE_DEDUP_KEYS: &str = "DELETE FROM dedup_keys WHERE rowid IN \
+       (SELECT rowid FROM dedup_keys WHERE expires_at < ?1 LIMIT ?2)";
+
 /// Of `keys`, the ones some ingest row still points at.
 pub async fn referenced_bodies(db: &D1Database, keys: &[String]) -> Result<Vec<String>> {
     let rows: Vec<BodyKey> = bind(
-        db.prepare(
-            "SELECT body_key FROM ingests WHERE body_key IN (SELECT value FROM json_each(?1))",
-        ),
+        db.prepare(REFERENCED_BODIES),
         &[text(&serde_json::to_string(keys)?)],
     )?
     .all()
@@ -140,3 +210,8 @@ pub async fn referenced_bodies(db: &D1Database, keys: &[String]) -> Result<Vec<S
     .results()?;
     Ok(rows.into_iter().map(|r| r.body_key).collect())
 }
+
+/// The statement of [`referenced_bodies`]: ?1 = a JSON array of R2 keys, one
+/// lookup each in `ingests_body_key`.
+pub(crate) const REFERENCED_BODIES: &str =
+    "SELECT body_key FROM ingests WHERE body_key IN (SELECT value FROM json_each(?1))";

@@ -30,22 +30,41 @@ pub struct Stats {
     pub endpoints: Vec<EndpointGauges>,
 }
 
+/// Every event by endpoint and status: necessarily a read of every row, made
+/// over `events_endpoint_inflight` (a covering index scan) rather than the
+/// table. Hourly rollups are to replace it.
+pub(crate) const EVENTS_BY_STATUS: &str =
+    "SELECT endpoint_id, status AS label, COUNT(*) AS n FROM events GROUP BY endpoint_id, status";
+
+/// Every attempt by endpoint and outcome: necessarily a read of every attempt
+/// (over the covering `attempts_started`), with one lookup of its event by id.
+/// Hourly rollups are to replace it.
+pub(crate) const ATTEMPTS_BY_OUTCOME: &str =
+    "SELECT e.endpoint_id AS endpoint_id, a.outcome AS label, COUNT(*) AS n \
+     FROM attempts a JOIN events e ON e.id = a.event_id GROUP BY e.endpoint_id, a.outcome";
+
+/// Refusal counters (one row per endpoint and reason).
+pub(crate) const REJECTIONS_BY_REASON: &str =
+    "SELECT endpoint_id, reason AS label, SUM(count) AS n FROM rejection_counts GROUP BY endpoint_id, reason";
+
+/// Each live endpoint's gauges. The oldest in-flight event is read from
+/// `events_endpoint_inflight (endpoint_id, status, ...)`, the endpoint's
+/// in-flight events only: the unary `+` keeps the planner from walking
+/// `events_endpoint_received` from the endpoint's oldest event (finished ones
+/// included) for the minimum.
+pub(crate) const ENDPOINT_GAUGES: &str = "SELECT ep.id AS endpoint_id, ep.paused AS paused, \
+            (ep.circuit_state = 'open') AS circuit_open, ep.circuit_failures AS circuit_failures, \
+            (SELECT MIN(+e.received_at) FROM events e WHERE e.endpoint_id = ep.id \
+               AND e.status IN ('received', 'delivering', 'retrying')) AS oldest_in_flight_at \
+     FROM endpoints ep WHERE ep.deleted_at IS NULL";
+
 pub async fn read(db: &D1Database) -> Result<Stats> {
     let results = db
         .batch(vec![
-            db.prepare("SELECT endpoint_id, status AS label, COUNT(*) AS n FROM events GROUP BY endpoint_id, status"),
-            db.prepare(
-                "SELECT e.endpoint_id AS endpoint_id, a.outcome AS label, COUNT(*) AS n \
-                 FROM attempts a JOIN events e ON e.id = a.event_id GROUP BY e.endpoint_id, a.outcome",
-            ),
-            db.prepare("SELECT endpoint_id, reason AS label, SUM(count) AS n FROM rejection_counts GROUP BY endpoint_id, reason"),
-            db.prepare(
-                "SELECT ep.id AS endpoint_id, ep.paused AS paused, \
-                        (ep.circuit_state = 'open') AS circuit_open, ep.circuit_failures AS circuit_failures, \
-                        (SELECT MIN(e.received_at) FROM events e WHERE e.endpoint_id = ep.id \
-                           AND e.status IN ('received', 'delivering', 'retrying')) AS oldest_in_flight_at \
-                 FROM endpoints ep WHERE ep.deleted_at IS NULL",
-            ),
+            db.prepare(EVENTS_BY_STATUS),
+            db.prepare(ATTEMPTS_BY_OUTCOME),
+            db.prepare(REJECTIONS_BY_REASON),
+            db.prepare(ENDPOINT_GAUGES),
         ])
         .await?;
     let rows = |i: usize| -> Result<Vec<ByEndpoint>> {
@@ -102,16 +121,42 @@ pub async fn series(
     endpoint_id: Option<&str>,
 ) -> Result<Series> {
     let mut args = vec![int(from_ms), int(to_ms), int(bucket_ms)];
-    let (events_scope, attempts_from, attempts_scope) = match endpoint_id {
-        Some(id) => {
-            args.push(text(id));
-            (
-                "AND endpoint_id = ?4",
-                "attempts a JOIN events e ON e.id = a.event_id",
-                "AND e.endpoint_id = ?4",
-            )
-        }
-        None => ("", "attempts a", ""),
+    if let Some(id) = endpoint_id {
+        args.push(text(id));
+    }
+    let [received, delivered, failed] = series_sql(endpoint_id.is_some());
+    let results = db
+        .batch(vec![
+            bind(db.prepare(received), &args)?,
+            bind(db.prepare(delivered), &args)?,
+            bind(db.prepare(failed), &args)?,
+        ])
+        .await?;
+    Ok(Series {
+        received: rows(&results, 0)?,
+        delivered: rows(&results, 1)?,
+        failed: rows(&results, 2)?,
+    })
+}
+
+/// The statements of [`series`] (received, delivered, failed): ?1 = from, ?2 =
+/// to, ?3 = the bucket width, and ?4 = the endpoint when `one_endpoint`.
+///
+/// Each reads its time range from an index (`events_received`,
+/// `events_delivered`, or their `events_endpoint_*` forms; `attempts_started`).
+/// For one endpoint, the failed attempts too are driven from the range on
+/// `attempts_started` (`CROSS JOIN` pins the order), each checked against its
+/// event in `events_endpoint (endpoint_id, id)`, rather than from every event
+/// the endpoint ever had.
+pub(crate) fn series_sql(one_endpoint: bool) -> [String; 3] {
+    let (events_scope, attempts_from, attempts_scope) = if one_endpoint {
+        (
+            "AND endpoint_id = ?4",
+            "attempts a CROSS JOIN events e ON e.id = a.event_id",
+            "AND e.endpoint_id = ?4",
+        )
+    } else {
+        ("", "attempts a", "")
     };
     let by_bucket = |column: &str| {
         format!(
@@ -124,18 +169,7 @@ pub async fn series(
          WHERE a.started_at >= ?1 AND a.started_at < ?2 AND a.outcome <> '{SUCCESS}' {attempts_scope} \
          GROUP BY bucket"
     );
-    let results = db
-        .batch(vec![
-            bind(db.prepare(by_bucket("received_at")), &args)?,
-            bind(db.prepare(by_bucket("delivered_at")), &args)?,
-            bind(db.prepare(failed), &args)?,
-        ])
-        .await?;
-    Ok(Series {
-        received: rows(&results, 0)?,
-        delivered: rows(&results, 1)?,
-        failed: rows(&results, 2)?,
-    })
+    [by_bucket("received_at"), by_bucket("delivered_at"), failed]
 }
 
 /// A live endpoint and its current streak of consecutive destination-down failures.
@@ -211,39 +245,70 @@ pub async fn endpoint_figures(
     endpoint_id: Option<&str>,
 ) -> Result<EndpointFigures> {
     // One endpoint is `?1` (so its indexes serve the counts); all of them, no condition.
-    let (mut args, since) = match endpoint_id {
-        Some(id) => (vec![text(id)], "?2"),
-        None => (Vec::new(), "?1"),
+    let mut args = match endpoint_id {
+        Some(id) => vec![text(id)],
+        None => Vec::new(),
     };
-    let only = |column: &str| match endpoint_id {
-        Some(_) => format!("AND {column} = ?1"),
-        None => String::new(),
+    let sql = endpoint_figures_sql(endpoint_id.is_some());
+    let statement = |sql: &str, args: &[JsValue]| bind(db.prepare(sql), args);
+    let endpoints = statement(&sql.endpoints, &args)?;
+    let counts = statement(&sql.counts, &args)?;
+    let requests = statement(&sql.requests, &args)?;
+    let routes = statement(&sql.routes, &args)?;
+    args.push(int(since_ms));
+    let attempts = statement(&sql.attempts, &args)?;
+    let results = db
+        .batch(vec![endpoints, attempts, counts, requests, routes])
+        .await?;
+    Ok(EndpointFigures {
+        endpoints: rows(&results, 0)?,
+        attempts: rows(&results, 1)?,
+        counts: rows(&results, 2)?,
+        requests: rows(&results, 3)?,
+        routes: rows(&results, 4)?,
+    })
+}
+
+/// The statements of [`endpoint_figures`], one endpoint's (?1) or every
+/// endpoint's; `attempts` binds the window's start after them (?2, or ?1).
+pub(crate) struct FiguresSql {
+    pub endpoints: String,
+    pub attempts: String,
+    pub counts: String,
+    pub requests: String,
+    pub routes: String,
+}
+
+/// For one endpoint each statement searches that endpoint's rows in an index;
+/// for every endpoint the counts necessarily read every event and ingest,
+/// over covering indexes (hourly rollups are to replace them). The attempts
+/// are driven from the window's range on `attempts_started` (`CROSS JOIN` pins
+/// the order), each checked against its event, rather than from every event
+/// the endpoint ever had.
+pub(crate) fn endpoint_figures_sql(one_endpoint: bool) -> FiguresSql {
+    let since = if one_endpoint { "?2" } else { "?1" };
+    let only = |column: &str| {
+        if one_endpoint {
+            format!("AND {column} = ?1")
+        } else {
+            String::new()
+        }
     };
-    let statement = |sql: String, args: &[JsValue]| bind(db.prepare(sql), args);
-    let endpoints = statement(
-        format!(
+    FiguresSql {
+        endpoints: format!(
             "SELECT id AS endpoint_id, circuit_failures AS failure_streak FROM endpoints \
              WHERE deleted_at IS NULL AND source_id IS NULL {} ORDER BY id",
             only("id")
         ),
-        &args,
-    )?;
-    let counts = statement(
-        format!(
+        counts: format!(
             "SELECT endpoint_id, {STATUS_COUNTS} FROM events WHERE 1 {} GROUP BY endpoint_id",
             only("endpoint_id")
         ),
-        &args,
-    )?;
-    let requests = statement(
-        format!(
+        requests: format!(
             "SELECT endpoint_id, {REQUEST_COUNTS} FROM ingests WHERE 1 {} GROUP BY endpoint_id",
             only("endpoint_id")
         ),
-        &args,
-    )?;
-    let routes = statement(
-        format!(
+        routes: format!(
             "SELECT COALESCE(r.source_id, r.id) AS endpoint_id, r.id AS route_id, r.name AS name, \
                     r.destination_type AS destination_type, r.destination_url AS destination_url, \
                     r.circuit_failures AS failure_streak, r.circuit_state AS circuit_state, \
@@ -256,36 +321,22 @@ pub async fn endpoint_figures(
              WHERE r.deleted_at IS NULL {} \
              ORDER BY endpoint_id, r.source_id IS NOT NULL, r.id",
             only("endpoint_id"),
-            match endpoint_id {
+            if one_endpoint {
                 // Deleting an endpoint deletes its routes, so no live route has a
                 // deleted endpoint.
-                Some(_) => "AND (r.id = ?1 OR r.source_id = ?1)",
-                None => "",
+                "AND (r.id = ?1 OR r.source_id = ?1)"
+            } else {
+                ""
             },
         ),
-        &args,
-    )?;
-    args.push(int(since_ms));
-    let attempts = statement(
-        format!(
+        attempts: format!(
             "SELECT e.endpoint_id AS endpoint_id, COUNT(*) AS attempts, \
                     COALESCE(SUM(a.outcome = '{SUCCESS}'), 0) AS succeeded \
-             FROM attempts a JOIN events e ON e.id = a.event_id \
+             FROM attempts a CROSS JOIN events e ON e.id = a.event_id \
              WHERE a.started_at >= {since} {} GROUP BY e.endpoint_id",
             only("e.endpoint_id")
         ),
-        &args,
-    )?;
-    let results = db
-        .batch(vec![endpoints, attempts, counts, requests, routes])
-        .await?;
-    Ok(EndpointFigures {
-        endpoints: rows(&results, 0)?,
-        attempts: rows(&results, 1)?,
-        counts: rows(&results, 2)?,
-        requests: rows(&results, 3)?,
-        routes: rows(&results, 4)?,
-    })
+    }
 }
 
 /// The `SELECT` list of [`StatusCounts`] (without the key) over `events`.
@@ -326,27 +377,33 @@ pub async fn latency_at_ranks(
         .map(|r| serde_json::json!([r.endpoint_id, r.p50, r.p95]))
         .collect();
     let wanted = serde_json::Value::Array(wanted).to_string();
-    let sql = "SELECT w.endpoint_id AS endpoint_id, \
-                      MAX(CASE WHEN r.rank = w.p50 THEN r.duration_ms END) AS p50, \
-                      MAX(CASE WHEN r.rank = w.p95 THEN r.duration_ms END) AS p95 \
-               FROM (SELECT json_extract(value, '$[0]') AS endpoint_id, \
-                            json_extract(value, '$[1]') AS p50, \
-                            json_extract(value, '$[2]') AS p95 FROM json_each(?2)) w \
-               LEFT JOIN (SELECT e.endpoint_id AS endpoint_id, a.duration_ms AS duration_ms, \
-                                 ROW_NUMBER() OVER (PARTITION BY e.endpoint_id ORDER BY a.duration_ms) - 1 AS rank \
-                          FROM attempts a JOIN events e ON e.id = a.event_id \
-                          WHERE a.started_at >= ?1 \
-                            AND e.endpoint_id IN (SELECT json_extract(value, '$[0]') FROM json_each(?2))) r \
-                 ON r.endpoint_id = w.endpoint_id AND r.rank IN (w.p50, w.p95) \
-               GROUP BY w.endpoint_id";
     bind(
-        db.prepare(sql),
+        db.prepare(LATENCY_AT_RANKS),
         &[int(since_ms), JsValue::from_str(&wanted)],
     )?
     .all()
     .await?
     .results()
 }
+
+/// The statement of [`latency_at_ranks`]: ?1 = the window's start, ?2 = a JSON
+/// array of `[endpoint_id, p50 rank, p95 rank]`. The attempts are driven from
+/// the window's range on `attempts_started` (`CROSS JOIN` pins the order),
+/// each checked against its event in `events_endpoint (endpoint_id, id)`,
+/// rather than from every event the endpoints ever had.
+pub(crate) const LATENCY_AT_RANKS: &str = "SELECT w.endpoint_id AS endpoint_id, \
+            MAX(CASE WHEN r.rank = w.p50 THEN r.duration_ms END) AS p50, \
+            MAX(CASE WHEN r.rank = w.p95 THEN r.duration_ms END) AS p95 \
+     FROM (SELECT json_extract(value, '$[0]') AS endpoint_id, \
+                  json_extract(value, '$[1]') AS p50, \
+                  json_extract(value, '$[2]') AS p95 FROM json_each(?2)) w \
+     LEFT JOIN (SELECT e.endpoint_id AS endpoint_id, a.duration_ms AS duration_ms, \
+                       ROW_NUMBER() OVER (PARTITION BY e.endpoint_id ORDER BY a.duration_ms) - 1 AS rank \
+                FROM attempts a CROSS JOIN events e ON e.id = a.event_id \
+                WHERE a.started_at >= ?1 \
+                  AND e.endpoint_id IN (SELECT json_extract(value, '$[0]') FROM json_each(?2))) r \
+       ON r.endpoint_id = w.endpoint_id AND r.rank IN (w.p50, w.p95) \
+     GROUP BY w.endpoint_id";
 
 #[cfg(test)]
 mod tests {

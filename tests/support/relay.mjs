@@ -98,13 +98,25 @@ export class Relay {
     );
   }
 
+  /** Runs one read on the relay's local D1 from outside the Worker; returns its rows. */
+  async d1Rows(sql) {
+    const { stdout } = await promisify(execFile)(
+      join(BIN, "wrangler"),
+      ["d1", "execute", "DB", "--local", "--json", "--config", this.config, "--persist-to", this.stateDir, "--command", sql],
+      { env: ENV, cwd: this.configDir },
+    );
+    const [result] = JSON.parse(stdout.slice(stdout.indexOf("[")));
+    return result.results;
+  }
+
   /** Starts (or restarts) wrangler dev on the same state directory. */
   async boot() {
     this.port = await freePort();
     this.url = `http://127.0.0.1:${this.port}`;
     const inspector = await freePort();
     mkdirSync(OUTPUT_DIR, { recursive: true });
-    const log = openSync(join(OUTPUT_DIR, `${this.name}-wrangler-${++this.starts}.log`), "w");
+    this.logPath = join(OUTPUT_DIR, `${this.name}-wrangler-${++this.starts}.log`);
+    const log = openSync(this.logPath, "w");
     this.proc = spawn(
       join(BIN, "wrangler"),
       ["dev", "--local", "--config", this.config, "--ip", "127.0.0.1", "--port", String(this.port),
@@ -121,6 +133,11 @@ export class Relay {
       await sleep(250);
     }
     throw new Error(`${this.name}: wrangler dev did not become ready`);
+  }
+
+  /** What the running relay has logged so far (the Worker's JSON lines among them). */
+  logs() {
+    return readFileSync(this.logPath, "utf8");
   }
 
   /** Stops, rewrites the config with more vars, and starts again on the same state. */

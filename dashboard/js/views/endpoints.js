@@ -43,6 +43,8 @@ export async function render(ctx) {
       ctx.can("pause") ? (ep.paused
         ? h("button.ghost", { type: "button", onclick: () => resume(ep) }, "Resume")
         : h("button.ghost", { type: "button", onclick: () => pause(ep) }, "Pause")) : null,
+      ctx.can("circuit") && ep.circuit.state === "open"
+        ? h("button.ghost", { type: "button", "data-testid": "close-circuit", onclick: () => closeCircuit(ep) }, "Close circuit") : null,
       ctx.can("rotate") ? h("button.ghost", { type: "button", onclick: () => rotate(ep) }, "Rotate secret") : null,
       ctx.can("secret") ? h("button.ghost", { type: "button", onclick: () => relaySecret(ep) }, "Relay secret") : null,
       ctx.can("delete") ? h("button.ghost.danger", { type: "button", onclick: () => remove(ep) }, "Delete") : null,
@@ -74,6 +76,12 @@ export async function render(ctx) {
       fields: [{ name: "reason", label: "Reason (optional)", placeholder: "destination deploying" }], confirm: "Pause", tone: "warn" });
     if (!v) return;
     await act(() => api.post(`/endpoints/${ep.id}/pause`, v.reason ? { reason: v.reason } : {}), "Paused");
+  }
+  async function closeCircuit(ep) {
+    await act(async () => {
+      const res = await api.post(`/routes/${ep.id}/circuit/reset`);
+      return `Circuit closed; ${num(res.drained)} waiting event(s) sent on`;
+    });
   }
   async function resume(ep) {
     await act(async () => {

@@ -1,6 +1,7 @@
 // An endpoint's routes: where its ingests go. Each route is listed with its
 // destination, what it selects (event types, filter), whether it transforms,
-// and its paused and circuit state. Editors add and edit routes beside the live
+// and its paused and circuit state (editors may close an open circuit by
+// hand). Editors add and edit routes beside the live
 // tester (route_tester.js); admins delete extra routes. The endpoint is its own
 // first route: editing it edits the endpoint's destination and delivery
 // settings, and it goes only with the endpoint.
@@ -55,6 +56,8 @@ export async function render(ctx) {
           `${num(r.counts.delivered)} / ${num(r.counts.dead)} / ${num(r.counts.in_flight)}`),
         h("td.end", h("div.actions",
           ctx.can("edit") ? h("button.ghost.small-btn", { type: "button", onclick: () => edit(r.id) }, "Edit") : null,
+          ctx.can("circuit") && r.circuit.state === "open"
+            ? h("button.ghost.small-btn", { type: "button", "data-testid": "close-circuit", onclick: () => closeCircuit(r) }, "Close circuit") : null,
           ctx.can("delete") && !r.first ? h("button.ghost.danger.small-btn", { type: "button", onclick: () => remove(r) }, "Delete") : null))))));
   }
 
@@ -147,6 +150,16 @@ export async function render(ctx) {
     }
 
     return h("div.route-edit", form, tester.panel);
+  }
+
+  async function closeCircuit(r) {
+    try {
+      const res = await api.post(`/routes/${r.id}/circuit/reset`);
+      toast(`Circuit of ${r.name} closed; ${num(res.drained)} waiting event(s) sent on`, "ok");
+      await load();
+    } catch (err) {
+      if (err.status !== 401) toast(err.message, "bad");
+    }
   }
 
   async function remove(r) {

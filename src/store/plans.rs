@@ -1,0 +1,754 @@
+//! Query plans: the store's real SQL, prepared against the real migrations in
+//! SQLite (the engine D1 runs), must read through its indexes.
+//!
+//! Every query the sweeper runs each minute, and every count and list the
+//! dashboard and the health API read, is planned here with `EXPLAIN QUERY
+//! PLAN`. Each check names the plan rows it expects, in plan order, and fails
+//! on any full read of `events`, `ingests` or `attempts` (a `SCAN`, or an
+//! automatic index built from one) that it does not name itself: the named
+//! ones are the all-time totals, which read every row over a covering index
+//! until rollups replace them, and list pages walked in index order that stop
+//! at the page size.
+//!
+//! The database has never been analyzed (no `sqlite_stat1`), like a new D1
+//! database, so the planner decides from the schema and the SQL alone.
+
+use super::{alerts, endpoints, events, ingests, retention, stats};
+use crate::event_query::{EventTypeFilter, Lookup};
+use crate::model::{IngestStatus, Status};
+use rusqlite::types::Null;
+use rusqlite::Connection;
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// An in-memory database with every migration applied, in name order, the
+/// way wrangler applies them.
+fn migrated() -> Connection {
+    let db = Connection::open_in_memory().expect("an in-memory SQLite database");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("a migrations entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no migrations in {}", dir.display());
+    for file in &files {
+        let sql = fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        db.execute_batch(&sql)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    }
+    db
+}
+
+/// One row of `EXPLAIN QUERY PLAN`.
+struct Step {
+    id: i64,
+    parent: i64,
+    detail: String,
+}
+
+/// The plan of `sql`, every parameter bound to NULL (the plan is made when
+/// the statement is prepared, before any value is bound).
+fn plan(db: &Connection, sql: &str) -> Vec<Step> {
+    let mut stmt = db
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap_or_else(|e| panic!("does not prepare: {e}\n{sql}"));
+    let nulls = vec![Null; stmt.parameter_count()];
+    stmt.query_map(rusqlite::params_from_iter(nulls), |row| {
+        Ok(Step {
+            id: row.get(0)?,
+            parent: row.get(1)?,
+            detail: row.get(3)?,
+        })
+    })
+    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+    .unwrap_or_else(|e| panic!("EXPLAIN QUERY PLAN failed: {e}\n{sql}"))
+}
+
+/// The plan as SQLite's shell draws it: one line per step, nested under its parent.
+fn render(steps: &[Step]) -> String {
+    let mut depth: HashMap<i64, usize> = HashMap::new();
+    let mut out = String::new();
+    for step in steps {
+        let d = depth.get(&step.parent).map_or(0, |p| p + 1);
+        depth.insert(step.id, d);
+        out.push_str(&format!("{}{}\n", "  ".repeat(d + 1), step.detail));
+    }
+    out
+}
+
+/// Tables that grow with traffic, and the aliases the store's SQL gives them.
+const GROWING: &[&str] = &[
+    "events", "ingests", "attempts", "e", "i", "a", "older", "k", "ki",
+];
+
+/// Whether a step reads a growing table whole: a `SCAN` of it (through an
+/// index or not), or an automatic index built from it.
+fn full_read(detail: &str) -> bool {
+    let mut words = detail.split_whitespace();
+    let (verb, table) = (words.next(), words.next());
+    let growing = table.is_some_and(|t| GROWING.contains(&t));
+    growing && (verb == Some("SCAN") || detail.contains("AUTOMATIC"))
+}
+
+/// Asserts that the plan of `sql` has a step starting with each of `expected`,
+/// in that order, and no full read of a growing table but those it names.
+/// Prints the plan when it does not.
+fn check(name: &str, sql: &str, expected: &[&str]) {
+    let steps = plan(&migrated(), sql);
+    let fail = |why: String| -> ! {
+        panic!("{name}: {why}\nplan:\n{}sql: {sql}", render(&steps));
+    };
+    let mut rest = steps.iter();
+    for want in expected {
+        if !rest.any(|s| s.detail.starts_with(want)) {
+            fail(format!("no step `{want}` (in this order)"));
+        }
+    }
+    for step in &steps {
+        if full_read(&step.detail) && !expected.iter().any(|w| step.detail.starts_with(w)) {
+            fail(format!("reads a whole table: `{}`", step.detail));
+        }
+    }
+}
+
+/// Asserts that the rows come out of the plan in index order: no sort, so a
+/// `LIMIT` stops the walk at the page size.
+fn check_no_sort(name: &str, sql: &str) {
+    let steps = plan(&migrated(), sql);
+    if let Some(sort) = steps
+        .iter()
+        .find(|s| s.detail.contains("TEMP B-TREE FOR ORDER BY"))
+    {
+        panic!(
+            "{name}: sorts (`{}`) instead of walking an index in order\nplan:\n{}sql: {sql}",
+            sort.detail,
+            render(&steps)
+        );
+    }
+}
+
+// The sweeper, every minute (src/sweep.rs, src/retention.rs, src/watch.rs).
+
+#[test]
+fn release_expired_leases_ranges_over_expired_leases() {
+    check(
+        "release_expired_leases",
+        events::RELEASE_EXPIRED_LEASES,
+        &[
+            "SEARCH events USING INDEX events_lease (status=? AND lease_until<?)",
+            "SEARCH events USING INDEX events_lease (status=? AND lease_until<?)",
+        ],
+    );
+}
+
+#[test]
+fn open_circuits_due_ranges_over_open_circuits() {
+    check(
+        "open_circuits_due",
+        endpoints::OPEN_CIRCUITS_DUE,
+        &["SEARCH endpoints USING INDEX endpoints_open_circuits (circuit_state=? AND circuit_next_probe_at<?)"],
+    );
+}
+
+#[test]
+fn due_for_sweep_reads_the_due_events_of_eligible_routes_only() {
+    // The routes first (the control table), then each eligible route's due
+    // events; a paused, open-circuit or pull route's backlog is never read.
+    check(
+        "due_for_sweep",
+        events::DUE_FOR_SWEEP,
+        &[
+            "SCAN ep",
+            "SEARCH e USING INDEX events_route_inflight (route_id=? AND status=? AND next_attempt_at<?)",
+            "SEARCH older USING INDEX events_route (route_id=? AND id<?)",
+            "USE TEMP B-TREE FOR ORDER BY",
+        ],
+    );
+}
+
+#[test]
+fn claim_finds_its_event_by_id() {
+    check(
+        "claim",
+        &events::claim_sql(),
+        &[
+            "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)",
+            "SEARCH ep USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
+            "SEARCH ep USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
+            "SEARCH older USING INDEX events_route (route_id=? AND id<?)",
+            "SEARCH endpoints USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
+            "SEARCH endpoints USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
+            "SEARCH ingests USING INDEX sqlite_autoindex_ingests_1 (id=?)",
+        ],
+    );
+}
+
+#[test]
+fn waiting_and_head_of_line_search_the_route() {
+    for (name, sql) in [
+        ("waiting", events::WAITING),
+        ("head_of_line", events::HEAD_OF_LINE),
+    ] {
+        check(
+            name,
+            sql,
+            &["SEARCH events USING INDEX events_route (route_id=?)"],
+        );
+    }
+}
+
+#[test]
+fn expired_events_reads_each_endpoints_expired_events() {
+    check(
+        "expired_events",
+        retention::EXPIRED_EVENTS,
+        &[
+            "SCAN ep",
+            "SEARCH e USING INDEX events_endpoint_received (endpoint_id=? AND received_at<?)",
+        ],
+    );
+}
+
+#[test]
+fn retention_deletes_look_up_the_chosen_rows() {
+    check(
+        "delete_expired: attempts",
+        &retention::delete_expired_attempts_sql(),
+        &[
+            "SEARCH attempts USING COVERING INDEX sqlite_autoindex_attempts_1 (event_id=?)",
+            "SCAN chosen VIRTUAL TABLE",
+            "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)",
+            "SEARCH ep USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
+        ],
+    );
+    check(
+        "delete_expired: events",
+        &retention::delete_expired_events_sql(),
+        &[
+            "SEARCH events USING COVERING INDEX sqlite_autoindex_events_1 (id=?)",
+            "SCAN chosen VIRTUAL TABLE",
+            "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)",
+            "SEARCH ep USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
+        ],
+    );
+    check(
+        "delete_expired: ingests",
+        retention::DELETE_EMPTIED_INGESTS,
+        &[
+            "SEARCH ingests USING COVERING INDEX sqlite_autoindex_ingests_1 (id=?)",
+            "SEARCH e USING COVERING INDEX events_ingest (ingest_id=?)",
+        ],
+    );
+}
+
+#[test]
+fn expire_filtered_ingests_reads_each_endpoints_expired_filtered_ingests() {
+    check(
+        "expire_filtered_ingests",
+        retention::EXPIRE_FILTERED_INGESTS,
+        &[
+            "SEARCH ingests USING COVERING INDEX sqlite_autoindex_ingests_1 (id=?)",
+            "SCAN ep",
+            "SEARCH i USING INDEX ingests_filtered_received (endpoint_id=? AND received_at<?)",
+            "SEARCH e USING COVERING INDEX events_ingest (ingest_id=?)",
+        ],
+    );
+}
+
+#[test]
+fn expire_dedup_keys_ranges_over_expired_keys() {
+    check(
+        "expire_dedup_keys",
+        retention::EXPIRE_DEDUP_KEYS,
+        &["SEARCH dedup_keys USING COVERING INDEX dedup_keys_expires (expires_at<?)"],
+    );
+}
+
+#[test]
+fn referenced_bodies_looks_up_each_key() {
+    check(
+        "referenced_bodies",
+        retention::REFERENCED_BODIES,
+        &["SEARCH ingests USING COVERING INDEX ingests_body_key (body_key=?)"],
+    );
+}
+
+#[test]
+fn dead_between_ranges_over_the_interval() {
+    check(
+        "dead_between",
+        alerts::DEAD_BETWEEN,
+        &[
+            "SEARCH e USING INDEX events_status_updated (status=? AND updated_at>? AND updated_at<?)",
+            "SEARCH ep USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
+            "SEARCH r USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
+        ],
+    );
+}
+
+#[test]
+fn refusals_since_ranges_over_the_window() {
+    check(
+        "refusals_since",
+        alerts::REFUSALS_SINCE,
+        &["SEARCH r USING INDEX rejections_at (at>?)"],
+    );
+}
+
+#[test]
+fn alert_reads_of_control_tables_touch_no_event() {
+    check(
+        "route_health",
+        alerts::ROUTE_HEALTH,
+        &[
+            "SCAN r",
+            "SEARCH src USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
+        ],
+    );
+    check("alert channels", alerts::LIST, &["SCAN alert_channels"]);
+}
+
+// Health (src/api/health.rs) and the counts of the dashboard and the API.
+
+#[test]
+fn event_counts_search_the_endpoint_or_route() {
+    check(
+        "counts of an endpoint",
+        events::COUNTS_OF_ENDPOINT,
+        &["SEARCH events USING COVERING INDEX events_endpoint_inflight (endpoint_id=?)"],
+    );
+    check(
+        "counts of a route",
+        events::COUNTS_OF_ROUTE,
+        &["SEARCH events USING COVERING INDEX events_route_inflight (route_id=?)"],
+    );
+    // Every event: a read of every row, over an index (rollups replace it).
+    check(
+        "counts overall",
+        events::COUNTS_OVERALL,
+        &["SCAN events USING COVERING INDEX"],
+    );
+}
+
+#[test]
+fn request_counts_search_the_endpoint() {
+    check(
+        "request counts of an endpoint",
+        ingests::REQUEST_COUNTS_OF_ENDPOINT,
+        &["SEARCH ingests USING COVERING INDEX ingests_endpoint_status (endpoint_id=?)"],
+    );
+    // Every request: a read of every row, over an index (rollups replace it).
+    check(
+        "request counts overall",
+        ingests::REQUEST_COUNTS_OVERALL,
+        &["SCAN ingests USING COVERING INDEX"],
+    );
+    check(
+        "count_filtered",
+        ingests::COUNT_FILTERED,
+        &["SEARCH ingests USING COVERING INDEX ingests_endpoint_status (endpoint_id=? AND status=?)"],
+    );
+    check(
+        "filtered",
+        ingests::FILTERED,
+        &["SEARCH ingests USING INDEX ingests_endpoint_status (endpoint_id=? AND status=?)"],
+    );
+    check_no_sort("filtered", ingests::FILTERED);
+}
+
+// The stats API (src/api/stats.rs) and the metrics (src/api/metrics.rs).
+
+#[test]
+fn series_range_over_the_window() {
+    let [received, delivered, failed] = stats::series_sql(true);
+    check(
+        "series of an endpoint: received",
+        &received,
+        &["SEARCH events USING COVERING INDEX events_endpoint_received (endpoint_id=? AND received_at>? AND received_at<?)"],
+    );
+    check(
+        "series of an endpoint: delivered",
+        &delivered,
+        &["SEARCH events USING COVERING INDEX events_endpoint_delivered (endpoint_id=? AND delivered_at>? AND delivered_at<?)"],
+    );
+    check(
+        "series of an endpoint: failed",
+        &failed,
+        &[
+            "SEARCH a USING COVERING INDEX attempts_started (started_at>? AND started_at<?)",
+            "SEARCH e USING COVERING INDEX events_endpoint (endpoint_id=? AND id=?)",
+        ],
+    );
+    let [received, delivered, failed] = stats::series_sql(false);
+    check(
+        "series: received",
+        &received,
+        &["SEARCH events USING COVERING INDEX events_received (received_at>? AND received_at<?)"],
+    );
+    check(
+        "series: delivered",
+        &delivered,
+        &["SEARCH events USING COVERING INDEX events_delivered (delivered_at>? AND delivered_at<?)"],
+    );
+    check(
+        "series: failed",
+        &failed,
+        &["SEARCH a USING COVERING INDEX attempts_started (started_at>? AND started_at<?)"],
+    );
+}
+
+#[test]
+fn endpoint_figures_of_one_endpoint_search_it() {
+    let sql = stats::endpoint_figures_sql(true);
+    check(
+        "figures of an endpoint: endpoints",
+        &sql.endpoints,
+        &["SEARCH endpoints USING INDEX sqlite_autoindex_endpoints_1 (id=?)"],
+    );
+    check(
+        "figures of an endpoint: attempts",
+        &sql.attempts,
+        &[
+            "SEARCH a USING COVERING INDEX attempts_started (started_at>?)",
+            "SEARCH e USING COVERING INDEX events_endpoint (endpoint_id=? AND id=?)",
+        ],
+    );
+    check(
+        "figures of an endpoint: counts",
+        &sql.counts,
+        &["SEARCH events USING COVERING INDEX events_endpoint_inflight (endpoint_id=?)"],
+    );
+    check(
+        "figures of an endpoint: requests",
+        &sql.requests,
+        &["SEARCH ingests USING COVERING INDEX ingests_endpoint_status (endpoint_id=?)"],
+    );
+    check(
+        "figures of an endpoint: routes",
+        &sql.routes,
+        &[
+            "SEARCH events USING INDEX events_endpoint_delivered (endpoint_id=?)",
+            "SEARCH r USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
+            "SEARCH r USING INDEX endpoints_source (source_id=?)",
+        ],
+    );
+}
+
+#[test]
+fn endpoint_figures_of_every_endpoint_read_over_covering_indexes() {
+    let sql = stats::endpoint_figures_sql(false);
+    check(
+        "figures: attempts",
+        &sql.attempts,
+        &[
+            "SEARCH a USING COVERING INDEX attempts_started (started_at>?)",
+            "SEARCH e USING INDEX sqlite_autoindex_events_1 (id=?)",
+        ],
+    );
+    // All-time totals of every endpoint and route: a read of every row, over
+    // an index (rollups replace them).
+    check(
+        "figures: counts",
+        &sql.counts,
+        &["SCAN events USING COVERING INDEX"],
+    );
+    check(
+        "figures: requests",
+        &sql.requests,
+        &["SCAN ingests USING COVERING INDEX"],
+    );
+    check(
+        "figures: routes",
+        &sql.routes,
+        &["SCAN events USING COVERING INDEX"],
+    );
+}
+
+#[test]
+fn latency_at_ranks_ranges_over_the_window() {
+    check(
+        "latency_at_ranks",
+        stats::LATENCY_AT_RANKS,
+        &[
+            "SEARCH a USING COVERING INDEX attempts_started (started_at>?)",
+            "SEARCH e USING COVERING INDEX events_endpoint (endpoint_id=? AND id=?)",
+        ],
+    );
+}
+
+#[test]
+fn metrics_read_totals_over_covering_indexes() {
+    // All-time totals: a read of every row, over an index (rollups replace them).
+    check(
+        "events by status",
+        stats::EVENTS_BY_STATUS,
+        &["SCAN events USING COVERING INDEX"],
+    );
+    check(
+        "attempts by outcome",
+        stats::ATTEMPTS_BY_OUTCOME,
+        &[
+            "SCAN a USING COVERING INDEX attempts_started",
+            "SEARCH e USING INDEX sqlite_autoindex_events_1 (id=?)",
+        ],
+    );
+    check(
+        "rejections by reason",
+        stats::REJECTIONS_BY_REASON,
+        &["SCAN rejection_counts"],
+    );
+    check(
+        "endpoint gauges",
+        stats::ENDPOINT_GAUGES,
+        &[
+            "SCAN ep",
+            "SEARCH e USING INDEX events_endpoint_inflight (endpoint_id=? AND status=?)",
+        ],
+    );
+}
+
+// The events and ingests lists (src/api/events.rs, src/api/ingests.rs).
+
+fn events_list(f: events::ListFilter<'_>) -> String {
+    events::list_sql(&f).expect("the events list SQL").0
+}
+
+fn every_event() -> events::ListFilter<'static> {
+    events::ListFilter {
+        endpoint_id: None,
+        route_id: None,
+        status: None,
+        event_type: None,
+        since_ms: None,
+        until_ms: None,
+        lookup: None,
+        before_id: None,
+        limit: 50,
+    }
+}
+
+#[test]
+fn events_list_pages_walk_an_index_in_order() {
+    let cases: [(&str, events::ListFilter, &str); 6] = [
+        (
+            "newest events",
+            every_event(),
+            // An ordered walk that stops at the page size.
+            "SCAN e USING INDEX sqlite_autoindex_events_1",
+        ),
+        (
+            "next page",
+            events::ListFilter {
+                before_id: Some("evt_x"),
+                ..every_event()
+            },
+            "SEARCH e USING INDEX sqlite_autoindex_events_1 (id<?)",
+        ),
+        (
+            "an endpoint's events",
+            events::ListFilter {
+                endpoint_id: Some("ep_x"),
+                before_id: Some("evt_x"),
+                ..every_event()
+            },
+            "SEARCH e USING INDEX events_endpoint (endpoint_id=? AND id<?)",
+        ),
+        (
+            "an endpoint's dead events",
+            events::ListFilter {
+                endpoint_id: Some("ep_x"),
+                status: Some(Status::Dead),
+                ..every_event()
+            },
+            "SEARCH e USING INDEX events_endpoint_status (endpoint_id=? AND status=?)",
+        ),
+        (
+            "dead events",
+            events::ListFilter {
+                status: Some(Status::Dead),
+                ..every_event()
+            },
+            "SEARCH e USING INDEX events_status_id (status=?)",
+        ),
+        (
+            "a route's events",
+            events::ListFilter {
+                route_id: Some("rt_x"),
+                ..every_event()
+            },
+            "SEARCH e USING INDEX events_route (route_id=?)",
+        ),
+    ];
+    for (name, filter, step) in cases {
+        let sql = events_list(filter);
+        check(
+            name,
+            &sql,
+            &[
+                step,
+                "SEARCH i USING INDEX sqlite_autoindex_ingests_1 (id=?)",
+            ],
+        );
+        check_no_sort(name, &sql);
+    }
+}
+
+#[test]
+fn events_list_searches_serve_other_filters() {
+    let exact = EventTypeFilter::Exact("invoice.paid".into());
+    let lookup = Lookup {
+        event_id: Some("evt_x".into()),
+        dedup_keys: vec!["id:evt_x".into()],
+    };
+    let cases: [(&str, events::ListFilter, &[&str]); 3] = [
+        (
+            "by event type",
+            events::ListFilter {
+                event_type: Some(&exact),
+                ..every_event()
+            },
+            &[
+                "SEARCH i USING INDEX ingests_event_type (event_type=?)",
+                "SEARCH e USING INDEX events_ingest (ingest_id=?)",
+            ],
+        ),
+        (
+            "by time",
+            events::ListFilter {
+                since_ms: Some(0),
+                until_ms: Some(1),
+                ..every_event()
+            },
+            &["SEARCH e USING INDEX events_received (received_at>? AND received_at<?)"],
+        ),
+        (
+            "by id or delivery id",
+            events::ListFilter {
+                lookup: Some(&lookup),
+                ..every_event()
+            },
+            &[
+                "SEARCH e USING INDEX sqlite_autoindex_events_1 (id=?)",
+                "SEARCH ki USING INDEX ingests_dedup_key (dedup_key=?)",
+                "SEARCH k USING INDEX events_ingest (ingest_id=?)",
+            ],
+        ),
+    ];
+    for (name, filter, steps) in cases {
+        check(name, &events_list(filter), steps);
+    }
+}
+
+#[test]
+fn ingests_list_pages_search_their_indexes() {
+    let every = || ingests::ListFilter {
+        endpoint_id: None,
+        status: None,
+        before_id: None,
+        limit: 50,
+    };
+    let cases: [(&str, ingests::ListFilter, &str); 3] = [
+        (
+            "newest ingests",
+            every(),
+            // An ordered walk that stops at the page size.
+            "SCAN i USING INDEX sqlite_autoindex_ingests_1",
+        ),
+        (
+            "an endpoint's filtered ingests",
+            ingests::ListFilter {
+                endpoint_id: Some("ep_x"),
+                status: Some(IngestStatus::Filtered),
+                before_id: Some("ing_x"),
+                ..every()
+            },
+            "SEARCH i USING INDEX ingests_endpoint_status (endpoint_id=? AND status=? AND id<?)",
+        ),
+        (
+            "an endpoint's ingests",
+            ingests::ListFilter {
+                endpoint_id: Some("ep_x"),
+                ..every()
+            },
+            "SEARCH i USING INDEX ingests_endpoint_status (endpoint_id=?)",
+        ),
+    ];
+    for (name, filter, step) in cases {
+        let (sql, _) = ingests::list_sql(&filter);
+        check(
+            name,
+            &sql,
+            &[step, "SEARCH e USING INDEX events_ingest (ingest_id=?)"],
+        );
+    }
+}
+
+// What the rewritten sweep query returns, on real rows.
+
+#[test]
+fn due_for_sweep_takes_due_events_of_open_and_deleted_routes_oldest_first() {
+    let db = migrated();
+    db.execute_batch(
+        "INSERT INTO ingests (id, endpoint_id, dedup_key, body_key, body_size, body_sha256, headers, received_at) \
+         VALUES ('ing_1', 'ep_open', 'k', 'b', 0, 's', '[]', 0);",
+    )
+    .unwrap();
+    // (id, paused, circuit_state, destination_type, fifo, deleted_at)
+    let routes = [
+        ("ep_open", 0, "closed", "push", 0, None),
+        ("ep_paused", 1, "closed", "push", 0, None),
+        ("ep_circuit", 0, "open", "push", 0, None),
+        ("ep_pull", 0, "closed", "pull", 0, None),
+        ("rt_fifo_held", 0, "closed", "push", 1, None),
+        ("rt_fifo_head", 0, "closed", "push", 1, None),
+        ("rt_deleted", 1, "open", "pull", 1, Some(5)),
+    ];
+    for (id, paused, circuit, destination, fifo, deleted_at) in routes {
+        db.execute(
+            "INSERT INTO endpoints (id, name, provider, secrets, relay_secret, destination_url, \
+                                    retry_schedule, timeout_ms, created_at, updated_at, paused, \
+                                    circuit_state, destination_type, fifo, deleted_at) \
+             VALUES (?1, ?1, 'generic', '[]', 's', 'https://x', '[]', 1000, 0, 0, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![id, paused, circuit, destination, fifo, deleted_at],
+        )
+        .unwrap();
+    }
+    // (id, route, status, next_attempt_at); the sweep is for due before 1000.
+    let rows = [
+        ("evt_01", "ep_open", "received", 100),
+        ("evt_02", "ep_open", "retrying", 500),
+        ("evt_03", "ep_open", "retrying", 2000),
+        ("evt_04", "ep_open", "delivering", 0),
+        ("evt_05", "ep_open", "delivered", 0),
+        ("evt_06", "ep_paused", "received", 50),
+        ("evt_07", "ep_circuit", "retrying", 50),
+        ("evt_08", "ep_pull", "received", 50),
+        ("evt_09", "rt_fifo_held", "delivering", 0),
+        ("evt_10", "rt_fifo_held", "received", 50),
+        ("evt_11", "rt_fifo_head", "retrying", 300),
+        ("evt_12", "rt_fifo_head", "received", 200),
+        ("evt_13", "rt_deleted", "received", 400),
+        ("evt_14", "rt_gone", "received", 50),
+    ];
+    for (id, route, status, next) in rows {
+        db.execute(
+            "INSERT INTO events (id, ingest_id, endpoint_id, route_id, status, next_attempt_at, \
+                                 received_at, updated_at) \
+             VALUES (?1, 'ing_1', 'ep_open', ?2, ?3, ?4, 0, 0)",
+            rusqlite::params![id, route, status, next],
+        )
+        .unwrap();
+    }
+    let due = |limit: i64| -> Vec<String> {
+        let mut stmt = db.prepare(events::DUE_FOR_SWEEP).unwrap();
+        stmt.query_map(rusqlite::params![1000, limit], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(due(10), ["evt_01", "evt_11", "evt_13", "evt_02"]);
+    assert_eq!(due(2), ["evt_01", "evt_11"]);
+}
