@@ -19,10 +19,30 @@
 //!
 //! Handshakes (Slack, Zoom, Twitch, Discord after the signature check; Meta, Okta,
 //! Dropbox on GET) are answered here and never stored. Every refusal (4xx) is
-//! logged and counted after the answer, with signature values redacted.
+//! counted after the answer, and logged with signature values redacted; a flood
+//! of refusals costs a bounded number of writes (see [`crate::store::rejections`]).
+//!
+//! # Memory
+//! An isolate has 128 MB, shared by the requests it serves at once. The ack path
+//! holds, per request, about the body's bytes once plus a small parse:
+//! - the body, read as a stream into one buffer that never grows past
+//!   `MAX_BODY_BYTES`: a declared `Content-Length` over the limit is refused
+//!   before reading, a chunked body with 413 as soon as the bytes read pass it,
+//!   without reading on (while the buffer grows, the old and the new one briefly
+//!   coexist);
+//! - the body's head ([`crate::dedup::body_head`]): the few top-level strings
+//!   the dedup id and the event type come from, and the parser's scratch (at
+//!   most the longest string); the rest of the body is checked and dropped as it
+//!   is read. Hashing and signature checks stream over the bytes (Discord's
+//!   Ed25519 check copies the body once more);
+//! - while the R2 put runs, the runtime's own copy of the bytes it uploads.
+//!
+//! The body becomes a `serde_json::Value` (several times its size) only when a
+//! route's filter looks into `body`; a body that is an array or a string, or
+//! one no filter reads, is never built.
 
 use crate::allowlist;
-use crate::dedup::{dedup_key_for, sha256_hex};
+use crate::dedup::{body_head, dedup_key_for, sha256_hex};
 use crate::error::{json_response, ApiError};
 use crate::filter;
 use crate::handshake::{self, EndpointHandshake, HandshakeReply, HandshakeRequest};
@@ -32,11 +52,16 @@ use crate::redact::redacted_headers;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, Relay};
 use crate::settings::Fault;
 use crate::store::ingests::{self, NewIngest, Recorded, RoutedEvent};
-use crate::store::rejections::{self, Refusal};
+use crate::store::rejections::{self, Admit, Refusal};
 use crate::store::{bodies, endpoint_cache};
 use crate::verify::{self, Provider, SignedRequest};
+use crate::watch;
+use futures::StreamExt;
 use serde_json::{json, Value};
-use worker::{console_error, console_log, Context, Headers, Method, Request, Response, Url};
+use std::time::Duration;
+use worker::{
+    console_error, console_log, Context, D1Database, Delay, Headers, Method, Request, Response, Url,
+};
 
 /// What is known about a request by the time it is refused.
 #[derive(Default)]
@@ -87,8 +112,51 @@ pub async fn handle(
         if (400..500).contains(&err.status) {
             record_refusal(relay, ctx, &seen, &headers, err.code);
         }
+        if err.status == 503 {
+            schedule_failure_alert(relay, ctx, raw_endpoint_id, &err.message);
+        }
     }
+    schedule_sweeper_check(relay, ctx);
     result
+}
+
+/// A dead cron cannot report itself: once a minute per isolate, after the
+/// answer, the ack path looks at the sweeper's heartbeat (one D1 read), so a
+/// stale sweeper is noticed as long as webhooks arrive.
+fn schedule_sweeper_check(relay: &Relay, ctx: &Context) {
+    if !watch::take_sweeper_check_turn(now_ms()) {
+        return;
+    }
+    let env = relay.env.clone();
+    ctx.wait_until(async move {
+        match Relay::new(env) {
+            Ok(relay) => watch::check_sweeper(&relay).await,
+            Err(err) => console_error!(
+                "{}",
+                json!({"msg": "sweeper check failed", "error": err.to_string()})
+            ),
+        }
+    });
+}
+
+/// A `503` means the provider retries and, if storage stays down, gives up:
+/// raise `relay.ingest_failing` after the answer (at most one try a minute
+/// per isolate, once per cooldown overall).
+fn schedule_failure_alert(relay: &Relay, ctx: &Context, endpoint_id: &str, reason: &str) {
+    if !watch::take_ingest_failure_turn(now_ms()) {
+        return;
+    }
+    let env = relay.env.clone();
+    let (endpoint_id, reason) = (endpoint_id.to_string(), reason.to_string());
+    ctx.wait_until(async move {
+        match Relay::new(env) {
+            Ok(relay) => watch::report_ingest_failure(&relay, &endpoint_id, &reason).await,
+            Err(err) => console_error!(
+                "{}",
+                json!({"msg": "ingest failure alert not sent", "error": err.to_string()})
+            ),
+        }
+    });
 }
 
 async fn accept(
@@ -154,50 +222,89 @@ async fn accept(
     if let Some(reply) = answer_handshake(endpoint, &secrets, &handshake_req)? {
         return handshake_response(reply);
     }
-    let json = serde_json::from_slice::<Value>(&body).ok();
+    let head = body_head(&body);
     let facts = IngestFacts {
         dedup_key: dedup_key_for(
             provider,
             &endpoint.scheme_config,
             headers,
             &body,
-            json.as_ref(),
+            head.as_ref(),
         ),
-        event_type: filter::event_type(provider, headers, json.as_ref()),
+        event_type: filter::event_type(provider, headers, head.as_ref()),
     };
-    let accepting = select_routes(&routes, provider, headers, json, &handshake_query, &url);
+    let body_for_filters = || filter_body(&routes, &body, head);
+    let accepting = select_routes(
+        &routes,
+        provider,
+        headers,
+        body_for_filters,
+        &handshake_query,
+        &url,
+    );
     store_and_ack(
         relay, ctx, endpoint, &accepting, facts, headers, body, timings,
     )
     .await
 }
 
-/// What the ack path reads from the request's content, from one parse of its body.
+/// What the ack path reads from the request's content, from the body's head.
 struct IngestFacts {
     dedup_key: String,
     event_type: Option<String>,
 }
 
 /// The routes whose filter accepts the request, first route first. The filters'
-/// view of the request is built once, and only when a route has a filter.
+/// view of the request is built once, and only when a route has a filter or
+/// event types; `body` gives the body as they need it (see [`filter_body`]).
 fn select_routes<'a>(
     routes: &'a [Route],
     provider: Provider,
     headers: &HeaderList,
-    mut json: Option<Value>,
+    body: impl FnOnce() -> Option<Value>,
     query: &[(String, String)],
     url: &Url,
 ) -> Vec<&'a Route> {
+    let mut body = Some(body);
     let mut input = None;
     routes
         .iter()
         .filter(|route| match &route.target.selector {
             None => true,
             Some(selector) => selector.accepts(input.get_or_insert_with(|| {
-                filter::FilterInput::from_json(json.take(), headers, query, url.path(), provider)
+                let json = body.take().and_then(|read| read());
+                filter::FilterInput::from_json(json, headers, query, url.path(), provider)
             })),
         })
         .collect()
+}
+
+/// The body as the routes' filters see it: the whole parsed body when a filter
+/// looks into `body`, else its head (`None` when it is not JSON). The head
+/// serves everything else a selector reads: `event_types` take the same
+/// top-level fields as [`filter::event_type`], and a filter on headers, query
+/// or path never reads the body.
+fn filter_body(routes: &[Route], body: &[u8], head: Option<Value>) -> Option<Value> {
+    let reads_body = routes
+        .iter()
+        .filter_map(|r| r.target.selector.as_ref()?.filter.as_ref())
+        .any(|f| mentions_body(f.as_json()));
+    match head {
+        Some(_) if reads_body => serde_json::from_slice(body).ok(),
+        head => head,
+    }
+}
+
+/// Whether a filter (as written) has a `body` key anywhere. A filter reads the
+/// body only through such a key (at its top or under `$and`, `$or`, `$not`),
+/// so `false` means it never does; a header or field named `body` errs on the
+/// safe side.
+fn mentions_body(filter: &Value) -> bool {
+    match filter {
+        Value::Object(map) => map.iter().any(|(k, v)| k == "body" || mentions_body(v)),
+        Value::Array(items) => items.iter().any(mentions_body),
+        _ => false,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -369,8 +476,9 @@ fn signed_url(relay: &Relay, url: &Url) -> String {
     }
 }
 
-/// Refuses oversize bodies before reading them when `Content-Length` says so, and
-/// after reading otherwise (chunked uploads).
+/// Reads the body as a stream. An oversize body is refused before reading when
+/// `Content-Length` says so, and otherwise (chunked uploads) as soon as the bytes
+/// read pass the limit, without reading on.
 async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
         ApiError::new(
@@ -379,6 +487,8 @@ async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError>
             format!("the body is larger than the limit of {limit} bytes"),
         )
     };
+    let unreadable =
+        || ApiError::bad_request("unreadable_body", "the request body could not be read");
     let declared = req
         .headers()
         .get("content-length")
@@ -388,13 +498,60 @@ async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError>
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let body = req.bytes().await.map_err(|_| {
-        ApiError::bad_request("unreadable_body", "the request body could not be read")
-    })?;
-    if body.len() > limit {
-        return Err(too_large());
+    if req.inner().body().is_none() {
+        return Ok(Vec::new());
     }
-    Ok(body)
+    let mut stream = req.stream().map_err(|_| unreadable())?;
+    let mut body = BodyBuffer::new(limit, declared);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| unreadable())?;
+        body.push(&chunk).map_err(|TooLarge| too_large())?;
+    }
+    Ok(body.into_bytes())
+}
+
+/// The body is larger than the limit.
+#[derive(Debug, PartialEq)]
+struct TooLarge;
+
+/// A body read chunk by chunk into one buffer whose capacity never passes the
+/// limit (a `Vec` left to itself may double to twice the limit).
+struct BodyBuffer {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl BodyBuffer {
+    /// `declared`: the `Content-Length`, already known to be within the limit.
+    fn new(limit: usize, declared: Option<usize>) -> Self {
+        Self {
+            bytes: Vec::with_capacity(declared.unwrap_or(0).min(limit)),
+            limit,
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) -> Result<(), TooLarge> {
+        let len = self
+            .bytes
+            .len()
+            .checked_add(chunk.len())
+            .filter(|n| *n <= self.limit)
+            .ok_or(TooLarge)?;
+        if len > self.bytes.capacity() {
+            let grown = self
+                .bytes
+                .capacity()
+                .saturating_mul(2)
+                .clamp(len, self.limit);
+            self.bytes.reserve_exact(grown - self.bytes.len());
+        }
+        self.bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
 }
 
 fn verify_signature(
@@ -507,9 +664,11 @@ fn schedule_enqueue(relay: &Relay, ctx: &Context, event_ids: Vec<String>, inject
     });
 }
 
-/// Logs and counts a refusal after the answer (inside `wait_until`), so refusing
-/// costs the sender no storage round trip. Header values that carry signatures or
-/// credentials are redacted first; the body is never kept.
+/// Counts a refusal, and logs it, after the answer (inside `wait_until`), so
+/// refusing costs the sender no storage round trip. Within the minute's
+/// allowance it is written at once; beyond it, only counted in memory for the
+/// isolate's next delayed flush (see [`crate::store::rejections`]). Header values
+/// that carry signatures or credentials are redacted first; the body is never kept.
 fn record_refusal(
     relay: &Relay,
     ctx: &Context,
@@ -521,8 +680,31 @@ fn record_refusal(
         "{}",
         json!({"msg": "ingest refused", "endpoint_id": seen.endpoint_id, "reason": reason})
     );
-    let db = relay.env.d1("DB");
+    let at_ms = now_ms();
     let endpoint_id = seen.endpoint_id.clone();
+    let admit = rejections::admit(
+        endpoint_id.as_deref(),
+        reason,
+        at_ms,
+        relay.settings.alert_refusal_spike,
+    );
+    let db = match admit {
+        Admit::Counted => return,
+        Admit::Write | Admit::FlushIn(_) => match relay.env.d1("DB") {
+            Ok(db) => db,
+            Err(err) => {
+                console_error!(
+                    "{}",
+                    json!({"msg": "refusal not recorded", "error": err.to_string()})
+                );
+                return;
+            }
+        },
+    };
+    if let Admit::FlushIn(delay_ms) = admit {
+        ctx.wait_until(async move { flush_refusals(&db, delay_ms).await });
+        return;
+    }
     let source_ip = headers.get("cf-connecting-ip").map(str::to_string);
     let headers_json =
         serde_json::to_string(&redacted_headers(headers)).unwrap_or_else(|_| "[]".into());
@@ -534,19 +716,58 @@ fn record_refusal(
             source_ip: source_ip.as_deref(),
             headers_json: &headers_json,
             body_size,
-            at_ms: now_ms(),
+            at_ms,
         };
-        let result = match db {
-            Ok(db) => rejections::record(&db, &refusal).await,
-            Err(e) => Err(e),
-        };
-        if let Err(err) = result {
+        if let Err(err) = rejections::record(&db, &refusal).await {
             console_error!(
                 "{}",
-                json!({"msg": "refusal not recorded", "error": err.to_string()})
+                json!({"msg": "refusal not recorded; counted for the next flush",
+                       "error": err.to_string()})
             );
+            if let Admit::FlushIn(delay_ms) =
+                rejections::defer(endpoint_id.as_deref(), reason, now_ms())
+            {
+                flush_refusals(&db, delay_ms).await;
+            }
         }
     });
+}
+
+/// Waits `delay_ms`, then writes the isolate's pending refusal counts; a failed
+/// write is tried again after the flush interval, a few times.
+async fn flush_refusals(db: &D1Database, delay_ms: i64) {
+    let mut delay_ms = delay_ms;
+    for attempt in 1..=rejections::FLUSH_ATTEMPTS {
+        if delay_ms > 0 {
+            Delay::from(Duration::from_millis(delay_ms as u64)).await;
+        }
+        match rejections::flush(db, now_ms()).await {
+            Ok(flushed) => {
+                if flushed.rows > 0 {
+                    console_log!(
+                        "{}",
+                        json!({"msg": "refusals flushed", "rows": flushed.rows,
+                               "refusals": flushed.refusals})
+                    );
+                }
+                return;
+            }
+            Err(err) => {
+                console_error!(
+                    "{}",
+                    json!({"msg": "refusal counts not flushed; kept for the next flush",
+                           "attempt": attempt, "error": err.to_string()})
+                );
+                let retry = (attempt < rejections::FLUSH_ATTEMPTS)
+                    .then(|| rejections::retry_flush(now_ms()))
+                    .flatten();
+                match retry {
+                    Some(ms) => delay_ms = ms,
+                    None => return,
+                }
+            }
+        }
+    }
 }
 
 fn log_failure(stage: &str, endpoint_id: &EndpointId, err: &worker::Error) {
@@ -554,4 +775,126 @@ fn log_failure(stage: &str, endpoint_id: &EndpointId, err: &worker::Error) {
         "{}",
         json!({"msg": "ingest failed", "stage": stage, "endpoint_id": endpoint_id, "error": err.to_string()})
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::{FilterInput, RouteSelector};
+
+    #[test]
+    fn a_body_is_refused_as_soon_as_it_passes_the_limit() {
+        let mut body = BodyBuffer::new(10, None);
+        assert_eq!(body.push(b"hello"), Ok(()));
+        assert_eq!(body.push(b"world"), Ok(()), "exactly the limit is allowed");
+        assert_eq!(body.push(b"!"), Err(TooLarge));
+        assert_eq!(body.into_bytes(), b"helloworld");
+
+        let mut body = BodyBuffer::new(10, None);
+        assert_eq!(
+            body.push(&[0; 11]),
+            Err(TooLarge),
+            "one chunk over the limit"
+        );
+        assert!(body.bytes.is_empty(), "nothing of it is kept");
+    }
+
+    #[test]
+    fn the_buffer_never_grows_past_the_limit() {
+        let limit = 1_000_003;
+        let mut body = BodyBuffer::new(limit, None);
+        for _ in 0..1_000 {
+            body.push(&[7; 1_000]).unwrap();
+            assert!(body.bytes.capacity() <= limit, "{}", body.bytes.capacity());
+        }
+        body.push(&[7; 3]).unwrap();
+        assert_eq!(body.push(&[7]), Err(TooLarge));
+        assert_eq!(body.bytes.len(), limit);
+        assert!(body.bytes.capacity() <= limit);
+
+        let declared = BodyBuffer::new(100, Some(64));
+        assert_eq!(declared.bytes.capacity(), 64, "sized from Content-Length");
+    }
+
+    #[test]
+    fn a_filter_reads_the_body_only_through_a_body_key() {
+        let reads = |f: Value| mentions_body(&f);
+        assert!(reads(json!({"body": {"type": "a"}})));
+        assert!(reads(
+            json!({"$or": [{"path": "/x"}, {"body": {"n": {"$gt": 1}}}]})
+        ));
+        assert!(reads(
+            json!({"$not": {"$and": [{"body": {"$exist": true}}]}})
+        ));
+        assert!(!reads(
+            json!({"headers": {"x-kind": "a"}, "query": {"v": ["1", "2"]}})
+        ));
+        assert!(!reads(json!({"$or": [{"path": {"$startsWith": "/ep_"}}]})));
+        assert!(reads(json!({"headers": {"body": "x"}})), "on the safe side");
+    }
+
+    /// Whether each selector accepts the request, seen through the body's head
+    /// and through the whole body.
+    fn accepts_both_ways(
+        selector: &RouteSelector,
+        provider: Provider,
+        body: &[u8],
+        headers: &HeaderList,
+    ) -> (bool, bool) {
+        let query = vec![("v".to_string(), "1".to_string())];
+        let seen = |json: Option<Value>| {
+            selector.accepts(&FilterInput::from_json(
+                json, headers, &query, "/ep_1", provider,
+            ))
+        };
+        (
+            seen(body_head(body)),
+            seen(serde_json::from_slice::<Value>(body).ok()),
+        )
+    }
+
+    #[test]
+    fn the_head_serves_event_types_and_filters_that_do_not_read_the_body() {
+        let selectors = [
+            (None, Some(json!(["charge.*"]))),
+            (None, Some(json!(["pull_request.opened"]))),
+            (None, Some(json!(["pull_request"]))),
+            (None, Some(json!(["*"]))),
+            (Some(json!({"headers": {"x-kind": "a"}})), None),
+            (
+                Some(json!({"query": {"v": "1"}, "path": {"$endsWith": "_1"}})),
+                Some(json!(["charge.*"])),
+            ),
+            (Some(json!({"$not": {"headers": {"x-kind": "b"}}})), None),
+        ];
+        let bodies: [&[u8]; 7] = [
+            br#"{"type":"charge.refunded","action":"opened","data":[1,2]}"#,
+            br#"{"type":"invoice.paid","type":"charge.failed"}"#,
+            br#"{"action":"opened","number":1}"#,
+            br#"[{"type":"charge.refunded"}]"#,
+            br#""charge.refunded""#,
+            b"not json",
+            b"",
+        ];
+        let header_sets = [
+            HeaderList::new([("x-kind", "a"), ("x-github-event", "pull_request")]),
+            HeaderList::new([("x-kind", "b")]),
+        ];
+        for (filter, types) in &selectors {
+            let selector = RouteSelector::parse(filter.as_ref(), types.as_ref()).unwrap();
+            for provider in [Provider::Stripe, Provider::Github, Provider::None] {
+                for body in bodies {
+                    for headers in &header_sets {
+                        let (head, full) = accepts_both_ways(&selector, provider, body, headers);
+                        assert_eq!(
+                            head,
+                            full,
+                            "{filter:?} {types:?} {provider:?} {}",
+                            String::from_utf8_lossy(body)
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

@@ -34,16 +34,39 @@ thread_local! {
     static LAST_INGEST_FAILURE_ALERT: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
 }
 
-/// Checks the sweeper's heartbeat at most once a minute per isolate (one D1
-/// read) and alerts when it is stale. Errors are logged, never raised: the
-/// callers (the consumer after its acks, the ack path after its answer) must
-/// not fail for it.
-pub async fn check_sweeper_now_and_then(relay: &Relay) {
-    let now = now_ms();
-    if now - LAST_SWEEPER_CHECK.with(|c| c.get()) < 60_000 {
-        return;
+/// Whether this isolate should look at the sweeper's heartbeat now: at most
+/// once a minute (this takes the minute's turn).
+pub fn take_sweeper_check_turn(now: i64) -> bool {
+    take_turn(&LAST_SWEEPER_CHECK, now)
+}
+
+/// Whether this isolate may try an ingest-failure alert now: at most once a
+/// minute, so a failing database is not asked on every request.
+pub fn take_ingest_failure_turn(now: i64) -> bool {
+    take_turn(&LAST_INGEST_FAILURE_ALERT, now)
+}
+
+fn take_turn(last: &'static std::thread::LocalKey<std::cell::Cell<i64>>, now: i64) -> bool {
+    if now - last.with(|c| c.get()) < 60_000 {
+        return false;
     }
-    LAST_SWEEPER_CHECK.with(|c| c.set(now));
+    last.with(|c| c.set(now));
+    true
+}
+
+/// [`check_sweeper`] when this isolate's turn has come (see
+/// [`take_sweeper_check_turn`]).
+pub async fn check_sweeper_now_and_then(relay: &Relay) {
+    if take_sweeper_check_turn(now_ms()) {
+        check_sweeper(relay).await;
+    }
+}
+
+/// Reads the sweeper's heartbeat (one D1 read) and alerts when it is stale.
+/// Errors are logged, never raised: the callers (the consumer after its acks,
+/// the ack path after its answer) must not fail for it.
+pub async fn check_sweeper(relay: &Relay) {
+    let now = now_ms();
     let result = match meta::get(&relay.db, meta::SWEEPER_HEARTBEAT).await {
         Ok(heartbeat) => {
             let last_run = heartbeat.map(|h| h.updated_at as i64);
@@ -64,15 +87,11 @@ pub async fn check_sweeper_now_and_then(relay: &Relay) {
 }
 
 /// Alerts that the ack path answered `503` because storage failed: at most
-/// once per cooldown across isolates (a `meta` mark), and at most one try a
-/// minute per isolate, so a failing database is not asked on every request.
-/// Alert channels live in D1, so when D1 itself is down this can only log.
+/// once per cooldown across isolates (a `meta` mark); the caller takes
+/// [`take_ingest_failure_turn`] first. Alert channels live in D1, so when D1
+/// itself is down this can only log.
 pub async fn report_ingest_failure(relay: &Relay, endpoint_id: &str, reason: &str) {
     let now = now_ms();
-    if now - LAST_INGEST_FAILURE_ALERT.with(|c| c.get()) < 60_000 {
-        return;
-    }
-    LAST_INGEST_FAILURE_ALERT.with(|c| c.set(now));
     let result = async {
         let last = meta::get(&relay.db, INGEST_FAILING).await?.map(|m| m.value);
         if cooling_down(relay, last.as_ref(), now) || alerts::list(&relay.db).await?.is_empty() {

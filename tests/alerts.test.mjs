@@ -2,12 +2,13 @@
 // sweep, signed), a failure streak and a circuit opening, a refusal spike, and a
 // stale sweeper noticed through the API; an extra route's alerts name the route
 // and its endpoint, and dead letters are counted per route. Slack channels get
-// `{"text"}`.
+// `{"text"}`. The ack path notices a dead cron and raises a storage failure.
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Relay, sleep } from "./support/relay.mjs";
 import { startDestination, sequence } from "./support/destination.mjs";
 import * as sign from "./support/providers.mjs";
+import { assertConservation } from "./support/checks.mjs";
 
 let relay;
 let dest;
@@ -135,4 +136,35 @@ it("names a failing extra route together with its endpoint, and counts dead lett
     [{ endpoint_id: billing.id, name: "billing", route_id: archive.id, route_name: "archive", count: 2 }]);
   assert.deepEqual(dead.data.endpoints.filter((e) => e.endpoint_id === billing.id), [{ endpoint_id: billing.id, name: "billing", count: 2 }]);
   assert.ok(dead.text.includes(`billing → archive (${archive.id}): 2`), dead.text);
+});
+
+it("the ack path notices a dead cron, and a storage failure on ingest raises relay.ingest_failing once", async () => {
+  // A relay whose cron never fires (no heartbeat at all) and with no queue
+  // consumer: only the ack path is there to notice.
+  const quiet = await Relay.start({ name: "alerts-ack-path", consumer: false, vars: { SWEEP_INTERVAL_S: "4" } });
+  try {
+    const channel = await quiet.api("POST", "/alerts", { kind: "webhook", url: dest.route("/ack-path-alerts") });
+    assert.equal(channel.status, 201);
+    const ep = await quiet.createEndpoint({ name: "shop", provider: "none", destination_url: dest.route("/ack-path-dest") });
+    const of = (type) => dest.to("/ack-path-alerts").map((r) => JSON.parse(r.body)).filter((a) => a.type === type);
+
+    const ok = await quiet.ingest(ep.id, "arrives");
+    assert.equal(ok.status, 200);
+    for (let i = 0; i < 50 && of("relay.sweeper_stale").length === 0; i++) await sleep(200);
+    assert.equal(of("relay.sweeper_stale").length, 1, "noticed by an ingest, no health call made");
+    assert.equal(of("relay.sweeper_stale")[0].data.last_run_at, null);
+
+    const failed = await quiet.ingest(ep.id, "not stored", { "x-hookrelay-fault": "r2_put" });
+    assert.equal(failed.status, 503);
+    for (let i = 0; i < 50 && of("relay.ingest_failing").length === 0; i++) await sleep(200);
+    const [failing] = of("relay.ingest_failing");
+    assert.equal(failing?.data.endpoint_id, ep.id);
+    assert.match(failing.text, /503/);
+    assert.equal((await quiet.ingest(ep.id, "again", { "x-hookrelay-fault": "r2_put" })).status, 503);
+    await sleep(1000);
+    assert.equal(of("relay.ingest_failing").length, 1, "once per cooldown");
+    await assertConservation(quiet, ep.id, { received: 1, in_flight: 1 });
+  } finally {
+    await quiet.stop();
+  }
 });

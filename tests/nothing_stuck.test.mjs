@@ -172,6 +172,8 @@ describe("pull routes", () => {
       method, headers: { authorization: `Bearer ${key.json.key}`, "content-type": "application/json" }, body: JSON.stringify(body),
     });
     assert.equal((await asKey("POST", `/pull/${ep.id}`, {})).status, 403, "the key reaches only its own route");
+    const secret = await fetch(`${relay.url}/api/v1/endpoints/${pull.id}/secret`, { headers: { authorization: `Bearer ${key.json.key}` } });
+    assert.deepEqual(await secret.json(), { relay_secret: pull.relay_secret }, "the key reads its route's relay secret");
     const leased = await (await asKey("POST", `/pull/${pull.id}`, { wait_s: 5 })).json();
     assert.equal(leased.data.length, 1);
     const [event] = leased.data;

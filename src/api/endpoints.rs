@@ -12,7 +12,8 @@ use crate::deliver::drain;
 use crate::destination::check_destination;
 use crate::error::{json_response, ApiError};
 use crate::model::{
-    rotate_secrets, CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, Secret,
+    rotate_secrets, CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, RouteId,
+    Secret,
 };
 use crate::rate::RateLimit;
 use crate::relay::{now_ms, random_bytes, Relay};
@@ -138,12 +139,22 @@ pub async fn get(relay: &Relay, raw_id: &str, url: &Url) -> Result<Response, Api
     Ok(json_response(200, &body)?)
 }
 
+/// `GET /endpoints/{id}/secret`: the relay secret that signs what the
+/// endpoint's first route delivers, or, for an `rt_` id, what that route
+/// delivers (so `hookrelay listen --print-secret` works for a pull route).
 pub async fn relay_secret(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
-    let (endpoint, _) = load(relay, raw_id).await?;
-    Ok(json_response(
-        200,
-        &json!({ "relay_secret": endpoint.relay_secret }),
-    )?)
+    let secret = match RouteId::parse(raw_id) {
+        Some(route_id) => {
+            endpoints::get_route(&relay.db, route_id.as_str())
+                .await?
+                .ok_or_else(|| ApiError::not_found("endpoint"))?
+                .0
+                .target
+                .relay_secret
+        }
+        None => load(relay, raw_id).await?.0.relay_secret,
+    };
+    Ok(json_response(200, &json!({ "relay_secret": secret }))?)
 }
 
 /// `PATCH /endpoints/{id}`. Only an admin may send `secrets`: replacing them

@@ -3,6 +3,12 @@
 //! An entry is the endpoint with its live routes (one D1 read fills it). Entries
 //! live a few seconds (`ENDPOINT_CACHE_TTL_S`); an API write in the same isolate
 //! invalidates at once, other isolates see it within the TTL.
+//!
+//! Ids that name no endpoint are cached too (a flood at one unknown id costs one
+//! read per TTL), in a separate map of at most [`MAX_UNKNOWN`] entries, so
+//! requests to ever new made-up ids cannot grow the isolate's memory; known
+//! endpoints are held in at most [`MAX_KNOWN`] entries. A full map first drops
+//! its expired entries, then the one that expires first.
 
 use super::endpoints;
 use crate::model::{Endpoint, EndpointId, Route};
@@ -10,10 +16,108 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use worker::{D1Database, Result};
 
-type Entry = (i64, Option<Vec<Route>>);
+/// Endpoints (with their routes) cached per isolate.
+pub const MAX_KNOWN: usize = 4_096;
+/// Ids that name no endpoint cached per isolate.
+pub const MAX_UNKNOWN: usize = 1_024;
+
+/// A map of entries that expire, holding at most `cap` of them.
+#[derive(Debug)]
+pub struct Bounded<V> {
+    cap: usize,
+    entries: HashMap<String, (i64, V)>,
+}
+
+impl<V: Clone> Bounded<V> {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap: cap.max(1),
+            entries: HashMap::new(),
+        }
+    }
+
+    /// The value, while it has not expired at `now`.
+    pub fn get(&self, key: &str, now: i64) -> Option<V> {
+        self.entries
+            .get(key)
+            .filter(|(expires, _)| *expires > now)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Stores the value until `expires`, making room when the map is full.
+    pub fn insert(&mut self, key: &str, value: V, expires: i64, now: i64) {
+        if !self.entries.contains_key(key) && self.entries.len() >= self.cap {
+            self.entries.retain(|_, (e, _)| *e > now);
+            if self.entries.len() >= self.cap {
+                let first = self
+                    .entries
+                    .iter()
+                    .min_by_key(|(_, (e, _))| *e)
+                    .map(|(k, _)| k.clone());
+                if let Some(first) = first {
+                    self.entries.remove(&first);
+                }
+            }
+        }
+        self.entries.insert(key.to_string(), (expires, value));
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        self.entries.remove(key);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Known endpoints and unknown ids, each map bounded.
+pub struct Cache {
+    known: Bounded<Vec<Route>>,
+    unknown: Bounded<()>,
+}
+
+impl Cache {
+    pub fn new(max_known: usize, max_unknown: usize) -> Self {
+        Self {
+            known: Bounded::new(max_known),
+            unknown: Bounded::new(max_unknown),
+        }
+    }
+
+    /// `Some(None)`: cached as unknown; `None`: not cached (or expired).
+    pub fn get(&self, id: &str, now: i64) -> Option<Option<Vec<Route>>> {
+        if let Some(routes) = self.known.get(id, now) {
+            return Some(Some(routes));
+        }
+        self.unknown.get(id, now).map(|()| None)
+    }
+
+    pub fn put(&mut self, id: &str, routes: Option<Vec<Route>>, expires: i64, now: i64) {
+        match routes {
+            Some(routes) => {
+                self.unknown.remove(id);
+                self.known.insert(id, routes, expires, now);
+            }
+            None => {
+                self.known.remove(id);
+                self.unknown.insert(id, (), expires, now);
+            }
+        }
+    }
+
+    pub fn remove(&mut self, id: &str) {
+        self.known.remove(id);
+        self.unknown.remove(id);
+    }
+}
 
 thread_local! {
-    static CACHE: RefCell<HashMap<String, Entry>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::new(MAX_KNOWN, MAX_UNKNOWN));
 }
 
 /// The endpoint, from the cache when fresh, else from D1 (misses are cached too,
@@ -36,12 +140,7 @@ pub async fn lookup(
     now_ms: i64,
     ttl_s: u64,
 ) -> Result<(Option<Vec<Route>>, bool)> {
-    let hit = CACHE.with(|c| {
-        c.borrow()
-            .get(id.as_str())
-            .filter(|(expires, _)| *expires > now_ms)
-            .map(|(_, routes)| routes.clone())
-    });
+    let hit = CACHE.with(|c| c.borrow().get(id.as_str(), now_ms));
     if let Some(routes) = hit {
         return Ok((routes, true));
     }
@@ -49,11 +148,72 @@ pub async fn lookup(
     let expires = now_ms + (ttl_s as i64) * 1000;
     CACHE.with(|c| {
         c.borrow_mut()
-            .insert(id.as_str().to_string(), (expires, routes.clone()))
+            .put(id.as_str(), routes.clone(), expires, now_ms)
     });
     Ok((routes, false))
 }
 
 pub fn invalidate(id: &EndpointId) {
     CACHE.with(|c| c.borrow_mut().remove(id.as_str()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_map_drops_expired_entries_then_the_first_to_expire() {
+        let mut map = Bounded::new(3);
+        map.insert("a", 1, 100, 0);
+        map.insert("b", 2, 50, 0);
+        map.insert("c", 3, 200, 0);
+        map.insert("d", 4, 300, 10);
+        assert_eq!(map.len(), 3);
+        assert_eq!(map.get("b", 10), None, "expires first, so it made room");
+        assert_eq!(map.get("a", 10), Some(1));
+        // With "a" expired at 150, it is dropped and the others stay.
+        map.insert("e", 5, 400, 150);
+        assert_eq!(map.len(), 3);
+        assert_eq!(
+            (map.get("c", 150), map.get("d", 150), map.get("e", 150)),
+            (Some(3), Some(4), Some(5))
+        );
+        // Refreshing a present key needs no room.
+        map.insert("c", 6, 500, 150);
+        assert_eq!((map.len(), map.get("c", 150)), (3, Some(6)));
+        assert_eq!(map.get("c", 500), None, "expired");
+    }
+
+    #[test]
+    fn a_flood_of_unknown_ids_stays_within_the_bound() {
+        let mut cache = Cache::new(8, 16);
+        for i in 0..10_000 {
+            cache.put(&format!("ep_{i}"), None, 5_000 + i, i);
+            assert!(cache.unknown.len() <= 16);
+        }
+        assert_eq!(
+            cache.get("ep_9999", 9_999),
+            Some(None),
+            "the newest are kept"
+        );
+        assert_eq!(cache.get("ep_0", 9_999), None, "the oldest made room");
+        assert!(cache.known.is_empty());
+    }
+
+    #[test]
+    fn an_id_is_known_or_unknown_not_both() {
+        let mut cache = Cache::new(8, 8);
+        cache.put("ep_1", None, 100, 0);
+        assert_eq!(cache.get("ep_1", 0), Some(None));
+        cache.put("ep_1", Some(Vec::new()), 100, 0);
+        assert_eq!(
+            cache.get("ep_1", 0).map(|r| r.map(|r| r.len())),
+            Some(Some(0))
+        );
+        assert!(cache.unknown.is_empty());
+        cache.put("ep_1", None, 100, 0);
+        assert!(cache.known.is_empty());
+        cache.remove("ep_1");
+        assert_eq!(cache.get("ep_1", 0), None);
+    }
 }

@@ -25,10 +25,12 @@ export async function render(ctx) {
     error,
     field("name", "Name", text("name", ep?.name, { required: true, maxlength: 200, autocomplete: "off" })),
     field("provider", "Provider (signature scheme)", provider),
-    field("secret", id ? "Replace secrets with" : "Provider secret",
+    // Replacing an endpoint's secrets is an admin's (as rotation is); a new
+    // endpoint's first secret is anyone's who may create it.
+    !id || ctx.can("rotate") ? field("secret", id ? "Replace secrets with" : "Provider secret",
       text("secret", "", { type: "password", autocomplete: "off", spellcheck: "false" }),
       id ? `Leave empty to keep the ${ep.secrets_count} current secret(s). To roll over without downtime, use Rotate secret on the card.`
-        : "The signing secret the provider shows you (not needed for provider none)."),
+        : "The signing secret the provider shows you (not needed for provider none).") : null,
     destinationFields(ep),
     h("details.more", { open: Boolean(id) },
       h("summary", "Delivery settings"),
