@@ -2,7 +2,7 @@
 // refused while it is still arriving and nothing is stored; a large JSON array
 // is acked and delivered byte for byte (with and without a route filter that
 // reads it); a flood at unknown endpoint ids is answered 404 and counted
-// exactly, for a bounded number of D1 writes.
+// exactly, for a bounded number of D1 writes. Management API bodies are capped too.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -207,5 +207,30 @@ describe("a flood at unknown endpoint ids", () => {
     assert.ok(writes <= 2 * UNKNOWN_PER_MINUTE + maxFlushes, `${writes} D1 writes for ${N} refusals`);
 
     await assertConservation(relay, undefined);
+  });
+});
+
+describe("management API bodies", () => {
+  it("a body over 256 KiB is refused with 413 payload_too_large and nothing is created", async () => {
+    const before = (await relay.api("GET", "/endpoints")).json.data.length;
+    const huge = JSON.stringify({ name: "x".repeat(300 * 1024), provider: "none", destination_url: dest.route("/limits-huge") });
+    const res = await relay.api("POST", "/endpoints", JSON.parse(huge));
+    assert.equal(res.status, 413, res.text);
+    assert.equal(res.json.error.code, "payload_too_large");
+    // Chunked: no Content-Length, refused once the bytes read pass the limit.
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const chunked = await fetch(`${relay.url}/api/v1/endpoints`, {
+      method: "POST",
+      headers: { authorization: "Bearer test-admin-token", "content-type": "application/json" },
+      body: new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 5; i++) controller.enqueue(chunk);
+          controller.close();
+        },
+      }),
+      duplex: "half",
+    }).catch((err) => ({ status: "reset", err }));
+    if (chunked.status !== "reset") assert.equal(chunked.status, 413);
+    assert.equal((await relay.api("GET", "/endpoints")).json.data.length, before, "nothing was created");
   });
 });

@@ -1,7 +1,7 @@
 // The operators' dashboard in headless Chromium against the relay on workerd:
 // sign in, create an endpoint, watch a signed webhook be delivered, replay a
-// dead event and five at once from the Dead letters page, pause, resume and
-// rotate from an endpoint's card, and a viewer key that sees no replay button
+// dead event and five at once from the Dead letters page, pause, resume,
+// rotate and close an open circuit from an endpoint's card, and a viewer key that sees no replay button
 // (and whose replay the API refuses). Each test saves a
 // screenshot under test-output/dashboard/.
 import { it, before, after } from "node:test";
@@ -197,6 +197,29 @@ it("pauses an endpoint with a reason, holds a webhook, resumes and sees it deliv
   const next = JSON.stringify({ type: "after-rotation" });
   assert.equal((await relay.ingest(ep.id, next, sign.standard(secret, next))).status, 200, "the new secret verifies");
   await assertConservation(relay, ep.id, { received: 2 });
+});
+
+it("closes an open circuit from the endpoint card and the held events are delivered", async () => {
+  const { ep, path, fix } = await failingEndpoint("circuit card", 503, {
+    retry: { schedule_s: [1, 1, 1, 1] }, circuit: { threshold: 2, probe_interval_s: 600 },
+  });
+  const ids = [];
+  for (let i = 0; i < 3; i++) ids.push((await relay.ingest(ep.id, `held-${i}`)).json.id);
+  const deadline = Date.now() + 30_000;
+  while ((await relay.api("GET", `/endpoints/${ep.id}`)).json.circuit.state !== "open" && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  fix();
+  const card = page.locator("[data-testid=endpoint-card]", { hasText: "circuit card" });
+  await open(page, "/endpoints");
+  await card.locator(".badge", { hasText: "circuit open" }).waitFor();
+  await screenshot(page, "07-circuit-open");
+  await card.locator("[data-testid=close-circuit]").click();
+  await card.locator(".badge", { hasText: "circuit closed" }).waitFor();
+  assert.equal(await card.locator("[data-testid=close-circuit]").count(), 0, "offered only while open");
+  for (const id of ids) await relay.waitForEvent(id, (e) => e.status === "delivered");
+  assert.equal(dest.to(path).filter((r) => r.answered === 200).length, 3);
+  await assertConservation(relay, ep.id, { received: 3, delivered: 3 });
 });
 
 it("edits an endpoint's delivery settings in the form, shows a refused save, and lists refusals with redacted headers", async () => {
