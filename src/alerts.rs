@@ -97,6 +97,17 @@ pub enum Alert {
         endpoint_id: String,
         reason: String,
     },
+    /// The D1 database passed 80 % of its size cap: at the cap every ingest
+    /// answers 503.
+    DatabaseFilling {
+        size_bytes: u64,
+        max_bytes: u64,
+    },
+    /// A sweep ran out of its time budget with work left (`what`: `recovery`
+    /// of due events, or `retention`): the backlog grows faster than it drains.
+    FallingBehind {
+        what: String,
+    },
     /// Sent on request to check a channel.
     Test,
 }
@@ -130,6 +141,8 @@ impl Alert {
             Alert::RefusalSpike { .. } => "endpoint.refusals_spiking",
             Alert::SweeperStale { .. } => "relay.sweeper_stale",
             Alert::IngestFailing { .. } => "relay.ingest_failing",
+            Alert::DatabaseFilling { .. } => "relay.database_filling",
+            Alert::FallingBehind { .. } => "relay.falling_behind",
             Alert::Test => "relay.test",
         }
     }
@@ -172,6 +185,16 @@ impl Alert {
             Alert::IngestFailing { endpoint_id, reason } => format!(
                 ":rotating_light: ingest answered 503 to {endpoint_id}: {reason}; providers are retrying"
             ),
+            Alert::DatabaseFilling {
+                size_bytes,
+                max_bytes,
+            } => format!(
+                ":floppy_disk: the D1 database holds {size_bytes} bytes, {}% of its {max_bytes}-byte cap; at the cap every ingest answers 503",
+                size_bytes * 100 / (*max_bytes).max(1)
+            ),
+            Alert::FallingBehind { what } => format!(
+                ":hourglass: the sweeper ran out of time with {what} work left; the backlog grows faster than it drains"
+            ),
             Alert::Test => "hookrelay test alert: this channel works".into(),
         }
     }
@@ -209,6 +232,11 @@ impl Alert {
                 endpoint_id,
                 reason,
             } => json!({"endpoint_id": endpoint_id, "reason": reason}),
+            Alert::DatabaseFilling {
+                size_bytes,
+                max_bytes,
+            } => json!({"size_bytes": size_bytes, "max_bytes": max_bytes}),
+            Alert::FallingBehind { what } => json!({"what": what}),
             Alert::Test => json!({}),
         }
     }

@@ -2,11 +2,15 @@
 //! a slow walk over the bucket that removes bodies no row points at (a failed D1
 //! insert, or a body delete that failed after its row went).
 //!
-//! Each run does a bounded amount of work; the bucket walk resumes where the
-//! previous run stopped (a cursor in `meta`) and wraps around at the end.
+//! Expired rows go in batches of `RETENTION_BATCH` for as long as batches come
+//! back full and the sweep's budget lasts (`behind` says rows were left), so
+//! retention keeps up with any volume D1 can delete. The bucket walk resumes
+//! where the previous run stopped (a cursor in `meta`) and wraps around at
+//! the end.
 
 use crate::relay::Relay;
 use crate::store::{bodies, meta, retention};
+use crate::sweep::Budget;
 use serde::Serialize;
 use serde_json::json;
 use worker::{console_error, Result};
@@ -19,29 +23,62 @@ const ORPHAN_GRACE_MS: i64 = 3_600_000;
 
 #[derive(Debug, Default, Serialize)]
 pub struct RetentionReport {
+    /// Finished events deleted (with their attempts).
+    pub events_deleted: usize,
     pub bodies_deleted: usize,
     pub orphans_deleted: usize,
+    /// Expired rows were left when the sweep's budget ran out.
+    pub behind: bool,
 }
 
-pub async fn run(relay: &Relay, now_ms: i64) -> Result<RetentionReport> {
+pub async fn run(relay: &Relay, now_ms: i64, budget: &Budget) -> Result<RetentionReport> {
     let s = &relay.settings;
-    let victims =
-        retention::expired_events(&relay.db, now_ms, s.retention_days, s.retention_batch).await?;
-    if let Some(gap_ms) = s.retention_gap_ms().filter(|_| !victims.is_empty()) {
-        worker::Delay::from(std::time::Duration::from_millis(gap_ms)).await;
+    let mut report = RetentionReport::default();
+    let mut expired_keys = Vec::new();
+    loop {
+        let victims =
+            retention::expired_events(&relay.db, now_ms, s.retention_days, s.retention_batch)
+                .await?;
+        if let Some(gap_ms) = s.retention_gap_ms().filter(|_| !victims.is_empty()) {
+            worker::Delay::from(std::time::Duration::from_millis(gap_ms)).await;
+        }
+        let full = victims.len() == s.retention_batch as usize;
+        let deleted =
+            retention::delete_expired(&relay.db, &victims, now_ms, s.retention_days).await?;
+        report.events_deleted += deleted.events;
+        expired_keys.extend(deleted.body_keys);
+        if !full {
+            break;
+        }
+        if budget.spent(crate::relay::now_ms()) {
+            report.behind = true;
+            break;
+        }
     }
-    let mut expired_keys =
-        retention::delete_expired(&relay.db, &victims, now_ms, s.retention_days).await?;
-    expired_keys.extend(
-        retention::expire_filtered_ingests(&relay.db, now_ms, s.retention_days, s.retention_batch)
-            .await?,
-    );
+    loop {
+        let keys = retention::expire_filtered_ingests(
+            &relay.db,
+            now_ms,
+            s.retention_days,
+            s.retention_batch,
+        )
+        .await?;
+        let full = keys.len() == s.retention_batch as usize;
+        expired_keys.extend(keys);
+        if !full {
+            break;
+        }
+        if budget.spent(crate::relay::now_ms()) {
+            report.behind = true;
+            break;
+        }
+    }
     retention::expire_dedup_keys(&relay.db, now_ms, s.retention_batch).await?;
     let bucket = relay.bodies()?;
-    let mut report = RetentionReport::default();
-    if !expired_keys.is_empty() {
-        bucket.delete_multiple(expired_keys.clone()).await?;
-        report.bodies_deleted = expired_keys.len();
+    // R2 deletes up to 1,000 keys per call.
+    for keys in expired_keys.chunks(1000) {
+        bucket.delete_multiple(keys.to_vec()).await?;
+        report.bodies_deleted += keys.len();
     }
     report.orphans_deleted = delete_orphans(relay, &bucket, now_ms)
         .await

@@ -62,6 +62,12 @@ pub struct Settings {
     pub sweep_deliver_limit: u32,
     /// Further due events the sweeper re-enqueues per run.
     pub sweep_enqueue_limit: u32,
+    /// Wall time one sweep may spend walking backlogs (expired leases, due
+    /// events, retention) before it stops and leaves the rest to the next run;
+    /// 0: one page of each per run.
+    pub sweep_budget_ms: u64,
+    /// The D1 database's size cap (Workers Paid: 10 GB); an alert fires at 80 %.
+    pub d1_max_bytes: u64,
     /// D1 queries one invocation may make (Workers Paid: 1,000; Free: 50).
     /// The sweeper sizes its direct deliveries to it.
     pub d1_queries_per_invocation: u32,
@@ -152,6 +158,8 @@ impl Settings {
             sweep_deliver_limit: num("SWEEP_DELIVER_LIMIT", 25) as u32,
             sweep_enqueue_limit: num("SWEEP_ENQUEUE_LIMIT", 500) as u32,
             d1_queries_per_invocation: num("D1_QUERIES_PER_INVOCATION", 1000) as u32,
+            sweep_budget_ms: num("SWEEP_BUDGET_S", 25) * 1000,
+            d1_max_bytes: num("D1_MAX_BYTES", 10_000_000_000),
             lease_margin_s: num("LEASE_MARGIN_S", 30),
             endpoint_cache_ttl_s: num("ENDPOINT_CACHE_TTL_S", 5),
             retention_days: lookup("RETENTION_DAYS")

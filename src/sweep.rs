@@ -7,11 +7,16 @@
 //!   to `received`/`retrying` in one statement, whatever the route's state, so
 //!   a probe, a resume or a pull client can take them like any waiting event.
 //!
-//! Work is bounded per run and oldest first: the first `SWEEP_DELIVER_LIMIT` are
-//! delivered here (fewer when `D1_QUERIES_PER_INVOCATION`, the plan's D1 query
-//! budget per invocation, leaves no room for them), the rest up to
-//! `SWEEP_DELIVER_LIMIT + SWEEP_ENQUEUE_LIMIT` are re-enqueued. Each run ends
-//! with a heartbeat, which health watches.
+//! Work grows with the backlog, within a time budget (`SWEEP_BUDGET_S`, 25 s):
+//! expired leases are released page after page, and due events are walked in
+//! keyset pages oldest first: of the first page, up to `SWEEP_DELIVER_LIMIT`
+//! are delivered here (fewer when `D1_QUERIES_PER_INVOCATION`, the plan's D1
+//! query budget per invocation, leaves no room), and every other due event is
+//! re-enqueued, page by page, until the backlog is walked or the budget is
+//! spent (`backlog_left` then says the next run goes on). Retention works the
+//! same way. So a backlog drains at the speed of D1 and the queue, not at a
+//! fixed count per minute. Each run ends with a heartbeat, which health
+//! watches, carrying the database's size.
 //!
 //! It also drives circuit breakers: each route whose circuit is open and whose
 //! probe time has come gets one probe delivery.
@@ -45,66 +50,46 @@ pub struct SweepReport {
     pub errors: usize,
     pub retention: Option<RetentionReport>,
     pub alerts: usize,
+    /// Due events were left when the budget ran out: the next run goes on.
+    pub backlog_left: bool,
+    /// The D1 database's size after the run, as D1 reports it.
+    pub d1_size_bytes: Option<u64>,
 }
 
 pub async fn run(relay: &Relay) -> Result<SweepReport> {
     let s = &relay.settings;
     let now = now_ms();
-    let limit = s.sweep_deliver_limit + s.sweep_enqueue_limit;
-    let released = events::release_expired_leases(&relay.db, now, limit).await?;
-    let probes = probe_open_circuits(relay, now).await?;
+    let budget = Budget::starting(now, s.sweep_budget_ms);
+    let page = s.sweep_deliver_limit + s.sweep_enqueue_limit;
+    let mut report = SweepReport::default();
+    let released = release_expired_leases(relay, now, page, &budget).await?;
+    report.leases_released = released.len();
+    report.probes = probe_open_circuits(relay, now).await?;
     let due_before = now - s.sweep_grace_s as i64 * 1000;
-    let leases_released = released.len();
+    let (first_page, mut cursor) = events::due_for_sweep(&relay.db, due_before, None, page).await?;
+    let full_page = first_page.len() == page as usize;
     let mut due = released;
-    for id in events::due_for_sweep(&relay.db, due_before, limit).await? {
+    for id in first_page {
         if !due.contains(&id) {
             due.push(id);
         }
     }
-    due.truncate(limit as usize);
+    report.due = due.len();
     let direct_count = due.len().min(s.sweep_direct_deliveries() as usize);
     let (direct, rest) = due.split_at(direct_count);
-
-    let mut report = SweepReport {
-        due: due.len(),
-        leases_released,
-        probes,
-        ..SweepReport::default()
-    };
-    for chunk in direct.chunks(DIRECT_CONCURRENCY) {
-        for outcome in join_all(chunk.iter().map(|id| deliver_event(relay, id))).await {
-            match outcome {
-                Ok(Delivery::Finished(_)) => report.delivered_directly += 1,
-                Ok(_) => report.not_claimed += 1,
-                Err(err) => {
-                    report.errors += 1;
-                    console_error!(
-                        "{}",
-                        json!({"msg": "sweeper delivery failed", "error": err.to_string()})
-                    );
-                }
-            }
-        }
+    deliver_directly(relay, direct, &mut report).await;
+    enqueue(relay, rest, &mut report).await;
+    let mut more = full_page;
+    while more && !budget.spent(now_ms()) {
+        let (ids, next) =
+            events::due_for_sweep(&relay.db, due_before, cursor.as_ref(), page).await?;
+        more = ids.len() == page as usize;
+        report.due += ids.len();
+        enqueue(relay, &ids, &mut report).await;
+        cursor = next;
     }
-    if !rest.is_empty() {
-        match relay.queue() {
-            Ok(queue) => match enqueue_many(&queue, rest).await {
-                Ok(()) => report.enqueued = rest.len(),
-                Err(err) => {
-                    report.errors += 1;
-                    console_error!(
-                        "{}",
-                        json!({"msg": "sweeper enqueue failed", "error": err.to_string()})
-                    );
-                }
-            },
-            Err(err) => console_error!(
-                "{}",
-                json!({"msg": "no queue binding", "error": err.to_string()})
-            ),
-        }
-    }
-    match retention::run(relay, now).await {
+    report.backlog_left = more;
+    match retention::run(relay, now, &budget).await {
         Ok(r) => report.retention = Some(r),
         Err(err) => {
             report.errors += 1;
@@ -131,6 +116,27 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
             );
         }
     }
+    report.d1_size_bytes = match meta::database_size(&relay.db).await {
+        Ok(size) => size,
+        Err(err) => {
+            report.errors += 1;
+            console_error!(
+                "{}",
+                json!({"msg": "database size not read", "error": err.to_string()})
+            );
+            None
+        }
+    };
+    match watch::capacity(relay, &report, now).await {
+        Ok(n) => report.alerts += n,
+        Err(err) => {
+            report.errors += 1;
+            console_error!(
+                "{}",
+                json!({"msg": "capacity check failed", "error": err.to_string()})
+            );
+        }
+    }
     let summary = serde_json::to_string(&report)?;
     meta::put(&relay.db, meta::SWEEPER_HEARTBEAT, &summary, now_ms()).await?;
     console_log!(
@@ -138,6 +144,84 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
         json!({"msg": "sweep", "report": report, "ms": now_ms() - now})
     );
     Ok(report)
+}
+
+/// The wall time a sweep may spend on backlogs.
+pub struct Budget {
+    until_ms: i64,
+}
+
+impl Budget {
+    pub fn starting(now_ms: i64, budget_ms: u64) -> Budget {
+        Budget {
+            until_ms: now_ms + budget_ms as i64,
+        }
+    }
+
+    pub fn spent(&self, now_ms: i64) -> bool {
+        now_ms >= self.until_ms
+    }
+}
+
+/// Returns expired leases to the waiting states, page after page while pages
+/// come back full and the budget lasts; their ids, oldest lease first.
+async fn release_expired_leases(
+    relay: &Relay,
+    now: i64,
+    page: u32,
+    budget: &Budget,
+) -> Result<Vec<String>> {
+    let mut released = Vec::new();
+    loop {
+        let ids = events::release_expired_leases(&relay.db, now, page).await?;
+        let full = ids.len() == page as usize;
+        released.extend(ids);
+        if !full || budget.spent(now_ms()) {
+            return Ok(released);
+        }
+    }
+}
+
+/// Delivers the oldest due events here, six at a time: with no queue at all
+/// the relay still delivers.
+async fn deliver_directly(relay: &Relay, ids: &[String], report: &mut SweepReport) {
+    for chunk in ids.chunks(DIRECT_CONCURRENCY) {
+        for outcome in join_all(chunk.iter().map(|id| deliver_event(relay, id))).await {
+            match outcome {
+                Ok(Delivery::Finished(_)) => report.delivered_directly += 1,
+                Ok(_) => report.not_claimed += 1,
+                Err(err) => {
+                    report.errors += 1;
+                    console_error!(
+                        "{}",
+                        json!({"msg": "sweeper delivery failed", "error": err.to_string()})
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Hands due events to the queue; a failure is counted and logged (the next
+/// run finds them again).
+async fn enqueue(relay: &Relay, ids: &[String], report: &mut SweepReport) {
+    if ids.is_empty() {
+        return;
+    }
+    let result = match relay.queue() {
+        Ok(queue) => enqueue_many(&queue, ids).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(()) => report.enqueued += ids.len(),
+        Err(err) => {
+            report.errors += 1;
+            console_error!(
+                "{}",
+                json!({"msg": "sweeper enqueue failed", "error": err.to_string()})
+            );
+        }
+    }
 }
 
 /// One probe per open circuit whose probe time has come; returns how many ran.

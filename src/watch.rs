@@ -14,12 +14,16 @@
 //!   cooldown), checked at most once a minute per isolate by whatever runs:
 //!   the health API, the delivery consumer and the ack path, so a dead cron is
 //!   noticed as long as webhooks arrive;
-//! - the ack path answering `503` (storage failed), at most once per cooldown.
+//! - the ack path answering `503` (storage failed), at most once per cooldown;
+//! - capacity: the D1 database past 80 % of `D1_MAX_BYTES`, and a sweep that
+//!   ran out of its budget with due events or expired rows left, each at most
+//!   once per cooldown.
 
 use crate::alerts::Alert;
 use crate::notify;
 use crate::relay::{now_ms, Relay};
 use crate::store::{alerts, meta};
+use crate::sweep::SweepReport;
 use serde_json::json;
 use std::collections::HashMap;
 use worker::{console_error, Result};
@@ -85,6 +89,58 @@ pub async fn check_sweeper(relay: &Relay) {
         );
     }
 }
+
+/// The share of its cap at which the database raises `relay.database_filling`.
+const FILLING_RATIO: f64 = 0.8;
+
+/// The sweeper's capacity step: the database's size against its cap, and
+/// whether this run fell behind; returns how many alerts were raised.
+pub async fn capacity(relay: &Relay, report: &SweepReport, now: i64) -> Result<usize> {
+    let max_bytes = relay.settings.d1_max_bytes;
+    let mut raised = Vec::new();
+    if let Some(size_bytes) = report.d1_size_bytes {
+        if size_bytes as f64 >= FILLING_RATIO * max_bytes as f64 {
+            raised.push((
+                "alert:database_filling",
+                Alert::DatabaseFilling {
+                    size_bytes,
+                    max_bytes,
+                },
+            ));
+        }
+    }
+    let retention_behind = report.retention.as_ref().is_some_and(|r| r.behind);
+    for (behind, what) in [
+        (report.backlog_left, "recovery"),
+        (retention_behind, "retention"),
+    ] {
+        if behind {
+            let alert = Alert::FallingBehind { what: what.into() };
+            raised.push((
+                if what == "recovery" {
+                    BEHIND_RECOVERY
+                } else {
+                    BEHIND_RETENTION
+                },
+                alert,
+            ));
+        }
+    }
+    let mut sent = 0;
+    for (key, alert) in raised {
+        let last = meta::get(&relay.db, key).await?.map(|m| m.value);
+        if cooling_down(relay, last.as_ref(), now) || alerts::list(&relay.db).await?.is_empty() {
+            continue;
+        }
+        meta::put(&relay.db, key, &now.to_string(), now).await?;
+        notify::send(relay, &alert).await?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+const BEHIND_RECOVERY: &str = "alert:behind_recovery";
+const BEHIND_RETENTION: &str = "alert:behind_retention";
 
 /// Alerts that the ack path answered `503` because storage failed: at most
 /// once per cooldown across isolates (a `meta` mark); the caller takes

@@ -4,7 +4,7 @@
 // across consumers, FIFO keeps receipt order while the destination flaps.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Relay, sleep } from "./support/relay.mjs";
+import { Relay, sleep, waitFor } from "./support/relay.mjs";
 import { startDestination, sequence } from "./support/destination.mjs";
 import { assertConservation } from "./support/checks.mjs";
 
@@ -32,25 +32,7 @@ async function endpointState(id) {
   return (await relay.api("GET", `/endpoints/${id}`)).json;
 }
 
-async function waitFor(what, predicate, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await predicate();
-    if (value) return value;
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
-async function ingestMany(epId, n, prefix) {
-  const ids = [];
-  for (let i = 0; i < n; i++) {
-    const res = await relay.ingest(epId, `${prefix}-${i}`);
-    assert.equal(res.status, 200);
-    ids.push(res.json.id);
-  }
-  return ids;
-}
 
 describe("pause and resume", () => {
   it("a paused endpoint stores every ingest, delivers nothing, and resume drains everything", async () => {
@@ -59,7 +41,7 @@ describe("pause and resume", () => {
     assert.equal(paused.status, 200);
     assert.equal(paused.json.paused, true);
     assert.equal(paused.json.paused_reason, "deploying");
-    const ids = await ingestMany(ep.id, 8, "held");
+    const ids = await relay.ingestMany(ep.id, 8, "held");
     await sleep(2000);
     await relay.fireCron();
     assert.equal(dest.to(path).length, 0, "nothing delivered while paused, not even by the sweeper");
@@ -104,7 +86,7 @@ describe("circuit breaker", () => {
       retry: { schedule_s: [1, 1, 1, 1] },
       circuit: { threshold: 3, probe_interval_s: 1 },
     });
-    const ids = await ingestMany(ep.id, 4, "outage");
+    const ids = await relay.ingestMany(ep.id, 4, "outage");
     const opened = await waitFor("the circuit to open", async () => {
       const s = await endpointState(ep.id);
       return s.circuit.state === "open" && s;
@@ -140,7 +122,7 @@ describe("rate limit", () => {
   it("5 per second over 50 queued events takes at least ~9 s, across concurrent consumers", async () => {
     const { ep, path } = await endpoint(undefined, { rate_limit_per_s: 5 });
     await relay.api("POST", `/endpoints/${ep.id}/pause`);
-    const ids = await ingestMany(ep.id, 50, "rated");
+    const ids = await relay.ingestMany(ep.id, 50, "rated");
     await relay.api("POST", `/endpoints/${ep.id}/resume`);
     for (const id of ids) await relay.waitForEvent(id, delivered, { timeoutMs: 60_000 });
     const times = dest.to(path).map((r) => r.at).sort((a, b) => a - b);
@@ -161,7 +143,7 @@ describe("FIFO", () => {
       fifo: true,
       retry: { schedule_s: [1, 1, 1, 1, 1] },
     });
-    const ids = await ingestMany(ep.id, 20, "ordered");
+    const ids = await relay.ingestMany(ep.id, 20, "ordered");
     for (const id of ids) await relay.waitForEvent(id, delivered, { timeoutMs: 90_000 });
     const successes = dest.to(path).filter((r) => r.answered === 200).map((r) => r.headers["webhook-id"]);
     assert.deepEqual(successes, ids, "strict receipt order");
@@ -171,7 +153,7 @@ describe("FIFO", () => {
 
   it("says which event blocks the line", async () => {
     const { ep } = await endpoint(sequence(503), { fifo: true, retry: { schedule_s: [30] } });
-    const [head, next] = await ingestMany(ep.id, 2, "blocked");
+    const [head, next] = await relay.ingestMany(ep.id, 2, "blocked");
     await relay.waitForEvent(head, (e) => e.status === "retrying");
     const state = await endpointState(ep.id);
     assert.equal(state.fifo_blocked_by, head);

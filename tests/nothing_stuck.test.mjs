@@ -4,8 +4,8 @@
 // whatever the operator does and whatever the destination answers.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Relay, ADMIN_TOKEN, sleep } from "./support/relay.mjs";
-import { startDestination, sequence } from "./support/destination.mjs";
+import { Relay, sleep, waitFor } from "./support/relay.mjs";
+import { startDestination } from "./support/destination.mjs";
 import { assertConservation, assertRouteConservation } from "./support/checks.mjs";
 
 let relay;
@@ -35,25 +35,7 @@ async function route(epId, fields) {
   return res.json;
 }
 
-async function ingestMany(epId, n, prefix) {
-  const ids = [];
-  for (let i = 0; i < n; i++) {
-    const res = await relay.ingest(epId, `${prefix}-${i}`);
-    assert.equal(res.status, 200, res.text);
-    ids.push(res.json.id);
-  }
-  return ids;
-}
 
-async function waitFor(what, predicate, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await predicate();
-    if (value) return value;
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const circuitOf = async (id) => (await relay.api("GET", `/routes/${id}`)).json.circuit;
 
@@ -67,7 +49,7 @@ describe("circuit breaker", () => {
       if (!back) return { status: 503 };
       return { status: req.headers["webhook-id"] === poison ? 422 : 200 };
     }, { retry: { schedule_s: [1, 1, 1, 1, 1] }, circuit: { threshold: 2, probe_interval_s: 1 } });
-    const ids = await ingestMany(ep.id, 4, "refused");
+    const ids = await relay.ingestMany(ep.id, 4, "refused");
     poison = ids[0];
     await waitFor("the circuit to open", async () => (await circuitOf(ep.id)).state === "open");
     back = true;
@@ -87,7 +69,7 @@ describe("circuit breaker", () => {
       circuit: { threshold: 2, probe_interval_s: 600 },
     });
     const extra = await route(ep.id, { name: "copy", destination_url: dest.route(`/stuck-copy-${paths}`) });
-    const ids = await ingestMany(ep.id, 3, "held");
+    const ids = await relay.ingestMany(ep.id, 3, "held");
     await waitFor("the circuit to open", async () => (await circuitOf(ep.id)).state === "open");
     healthy = true;
     await sleep(2500);
@@ -118,7 +100,7 @@ describe("circuit breaker", () => {
       retry: { schedule_s: [1, 1, 1, 1] },
       circuit: { threshold: 1, probe_interval_s: 1 },
     });
-    const [id] = await ingestMany(ep.id, 1, "mid-probe");
+    const [id] = await relay.ingestMany(ep.id, 1, "mid-probe");
     await waitFor("the circuit to open", async () => (await circuitOf(ep.id)).state === "open");
     mode = "hang";
     await sleep(1100);
@@ -145,7 +127,7 @@ describe("circuit breaker", () => {
       retry: { schedule_s: [1, 1, 1] },
       circuit: { threshold: 1, probe_interval_s: 1 },
     });
-    const [id] = await ingestMany(ep.id, 1, "stale");
+    const [id] = await relay.ingestMany(ep.id, 1, "stale");
     await waitFor("the attempt to reach the destination", async () => dest.to(path).length === 1);
     // Another deliverer takes the event over while the first still waits for its answer.
     await relay.d1(`UPDATE events SET lease_token = 'taken-over', lease_until = ${Date.now() + 6000} WHERE id = '${id}'`);
@@ -165,7 +147,7 @@ describe("pull routes", () => {
   it("an extra route of type pull is leased by its rt_ id, with a key scoped to it, and delivered", async () => {
     const { ep, path } = await endpoint();
     const pull = await route(ep.id, { name: "laptop", destination_type: "pull" });
-    const [id] = await ingestMany(ep.id, 1, "both");
+    const [id] = await relay.ingestMany(ep.id, 1, "both");
     const key = await relay.api("POST", "/keys", { name: "laptop", role: "pull", endpoint_id: pull.id });
     assert.equal(key.status, 201, key.text);
     const asKey = (method, p, body) => fetch(`${relay.url}/api/v1${p}`, {
@@ -205,7 +187,7 @@ describe("deleted routes", () => {
       retry: { schedule_s: [1, 1, 1, 1, 1] }, circuit: { threshold: 1, probe_interval_s: 600 },
     });
     const pulled = await route(ep.id, { name: "pulled", destination_type: "pull" });
-    const ids = await ingestMany(ep.id, 3, "orphaned");
+    const ids = await relay.ingestMany(ep.id, 3, "orphaned");
     await waitFor("the circuit to open", async () => (await circuitOf(open.id)).state === "open");
     const leased = await relay.api("POST", `/pull/${pulled.id}`, { max: 1, lease_s: 2 });
     assert.equal(leased.json.data.length, 1, "one pulled event is out on a lease");
@@ -342,7 +324,7 @@ describe("connections", () => {
       return { status: 200, delayMs: 1500 };
     }, { timeout_ms: 2500 });
     await relay.api("POST", `/endpoints/${ep.id}/pause`);
-    const ids = await ingestMany(ep.id, 10, "parallel");
+    const ids = await relay.ingestMany(ep.id, 10, "parallel");
     await relay.api("POST", `/endpoints/${ep.id}/resume`);
     for (const id of ids) await relay.waitForEvent(id, delivered, { timeoutMs: 30_000 });
     assert.ok(most <= 6, `${most} deliveries at once`);
@@ -351,5 +333,3 @@ describe("connections", () => {
   });
 });
 
-void ADMIN_TOKEN;
-void sequence;

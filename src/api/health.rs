@@ -2,7 +2,8 @@
 //! Two lines hold: per request `received = routed + filtered` (`requests`, from
 //! the ingests), per event `received = delivered + dead + in_flight` (`counts`).
 //! `degraded` when the sweeper's heartbeat is missing or older than two intervals,
-//! which also raises the stale-sweeper alert (once per cooldown).
+//! which also raises the stale-sweeper alert (once per cooldown). `database`
+//! is the D1 database's size against its cap.
 
 use super::query;
 use crate::error::{json_response, ApiError};
@@ -23,11 +24,13 @@ pub async fn get(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         None => None,
     };
     let scope = endpoint_id.as_ref().map(EndpointId::as_str);
-    let (counts, requests) = futures::future::try_join(
+    let (counts, requests, size_bytes) = futures::future::try_join3(
         events::counts(&relay.db, scope),
         ingests::request_counts(&relay.db, scope),
+        meta::database_size(&relay.db),
     )
     .await?;
+    let max_bytes = relay.settings.d1_max_bytes;
     let heartbeat = meta::get(&relay.db, meta::SWEEPER_HEARTBEAT).await?;
     let last_run_ms = heartbeat.as_ref().map(|h| h.updated_at as i64);
     let stale = watch::is_stale(relay, last_run_ms, now_ms());
@@ -57,6 +60,11 @@ pub async fn get(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         },
         "requests": request_counts_view(&requests),
         "endpoint_id": endpoint_id,
+        "database": {
+            "size_bytes": size_bytes,
+            "max_bytes": max_bytes,
+            "used": size_bytes.map(|b| b as f64 / max_bytes.max(1) as f64),
+        },
     });
     Ok(json_response(200, &body)?)
 }

@@ -1,6 +1,6 @@
 //! `GET /api/v1/metrics`: Prometheus text with events by status, attempts by
 //! class, refusals by reason, DLQ depth, oldest in-flight age, pause and circuit
-//! state per endpoint, and the sweeper's lag.
+//! state per endpoint, the sweeper's lag, and the D1 database's size and cap.
 
 use crate::error::ApiError;
 use crate::metrics::{render, Family, Kind};
@@ -13,6 +13,7 @@ pub async fn get(relay: &Relay) -> Result<Response, ApiError> {
     let now = now_ms();
     let s = stats::read(&relay.db).await?;
     let heartbeat = meta::get(&relay.db, meta::SWEEPER_HEARTBEAT).await?;
+    let size_bytes = meta::database_size(&relay.db).await?;
     let families = vec![
         labelled(
             Family::new("hookrelay_events", Kind::Gauge, "Events on record by endpoint and status."),
@@ -41,6 +42,12 @@ pub async fn get(relay: &Relay) -> Result<Response, ApiError> {
         per_endpoint(&s.endpoints, "hookrelay_failure_streak", "Consecutive destination-down failures.", |e| e.circuit_failures),
         Family::new("hookrelay_sweeper_lag_seconds", Kind::Gauge, "Seconds since the sweeper last completed (-1: never).")
             .sample(vec![], heartbeat.map_or(-1.0, |h| ((now as f64 - h.updated_at) / 1000.0).max(0.0))),
+        size_bytes.into_iter().fold(
+            Family::new("hookrelay_d1_size_bytes", Kind::Gauge, "The D1 database's size as D1 reports it."),
+            |f, bytes| f.sample(vec![], bytes as f64),
+        ),
+        Family::new("hookrelay_d1_max_bytes", Kind::Gauge, "The D1 database's size cap (D1_MAX_BYTES).")
+            .sample(vec![], relay.settings.d1_max_bytes as f64),
     ];
     let headers = Headers::new();
     headers.set("content-type", "text/plain; version=0.0.4; charset=utf-8")?;

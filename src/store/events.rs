@@ -464,24 +464,54 @@ pub async fn replay_dead(
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
+/// Where a page of due events ends: the next page starts after it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DueCursor {
+    pub next_attempt_at: f64,
+    pub id: String,
+}
+
+#[derive(Deserialize)]
+struct DueRow {
+    id: String,
+    next_attempt_at: f64,
+}
+
 /// Events the queue has not handled in time: `received`/`retrying` due before
 /// `due_before` (expired leases were returned to these states first, see
 /// [`release_expired_leases`]). Oldest first, skipping routes that are paused,
 /// pulled by a client, or have an open circuit, and FIFO events that are not at
 /// the head of their route's line; a deleted route's events are always taken,
-/// so they end dead instead of waiting behind the row's old state.
-pub async fn due_for_sweep(db: &D1Database, due_before_ms: i64, limit: u32) -> Result<Vec<String>> {
-    let rows: Vec<IdRow> = bind(
+/// so they end dead instead of waiting behind the row's old state. A page of
+/// at most `limit`, after `after` (keyset order: `next_attempt_at`, then id),
+/// so one sweep can walk a whole backlog without taking an event twice.
+pub async fn due_for_sweep(
+    db: &D1Database,
+    due_before_ms: i64,
+    after: Option<&DueCursor>,
+    limit: u32,
+) -> Result<(Vec<String>, Option<DueCursor>)> {
+    let rows: Vec<DueRow> = bind(
         db.prepare(DUE_FOR_SWEEP),
-        &[int(due_before_ms), int(i64::from(limit))],
+        &[
+            int(due_before_ms),
+            int(i64::from(limit)),
+            after.map_or(JsValue::NULL, |c| JsValue::from_f64(c.next_attempt_at)),
+            opt_text(after.map(|c| c.id.as_str())),
+        ],
     )?
     .all()
     .await?
     .results()?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
+    let cursor = rows.last().map(|r| DueCursor {
+        next_attempt_at: r.next_attempt_at,
+        id: r.id.clone(),
+    });
+    Ok((rows.into_iter().map(|r| r.id).collect(), cursor))
 }
 
-/// The statement of [`due_for_sweep`]: ?1 = due before, ?2 = the limit.
+/// The statement of [`due_for_sweep`]: ?1 = due before, ?2 = the limit, ?3
+/// and ?4 = the cursor (`next_attempt_at`, id) of the previous page, or NULL.
 ///
 /// Driven from the routes: the outer loop reads the `endpoints` rows (every
 /// endpoint and route: the small control table) and keeps a route that is
@@ -492,7 +522,8 @@ pub async fn due_for_sweep(db: &D1Database, due_before_ms: i64, limit: u32) -> R
 /// The conditions are those of "deleted, or (open for pushing and (not FIFO or
 /// at the head of its line))", split between the two loops. The sort reads
 /// the due events of eligible routes only: those are what the sweeper takes.
-pub(crate) const DUE_FOR_SWEEP: &str = "SELECT e.id FROM endpoints ep CROSS JOIN events e \
+pub(crate) const DUE_FOR_SWEEP: &str =
+    "SELECT e.id, e.next_attempt_at FROM endpoints ep CROSS JOIN events e \
      WHERE (ep.deleted_at IS NOT NULL \
             OR (ep.paused = 0 AND ep.circuit_state = 'closed' AND ep.destination_type = 'push')) \
        AND e.route_id = ep.id \
@@ -501,7 +532,8 @@ pub(crate) const DUE_FOR_SWEEP: &str = "SELECT e.id FROM endpoints ep CROSS JOIN
             OR NOT EXISTS (SELECT 1 FROM events older \
                            WHERE older.route_id = e.route_id AND older.id < e.id \
                              AND older.status IN ('received', 'delivering', 'retrying'))) \
-     ORDER BY e.next_attempt_at LIMIT ?2";
+       AND (?3 IS NULL OR e.next_attempt_at > ?3 OR (e.next_attempt_at = ?3 AND e.id > ?4)) \
+     ORDER BY e.next_attempt_at, e.id LIMIT ?2";
 
 /// An in-flight event waiting for its turn.
 #[derive(Debug, Clone, Deserialize)]

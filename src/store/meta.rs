@@ -45,6 +45,17 @@ pub async fn put(db: &D1Database, key: &str, value: &str, now_ms: i64) -> Result
     Ok(())
 }
 
+/// The database's size in bytes as D1 reports it with every result
+/// (`meta.size_after`), read from the cheapest statement there is; `None`
+/// where the runtime does not report it.
+pub async fn database_size(db: &D1Database) -> Result<Option<u64>> {
+    let result = db.prepare("SELECT 1").all().await?;
+    Ok(result
+        .meta()?
+        .and_then(|m| m.size_after)
+        .map(|bytes| bytes as u64))
+}
+
 pub async fn get(db: &D1Database, key: &str) -> Result<Option<MetaRow>> {
     bind(
         db.prepare("SELECT value, updated_at FROM meta WHERE key = ?1"),

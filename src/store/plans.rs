@@ -744,11 +744,30 @@ fn due_for_sweep_takes_due_events_of_open_and_deleted_routes_oldest_first() {
     }
     let due = |limit: i64| -> Vec<String> {
         let mut stmt = db.prepare(events::DUE_FOR_SWEEP).unwrap();
-        stmt.query_map(rusqlite::params![1000, limit], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+        stmt.query_map(
+            rusqlite::params![1000, limit, None::<i64>, None::<String>],
+            |r| r.get(0),
+        )
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
     };
     assert_eq!(due(10), ["evt_01", "evt_11", "evt_13", "evt_02"]);
     assert_eq!(due(2), ["evt_01", "evt_11"]);
+    // The next page starts after the cursor (evt_11 at 300), in keyset order;
+    // an event at the cursor's time with a greater id is not skipped.
+    db.execute(
+        "INSERT INTO events (id, ingest_id, endpoint_id, route_id, status, next_attempt_at, \
+                             received_at, updated_at) \
+         VALUES ('evt_15', 'ing_1', 'ep_open', 'ep_open', 'received', 300, 0, 0)",
+        [],
+    )
+    .unwrap();
+    let mut stmt = db.prepare(events::DUE_FOR_SWEEP).unwrap();
+    let next: Vec<String> = stmt
+        .query_map(rusqlite::params![1000, 10, 300, "evt_11"], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(next, ["evt_15", "evt_13", "evt_02"]);
 }

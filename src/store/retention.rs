@@ -6,7 +6,7 @@
 //! ingest (no events) goes when it is older than its endpoint's retention. In-flight
 //! events are never deleted, however old (a paused endpoint may hold them).
 
-use super::{bind, int, text};
+use super::{bind, changes, int, text};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Result};
@@ -78,9 +78,9 @@ pub async fn delete_expired(
     victims: &[Victim],
     now_ms: i64,
     default_days: f64,
-) -> Result<Vec<String>> {
+) -> Result<Deleted> {
     if victims.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Deleted::default());
     }
     let event_ids =
         serde_json::to_string(&victims.iter().map(|v| &v.event_id).collect::<Vec<_>>())?;
@@ -104,11 +104,26 @@ pub async fn delete_expired(
             bind(db.prepare(DELETE_EMPTIED_INGESTS), &[text(&ingest_ids)])?,
         ])
         .await?;
+    let events = match results.get(1) {
+        Some(r) => changes(r)?,
+        None => 0,
+    };
     let keys: Vec<BodyKey> = match results.get(2) {
         Some(r) => r.results()?,
         None => Vec::new(),
     };
-    Ok(keys.into_iter().map(|k| k.body_key).collect())
+    Ok(Deleted {
+        events,
+        body_keys: keys.into_iter().map(|k| k.body_key).collect(),
+    })
+}
+
+/// What one retention batch deleted.
+#[derive(Debug, Default)]
+pub struct Deleted {
+    pub events: usize,
+    /// The R2 keys of the bodies no row points at any more.
+    pub body_keys: Vec<String>,
 }
 
 /// The chosen events (?1, a JSON array of ids) that are still expired, each

@@ -189,6 +189,17 @@ export class Relay {
     return { status: res.status, json, text };
   }
 
+  /** Acks `n` bodies `<prefix>-<i>` one after another; returns their event ids. */
+  async ingestMany(endpointId, n, prefix) {
+    const ids = [];
+    for (let i = 0; i < n; i++) {
+      const res = await this.ingest(endpointId, `${prefix}-${i}`);
+      if (res.status !== 200) throw new Error(`ingest ${prefix}-${i}: ${res.status} ${res.text}`);
+      ids.push(res.json.id);
+    }
+    return ids;
+  }
+
   async event(id) {
     const res = await this.api("GET", `/events/${id}`);
     if (res.status !== 200) throw new Error(`event ${id}: ${res.status} ${res.text}`);
@@ -226,3 +237,14 @@ export class Relay {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `predicate` until it returns something truthy, which it returns. */
+export async function waitFor(what, predicate, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await predicate();
+    if (value) return value;
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
