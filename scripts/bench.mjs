@@ -6,6 +6,12 @@
 // - fan-out: ingest into an endpoint with three routes next to one route;
 // - end to end: delivery lag p50/p99 and deliveries/s into a local destination
 //   for N events, with the check that every one arrived exactly once;
+// - the capacity ledger: per webhook (GitHub-signed, 1.4 KB body, one route,
+//   delivered on the first try), the D1 round trips, statements, rows read and
+//   written (as D1 reports and bills them) and D1 time of the ack path and of
+//   delivery, R2 and queue operations, D1 bytes added; one sweep's cost; and
+//   from these and Cloudflare's published limits the webhooks/s one database
+//   carries (docs/capacity.md explains the model);
 // - wasm size raw and gzipped.
 // Usage: node scripts/bench.mjs [requests-per-level] [end-to-end-events]   (after `make build`)
 import { Relay } from "../tests/support/relay.mjs";
@@ -104,6 +110,8 @@ try {
 
   await pullOverPush(relay, dest);
 
+  await capacityLedger(relay, dest, body);
+
   const wasm = readFileSync(new URL("../build/index_bg.wasm", import.meta.url));
   console.log(`\nwasm: ${wasm.length} bytes raw, ${gzipSync(wasm).length} bytes gzipped`);
 } finally {
@@ -197,4 +205,82 @@ async function pullOverPush(relay, dest) {
   console.log(`\npull over push, ${n} events each, same run, 50/s:`);
   console.log(`  ${show("push (queue consumer)", lags("/lag-push"))}`);
   console.log(`  ${show("pull (hookrelay listen)", lags("/lag-pull"))}`);
+}
+
+/** The relay's metrics as `name{labels}` -> value. */
+async function metrics(relay) {
+  const res = await relay.api("GET", "/metrics");
+  const out = new Map();
+  for (const line of res.text.split("\n")) {
+    const m = /^(\w+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m) out.set(`${m[1]}${m[2] ?? ""}`, Number(m[3]));
+  }
+  return out;
+}
+
+/**
+ * The capacity ledger: what one webhook costs D1, R2 and the queue, read from
+ * the relay's own counters (D1 reports rows read and written with every
+ * result, index entries included, as it bills them) around N webhooks sent
+ * and delivered; then what one D1 database carries at that cost.
+ */
+async function capacityLedger(relay, dest, body) {
+  const n = 400;
+  const secret = "bench-ledger";
+  const ep = await relay.createEndpoint({ name: "ledger", provider: "github", secrets: [secret], destination_url: dest.route("/ledger") });
+  await relay.fireCron();
+  const before = await metrics(relay);
+  const sizeBefore = (await relay.health()).database.size_bytes;
+  let seq = 0;
+  await measure(4, n, () => {
+    const delivery = `ledger-${++seq}`;
+    return fetch(`${relay.url}/${ep.id}`, { method: "POST", body, headers: github(secret, body, { delivery, event: "pull_request" }) });
+  });
+  const deadline = Date.now() + 5 * 60_000;
+  while ((await relay.health(ep.id)).counts.delivered < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 300));
+  const delivered = (await relay.health(ep.id)).counts.delivered;
+  const after = await metrics(relay);
+  const sizeAfter = (await relay.health()).database.size_bytes;
+  await relay.fireCron();
+  const swept = await metrics(relay);
+
+  const per = (name, path, from = before, to = after, count = n) =>
+    ((to.get(`${name}{path="${path}"}`) ?? 0) - (from.get(`${name}{path="${path}"}`) ?? 0)) / count;
+  const r2 = (path, op) => ((after.get(`hookrelay_r2_operations_total{path="${path}",op="${op}"}`) ?? 0) - (before.get(`hookrelay_r2_operations_total{path="${path}",op="${op}"}`) ?? 0)) / n;
+  const row = (label, path) => {
+    const rt = per("hookrelay_d1_round_trips_total", path);
+    const st = per("hookrelay_d1_statements_total", path);
+    const rr = per("hookrelay_d1_rows_read_total", path);
+    const rw = per("hookrelay_d1_rows_written_total", path);
+    const ms = per("hookrelay_d1_duration_ms_total", path);
+    console.log(`  ${label.padEnd(9)} ${f(rt, 6)} ${f(st, 10)} ${f(rr, 9)} ${f(rw, 12)} ${ms.toFixed(3).padStart(10)}`);
+    return { rt, rw, ms };
+  };
+  console.log(`\ncapacity ledger: ${n} GitHub webhooks (${body.length} B body), one route, delivered on the first try (${delivered} delivered), per webhook`);
+  console.log("  path      round trips statements rows read rows written  D1 ms");
+  const ingest = row("ack path", "ingest");
+  const delivery = row("delivery", "delivery");
+  const bytes = sizeBefore !== null && sizeAfter !== null ? (sizeAfter - sizeBefore) / n : null;
+  console.log(`  total rows written ${(ingest.rw + delivery.rw).toFixed(1)} (target at most 12); D1 round trips ${(ingest.rt + delivery.rt).toFixed(2)}`);
+  console.log(`  R2: ${r2("ingest", "put").toFixed(2)} put (ack path), ${r2("delivery", "get").toFixed(2)} get (delivery); queue: ${per("hookrelay_queue_messages_total", "ingest").toFixed(2)} message(s) from the ack path, ${per("hookrelay_queue_messages_total", "delivery").toFixed(2)} from delivery`);
+  console.log(`  D1 bytes added: ${bytes === null ? "not reported" : `${bytes.toFixed(0)} per webhook`} (working set; compaction into R2 is not built, so this is also the history's cost in D1)`);
+  const sweepRows = per("hookrelay_d1_rows_written_total", "sweep", after, swept, 1);
+  const sweepTrips = per("hookrelay_d1_round_trips_total", "sweep", after, swept, 1);
+  console.log(`  one sweep with nothing due: ${sweepTrips.toFixed(0)} D1 round trips, ${sweepRows.toFixed(0)} rows written`);
+
+  // What one database carries (docs/capacity.md): 10 GB per D1 database
+  // (Workers Paid), one query at a time, 5,000 messages/s per queue.
+  const D1_BYTES = 10e9;
+  const QUEUE_MSGS = 5000;
+  const day = 86_400;
+  const msgs = per("hookrelay_queue_messages_total", "ingest") + per("hookrelay_queue_messages_total", "delivery");
+  console.log("  sustained webhooks/s one D1 database carries at these figures:");
+  if (bytes) {
+    for (const days of [30, 3]) {
+      console.log(`    storage, ${days} days kept in D1: ${(D1_BYTES / (bytes * days * day)).toFixed(1)}/s`);
+    }
+  }
+  const dbMs = ingest.ms + delivery.ms;
+  console.log(`    one query at a time: ${dbMs > 0 ? (1000 / dbMs).toFixed(0) : "-"}/s (${dbMs.toFixed(3)} ms of D1 time per webhook, local SQLite)`);
+  console.log(`    queue: ${msgs > 0 ? (QUEUE_MSGS / msgs).toFixed(0) : "-"}/s (${msgs.toFixed(2)} messages per webhook)`);
 }

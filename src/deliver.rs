@@ -570,7 +570,7 @@ pub async fn drain(relay: &Relay, route_id: &str, requeued: Option<&str>) -> Res
         .filter(|id| Some(id.as_str()) != requeued)
         .collect();
     match relay.queue() {
-        Ok(q) => enqueue_many(&q, &ids).await?,
+        Ok(q) => enqueue_many(&q, relay.path(), &ids).await?,
         Err(e) => console_error!(
             "{}",
             json!({"msg": "no queue binding for drain", "error": e.to_string()})
@@ -608,7 +608,7 @@ fn attempt_row(number: u32, started: i64, finished: i64, r: &AttemptResult) -> A
 async fn requeue_later(relay: &Relay, event_id: &str, delay_ms: u64) {
     let delay_s = delay_ms.div_ceil(1000) as u32;
     let result = match relay.queue() {
-        Ok(q) => enqueue(&q, event_id, delay_s).await,
+        Ok(q) => enqueue(&q, relay.path(), event_id, delay_s).await,
         Err(e) => Err(e),
     };
     if let Err(err) = result {

@@ -47,21 +47,21 @@ use crate::error::{json_response, ApiError};
 use crate::filter;
 use crate::handshake::{self, EndpointHandshake, HandshakeReply, HandshakeRequest};
 use crate::headers::HeaderList;
+use crate::ledger::Path;
 use crate::model::{DestinationType, Endpoint, EndpointId, EventId, IngestId, Route};
 use crate::redact::redacted_headers;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, Relay};
 use crate::settings::Fault;
 use crate::store::ingests::{self, NewIngest, Recorded, RoutedEvent};
 use crate::store::rejections::{self, Admit, Refusal};
+use crate::store::Db;
 use crate::store::{bodies, endpoint_cache};
 use crate::verify::{self, Provider, SignedRequest};
 use crate::watch;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use std::time::Duration;
-use worker::{
-    console_error, console_log, Context, D1Database, Delay, Headers, Method, Request, Response, Url,
-};
+use worker::{console_error, console_log, Context, Delay, Headers, Method, Request, Response, Url};
 
 /// What is known about a request by the time it is refused.
 #[derive(Default)]
@@ -129,7 +129,7 @@ fn schedule_sweeper_check(relay: &Relay, ctx: &Context) {
     }
     let env = relay.env.clone();
     ctx.wait_until(async move {
-        match Relay::new(env) {
+        match Relay::new(env, Path::Ingest) {
             Ok(relay) => watch::check_sweeper(&relay).await,
             Err(err) => console_error!(
                 "{}",
@@ -149,7 +149,7 @@ fn schedule_failure_alert(relay: &Relay, ctx: &Context, endpoint_id: &str, reaso
     let env = relay.env.clone();
     let (endpoint_id, reason) = (endpoint_id.to_string(), reason.to_string());
     ctx.wait_until(async move {
-        match Relay::new(env) {
+        match Relay::new(env, Path::Ingest) {
             Ok(relay) => watch::report_ingest_failure(&relay, &endpoint_id, &reason).await,
             Err(err) => console_error!(
                 "{}",
@@ -650,8 +650,8 @@ fn schedule_enqueue(relay: &Relay, ctx: &Context, event_ids: Vec<String>, inject
             _ if inject_failure => Err(worker::Error::RustError(
                 "injected fault: queue_send".into(),
             )),
-            Ok(q) if event_ids.len() == 1 => enqueue(&q, &event_ids[0], 0).await,
-            Ok(q) => enqueue_many(&q, &event_ids).await,
+            Ok(q) if event_ids.len() == 1 => enqueue(&q, Path::Ingest, &event_ids[0], 0).await,
+            Ok(q) => enqueue_many(&q, Path::Ingest, &event_ids).await,
             Err(e) => Err(e),
         };
         if let Err(err) = result {
@@ -691,7 +691,7 @@ fn record_refusal(
     let db = match admit {
         Admit::Counted => return,
         Admit::Write | Admit::FlushIn(_) => match relay.env.d1("DB") {
-            Ok(db) => db,
+            Ok(db) => Db::new(db, Path::Ingest),
             Err(err) => {
                 console_error!(
                     "{}",
@@ -735,7 +735,7 @@ fn record_refusal(
 
 /// Waits `delay_ms`, then writes the isolate's pending refusal counts; a failed
 /// write is tried again after the flush interval, a few times.
-async fn flush_refusals(db: &D1Database, delay_ms: i64) {
+async fn flush_refusals(db: &Db, delay_ms: i64) {
     let mut delay_ms = delay_ms;
     for attempt in 1..=rejections::FLUSH_ATTEMPTS {
         if delay_ms > 0 {

@@ -21,6 +21,7 @@ pub mod filter;
 pub mod handshake;
 pub mod headers;
 pub mod ingest;
+pub mod ledger;
 pub mod metrics;
 pub mod model;
 pub mod notify;
@@ -40,6 +41,7 @@ pub mod verify;
 pub mod watch;
 
 use error::ApiError;
+use ledger::Path;
 use model::DeliveryMessage;
 use relay::Relay;
 use serde_json::json;
@@ -55,11 +57,16 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    let relay = match Relay::new(env) {
+    let path = req.path();
+    let served = if path.starts_with("/ep_") {
+        Path::Ingest
+    } else {
+        Path::Api
+    };
+    let relay = match Relay::new(env, served) {
         Ok(relay) => relay,
         Err(err) => return ApiError::from(err).into_response(),
     };
-    let path = req.path();
     let result = if let Some(endpoint_id) = path.strip_prefix('/').filter(|p| p.starts_with("ep_"))
     {
         let endpoint_id = endpoint_id.to_string();
@@ -85,7 +92,7 @@ fn dashboard_redirect() -> std::result::Result<Response, ApiError> {
 
 #[event(queue)]
 async fn queue(batch: MessageBatch<DeliveryMessage>, env: Env, _ctx: Context) -> Result<()> {
-    let relay = Relay::new(env)?;
+    let relay = Relay::new(env, Path::Delivery)?;
     if batch.queue() == relay.dead_letter_queue_name() {
         deliver::handle_dead_letters(&relay, &batch).await;
     } else {
@@ -96,7 +103,7 @@ async fn queue(batch: MessageBatch<DeliveryMessage>, env: Env, _ctx: Context) ->
 
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let outcome = match Relay::new(env) {
+    let outcome = match Relay::new(env, Path::Sweep) {
         Ok(relay) => sweep::run(&relay).await.map(|_| ()),
         Err(err) => Err(err),
     };

@@ -3,28 +3,38 @@
 //! Binding names match `wrangler.toml`: `DB` (D1), `BODIES` (R2), `DELIVERIES`
 //! (the delivery queue's producer).
 
+use crate::ledger::{self, Path};
 use crate::model::DeliveryMessage;
 use crate::settings::Settings;
-use worker::{BatchMessageBuilder, Bucket, D1Database, Env, MessageBuilder, Queue, Result};
+use crate::store::bodies::Bodies;
+use crate::store::Db;
+use worker::{BatchMessageBuilder, Env, MessageBuilder, Queue, Result};
 
 /// Cloudflare Queues accept at most 100 messages per `sendBatch`.
 const QUEUE_BATCH_MAX: usize = 100;
 
 pub struct Relay {
     pub env: Env,
-    pub db: D1Database,
+    pub db: Db,
     pub settings: Settings,
 }
 
 impl Relay {
-    pub fn new(env: Env) -> Result<Relay> {
+    /// The context of one invocation serving `path` (whose capacity ledger
+    /// its storage calls count towards).
+    pub fn new(env: Env, path: Path) -> Result<Relay> {
         let settings = Settings::from_lookup(|name| env.var(name).ok().map(|v| v.to_string()));
-        let db = env.d1("DB")?;
+        let db = Db::new(env.d1("DB")?, path);
         Ok(Relay { env, db, settings })
     }
 
-    pub fn bodies(&self) -> Result<Bucket> {
-        self.env.bucket("BODIES")
+    /// The path this invocation serves.
+    pub fn path(&self) -> Path {
+        self.db.path()
+    }
+
+    pub fn bodies(&self) -> Result<Bodies> {
+        Ok(Bodies::new(self.env.bucket("BODIES")?, self.path()))
     }
 
     pub fn queue(&self) -> Result<Queue> {
@@ -49,7 +59,7 @@ impl Relay {
 }
 
 /// Sends one delivery message, optionally delayed (capped at the queue's 12 h).
-pub async fn enqueue(queue: &Queue, event_id: &str, delay_s: u32) -> Result<()> {
+pub async fn enqueue(queue: &Queue, path: Path, event_id: &str, delay_s: u32) -> Result<()> {
     let message = DeliveryMessage {
         event_id: event_id.to_string(),
     };
@@ -57,11 +67,13 @@ pub async fn enqueue(queue: &Queue, event_id: &str, delay_s: u32) -> Result<()> 
     if delay_s > 0 {
         builder = builder.delay_seconds(delay_s.min(crate::retry::MAX_DELAY_S));
     }
-    queue.send(builder.build()).await
+    queue.send(builder.build()).await?;
+    ledger::queue_send(path, 1);
+    Ok(())
 }
 
 /// Sends many delivery messages, in batches of the queue's maximum size.
-pub async fn enqueue_many(queue: &Queue, event_ids: &[String]) -> Result<()> {
+pub async fn enqueue_many(queue: &Queue, path: Path, event_ids: &[String]) -> Result<()> {
     for chunk in event_ids.chunks(QUEUE_BATCH_MAX) {
         let messages = chunk.iter().map(|id| DeliveryMessage {
             event_id: id.clone(),
@@ -69,6 +81,7 @@ pub async fn enqueue_many(queue: &Queue, event_ids: &[String]) -> Result<()> {
         queue
             .send_batch(BatchMessageBuilder::new().messages(messages).build())
             .await?;
+        ledger::queue_send(path, chunk.len() as u64);
     }
     Ok(())
 }

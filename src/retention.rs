@@ -9,7 +9,8 @@
 //! the end.
 
 use crate::relay::Relay;
-use crate::store::{bodies, meta, retention};
+use crate::store::bodies::{self, Bodies};
+use crate::store::{meta, retention};
 use crate::sweep::Budget;
 use serde::Serialize;
 use serde_json::json;
@@ -77,7 +78,7 @@ pub async fn run(relay: &Relay, now_ms: i64, budget: &Budget) -> Result<Retentio
     let bucket = relay.bodies()?;
     // R2 deletes up to 1,000 keys per call.
     for keys in expired_keys.chunks(1000) {
-        bucket.delete_multiple(keys.to_vec()).await?;
+        bodies::delete_many(&bucket, keys.to_vec()).await?;
         report.bodies_deleted += keys.len();
     }
     report.orphans_deleted = delete_orphans(relay, &bucket, now_ms)
@@ -92,13 +93,9 @@ pub async fn run(relay: &Relay, now_ms: i64, budget: &Budget) -> Result<Retentio
     Ok(report)
 }
 
-async fn delete_orphans(relay: &Relay, bucket: &worker::Bucket, now_ms: i64) -> Result<usize> {
+async fn delete_orphans(relay: &Relay, bucket: &Bodies, now_ms: i64) -> Result<usize> {
     let cursor = meta::get(&relay.db, R2_CURSOR_KEY).await?.map(|m| m.value);
-    let mut listing = bucket.list().prefix(bodies::PREFIX).limit(ORPHAN_SCAN);
-    if let Some(c) = cursor.filter(|c| !c.is_empty()) {
-        listing = listing.cursor(c);
-    }
-    let page = listing.execute().await?;
+    let page = bodies::list(bucket, cursor, ORPHAN_SCAN).await?;
     let old_enough: Vec<String> = page
         .objects()
         .into_iter()
@@ -114,7 +111,7 @@ async fn delete_orphans(relay: &Relay, bucket: &worker::Bucket, now_ms: i64) -> 
             .collect();
         if !orphans.is_empty() {
             deleted = orphans.len();
-            bucket.delete_multiple(orphans).await?;
+            bodies::delete_many(bucket, orphans).await?;
         }
     }
     let next = if page.truncated() {

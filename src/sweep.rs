@@ -209,7 +209,7 @@ async fn enqueue(relay: &Relay, ids: &[String], report: &mut SweepReport) {
         return;
     }
     let result = match relay.queue() {
-        Ok(queue) => enqueue_many(&queue, ids).await,
+        Ok(queue) => enqueue_many(&queue, relay.path(), ids).await,
         Err(err) => Err(err),
     };
     match result {

@@ -121,24 +121,24 @@ describe("circuit breaker", () => {
   });
 
   it("a deliverer that lost its lease changes no route state (no stale 410 pause, no stale circuit count)", async () => {
-    let answer = { status: 410, delayMs: 3000 };
-    const { ep, path } = await endpoint(() => answer, {
-      timeout_ms: 8000,
+    // The destination answers the first attempt 410 only after 10 s; meanwhile
+    // another deliverer takes the event over (as its write would land).
+    const { ep, path } = await endpoint((_req, i) => (i === 0 ? { status: 410, delayMs: 10_000 } : { status: 200 }), {
+      timeout_ms: 20_000,
       retry: { schedule_s: [1, 1, 1] },
       circuit: { threshold: 1, probe_interval_s: 1 },
     });
     const [id] = await relay.ingestMany(ep.id, 1, "stale");
     await waitFor("the attempt to reach the destination", async () => dest.to(path).length === 1);
-    // Another deliverer takes the event over while the first still waits for its answer.
-    await relay.d1(`UPDATE events SET lease_token = 'taken-over', lease_until = ${Date.now() + 6000} WHERE id = '${id}'`);
-    answer = { status: 200 };
-    await sleep(4000); // the stale 410 has come back and been recorded (or not)
+    await relay.d1(`UPDATE events SET lease_token = 'taken-over', lease_until = ${Date.now() + 14_000} WHERE id = '${id}'`);
+    assert.equal(dest.to(path)[0].answered, null, "taken over before the answer came");
+    await waitFor("the stale 410", async () => dest.to(path)[0].answered === 410, 20_000);
+    await sleep(1500); // its completion has run (or not)
     const state = (await relay.api("GET", `/endpoints/${ep.id}`)).json;
     assert.equal(state.paused, false, "a stale 410 pauses nothing");
     assert.equal(state.circuit.state, "closed");
-    const event = await relay.event(id);
-    assert.equal(event.attempts.length, 0, "the stale attempt is not recorded");
-    await relay.waitForEvent(id, delivered, { timeoutMs: 30_000, cronEveryMs: 1500 });
+    assert.equal((await relay.event(id)).attempts.length, 0, "the stale attempt is not recorded");
+    await relay.waitForEvent(id, delivered, { timeoutMs: 40_000, cronEveryMs: 1500 });
     await assertConservation(relay, ep.id, { received: 1, delivered: 1 });
   });
 });

@@ -81,7 +81,7 @@ describe("retention", () => {
 });
 
 describe("metrics", () => {
-  it("exposes events by status, attempts by class, refusals, DLQ depth, in-flight age and sweeper lag", async () => {
+  it("exposes events by status, attempts by class, refusals, DLQ depth, in-flight age, sweeper lag, the database's size and the capacity ledger", async () => {
     const ep = await relay.createEndpoint({ name: "metered", provider: "github", secrets: ["m-secret"],
       destination_url: dest.route("/metered", sequence(422)) });
     const body = '{"metered":true}';
@@ -102,6 +102,13 @@ describe("metrics", () => {
     line(new RegExp(`^hookrelay_oldest_in_flight_age_seconds\\{endpoint_id="${ep.id}"\\} 0$`, "m"));
     line(/^hookrelay_sweeper_lag_seconds \d+(\.\d+)?$/m);
     line(/^# TYPE hookrelay_rejections_total counter$/m);
+    // The capacity ledger: D1's own figures for what the ack path and delivery did.
+    const value = (re) => Number(re.exec(text)?.[1]);
+    assert.ok(value(/^hookrelay_d1_rows_written_total\{path="ingest"\} (\S+)$/m) > 0, "the ack path wrote rows");
+    assert.ok(value(/^hookrelay_d1_round_trips_total\{path="delivery"\} (\S+)$/m) > 0, "delivery made D1 calls");
+    assert.ok(value(/^hookrelay_r2_operations_total\{path="ingest",op="put"\} (\S+)$/m) >= 1, "the ack path put a body");
+    assert.ok(value(/^hookrelay_d1_size_bytes (\S+)$/m) > 0, "the database's size");
+    line(/^hookrelay_d1_max_bytes 10000000000$/m);
     const unauthorized = await fetch(`${relay.url}/api/v1/metrics`);
     assert.equal(unauthorized.status, 401);
   });

@@ -143,7 +143,7 @@ pub async fn replay_one(relay: &Relay, raw_id: &str) -> Result<Response, ApiErro
         ));
     }
     let sent = match relay.queue() {
-        Ok(q) => enqueue(&q, &row.id, 0).await,
+        Ok(q) => enqueue(&q, relay.path(), &row.id, 0).await,
         Err(e) => Err(e),
     };
     log_enqueue_failure(sent);
@@ -199,7 +199,7 @@ pub async fn replay_bulk(relay: &Relay, req: worker::Request) -> Result<Response
     let route = route_id.as_deref();
     let ids = events::replay_dead(&relay.db, endpoint, route, limit, now_ms()).await?;
     let sent = match relay.queue() {
-        Ok(q) => enqueue_many(&q, &ids).await,
+        Ok(q) => enqueue_many(&q, relay.path(), &ids).await,
         Err(e) => Err(e),
     };
     log_enqueue_failure(sent);

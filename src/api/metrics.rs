@@ -1,8 +1,12 @@
 //! `GET /api/v1/metrics`: Prometheus text with events by status, attempts by
 //! class, refusals by reason, DLQ depth, oldest in-flight age, pause and circuit
-//! state per endpoint, the sweeper's lag, and the D1 database's size and cap.
+//! state per endpoint, the sweeper's lag, the D1 database's size and cap, and
+//! this isolate's capacity ledger (D1 round trips, statements, rows read and
+//! written, R2 and queue operations, per path; counters from the isolate's
+//! start, so per isolate: what `make bench` reads from its one local isolate).
 
 use crate::error::ApiError;
+use crate::ledger::{self, Tally};
 use crate::metrics::{render, Family, Kind};
 use crate::relay::{now_ms, Relay};
 use crate::store::meta;
@@ -14,7 +18,7 @@ pub async fn get(relay: &Relay) -> Result<Response, ApiError> {
     let s = stats::read(&relay.db).await?;
     let heartbeat = meta::get(&relay.db, meta::SWEEPER_HEARTBEAT).await?;
     let size_bytes = meta::database_size(&relay.db).await?;
-    let families = vec![
+    let mut families = vec![
         labelled(
             Family::new("hookrelay_events", Kind::Gauge, "Events on record by endpoint and status."),
             &s.events_by_status,
@@ -49,9 +53,55 @@ pub async fn get(relay: &Relay) -> Result<Response, ApiError> {
         Family::new("hookrelay_d1_max_bytes", Kind::Gauge, "The D1 database's size cap (D1_MAX_BYTES).")
             .sample(vec![], relay.settings.d1_max_bytes as f64),
     ];
+    families.extend(ledger_families());
     let headers = Headers::new();
     headers.set("content-type", "text/plain; version=0.0.4; charset=utf-8")?;
     Ok(Response::ok(render(&families))?.with_headers(headers))
+}
+
+/// This isolate's capacity ledger, per path: D1 calls and what D1 reported
+/// for them, R2 operations and queue sends. Counters from the isolate's start.
+fn ledger_families() -> Vec<Family> {
+    let tallies = ledger::snapshot();
+    let family = |name: &'static str, help: &'static str, value: fn(&Tally) -> f64| {
+        tallies
+            .iter()
+            .fold(Family::new(name, Kind::Counter, help), |f, (path, t)| {
+                f.sample(vec![("path", path.as_str().to_string())], value(t))
+            })
+    };
+    let r2 = tallies.iter().fold(
+        Family::new(
+            "hookrelay_r2_operations_total",
+            Kind::Counter,
+            "R2 operations of this isolate by path and operation (deletes count objects).",
+        ),
+        |f, (path, t)| {
+            [
+                ("put", t.r2_puts),
+                ("get", t.r2_gets),
+                ("delete", t.r2_deletes),
+                ("list", t.r2_lists),
+            ]
+            .into_iter()
+            .fold(f, |f, (op, n)| {
+                f.sample(
+                    vec![("path", path.as_str().to_string()), ("op", op.to_string())],
+                    n as f64,
+                )
+            })
+        },
+    );
+    vec![
+        family("hookrelay_d1_round_trips_total", "D1 calls this isolate awaited, by path (a batch is one).", |t| t.d1_round_trips as f64),
+        family("hookrelay_d1_statements_total", "D1 statements this isolate ran, by path.", |t| t.d1_statements as f64),
+        family("hookrelay_d1_rows_read_total", "Rows D1 reported reading for this isolate, by path.", |t| t.d1_rows_read as f64),
+        family("hookrelay_d1_rows_written_total", "Rows D1 reported writing for this isolate, by path (each index entry is a row, as billed).", |t| t.d1_rows_written as f64),
+        family("hookrelay_d1_duration_ms_total", "Milliseconds D1 reported spending on this isolate's statements, by path.", |t| t.d1_duration_ms),
+        r2,
+        family("hookrelay_queue_sends_total", "Delivery queue send calls of this isolate, by path.", |t| t.queue_sends as f64),
+        family("hookrelay_queue_messages_total", "Delivery queue messages this isolate sent, by path.", |t| t.queue_messages as f64),
+    ]
 }
 
 fn labelled(family: Family, rows: &[ByEndpoint], label: &'static str) -> Family {

@@ -490,7 +490,7 @@ pub async fn replay_filtered(
     }
     if !pushed.is_empty() {
         let sent = match relay.queue() {
-            Ok(q) => enqueue_many(&q, &pushed).await,
+            Ok(q) => enqueue_many(&q, relay.path(), &pushed).await,
             Err(e) => Err(e),
         };
         if let Err(err) = sent {

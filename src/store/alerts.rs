@@ -1,9 +1,9 @@
 //! The `alert_channels` table, and the reads the sweeper's alert step needs.
 
-use super::{bind, changes, int, opt_text, text};
+use super::{bind, changes, int, opt_text, text, Db};
 use crate::alerts::{EndpointCount, RouteCount, Target};
 use serde::Deserialize;
-use worker::{D1Database, Result};
+use worker::Result;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Channel {
@@ -14,7 +14,7 @@ pub struct Channel {
     pub created_at: f64,
 }
 
-pub async fn insert(db: &D1Database, c: &Channel) -> Result<()> {
+pub async fn insert(db: &Db, c: &Channel) -> Result<()> {
     bind(
         db.prepare("INSERT INTO alert_channels (id, kind, url, secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"),
         &[text(&c.id), text(&c.kind), text(&c.url), opt_text(c.secret.as_deref()), int(c.created_at as i64)],
@@ -24,7 +24,7 @@ pub async fn insert(db: &D1Database, c: &Channel) -> Result<()> {
     Ok(())
 }
 
-pub async fn list(db: &D1Database) -> Result<Vec<Channel>> {
+pub async fn list(db: &Db) -> Result<Vec<Channel>> {
     db.prepare(LIST).all().await?.results()
 }
 
@@ -32,7 +32,7 @@ pub async fn list(db: &D1Database) -> Result<Vec<Channel>> {
 pub(crate) const LIST: &str =
     "SELECT id, kind, url, secret, created_at FROM alert_channels ORDER BY id";
 
-pub async fn get(db: &D1Database, id: &str) -> Result<Option<Channel>> {
+pub async fn get(db: &Db, id: &str) -> Result<Option<Channel>> {
     bind(
         db.prepare("SELECT id, kind, url, secret, created_at FROM alert_channels WHERE id = ?1"),
         &[text(id)],
@@ -41,7 +41,7 @@ pub async fn get(db: &D1Database, id: &str) -> Result<Option<Channel>> {
     .await
 }
 
-pub async fn delete(db: &D1Database, id: &str) -> Result<bool> {
+pub async fn delete(db: &Db, id: &str) -> Result<bool> {
     let r = bind(
         db.prepare("DELETE FROM alert_channels WHERE id = ?1"),
         &[text(id)],
@@ -79,11 +79,7 @@ struct RouteCountRow {
 
 /// Events that went dead in `(after_ms, until_ms]`, per route (with its
 /// endpoint), each endpoint's first route first.
-pub async fn dead_between(
-    db: &D1Database,
-    after_ms: i64,
-    until_ms: i64,
-) -> Result<Vec<RouteCount>> {
+pub async fn dead_between(db: &Db, after_ms: i64, until_ms: i64) -> Result<Vec<RouteCount>> {
     let rows: Vec<RouteCountRow> = bind(db.prepare(DEAD_BETWEEN), &[int(after_ms), int(until_ms)])?
         .all()
         .await?
@@ -125,7 +121,7 @@ fn target(
 }
 
 /// Refusals logged since `since_ms`, per endpoint.
-pub async fn refusals_since(db: &D1Database, since_ms: i64) -> Result<Vec<EndpointCount>> {
+pub async fn refusals_since(db: &Db, since_ms: i64) -> Result<Vec<EndpointCount>> {
     let rows: Vec<CountRow> = bind(db.prepare(REFUSALS_SINCE), &[int(since_ms)])?
         .all()
         .await?
@@ -167,7 +163,7 @@ pub struct RouteHealth {
     pub circuit_failures: f64,
 }
 
-pub async fn route_health(db: &D1Database) -> Result<Vec<RouteHealth>> {
+pub async fn route_health(db: &Db) -> Result<Vec<RouteHealth>> {
     let rows: Vec<RouteHealthRow> = db.prepare(ROUTE_HEALTH).all().await?.results()?;
     Ok(rows
         .into_iter()

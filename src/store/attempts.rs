@@ -1,8 +1,8 @@
 //! The `attempts` table: one row per delivery attempt, kept across replays.
 
-use super::{bind, int, opt_int, opt_text, text};
+use super::{bind, int, opt_int, opt_text, text, Db, Stmt};
 use serde::{Deserialize, Serialize};
-use worker::{D1Database, D1PreparedStatement, Result};
+use worker::Result;
 
 /// One finished attempt, as recorded.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -20,11 +20,11 @@ pub struct AttemptRow {
 /// deliverer whose lease expired (and was superseded) cannot write a second row
 /// with the same number.
 pub fn insert_if_leased(
-    db: &D1Database,
+    db: &Db,
     event_id: &str,
     lease_token: &str,
     row: &AttemptRow,
-) -> Result<D1PreparedStatement> {
+) -> Result<Stmt> {
     bind(
         db.prepare(
             "INSERT INTO attempts (event_id, number, started_at, duration_ms, status_code, outcome, \
@@ -47,7 +47,7 @@ pub fn insert_if_leased(
     )
 }
 
-pub async fn list(db: &D1Database, event_id: &str) -> Result<Vec<AttemptRow>> {
+pub async fn list(db: &Db, event_id: &str) -> Result<Vec<AttemptRow>> {
     bind(
         db.prepare(
             "SELECT number, started_at, duration_ms, status_code, outcome, error, response_snippet \

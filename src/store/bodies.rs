@@ -4,10 +4,24 @@
 //! a different body can never overwrite an acked one) and date-prefixed so
 //! retention is a prefix listing.
 
+use crate::ledger::{self, Path};
 use crate::model::IngestId;
-use worker::{Bucket, HttpMetadata, Result};
+use worker::{Bucket, HttpMetadata, Objects, Result};
 
 pub const PREFIX: &str = "bodies/";
+
+/// The bodies bucket as the relay uses it: every operation counts towards the
+/// capacity ledger of the path it serves.
+pub struct Bodies {
+    bucket: Bucket,
+    path: Path,
+}
+
+impl Bodies {
+    pub fn new(bucket: Bucket, path: Path) -> Bodies {
+        Bodies { bucket, path }
+    }
+}
 
 pub fn key_for(ingest_id: &IngestId, now_ms: i64) -> String {
     let day = chrono::DateTime::from_timestamp_millis(now_ms)
@@ -17,7 +31,7 @@ pub fn key_for(ingest_id: &IngestId, now_ms: i64) -> String {
 }
 
 pub async fn put(
-    bucket: &Bucket,
+    bodies: &Bodies,
     key: &str,
     body: Vec<u8>,
     content_type: Option<&str>,
@@ -26,7 +40,9 @@ pub async fn put(
         content_type: content_type.map(str::to_string),
         ..HttpMetadata::default()
     };
-    bucket
+    ledger::r2_put(bodies.path);
+    bodies
+        .bucket
         .put(key, body)
         .http_metadata(metadata)
         .execute()
@@ -35,8 +51,9 @@ pub async fn put(
 }
 
 /// The stored bytes, or `None` when the object is gone (retention, manual deletion).
-pub async fn get(bucket: &Bucket, key: &str) -> Result<Option<Vec<u8>>> {
-    match bucket.get(key).execute().await? {
+pub async fn get(bodies: &Bodies, key: &str) -> Result<Option<Vec<u8>>> {
+    ledger::r2_get(bodies.path);
+    match bodies.bucket.get(key).execute().await? {
         Some(object) => match object.body() {
             Some(body) => Ok(Some(body.bytes().await?)),
             None => Ok(Some(Vec::new())),
@@ -45,6 +62,23 @@ pub async fn get(bucket: &Bucket, key: &str) -> Result<Option<Vec<u8>>> {
     }
 }
 
-pub async fn delete(bucket: &Bucket, key: &str) -> Result<()> {
-    bucket.delete(key).await
+pub async fn delete(bodies: &Bodies, key: &str) -> Result<()> {
+    ledger::r2_delete(bodies.path, 1);
+    bodies.bucket.delete(key).await
+}
+
+/// Deletes up to 1,000 objects in one call (R2's limit per call).
+pub async fn delete_many(bodies: &Bodies, keys: Vec<String>) -> Result<()> {
+    ledger::r2_delete(bodies.path, keys.len() as u64);
+    bodies.bucket.delete_multiple(keys).await
+}
+
+/// One page of up to `limit` bodies, from `cursor` (the previous page's).
+pub async fn list(bodies: &Bodies, cursor: Option<String>, limit: u32) -> Result<Objects> {
+    ledger::r2_list(bodies.path);
+    let mut listing = bodies.bucket.list().prefix(PREFIX).limit(limit);
+    if let Some(c) = cursor.filter(|c| !c.is_empty()) {
+        listing = listing.cursor(c);
+    }
+    listing.execute().await
 }

@@ -11,10 +11,11 @@
 //! its expired entries, then the one that expires first.
 
 use super::endpoints;
+use super::Db;
 use crate::model::{Endpoint, EndpointId, Route};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use worker::{D1Database, Result};
+use worker::Result;
 
 /// Endpoints (with their routes) cached per isolate.
 pub const MAX_KNOWN: usize = 4_096;
@@ -122,12 +123,7 @@ thread_local! {
 
 /// The endpoint, from the cache when fresh, else from D1 (misses are cached too,
 /// so a flood at an unknown id costs one read per TTL).
-pub async fn get(
-    db: &D1Database,
-    id: &EndpointId,
-    now_ms: i64,
-    ttl_s: u64,
-) -> Result<Option<Endpoint>> {
+pub async fn get(db: &Db, id: &EndpointId, now_ms: i64, ttl_s: u64) -> Result<Option<Endpoint>> {
     let (routes, _) = lookup(db, id, now_ms, ttl_s).await?;
     Ok(routes.and_then(|r| r.into_iter().next()).map(|r| r.target))
 }
@@ -135,7 +131,7 @@ pub async fn get(
 /// The endpoint's routes, its own first (`None`: no such endpoint), and
 /// whether it was a cache hit (no D1 round trip).
 pub async fn lookup(
-    db: &D1Database,
+    db: &Db,
     id: &EndpointId,
     now_ms: i64,
     ttl_s: u64,

@@ -6,7 +6,7 @@
 //! Both are delivery targets, so the claim's gates read either alike.
 
 use super::events::{self, Deleted};
-use super::{bind, changes, int, opt_int, opt_text, text};
+use super::{bind, changes, int, opt_int, opt_text, text, Db, Stmt};
 use crate::model::{
     CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, Route, Secret,
 };
@@ -14,7 +14,7 @@ use crate::rate::RateLimit;
 use crate::retry::RetryPolicy;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, Error, Result};
+use worker::{Error, Result};
 
 const COLUMNS: &str = "id, name, provider, secrets, relay_secret, destination_url, \
      retry_schedule, timeout_ms, created_at, updated_at, max_attempts, jitter, max_delay_s, \
@@ -211,17 +211,17 @@ const CONFIG_COLUMNS: &str = "id, name, provider, secrets, relay_secret, destina
      scheme_config, verify_token, allowed_cidrs, disabled, retention_days, destination_type, \
      filter, transform";
 
-pub async fn insert(db: &D1Database, ep: &Endpoint) -> Result<()> {
+pub async fn insert(db: &Db, ep: &Endpoint) -> Result<()> {
     insert_row(db, ep.id.as_str(), ep).await
 }
 
 /// Adds an extra route to its endpoint (`route.target.id`). The row keeps no
 /// provider secrets: the endpoint's own row verifies requests.
-pub async fn insert_route(db: &D1Database, route: &Route) -> Result<()> {
+pub async fn insert_route(db: &Db, route: &Route) -> Result<()> {
     insert_row(db, &route.id, &route.target).await
 }
 
-async fn insert_row(db: &D1Database, row_id: &str, ep: &Endpoint) -> Result<()> {
+async fn insert_row(db: &Db, row_id: &str, ep: &Endpoint) -> Result<()> {
     let placeholders: Vec<String> = (1..=26).map(|i| format!("?{i}")).collect();
     let mut args = config_args(row_id, ep)?;
     let source = (row_id != ep.id.as_str()).then(|| ep.id.as_str());
@@ -241,7 +241,7 @@ async fn insert_row(db: &D1Database, row_id: &str, ep: &Endpoint) -> Result<()> 
 
 /// Saves a route's delivery settings (destination, controls, filter,
 /// transformation); `false` when it does not exist (or was deleted).
-pub async fn update_route(db: &D1Database, route: &Route) -> Result<bool> {
+pub async fn update_route(db: &Db, route: &Route) -> Result<bool> {
     let sql = "UPDATE endpoints SET name = ?2, destination_url = ?6, retry_schedule = ?7, \
                timeout_ms = ?8, updated_at = ?10, max_attempts = ?11, jitter = ?12, \
                max_delay_s = ?13, retry_client_errors = ?14, circuit_threshold = ?15, \
@@ -255,7 +255,7 @@ pub async fn update_route(db: &D1Database, route: &Route) -> Result<bool> {
 }
 
 /// Saves every editable field; `false` when the endpoint does not exist (or was deleted).
-pub async fn update(db: &D1Database, ep: &Endpoint) -> Result<bool> {
+pub async fn update(db: &Db, ep: &Endpoint) -> Result<bool> {
     let sql = "UPDATE endpoints SET name = ?2, provider = ?3, secrets = ?4, relay_secret = ?5, \
                destination_url = ?6, retry_schedule = ?7, timeout_ms = ?8, updated_at = ?10, \
                max_attempts = ?11, jitter = ?12, max_delay_s = ?13, retry_client_errors = ?14, \
@@ -269,10 +269,7 @@ pub async fn update(db: &D1Database, ep: &Endpoint) -> Result<bool> {
     Ok(changes(&result)? > 0)
 }
 
-pub async fn get_with_state(
-    db: &D1Database,
-    id: &EndpointId,
-) -> Result<Option<(Endpoint, EndpointState)>> {
+pub async fn get_with_state(db: &Db, id: &EndpointId) -> Result<Option<(Endpoint, EndpointState)>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM endpoints WHERE id = ?1 AND deleted_at IS NULL AND source_id IS NULL"
     );
@@ -282,11 +279,11 @@ pub async fn get_with_state(
     row.map(Row::into_parts).transpose()
 }
 
-pub async fn get(db: &D1Database, id: &EndpointId) -> Result<Option<Endpoint>> {
+pub async fn get(db: &Db, id: &EndpointId) -> Result<Option<Endpoint>> {
     Ok(get_with_state(db, id).await?.map(|(ep, _)| ep))
 }
 
-pub async fn list(db: &D1Database) -> Result<Vec<(Endpoint, EndpointState)>> {
+pub async fn list(db: &Db) -> Result<Vec<(Endpoint, EndpointState)>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM endpoints WHERE deleted_at IS NULL AND source_id IS NULL ORDER BY id"
     );
@@ -296,7 +293,7 @@ pub async fn list(db: &D1Database) -> Result<Vec<(Endpoint, EndpointState)>> {
 
 /// The endpoint and its live routes, first route (the endpoint) first: one
 /// read, so the ack path's endpoint lookup costs no extra round trip.
-pub async fn get_with_routes(db: &D1Database, id: &EndpointId) -> Result<Option<Vec<Route>>> {
+pub async fn get_with_routes(db: &Db, id: &EndpointId) -> Result<Option<Vec<Route>>> {
     Ok(routes_with_state(db, id)
         .await?
         .map(|routes| routes.into_iter().map(|(r, _)| r).collect()))
@@ -304,7 +301,7 @@ pub async fn get_with_routes(db: &D1Database, id: &EndpointId) -> Result<Option<
 
 /// Like [`get_with_routes`], with each route's live state.
 pub async fn routes_with_state(
-    db: &D1Database,
+    db: &Db,
     id: &EndpointId,
 ) -> Result<Option<Vec<(Route, EndpointState)>>> {
     let sql = format!(
@@ -327,7 +324,7 @@ pub async fn routes_with_state(
 }
 
 /// Any delivery target by its id: an endpoint (its first route) or an extra route.
-pub async fn get_route(db: &D1Database, route_id: &str) -> Result<Option<(Route, EndpointState)>> {
+pub async fn get_route(db: &Db, route_id: &str) -> Result<Option<(Route, EndpointState)>> {
     let sql = format!("SELECT {COLUMNS} FROM endpoints WHERE id = ?1 AND deleted_at IS NULL");
     let row: Option<Row> = bind(db.prepare(sql), &[text(route_id)])?
         .first(None)
@@ -338,7 +335,7 @@ pub async fn get_route(db: &D1Database, route_id: &str) -> Result<Option<(Route,
 /// Deletes the endpoint and, with it, its routes; their waiting events end
 /// dead ("the route was deleted") in the same batch, so none waits forever
 /// behind a row nobody can resume, probe or lease any more.
-pub async fn soft_delete(db: &D1Database, id: &EndpointId, now_ms: i64) -> Result<bool> {
+pub async fn soft_delete(db: &Db, id: &EndpointId, now_ms: i64) -> Result<bool> {
     let delete = bind(
         db.prepare(
             "UPDATE endpoints SET deleted_at = ?2, updated_at = ?2 \
@@ -358,7 +355,7 @@ pub async fn soft_delete(db: &D1Database, id: &EndpointId, now_ms: i64) -> Resul
 
 /// Deletes an extra route (never an endpoint's first route), and ends its
 /// waiting events as [`soft_delete`] does.
-pub async fn soft_delete_route(db: &D1Database, route_id: &str, now_ms: i64) -> Result<bool> {
+pub async fn soft_delete_route(db: &Db, route_id: &str, now_ms: i64) -> Result<bool> {
     let delete = bind(
         db.prepare(
             "UPDATE endpoints SET deleted_at = ?2, updated_at = ?2 \
@@ -375,12 +372,7 @@ pub async fn soft_delete_route(db: &D1Database, route_id: &str, now_ms: i64) -> 
 }
 
 /// Holds deliveries (ingest continues). `false` if already paused or missing.
-pub fn pause_statement(
-    db: &D1Database,
-    id: &str,
-    reason: &str,
-    now_ms: i64,
-) -> Result<D1PreparedStatement> {
+pub fn pause_statement(db: &Db, id: &str, reason: &str, now_ms: i64) -> Result<Stmt> {
     bind(
         db.prepare(
             "UPDATE endpoints SET paused = 1, paused_reason = ?2, paused_at = ?3 \
@@ -393,12 +385,12 @@ pub fn pause_statement(
 /// [`pause_statement`] for a delivery that got `410 Gone`: it applies only
 /// while that delivery still holds its lease (a stale answer pauses nothing).
 pub fn pause_if_leased(
-    db: &D1Database,
+    db: &Db,
     id: &str,
     reason: &str,
     now_ms: i64,
     (event_id, lease_token): (&str, &str),
-) -> Result<D1PreparedStatement> {
+) -> Result<Stmt> {
     let sql = format!(
         "UPDATE endpoints SET paused = 1, paused_reason = ?2, paused_at = ?3 \
          WHERE id = ?1 AND paused = 0 AND deleted_at IS NULL AND {}",
@@ -416,14 +408,14 @@ pub fn pause_if_leased(
     )
 }
 
-pub async fn pause(db: &D1Database, id: &EndpointId, reason: &str, now_ms: i64) -> Result<bool> {
+pub async fn pause(db: &Db, id: &EndpointId, reason: &str, now_ms: i64) -> Result<bool> {
     let result = pause_statement(db, id.as_str(), reason, now_ms)?
         .run()
         .await?;
     Ok(changes(&result)? > 0)
 }
 
-pub async fn resume(db: &D1Database, id: &EndpointId) -> Result<bool> {
+pub async fn resume(db: &Db, id: &EndpointId) -> Result<bool> {
     let result = bind(
         db.prepare(
             "UPDATE endpoints SET paused = 0, paused_reason = NULL, paused_at = NULL \
@@ -446,12 +438,7 @@ struct TatRow {
 /// when it may start: now, or a later time the caller schedules the event at.
 /// Every call takes a slot, so a backlog is spread over future slots once
 /// instead of asking again every second.
-pub async fn reserve_rate_slot(
-    db: &D1Database,
-    id: &str,
-    limit: RateLimit,
-    now_ms: i64,
-) -> Result<i64> {
+pub async fn reserve_rate_slot(db: &Db, id: &str, limit: RateLimit, now_ms: i64) -> Result<i64> {
     let row: Option<TatRow> = bind(
         db.prepare(
             "UPDATE endpoints SET rate_tat = MAX(rate_tat, ?2) + ?3 WHERE id = ?1 RETURNING rate_tat",
@@ -469,7 +456,7 @@ struct IdRow {
 }
 
 /// Endpoints whose circuit is open and whose next probe is due, oldest due first.
-pub async fn open_circuits_due(db: &D1Database, now_ms: i64, limit: u32) -> Result<Vec<String>> {
+pub async fn open_circuits_due(db: &Db, now_ms: i64, limit: u32) -> Result<Vec<String>> {
     let rows: Vec<IdRow> = bind(
         db.prepare(OPEN_CIRCUITS_DUE),
         &[int(now_ms), int(i64::from(limit))],
@@ -488,7 +475,7 @@ pub(crate) const OPEN_CIRCUITS_DUE: &str =
 
 /// Takes the right to send one probe through an open circuit (compare-and-set:
 /// one prober per interval, whoever asks).
-pub async fn take_probe_slot(db: &D1Database, id: &str, now_ms: i64) -> Result<bool> {
+pub async fn take_probe_slot(db: &Db, id: &str, now_ms: i64) -> Result<bool> {
     let result = bind(
         db.prepare(
             "UPDATE endpoints SET circuit_next_probe_at = ?2 + circuit_probe_interval_s * 1000 \
@@ -514,12 +501,12 @@ pub struct CircuitInput {
 /// circuit at the threshold; a failed probe doubles the probe interval (capped).
 /// SQLite evaluates every right-hand side against the row's old values.
 pub fn circuit_statement(
-    db: &D1Database,
+    db: &Db,
     id: &str,
     input: &CircuitInput,
     now_ms: i64,
     (event_id, lease_token): (&str, &str),
-) -> Result<D1PreparedStatement> {
+) -> Result<Stmt> {
     let opening =
         "(?3 = 1 AND circuit_state = 'closed' AND circuit_failures + 1 >= circuit_threshold)";
     let failed_probe = "(?5 = 1 AND ?3 = 1)";
@@ -557,7 +544,7 @@ pub fn circuit_statement(
 /// Closes a route's circuit by hand (an operator who knows the destination is
 /// back): streak reset, probe interval back to its base. `false` when the
 /// route does not exist; closing a closed circuit is not an error.
-pub async fn reset_circuit(db: &D1Database, id: &str, now_ms: i64) -> Result<bool> {
+pub async fn reset_circuit(db: &Db, id: &str, now_ms: i64) -> Result<bool> {
     let result = bind(
         db.prepare(
             "UPDATE endpoints SET circuit_failures = 0, \

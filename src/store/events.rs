@@ -7,12 +7,12 @@
 //! a replay can race freely: at most one of them moves the event.
 
 use super::attempts::{self, AttemptRow};
-use super::{bind, changes, int, opt_int, opt_text, text, Conditions};
+use super::{bind, changes, int, opt_int, opt_text, text, Conditions, Db, Stmt};
 use crate::event_query::{EventTypeFilter, Lookup};
 use crate::model::Status;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, Result};
+use worker::Result;
 
 /// The timeout assumed for a lease when the endpoint row is gone.
 const FALLBACK_TIMEOUT_MS: i64 = 15_000;
@@ -68,7 +68,7 @@ const GATES: &str = "AND NOT EXISTS (SELECT 1 FROM endpoints ep WHERE ep.id = ev
 /// probe does not wait) or its previous deliverer's lease has expired, and every
 /// gate is open. `None`: someone else has it, it is finished, not yet due, or held.
 pub async fn claim(
-    db: &D1Database,
+    db: &Db,
     id: &str,
     now_ms: i64,
     lease_margin_ms: i64,
@@ -111,7 +111,7 @@ pub(crate) fn claim_sql() -> String {
 /// `event_types_json` is a JSON array of GLOB patterns made by
 /// `event_query::glob_pattern` (only `*` is a wildcard), or `None`.
 pub async fn lease(
-    db: &D1Database,
+    db: &Db,
     route_id: &str,
     max: u32,
     now_ms: i64,
@@ -148,7 +148,7 @@ pub async fn lease(
 }
 
 /// The claim a lease token still holds on an event, if any.
-pub async fn held_claim(db: &D1Database, id: &str, lease_token: &str) -> Result<Option<Claim>> {
+pub async fn held_claim(db: &Db, id: &str, lease_token: &str) -> Result<Option<Claim>> {
     bind(
         db.prepare(
             "SELECT id, endpoint_id, route_id, ingest_id, attempt_count, cycle_attempts, lease_token FROM events \
@@ -165,12 +165,7 @@ pub async fn held_claim(db: &D1Database, id: &str, lease_token: &str) -> Result<
 /// keeps the slot, so the claim that comes back at `slot_at` sends at once
 /// instead of queueing for another one (each event is scheduled once, at its
 /// own slot, however long the backlog).
-pub async fn release_to_slot(
-    db: &D1Database,
-    claim: &Claim,
-    slot_at: i64,
-    now_ms: i64,
-) -> Result<bool> {
+pub async fn release_to_slot(db: &Db, claim: &Claim, slot_at: i64, now_ms: i64) -> Result<bool> {
     let sql = "UPDATE events SET status = CASE WHEN attempt_count = 0 THEN 'received' ELSE 'retrying' END, \
                       next_attempt_at = ?3, rate_slot_at = ?3, lease_until = NULL, lease_token = NULL, \
                       updated_at = ?4 \
@@ -195,11 +190,7 @@ pub async fn release_to_slot(
 /// sweeper delivers them, a probe takes them through an open circuit, a resume
 /// drains them, a pull client leases them. A deliverer still running behind an
 /// expired lease can no longer record anything (its token is gone).
-pub async fn release_expired_leases(
-    db: &D1Database,
-    now_ms: i64,
-    limit: u32,
-) -> Result<Vec<String>> {
+pub async fn release_expired_leases(db: &Db, now_ms: i64, limit: u32) -> Result<Vec<String>> {
     let rows: Vec<IdRow> = bind(
         db.prepare(RELEASE_EXPIRED_LEASES),
         &[int(now_ms), int(i64::from(limit))],
@@ -251,11 +242,11 @@ pub fn lease_held(event: &str, token: &str) -> String {
 /// Order matters: the attempt row and `also` run before the event update,
 /// which clears the lease token they check.
 pub async fn complete(
-    db: &D1Database,
+    db: &Db,
     claim: &Claim,
     attempt: Option<&AttemptRow>,
     to: &Transition<'_>,
-    also: Vec<D1PreparedStatement>,
+    also: Vec<Stmt>,
     now_ms: i64,
 ) -> Result<bool> {
     let attempt_count = attempt.map_or(claim.attempt_count as i64, |a| a.number as i64);
@@ -347,7 +338,7 @@ pub struct ListFilter<'a> {
 
 /// Newest first. Only the filters given become conditions, so the query planner
 /// can pick the index that serves them (`q` is a handful of primary-key lookups).
-pub async fn list(db: &D1Database, f: &ListFilter<'_>) -> Result<Vec<EventRow>> {
+pub async fn list(db: &Db, f: &ListFilter<'_>) -> Result<Vec<EventRow>> {
     let (sql, w) = list_sql(f)?;
     bind(db.prepare(sql), &w.args())?.all().await?.results()
 }
@@ -404,7 +395,7 @@ pub(crate) fn list_sql(f: &ListFilter<'_>) -> Result<(String, Conditions)> {
     Ok((sql, w))
 }
 
-pub async fn get(db: &D1Database, id: &str) -> Result<Option<EventRow>> {
+pub async fn get(db: &Db, id: &str) -> Result<Option<EventRow>> {
     bind(
         db.prepare(format!("{EVENT_SELECT} WHERE e.id = ?1")),
         &[text(id)],
@@ -419,7 +410,7 @@ const REPLAY_SET: &str = "status = 'received', cycle_attempts = 0, next_attempt_
 
 /// `dead` or `delivered` -> `received`, keeping the attempt history. `false` when
 /// the event is missing or still in flight.
-pub async fn replay_one(db: &D1Database, id: &str, now_ms: i64) -> Result<bool> {
+pub async fn replay_one(db: &Db, id: &str, now_ms: i64) -> Result<bool> {
     let sql =
         format!("UPDATE events SET {REPLAY_SET} WHERE id = ?1 AND status IN ('dead', 'delivered')");
     let result = bind(db.prepare(sql), &[text(id), int(now_ms)])?
@@ -436,7 +427,7 @@ struct IdRow {
 /// Replays up to `limit` dead events (oldest first), of one endpoint, one
 /// route, or all.
 pub async fn replay_dead(
-    db: &D1Database,
+    db: &Db,
     endpoint_id: Option<&str>,
     route_id: Option<&str>,
     limit: u32,
@@ -486,7 +477,7 @@ struct DueRow {
 /// at most `limit`, after `after` (keyset order: `next_attempt_at`, then id),
 /// so one sweep can walk a whole backlog without taking an event twice.
 pub async fn due_for_sweep(
-    db: &D1Database,
+    db: &Db,
     due_before_ms: i64,
     after: Option<&DueCursor>,
     limit: u32,
@@ -545,7 +536,7 @@ pub struct Waiting {
 
 /// The route's waiting events (`received`/`retrying`), oldest first: what a
 /// resume or a closing circuit drains.
-pub async fn waiting(db: &D1Database, route_id: &str, limit: u32) -> Result<Vec<Waiting>> {
+pub async fn waiting(db: &Db, route_id: &str, limit: u32) -> Result<Vec<Waiting>> {
     bind(
         db.prepare(WAITING),
         &[text(route_id), int(i64::from(limit))],
@@ -560,7 +551,7 @@ pub(crate) const WAITING: &str = "SELECT id, status, next_attempt_at FROM events
      WHERE route_id = ?1 AND status IN ('received', 'retrying') ORDER BY id LIMIT ?2";
 
 /// The oldest in-flight event of the route: the head of a FIFO line.
-pub async fn head_of_line(db: &D1Database, route_id: &str) -> Result<Option<Waiting>> {
+pub async fn head_of_line(db: &Db, route_id: &str) -> Result<Option<Waiting>> {
     bind(db.prepare(HEAD_OF_LINE), &[text(route_id)])?
         .first(None)
         .await
@@ -576,12 +567,7 @@ pub(crate) const HEAD_OF_LINE: &str = "SELECT id, status, next_attempt_at FROM e
 /// at work, and a `received` or `retrying` event was merely not reached
 /// (D1 errors, a consumer that failed before claiming): the sweeper delivers
 /// those, so marking them dead would kill an event nobody tried.
-pub async fn mark_dead_letter(
-    db: &D1Database,
-    id: &str,
-    reason: &str,
-    now_ms: i64,
-) -> Result<bool> {
+pub async fn mark_dead_letter(db: &Db, id: &str, reason: &str, now_ms: i64) -> Result<bool> {
     let sql = "UPDATE events SET status = 'dead', dead_reason = ?2, last_error = ?2, lease_until = NULL, \
                       lease_token = NULL, rate_slot_at = NULL, updated_at = ?3 \
                WHERE id = ?1 AND status = 'delivering' AND lease_until <= ?3";
@@ -602,11 +588,7 @@ pub enum Deleted<'a> {
 /// Ends the waiting events of deleted routes: `dead` with "the route was
 /// deleted", replayable. Events in `delivering` finish their attempt; their
 /// next claim ends them the same way (the claim's gates ignore a deleted row).
-pub fn end_events_of_deleted(
-    db: &D1Database,
-    deleted: Deleted<'_>,
-    now_ms: i64,
-) -> Result<D1PreparedStatement> {
+pub fn end_events_of_deleted(db: &Db, deleted: Deleted<'_>, now_ms: i64) -> Result<Stmt> {
     let (column, id) = match deleted {
         Deleted::Endpoint(id) => ("endpoint_id", id),
         Deleted::Route(id) => ("route_id", id),
@@ -635,7 +617,7 @@ pub struct Counts {
 }
 
 /// One endpoint's events, or every event.
-pub async fn counts(db: &D1Database, endpoint_id: Option<&str>) -> Result<Counts> {
+pub async fn counts(db: &Db, endpoint_id: Option<&str>) -> Result<Counts> {
     match endpoint_id {
         Some(id) => counts_where(db, COUNTS_OF_ENDPOINT, &[text(id)]).await,
         None => counts_where(db, COUNTS_OVERALL, &[]).await,
@@ -643,7 +625,7 @@ pub async fn counts(db: &D1Database, endpoint_id: Option<&str>) -> Result<Counts
 }
 
 /// The same figures for one route's events: `events = delivered + dead + in_flight`.
-pub async fn route_counts(db: &D1Database, route_id: &str) -> Result<Counts> {
+pub async fn route_counts(db: &Db, route_id: &str) -> Result<Counts> {
     counts_where(db, COUNTS_OF_ROUTE, &[text(route_id)]).await
 }
 
@@ -675,7 +657,7 @@ pub(crate) const COUNTS_OF_ROUTE: &str = counts_of!("WHERE route_id = ?1");
 /// to replace it.
 pub(crate) const COUNTS_OVERALL: &str = counts_of!("");
 
-async fn counts_where(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<Counts> {
+async fn counts_where(db: &Db, sql: &str, args: &[JsValue]) -> Result<Counts> {
     let row: Option<Counts> = bind(db.prepare(sql), args)?.first(None).await?;
     Ok(row.unwrap_or(Counts {
         received: 0.0,

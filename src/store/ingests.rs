@@ -4,10 +4,10 @@
 //! that claims the dedup key insert-first, writes the ingest and its events (one
 //! per accepting route) only if this request won the key, and reads back who won.
 
-use super::{bind, int, opt_text, text, Conditions};
+use super::{bind, int, opt_text, text, Conditions, Db};
 use crate::model::{EndpointId, EventId, IngestId, IngestStatus};
 use serde::Deserialize;
-use worker::{D1Database, Result};
+use worker::Result;
 
 /// One event of a new ingest: its id and the route that delivers it.
 pub struct RoutedEvent<'a> {
@@ -53,7 +53,7 @@ struct Winner {
 ///
 /// `inject_failure` appends a statement that fails, so the whole transaction rolls
 /// back: the fault tests use it to prove a failed write leaves nothing behind.
-pub async fn record(db: &D1Database, n: &NewIngest<'_>, inject_failure: bool) -> Result<Recorded> {
+pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<Recorded> {
     let claim_key = bind(
         db.prepare(
             "INSERT INTO dedup_keys (endpoint_id, dedup_key, ingest_id, expires_at) \
@@ -154,7 +154,7 @@ pub struct IngestRow {
     pub event_type: Option<String>,
 }
 
-pub async fn get(db: &D1Database, id: &str) -> Result<Option<IngestRow>> {
+pub async fn get(db: &Db, id: &str) -> Result<Option<IngestRow>> {
     bind(
         db.prepare(
             "SELECT id, endpoint_id, dedup_key, body_key, body_size, body_sha256, content_type, \
@@ -167,7 +167,7 @@ pub async fn get(db: &D1Database, id: &str) -> Result<Option<IngestRow>> {
 }
 
 /// An endpoint's `filtered` ingests, oldest first.
-pub async fn filtered(db: &D1Database, endpoint_id: &str, limit: u32) -> Result<Vec<IngestRow>> {
+pub async fn filtered(db: &Db, endpoint_id: &str, limit: u32) -> Result<Vec<IngestRow>> {
     bind(
         db.prepare(FILTERED),
         &[text(endpoint_id), int(i64::from(limit))],
@@ -217,7 +217,7 @@ pub struct ListFilter<'a> {
 
 /// Newest first; only the filters given become conditions, so an endpoint and
 /// status are served by `ingests_endpoint_status`.
-pub async fn list(db: &D1Database, f: &ListFilter<'_>) -> Result<Vec<IngestSummary>> {
+pub async fn list(db: &Db, f: &ListFilter<'_>) -> Result<Vec<IngestSummary>> {
     let (sql, w) = list_sql(f);
     bind(db.prepare(sql), &w.args())?.all().await?.results()
 }
@@ -243,7 +243,7 @@ pub(crate) fn list_sql(f: &ListFilter<'_>) -> (String, Conditions) {
 }
 
 /// One ingest with its stored headers.
-pub async fn summary(db: &D1Database, id: &str) -> Result<Option<IngestSummary>> {
+pub async fn summary(db: &Db, id: &str) -> Result<Option<IngestSummary>> {
     bind(
         db.prepare(format!(
             "{SUMMARY_SELECT}, i.headers AS headers FROM ingests i WHERE i.id = ?1"
@@ -297,7 +297,7 @@ pub(crate) const REQUEST_COUNTS_OVERALL: &str =
     concat!("SELECT ", request_counts!(), " FROM ingests");
 
 /// Every endpoint's requests, or one endpoint's.
-pub async fn request_counts(db: &D1Database, endpoint_id: Option<&str>) -> Result<RequestCounts> {
+pub async fn request_counts(db: &Db, endpoint_id: Option<&str>) -> Result<RequestCounts> {
     let statement = match endpoint_id {
         Some(id) => bind(db.prepare(REQUEST_COUNTS_OF_ENDPOINT), &[text(id)])?,
         None => db.prepare(REQUEST_COUNTS_OVERALL),
@@ -312,7 +312,7 @@ struct CountRow {
 }
 
 /// How many of the endpoint's ingests no route accepted.
-pub async fn count_filtered(db: &D1Database, endpoint_id: &str) -> Result<u64> {
+pub async fn count_filtered(db: &Db, endpoint_id: &str) -> Result<u64> {
     let row: Option<CountRow> = bind(db.prepare(COUNT_FILTERED), &[text(endpoint_id)])?
         .first(None)
         .await?;
@@ -327,7 +327,7 @@ pub(crate) const COUNT_FILTERED: &str =
 /// change in one batch, the events only while it is still filtered (so two
 /// replays racing route it once). Returns whether this call routed it.
 pub async fn route_filtered(
-    db: &D1Database,
+    db: &Db,
     ingest: &IngestRow,
     events: &[RoutedEvent<'_>],
     now_ms: i64,

@@ -1,8 +1,8 @@
 //! The `api_keys` table. Keys are found by the hash of the presented key.
 
-use super::{bind, changes, int, opt_text, text};
+use super::{bind, changes, int, opt_text, text, Db};
 use serde::Deserialize;
-use worker::{D1Database, Result};
+use worker::Result;
 
 const COLUMNS: &str = "id, name, role, endpoint_id, prefix, created_at, last_used_at";
 
@@ -27,7 +27,7 @@ pub struct NewKey<'a> {
     pub created_at: i64,
 }
 
-pub async fn insert(db: &D1Database, key: &NewKey<'_>) -> Result<()> {
+pub async fn insert(db: &Db, key: &NewKey<'_>) -> Result<()> {
     bind(
         db.prepare(
             "INSERT INTO api_keys (id, name, role, endpoint_id, prefix, key_hash, created_at) \
@@ -49,7 +49,7 @@ pub async fn insert(db: &D1Database, key: &NewKey<'_>) -> Result<()> {
 }
 
 /// Live (unrevoked) keys, oldest first.
-pub async fn list(db: &D1Database) -> Result<Vec<KeyRow>> {
+pub async fn list(db: &Db) -> Result<Vec<KeyRow>> {
     db.prepare(format!(
         "SELECT {COLUMNS} FROM api_keys WHERE revoked_at IS NULL ORDER BY id"
     ))
@@ -59,7 +59,7 @@ pub async fn list(db: &D1Database) -> Result<Vec<KeyRow>> {
 }
 
 /// The live key with this hash.
-pub async fn find_live(db: &D1Database, key_hash: &str) -> Result<Option<KeyRow>> {
+pub async fn find_live(db: &Db, key_hash: &str) -> Result<Option<KeyRow>> {
     bind(
         db.prepare(format!(
             "SELECT {COLUMNS} FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL"
@@ -72,7 +72,7 @@ pub async fn find_live(db: &D1Database, key_hash: &str) -> Result<Option<KeyRow>
 
 /// Stamps `last_used_at`. Callers do it at most once a minute per key, so a
 /// dashboard polling every few seconds reads the key but rarely writes it.
-pub async fn mark_used(db: &D1Database, id: &str, now: i64) -> Result<()> {
+pub async fn mark_used(db: &Db, id: &str, now: i64) -> Result<()> {
     bind(
         db.prepare("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1"),
         &[text(id), int(now)],
@@ -83,7 +83,7 @@ pub async fn mark_used(db: &D1Database, id: &str, now: i64) -> Result<()> {
 }
 
 /// Revokes a live key; false when there is none with this id.
-pub async fn revoke(db: &D1Database, id: &str, now: i64) -> Result<bool> {
+pub async fn revoke(db: &Db, id: &str, now: i64) -> Result<bool> {
     let r = bind(
         db.prepare("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL"),
         &[text(id), int(now)],

@@ -1,8 +1,8 @@
 //! The `meta` table: small facts about the relay itself (the sweeper heartbeat).
 
-use super::{bind, int, text};
+use super::{bind, int, text, Db};
 use serde::Deserialize;
-use worker::{D1Database, Result};
+use worker::Result;
 
 pub const SWEEPER_HEARTBEAT: &str = "sweeper_heartbeat";
 
@@ -13,7 +13,7 @@ pub struct KeyedRow {
 }
 
 /// Every entry whose key starts with `prefix`.
-pub async fn with_prefix(db: &D1Database, prefix: &str) -> Result<Vec<KeyedRow>> {
+pub async fn with_prefix(db: &Db, prefix: &str) -> Result<Vec<KeyedRow>> {
     bind(
         db.prepare("SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1"),
         &[text(prefix)],
@@ -23,7 +23,7 @@ pub async fn with_prefix(db: &D1Database, prefix: &str) -> Result<Vec<KeyedRow>>
     .results()
 }
 
-pub async fn delete(db: &D1Database, key: &str) -> Result<()> {
+pub async fn delete(db: &Db, key: &str) -> Result<()> {
     bind(db.prepare("DELETE FROM meta WHERE key = ?1"), &[text(key)])?
         .run()
         .await?;
@@ -36,7 +36,7 @@ pub struct MetaRow {
     pub updated_at: f64,
 }
 
-pub async fn put(db: &D1Database, key: &str, value: &str, now_ms: i64) -> Result<()> {
+pub async fn put(db: &Db, key: &str, value: &str, now_ms: i64) -> Result<()> {
     let sql = "INSERT INTO meta (key, value, updated_at) VALUES (?1, ?2, ?3) \
                ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
     bind(db.prepare(sql), &[text(key), text(value), int(now_ms)])?
@@ -48,7 +48,7 @@ pub async fn put(db: &D1Database, key: &str, value: &str, now_ms: i64) -> Result
 /// The database's size in bytes as D1 reports it with every result
 /// (`meta.size_after`), read from the cheapest statement there is; `None`
 /// where the runtime does not report it.
-pub async fn database_size(db: &D1Database) -> Result<Option<u64>> {
+pub async fn database_size(db: &Db) -> Result<Option<u64>> {
     let result = db.prepare("SELECT 1").all().await?;
     Ok(result
         .meta()?
@@ -56,7 +56,7 @@ pub async fn database_size(db: &D1Database) -> Result<Option<u64>> {
         .map(|bytes| bytes as u64))
 }
 
-pub async fn get(db: &D1Database, key: &str) -> Result<Option<MetaRow>> {
+pub async fn get(db: &Db, key: &str) -> Result<Option<MetaRow>> {
     bind(
         db.prepare("SELECT value, updated_at FROM meta WHERE key = ?1"),
         &[text(key)],

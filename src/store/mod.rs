@@ -19,8 +19,91 @@ pub mod stats;
 #[cfg(test)]
 mod plans;
 
+use crate::ledger::{self, D1Call, Path};
+use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
-use worker::{D1PreparedStatement, D1Result, Result};
+use worker::{D1Database, D1PreparedStatement, D1Result, Result};
+
+/// The D1 database as the store uses it: every call it awaits adds D1's own
+/// figures (statements, rows read, rows written as billed) to the capacity
+/// ledger of the path it serves (see [`crate::ledger`]).
+pub struct Db {
+    inner: D1Database,
+    path: Path,
+}
+
+impl Db {
+    pub fn new(inner: D1Database, path: Path) -> Db {
+        Db { inner, path }
+    }
+
+    pub fn path(&self) -> Path {
+        self.path
+    }
+
+    pub fn prepare<T: Into<String>>(&self, query: T) -> Stmt {
+        Stmt {
+            inner: self.inner.prepare(query),
+            path: self.path,
+        }
+    }
+
+    /// The statements in one round trip and one transaction.
+    pub async fn batch(&self, statements: Vec<Stmt>) -> Result<Vec<D1Result>> {
+        let statements = statements.into_iter().map(|s| s.inner).collect();
+        let results = self.inner.batch(statements).await?;
+        record(self.path, &results);
+        Ok(results)
+    }
+}
+
+/// A prepared statement of a [`Db`].
+#[derive(Clone)]
+pub struct Stmt {
+    inner: D1PreparedStatement,
+    path: Path,
+}
+
+impl Stmt {
+    pub fn bind(self, values: &[JsValue]) -> Result<Stmt> {
+        Ok(Stmt {
+            inner: self.inner.bind(values)?,
+            path: self.path,
+        })
+    }
+
+    pub async fn run(&self) -> Result<D1Result> {
+        let result = self.inner.run().await?;
+        record(self.path, std::slice::from_ref(&result));
+        Ok(result)
+    }
+
+    pub async fn all(&self) -> Result<D1Result> {
+        let result = self.inner.all().await?;
+        record(self.path, std::slice::from_ref(&result));
+        Ok(result)
+    }
+
+    /// The first row, if any (read through `all`, so D1's figures are kept;
+    /// every statement that uses it returns at most a handful of rows).
+    pub async fn first<T: DeserializeOwned>(&self, _column: Option<&str>) -> Result<Option<T>> {
+        Ok(self.all().await?.results::<T>()?.into_iter().next())
+    }
+}
+
+/// Adds one awaited call's results to the ledger.
+fn record(path: Path, results: &[D1Result]) {
+    let mut call = D1Call {
+        statements: results.len() as u64,
+        ..D1Call::default()
+    };
+    for meta in results.iter().filter_map(|r| r.meta().ok().flatten()) {
+        call.rows_read += meta.rows_read.unwrap_or(0) as u64;
+        call.rows_written += meta.rows_written.unwrap_or(0) as u64;
+        call.duration_ms += meta.duration.unwrap_or(0.0);
+    }
+    ledger::d1(path, call);
+}
 
 pub(crate) fn int(v: i64) -> JsValue {
     JsValue::from_f64(v as f64)
@@ -43,7 +126,7 @@ pub(crate) fn changes(result: &D1Result) -> Result<usize> {
     Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0))
 }
 
-pub(crate) fn bind(stmt: D1PreparedStatement, args: &[JsValue]) -> Result<D1PreparedStatement> {
+pub(crate) fn bind(stmt: Stmt, args: &[JsValue]) -> Result<Stmt> {
     stmt.bind(args)
 }
 

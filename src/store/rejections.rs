@@ -36,11 +36,11 @@
 //! minute (known endpoints only, plus the one unknown key), at most [`MAX_KEYS`]:
 //! beyond that, a new key is counted without the allowance.
 
-use super::{bind, int, opt_text, text};
+use super::{bind, int, opt_text, text, Db};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use worker::{D1Database, Result};
+use worker::Result;
 
 pub const KEEP_PER_ENDPOINT: i64 = 100;
 pub const KEEP_FOR_MS: i64 = 24 * 3600 * 1000;
@@ -246,7 +246,7 @@ pub struct Flushed {
 
 /// Adds this isolate's pending counts with one batch, one upsert per (endpoint,
 /// reason). On failure the counts go back to the tally for the next flush.
-pub async fn flush(db: &D1Database, now_ms: i64) -> Result<Flushed> {
+pub async fn flush(db: &Db, now_ms: i64) -> Result<Flushed> {
     let taken = TALLY.with(|t| t.borrow_mut().take(now_ms));
     if taken.is_empty() {
         return Ok(Flushed::default());
@@ -275,7 +275,7 @@ const COUNT_UPSERT: &str = "INSERT INTO rejection_counts (endpoint_id, reason, c
      VALUES (?1, ?2, ?3, ?4) ON CONFLICT (endpoint_id, reason) DO UPDATE \
      SET count = count + excluded.count, last_at = max(last_at, excluded.last_at)";
 
-async fn add_counts(db: &D1Database, counts: &[Pending]) -> Result<()> {
+async fn add_counts(db: &Db, counts: &[Pending]) -> Result<()> {
     let statements = counts
         .iter()
         .map(|p| {
@@ -296,7 +296,7 @@ async fn add_counts(db: &D1Database, counts: &[Pending]) -> Result<()> {
 
 /// Logs and counts one refusal in a single batch (a refusal to no known
 /// endpoint is only counted).
-pub async fn record(db: &D1Database, r: &Refusal<'_>) -> Result<()> {
+pub async fn record(db: &Db, r: &Refusal<'_>) -> Result<()> {
     let endpoint = r.endpoint_id.unwrap_or("");
     let mut statements = vec![bind(
         db.prepare(COUNT_UPSERT),
@@ -339,7 +339,7 @@ pub struct RejectionRow {
 }
 
 /// The endpoint's refusals of the last 24 hours, newest first.
-pub async fn list(db: &D1Database, endpoint_id: &str, now_ms: i64) -> Result<Vec<RejectionRow>> {
+pub async fn list(db: &Db, endpoint_id: &str, now_ms: i64) -> Result<Vec<RejectionRow>> {
     bind(
         db.prepare(
             "SELECT at, reason, source_ip, headers, body_size FROM rejections \
@@ -364,7 +364,7 @@ struct CountRow {
 
 /// Refusals per reason, for one endpoint or (with `None`) everything, including
 /// requests to unknown endpoints.
-pub async fn counts(db: &D1Database, endpoint_id: Option<&str>) -> Result<BTreeMap<String, i64>> {
+pub async fn counts(db: &Db, endpoint_id: Option<&str>) -> Result<BTreeMap<String, i64>> {
     let rows: Vec<CountRow> = bind(
         db.prepare(
             "SELECT reason, SUM(count) AS count FROM rejection_counts \
@@ -382,7 +382,7 @@ pub async fn counts(db: &D1Database, endpoint_id: Option<&str>) -> Result<BTreeM
 }
 
 /// Removes log rows older than 24 hours, at most `limit` per call.
-pub async fn purge_expired(db: &D1Database, now_ms: i64, limit: u32) -> Result<()> {
+pub async fn purge_expired(db: &Db, now_ms: i64, limit: u32) -> Result<()> {
     bind(
         db.prepare("DELETE FROM rejections WHERE id IN (SELECT id FROM rejections WHERE at <= ?1 LIMIT ?2)"),
         &[int(now_ms - KEEP_FOR_MS), int(i64::from(limit))],

@@ -6,10 +6,10 @@
 //! ingest (no events) goes when it is older than its endpoint's retention. In-flight
 //! events are never deleted, however old (a paused endpoint may hold them).
 
-use super::{bind, changes, int, text};
+use super::{bind, changes, int, text, Db};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, Result};
+use worker::Result;
 
 const DAY_MS: f64 = 86_400_000.0;
 
@@ -37,7 +37,7 @@ const STILL_EXPIRED: &str = "events.status IN ('delivered', 'dead') AND events.u
 
 /// Up to `limit` finished events older than their endpoint's retention, oldest first.
 pub async fn expired_events(
-    db: &D1Database,
+    db: &Db,
     now_ms: i64,
     default_days: f64,
     limit: u32,
@@ -74,7 +74,7 @@ pub(crate) const EXPIRED_EVENTS: &str =
 /// the ingests they leave empty, in one batch; returns the R2 keys of the
 /// bodies no row points at any more.
 pub async fn delete_expired(
-    db: &D1Database,
+    db: &Db,
     victims: &[Victim],
     now_ms: i64,
     default_days: f64,
@@ -165,7 +165,7 @@ pub(crate) const DELETE_EMPTIED_INGESTS: &str =
 /// body keys. A filtered ingest a replay has routed in the meantime has events
 /// and waits for them.
 pub async fn expire_filtered_ingests(
-    db: &D1Database,
+    db: &Db,
     now_ms: i64,
     default_days: f64,
     limit: u32,
@@ -200,7 +200,7 @@ pub(crate) const EXPIRE_FILTERED_INGESTS: &str = "DELETE FROM ingests WHERE id I
      RETURNING body_key";
 
 /// Dedup keys past their window do nothing any more; up to `limit` are removed.
-pub async fn expire_dedup_keys(db: &D1Database, now_ms: i64, limit: u32) -> Result<()> {
+pub async fn expire_dedup_keys(db: &Db, now_ms: i64, limit: u32) -> Result<()> {
     bind(
         db.prepare(EXPIRE_DEDUP_KEYS),
         &[int(now_ms), int(i64::from(limit))],
@@ -215,7 +215,7 @@ pub(crate) const EXPIRE_DEDUP_KEYS: &str = "DELETE FROM dedup_keys WHERE rowid I
        (SELECT rowid FROM dedup_keys WHERE expires_at < ?1 LIMIT ?2)";
 
 /// Of `keys`, the ones some ingest row still points at.
-pub async fn referenced_bodies(db: &D1Database, keys: &[String]) -> Result<Vec<String>> {
+pub async fn referenced_bodies(db: &Db, keys: &[String]) -> Result<Vec<String>> {
     let rows: Vec<BodyKey> = bind(
         db.prepare(REFERENCED_BODIES),
         &[text(&serde_json::to_string(keys)?)],

@@ -2,10 +2,10 @@
 //! (indexed GROUP BYs; no event or attempt is loaded one by one).
 
 use super::ingests::{RequestCounts, REQUEST_COUNTS};
-use super::{bind, int, text};
+use super::{bind, int, text, Db};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1Result, Result};
+use worker::{D1Result, Result};
 
 #[derive(Debug, Deserialize)]
 pub struct ByEndpoint {
@@ -58,7 +58,7 @@ pub(crate) const ENDPOINT_GAUGES: &str = "SELECT ep.id AS endpoint_id, ep.paused
                AND e.status IN ('received', 'delivering', 'retrying')) AS oldest_in_flight_at \
      FROM endpoints ep WHERE ep.deleted_at IS NULL";
 
-pub async fn read(db: &D1Database) -> Result<Stats> {
+pub async fn read(db: &Db) -> Result<Stats> {
     let results = db
         .batch(vec![
             db.prepare(EVENTS_BY_STATUS),
@@ -114,7 +114,7 @@ pub struct Series {
 /// `t / bucket_ms`; over every endpoint or one. An event delivered again after a
 /// replay counts at its latest delivery.
 pub async fn series(
-    db: &D1Database,
+    db: &Db,
     from_ms: i64,
     to_ms: i64,
     bucket_ms: i64,
@@ -240,7 +240,7 @@ pub struct EndpointFigures {
 /// succeeded), their events by status, their requests by outcome, and their
 /// routes with each route's events by status.
 pub async fn endpoint_figures(
-    db: &D1Database,
+    db: &Db,
     since_ms: i64,
     endpoint_id: Option<&str>,
 ) -> Result<EndpointFigures> {
@@ -364,11 +364,7 @@ pub struct Latency {
 /// after `since_ms`, sorted by D1 (a window function over the indexed range);
 /// only the chosen values come back. A rank past the end (attempts deleted in
 /// the meantime) reads `null`.
-pub async fn latency_at_ranks(
-    db: &D1Database,
-    since_ms: i64,
-    ranks: &[Ranks<'_>],
-) -> Result<Vec<Latency>> {
+pub async fn latency_at_ranks(db: &Db, since_ms: i64, ranks: &[Ranks<'_>]) -> Result<Vec<Latency>> {
     if ranks.is_empty() {
         return Ok(Vec::new());
     }
