@@ -13,7 +13,9 @@
 //   from these and Cloudflare's published limits the webhooks/s one database
 //   carries (docs/capacity.md explains the model);
 // - wasm size raw and gzipped.
-// Usage: node scripts/bench.mjs [requests-per-level] [end-to-end-events]   (after `make build`)
+// Usage: node scripts/bench.mjs [requests-per-level] [end-to-end-events] [sections]
+// (after `make build`); sections is a comma list of ingest, fanout, e2e, pull,
+// ledger (default: all).
 import { Relay } from "../tests/support/relay.mjs";
 import { startDestination } from "../tests/support/destination.mjs";
 import { github } from "../tests/support/providers.mjs";
@@ -26,6 +28,8 @@ import { gzipSync } from "node:zlib";
 const perLevel = Number(process.argv[2] ?? 400);
 const endToEnd = Number(process.argv[3] ?? 5000);
 const levels = [1, 8, 32];
+const sections = process.argv[4]?.split(",");
+const wanted = (name) => !sections || sections.includes(name);
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const f = (n, w = 7) => n.toFixed(1).padStart(w);
@@ -66,9 +70,24 @@ try {
     return fetch(`${relay.url}/${ep.id}`, { method: "POST", body, headers: github(secret, body, { delivery }) });
   };
   const bare = () => fetch(`${relay.url}/`, { redirect: "manual" }); // the Worker's redirect to the dashboard
+
+  if (wanted("ingest")) await ingestVsBare(ingest, bare, body);
+  if (wanted("fanout")) await fanOut(relay, dest, body);
+  if (wanted("e2e")) await endToEndLag(relay, dest);
+  if (wanted("pull")) await pullOverPush(relay, dest);
+  if (wanted("ledger")) await capacityLedger(relay, dest, body);
+
+  const wasm = readFileSync(new URL("../build/index_bg.wasm", import.meta.url));
+  console.log(`\nwasm: ${wasm.length} bytes raw, ${gzipSync(wasm).length} bytes gzipped`);
+} finally {
+  await relay.stop();
+  await dest.close();
+}
+
+/** Ingest latency and acks/s next to the bare route, level by level. */
+async function ingestVsBare(ingest, bare, body) {
   const trips = new Map();
   const countTrips = (_i, res) => { const n = roundTrips(res); trips.set(n, (trips.get(n) ?? 0) + 1); };
-
   await measure(4, 50, ingest); // warm the isolate and the endpoint cache
   await measure(4, 50, bare);
   const rows = [];
@@ -84,10 +103,10 @@ try {
   }
   const tripSummary = [...trips].sort().map(([n, count]) => `${n} round trips: ${count} acks`).join(", ");
   console.log(`sequential storage round trips before the ack (Server-Timing): ${tripSummary}`);
+}
 
-  await fanOut(relay, dest, body);
-
-  // End to end: N events into a fresh endpoint; lag = destination receipt - ack.
+/** End to end: N events into a fresh endpoint; lag = destination receipt - ack. */
+async function endToEndLag(relay, dest) {
   const e2e = await relay.createEndpoint({ name: "bench-e2e", provider: "none", destination_url: dest.route("/e2e") });
   const ackedAt = new Map();
   const started = performance.now();
@@ -107,16 +126,6 @@ try {
   console.log(`\nend to end, ${endToEnd} events (16 senders, queue consumer, local destination):`);
   console.log(`  delivered ${got.length}, distinct ${unique.size}, acked ${ackedAt.size} -> ${got.length === endToEnd && unique.size === endToEnd ? "every event exactly once" : "MISMATCH"}`);
   console.log(`  delivery lag p50 ${lags.length ? percentile(lags, 50) : "-"} ms, p99 ${lags.length ? percentile(lags, 99) : "-"} ms; ${(got.length / spanS).toFixed(1)} deliveries/s; total ${((performance.now() - started) / 1000).toFixed(1)} s`);
-
-  await pullOverPush(relay, dest);
-
-  await capacityLedger(relay, dest, body);
-
-  const wasm = readFileSync(new URL("../build/index_bg.wasm", import.meta.url));
-  console.log(`\nwasm: ${wasm.length} bytes raw, ${gzipSync(wasm).length} bytes gzipped`);
-} finally {
-  await relay.stop();
-  await dest.close();
 }
 
 /**

@@ -398,7 +398,11 @@ pub async fn outbound_for(
     claim: &Claim,
     endpoint: &Endpoint,
 ) -> Result<std::result::Result<Outbound, Unbuildable>> {
-    let Some(ingest) = ingests::get(&relay.db, &claim.ingest_id).await? else {
+    let ingest = match claim.ingest_row()? {
+        Some(ingest) => Some(ingest),
+        None => ingests::get(&relay.db, &claim.ingest_id).await?,
+    };
+    let Some(ingest) = ingest else {
         return Ok(Err(Unbuildable::Missing(
             "the ingest record is gone".into(),
         )));

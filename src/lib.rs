@@ -5,7 +5,8 @@
 //! cron backstop), `api` (management). The pure modules (`verify`, `dedup`,
 //! `retry`, `rate`, `destination`, `envelope`, `model`, `settings`,
 //! `handshake`, `allowlist`, `redact`, `metrics`, `alerts`, `filter`, `transform`,
-//! `stats`, `event_query`) hold no `worker` types and are unit-tested natively.
+//! `stats`, `event_query`, `ledger`) hold no `worker` types and are unit-tested
+//! natively.
 
 pub mod access;
 pub mod alerts;

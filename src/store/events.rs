@@ -7,6 +7,7 @@
 //! a replay can race freely: at most one of them moves the event.
 
 use super::attempts::{self, AttemptRow};
+use super::ingests::IngestRow;
 use super::{bind, changes, int, opt_int, opt_text, text, Conditions, Db, Stmt};
 use crate::event_query::{EventTypeFilter, Lookup};
 use crate::model::Status;
@@ -42,13 +43,36 @@ pub struct Claim {
     /// The stored body's size, so delivery can budget memory before loading it.
     #[serde(default)]
     pub body_size: Option<f64>,
+    /// The ingest row as JSON, read in the claim itself (`None` when the
+    /// statement did not read it, as a pull lease does not, or it is gone).
+    #[serde(default)]
+    pub ingest: Option<String>,
+}
+
+impl Claim {
+    /// The ingest the claim read with it, if it did.
+    pub fn ingest_row(&self) -> Result<Option<IngestRow>> {
+        Ok(self
+            .ingest
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?)
+    }
 }
 
 /// What a delivery claim returns (a [`Claim`]).
+/// The ingest comes back with the claim (one JSON value from its primary
+/// key), so a delivery needs no separate read of it: a round trip saved per
+/// delivery.
 const CLAIMED: &str =
     "id, endpoint_id, route_id, ingest_id, attempt_count, cycle_attempts, lease_token, rate_slot_at, \
      (SELECT updated_at FROM endpoints WHERE endpoints.id = events.route_id) AS route_updated_at, \
-     (SELECT body_size FROM ingests WHERE ingests.id = events.ingest_id) AS body_size";
+     (SELECT body_size FROM ingests WHERE ingests.id = events.ingest_id) AS body_size, \
+     (SELECT json_object('id', i.id, 'endpoint_id', i.endpoint_id, 'dedup_key', i.dedup_key, \
+                         'body_key', i.body_key, 'body_size', i.body_size, 'body_sha256', i.body_sha256, \
+                         'content_type', i.content_type, 'headers', i.headers, \
+                         'received_at', i.received_at, 'event_type', i.event_type) \
+        FROM ingests i WHERE i.id = events.ingest_id) AS ingest";
 
 /// Gates every claim checks in the same statement, so they are fresh and atomic:
 /// the event's route is not paused, its circuit is closed (unless this is the
