@@ -2,8 +2,8 @@
 //! also calls when the queue is not doing its job.
 //!
 //! One deliverer at a time: an event is first claimed by a compare-and-set with a
-//! lease; a duplicate message, a sweeper run or a replay that finds nothing to
-//! claim simply acks. The attempt row and the status change are written in one
+//! lease (a queue batch's events in one statement); a duplicate message, a
+//! sweeper run or a replay that finds nothing to claim simply acks. The attempt row and the status change are written in one
 //! batch, and a queue message is acked only after that batch completed.
 
 use crate::destination::check_destination;
@@ -47,37 +47,93 @@ pub enum Delivery {
     LeaseLost,
 }
 
-/// Queue consumer for `DELIVERIES`: the messages of the batch at most
+/// Queue consumer for `DELIVERIES`: the batch's events are claimed in one
+/// statement (one D1 round trip for the whole batch), then delivered at most
 /// [`CONNECTIONS`] at a time (each also within the isolate's body budget),
-/// each acked after its writes, retried by the queue if they failed.
+/// each message acked after its writes, retried by the queue if they failed.
+/// A message whose event was not claimed (someone else has it, it is
+/// finished or held, or a second message for the same event) is acked.
 pub async fn handle_batch(relay: &Relay, batch: &MessageBatch<DeliveryMessage>) {
     let messages: Vec<RawMessage> = batch.raw_iter().collect();
-    stream::iter(messages.iter().map(|m| handle_message(relay, m)))
-        .buffer_unordered(CONNECTIONS)
-        .collect::<Vec<()>>()
-        .await;
+    let parsed: Vec<(&RawMessage, DeliveryMessage)> = messages
+        .iter()
+        .filter_map(|m| match parse_message(m) {
+            Some(msg) => Some((m, msg)),
+            None => {
+                m.ack();
+                None
+            }
+        })
+        .collect();
+    if relay.settings.faults.contains(&Fault::Consume) {
+        for (message, msg) in &parsed {
+            console_error!(
+                "{}",
+                json!({"msg": "injected fault: consume", "event_id": msg.event_id})
+            );
+            message.retry();
+        }
+        return;
+    }
+    let mut claims = match claim_batch(relay, &parsed).await {
+        Ok(claims) => claims,
+        Err(err) => {
+            console_error!(
+                "{}",
+                json!({"msg": "batch claim failed; the queue will retry", "error": err.to_string()})
+            );
+            for (message, _) in &parsed {
+                message.retry();
+            }
+            return;
+        }
+    };
+    let work: Vec<(&RawMessage, String, Option<Claim>)> = parsed
+        .iter()
+        .map(|(message, msg)| (*message, msg.event_id.clone(), claims.remove(&msg.event_id)))
+        .collect();
+    stream::iter(
+        work.into_iter()
+            .map(|(message, event_id, claim)| handle_message(relay, message, event_id, claim)),
+    )
+    .buffer_unordered(CONNECTIONS)
+    .collect::<Vec<()>>()
+    .await;
     // A dead cron cannot report itself; the consumer keeps an eye on it.
     watch::check_sweeper_now_and_then(relay).await;
 }
 
-async fn handle_message(relay: &Relay, message: &RawMessage) {
-    let Some(msg) = parse_message(message) else {
+/// Claims every event the batch names in one statement, by event id.
+async fn claim_batch(
+    relay: &Relay,
+    parsed: &[(&RawMessage, DeliveryMessage)],
+) -> Result<std::collections::HashMap<String, Claim>> {
+    injected_d1_outage(relay)?;
+    let ids: Vec<&str> = parsed.iter().map(|(_, m)| m.event_id.as_str()).collect();
+    let token = hex::encode(random_bytes::<16>());
+    let margin_ms = relay.settings.lease_margin_s as i64 * 1000;
+    let claims = events::claim_many(&relay.db, &ids, now_ms(), margin_ms, &token).await?;
+    Ok(claims.into_iter().map(|c| (c.id.clone(), c)).collect())
+}
+
+/// Delivers one message's event if the batch claim took it; acks once its
+/// writes are done (or when there was nothing to do), else the queue retries.
+async fn handle_message(
+    relay: &Relay,
+    message: &RawMessage,
+    event_id: String,
+    claim: Option<Claim>,
+) {
+    let Some(claim) = claim else {
         return message.ack();
     };
-    if relay.settings.faults.contains(&Fault::Consume) {
-        console_error!(
-            "{}",
-            json!({"msg": "injected fault: consume", "event_id": msg.event_id})
-        );
-        return message.retry();
-    }
-    match deliver_event(relay, &msg.event_id).await {
+    match deliver_claimed(relay, claim, false).await {
         Ok(_) => message.ack(),
         Err(err) => {
             console_error!(
                 "{}",
                 json!({"msg": "delivery failed to record; the queue will retry",
-                       "event_id": msg.event_id, "error": err.to_string()})
+                       "event_id": event_id, "error": err.to_string()})
             );
             message.retry();
         }
@@ -163,9 +219,15 @@ async fn deliver(relay: &Relay, event_id: &str, probe: bool) -> Result<Delivery>
         probe,
     )
     .await?;
-    let Some(claim) = claimed else {
-        return Ok(Delivery::NotClaimed);
-    };
+    match claimed {
+        Some(claim) => deliver_claimed(relay, claim, probe).await,
+        None => Ok(Delivery::NotClaimed),
+    }
+}
+
+/// One attempt for an event this deliverer holds: its route, the rate limit,
+/// the body within the budget, the request, and the outcome recorded.
+async fn deliver_claimed(relay: &Relay, claim: Claim, probe: bool) -> Result<Delivery> {
     let Some(endpoint) = load_target(relay, &claim).await? else {
         return finish_dead(relay, &claim, events::ROUTE_DELETED).await;
     };

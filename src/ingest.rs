@@ -21,6 +21,9 @@
 //! Dropbox on GET) are answered here and never stored. Every refusal (4xx) is
 //! counted after the answer, and logged with signature values redacted; a flood
 //! of refusals costs a bounded number of writes (see [`crate::store::rejections`]).
+//! After the answer, at most once a minute per isolate, the ack path looks at
+//! the sweeper's heartbeat (a dead cron cannot report itself), and a `503`
+//! raises `relay.ingest_failing` (see [`crate::watch`]).
 //!
 //! # Memory
 //! An isolate has 128 MB, shared by the requests it serves at once. The ack path

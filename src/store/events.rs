@@ -114,16 +114,56 @@ pub async fn claim(
     .await
 }
 
+/// The events of `ids` that [`claim`] would take, in one statement and one
+/// round trip (a queue batch), all under one lease token; never a probe.
+/// Evaluated against the table as it was before the statement, so of two
+/// events of one FIFO route only the older is taken.
+pub async fn claim_many(
+    db: &Db,
+    ids: &[&str],
+    now_ms: i64,
+    lease_margin_ms: i64,
+    lease_token: &str,
+) -> Result<Vec<Claim>> {
+    bind(
+        db.prepare(claim_many_sql()),
+        &[
+            text(&serde_json::to_string(ids)?),
+            int(now_ms),
+            text(lease_token),
+            int(lease_margin_ms),
+            int(FALLBACK_TIMEOUT_MS),
+            int(0),
+        ],
+    )?
+    .all()
+    .await?
+    .results()
+}
+
 /// The statement of [`claim`]: ?1 = the event, ?2 = now, ?3 = the lease token,
 /// ?4 = the lease margin, ?5 = the timeout when the route row is gone, ?6 = probe.
 pub(crate) fn claim_sql() -> String {
+    claim_where("id = ?1")
+}
+
+/// The statement of [`claim_many`]: ?1 = a JSON array of event ids, the rest
+/// as [`claim_sql`].
+pub(crate) fn claim_many_sql() -> String {
+    claim_where("id IN (SELECT value FROM json_each(?1))")
+}
+
+/// The claim for the events `which` selects by id. The unary `+` keeps the
+/// planner on the id: without it, a batch claim would rather walk every
+/// in-flight event through a status index.
+fn claim_where(which: &str) -> String {
     format!(
         "UPDATE events SET status = 'delivering', lease_token = ?3, updated_at = ?2, \
            lease_until = ?2 + ?4 + COALESCE((SELECT timeout_ms FROM endpoints \
                                              WHERE endpoints.id = events.route_id), ?5) \
-         WHERE id = ?1 \
-           AND ((status IN ('received', 'retrying') AND (next_attempt_at <= ?2 OR ?6 = 1)) \
-                OR (status = 'delivering' AND lease_until <= ?2)) \
+         WHERE {which} \
+           AND ((+status IN ('received', 'retrying') AND (+next_attempt_at <= ?2 OR ?6 = 1)) \
+                OR (+status = 'delivering' AND +lease_until <= ?2)) \
            {GATES} \
          RETURNING {CLAIMED}"
     )

@@ -170,6 +170,18 @@ fn due_for_sweep_reads_the_due_events_of_eligible_routes_only() {
 }
 
 #[test]
+fn claim_many_finds_each_event_by_id() {
+    check(
+        "claim_many",
+        &events::claim_many_sql(),
+        &[
+            "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)",
+            "LIST SUBQUERY",
+        ],
+    );
+}
+
+#[test]
 fn claim_finds_its_event_by_id() {
     check(
         "claim",
