@@ -10,5 +10,5 @@ test:   ## run every test
 build:  ## release build of the Worker into build/
 	bash scripts/setup.sh && bash scripts/build.sh
 
-bench:  ## ingest latency vs a bare route, end-to-end lag, pull vs push, wasm size
-	bash scripts/setup.sh && bash scripts/build.sh && cargo build -p hookrelay-cli --quiet && PATH="$$PWD/node_modules/.bin:$$PATH" node scripts/bench.mjs
+bench:  ## ingest vs a bare Rust Worker, fan-out, end-to-end lag, pull vs push, the capacity ledger, wasm size
+	bash scripts/setup.sh && bash scripts/build.sh && bash scripts/build-bare.sh >/dev/null && cargo build -p hookrelay-cli --quiet && PATH="$$PWD/node_modules/.bin:$$PATH" node scripts/bench.mjs
