@@ -247,7 +247,7 @@ async fn deliver_claimed(relay: &Relay, claim: Claim, probe: bool) -> Result<Del
     }
 }
 
-/// The `d1_deliver_until` test fault: D1 is unreachable for delivery.
+/// The `d1_deliver_outage` test fault: D1 is unreachable for delivery.
 fn injected_d1_outage(relay: &Relay) -> Result<()> {
     if relay.settings.d1_down_for_delivery(now_ms()) {
         return Err(worker::Error::RustError(
