@@ -212,10 +212,10 @@ it("closes an open circuit from the endpoint card and the held events are delive
   fix();
   const card = page.locator("[data-testid=endpoint-card]", { hasText: "circuit card" });
   await open(page, "/endpoints");
-  await card.locator(".badge", { hasText: "circuit open" }).waitFor();
+  await card.locator(".card-head .badge", { hasText: "circuit open" }).waitFor();
   await screenshot(page, "07-circuit-open");
   await card.locator("[data-testid=close-circuit]").click();
-  await card.locator(".badge", { hasText: "circuit closed" }).waitFor();
+  await card.locator(".card-head .badge", { hasText: "circuit closed" }).waitFor();
   assert.equal(await card.locator("[data-testid=close-circuit]").count(), 0, "offered only while open");
   for (const id of ids) await relay.waitForEvent(id, (e) => e.status === "delivered");
   assert.equal(dest.to(path).filter((r) => r.answered === 200).length, 3);
