@@ -60,7 +60,7 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
     let s = &relay.settings;
     let now = now_ms();
     let budget = Budget::starting(now, s.sweep_budget_ms);
-    let page = s.sweep_deliver_limit + s.sweep_enqueue_limit;
+    let page = (s.sweep_deliver_limit + s.sweep_enqueue_limit).max(1);
     let mut report = SweepReport::default();
     let released = release_expired_leases(relay, now, page, &budget).await?;
     report.leases_released = released.len();
@@ -68,12 +68,9 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
     let due_before = now - s.sweep_grace_s as i64 * 1000;
     let (first_page, mut cursor) = events::due_for_sweep(&relay.db, due_before, None, page).await?;
     let full_page = first_page.len() == page as usize;
+    let seen: std::collections::HashSet<String> = released.iter().cloned().collect();
     let mut due = released;
-    for id in first_page {
-        if !due.contains(&id) {
-            due.push(id);
-        }
-    }
+    due.extend(first_page.into_iter().filter(|id| !seen.contains(id)));
     report.due = due.len();
     let direct_count = due.len().min(s.sweep_direct_deliveries() as usize);
     let (direct, rest) = due.split_at(direct_count);
