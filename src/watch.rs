@@ -128,15 +128,27 @@ pub async fn capacity(relay: &Relay, report: &SweepReport, now: i64) -> Result<u
     }
     let mut sent = 0;
     for (key, alert) in raised {
-        let last = meta::get(&relay.db, key).await?.map(|m| m.value);
-        if cooling_down(relay, last.as_ref(), now) || alerts::list(&relay.db).await?.is_empty() {
-            continue;
-        }
-        meta::put(&relay.db, key, &now.to_string(), now).await?;
-        notify::send(relay, &alert).await?;
-        sent += 1;
+        sent += usize::from(raise_once_per_cooldown(relay, key, &alert, now).await?);
     }
     Ok(sent)
+}
+
+/// Sends `alert` unless the one marked under `key` in `meta` was sent within
+/// `ALERT_COOLDOWN_S`, or there is no channel; marks it when sent. Returns
+/// whether it was sent.
+async fn raise_once_per_cooldown(
+    relay: &Relay,
+    key: &str,
+    alert: &Alert,
+    now: i64,
+) -> Result<bool> {
+    let last = meta::get(&relay.db, key).await?.map(|m| m.value);
+    if cooling_down(relay, last.as_ref(), now) || alerts::list(&relay.db).await?.is_empty() {
+        return Ok(false);
+    }
+    meta::put(&relay.db, key, &now.to_string(), now).await?;
+    notify::send(relay, alert).await?;
+    Ok(true)
 }
 
 const BEHIND_RECOVERY: &str = "alert:behind_recovery";
@@ -147,21 +159,11 @@ const BEHIND_RETENTION: &str = "alert:behind_retention";
 /// [`take_ingest_failure_turn`] first. Alert channels live in D1, so when D1
 /// itself is down this can only log.
 pub async fn report_ingest_failure(relay: &Relay, endpoint_id: &str, reason: &str) {
-    let now = now_ms();
-    let result = async {
-        let last = meta::get(&relay.db, INGEST_FAILING).await?.map(|m| m.value);
-        if cooling_down(relay, last.as_ref(), now) || alerts::list(&relay.db).await?.is_empty() {
-            return Ok(());
-        }
-        meta::put(&relay.db, INGEST_FAILING, &now.to_string(), now).await?;
-        let alert = Alert::IngestFailing {
-            endpoint_id: endpoint_id.to_string(),
-            reason: reason.to_string(),
-        };
-        notify::send(relay, &alert).await.map(|_| ())
-    }
-    .await;
-    if let Err(err) = result {
+    let alert = Alert::IngestFailing {
+        endpoint_id: endpoint_id.to_string(),
+        reason: reason.to_string(),
+    };
+    if let Err(err) = raise_once_per_cooldown(relay, INGEST_FAILING, &alert, now_ms()).await {
         console_error!(
             "{}",
             json!({"msg": "ingest failure alert not sent", "error": err.to_string()})
@@ -272,17 +274,13 @@ fn cooling_down(relay: &Relay, last: Option<&String>, now: i64) -> bool {
 /// Alerts once per cooldown when the heartbeat is stale; `last_run_ms` is what
 /// the caller already read (or `None` when the sweeper never ran).
 pub async fn report_stale_sweeper(relay: &Relay, last_run_ms: Option<i64>) -> Result<()> {
-    let now = now_ms();
-    let last = meta::get(&relay.db, STALE).await?.map(|m| m.value);
-    if cooling_down(relay, last.as_ref(), now) || alerts::list(&relay.db).await?.is_empty() {
-        return Ok(());
-    }
-    meta::put(&relay.db, STALE, &now.to_string(), now).await?;
     let alert = Alert::SweeperStale {
         last_run_at: last_run_ms,
         stale_after_s: 2 * relay.settings.sweep_interval_s as i64,
     };
-    notify::send(relay, &alert).await.map(|_| ())
+    raise_once_per_cooldown(relay, STALE, &alert, now_ms())
+        .await
+        .map(|_| ())
 }
 
 /// Whether the heartbeat is older than two sweep intervals (or missing).
