@@ -457,14 +457,12 @@ struct IdRow {
 
 /// Endpoints whose circuit is open and whose next probe is due, oldest due first.
 pub async fn open_circuits_due(db: &Db, now_ms: i64, limit: u32) -> Result<Vec<String>> {
-    let rows: Vec<IdRow> = bind(
+    bind(
         db.prepare(OPEN_CIRCUITS_DUE),
         &[int(now_ms), int(i64::from(limit))],
     )?
-    .all()
-    .await?
-    .results()?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
+    .ids()
+    .await
 }
 
 /// The statement of [`open_circuits_due`]: ?1 = now, ?2 = the limit. A range on

@@ -255,14 +255,12 @@ pub async fn release_to_slot(db: &Db, claim: &Claim, slot_at: i64, now_ms: i64) 
 /// drains them, a pull client leases them. A deliverer still running behind an
 /// expired lease can no longer record anything (its token is gone).
 pub async fn release_expired_leases(db: &Db, now_ms: i64, limit: u32) -> Result<Vec<String>> {
-    let rows: Vec<IdRow> = bind(
+    bind(
         db.prepare(RELEASE_EXPIRED_LEASES),
         &[int(now_ms), int(i64::from(limit))],
     )?
-    .all()
-    .await?
-    .results()?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
+    .ids()
+    .await
 }
 
 /// The statement of [`release_expired_leases`]: ?1 = now, ?2 = the limit.
@@ -483,11 +481,6 @@ pub async fn replay_one(db: &Db, id: &str, now_ms: i64) -> Result<bool> {
     Ok(changes(&result)? > 0)
 }
 
-#[derive(Deserialize)]
-struct IdRow {
-    id: String,
-}
-
 /// Replays up to `limit` dead events (oldest first), of one endpoint, one
 /// route, or all.
 pub async fn replay_dead(
@@ -504,7 +497,7 @@ pub async fn replay_dead(
             ORDER BY id LIMIT ?3) \
          RETURNING id"
     );
-    let rows: Vec<IdRow> = bind(
+    bind(
         db.prepare(sql),
         &[
             opt_text(endpoint_id),
@@ -513,10 +506,8 @@ pub async fn replay_dead(
             opt_text(route_id),
         ],
     )?
-    .all()
-    .await?
-    .results()?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
+    .ids()
+    .await
 }
 
 /// Where a page of due events ends: the next page starts after it.

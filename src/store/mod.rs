@@ -84,6 +84,16 @@ impl Stmt {
         Ok(result)
     }
 
+    /// The `id` column of every row the statement returns.
+    pub async fn ids(&self) -> Result<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct IdRow {
+            id: String,
+        }
+        let rows: Vec<IdRow> = self.all().await?.results()?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+
     /// The first row, if any (read through `all`, so D1's figures are kept;
     /// every statement that uses it returns at most a handful of rows).
     pub async fn first<T: DeserializeOwned>(&self, _column: Option<&str>) -> Result<Option<T>> {
