@@ -1,10 +1,11 @@
 //! The arithmetic of the stats API (`/api/v1/stats/*`): time windows and their
-//! buckets, and nearest-rank percentiles.
+//! buckets, the latency histogram, and nearest-rank percentiles.
 //!
-//! D1 does the counting (`GROUP BY` over bucket numbers, `ORDER BY` for ranks);
-//! this module decides which buckets exist, where they start, and which rank a
-//! percentile is, so every figure the API shows is aligned the same way and a
-//! quiet bucket still appears, with zeros.
+//! D1 sums the hourly rollups (`GROUP BY` over bucket numbers); this module
+//! decides which buckets exist, where they start, which histogram bucket a
+//! duration falls in and what a percentile of a histogram reads, so every
+//! figure the API shows is aligned the same way and a quiet bucket still
+//! appears, with zeros.
 
 /// The span a time series covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +19,11 @@ pub enum Window {
 }
 
 const HOUR_MS: i64 = 3_600_000;
+
+/// The start of the UTC hour that holds `ms`: the `hour` of a rollup row.
+pub fn hour_of(ms: i64) -> i64 {
+    ms.div_euclid(HOUR_MS) * HOUR_MS
+}
 
 impl Window {
     pub const ALL: [Window; 3] = [Window::Day, Window::Week, Window::Month];
@@ -144,6 +150,45 @@ pub fn nearest_rank(n: u64, percent: u32) -> Option<u64> {
     Some(rank.saturating_sub(1).min(n - 1))
 }
 
+/// The upper bounds (ms) of the latency histogram's buckets, as the `rollups`
+/// table's columns `l0..l10` hold them; `l11` holds every slower attempt.
+pub const LATENCY_BOUNDS_MS: [u64; 11] =
+    [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
+
+/// How many buckets the histogram has (`l0..l11`).
+pub const LATENCY_BUCKETS: usize = LATENCY_BOUNDS_MS.len() + 1;
+
+/// The histogram bucket a duration falls in.
+pub fn latency_bucket(duration_ms: u64) -> usize {
+    LATENCY_BOUNDS_MS
+        .iter()
+        .position(|&bound| duration_ms <= bound)
+        .unwrap_or(LATENCY_BOUNDS_MS.len())
+}
+
+/// The `percent`-th percentile of the durations a histogram counts, by nearest
+/// rank, as the upper bound of the bucket that holds that rank, never above the
+/// slowest duration (`max_ms`; the last bucket has no bound of its own). So the
+/// figure says "at most this", to the histogram's resolution. `None` when the
+/// histogram is empty.
+pub fn histogram_percentile(
+    counts: &[u64; LATENCY_BUCKETS],
+    max_ms: u64,
+    percent: u32,
+) -> Option<u64> {
+    let n: u64 = counts.iter().sum();
+    let rank = nearest_rank(n, percent)?;
+    let mut seen = 0;
+    for (bucket, count) in counts.iter().enumerate() {
+        seen += count;
+        if seen > rank {
+            let bound = LATENCY_BOUNDS_MS.get(bucket).copied().unwrap_or(max_ms);
+            return Some(bound.min(max_ms));
+        }
+    }
+    Some(max_ms)
+}
+
 /// Successful attempts over all attempts; `None` without attempts.
 pub fn success_rate(attempts: u64, succeeded: u64) -> Option<f64> {
     (attempts > 0).then(|| succeeded.min(attempts) as f64 / attempts as f64)
@@ -152,6 +197,40 @@ pub fn success_rate(attempts: u64, succeeded: u64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_fall_in_the_bucket_of_their_upper_bound() {
+        assert_eq!(latency_bucket(0), 0);
+        assert_eq!(latency_bucket(10), 0);
+        assert_eq!(latency_bucket(11), 1);
+        assert_eq!(latency_bucket(30_000), 10);
+        assert_eq!(latency_bucket(30_001), 11);
+        assert_eq!(latency_bucket(u64::MAX), LATENCY_BUCKETS - 1);
+    }
+
+    #[test]
+    fn histogram_percentiles_are_bucket_bounds_capped_by_the_slowest() {
+        let mut counts = [0; LATENCY_BUCKETS];
+        assert_eq!(histogram_percentile(&counts, 0, 50), None);
+        // 40, 80, 120, 200, 400 ms: nearest ranks 2 (120 ms) and 4 (400 ms).
+        for d in [40, 80, 120, 200, 400] {
+            counts[latency_bucket(d)] += 1;
+        }
+        assert_eq!(histogram_percentile(&counts, 400, 50), Some(250));
+        assert_eq!(
+            histogram_percentile(&counts, 400, 95),
+            Some(400),
+            "capped by the slowest"
+        );
+        assert_eq!(histogram_percentile(&counts, 400, 0), Some(50));
+        let mut slow = [0; LATENCY_BUCKETS];
+        slow[LATENCY_BUCKETS - 1] = 3;
+        assert_eq!(
+            histogram_percentile(&slow, 61_000, 50),
+            Some(61_000),
+            "the last bucket reads the slowest"
+        );
+    }
 
     /// 2023-11-14T22:13:20.123Z
     const NOW: i64 = 1_700_000_000_123;

@@ -2,12 +2,14 @@
 //!
 //! - `timeseries`: received, delivered and failed per bucket over 24 h, 7 d or 30 d
 //!   (every bucket present, oldest first, aligned in UTC; see `stats::Span`).
-//! - `endpoints`: per endpoint, the attempts of the last 24 h (success rate,
-//!   p50/p95 duration), the current failure streak, the all-time counts of its
+//! - `endpoints`: per endpoint, the attempts of the 24 hours ending with the
+//!   current one (success rate, p50/p95 duration as the upper bound of its
+//!   latency histogram bucket), the current failure streak, the all-time counts of its
 //!   events and of its requests (`received = routed + filtered`), and each of
 //!   its routes with that route's live state and events.
 //!
-//! D1 counts and sorts; only aggregates reach the Worker (`store::stats`).
+//! The charts, rates and percentiles read the hourly rollups (`store::rollups`),
+//! never events; only aggregates reach the Worker.
 
 use super::health::request_counts_view;
 use super::{endpoint_query, query};
@@ -16,7 +18,8 @@ use crate::model::{DestinationType, EndpointId};
 use crate::relay::{now_ms, Relay};
 use crate::stats::{self, BucketCount, Span, Window};
 use crate::store::ingests::RequestCounts;
-use crate::store::stats::{self as figures, BucketRow, Ranks};
+use crate::store::rollups::{self, AttemptFigures, SeriesRow};
+use crate::store::stats as figures;
 use crate::time::iso8601;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -37,7 +40,7 @@ pub async fn timeseries(relay: &Relay, url: &Url) -> Result<Response, ApiError> 
     };
     let endpoint_id = endpoint_query(url)?;
     let span = Span::ending_at(window, now_ms());
-    let series = figures::series(
+    let rows = rollups::series(
         &relay.db,
         span.from_ms,
         span.to_ms,
@@ -45,19 +48,19 @@ pub async fn timeseries(relay: &Relay, url: &Url) -> Result<Response, ApiError> 
         endpoint_id.as_ref().map(EndpointId::as_str),
     )
     .await?;
-    let counts = |rows: &[BucketRow]| -> Vec<BucketCount> {
+    let counts = |n: fn(&SeriesRow) -> f64| -> Vec<BucketCount> {
         rows.iter()
             .map(|r| BucketCount {
                 bucket: r.bucket as i64,
-                n: r.n as u64,
+                n: n(r) as u64,
             })
             .collect()
     };
     let buckets: Vec<Value> = stats::fill(
         &span,
-        &counts(&series.received),
-        &counts(&series.delivered),
-        &counts(&series.failed),
+        &counts(|r| r.received),
+        &counts(|r| r.delivered),
+        &counts(|r| r.failed),
     )
     .iter()
     .map(|b| {
@@ -83,37 +86,16 @@ pub async fn timeseries(relay: &Relay, url: &Url) -> Result<Response, ApiError> 
 
 pub async fn endpoints(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
     let endpoint_id = endpoint_query(url)?;
-    let since_ms = now_ms() - ENDPOINTS_WINDOW.duration_ms();
+    let since_ms = Span::ending_at(ENDPOINTS_WINDOW, now_ms()).from_ms;
     let db = &relay.db;
     let found =
         figures::endpoint_figures(db, since_ms, endpoint_id.as_ref().map(EndpointId::as_str))
             .await?;
-    let attempts: HashMap<&str, (u64, u64)> = found
+    let attempts: HashMap<&str, &AttemptFigures> = found
         .attempts
         .iter()
-        .map(|a| {
-            let totals = (a.attempts as u64, a.succeeded as u64);
-            (a.endpoint_id.as_str(), totals)
-        })
+        .map(|a| (a.endpoint_id.as_str(), a))
         .collect();
-    let ranks: Vec<Ranks> = found
-        .endpoints
-        .iter()
-        .filter_map(|ep| {
-            let (n, _) = attempts.get(ep.endpoint_id.as_str())?;
-            Some(Ranks {
-                endpoint_id: &ep.endpoint_id,
-                p50: stats::nearest_rank(*n, 50)?,
-                p95: stats::nearest_rank(*n, 95)?,
-            })
-        })
-        .collect();
-    let latency: HashMap<String, (Option<f64>, Option<f64>)> =
-        figures::latency_at_ranks(db, since_ms, &ranks)
-            .await?
-            .into_iter()
-            .map(|l| (l.endpoint_id, (l.p50, l.p95)))
-            .collect();
     let counts: HashMap<&str, &figures::StatusCounts> = found
         .counts
         .iter()
@@ -136,8 +118,14 @@ pub async fn endpoints(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         .iter()
         .map(|ep| {
             let id = ep.endpoint_id.as_str();
-            let (n, succeeded) = attempts.get(id).copied().unwrap_or((0, 0));
-            let (p50, p95) = latency.get(id).copied().unwrap_or((None, None));
+            let found = attempts.get(id);
+            let n = found.map_or(0, |a| a.attempts as u64);
+            let succeeded = found.map_or(0, |a| a.succeeded as u64);
+            let percentile = |p: u32| {
+                found.and_then(|a| {
+                    stats::histogram_percentile(&a.histogram(), a.max_ms as u64, p)
+                })
+            };
             let count =
                 |f: fn(&figures::StatusCounts) -> f64| counts.get(id).map_or(0, |c| f(c) as i64);
             json!({
@@ -145,8 +133,8 @@ pub async fn endpoints(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
                 "attempts": n,
                 "success_rate": stats::success_rate(n, succeeded),
                 "latency_ms": {
-                    "p50": p50.map(|v| v as i64),
-                    "p95": p95.map(|v| v as i64),
+                    "p50": percentile(50),
+                    "p95": percentile(95),
                 },
                 "failure_streak": ep.failure_streak as i64,
                 "counts": {

@@ -8,9 +8,11 @@
 
 use super::attempts::{self, AttemptRow};
 use super::ingests::IngestRow;
+use super::rollups;
 use super::{bind, changes, int, opt_int, opt_text, text, Conditions, Db, Stmt};
 use crate::event_query::{EventTypeFilter, Lookup};
 use crate::model::Status;
+use crate::retry::OutcomeClass;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 use worker::Result;
@@ -296,7 +298,8 @@ pub fn lease_held(event: &str, token: &str) -> String {
     )
 }
 
-/// Records the attempt (if one was made) and moves the event, atomically with
+/// Records the attempt (if one was made, and counts it in the hourly rollups)
+/// and moves the event, atomically with
 /// `also` (route updates such as the circuit breaker, built with
 /// [`lease_held`] so they apply only while this deliverer holds the lease),
 /// provided this deliverer still holds the lease. Returns whether it did.
@@ -336,13 +339,20 @@ pub async fn complete(
             int(now_ms),
         ],
     )?;
-    let mut statements = Vec::with_capacity(2 + also.len());
+    let mut statements = Vec::with_capacity(3 + also.len());
     if let Some(a) = attempt {
         statements.push(attempts::insert_if_leased(
             db,
             &claim.id,
             &claim.lease_token,
             a,
+        )?);
+        statements.push(rollups::count_attempt(
+            db,
+            claim,
+            a.started_at as i64,
+            a.duration_ms.max(0.0) as u64,
+            a.outcome == OutcomeClass::Delivered.as_str(),
         )?);
     }
     statements.extend(also);

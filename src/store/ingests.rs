@@ -2,7 +2,8 @@
 //!
 //! [`record`] is the ack path's single D1 round trip: one batch (a transaction)
 //! that claims the dedup key insert-first, writes the ingest and its events (one
-//! per accepting route) only if this request won the key, and reads back who won.
+//! per accepting route) and counts them in the hourly rollups only if this
+//! request won the key, and reads back who won.
 
 use super::{bind, int, opt_text, text, Conditions, Db};
 use crate::model::{EndpointId, EventId, IngestId, IngestStatus};
@@ -108,6 +109,16 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
                 int(n.now_ms),
                 text(event.route_id),
             ],
+        )?);
+    }
+    if !n.events.is_empty() {
+        let routes: Vec<&str> = n.events.iter().map(|e| e.route_id).collect();
+        statements.push(super::rollups::count_received(
+            db,
+            n.endpoint_id.as_str(),
+            n.id.as_str(),
+            &serde_json::to_string(&routes)?,
+            n.now_ms,
         )?);
     }
     let read_winner = bind(

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod meta;
 pub mod rejections;
 pub mod retention;
+pub mod rollups;
 pub mod stats;
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! (indexed GROUP BYs; no event or attempt is loaded one by one).
 
 use super::ingests::{RequestCounts, REQUEST_COUNTS};
-use super::{bind, int, text, Db};
+use super::rollups::{self, AttemptFigures};
+use super::{bind, text, Db};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Result, Result};
@@ -84,10 +85,6 @@ pub async fn read(db: &Db) -> Result<Stats> {
     })
 }
 
-/// The outcome class of a successful attempt (`retry::OutcomeClass::Delivered`);
-/// every other class is a failure.
-const SUCCESS: &str = "delivered";
-
 fn rows<T: serde::de::DeserializeOwned>(results: &[D1Result], i: usize) -> Result<Vec<T>> {
     match results.get(i) {
         Some(r) => r.results(),
@@ -95,96 +92,11 @@ fn rows<T: serde::de::DeserializeOwned>(results: &[D1Result], i: usize) -> Resul
     }
 }
 
-/// A count for one bucket number (`t / bucket_ms`).
-#[derive(Debug, Deserialize)]
-pub struct BucketRow {
-    pub bucket: f64,
-    pub n: f64,
-}
-
-/// The three series of the time series, by bucket number.
-pub struct Series {
-    pub received: Vec<BucketRow>,
-    pub delivered: Vec<BucketRow>,
-    pub failed: Vec<BucketRow>,
-}
-
-/// Events by `received_at`, events by `delivered_at` and failed attempts (any
-/// outcome but `delivered`) by `started_at`, within `[from_ms, to_ms)`, grouped by
-/// `t / bucket_ms`; over every endpoint or one. An event delivered again after a
-/// replay counts at its latest delivery.
-pub async fn series(
-    db: &Db,
-    from_ms: i64,
-    to_ms: i64,
-    bucket_ms: i64,
-    endpoint_id: Option<&str>,
-) -> Result<Series> {
-    let mut args = vec![int(from_ms), int(to_ms), int(bucket_ms)];
-    if let Some(id) = endpoint_id {
-        args.push(text(id));
-    }
-    let [received, delivered, failed] = series_sql(endpoint_id.is_some());
-    let results = db
-        .batch(vec![
-            bind(db.prepare(received), &args)?,
-            bind(db.prepare(delivered), &args)?,
-            bind(db.prepare(failed), &args)?,
-        ])
-        .await?;
-    Ok(Series {
-        received: rows(&results, 0)?,
-        delivered: rows(&results, 1)?,
-        failed: rows(&results, 2)?,
-    })
-}
-
-/// The statements of [`series`] (received, delivered, failed): ?1 = from, ?2 =
-/// to, ?3 = the bucket width, and ?4 = the endpoint when `one_endpoint`.
-///
-/// Each reads its time range from an index (`events_received`,
-/// `events_delivered`, or their `events_endpoint_*` forms; `attempts_started`).
-/// For one endpoint, the failed attempts too are driven from the range on
-/// `attempts_started` (`CROSS JOIN` pins the order), each checked against its
-/// event in `events_endpoint (endpoint_id, id)`, rather than from every event
-/// the endpoint ever had.
-pub(crate) fn series_sql(one_endpoint: bool) -> [String; 3] {
-    let (events_scope, attempts_from, attempts_scope) = if one_endpoint {
-        (
-            "AND endpoint_id = ?4",
-            "attempts a CROSS JOIN events e ON e.id = a.event_id",
-            "AND e.endpoint_id = ?4",
-        )
-    } else {
-        ("", "attempts a", "")
-    };
-    let by_bucket = |column: &str| {
-        format!(
-            "SELECT CAST({column} / ?3 AS INTEGER) AS bucket, COUNT(*) AS n FROM events \
-             WHERE {column} >= ?1 AND {column} < ?2 {events_scope} GROUP BY bucket"
-        )
-    };
-    let failed = format!(
-        "SELECT CAST(a.started_at / ?3 AS INTEGER) AS bucket, COUNT(*) AS n FROM {attempts_from} \
-         WHERE a.started_at >= ?1 AND a.started_at < ?2 AND a.outcome <> '{SUCCESS}' {attempts_scope} \
-         GROUP BY bucket"
-    );
-    [by_bucket("received_at"), by_bucket("delivered_at"), failed]
-}
-
 /// A live endpoint and its current streak of consecutive destination-down failures.
 #[derive(Debug, Deserialize)]
 pub struct EndpointStreak {
     pub endpoint_id: String,
     pub failure_streak: f64,
-}
-
-/// Attempts of one endpoint since the window's start.
-#[derive(Debug, Deserialize)]
-pub struct AttemptTotals {
-    pub endpoint_id: String,
-    pub attempts: f64,
-    pub succeeded: f64,
 }
 
 /// Events of one endpoint by status, all-time, as the health API counts them.
@@ -228,7 +140,8 @@ pub struct EndpointFigures {
     /// Every endpoint not deleted (or the one asked for), oldest first; routes
     /// are not endpoints.
     pub endpoints: Vec<EndpointStreak>,
-    pub attempts: Vec<AttemptTotals>,
+    /// Attempts in the window, from the hourly rollups.
+    pub attempts: Vec<AttemptFigures>,
     pub counts: Vec<StatusCounts>,
     pub requests: Vec<EndpointRequests>,
     /// Each endpoint's live routes, its first route first, then oldest first.
@@ -236,16 +149,16 @@ pub struct EndpointFigures {
 }
 
 /// Per-endpoint figures in one batch, however many routes there are: the
-/// endpoints, their attempts started at or after `since_ms` (and how many
-/// succeeded), their events by status, their requests by outcome, and their
-/// routes with each route's events by status.
+/// endpoints, their attempts in the hours from `since_ms` on (how many
+/// succeeded, their latency histogram), their events by status, their
+/// requests by outcome, and their routes with each route's events by status.
 pub async fn endpoint_figures(
     db: &Db,
     since_ms: i64,
     endpoint_id: Option<&str>,
 ) -> Result<EndpointFigures> {
     // One endpoint is `?1` (so its indexes serve the counts); all of them, no condition.
-    let mut args = match endpoint_id {
+    let args = match endpoint_id {
         Some(id) => vec![text(id)],
         None => Vec::new(),
     };
@@ -255,8 +168,7 @@ pub async fn endpoint_figures(
     let counts = statement(&sql.counts, &args)?;
     let requests = statement(&sql.requests, &args)?;
     let routes = statement(&sql.routes, &args)?;
-    args.push(int(since_ms));
-    let attempts = statement(&sql.attempts, &args)?;
+    let attempts = rollups::attempt_figures_statement(db, since_ms, endpoint_id)?;
     let results = db
         .batch(vec![endpoints, attempts, counts, requests, routes])
         .await?;
@@ -270,10 +182,9 @@ pub async fn endpoint_figures(
 }
 
 /// The statements of [`endpoint_figures`], one endpoint's (?1) or every
-/// endpoint's; `attempts` binds the window's start after them (?2, or ?1).
+/// endpoint's (the attempts are `rollups::attempt_figures_sql`).
 pub(crate) struct FiguresSql {
     pub endpoints: String,
-    pub attempts: String,
     pub counts: String,
     pub requests: String,
     pub routes: String,
@@ -281,12 +192,8 @@ pub(crate) struct FiguresSql {
 
 /// For one endpoint each statement searches that endpoint's rows in an index;
 /// for every endpoint the counts necessarily read every event and ingest,
-/// over covering indexes (hourly rollups are to replace them). The attempts
-/// are driven from the window's range on `attempts_started` (`CROSS JOIN` pins
-/// the order), each checked against its event, rather than from every event
-/// the endpoint ever had.
+/// over covering indexes.
 pub(crate) fn endpoint_figures_sql(one_endpoint: bool) -> FiguresSql {
-    let since = if one_endpoint { "?2" } else { "?1" };
     let only = |column: &str| {
         if one_endpoint {
             format!("AND {column} = ?1")
@@ -329,13 +236,6 @@ pub(crate) fn endpoint_figures_sql(one_endpoint: bool) -> FiguresSql {
                 ""
             },
         ),
-        attempts: format!(
-            "SELECT e.endpoint_id AS endpoint_id, COUNT(*) AS attempts, \
-                    COALESCE(SUM(a.outcome = '{SUCCESS}'), 0) AS succeeded \
-             FROM attempts a CROSS JOIN events e ON e.id = a.event_id \
-             WHERE a.started_at >= {since} {} GROUP BY e.endpoint_id",
-            only("e.endpoint_id")
-        ),
     }
 }
 
@@ -344,70 +244,3 @@ const STATUS_COUNTS: &str = "COUNT(*) AS received, \
        COALESCE(SUM(status = 'delivered'), 0) AS delivered, \
        COALESCE(SUM(status = 'dead'), 0) AS dead, \
        COALESCE(SUM(status IN ('received', 'delivering', 'retrying')), 0) AS in_flight";
-
-/// Where to read two percentiles of one endpoint's attempt durations: 0-based
-/// ranks in ascending order.
-pub struct Ranks<'a> {
-    pub endpoint_id: &'a str,
-    pub p50: u64,
-    pub p95: u64,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Latency {
-    pub endpoint_id: String,
-    pub p50: Option<f64>,
-    pub p95: Option<f64>,
-}
-
-/// The durations at the given ranks among each endpoint's attempts started at or
-/// after `since_ms`, sorted by D1 (a window function over the indexed range);
-/// only the chosen values come back. A rank past the end (attempts deleted in
-/// the meantime) reads `null`.
-pub async fn latency_at_ranks(db: &Db, since_ms: i64, ranks: &[Ranks<'_>]) -> Result<Vec<Latency>> {
-    if ranks.is_empty() {
-        return Ok(Vec::new());
-    }
-    let wanted: Vec<serde_json::Value> = ranks
-        .iter()
-        .map(|r| serde_json::json!([r.endpoint_id, r.p50, r.p95]))
-        .collect();
-    let wanted = serde_json::Value::Array(wanted).to_string();
-    bind(
-        db.prepare(LATENCY_AT_RANKS),
-        &[int(since_ms), JsValue::from_str(&wanted)],
-    )?
-    .all()
-    .await?
-    .results()
-}
-
-/// The statement of [`latency_at_ranks`]: ?1 = the window's start, ?2 = a JSON
-/// array of `[endpoint_id, p50 rank, p95 rank]`. The attempts are driven from
-/// the window's range on `attempts_started` (`CROSS JOIN` pins the order),
-/// each checked against its event in `events_endpoint (endpoint_id, id)`,
-/// rather than from every event the endpoints ever had.
-pub(crate) const LATENCY_AT_RANKS: &str = "SELECT w.endpoint_id AS endpoint_id, \
-            MAX(CASE WHEN r.rank = w.p50 THEN r.duration_ms END) AS p50, \
-            MAX(CASE WHEN r.rank = w.p95 THEN r.duration_ms END) AS p95 \
-     FROM (SELECT json_extract(value, '$[0]') AS endpoint_id, \
-                  json_extract(value, '$[1]') AS p50, \
-                  json_extract(value, '$[2]') AS p95 FROM json_each(?2)) w \
-     LEFT JOIN (SELECT e.endpoint_id AS endpoint_id, a.duration_ms AS duration_ms, \
-                       ROW_NUMBER() OVER (PARTITION BY e.endpoint_id ORDER BY a.duration_ms) - 1 AS rank \
-                FROM attempts a CROSS JOIN events e ON e.id = a.event_id \
-                WHERE a.started_at >= ?1 \
-                  AND e.endpoint_id IN (SELECT json_extract(value, '$[0]') FROM json_each(?2))) r \
-       ON r.endpoint_id = w.endpoint_id AND r.rank IN (w.p50, w.p95) \
-     GROUP BY w.endpoint_id";
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn success_is_the_delivered_outcome_class() {
-        assert_eq!(
-            super::SUCCESS,
-            crate::retry::OutcomeClass::Delivered.as_str()
-        );
-    }
-}
