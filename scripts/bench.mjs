@@ -10,13 +10,16 @@
 // - the capacity ledger: per webhook (GitHub-signed, 1.4 KB body, one route,
 //   delivered on the first try), the D1 round trips, statements, rows read and
 //   written (as D1 reports and bills them) and D1 time of the ack path and of
-//   delivery, R2 and queue operations, D1 bytes added; one sweep's cost; and
+//   delivery, R2 and queue operations, D1 bytes added to the working set and
+//   what stays after compaction, compaction's own cost; one sweep's cost; and
 //   from these and Cloudflare's published limits the webhooks/s one database
 //   carries (docs/capacity.md explains the model);
+// - backlogs: cron runs to drain 10,000 due events whose queue messages were
+//   lost, and to compact 20,000 delivered events into the archive;
 // - wasm size raw and gzipped.
 // Usage: node scripts/bench.mjs [requests-per-level] [end-to-end-events] [sections]
 // (after `make build`); sections is a comma list of ingest, fanout, e2e, pull,
-// ledger (default: all).
+// ledger, backlog (default: all).
 import { Relay, freePort } from "../tests/support/relay.mjs";
 import { startDestination } from "../tests/support/destination.mjs";
 import { github } from "../tests/support/providers.mjs";
@@ -60,7 +63,10 @@ async function measure(concurrency, total, send, onResponse = () => {}) {
 const roundTrips = (res) => (res.headers.get("server-timing") ?? "").split(",").filter((e) => /^\s*(endpoint|r2|d1);/.test(e)).length;
 
 const dest = await startDestination();
-const relay = await Relay.start({ name: "bench" });
+// A hot window of one second: events are compacted when the bench fires the
+// cron (nothing fires it on its own under wrangler dev), not before.
+const HOT_WINDOW_S = 1;
+const relay = await Relay.start({ name: "bench", vars: { HOT_WINDOW_S: String(HOT_WINDOW_S) } });
 const bareWorker = await startBareWorker();
 try {
   const secret = "bench-secret";
@@ -78,6 +84,7 @@ try {
   if (wanted("e2e")) await endToEndLag(relay, dest);
   if (wanted("pull")) await pullOverPush(relay, dest);
   if (wanted("ledger")) await capacityLedger(relay, dest, body);
+  if (wanted("backlog")) await backlogs(relay, dest);
 
   const wasm = readFileSync(new URL("../build/index_bg.wasm", import.meta.url));
   console.log(`\nwasm: ${wasm.length} bytes raw, ${gzipSync(wasm).length} bytes gzipped`);
@@ -261,15 +268,33 @@ async function capacityLedger(relay, dest, body) {
   const before = await metrics(relay);
   const sizeBefore = (await relay.health()).database.size_bytes;
   let seq = 0;
-  await measure(4, n, () => {
+  const sendRound = () => measure(4, n, () => {
     const delivery = `ledger-${++seq}`;
     return fetch(`${relay.url}/${ep.id}`, { method: "POST", body, headers: github(secret, body, { delivery, event: "pull_request" }) });
   });
-  const deadline = Date.now() + 5 * 60_000;
-  while ((await relay.health(ep.id)).counts.delivered < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 300));
-  const delivered = (await relay.health(ep.id)).counts.delivered;
+  const deliveredAll = async (count) => {
+    const deadline = Date.now() + 5 * 60_000;
+    while ((await relay.health(ep.id)).counts.delivered < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 300));
+    return (await relay.health(ep.id)).counts.delivered;
+  };
+  await sendRound();
+  const delivered = await deliveredAll(n);
   const after = await metrics(relay);
   const sizeAfter = (await relay.health()).database.size_bytes;
+  // Past the hot window: this sweep compacts the round into the archive.
+  await new Promise((r) => setTimeout(r, HOT_WINDOW_S * 1000 + 200));
+  await relay.fireCron();
+  const compacted = await metrics(relay);
+  const compaction = (await relay.health()).sweeper.last_report.compaction;
+  // A second round, delivered and compacted the same way, reuses the pages the
+  // first one freed: what the database grows by is what stays per webhook.
+  const sizeBeforeSecond = (await relay.health()).database.size_bytes;
+  await sendRound();
+  await deliveredAll(2 * n);
+  await new Promise((r) => setTimeout(r, HOT_WINDOW_S * 1000 + 200));
+  await relay.fireCron();
+  const sizeAfterSecond = (await relay.health()).database.size_bytes;
+  const beforeIdle = await metrics(relay);
   await relay.fireCron();
   const swept = await metrics(relay);
 
@@ -292,9 +317,14 @@ async function capacityLedger(relay, dest, body) {
   const bytes = sizeBefore !== null && sizeAfter !== null ? (sizeAfter - sizeBefore) / n : null;
   console.log(`  total rows written ${(ingest.rw + delivery.rw).toFixed(1)} (target at most 12); D1 round trips ${(ingest.rt + delivery.rt).toFixed(2)}`);
   console.log(`  R2: ${r2("ingest", "put").toFixed(2)} put (ack path), ${r2("delivery", "get").toFixed(2)} get (delivery); queue: ${per("hookrelay_queue_messages_total", "ingest").toFixed(2)} message(s) from the ack path, ${per("hookrelay_queue_messages_total", "delivery").toFixed(2)} from delivery`);
-  console.log(`  D1 bytes added: ${bytes === null ? "not reported" : `${bytes.toFixed(0)} per webhook`} (working set; compaction into R2 is not built, so this is also the history's cost in D1)`);
-  const sweepRows = per("hookrelay_d1_rows_written_total", "sweep", after, swept, 1);
-  const sweepTrips = per("hookrelay_d1_round_trips_total", "sweep", after, swept, 1);
+  console.log(`  D1 bytes added: ${bytes === null ? "not reported" : `${bytes.toFixed(0)} per webhook`} (the working set, until the hot window ends)`);
+  const kept = sizeBeforeSecond !== null && sizeAfterSecond !== null ? (sizeAfterSecond - sizeBeforeSecond) / n : null;
+  console.log(`  D1 bytes that stay after compaction: ${kept === null ? "not reported" : `${kept.toFixed(0)} per webhook`} (a second round into the pages the first one freed: dedup keys for DEDUP_WINDOW_S, archive index rows, rollups)`);
+  const c = (name) => ((compacted.get(`${name}{path="sweep"}`) ?? 0) - (after.get(`${name}{path="sweep"}`) ?? 0)) / n;
+  const r2Sweep = (op) => ((compacted.get(`hookrelay_r2_operations_total{path="sweep",op="${op}"}`) ?? 0) - (after.get(`hookrelay_r2_operations_total{path="sweep",op="${op}"}`) ?? 0)) / n;
+  console.log(`  compaction (${compaction?.events_compacted ?? 0} events into ${compaction?.objects_written ?? 0} archive objects): ${c("hookrelay_d1_round_trips_total").toFixed(3)} D1 round trips, ${c("hookrelay_d1_rows_written_total").toFixed(1)} rows written, ${r2Sweep("put").toFixed(3)} R2 puts per webhook (the sweep's whole cost, divided)`);
+  const sweepRows = per("hookrelay_d1_rows_written_total", "sweep", beforeIdle, swept, 1);
+  const sweepTrips = per("hookrelay_d1_round_trips_total", "sweep", beforeIdle, swept, 1);
   console.log(`  one sweep with nothing due: ${sweepTrips.toFixed(0)} D1 round trips, ${sweepRows.toFixed(0)} rows written`);
 
   // What one database carries (docs/capacity.md): 10 GB per D1 database
@@ -305,11 +335,65 @@ async function capacityLedger(relay, dest, body) {
   const msgs = per("hookrelay_queue_messages_total", "ingest") + per("hookrelay_queue_messages_total", "delivery");
   console.log("  sustained webhooks/s one D1 database carries at these figures:");
   if (bytes) {
-    for (const days of [30, 3]) {
-      console.log(`    storage, ${days} days kept in D1: ${(D1_BYTES / (bytes * days * day)).toFixed(1)}/s`);
+    console.log(`    storage, everything kept in D1 for 30 days (no compaction): ${(D1_BYTES / (bytes * 30 * day)).toFixed(1)}/s`);
+    // Hot window h days of the working set, plus what stays after compaction
+    // for the rest of the history (kept for at most the dedup window, at
+    // least the archive rows and rollups: the measured figure covers both).
+    const stays = Math.max(kept ?? 0, 1);
+    for (const [hot, history] of [[3, 30], [1, 30], [3, 90]]) {
+      const perWebhookDays = bytes * hot + stays * (history - hot);
+      console.log(`    storage, hot window ${hot} d, history ${history} d in R2: ${(D1_BYTES / (perWebhookDays * day)).toFixed(1)}/s`);
     }
   }
   const dbMs = ingest.ms + delivery.ms;
   console.log(`    one query at a time: ${dbMs > 0 ? (1000 / dbMs).toFixed(0) : "-"}/s (${dbMs.toFixed(3)} ms of D1 time per webhook, local SQLite)`);
   console.log(`    queue: ${msgs > 0 ? (QUEUE_MSGS / msgs).toFixed(0) : "-"}/s (${msgs.toFixed(2)} messages per webhook)`);
+}
+
+/**
+ * Backlogs: how many cron runs compact 20,000 delivered events into the
+ * archive, and drain 10,000 due events whose queue messages were lost (each
+ * must be delivered once). Each run works within its time budget.
+ */
+async function backlogs(relay, dest) {
+  const finished = Number(process.env.BENCH_COMPACT ?? 20_000);
+  const due = Number(process.env.BENCH_DUE ?? 10_000);
+  const ep = await relay.createEndpoint({ name: "backlog", provider: "none", destination_url: dest.route("/backlog") });
+  await relay.fireCron(); // compacts what the other sections left
+  const quick = (i) => fetch(`${relay.url}/${ep.id}`, { method: "POST", body: `done-${i}` });
+  await measure(16, finished, quick);
+  const deadline = Date.now() + 10 * 60_000;
+  while ((await relay.health(ep.id)).counts.delivered < finished && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+  await new Promise((r) => setTimeout(r, HOT_WINDOW_S * 1000 + 200));
+  let compactRuns = 0;
+  let moved = 0;
+  let objects = 0;
+  const t0 = performance.now();
+  for (;;) {
+    await relay.fireCron();
+    compactRuns++;
+    const report = (await relay.health()).sweeper.last_report.compaction;
+    moved += report?.events_compacted ?? 0;
+    objects += report?.objects_written ?? 0;
+    if (!report?.behind || compactRuns >= 20) break;
+  }
+  const [left] = await relay.d1Rows(`SELECT COUNT(*) AS n FROM events WHERE endpoint_id = '${ep.id}' AND status = 'delivered'`);
+  console.log(`\nbacklogs: ${finished} delivered events compacted by ${compactRuns} cron run(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${moved} moved into ${objects} archive objects, ${left.n} left in D1`);
+
+  const lost = (i) => fetch(`${relay.url}/${ep.id}`, { method: "POST", body: `due-${i}`, headers: { "x-hookrelay-fault": "queue_send" } });
+  const ack = await measure(16, due, lost);
+  await new Promise((r) => setTimeout(r, 1500)); // past the sweep grace
+  let runs = 0;
+  const started = performance.now();
+  const target = finished + due;
+  while ((await relay.health(ep.id)).counts.delivered < target && runs < 50) {
+    await relay.fireCron();
+    runs++;
+    const until = Date.now() + 20_000;
+    while ((await relay.health(ep.id)).counts.in_flight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 500));
+  }
+  const delivered = (await relay.health(ep.id)).counts.delivered - finished;
+  const once = new Map();
+  for (const r of dest.to("/backlog").filter((r) => r.answered === 200 && r.body.toString().startsWith("due-"))) once.set(r.headers["webhook-id"], (once.get(r.headers["webhook-id"]) ?? 0) + 1);
+  console.log(`  ${due} events acked with their queue message lost (${ack.rate.toFixed(0)} acks/s), drained by ${runs} cron run(s) in ${((performance.now() - started) / 1000).toFixed(1)} s: ${delivered} delivered, ${once.size} distinct at the destination, ${[...once.values()].filter((n) => n > 1).length} more than once`);
 }

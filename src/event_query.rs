@@ -33,6 +33,19 @@ pub enum EventTypeFilter {
     },
 }
 
+impl EventTypeFilter {
+    /// Whether an event of type `event_type` passes, as the SQL conditions
+    /// built from the filter decide it (for rows read outside D1: the archive).
+    pub fn matches(&self, event_type: &str) -> bool {
+        match self {
+            EventTypeFilter::Exact(name) => event_type == name,
+            EventTypeFilter::Prefix { from, before } => {
+                event_type >= from.as_str() && before.as_deref().is_none_or(|b| event_type < b)
+            }
+        }
+    }
+}
+
 /// `payment_intent.succeeded` matches that type only; `payment_intent.*` every type
 /// starting with `payment_intent.`; a lone `*` every event that has a type.
 pub fn parse_event_type(raw: &str) -> Result<EventTypeFilter, String> {
@@ -194,6 +207,18 @@ pub fn parse_lookup(raw: &str) -> Result<Lookup, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_filter_matches_as_its_sql_does() {
+        let exact = parse_event_type("push").unwrap();
+        assert!(exact.matches("push") && !exact.matches("push.x") && !exact.matches("pus"));
+        let prefix = parse_event_type("payment_intent.*").unwrap();
+        assert!(prefix.matches("payment_intent.succeeded"));
+        assert!(prefix.matches("payment_intent."));
+        assert!(!prefix.matches("payment_intent") && !prefix.matches("payment_intent/x"));
+        let any = parse_event_type("*").unwrap();
+        assert!(any.matches("") && any.matches("anything"));
+    }
 
     fn prefix(from: &str, before: Option<&str>) -> EventTypeFilter {
         EventTypeFilter::Prefix {

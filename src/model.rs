@@ -45,6 +45,13 @@ macro_rules! typed_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// When the id was minted (the ULID's timestamp), unix ms.
+            pub fn minted_at_ms(&self) -> Option<i64> {
+                let ulid = self.0.strip_prefix(concat!($prefix, "_"))?;
+                let ulid = ulid::Ulid::from_string(&ulid.to_ascii_uppercase()).ok()?;
+                i64::try_from(ulid.timestamp_ms()).ok()
+            }
         }
 
         impl fmt::Display for $name {

@@ -1,6 +1,7 @@
 //! The sweeper's retention step: expired rows first, then their R2 bodies, then
-//! a slow walk over the bucket that removes bodies no row points at (a failed D1
-//! insert, or a body delete that failed after its row went).
+//! archive objects past retention with the bodies their records point at, then
+//! a slow walk over the bucket that removes recent bodies no row points at (a
+//! failed D1 insert).
 //!
 //! Expired rows go in batches of `RETENTION_BATCH` for as long as batches come
 //! back full and the sweep's budget lasts (`behind` says rows were left), so
@@ -10,7 +11,7 @@
 
 use crate::relay::Relay;
 use crate::store::bodies::{self, Bodies};
-use crate::store::{meta, retention};
+use crate::store::{archive, meta, retention};
 use crate::sweep::Budget;
 use serde::Serialize;
 use serde_json::json;
@@ -28,6 +29,8 @@ pub struct RetentionReport {
     pub events_deleted: usize,
     pub bodies_deleted: usize,
     pub orphans_deleted: usize,
+    /// Archive objects past retention removed, with their bodies.
+    pub archives_deleted: usize,
     /// Expired rows were left when the sweep's budget ran out.
     pub behind: bool,
 }
@@ -76,6 +79,22 @@ pub async fn run(relay: &Relay, now_ms: i64, budget: &Budget) -> Result<Retentio
     }
     retention::expire_dedup_keys(&relay.db, now_ms, s.retention_batch).await?;
     let bucket = relay.bodies()?;
+    loop {
+        let expired =
+            archive::expired(&relay.db, now_ms, s.retention_days, s.retention_batch).await?;
+        let full = expired.len() == s.retention_batch as usize;
+        for object in &expired {
+            report.bodies_deleted += remove_archive_object(relay, &bucket, &object.key).await?;
+            report.archives_deleted += 1;
+        }
+        if !full {
+            break;
+        }
+        if budget.spent(crate::relay::now_ms()) {
+            report.behind = true;
+            break;
+        }
+    }
     // R2 deletes up to 1,000 keys per call.
     for keys in expired_keys.chunks(1000) {
         bodies::delete_many(&bucket, keys.to_vec()).await?;
@@ -93,13 +112,58 @@ pub async fn run(relay: &Relay, now_ms: i64, budget: &Budget) -> Result<Retentio
     Ok(report)
 }
 
+/// Removes an archive object past retention: the bodies its records point at
+/// (but not one an ingest still in D1 shares), then the object, then its row,
+/// so a run cut short anywhere is finished by the next. Returns the bodies
+/// deleted.
+async fn remove_archive_object(relay: &Relay, bucket: &Bodies, key: &str) -> Result<usize> {
+    let mut deleted = 0;
+    if let Some(bytes) = bodies::get(bucket, key).await? {
+        let body_keys = archive_body_keys(&bytes)?;
+        let shared = retention::referenced_bodies(&relay.db, &body_keys).await?;
+        let unshared: Vec<String> = body_keys
+            .into_iter()
+            .filter(|k| !shared.contains(k))
+            .collect();
+        for keys in unshared.chunks(1000) {
+            bodies::delete_many(bucket, keys.to_vec()).await?;
+            deleted += keys.len();
+        }
+        bodies::delete(bucket, key).await?;
+    }
+    archive::forget(&relay.db, key).await?;
+    Ok(deleted)
+}
+
+/// The body keys an archive object's records point at, each once.
+fn archive_body_keys(bytes: &[u8]) -> Result<Vec<String>> {
+    let lines = crate::archive::decode(bytes, crate::archive::MAX_OBJECT_BYTES)
+        .map_err(|e| worker::Error::RustError(format!("archive object unreadable: {e}")))?;
+    let mut keys = std::collections::BTreeSet::new();
+    for line in lines {
+        let record: archive::ArchivedEvent = serde_json::from_str(&line)?;
+        keys.insert(record.body_key);
+    }
+    Ok(keys.into_iter().collect())
+}
+
+/// One page of the bucket walk. A body is an orphan when no ingest row points
+/// at it and it is younger than the hot window: an older one may belong to an
+/// archived event (compaction removes ingest rows, not bodies), and leaves
+/// with its archive object; what no archive holds (a body whose delete failed
+/// after its rows went) is left to the bucket's lifecycle rule (the deploy
+/// step in the README).
 async fn delete_orphans(relay: &Relay, bucket: &Bodies, now_ms: i64) -> Result<usize> {
     let cursor = meta::get(&relay.db, R2_CURSOR_KEY).await?.map(|m| m.value);
     let page = bodies::list(bucket, cursor, ORPHAN_SCAN).await?;
+    let hot_since = now_ms - relay.settings.hot_window_ms;
     let old_enough: Vec<String> = page
         .objects()
         .into_iter()
-        .filter(|o| (o.uploaded().as_millis() as i64) < now_ms - ORPHAN_GRACE_MS)
+        .filter(|o| {
+            let uploaded = o.uploaded().as_millis() as i64;
+            uploaded < now_ms - ORPHAN_GRACE_MS && uploaded > hot_since
+        })
         .map(|o| o.key())
         .collect();
     let mut deleted = 0;

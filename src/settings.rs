@@ -23,6 +23,8 @@ pub enum Fault {
     /// expired events and deleting them, widening the window in which a
     /// replay can revive one (the delete must notice).
     RetentionGapMs(u64),
+    /// Compaction's R2 archive write fails: the events must stay in D1.
+    ArchivePut,
 }
 
 impl Fault {
@@ -32,6 +34,7 @@ impl Fault {
             "d1_insert" => Some(Fault::D1Insert),
             "queue_send" => Some(Fault::QueueSend),
             "consume" => Some(Fault::Consume),
+            "archive_put" => Some(Fault::ArchivePut),
             word => {
                 if let Some(window) = word.strip_prefix("d1_deliver_outage=") {
                     let (from, until) = window.split_once('-')?;
@@ -79,6 +82,12 @@ pub struct Settings {
     pub retention_days: f64,
     /// Events expired per sweep.
     pub retention_batch: u32,
+    /// Delivered events stay in D1 this long after they were received; then
+    /// compaction moves them, with their attempts, into R2 archive objects.
+    pub hot_window_ms: i64,
+    /// Events compacted per batch (one batch writes at most one archive object
+    /// per route and hour, and one D1 batch).
+    pub compact_batch: u32,
     /// Consecutive failures of an endpoint that raise an alert.
     pub alert_failure_streak: u32,
     /// Refusals of one endpoint within a sweep interval that raise an alert.
@@ -167,6 +176,8 @@ impl Settings {
                 .filter(|d| d.is_finite() && *d > 0.0)
                 .unwrap_or(30.0),
             retention_batch: num("RETENTION_BATCH", 200) as u32,
+            hot_window_ms: num("HOT_WINDOW_S", 72 * 3600) as i64 * 1000,
+            compact_batch: num("COMPACT_BATCH", 500).clamp(1, 5_000) as u32,
             alert_failure_streak: num("ALERT_FAILURE_STREAK", 5).max(1) as u32,
             alert_refusal_spike: num("ALERT_REFUSAL_SPIKE", 50).max(1) as u32,
             alert_cooldown_s: num("ALERT_COOLDOWN_S", 3600),

@@ -13,14 +13,16 @@
 //! are delivered here (fewer when `D1_QUERIES_PER_INVOCATION`, the plan's D1
 //! query budget per invocation, leaves no room), and every other due event is
 //! re-enqueued, page by page, until the backlog is walked or the budget is
-//! spent (`backlog_left` then says the next run goes on). Retention works the
-//! same way. So a backlog drains at the speed of D1 and the queue, not at a
+//! spent (`backlog_left` then says the next run goes on). Compaction (delivered
+//! events leave D1 for the R2 archive a hot window after delivery) and
+//! retention work the same way. So a backlog drains at the speed of D1 and the queue, not at a
 //! fixed count per minute. Each run ends with a heartbeat, which health
 //! watches, carrying the database's size.
 //!
 //! It also drives circuit breakers: each route whose circuit is open and whose
 //! probe time has come gets one probe delivery.
 
+use crate::compact::{self, CompactionReport};
 use crate::deliver::{deliver_event, probe_route, Delivery};
 use crate::relay::{enqueue_many, now_ms, Relay};
 use crate::retention::{self, RetentionReport};
@@ -48,6 +50,7 @@ pub struct SweepReport {
     pub enqueued: usize,
     pub probes: usize,
     pub errors: usize,
+    pub compaction: Option<CompactionReport>,
     pub retention: Option<RetentionReport>,
     pub alerts: usize,
     /// Due events were left when the budget ran out: the next run goes on.
@@ -86,6 +89,16 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
         cursor = next;
     }
     report.backlog_left = more;
+    match compact::run(relay, now, &budget).await {
+        Ok(r) => report.compaction = Some(r),
+        Err(err) => {
+            report.errors += 1;
+            console_error!(
+                "{}",
+                json!({"msg": "compaction failed", "error": err.to_string()})
+            );
+        }
+    }
     match retention::run(relay, now, &budget).await {
         Ok(r) => report.retention = Some(r),
         Err(err) => {

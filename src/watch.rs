@@ -110,20 +110,14 @@ pub async fn capacity(relay: &Relay, report: &SweepReport, now: i64) -> Result<u
         }
     }
     let retention_behind = report.retention.as_ref().is_some_and(|r| r.behind);
-    for (behind, what) in [
-        (report.backlog_left, "recovery"),
-        (retention_behind, "retention"),
+    let compaction_behind = report.compaction.as_ref().is_some_and(|c| c.behind);
+    for (behind, what, key) in [
+        (report.backlog_left, "recovery", BEHIND_RECOVERY),
+        (compaction_behind, "compaction", BEHIND_COMPACTION),
+        (retention_behind, "retention", BEHIND_RETENTION),
     ] {
         if behind {
-            let alert = Alert::FallingBehind { what: what.into() };
-            raised.push((
-                if what == "recovery" {
-                    BEHIND_RECOVERY
-                } else {
-                    BEHIND_RETENTION
-                },
-                alert,
-            ));
+            raised.push((key, Alert::FallingBehind { what: what.into() }));
         }
     }
     let mut sent = 0;
@@ -153,6 +147,7 @@ async fn raise_once_per_cooldown(
 
 const BEHIND_RECOVERY: &str = "alert:behind_recovery";
 const BEHIND_RETENTION: &str = "alert:behind_retention";
+const BEHIND_COMPACTION: &str = "alert:behind_compaction";
 
 /// Alerts that the ack path answered `503` because storage failed: at most
 /// once per cooldown across isolates (a `meta` mark); the caller takes

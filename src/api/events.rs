@@ -10,12 +10,14 @@ use super::{endpoint_query, limit_query, next_cursor, parsed_query, query, read_
 use crate::error::{json_response, ApiError};
 use crate::event_query;
 use crate::headers::HeaderList;
+use crate::history::{self, ArchiveQuery};
 use crate::model::{parse_route_id, EndpointId, EventId, Status};
 use crate::relay::{enqueue, enqueue_many, now_ms, Relay};
+use crate::store::archive::ArchivedEvent;
 use crate::store::events::{self, EventRow, ListFilter};
 use crate::store::{attempts, bodies, ingests};
 use crate::time::iso8601;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{console_error, Headers, Response, Url};
 
@@ -74,9 +76,21 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         before_id: cursor.as_ref().map(EventId::as_str),
         limit,
     };
-    let rows = events::list(&relay.db, &filter).await?;
-    let next_cursor = next_cursor(&rows, limit, |r| &r.id);
-    let data: Vec<Value> = rows.iter().map(view).collect();
+    let live = events::list(&relay.db, &filter).await?;
+    let archived = match archive_query(&filter, status) {
+        Some(q) => history::page(relay, &q).await?,
+        None => Vec::new(),
+    };
+    let rows = merge_newest_first(live, archived, limit);
+    let next_cursor = next_cursor(&rows, limit, |(r, _)| &r.id);
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|(row, stored_in)| {
+            let mut v = view(row);
+            v["stored_in"] = json!(stored_in);
+            v
+        })
+        .collect();
     Ok(json_response(
         200,
         &json!({ "data": data, "next_cursor": next_cursor }),
@@ -84,14 +98,21 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
 }
 
 pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
-    let row = load(relay, raw_id).await?;
-    let attempts = attempts::list(&relay.db, &row.id).await?;
-    let ingest = ingests::get(&relay.db, &row.ingest_id).await?;
-    let headers: HeaderList = match &ingest {
-        Some(i) => serde_json::from_str(&i.headers)?,
+    let (row, attempts, headers, stored_in) = match find(relay, raw_id).await? {
+        Found::Live(row) => {
+            let attempts = attempts::list(&relay.db, &row.id).await?;
+            let ingest = ingests::get(&relay.db, &row.ingest_id).await?;
+            let headers = ingest.map(|i| i.headers);
+            (row, attempts, headers, StoredIn::D1)
+        }
+        Found::Archived(a) => (a.event, a.attempts, Some(a.headers), StoredIn::Archive),
+    };
+    let headers: HeaderList = match headers {
+        Some(h) => serde_json::from_str(&h)?,
         None => HeaderList::default(),
     };
     let mut body = view(&row);
+    body["stored_in"] = json!(stored_in);
     body["headers"] = json!(headers.iter().collect::<Vec<_>>());
     body["attempts"] = attempts
         .iter()
@@ -112,18 +133,22 @@ pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
 
 /// The stored body, byte for byte, with its original content type.
 pub async fn body(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
-    let row = load(relay, raw_id).await?;
-    let ingest = ingests::get(&relay.db, &row.ingest_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event body"))?;
-    let bytes = bodies::get(&relay.bodies()?, &ingest.body_key)
+    let (body_key, content_type) = match find(relay, raw_id).await? {
+        Found::Live(row) => {
+            let ingest = ingests::get(&relay.db, &row.ingest_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("event body"))?;
+            (ingest.body_key, ingest.content_type)
+        }
+        Found::Archived(a) => (a.body_key, a.event.content_type),
+    };
+    let bytes = bodies::get(&relay.bodies()?, &body_key)
         .await?
         .ok_or_else(|| ApiError::not_found("event body"))?;
     let headers = Headers::new();
     headers.set(
         "content-type",
-        ingest
-            .content_type
+        content_type
             .as_deref()
             .unwrap_or("application/octet-stream"),
     )?;
@@ -131,7 +156,19 @@ pub async fn body(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
 }
 
 pub async fn replay_one(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
-    let row = load(relay, raw_id).await?;
+    let row = match find(relay, raw_id).await? {
+        Found::Live(row) => row,
+        Found::Archived(a) => {
+            return Err(ApiError::new(
+                409,
+                "event_archived",
+                format!(
+                    "event {} was delivered and moved to the archive; replaying archived events is not built yet",
+                    a.event.id
+                ),
+            ))
+        }
+    };
     if !events::replay_one(&relay.db, &row.id, now_ms()).await? {
         return Err(ApiError::new(
             409,
@@ -248,11 +285,70 @@ fn log_enqueue_failure(result: worker::Result<()>) {
     }
 }
 
-async fn load(relay: &Relay, raw_id: &str) -> Result<EventRow, ApiError> {
+/// Where an event the API shows was read from.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum StoredIn {
+    /// The working set: the event is in D1.
+    D1,
+    /// Compaction moved it (delivered) to an R2 archive object.
+    Archive,
+}
+
+enum Found {
+    Live(EventRow),
+    Archived(ArchivedEvent),
+}
+
+/// The event from D1, or else from the archive; `404` when neither holds it.
+async fn find(relay: &Relay, raw_id: &str) -> Result<Found, ApiError> {
     let id = EventId::parse(raw_id).ok_or_else(|| ApiError::not_found("event"))?;
-    events::get(&relay.db, id.as_str())
-        .await?
-        .ok_or_else(|| ApiError::not_found("event"))
+    if let Some(row) = events::get(&relay.db, id.as_str()).await? {
+        return Ok(Found::Live(row));
+    }
+    match history::find(relay, &id).await? {
+        Some(a) => Ok(Found::Archived(a)),
+        None => Err(ApiError::not_found("event")),
+    }
+}
+
+/// The archive's part of an events list: one endpoint's delivered events, and
+/// only when the list does not look up ids or delivery ids (those the archive
+/// answers by id, through `GET /events/{id}`).
+fn archive_query<'a>(f: &ListFilter<'a>, status: Option<Status>) -> Option<ArchiveQuery<'a>> {
+    let delivered = status.is_none_or(|s| s == Status::Delivered);
+    if !delivered || f.lookup.is_some() {
+        return None;
+    }
+    Some(ArchiveQuery {
+        endpoint_id: f.endpoint_id?,
+        route_id: f.route_id,
+        event_type: f.event_type,
+        since_ms: f.since_ms,
+        until_ms: f.until_ms,
+        before_id: f.before_id,
+        limit: f.limit,
+    })
+}
+
+/// The page: D1's rows and the archive's, newest id first, an event in both
+/// shown as D1 has it.
+fn merge_newest_first(
+    live: Vec<EventRow>,
+    archived: Vec<ArchivedEvent>,
+    limit: u32,
+) -> Vec<(EventRow, StoredIn)> {
+    let in_d1: std::collections::HashSet<String> = live.iter().map(|r| r.id.clone()).collect();
+    let mut rows: Vec<(EventRow, StoredIn)> = live.into_iter().map(|r| (r, StoredIn::D1)).collect();
+    rows.extend(
+        archived
+            .into_iter()
+            .filter(|a| !in_d1.contains(&a.event.id))
+            .map(|a| (a.event, StoredIn::Archive)),
+    );
+    rows.sort_by(|a, b| b.0.id.cmp(&a.0.id));
+    rows.truncate(limit as usize);
+    rows
 }
 
 fn view(row: &EventRow) -> Value {

@@ -694,32 +694,39 @@ pub async fn route_counts(db: &Db, route_id: &str) -> Result<Counts> {
     counts_where(db, COUNTS_OF_ROUTE, &[text(route_id)]).await
 }
 
-/// The `SELECT` of [`Counts`] over `events`, then `$scope`. One statement per
-/// scope (not `?1 IS NULL OR ...`), so each is planned for its own index.
+/// The `SELECT` of [`Counts`] over `events`, then `$scope`, with the events
+/// of the same scope that compaction moved to the archive (all delivered;
+/// their `archives` rows count them). One statement per scope (not `?1 IS
+/// NULL OR ...`), so each is planned for its own index.
 macro_rules! counts_of {
     ($scope:literal) => {
         concat!(
-            "SELECT COUNT(*) AS received, \
-                    COALESCE(SUM(status = 'delivered'), 0) AS delivered, \
-                    COALESCE(SUM(status = 'dead'), 0) AS dead, \
-                    COALESCE(SUM(status IN ('received', 'delivering', 'retrying')), 0) AS in_flight \
-             FROM events ",
-            $scope
+            "SELECT SUM(received) AS received, SUM(delivered) AS delivered, \
+                    SUM(dead) AS dead, SUM(in_flight) AS in_flight FROM (\
+               SELECT COUNT(*) AS received, \
+                      COALESCE(SUM(status = 'delivered'), 0) AS delivered, \
+                      COALESCE(SUM(status = 'dead'), 0) AS dead, \
+                      COALESCE(SUM(status IN ('received', 'delivering', 'retrying')), 0) AS in_flight \
+               FROM events ",
+            $scope,
+            " UNION ALL SELECT COALESCE(SUM(events), 0), COALESCE(SUM(events), 0), 0, 0 FROM archives ",
+            $scope,
+            ")"
         )
     };
 }
 
 /// One endpoint's events (?1), read from `events_endpoint_inflight (endpoint_id,
-/// status, ...)` alone.
+/// status, ...)` alone, and its archive rows from `archives_endpoint_hour`.
 pub(crate) const COUNTS_OF_ENDPOINT: &str = counts_of!("WHERE endpoint_id = ?1");
 
 /// One route's events (?1), read from `events_route_inflight (route_id, status,
-/// ...)` alone.
+/// ...)` alone, and its archive rows from `archives_route`.
 pub(crate) const COUNTS_OF_ROUTE: &str = counts_of!("WHERE route_id = ?1");
 
-/// Every event: necessarily a read of every row, made over an index that holds
-/// `status` (a covering index scan) rather than the table. Hourly rollups are
-/// to replace it.
+/// Every event: necessarily a read of every row in D1, made over an index
+/// that holds `status` (a covering index scan) rather than the table, and of
+/// every archive row (one per object of a few hundred events).
 pub(crate) const COUNTS_OVERALL: &str = counts_of!("");
 
 async fn counts_where(db: &Db, sql: &str, args: &[JsValue]) -> Result<Counts> {

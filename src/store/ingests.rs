@@ -293,19 +293,32 @@ macro_rules! request_counts {
 /// The `SELECT` list of [`RequestCounts`] over `ingests`.
 pub const REQUEST_COUNTS: &str = request_counts!();
 
-/// One endpoint's requests (?1), read from `ingests_endpoint_status
-/// (endpoint_id, status, id)` alone.
-pub(crate) const REQUEST_COUNTS_OF_ENDPOINT: &str = concat!(
-    "SELECT ",
-    request_counts!(),
-    " FROM ingests WHERE endpoint_id = ?1"
-);
+/// [`RequestCounts`] over `ingests`, then `$scope`, with the ingests of the
+/// same scope that left D1 with their events for the archive (all routed;
+/// their `archives` rows count them).
+macro_rules! request_counts_of {
+    ($scope:literal) => {
+        concat!(
+            "SELECT SUM(received) AS received, SUM(routed) AS routed, SUM(filtered) AS filtered FROM (",
+            "SELECT ",
+            request_counts!(),
+            " FROM ingests ",
+            $scope,
+            " UNION ALL SELECT COALESCE(SUM(ingests), 0), COALESCE(SUM(ingests), 0), 0 FROM archives ",
+            $scope,
+            ")"
+        )
+    };
+}
 
-/// Every request: necessarily a read of every row, made over an index that
-/// holds `status` (a covering index scan) rather than the table. Hourly
-/// rollups are to replace it.
-pub(crate) const REQUEST_COUNTS_OVERALL: &str =
-    concat!("SELECT ", request_counts!(), " FROM ingests");
+/// One endpoint's requests (?1), read from `ingests_endpoint_status
+/// (endpoint_id, status, id)` alone, and its archive rows.
+pub(crate) const REQUEST_COUNTS_OF_ENDPOINT: &str = request_counts_of!("WHERE endpoint_id = ?1");
+
+/// Every request: necessarily a read of every row in D1, made over an index
+/// that holds `status` (a covering index scan) rather than the table, and of
+/// every archive row.
+pub(crate) const REQUEST_COUNTS_OVERALL: &str = request_counts_of!("");
 
 /// Every endpoint's requests, or one endpoint's.
 pub async fn request_counts(db: &Db, endpoint_id: Option<&str>) -> Result<RequestCounts> {

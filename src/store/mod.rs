@@ -4,6 +4,7 @@
 //! Timestamps are unix milliseconds bound as JS numbers (exact up to 2^53).
 
 pub mod alerts;
+pub mod archive;
 pub mod attempts;
 pub mod bodies;
 pub mod endpoint_cache;

@@ -13,7 +13,7 @@
 //! The database has never been analyzed (no `sqlite_stat1`), like a new D1
 //! database, so the planner decides from the schema and the SQL alone.
 
-use super::{alerts, endpoints, events, ingests, retention, rollups, stats};
+use super::{alerts, archive, endpoints, events, ingests, retention, rollups, stats};
 use crate::event_query::{EventTypeFilter, Lookup};
 use crate::model::{IngestStatus, Status};
 use rusqlite::types::Null;
@@ -840,4 +840,93 @@ fn due_for_sweep_takes_due_events_of_open_and_deleted_routes_oldest_first() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(next, ["evt_15", "evt_13", "evt_02"]);
+}
+
+// Compaction and the archive (src/compact.rs, src/history.rs).
+
+#[test]
+fn compaction_ranges_over_delivered_events_in_change_order() {
+    check(
+        "compactable",
+        archive::COMPACTABLE,
+        &[
+            "SEARCH e USING INDEX events_status_updated (status=? AND updated_at<?)",
+            "SEARCH i USING INDEX sqlite_autoindex_ingests_1 (id=?)",
+            "CORRELATED SCALAR SUBQUERY",
+            "SEARCH a USING INDEX sqlite_autoindex_attempts_1 (event_id=?)",
+        ],
+    );
+    check_no_sort("compactable", archive::COMPACTABLE);
+}
+
+#[test]
+fn compaction_removes_the_chosen_rows_by_key() {
+    let chosen = "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)";
+    check("insert archive", archive::INSERT_ARCHIVE, &[chosen]);
+    check(
+        "delete attempts",
+        &archive::delete_attempts_sql(),
+        &[chosen],
+    );
+    check("delete events", &archive::delete_events_sql(), &[chosen]);
+    check(
+        "count emptied ingests",
+        archive::COUNT_EMPTIED_INGESTS,
+        &[
+            "SEARCH archives USING INDEX sqlite_autoindex_archives_1 (key=?)",
+            "SEARCH ingests USING COVERING INDEX sqlite_autoindex_ingests_1 (id=?)",
+            "SEARCH e USING COVERING INDEX events_ingest (ingest_id=?)",
+        ],
+    );
+    check(
+        "delete emptied ingests",
+        archive::DELETE_EMPTIED_INGESTS,
+        &[
+            "SEARCH ingests USING COVERING INDEX sqlite_autoindex_ingests_1 (id=?)",
+            "SEARCH e USING COVERING INDEX events_ingest (ingest_id=?)",
+        ],
+    );
+}
+
+#[test]
+fn archive_rows_are_found_by_hour_and_endpoint() {
+    check(
+        "of hours",
+        &archive::of_hours_sql(),
+        &["SEARCH archives USING INDEX archives_hour (hour>? AND hour<?)"],
+    );
+    check(
+        "of endpoint",
+        &archive::of_endpoint_sql(),
+        &["SEARCH archives USING INDEX archives_endpoint_hour (endpoint_id=? AND hour>? AND hour<?)"],
+    );
+    check_no_sort("of endpoint", &archive::of_endpoint_sql());
+    check(
+        "expired archives",
+        archive::EXPIRED,
+        &[
+            "SCAN ep",
+            "SEARCH a USING INDEX archives_endpoint_hour (endpoint_id=? AND hour<?)",
+        ],
+    );
+}
+
+#[test]
+fn counts_add_the_archive_rows_of_their_scope() {
+    check(
+        "counts of an endpoint",
+        events::COUNTS_OF_ENDPOINT,
+        &[
+            "SEARCH events USING COVERING INDEX events_endpoint_inflight (endpoint_id=?)",
+            "SEARCH archives USING INDEX archives_endpoint_hour (endpoint_id=?)",
+        ],
+    );
+    check(
+        "counts of a route",
+        events::COUNTS_OF_ROUTE,
+        &[
+            "SEARCH events USING COVERING INDEX events_route_inflight (route_id=?)",
+            "SEARCH archives USING COVERING INDEX archives_route (route_id=?)",
+        ],
+    );
 }

@@ -31,11 +31,13 @@ pub struct Stats {
     pub endpoints: Vec<EndpointGauges>,
 }
 
-/// Every event by endpoint and status: necessarily a read of every row, made
-/// over `events_endpoint_inflight` (a covering index scan) rather than the
-/// table. Hourly rollups are to replace it.
-pub(crate) const EVENTS_BY_STATUS: &str =
-    "SELECT endpoint_id, status AS label, COUNT(*) AS n FROM events GROUP BY endpoint_id, status";
+/// Every event by endpoint and status: necessarily a read of every row in D1,
+/// made over `events_endpoint_inflight` (a covering index scan) rather than
+/// the table, and of every archive row (its events are delivered).
+pub(crate) const EVENTS_BY_STATUS: &str = "SELECT endpoint_id, label, SUM(n) AS n FROM (\
+       SELECT endpoint_id, status AS label, COUNT(*) AS n FROM events GROUP BY endpoint_id, status \
+       UNION ALL SELECT endpoint_id, 'delivered', SUM(events) FROM archives GROUP BY endpoint_id) \
+     GROUP BY endpoint_id, label";
 
 /// Every attempt by endpoint and outcome: necessarily a read of every attempt
 /// (over the covering `attempts_started`), with one lookup of its event by id.
@@ -208,12 +210,21 @@ pub(crate) fn endpoint_figures_sql(one_endpoint: bool) -> FiguresSql {
             only("id")
         ),
         counts: format!(
-            "SELECT endpoint_id, {STATUS_COUNTS} FROM events WHERE 1 {} GROUP BY endpoint_id",
-            only("endpoint_id")
+            "SELECT endpoint_id, SUM(received) AS received, SUM(delivered) AS delivered, \
+                    SUM(dead) AS dead, SUM(in_flight) AS in_flight FROM (\
+               SELECT endpoint_id, {STATUS_COUNTS} FROM events WHERE 1 {only} GROUP BY endpoint_id \
+               UNION ALL {ARCHIVED_COUNTS} WHERE 1 {only} GROUP BY endpoint_id) \
+             GROUP BY endpoint_id",
+            only = only("endpoint_id")
         ),
         requests: format!(
-            "SELECT endpoint_id, {REQUEST_COUNTS} FROM ingests WHERE 1 {} GROUP BY endpoint_id",
-            only("endpoint_id")
+            "SELECT endpoint_id, SUM(received) AS received, SUM(routed) AS routed, \
+                    SUM(filtered) AS filtered FROM (\
+               SELECT endpoint_id, {REQUEST_COUNTS} FROM ingests WHERE 1 {only} GROUP BY endpoint_id \
+               UNION ALL SELECT endpoint_id, SUM(ingests), SUM(ingests), 0 FROM archives \
+                 WHERE 1 {only} GROUP BY endpoint_id) \
+             GROUP BY endpoint_id",
+            only = only("endpoint_id")
         ),
         routes: format!(
             "SELECT COALESCE(r.source_id, r.id) AS endpoint_id, r.id AS route_id, r.name AS name, \
@@ -223,12 +234,16 @@ pub(crate) fn endpoint_figures_sql(one_endpoint: bool) -> FiguresSql {
                     COALESCE(c.delivered, 0) AS delivered, COALESCE(c.dead, 0) AS dead, \
                     COALESCE(c.in_flight, 0) AS in_flight \
              FROM endpoints r \
-             LEFT JOIN (SELECT route_id, {STATUS_COUNTS} FROM events WHERE 1 {} \
+             LEFT JOIN (SELECT route_id, SUM(received) AS received, SUM(delivered) AS delivered, \
+                               SUM(dead) AS dead, SUM(in_flight) AS in_flight FROM (\
+                          SELECT route_id, {STATUS_COUNTS} FROM events WHERE 1 {only} GROUP BY route_id \
+                          UNION ALL SELECT route_id, SUM(events), SUM(events), 0, 0 FROM archives \
+                            WHERE 1 {only} GROUP BY route_id) \
                         GROUP BY route_id) c ON c.route_id = r.id \
-             WHERE r.deleted_at IS NULL {} \
+             WHERE r.deleted_at IS NULL {this_endpoint} \
              ORDER BY endpoint_id, r.source_id IS NOT NULL, r.id",
-            only("endpoint_id"),
-            if one_endpoint {
+            only = only("endpoint_id"),
+            this_endpoint = if one_endpoint {
                 // Deleting an endpoint deletes its routes, so no live route has a
                 // deleted endpoint.
                 "AND (r.id = ?1 OR r.source_id = ?1)"
@@ -238,6 +253,10 @@ pub(crate) fn endpoint_figures_sql(one_endpoint: bool) -> FiguresSql {
         ),
     }
 }
+
+/// The archived events of each endpoint as a row of [`StatusCounts`]
+/// (archived events are delivered), to `UNION ALL` with the rows of `events`.
+const ARCHIVED_COUNTS: &str = "SELECT endpoint_id, SUM(events), SUM(events), 0, 0 FROM archives";
 
 /// The `SELECT` list of [`StatusCounts`] (without the key) over `events`.
 const STATUS_COUNTS: &str = "COUNT(*) AS received, \

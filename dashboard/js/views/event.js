@@ -1,7 +1,8 @@
 // One event: its facts, the attempts timeline (time, duration, status code,
 // class, response snippet), the stored request headers with credential and
 // signature values redacted, the payload (pretty or raw, downloadable), and
-// replay. While the event is in flight the page follows it.
+// replay. While the event is in flight the page follows it. An event
+// compaction moved to the R2 archive says so, and has no replay yet.
 import { api, endpoints as loadEndpoints } from "../api.js";
 import { h, fill, num, ms, bytes, time, ago, status, outcome, toast, failure, SECRET_HEADER, redacted } from "../dom.js";
 import { link } from "../nav.js";
@@ -32,7 +33,8 @@ export async function render(ctx) {
     h("div.card", h("h2", "Request headers"), headers)));
 
   function draw(e) {
-    const canReplay = ctx.can("replay") && (e.status === "dead" || e.status === "delivered");
+    const archived = e.stored_in === "archive";
+    const canReplay = ctx.can("replay") && !archived && (e.status === "dead" || e.status === "delivered");
     fill(head,
       h("div",
         h("h1.mono.event-id", e.id),
@@ -42,6 +44,9 @@ export async function render(ctx) {
     fill(facts,
       fact("Endpoint", ep ? h("a", { href: link("/events", { endpoint_id: e.endpoint_id }) }, ep.name) : e.endpoint_id),
       fact("Status", status(e.status)),
+      fact("Stored in", archived
+        ? h("span", { "data-testid": "stored-in" }, "the R2 archive (delivered long enough ago to leave D1; replay of archived events is not built yet)")
+        : h("span", { "data-testid": "stored-in" }, "D1 (the working set)")),
       fact("Received", time(e.received_at)),
       fact("Updated", time(e.updated_at)),
       e.delivered_at ? fact("Delivered", time(e.delivered_at)) : null,

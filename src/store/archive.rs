@@ -1,0 +1,280 @@
+//! The `archives` table and the D1 side of compaction: which delivered events
+//! leave D1, the batch that removes them once their archive object is in R2,
+//! and the index rows that find archived events again.
+//!
+//! An event leaves D1 only in the batch that records the object holding it,
+//! and only if it is still as it was chosen (delivered, untouched since before
+//! the hot window's cutoff): a replay in the meantime keeps it in D1, where
+//! reads look first. Its attempts go with it; its ingest goes once no event of
+//! the ingest is left, and the archive row counts it, so the request counts
+//! stay whole (`received = routed + filtered`).
+
+use super::attempts::AttemptRow;
+use super::events::EventRow;
+use super::{bind, int, text, Db, Stmt};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+use worker::Result;
+
+const DAY_MS: f64 = 86_400_000.0;
+
+/// An event as an archive object holds it: the event as the API lists it, its
+/// ingest's stored parts, and its attempts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ArchivedEvent {
+    #[serde(flatten)]
+    pub event: EventRow,
+    pub body_key: String,
+    pub body_sha256: String,
+    /// The forwardable headers, as the ingest stored them (a JSON array).
+    pub headers: String,
+    pub attempts: Vec<AttemptRow>,
+}
+
+#[derive(Deserialize)]
+struct RecordRow {
+    record: String,
+}
+
+/// Up to `limit` delivered events last changed before `cutoff_ms`, oldest
+/// change first, each as the JSON line of its archive record.
+pub async fn compactable(db: &Db, cutoff_ms: i64, limit: u32) -> Result<Vec<String>> {
+    let rows: Vec<RecordRow> = bind(
+        db.prepare(COMPACTABLE),
+        &[int(cutoff_ms), int(i64::from(limit))],
+    )?
+    .all()
+    .await?
+    .results()?;
+    Ok(rows.into_iter().map(|r| r.record).collect())
+}
+
+/// The statement of [`compactable`]: ?1 = the cutoff, ?2 = the limit. A range
+/// over `events_status_updated (status, updated_at)`, in its order (an event
+/// is delivered at its last change, so it leaves D1 a hot window after its
+/// delivery); its ingest by id and its attempts by primary key, in number
+/// order, built into one JSON object by D1 (`json(..)` keeps the attempts an
+/// array rather than a string).
+pub(crate) const COMPACTABLE: &str = "SELECT json_object( \
+       'id', e.id, 'ingest_id', e.ingest_id, 'endpoint_id', e.endpoint_id, 'route_id', e.route_id, \
+       'status', e.status, 'attempt_count', e.attempt_count, 'next_attempt_at', e.next_attempt_at, \
+       'last_error', e.last_error, 'dead_reason', e.dead_reason, 'received_at', e.received_at, \
+       'updated_at', e.updated_at, 'delivered_at', e.delivered_at, 'dedup_key', i.dedup_key, \
+       'content_type', i.content_type, 'body_size', i.body_size, 'event_type', i.event_type, \
+       'body_key', i.body_key, 'body_sha256', i.body_sha256, 'headers', i.headers, \
+       'attempts', json((SELECT json_group_array(json_object( \
+           'number', a.number, 'started_at', a.started_at, 'duration_ms', a.duration_ms, \
+           'status_code', a.status_code, 'outcome', a.outcome, 'error', a.error, \
+           'response_snippet', a.response_snippet)) \
+         FROM attempts a WHERE a.event_id = e.id))) AS record \
+     FROM events e JOIN ingests i ON i.id = e.ingest_id \
+     WHERE e.status = 'delivered' AND e.updated_at < ?1 \
+     ORDER BY e.updated_at LIMIT ?2";
+
+/// One archive object as its `archives` row records it.
+pub struct NewArchive<'a> {
+    pub key: &'a str,
+    pub endpoint_id: &'a str,
+    pub route_id: &'a str,
+    pub hour_ms: i64,
+    /// When the newest event inside was received: retention goes by it.
+    pub last_received_at: i64,
+    pub first_id: &'a str,
+    pub last_id: &'a str,
+    pub id_filter: &'a str,
+    /// The ids inside, as a JSON array.
+    pub event_ids_json: &'a str,
+}
+
+/// Whether a chosen event (?1 a JSON array of ids) is still as compaction
+/// chose it: delivered, and last changed before the cutoff (?2). A replay
+/// since then changed it after the cutoff.
+const STILL_COMPACTABLE: &str = "SELECT events.id FROM json_each(?1) chosen \
+     CROSS JOIN events ON events.id = chosen.value \
+     WHERE events.status = 'delivered' AND events.updated_at < ?2";
+
+/// Records the written objects and removes their events still as chosen, with
+/// their attempts and the ingests they leave empty, in one batch. The first
+/// object's row counts the ingests removed. `ingest_ids_json` is every chosen
+/// event's ingest id.
+pub async fn commit(
+    db: &Db,
+    objects: &[NewArchive<'_>],
+    all_ids_json: &str,
+    ingest_ids_json: &str,
+    cutoff_ms: i64,
+    now_ms: i64,
+) -> Result<usize> {
+    let Some(first) = objects.first() else {
+        return Ok(0);
+    };
+    let mut statements: Vec<Stmt> = Vec::with_capacity(objects.len() + 4);
+    for o in objects {
+        statements.push(bind(
+            db.prepare(INSERT_ARCHIVE),
+            &[
+                text(o.event_ids_json),
+                int(cutoff_ms),
+                text(o.key),
+                text(o.endpoint_id),
+                text(o.route_id),
+                int(o.hour_ms),
+                text(o.first_id),
+                text(o.last_id),
+                text(o.id_filter),
+                int(now_ms),
+                int(o.last_received_at),
+            ],
+        )?);
+    }
+    let chosen = [text(all_ids_json), int(cutoff_ms)];
+    statements.push(bind(db.prepare(delete_attempts_sql()), &chosen)?);
+    statements.push(bind(db.prepare(delete_events_sql()), &chosen)?);
+    let deleted_index = statements.len() - 1;
+    statements.push(bind(
+        db.prepare(COUNT_EMPTIED_INGESTS),
+        &[text(ingest_ids_json), text(first.key)],
+    )?);
+    statements.push(bind(
+        db.prepare(DELETE_EMPTIED_INGESTS),
+        &[text(ingest_ids_json)],
+    )?);
+    let results = db.batch(statements).await?;
+    match results.get(deleted_index) {
+        Some(r) => super::changes(r),
+        None => Ok(0),
+    }
+}
+
+/// ?1 = the object's ids, ?2 = the cutoff, ?3.. its fields: `events` counts
+/// only those still as chosen, which the same batch then removes.
+pub(crate) const INSERT_ARCHIVE: &str = "INSERT INTO archives \
+       (key, endpoint_id, route_id, hour, first_id, last_id, events, id_filter, created_at, \
+        last_received_at) \
+     SELECT ?3, ?4, ?5, ?6, ?7, ?8, COUNT(*), ?9, ?10, ?11 FROM (\
+       SELECT events.id FROM json_each(?1) chosen CROSS JOIN events ON events.id = chosen.value \
+       WHERE events.status = 'delivered' AND events.updated_at < ?2)";
+
+pub(crate) fn delete_attempts_sql() -> String {
+    format!("DELETE FROM attempts WHERE event_id IN ({STILL_COMPACTABLE})")
+}
+
+pub(crate) fn delete_events_sql() -> String {
+    format!("DELETE FROM events WHERE id IN ({STILL_COMPACTABLE})")
+}
+
+/// The chosen ingests (?1) no event is left for, counted on the row ?2.
+pub(crate) const COUNT_EMPTIED_INGESTS: &str = "UPDATE archives SET ingests = (\
+       SELECT COUNT(*) FROM ingests WHERE id IN (SELECT value FROM json_each(?1)) \
+         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = ingests.id)) \
+     WHERE key = ?2";
+
+/// The chosen ingests (?1) no event is left for. Their bodies stay in R2: the
+/// archive's records point at them until retention removes both.
+pub(crate) const DELETE_EMPTIED_INGESTS: &str =
+    "DELETE FROM ingests WHERE id IN (SELECT value FROM json_each(?1)) \
+     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = ingests.id)";
+
+/// An `archives` row, as reads use it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ArchiveRow {
+    pub key: String,
+    pub endpoint_id: String,
+    pub route_id: String,
+    pub hour: f64,
+    pub first_id: String,
+    pub last_id: String,
+    pub events: f64,
+    pub id_filter: String,
+}
+
+const ARCHIVE_COLUMNS: &str =
+    "key, endpoint_id, route_id, hour, first_id, last_id, events, id_filter";
+
+/// The objects of events received in the hours `[from_hour, to_hour]`.
+pub async fn of_hours(db: &Db, from_hour: i64, to_hour: i64) -> Result<Vec<ArchiveRow>> {
+    bind(db.prepare(of_hours_sql()), &[int(from_hour), int(to_hour)])?
+        .all()
+        .await?
+        .results()
+}
+
+pub(crate) fn of_hours_sql() -> String {
+    format!("SELECT {ARCHIVE_COLUMNS} FROM archives WHERE hour >= ?1 AND hour <= ?2")
+}
+
+/// An endpoint's objects of the hours `[from_hour, to_hour]`, newest hour
+/// first (and within an hour, newest first id first), up to `limit`.
+pub async fn of_endpoint(
+    db: &Db,
+    endpoint_id: &str,
+    from_hour: i64,
+    to_hour: i64,
+    limit: u32,
+) -> Result<Vec<ArchiveRow>> {
+    bind(
+        db.prepare(of_endpoint_sql()),
+        &[
+            text(endpoint_id),
+            int(from_hour),
+            int(to_hour),
+            int(i64::from(limit)),
+        ],
+    )?
+    .all()
+    .await?
+    .results()
+}
+
+pub(crate) fn of_endpoint_sql() -> String {
+    format!(
+        "SELECT {ARCHIVE_COLUMNS} FROM archives \
+         WHERE endpoint_id = ?1 AND hour >= ?2 AND hour <= ?3 \
+         ORDER BY hour DESC, first_id DESC LIMIT ?4"
+    )
+}
+
+/// Up to `limit` objects whose hour is older than their endpoint's retention.
+pub async fn expired(
+    db: &Db,
+    now_ms: i64,
+    default_days: f64,
+    limit: u32,
+) -> Result<Vec<ArchiveRow>> {
+    bind(
+        db.prepare(EXPIRED),
+        &[
+            int(now_ms),
+            JsValue::from_f64(default_days),
+            JsValue::from_f64(DAY_MS),
+            int(i64::from(limit)),
+        ],
+    )?
+    .all()
+    .await?
+    .results()
+}
+
+/// ?1 = now, ?2 = the default days, ?3 = one day in ms, ?4 = the limit. Driven
+/// from the endpoints (`CROSS JOIN` pins the order), each one's old hours read
+/// from `archives_endpoint_hour` (an object's hour is at most the receipt of
+/// its newest event). An object goes when its newest event's receipt is past
+/// retention, as an event in D1 goes by its receipt.
+pub(crate) const EXPIRED: &str =
+    "SELECT a.key AS key, a.endpoint_id AS endpoint_id, a.route_id AS route_id, a.hour AS hour, \
+            a.first_id AS first_id, a.last_id AS last_id, a.events AS events, a.id_filter AS id_filter \
+     FROM endpoints ep CROSS JOIN archives a \
+     WHERE a.endpoint_id = ep.id AND a.hour < ?1 - COALESCE(ep.retention_days, ?2) * ?3 \
+       AND a.last_received_at < ?1 - COALESCE(ep.retention_days, ?2) * ?3 \
+     ORDER BY a.hour LIMIT ?4";
+
+/// Removes an object's row, once the object and its bodies are gone.
+pub async fn forget(db: &Db, key: &str) -> Result<()> {
+    bind(
+        db.prepare("DELETE FROM archives WHERE key = ?1"),
+        &[text(key)],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}
