@@ -5,7 +5,7 @@
 -- (one row per object, a few hundred events each), so D1 keeps a few bytes per
 -- archived event instead of the event.
 CREATE TABLE archives (
-  key         TEXT PRIMARY KEY,             -- the R2 object (archive/<endpoint>/<hour>/<route>/<first id>.ndjson.gz)
+  key         TEXT PRIMARY KEY,             -- the R2 object (archive/<endpoint>/<hour>/<route>/<first id>.<batch>.ndjson.gz)
   endpoint_id TEXT NOT NULL,
   route_id    TEXT NOT NULL,
   hour        INTEGER NOT NULL,             -- the hour its events were received in, unix ms

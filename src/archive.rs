@@ -3,7 +3,7 @@
 //!
 //! Compaction writes the delivered events of one route received in one UTC
 //! hour, from one batch, as one object: gzip NDJSON, one event per line, under
-//! `archive/<endpoint>/<yyyy-mm-ddThh>/<route>/<first event id>.ndjson.gz`. So
+//! `archive/<endpoint>/<yyyy-mm-ddThh>/<route>/<first event id>.<batch>.ndjson.gz`. So
 //! an endpoint's events of an hour are one prefix, and retention removes whole
 //! objects. D1 keeps one `archives` row per object with a Bloom filter of its
 //! ids ([`IdFilter`]): finding an archived event by id reads the rows of the
@@ -33,12 +33,21 @@ const HASHES: u64 = 7;
 /// The smallest filter (bits), so a handful of ids does not give a useless one.
 const MIN_BITS: usize = 64;
 
-/// The R2 key of an archive object.
-pub fn object_key(endpoint_id: &str, route_id: &str, hour_ms: i64, first_id: &str) -> String {
+/// The R2 key of an archive object. `batch` is unique to the compaction batch
+/// that writes it: an event replayed after compaction is compacted again, and
+/// may then be the first id of a second object of the same hour, which must
+/// never overwrite the first.
+pub fn object_key(
+    endpoint_id: &str,
+    route_id: &str,
+    hour_ms: i64,
+    first_id: &str,
+    batch: &str,
+) -> String {
     let hour = chrono::DateTime::from_timestamp_millis(hour_ms)
         .map(|t| t.format("%Y-%m-%dT%H").to_string())
         .unwrap_or_else(|| "unknown-hour".into());
-    format!("{PREFIX}{endpoint_id}/{hour}/{route_id}/{first_id}.ndjson.gz")
+    format!("{PREFIX}{endpoint_id}/{hour}/{route_id}/{first_id}.{batch}.ndjson.gz")
 }
 
 /// One object's bytes: the lines, newline-terminated, gzip-compressed.
@@ -129,8 +138,8 @@ mod tests {
     #[test]
     fn keys_put_an_endpoints_hour_under_one_prefix() {
         // 2023-11-14T22:00:00Z
-        let key = object_key("ep_1", "rt_2", 1_699_999_200_000, "evt_01h");
-        assert_eq!(key, "archive/ep_1/2023-11-14T22/rt_2/evt_01h.ndjson.gz");
+        let key = object_key("ep_1", "rt_2", 1_699_999_200_000, "evt_01h", "b1");
+        assert_eq!(key, "archive/ep_1/2023-11-14T22/rt_2/evt_01h.b1.ndjson.gz");
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! events a hot window (`HOT_WINDOW_S`, 72 h) after their delivery move, with
 //! their attempts, into gzip NDJSON objects in R2 (see [`crate::archive`]), and
 //! only then leave D1. A failed object write leaves its events in D1 for the
-//! next run; nothing is removed that is not in R2 first.
+//! next run; nothing is removed that is not in R2 first. A D1 failure after
+//! the write leaves an object no `archives` row points at: its events stay in
+//! D1 and go into another object later, and the stray one is left to the
+//! bucket's lifecycle rule (reads go through the rows, so it is never read).
 //!
 //! Batches of `COMPACT_BATCH` events go for as long as they come back full and
 //! the sweep's budget lasts (`behind` says events were left), so compaction
@@ -86,9 +89,11 @@ async fn compact_batch(
     report: &mut CompactionReport,
 ) -> Result<()> {
     let groups = group(lines)?;
+    let batch = hex::encode(crate::relay::random_bytes::<6>());
+    let batch = batch.as_str();
     let written: Vec<(Group, Result<String>)> = stream::iter(groups)
         .map(|g| async move {
-            let put = write_object(relay, &g).await;
+            let put = write_object(relay, &g, batch).await;
             (g, put)
         })
         .buffer_unordered(PUT_CONCURRENCY)
@@ -186,14 +191,14 @@ fn group(lines: Vec<String>) -> Result<Vec<Group>> {
 }
 
 /// Writes the group's object; its key.
-async fn write_object(relay: &Relay, g: &Group) -> Result<String> {
+async fn write_object(relay: &Relay, g: &Group, batch: &str) -> Result<String> {
     if relay.settings.faults.contains(&Fault::ArchivePut) {
         return Err(worker::Error::RustError(
             "injected fault: archive_put".into(),
         ));
     }
     let first_id = g.events.first().map_or("", |e| e.0.as_str());
-    let key = archive::object_key(&g.endpoint_id, &g.route_id, g.hour_ms, first_id);
+    let key = archive::object_key(&g.endpoint_id, &g.route_id, g.hour_ms, first_id, batch);
     let bytes = archive::encode(g.events.iter().map(|e| e.2.as_str()))
         .map_err(|e| worker::Error::RustError(format!("archive encoding: {e}")))?;
     bodies::put(&relay.bodies()?, &key, bytes, Some(archive::CONTENT_TYPE)).await?;

@@ -17,23 +17,35 @@ use std::collections::HashMap;
 use worker::Result;
 
 const HOUR_MS: i64 = 3_600_000;
-/// Archive objects one page of the events list reads at most.
-const OBJECTS_PER_PAGE: u32 = 24;
+/// Archive rows one page looks at (rows are small; objects are what cost).
+const ROWS_PER_PAGE: u32 = 500;
 
-/// The archived event with this id, if the archive holds it: only the objects
+/// An archived event, and the object it was read from.
+pub struct Archived {
+    pub record: ArchivedEvent,
+    pub object_key: String,
+}
+
+/// The archived event with this id, if the archive holds it (its newest copy:
+/// an event replayed and compacted again is in two objects): only the objects
 /// of the hours around its id's minting whose filter may hold it are read.
-pub async fn find(relay: &Relay, id: &EventId) -> Result<Option<ArchivedEvent>> {
+pub async fn find(relay: &Relay, id: &EventId) -> Result<Option<Archived>> {
     let Some(minted) = id.minted_at_ms() else {
         return Ok(None);
     };
     let hour = hour_of(minted);
     let rows = store::of_hours(&relay.db, hour - HOUR_MS, hour + HOUR_MS).await?;
     let candidates = rows.into_iter().filter(|r| may_hold(r, id.as_str()));
-    let mut found: Option<ArchivedEvent> = None;
+    let mut found: Option<Archived> = None;
     for row in candidates {
         for record in read_object(relay, &row.key).await? {
-            if record.event.id == id.as_str() && is_newer(&record, found.as_ref()) {
-                found = Some(record);
+            if record.event.id == id.as_str()
+                && is_newer(&record, found.as_ref().map(|f| &f.record))
+            {
+                found = Some(Archived {
+                    record,
+                    object_key: row.key.clone(),
+                });
             }
         }
     }
@@ -62,59 +74,102 @@ pub struct ArchiveQuery<'a> {
 }
 
 /// Up to `limit` of the endpoint's archived events that pass the query, newest
-/// id first. Objects are read newest hour first until the page is full and
-/// no object left can hold a newer event (ids are minted at receipt, so an
-/// object an hour older holds older ids), reading at most
-/// [`OBJECTS_PER_PAGE`]; the list's cursor goes on from the last event.
-pub async fn page(relay: &Relay, q: &ArchiveQuery<'_>) -> Result<Vec<ArchivedEvent>> {
+/// id first. Objects are read newest first (by hour, then by their last id);
+/// an object whose ids are all below the page's current last is skipped, and
+/// the walk ends once the page is full and no object left can hold a newer
+/// event (ids are minted at receipt, so an object an hour older holds older
+/// ids). At most `ARCHIVE_PAGE_OBJECTS` objects are read: a page cut short holds
+/// only events newer than every object left unread, so the list's cursor,
+/// which goes on from the last event, skips nothing.
+pub async fn page(relay: &Relay, q: &ArchiveQuery<'_>) -> Result<ArchivePage> {
     let from_hour = q.since_ms.map_or(0, hour_of);
     let before_hour = q
         .before_id
         .and_then(EventId::parse)
         .and_then(|id| id.minted_at_ms())
         .map(|t| hour_of(t) + HOUR_MS);
-    let until_hour = q.until_ms.map(|t| hour_of(t - 1));
+    let until_hour = q.until_ms.map(|t| hour_of(t - 1) + HOUR_MS);
     let to_hour = match (before_hour, until_hour) {
         (Some(a), Some(b)) => a.min(b),
         (a, b) => a.or(b).unwrap_or(i64::MAX / 2),
     };
-    let rows = store::of_endpoint(
-        &relay.db,
-        q.endpoint_id,
-        from_hour,
-        to_hour,
-        OBJECTS_PER_PAGE,
-    )
-    .await?;
+    let rows =
+        store::of_endpoint(&relay.db, q.endpoint_id, from_hour, to_hour, ROWS_PER_PAGE).await?;
     let mut kept: HashMap<String, ArchivedEvent> = HashMap::new();
-    for row in rows {
-        if enough(&kept, q.limit, row.hour as i64) {
+    let mut read = 0;
+    let mut unread_above: Option<String> = None;
+    for row in &rows {
+        if q.before_id.is_some_and(|b| row.first_id.as_str() >= b) {
+            continue;
+        }
+        let floor = page_floor(&kept, q.limit);
+        if floor.as_ref().is_some_and(|(id, _)| row.last_id <= *id) {
+            continue;
+        }
+        if floor.is_some_and(|(_, received)| row.hour as i64 + HOUR_MS < hour_of(received)) {
             break;
         }
+        if read == relay.settings.archive_page_objects {
+            let highest = unread_above.get_or_insert_with(|| row.last_id.clone());
+            if row.last_id > *highest {
+                *highest = row.last_id.clone();
+            }
+            continue;
+        }
+        read += 1;
         for record in read_object(relay, &row.key).await? {
             if passes(&record, q) && is_newer(&record, kept.get(&record.event.id)) {
                 kept.insert(record.event.id.clone(), record);
             }
         }
+        keep_newest(&mut kept, q.limit);
     }
-    let mut events: Vec<ArchivedEvent> = kept.into_values().collect();
+    let mut events: Vec<ArchivedEvent> = kept
+        .into_values()
+        .filter(|r| unread_above.as_ref().is_none_or(|u| r.event.id > *u))
+        .collect();
     events.sort_by(|a, b| b.event.id.cmp(&a.event.id));
     events.truncate(q.limit as usize);
-    Ok(events)
+    Ok(ArchivePage {
+        events,
+        unread_up_to: unread_above,
+    })
 }
 
-/// Whether the page is full and an object of `hour` cannot change it: every
-/// event it holds was received in that hour, so its ids were minted before
-/// the end of it, earlier than the page's oldest event by more than an hour.
-fn enough(kept: &HashMap<String, ArchivedEvent>, limit: u32, hour: i64) -> bool {
-    if kept.len() < limit as usize {
-        return false;
+/// One page of an endpoint's archived events.
+pub struct ArchivePage {
+    /// Newest id first.
+    pub events: Vec<ArchivedEvent>,
+    /// The page was cut short: objects holding ids up to this one are left
+    /// unread. The page (D1's rows too) holds only newer ids, and the next
+    /// one starts here.
+    pub unread_up_to: Option<String>,
+}
+
+/// Drops all but the `limit` newest ids (a page never shows more).
+fn keep_newest(kept: &mut HashMap<String, ArchivedEvent>, limit: u32) {
+    if kept.len() <= limit as usize {
+        return;
     }
-    let mut received: Vec<f64> = kept.values().map(|r| r.event.received_at).collect();
-    received.sort_by(|a, b| b.total_cmp(a));
-    received
-        .get(limit as usize - 1)
-        .is_some_and(|&t| hour + HOUR_MS < hour_of(t as i64))
+    let mut ids: Vec<String> = kept.keys().cloned().collect();
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    for id in ids.into_iter().skip(limit as usize) {
+        kept.remove(&id);
+    }
+}
+
+/// When the page is full: the id and receipt of its last (oldest) event.
+fn page_floor(kept: &HashMap<String, ArchivedEvent>, limit: u32) -> Option<(String, i64)> {
+    if kept.len() < limit as usize {
+        return None;
+    }
+    let mut ids: Vec<(&String, f64)> = kept
+        .iter()
+        .map(|(id, r)| (id, r.event.received_at))
+        .collect();
+    ids.sort_by(|a, b| b.0.cmp(a.0));
+    ids.get(limit as usize - 1)
+        .map(|(id, received)| ((*id).clone(), *received as i64))
 }
 
 fn passes(record: &ArchivedEvent, q: &ArchiveQuery<'_>) -> bool {

@@ -46,6 +46,25 @@ macro_rules! typed_id {
                 &self.0
             }
 
+            /// The smallest id minted at `ms` (no id minted earlier sorts
+            /// at or after it): a bound for a range of ids by time.
+            pub fn first_minted_at(ms: i64) -> Self {
+                Self(new_id($prefix, ms.max(0) as u64, [0; 10]))
+            }
+
+            /// The id right after this one in sort order (a cursor that
+            /// keeps this id on the next page); `None` at the very end.
+            pub fn successor(&self) -> Option<Self> {
+                let ulid = self.0.strip_prefix(concat!($prefix, "_"))?;
+                let n = ulid::Ulid::from_string(&ulid.to_ascii_uppercase()).ok()?.0;
+                let next = ulid::Ulid(n.checked_add(1)?);
+                Some(Self(format!(
+                    "{}_{}",
+                    $prefix,
+                    next.to_string().to_ascii_lowercase()
+                )))
+            }
+
             /// When the id was minted (the ULID's timestamp), unix ms.
             pub fn minted_at_ms(&self) -> Option<i64> {
                 let ulid = self.0.strip_prefix(concat!($prefix, "_"))?;
@@ -345,6 +364,36 @@ pub struct EndpointState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_bound_ranges_by_the_time_they_were_minted() {
+        let at = 1_700_000_000_123;
+        let first = EventId::first_minted_at(at);
+        assert_eq!(first.minted_at_ms(), Some(at));
+        for random in [[0; 10], [0xff; 10], [0x5a; 10]] {
+            let id = EventId::generate(at as u64, random);
+            assert_eq!(id.minted_at_ms(), Some(at));
+            assert!(
+                first.as_str() <= id.as_str(),
+                "{id} sorts at or after {first}"
+            );
+            assert!(EventId::generate(at as u64 - 1, random).as_str() < first.as_str());
+        }
+        let id = EventId::generate(at as u64, [0x5a; 10]);
+        let next = id.successor().unwrap();
+        assert!(id.as_str() < next.as_str());
+        assert_eq!(EventId::parse(next.as_str()), Some(next.clone()));
+        let last_of_its_ms = EventId::generate(at as u64, [0xff; 10]);
+        assert_eq!(
+            last_of_its_ms.successor(),
+            Some(EventId::first_minted_at(at + 1))
+        );
+        assert_eq!(EventId::parse("evt_nope!"), None);
+        assert_eq!(
+            EventId::parse("evt_zzzz").and_then(|i| i.minted_at_ms()),
+            None
+        );
+    }
 
     #[test]
     fn ingest_statuses_parse_by_name_and_follow_the_routed_events() {

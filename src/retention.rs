@@ -77,7 +77,18 @@ pub async fn run(relay: &Relay, now_ms: i64, budget: &Budget) -> Result<Retentio
             break;
         }
     }
-    retention::expire_dedup_keys(&relay.db, now_ms, s.retention_batch).await?;
+    loop {
+        // Keys expire as fast as webhooks arrive: a fixed count per run would
+        // fall behind any rate above it.
+        let removed = retention::expire_dedup_keys(&relay.db, now_ms, s.retention_batch).await?;
+        if removed < s.retention_batch as usize {
+            break;
+        }
+        if budget.spent(crate::relay::now_ms()) {
+            report.behind = true;
+            break;
+        }
+    }
     let bucket = relay.bodies()?;
     loop {
         let expired =

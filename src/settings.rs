@@ -88,6 +88,9 @@ pub struct Settings {
     /// Events compacted per batch (one batch writes at most one archive object
     /// per route and hour, and one D1 batch).
     pub compact_batch: u32,
+    /// Archive objects one page of the events list reads at most (a page cut
+    /// short says where the next one goes on).
+    pub archive_page_objects: u32,
     /// Consecutive failures of an endpoint that raise an alert.
     pub alert_failure_streak: u32,
     /// Refusals of one endpoint within a sweep interval that raise an alert.
@@ -178,6 +181,7 @@ impl Settings {
             retention_batch: num("RETENTION_BATCH", 200) as u32,
             hot_window_ms: num("HOT_WINDOW_S", 72 * 3600) as i64 * 1000,
             compact_batch: num("COMPACT_BATCH", 500).clamp(1, 5_000) as u32,
+            archive_page_objects: num("ARCHIVE_PAGE_OBJECTS", 24).clamp(1, 200) as u32,
             alert_failure_streak: num("ALERT_FAILURE_STREAK", 5).max(1) as u32,
             alert_refusal_spike: num("ALERT_REFUSAL_SPIKE", 50).max(1) as u32,
             alert_cooldown_s: num("ALERT_COOLDOWN_S", 3600),
@@ -215,6 +219,9 @@ mod tests {
         assert!(!s.faults_per_request);
         assert_eq!(s.public_url, None);
         assert_eq!(s.retention_days, 30.0);
+        assert_eq!(s.hot_window_ms, 72 * 3_600_000);
+        assert_eq!(s.compact_batch, 500);
+        assert_eq!(s.archive_page_objects, 24);
     }
 
     #[test]

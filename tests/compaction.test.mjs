@@ -5,8 +5,6 @@
 // retention removes archive objects and their bodies and nothing else.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { Relay, sleep } from "./support/relay.mjs";
 import { startDestination, sequence } from "./support/destination.mjs";
 import { assertConservation, assertRequests } from "./support/checks.mjs";
@@ -44,6 +42,15 @@ async function send(relay, epId, n, tag) {
   return ids;
 }
 
+/** Acks `n` webhooks, waits until each is delivered and past the hot window, and fires the cron; its compaction report. */
+async function sendAndCompact(relay, epId, n, tag) {
+  const ids = await send(relay, epId, n, tag);
+  for (const id of ids) await relay.waitForEvent(id, delivered);
+  await sleep(HOT_WINDOW_S * 1000 + 500);
+  await relay.fireCron();
+  return { ids, report: (await relay.health()).sweeper.last_report.compaction };
+}
+
 /** Every page of a list, following the cursor. */
 async function listAll(relay, query, limit) {
   const seen = [];
@@ -72,20 +79,6 @@ async function figures(relay, epId) {
 }
 
 const withoutStorage = ({ stored_in, ...rest }) => rest;
-
-/** Files under the local R2 bucket's blob store (miniflare keeps one per object). */
-function r2BlobCount(relay) {
-  let count = 0;
-  const walk = (dir) => {
-    for (const name of readdirSync(dir)) {
-      const p = join(dir, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (dir.includes("blobs")) count++;
-    }
-  };
-  walk(join(relay.stateDir, "v3", "r2"));
-  return count;
-}
 
 describe("compaction", () => {
   let relay;
@@ -154,9 +147,6 @@ describe("compaction", () => {
       assert.equal(await res.text(), before.bodies[id]);
     }
     assert.equal((await relay.api("GET", "/events/evt_01aaaaaaaaaaaaaaaaaaaaaaaa")).status, 404, "an unknown id is still unknown");
-    const replay = await relay.api("POST", `/events/${ids[0]}/replay`);
-    assert.equal(replay.status, 409, replay.text);
-    assert.equal(replay.json.error.code, "event_archived");
   });
 
   it("lists the endpoint's events by time as before, across pages and filters", async () => {
@@ -185,17 +175,57 @@ describe("compaction", () => {
     await assertConservation(relay, dying.id, { received: 1, dead: 1 });
     await assertRequests(relay, ep.id, { received: 12, routed: 12, filtered: 0 });
   });
+
+  it("replays an archived event: back into D1, delivered again with its numbering continued, and compacted again", async () => {
+    const id = ids[0];
+    const was = await relay.event(id);
+    const reached = dest.to("/shop").length;
+    const replay = await relay.api("POST", `/events/${id}/replay`);
+    assert.equal(replay.status, 202, replay.text);
+    assert.deepEqual(replay.json, { id, status: "received" });
+    const again = await relay.waitForEvent(id, (e) => delivered(e) && e.attempt_count === was.attempt_count + 1);
+    assert.equal(again.stored_in, "d1");
+    assert.deepEqual(again.attempts.map((a) => a.number), [...was.attempts.map((a) => a.number), was.attempt_count + 1]);
+    assert.deepEqual(again.headers, was.headers);
+    assert.equal(dest.to("/shop").length, reached + 1, "delivered once more");
+    await assertConservation(relay, ep.id, { received: 18, delivered: 18 });
+    await assertRequests(relay, ep.id, { received: 12, routed: 12, filtered: 0 });
+    await sleep(HOT_WINDOW_S * 1000 + 500);
+    await relay.fireCron();
+    const back = await relay.event(id);
+    assert.equal(back.stored_in, "archive");
+    assert.equal(back.attempt_count, was.attempt_count + 1, "the newest copy answers");
+    const listed = await listAll(relay, `endpoint_id=${ep.id}`, 200);
+    assert.equal(listed.filter((e) => e.id === id).length, 1, "listed once");
+    assert.equal(listed.length, 18);
+    await assertConservation(relay, ep.id, { received: 18, delivered: 18 });
+    await assertRequests(relay, ep.id, { received: 12, routed: 12, filtered: 0 });
+  });
+});
+
+describe("a list over many archive objects", () => {
+  it("pages through every archived event once, in order, when a page may read only two objects", async () => {
+    const relay = await startRelay("compaction-pages", { COMPACT_BATCH: "2", ARCHIVE_PAGE_OBJECTS: "2" });
+    const ep = await relay.createEndpoint({ name: "many", provider: "none", destination_url: dest.route("/many") });
+    const { ids, report } = await sendAndCompact(relay, ep.id, 9, "many");
+    assert.equal(report.events_compacted, 9, JSON.stringify(report));
+    assert.ok(report.objects_written >= 5, "at most two events per object");
+    const paidIds = new Set(ids.filter((_, i) => i % 2 === 1)); // send() alternates created, paid
+    const newestFirst = [...ids].sort().reverse();
+    for (const limit of [1, 3, 4, 50]) {
+      const listed = await listAll(relay, `endpoint_id=${ep.id}`, limit);
+      assert.deepEqual(listed.map((e) => e.id), newestFirst, `pages of ${limit}`);
+    }
+    const paid = await listAll(relay, `endpoint_id=${ep.id}&event_type=order.paid`, 2);
+    assert.deepEqual(paid.map((e) => e.id), newestFirst.filter((id) => paidIds.has(id)), "filtered pages too");
+  });
 });
 
 describe("an archive write that fails", () => {
   it("keeps the events in D1, and the next run with a working bucket moves them", async () => {
     const relay = await startRelay("compaction-fault", { FAULTS: "per_request,archive_put" });
     const ep = await relay.createEndpoint({ name: "kept", provider: "none", destination_url: dest.route("/kept") });
-    const ids = await send(relay, ep.id, 3, "kept");
-    for (const id of ids) await relay.waitForEvent(id, delivered);
-    await sleep(HOT_WINDOW_S * 1000 + 500);
-    await relay.fireCron();
-    const report = (await relay.health()).sweeper.last_report.compaction;
+    const { ids, report } = await sendAndCompact(relay, ep.id, 3, "kept");
     assert.equal(report.events_compacted, 0, JSON.stringify(report));
     assert.ok(report.objects_failed >= 1);
     for (const id of ids) assert.equal((await relay.event(id)).stored_in, "d1");
@@ -223,7 +253,7 @@ describe("retention of the archive", () => {
     assert.equal((await relay.health()).sweeper.last_report.compaction.events_compacted, 5);
     const shortObjects = (await relay.d1Rows(`SELECT COUNT(*) AS n FROM archives WHERE endpoint_id = '${short.id}'`))[0].n;
     assert.ok(shortObjects >= 1);
-    const blobs = r2BlobCount(relay);
+    const blobs = relay.r2BlobCount();
     const keptBefore = await Promise.all(keptIds.map((id) => relay.event(id)));
 
     await sleep(5500); // past the short endpoint's retention (about 5.2 s)
@@ -235,7 +265,7 @@ describe("retention of the archive", () => {
       assert.equal((await relay.api("GET", `/events/${id}`)).status, 404, "its archived event is gone");
       assert.equal((await relay.api("GET", `/events/${id}/body`)).status, 404);
     }
-    assert.equal(r2BlobCount(relay), blobs - 3 - shortObjects, "exactly its three bodies and its objects left R2");
+    assert.equal(relay.r2BlobCount(), blobs - 3 - shortObjects, "exactly its three bodies and its objects left R2");
     assert.deepEqual(await Promise.all(keptIds.map((id) => relay.event(id))), keptBefore, "the other endpoint's archive is untouched");
     assert.deepEqual(await relay.d1Rows(`SELECT COUNT(*) AS n FROM archives WHERE endpoint_id = '${short.id}'`), [{ n: 0 }]);
     await assertConservation(relay, short.id, { received: 0, delivered: 0 });

@@ -3,8 +3,6 @@
 // Prometheus text reflect what happened.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { Relay, sleep } from "./support/relay.mjs";
 import { startDestination, sequence } from "./support/destination.mjs";
 import * as sign from "./support/providers.mjs";
@@ -22,20 +20,6 @@ after(async () => {
 });
 
 const delivered = (e) => e.status === "delivered";
-
-/** Files under the local R2 bucket's blob store (miniflare keeps one per object). */
-function r2BlobCount() {
-  let count = 0;
-  const walk = (dir) => {
-    for (const name of readdirSync(dir)) {
-      const p = join(dir, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (dir.includes("blobs")) count++;
-    }
-  };
-  walk(join(relay.stateDir, "v3", "r2"));
-  return count;
-}
 
 describe("retention", () => {
   it("deletes expired finished events with their attempts and bodies, keeps in-flight and overridden ones", async () => {
@@ -57,7 +41,7 @@ describe("retention", () => {
     const keptId = (await relay.ingest(kept.id, "kept-by-override")).json.id;
     const heldId = (await relay.ingest(held.id, "in-flight-while-paused")).json.id;
     for (const id of [...expired, keptId]) await relay.waitForEvent(id, delivered);
-    const blobsBefore = r2BlobCount();
+    const blobsBefore = relay.r2BlobCount();
     assert.ok(blobsBefore >= 6, `bodies stored: ${blobsBefore}`);
 
     await sleep(4500);
@@ -69,7 +53,7 @@ describe("retention", () => {
     assert.equal((await relay.event(keptId)).status, "delivered", "a longer endpoint retention keeps it");
     assert.equal((await relay.event(heldId)).status, "received", "in-flight events are never deleted");
     assert.deepEqual(await filteredList(), [], "the expired filtered ingest is deleted");
-    assert.equal(r2BlobCount(), blobsBefore - 4, "exactly the three expired events' bodies and the filtered one left R2");
+    assert.equal(relay.r2BlobCount(), blobsBefore - 4, "exactly the three expired events' bodies and the filtered one left R2");
     const health = await relay.health();
     assert.ok(health.sweeper.last_report.retention.bodies_deleted >= 4);
     assert.deepEqual((await relay.health(sieve.id)).requests, { received: 0, routed: 0, filtered: 0 }, "no longer counted");

@@ -3,6 +3,10 @@
 //! endpoint, status, event type, receipt time and id or provider delivery id
 //! (`event_query` checks those), newest first, with a cursor.
 //!
+//! Events compaction moved to the R2 archive answer too (`history`): by id,
+//! with their body, and in an endpoint's list, merged with D1's rows by id;
+//! each answer says where it was read from (`stored_in`).
+//!
 //! Replay moves `dead` (or `delivered`) back to `received`: the attempt history is
 //! kept and numbering continues; the retry schedule starts over.
 
@@ -10,10 +14,10 @@ use super::{endpoint_query, limit_query, next_cursor, parsed_query, query, read_
 use crate::error::{json_response, ApiError};
 use crate::event_query;
 use crate::headers::HeaderList;
-use crate::history::{self, ArchiveQuery};
+use crate::history::{self, ArchivePage, ArchiveQuery, Archived};
 use crate::model::{parse_route_id, EndpointId, EventId, Status};
 use crate::relay::{enqueue, enqueue_many, now_ms, Relay};
-use crate::store::archive::ArchivedEvent;
+use crate::store::archive::{self, ArchivedEvent};
 use crate::store::events::{self, EventRow, ListFilter};
 use crate::store::{attempts, bodies, ingests};
 use crate::time::iso8601;
@@ -79,10 +83,23 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
     let live = events::list(&relay.db, &filter).await?;
     let archived = match archive_query(&filter, status) {
         Some(q) => history::page(relay, &q).await?,
-        None => Vec::new(),
+        None => ArchivePage {
+            events: Vec::new(),
+            unread_up_to: None,
+        },
     };
-    let rows = merge_newest_first(live, archived, limit);
-    let next_cursor = next_cursor(&rows, limit, |(r, _)| &r.id);
+    let unread_up_to = archived.unread_up_to.as_deref();
+    let rows: Vec<(EventRow, StoredIn)> = merge_newest_first(live, archived.events, limit)
+        .into_iter()
+        .filter(|(r, _)| unread_up_to.is_none_or(|u| r.id.as_str() > u))
+        .collect();
+    // A page the archive cut short goes on from the newest id it left unread.
+    let next_cursor = next_cursor(&rows, limit, |(r, _)| &r.id).or_else(|| {
+        unread_up_to
+            .and_then(EventId::parse)
+            .and_then(|id| id.successor())
+            .map(|id| id.to_string())
+    });
     let data: Vec<Value> = rows
         .iter()
         .map(|(row, stored_in)| {
@@ -105,7 +122,12 @@ pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
             let headers = ingest.map(|i| i.headers);
             (row, attempts, headers, StoredIn::D1)
         }
-        Found::Archived(a) => (a.event, a.attempts, Some(a.headers), StoredIn::Archive),
+        Found::Archived(a) => (
+            a.record.event,
+            a.record.attempts,
+            Some(a.record.headers),
+            StoredIn::Archive,
+        ),
     };
     let headers: HeaderList = match headers {
         Some(h) => serde_json::from_str(&h)?,
@@ -140,7 +162,7 @@ pub async fn body(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
                 .ok_or_else(|| ApiError::not_found("event body"))?;
             (ingest.body_key, ingest.content_type)
         }
-        Found::Archived(a) => (a.body_key, a.event.content_type),
+        Found::Archived(a) => (a.record.body_key, a.record.event.content_type),
     };
     let bytes = bodies::get(&relay.bodies()?, &body_key)
         .await?
@@ -158,16 +180,7 @@ pub async fn body(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
 pub async fn replay_one(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
     let row = match find(relay, raw_id).await? {
         Found::Live(row) => row,
-        Found::Archived(a) => {
-            return Err(ApiError::new(
-                409,
-                "event_archived",
-                format!(
-                    "event {} was delivered and moved to the archive; replaying archived events is not built yet",
-                    a.event.id
-                ),
-            ))
-        }
+        Found::Archived(a) => return replay_archived(relay, a).await,
     };
     if !events::replay_one(&relay.db, &row.id, now_ms()).await? {
         return Err(ApiError::new(
@@ -187,6 +200,28 @@ pub async fn replay_one(relay: &Relay, raw_id: &str) -> Result<Response, ApiErro
     Ok(json_response(
         202,
         &json!({ "id": row.id, "status": "received" }),
+    )?)
+}
+
+/// Replays an archived event: back into D1 as `received` (its attempts and
+/// their numbering kept), then delivered like any replay.
+async fn replay_archived(relay: &Relay, a: Archived) -> Result<Response, ApiError> {
+    let id = a.record.event.id.clone();
+    if !archive::restore(&relay.db, &a.record, &a.object_key, now_ms()).await? {
+        return Err(ApiError::new(
+            409,
+            "event_in_flight",
+            format!("event {id} is being replayed already"),
+        ));
+    }
+    let sent = match relay.queue() {
+        Ok(q) => enqueue(&q, relay.path(), &id, 0).await,
+        Err(e) => Err(e),
+    };
+    log_enqueue_failure(sent);
+    Ok(json_response(
+        202,
+        &json!({ "id": id, "status": "received" }),
     )?)
 }
 
@@ -297,7 +332,7 @@ enum StoredIn {
 
 enum Found {
     Live(EventRow),
-    Archived(ArchivedEvent),
+    Archived(Archived),
 }
 
 /// The event from D1, or else from the archive; `404` when neither holds it.

@@ -94,7 +94,7 @@ pub async fn dead_between(db: &Db, after_ms: i64, until_ms: i64) -> Result<Vec<R
 }
 
 /// The statement of [`dead_between`]: ?1 = after, ?2 = until. A range on
-/// `events_status_updated (status, updated_at)`: the events that went dead in
+/// `events_dead_changed (updated_at) WHERE status = 'dead'`: the events that went dead in
 /// the interval, not every dead event.
 pub(crate) const DEAD_BETWEEN: &str =
     "SELECT e.endpoint_id AS endpoint_id, ep.name AS name, e.route_id AS route_id, \

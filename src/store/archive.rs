@@ -16,8 +16,6 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 use worker::Result;
 
-const DAY_MS: f64 = 86_400_000.0;
-
 /// An event as an archive object holds it: the event as the API lists it, its
 /// ingest's stored parts, and its attempts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,7 +48,8 @@ pub async fn compactable(db: &Db, cutoff_ms: i64, limit: u32) -> Result<Vec<Stri
 }
 
 /// The statement of [`compactable`]: ?1 = the cutoff, ?2 = the limit. A range
-/// over `events_status_updated (status, updated_at)`, in its order (an event
+/// over the partial `events_delivered_changed (updated_at) WHERE status =
+/// 'delivered'`, in its order (an event
 /// is delivered at its last change, so it leaves D1 a hot window after its
 /// delivery); its ingest by id and its attempts by primary key, in number
 /// order, built into one JSON object by D1 (`json(..)` keeps the attempts an
@@ -175,6 +174,78 @@ pub(crate) const DELETE_EMPTIED_INGESTS: &str =
     "DELETE FROM ingests WHERE id IN (SELECT value FROM json_each(?1)) \
      AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = ingests.id)";
 
+/// Puts an archived event back into D1 as `received`, to be delivered again
+/// (a replay): its ingest (if no other event kept it in D1), the event with
+/// its attempt count and receipt, and its attempts, in one batch that also
+/// takes it out of the counts of the archive object it was read from (the
+/// object keeps its copy; reads prefer D1's). `false` when the event is in
+/// D1 already (a replay raced this one).
+pub async fn restore(db: &Db, a: &ArchivedEvent, object_key: &str, now_ms: i64) -> Result<bool> {
+    let e = &a.event;
+    let attempts = serde_json::to_string(&a.attempts)?;
+    let statements = vec![
+        bind(
+            db.prepare(UNCOUNT_RESTORED),
+            &[text(object_key), text(&e.id), text(&e.ingest_id)],
+        )?,
+        bind(
+            db.prepare(RESTORE_INGEST),
+            &[
+                text(&e.ingest_id),
+                text(&e.endpoint_id),
+                text(&e.dedup_key),
+                text(&a.body_key),
+                JsValue::from_f64(e.body_size),
+                text(&a.body_sha256),
+                super::opt_text(e.content_type.as_deref()),
+                text(&a.headers),
+                JsValue::from_f64(e.received_at),
+                super::opt_text(e.event_type.as_deref()),
+                text(&e.id),
+            ],
+        )?,
+        bind(
+            db.prepare(RESTORE_EVENT),
+            &[
+                text(&e.id),
+                text(&e.ingest_id),
+                text(&e.endpoint_id),
+                text(&e.route_id),
+                JsValue::from_f64(e.attempt_count),
+                int(now_ms),
+                super::opt_text(e.last_error.as_deref()),
+                JsValue::from_f64(e.received_at),
+                super::opt_int(e.delivered_at.map(|t| t as i64)),
+            ],
+        )?,
+        bind(
+            db.prepare(RESTORE_ATTEMPTS),
+            &[text(&e.id), text(&attempts)],
+        )?,
+    ];
+    let results = db.batch(statements).await?;
+    match results.get(2) {
+        Some(r) => Ok(super::changes(r)? > 0),
+        None => Ok(false),
+    }
+}
+
+/// ?1 = the object, ?2 = the event, ?3 = its ingest: the object counts the
+/// event no more, nor its ingest when the restore brings that back (another
+/// object of the same batch may hold the count of that ingest; the sums per
+/// endpoint stay exact). Only while the event is not in D1 already.
+pub(crate) const UNCOUNT_RESTORED: &str = "UPDATE archives SET events = events - 1,        ingests = ingests - NOT EXISTS (SELECT 1 FROM ingests WHERE id = ?3)      WHERE key = ?1 AND NOT EXISTS (SELECT 1 FROM events WHERE id = ?2)";
+
+/// The ingest back (routed), unless it is in D1 or the event is (?11).
+pub(crate) const RESTORE_INGEST: &str = "INSERT INTO ingests (id, endpoint_id, dedup_key, body_key,        body_size, body_sha256, content_type, headers, received_at, event_type, status)      SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'routed'      WHERE NOT EXISTS (SELECT 1 FROM ingests WHERE id = ?1)        AND NOT EXISTS (SELECT 1 FROM events WHERE id = ?11)";
+
+/// The event back as `received`, due now, its attempt numbering continued
+/// and its schedule started over, as a replay in D1 leaves it.
+pub(crate) const RESTORE_EVENT: &str = "INSERT INTO events (id, ingest_id, endpoint_id, route_id,        status, attempt_count, cycle_attempts, next_attempt_at, last_error, received_at, updated_at,        delivered_at)      SELECT ?1, ?2, ?3, ?4, 'received', ?5, 0, ?6, ?7, ?8, ?6, ?9      WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = ?1)";
+
+/// Its attempts back (those already there stay).
+pub(crate) const RESTORE_ATTEMPTS: &str = "INSERT OR IGNORE INTO attempts (event_id, number,        started_at, duration_ms, status_code, outcome, error, response_snippet)      SELECT ?1, json_extract(value, '$.number'), json_extract(value, '$.started_at'),             json_extract(value, '$.duration_ms'), json_extract(value, '$.status_code'),             json_extract(value, '$.outcome'), json_extract(value, '$.error'),             json_extract(value, '$.response_snippet')      FROM json_each(?2)";
+
 /// An `archives` row, as reads use it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ArchiveRow {
@@ -204,7 +275,7 @@ pub(crate) fn of_hours_sql() -> String {
 }
 
 /// An endpoint's objects of the hours `[from_hour, to_hour]`, newest hour
-/// first (and within an hour, newest first id first), up to `limit`.
+/// first (and within an hour, newest last id first), up to `limit`.
 pub async fn of_endpoint(
     db: &Db,
     endpoint_id: &str,
@@ -230,29 +301,19 @@ pub(crate) fn of_endpoint_sql() -> String {
     format!(
         "SELECT {ARCHIVE_COLUMNS} FROM archives \
          WHERE endpoint_id = ?1 AND hour >= ?2 AND hour <= ?3 \
-         ORDER BY hour DESC, first_id DESC LIMIT ?4"
+         ORDER BY hour DESC, last_id DESC LIMIT ?4"
     )
 }
 
-/// Up to `limit` objects whose hour is older than their endpoint's retention.
+/// Up to `limit` objects whose newest event is older than its endpoint's
+/// retention, oldest first.
 pub async fn expired(
     db: &Db,
     now_ms: i64,
     default_days: f64,
     limit: u32,
 ) -> Result<Vec<ArchiveRow>> {
-    bind(
-        db.prepare(EXPIRED),
-        &[
-            int(now_ms),
-            JsValue::from_f64(default_days),
-            JsValue::from_f64(DAY_MS),
-            int(i64::from(limit)),
-        ],
-    )?
-    .all()
-    .await?
-    .results()
+    super::retention::past_retention(db, EXPIRED, now_ms, default_days, limit).await
 }
 
 /// ?1 = now, ?2 = the default days, ?3 = one day in ms, ?4 = the limit. Driven

@@ -30,6 +30,12 @@ pub fn key_for(ingest_id: &IngestId, now_ms: i64) -> String {
     format!("{PREFIX}{day}/{ingest_id}")
 }
 
+/// The ingest id a body key ends with ([`key_for`]), if it has that shape.
+pub fn ingest_id_of(key: &str) -> Option<&str> {
+    let id = key.strip_prefix(PREFIX)?.rsplit_once('/')?.1;
+    IngestId::parse(id).map(|_| id)
+}
+
 pub async fn put(
     bodies: &Bodies,
     key: &str,
@@ -81,4 +87,22 @@ pub async fn list(bodies: &Bodies, cursor: Option<String>, limit: u32) -> Result
         listing = listing.cursor(c);
     }
     listing.execute().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_key_names_its_ingest() {
+        let id = IngestId::generate(1_700_000_000_000, [7; 10]);
+        let key = key_for(&id, 1_700_000_000_000);
+        assert_eq!(key, format!("bodies/2023-11-14/{id}"));
+        assert_eq!(ingest_id_of(&key), Some(id.as_str()));
+        assert_eq!(
+            ingest_id_of("archive/ep_1/2023-11-14T22/rt_1/evt_1.ndjson.gz"),
+            None
+        );
+        assert_eq!(ingest_id_of("bodies/2023-11-14/not-an-id"), None);
+    }
 }

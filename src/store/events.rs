@@ -11,7 +11,7 @@ use super::ingests::IngestRow;
 use super::rollups;
 use super::{bind, changes, int, opt_int, opt_text, text, Conditions, Db, Stmt};
 use crate::event_query::{EventTypeFilter, Lookup};
-use crate::model::Status;
+use crate::model::{EventId, Status};
 use crate::retry::OutcomeClass;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -266,7 +266,7 @@ pub async fn release_expired_leases(db: &Db, now_ms: i64, limit: u32) -> Result<
 }
 
 /// The statement of [`release_expired_leases`]: ?1 = now, ?2 = the limit.
-/// A range on `events_lease (status, lease_until)`.
+/// A range on the partial `events_leased (lease_until) WHERE status = 'delivering'`.
 pub(crate) const RELEASE_EXPIRED_LEASES: &str =
     "UPDATE events SET status = CASE WHEN attempt_count = 0 THEN 'received' ELSE 'retrying' END, \
             next_attempt_at = lease_until, lease_until = NULL, lease_token = NULL, updated_at = ?1 \
@@ -392,6 +392,10 @@ const EVENT_SELECT: &str =
        e.delivered_at, i.dedup_key, i.content_type, i.body_size, i.event_type \
      FROM events e JOIN ingests i ON i.id = e.ingest_id";
 
+/// How far an event's receipt may be from its id's minting (they are the same
+/// instant today; the margin keeps the id range a superset).
+const ID_RANGE_SLACK_MS: i64 = 60_000;
+
 pub struct ListFilter<'a> {
     pub endpoint_id: Option<&'a str>,
     pub route_id: Option<&'a str>,
@@ -425,7 +429,9 @@ pub(crate) fn list_sql(f: &ListFilter<'_>) -> Result<(String, Conditions)> {
         w.compare("e.route_id =", route_id);
     }
     if let Some(status) = f.status {
-        w.compare("e.status =", status.as_str());
+        // A literal (the enum's own name), so the partial index that holds
+        // only dead events serves the dead letters of every endpoint.
+        w.push(format!("e.status = '{}'", status.as_str()));
     }
     match f.event_type {
         Some(EventTypeFilter::Exact(name)) => w.compare("i.event_type =", name.as_str()),
@@ -437,11 +443,23 @@ pub(crate) fn list_sql(f: &ListFilter<'_>) -> Result<(String, Conditions)> {
         }
         None => {}
     }
+    // An event's id is minted at its receipt, so a time range is also a range
+    // of ids, which the primary key (or the endpoint's or route's id index)
+    // serves in the list's own order. The receipt stays the exact condition;
+    // the id bounds are a little wider.
     if let Some(since) = f.since_ms {
         w.compare("e.received_at >=", since);
+        w.compare(
+            "e.id >=",
+            EventId::first_minted_at(since - ID_RANGE_SLACK_MS).as_str(),
+        );
     }
     if let Some(until) = f.until_ms {
         w.compare("e.received_at <", until);
+        w.compare(
+            "e.id <",
+            EventId::first_minted_at(until + ID_RANGE_SLACK_MS).as_str(),
+        );
     }
     if let Some(lookup) = f.lookup {
         let keys = serde_json::to_string(&lookup.dedup_keys).map_err(worker::Error::from)?;
@@ -716,7 +734,7 @@ macro_rules! counts_of {
     };
 }
 
-/// One endpoint's events (?1), read from `events_endpoint_inflight (endpoint_id,
+/// One endpoint's events (?1), read from `events_endpoint_status (endpoint_id,
 /// status, ...)` alone, and its archive rows from `archives_endpoint_hour`.
 pub(crate) const COUNTS_OF_ENDPOINT: &str = counts_of!("WHERE endpoint_id = ?1");
 

@@ -374,6 +374,14 @@ pub async fn route_filtered(
             ],
         )?);
     }
+    let routes: Vec<&str> = events.iter().map(|e| e.route_id).collect();
+    statements.push(super::rollups::count_received(
+        db,
+        &ingest.endpoint_id,
+        &ingest.id,
+        &serde_json::to_string(&routes)?,
+        now_ms,
+    )?);
     statements.push(bind(
         db.prepare("UPDATE ingests SET status = 'routed' WHERE id = ?1 AND status = 'filtered'"),
         &[text(&ingest.id)],

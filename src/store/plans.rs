@@ -221,8 +221,8 @@ fn release_expired_leases_ranges_over_expired_leases() {
         "release_expired_leases",
         events::RELEASE_EXPIRED_LEASES,
         &[
-            "SEARCH events USING INDEX events_lease (status=? AND lease_until<?)",
-            "SEARCH events USING INDEX events_lease (status=? AND lease_until<?)",
+            "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)",
+            "SEARCH events USING INDEX events_leased (lease_until<?)",
         ],
     );
 }
@@ -367,7 +367,7 @@ fn referenced_bodies_looks_up_each_key() {
     check(
         "referenced_bodies",
         retention::REFERENCED_BODIES,
-        &["SEARCH ingests USING COVERING INDEX ingests_body_key (body_key=?)"],
+        &["SEARCH ingests USING INDEX sqlite_autoindex_ingests_1 (id=?)"],
     );
 }
 
@@ -377,7 +377,7 @@ fn dead_between_ranges_over_the_interval() {
         "dead_between",
         alerts::DEAD_BETWEEN,
         &[
-            "SEARCH e USING INDEX events_status_updated (status=? AND updated_at>? AND updated_at<?)",
+            "SEARCH e USING INDEX events_dead_changed (updated_at>? AND updated_at<?)",
             "SEARCH ep USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
             "SEARCH r USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
         ],
@@ -413,7 +413,7 @@ fn event_counts_search_the_endpoint_or_route() {
     check(
         "counts of an endpoint",
         events::COUNTS_OF_ENDPOINT,
-        &["SEARCH events USING COVERING INDEX events_endpoint_inflight (endpoint_id=?)"],
+        &["SEARCH events USING COVERING INDEX events_endpoint_status (endpoint_id=?)"],
     );
     check(
         "counts of a route",
@@ -486,8 +486,8 @@ fn rollups_are_counted_through_their_primary_key() {
         "count received",
         rollups::COUNT_RECEIVED,
         &[
-            "SEARCH ingests EXISTS USING COVERING INDEX sqlite_autoindex_ingests_1 (id=?)",
             "SCAN json_each VIRTUAL TABLE INDEX 1:",
+            "SEARCH events EXISTS USING INDEX events_ingest (ingest_id=?)",
         ],
     );
     check(
@@ -508,7 +508,7 @@ fn endpoint_figures_of_one_endpoint_search_it() {
     check(
         "figures of an endpoint: counts",
         &sql.counts,
-        &["SEARCH events USING COVERING INDEX events_endpoint_inflight (endpoint_id=?)"],
+        &["SEARCH events USING COVERING INDEX events_endpoint_status (endpoint_id=?)"],
     );
     check(
         "figures of an endpoint: requests",
@@ -575,7 +575,7 @@ fn metrics_read_totals_over_covering_indexes() {
         stats::ENDPOINT_GAUGES,
         &[
             "SCAN ep",
-            "SEARCH e USING INDEX events_endpoint_inflight (endpoint_id=? AND status=?)",
+            "SEARCH e USING INDEX events_endpoint_status (endpoint_id=? AND status=?)",
         ],
     );
 }
@@ -602,7 +602,7 @@ fn every_event() -> events::ListFilter<'static> {
 
 #[test]
 fn events_list_pages_walk_an_index_in_order() {
-    let cases: [(&str, events::ListFilter, &str); 6] = [
+    let cases: [(&str, events::ListFilter, &str); 7] = [
         (
             "newest events",
             every_event(),
@@ -641,7 +641,18 @@ fn events_list_pages_walk_an_index_in_order() {
                 status: Some(Status::Dead),
                 ..every_event()
             },
-            "SEARCH e USING INDEX events_status_id (status=?)",
+            // A walk of the partial index that holds dead events only.
+            "SCAN e USING INDEX events_dead_id",
+        ),
+        (
+            "retrying events",
+            events::ListFilter {
+                status: Some(Status::Retrying),
+                ..every_event()
+            },
+            // The primary key in id order, skipping other statuses until the
+            // page is full (no index holds every status any more).
+            "SCAN e USING INDEX sqlite_autoindex_events_1",
         ),
         (
             "a route's events",
@@ -673,7 +684,7 @@ fn events_list_searches_serve_other_filters() {
         event_id: Some("evt_x".into()),
         dedup_keys: vec!["id:evt_x".into()],
     };
-    let cases: [(&str, events::ListFilter, &[&str]); 3] = [
+    let cases: [(&str, events::ListFilter, &[&str]); 4] = [
         (
             "by event type",
             events::ListFilter {
@@ -692,7 +703,17 @@ fn events_list_searches_serve_other_filters() {
                 until_ms: Some(1),
                 ..every_event()
             },
-            &["SEARCH e USING INDEX events_received (received_at>? AND received_at<?)"],
+            // Ids are minted at receipt: the time range is an id range.
+            &["SEARCH e USING INDEX sqlite_autoindex_events_1 (id>? AND id<?)"],
+        ),
+        (
+            "an endpoint's events by time",
+            events::ListFilter {
+                endpoint_id: Some("ep_x"),
+                since_ms: Some(0),
+                ..every_event()
+            },
+            &["SEARCH e USING INDEX events_endpoint (endpoint_id=? AND id>?)"],
         ),
         (
             "by id or delivery id",
@@ -850,7 +871,7 @@ fn compaction_ranges_over_delivered_events_in_change_order() {
         "compactable",
         archive::COMPACTABLE,
         &[
-            "SEARCH e USING INDEX events_status_updated (status=? AND updated_at<?)",
+            "SEARCH e USING INDEX events_delivered_changed (updated_at<?)",
             "SEARCH i USING INDEX sqlite_autoindex_ingests_1 (id=?)",
             "CORRELATED SCALAR SUBQUERY",
             "SEARCH a USING INDEX sqlite_autoindex_attempts_1 (event_id=?)",
@@ -917,7 +938,7 @@ fn counts_add_the_archive_rows_of_their_scope() {
         "counts of an endpoint",
         events::COUNTS_OF_ENDPOINT,
         &[
-            "SEARCH events USING COVERING INDEX events_endpoint_inflight (endpoint_id=?)",
+            "SEARCH events USING COVERING INDEX events_endpoint_status (endpoint_id=?)",
             "SEARCH archives USING INDEX archives_endpoint_hour (endpoint_id=?)",
         ],
     );
@@ -928,5 +949,35 @@ fn counts_add_the_archive_rows_of_their_scope() {
             "SEARCH events USING COVERING INDEX events_route_inflight (route_id=?)",
             "SEARCH archives USING COVERING INDEX archives_route (route_id=?)",
         ],
+    );
+}
+
+#[test]
+fn a_restore_looks_up_by_key() {
+    check(
+        "uncount restored",
+        archive::UNCOUNT_RESTORED,
+        &[
+            "SEARCH archives USING INDEX sqlite_autoindex_archives_1 (key=?)",
+            "SEARCH events USING COVERING INDEX sqlite_autoindex_events_1 (id=?)",
+        ],
+    );
+    check(
+        "restore ingest",
+        archive::RESTORE_INGEST,
+        &[
+            "SEARCH ingests USING COVERING INDEX sqlite_autoindex_ingests_1 (id=?)",
+            "SEARCH events USING COVERING INDEX sqlite_autoindex_events_1 (id=?)",
+        ],
+    );
+    check(
+        "restore event",
+        archive::RESTORE_EVENT,
+        &["SEARCH events USING COVERING INDEX sqlite_autoindex_events_1 (id=?)"],
+    );
+    check(
+        "restore attempts",
+        archive::RESTORE_ATTEMPTS,
+        &["SCAN json_each VIRTUAL TABLE"],
     );
 }

@@ -6,7 +6,8 @@
 //! ingest (no events) goes when it is older than its endpoint's retention. In-flight
 //! events are never deleted, however old (a paused endpoint may hold them).
 
-use super::{bind, changes, int, text, Db};
+use super::{bind, bodies, changes, int, text, Db};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::Result;
@@ -42,8 +43,21 @@ pub async fn expired_events(
     default_days: f64,
     limit: u32,
 ) -> Result<Vec<Victim>> {
+    past_retention(db, EXPIRED_EVENTS, now_ms, default_days, limit).await
+}
+
+/// The rows a retention statement returns, bound the way every one of them
+/// takes its values: ?1 = now, ?2 = the default days, ?3 = one day in ms, ?4 =
+/// the limit.
+pub(crate) async fn past_retention<T: DeserializeOwned>(
+    db: &Db,
+    sql: &str,
+    now_ms: i64,
+    default_days: f64,
+    limit: u32,
+) -> Result<Vec<T>> {
     bind(
-        db.prepare(EXPIRED_EVENTS),
+        db.prepare(sql),
         &[
             int(now_ms),
             JsValue::from_f64(default_days),
@@ -170,18 +184,8 @@ pub async fn expire_filtered_ingests(
     default_days: f64,
     limit: u32,
 ) -> Result<Vec<String>> {
-    let keys: Vec<BodyKey> = bind(
-        db.prepare(EXPIRE_FILTERED_INGESTS),
-        &[
-            int(now_ms),
-            JsValue::from_f64(default_days),
-            JsValue::from_f64(DAY_MS),
-            int(i64::from(limit)),
-        ],
-    )?
-    .all()
-    .await?
-    .results()?;
+    let keys: Vec<BodyKey> =
+        past_retention(db, EXPIRE_FILTERED_INGESTS, now_ms, default_days, limit).await?;
     Ok(keys.into_iter().map(|k| k.body_key).collect())
 }
 
@@ -199,26 +203,36 @@ pub(crate) const EXPIRE_FILTERED_INGESTS: &str = "DELETE FROM ingests WHERE id I
      AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = ingests.id) \
      RETURNING body_key";
 
-/// Dedup keys past their window do nothing any more; up to `limit` are removed.
-pub async fn expire_dedup_keys(db: &Db, now_ms: i64, limit: u32) -> Result<()> {
-    bind(
+/// Dedup keys past their window do nothing any more; up to `limit` are
+/// removed. Returns how many.
+pub async fn expire_dedup_keys(db: &Db, now_ms: i64, limit: u32) -> Result<usize> {
+    let result = bind(
         db.prepare(EXPIRE_DEDUP_KEYS),
         &[int(now_ms), int(i64::from(limit))],
     )?
     .run()
     .await?;
-    Ok(())
+    changes(&result)
 }
 
 /// The statement of [`expire_dedup_keys`]: ?1 = now, ?2 = the limit.
 pub(crate) const EXPIRE_DEDUP_KEYS: &str = "DELETE FROM dedup_keys WHERE rowid IN \
        (SELECT rowid FROM dedup_keys WHERE expires_at < ?1 LIMIT ?2)";
 
-/// Of `keys`, the ones some ingest row still points at.
+/// Of `keys`, the ones some ingest row still points at. A body's key ends
+/// with its ingest's id (`bodies::key_for`), so each is one primary-key
+/// lookup; a key of another shape is never referenced.
 pub async fn referenced_bodies(db: &Db, keys: &[String]) -> Result<Vec<String>> {
+    let ids: Vec<&str> = keys
+        .iter()
+        .filter_map(|k| bodies::ingest_id_of(k))
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let rows: Vec<BodyKey> = bind(
         db.prepare(REFERENCED_BODIES),
-        &[text(&serde_json::to_string(keys)?)],
+        &[text(&serde_json::to_string(&ids)?)],
     )?
     .all()
     .await?
@@ -226,7 +240,7 @@ pub async fn referenced_bodies(db: &Db, keys: &[String]) -> Result<Vec<String>> 
     Ok(rows.into_iter().map(|r| r.body_key).collect())
 }
 
-/// The statement of [`referenced_bodies`]: ?1 = a JSON array of R2 keys, one
-/// lookup each in `ingests_body_key`.
+/// The statement of [`referenced_bodies`]: ?1 = a JSON array of ingest ids,
+/// one primary-key lookup each.
 pub(crate) const REFERENCED_BODIES: &str =
-    "SELECT body_key FROM ingests WHERE body_key IN (SELECT value FROM json_each(?1))";
+    "SELECT body_key FROM ingests WHERE id IN (SELECT value FROM json_each(?1))";

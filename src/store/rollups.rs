@@ -15,9 +15,10 @@ use wasm_bindgen::JsValue;
 use worker::Result;
 
 /// Counts one received event per route in `routes_json` (a JSON array of route
-/// ids) in the hour of `now_ms`, provided the ingest `ingest_id` exists by then
-/// in the batch (the request won its dedup key): the ack's batch runs it after
-/// inserting the events.
+/// ids) in the hour of `now_ms`, for each route whose event of the ingest
+/// `ingest_id` exists by then in the batch: the ack's batch (and a filtered
+/// ingest's replay) runs it after inserting the events, whose own guards
+/// decide (the request won its dedup key; the ingest was still filtered).
 pub fn count_received(
     db: &Db,
     endpoint_id: &str,
@@ -40,7 +41,8 @@ pub fn count_received(
 /// SQLite from reading the upsert as a join.)
 pub(crate) const COUNT_RECEIVED: &str =
     "INSERT INTO rollups (endpoint_id, hour, route_id, received) \
-     SELECT ?1, ?2, value, 1 FROM json_each(?3) WHERE EXISTS (SELECT 1 FROM ingests WHERE id = ?4) \
+     SELECT ?1, ?2, value, 1 FROM json_each(?3) \
+     WHERE EXISTS (SELECT 1 FROM events WHERE ingest_id = ?4 AND route_id = value) \
      ON CONFLICT (endpoint_id, hour, route_id) DO UPDATE SET received = received + 1";
 
 /// Counts one attempt of the claimed event, in the hour it started: delivered or

@@ -32,7 +32,7 @@ pub struct Stats {
 }
 
 /// Every event by endpoint and status: necessarily a read of every row in D1,
-/// made over `events_endpoint_inflight` (a covering index scan) rather than
+/// made over `events_endpoint_status` (a covering index scan) rather than
 /// the table, and of every archive row (its events are delivered).
 pub(crate) const EVENTS_BY_STATUS: &str = "SELECT endpoint_id, label, SUM(n) AS n FROM (\
        SELECT endpoint_id, status AS label, COUNT(*) AS n FROM events GROUP BY endpoint_id, status \
@@ -51,7 +51,7 @@ pub(crate) const REJECTIONS_BY_REASON: &str =
     "SELECT endpoint_id, reason AS label, SUM(count) AS n FROM rejection_counts GROUP BY endpoint_id, reason";
 
 /// Each live endpoint's gauges. The oldest in-flight event is read from
-/// `events_endpoint_inflight (endpoint_id, status, ...)`, the endpoint's
+/// `events_endpoint_status (endpoint_id, status, id)`, the endpoint's
 /// in-flight events only: the unary `+` keeps the planner from walking
 /// `events_endpoint_received` from the endpoint's oldest event (finished ones
 /// included) for the minimum.

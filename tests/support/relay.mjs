@@ -3,7 +3,7 @@
 // tests exercise the shipped bindings). Each relay gets its own state directory,
 // ports and log file, and is stopped by process group id.
 import { spawn, execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, openSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, openSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -133,6 +133,20 @@ export class Relay {
       await sleep(250);
     }
     throw new Error(`${this.name}: wrangler dev did not become ready`);
+  }
+
+  /** Objects in the relay's local R2 bucket: files of its blob store (miniflare keeps one per object). */
+  r2BlobCount() {
+    let count = 0;
+    const walk = (dir) => {
+      for (const name of readdirSync(dir)) {
+        const p = join(dir, name);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (dir.includes("blobs")) count++;
+      }
+    };
+    walk(join(this.stateDir, "v3", "r2"));
+    return count;
   }
 
   /** What the running relay has logged so far (the Worker's JSON lines among them). */

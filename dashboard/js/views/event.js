@@ -2,7 +2,7 @@
 // class, response snippet), the stored request headers with credential and
 // signature values redacted, the payload (pretty or raw, downloadable), and
 // replay. While the event is in flight the page follows it. An event
-// compaction moved to the R2 archive says so, and has no replay yet.
+// compaction moved to the R2 archive says so; replaying it puts it back.
 import { api, endpoints as loadEndpoints } from "../api.js";
 import { h, fill, num, ms, bytes, time, ago, status, outcome, toast, failure, SECRET_HEADER, redacted } from "../dom.js";
 import { link } from "../nav.js";
@@ -34,7 +34,7 @@ export async function render(ctx) {
 
   function draw(e) {
     const archived = e.stored_in === "archive";
-    const canReplay = ctx.can("replay") && !archived && (e.status === "dead" || e.status === "delivered");
+    const canReplay = ctx.can("replay") && (e.status === "dead" || e.status === "delivered");
     fill(head,
       h("div",
         h("h1.mono.event-id", e.id),
@@ -45,7 +45,7 @@ export async function render(ctx) {
       fact("Endpoint", ep ? h("a", { href: link("/events", { endpoint_id: e.endpoint_id }) }, ep.name) : e.endpoint_id),
       fact("Status", status(e.status)),
       fact("Stored in", archived
-        ? h("span", { "data-testid": "stored-in" }, "the R2 archive (delivered long enough ago to leave D1; replay of archived events is not built yet)")
+        ? h("span", { "data-testid": "stored-in" }, "the R2 archive (delivered long enough ago to leave D1)")
         : h("span", { "data-testid": "stored-in" }, "D1 (the working set)")),
       fact("Received", time(e.received_at)),
       fact("Updated", time(e.updated_at)),
