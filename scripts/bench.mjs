@@ -409,14 +409,17 @@ async function backlogsOn(relay, dest, finished, due) {
   let runs = 0;
   const started = performance.now();
   const target = finished + due;
+  let first = null;
   while ((await relay.health(ep.id)).counts.delivered < target && runs < 50) {
     await relay.fireCron();
     runs++;
+    first ??= (await relay.health()).sweeper.last_report;
     const until = Date.now() + 20_000;
     while ((await relay.health(ep.id)).counts.in_flight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 500));
   }
   const delivered = (await relay.health(ep.id)).counts.delivered - finished;
   const once = new Map();
   for (const r of dest.to("/backlog").filter((r) => r.answered === 200 && r.body.toString().startsWith("due-"))) once.set(r.headers["webhook-id"], (once.get(r.headers["webhook-id"]) ?? 0) + 1);
-  console.log(`  ${due} events acked with their queue message lost (${ack.rate.toFixed(0)} acks/s), drained by ${runs} cron run(s) in ${((performance.now() - started) / 1000).toFixed(1)} s: ${delivered} delivered, ${once.size} distinct at the destination, ${[...once.values()].filter((n) => n > 1).length} more than once`);
+  console.log(`  ${due} events acked with their queue message lost (${ack.rate.toFixed(0)} acks/s): the first cron run found ${first?.due} due, delivered ${first?.delivered_directly} itself and enqueued ${first?.enqueued} (backlog left: ${first?.backlog_left})`);
+  console.log(`  drained by ${runs} cron run(s) in ${((performance.now() - started) / 1000).toFixed(1)} s (the local queue's pace): ${delivered} delivered, ${once.size} distinct at the destination, ${[...once.values()].filter((n) => n > 1).length} more than once`);
 }
