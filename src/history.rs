@@ -98,6 +98,7 @@ pub async fn page(relay: &Relay, q: &ArchiveQuery<'_>) -> Result<ArchivePage> {
     let mut kept: HashMap<String, ArchivedEvent> = HashMap::new();
     let mut read = 0;
     let mut unread_above: Option<String> = None;
+    let mut walked_all = true;
     for row in &rows {
         if q.before_id.is_some_and(|b| row.first_id.as_str() >= b) {
             continue;
@@ -107,6 +108,7 @@ pub async fn page(relay: &Relay, q: &ArchiveQuery<'_>) -> Result<ArchivePage> {
             continue;
         }
         if floor.is_some_and(|(_, received)| row.hour as i64 + HOUR_MS < hour_of(received)) {
+            walked_all = false;
             break;
         }
         if read == relay.settings.archive_page_objects {
@@ -123,6 +125,15 @@ pub async fn page(relay: &Relay, q: &ArchiveQuery<'_>) -> Result<ArchivePage> {
             }
         }
         keep_newest(&mut kept, q.limit);
+    }
+    // Rows past the first ROWS_PER_PAGE are older hours, or the same hour with
+    // smaller last ids: none holds an id above the last row's.
+    if walked_all && rows.len() == ROWS_PER_PAGE as usize {
+        if let Some(last) = rows.last() {
+            if unread_above.as_ref().is_none_or(|u| last.last_id > *u) {
+                unread_above = Some(last.last_id.clone());
+            }
+        }
     }
     let mut events: Vec<ArchivedEvent> = kept
         .into_values()
