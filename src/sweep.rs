@@ -89,64 +89,18 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
         cursor = next;
     }
     report.backlog_left = more;
-    match compact::run(relay, now, &budget).await {
-        Ok(r) => report.compaction = Some(r),
-        Err(err) => {
-            report.errors += 1;
-            console_error!(
-                "{}",
-                json!({"msg": "compaction failed", "error": err.to_string()})
-            );
-        }
-    }
-    match retention::run(relay, now, &budget).await {
-        Ok(r) => report.retention = Some(r),
-        Err(err) => {
-            report.errors += 1;
-            console_error!(
-                "{}",
-                json!({"msg": "retention failed", "error": err.to_string()})
-            );
-        }
-    }
-    if let Err(err) = rejections::purge_expired(&relay.db, now, REJECTION_PURGE_LIMIT).await {
-        report.errors += 1;
-        console_error!(
-            "{}",
-            json!({"msg": "rejections purge failed", "error": err.to_string()})
-        );
-    }
-    match watch::sweep(relay, now).await {
-        Ok(n) => report.alerts = n,
-        Err(err) => {
-            report.errors += 1;
-            console_error!(
-                "{}",
-                json!({"msg": "alert step failed", "error": err.to_string()})
-            );
-        }
-    }
-    report.d1_size_bytes = match meta::database_size(&relay.db).await {
-        Ok(size) => size,
-        Err(err) => {
-            report.errors += 1;
-            console_error!(
-                "{}",
-                json!({"msg": "database size not read", "error": err.to_string()})
-            );
-            None
-        }
-    };
-    match watch::capacity(relay, &report, now).await {
-        Ok(n) => report.alerts += n,
-        Err(err) => {
-            report.errors += 1;
-            console_error!(
-                "{}",
-                json!({"msg": "capacity check failed", "error": err.to_string()})
-            );
-        }
-    }
+    let compaction = compact::run(relay, now, &budget).await;
+    report.compaction = counted(&mut report, "compaction failed", compaction);
+    let retention = retention::run(relay, now, &budget).await;
+    report.retention = counted(&mut report, "retention failed", retention);
+    let purged = rejections::purge_expired(&relay.db, now, REJECTION_PURGE_LIMIT).await;
+    counted(&mut report, "rejections purge failed", purged);
+    let alerts = watch::sweep(relay, now).await;
+    report.alerts = counted(&mut report, "alert step failed", alerts).unwrap_or(0);
+    let size = meta::database_size(&relay.db).await;
+    report.d1_size_bytes = counted(&mut report, "database size not read", size).flatten();
+    let capacity = watch::capacity(relay, &report, now).await;
+    report.alerts += counted(&mut report, "capacity check failed", capacity).unwrap_or(0);
     let summary = serde_json::to_string(&report)?;
     meta::put(&relay.db, meta::SWEEPER_HEARTBEAT, &summary, now_ms()).await?;
     console_log!(
@@ -154,6 +108,20 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
         json!({"msg": "sweep", "report": report, "ms": now_ms() - now})
     );
     Ok(report)
+}
+
+/// A step's result, or `None` once its failure is counted in the report and
+/// logged: one failing step must not keep the others (and the heartbeat)
+/// from running.
+fn counted<T>(report: &mut SweepReport, what: &str, result: Result<T>) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(err) => {
+            report.errors += 1;
+            console_error!("{}", json!({"msg": what, "error": err.to_string()}));
+            None
+        }
+    }
 }
 
 /// The wall time a sweep may spend on backlogs.
