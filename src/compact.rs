@@ -70,11 +70,8 @@ pub async fn run(relay: &Relay, now_ms: i64, budget: &Budget) -> Result<Compacti
         let failed_before = report.objects_failed;
         compact_batch(relay, lines, cutoff_ms, now_ms, &mut report).await?;
         // A failed write would fail again at once: the next run retries.
-        if !full || report.objects_failed > failed_before {
-            break;
-        }
-        if budget.spent(crate::relay::now_ms()) {
-            report.behind = true;
+        let retry_next_run = report.objects_failed > failed_before;
+        if retry_next_run || !budget.another_batch(full, &mut report.behind) {
             break;
         }
     }

@@ -51,11 +51,7 @@ pub async fn run(relay: &Relay, now_ms: i64, budget: &Budget) -> Result<Retentio
             retention::delete_expired(&relay.db, &victims, now_ms, s.retention_days).await?;
         report.events_deleted += deleted.events;
         expired_keys.extend(deleted.body_keys);
-        if !full {
-            break;
-        }
-        if budget.spent(crate::relay::now_ms()) {
-            report.behind = true;
+        if !budget.another_batch(full, &mut report.behind) {
             break;
         }
     }
@@ -69,11 +65,7 @@ pub async fn run(relay: &Relay, now_ms: i64, budget: &Budget) -> Result<Retentio
         .await?;
         let full = keys.len() == s.retention_batch as usize;
         expired_keys.extend(keys);
-        if !full {
-            break;
-        }
-        if budget.spent(crate::relay::now_ms()) {
-            report.behind = true;
+        if !budget.another_batch(full, &mut report.behind) {
             break;
         }
     }
@@ -81,11 +73,8 @@ pub async fn run(relay: &Relay, now_ms: i64, budget: &Budget) -> Result<Retentio
         // Keys expire as fast as webhooks arrive: a fixed count per run would
         // fall behind any rate above it.
         let removed = retention::expire_dedup_keys(&relay.db, now_ms, s.retention_batch).await?;
-        if removed < s.retention_batch as usize {
-            break;
-        }
-        if budget.spent(crate::relay::now_ms()) {
-            report.behind = true;
+        let full = removed == s.retention_batch as usize;
+        if !budget.another_batch(full, &mut report.behind) {
             break;
         }
     }
@@ -98,11 +87,7 @@ pub async fn run(relay: &Relay, now_ms: i64, budget: &Budget) -> Result<Retentio
             report.bodies_deleted += remove_archive_object(relay, &bucket, &object.key).await?;
             report.archives_deleted += 1;
         }
-        if !full {
-            break;
-        }
-        if budget.spent(crate::relay::now_ms()) {
-            report.behind = true;
+        if !budget.another_batch(full, &mut report.behind) {
             break;
         }
     }

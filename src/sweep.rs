@@ -139,6 +139,20 @@ impl Budget {
     pub fn spent(&self, now_ms: i64) -> bool {
         now_ms >= self.until_ms
     }
+
+    /// Whether a step working in batches goes on: its last batch came back
+    /// full and the budget lasts. When the budget is what stops it, `behind`
+    /// is set: work was left for the next run.
+    pub fn another_batch(&self, full: bool, behind: &mut bool) -> bool {
+        if !full {
+            return false;
+        }
+        if self.spent(now_ms()) {
+            *behind = true;
+            return false;
+        }
+        true
+    }
 }
 
 /// Returns expired leases to the waiting states, page after page while pages
