@@ -508,6 +508,13 @@ pub fn circuit_statement(
     let opening =
         "(?3 = 1 AND circuit_state = 'closed' AND circuit_failures + 1 >= circuit_threshold)";
     let failed_probe = "(?5 = 1 AND ?3 = 1)";
+    // Most attempts succeed against a closed circuit with no streak: writing
+    // the same values back would still cost the row (and D1 bills it), so the
+    // statement only runs when it changes something.
+    let changes_something =
+        "(?3 = 1 OR (?2 = 1 AND (circuit_failures <> 0 OR circuit_state <> 'closed' \
+                                OR circuit_next_probe_at IS NOT NULL \
+                                OR circuit_probe_interval_s <> circuit_probe_base_s)))";
     let sql = format!(
         "UPDATE endpoints SET \
            circuit_failures = CASE WHEN ?2 = 1 THEN 0 WHEN ?3 = 1 THEN circuit_failures + 1 ELSE circuit_failures END, \
@@ -521,7 +528,7 @@ pub fn circuit_statement(
                                         WHEN {opening} THEN ?4 + circuit_probe_base_s * 1000 \
                                         WHEN {failed_probe} THEN ?4 + MIN(circuit_probe_interval_s * 2, ?6) * 1000 \
                                         ELSE circuit_next_probe_at END \
-         WHERE id = ?1 AND {held}",
+         WHERE id = ?1 AND {changes_something} AND {held}",
         held = events::lease_held("?7", "?8")
     );
     bind(

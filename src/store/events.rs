@@ -266,14 +266,38 @@ pub async fn release_expired_leases(db: &Db, now_ms: i64, limit: u32) -> Result<
 }
 
 /// The statement of [`release_expired_leases`]: ?1 = now, ?2 = the limit.
-/// A range on the partial `events_leased (lease_until) WHERE status = 'delivering'`.
+/// Driven from the routes (the small control table; rows are never deleted,
+/// so every event has its route's): for each, `events_route_inflight
+/// (route_id, status, ...)` yields its events being delivered, a handful at
+/// any time, and only those are sorted. No index of its own: a claim would pay
+/// an entry for it.
 pub(crate) const RELEASE_EXPIRED_LEASES: &str =
     "UPDATE events SET status = CASE WHEN attempt_count = 0 THEN 'received' ELSE 'retrying' END, \
             next_attempt_at = lease_until, lease_until = NULL, lease_token = NULL, updated_at = ?1 \
-     WHERE id IN (SELECT id FROM events WHERE status = 'delivering' AND lease_until <= ?1 \
-                  ORDER BY lease_until LIMIT ?2) \
+     WHERE id IN (SELECT e.id FROM endpoints ep CROSS JOIN events e \
+                  WHERE e.route_id = ep.id AND e.status = 'delivering' AND e.lease_until <= ?1 \
+                  ORDER BY e.lease_until LIMIT ?2) \
        AND status = 'delivering' AND lease_until <= ?1 \
      RETURNING id";
+
+/// SQL for [`EventId::first_minted_at`] of the unix ms that `ms_sql` (an SQL
+/// expression) computes: the prefix, the ULID's 48-bit time in ten lowercase
+/// Crockford base-32 digits, and a random part of zeros. Every id minted
+/// earlier sorts before it, so `id < (this)` is a range over an index of ids.
+pub(crate) fn first_event_id_minted_at_sql(ms_sql: &str) -> String {
+    const DIGITS: &str = "0123456789abcdefghjkmnpqrstvwxyz";
+    let ms = format!("MAX(0, CAST(({ms_sql}) AS INTEGER))");
+    let time: Vec<String> = (0..10)
+        .rev()
+        .map(|k| format!("substr('{DIGITS}', (({ms} >> {}) & 31) + 1, 1)", 5 * k))
+        .collect();
+    format!(
+        "('{}_' || {} || '{}')",
+        EventId::PREFIX,
+        time.join(" || "),
+        "0".repeat(16)
+    )
+}
 
 /// Where a claimed event goes next.
 pub struct Transition<'a> {

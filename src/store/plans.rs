@@ -15,7 +15,7 @@
 
 use super::{alerts, archive, endpoints, events, ingests, retention, rollups, stats};
 use crate::event_query::{EventTypeFilter, Lookup};
-use crate::model::{IngestStatus, Status};
+use crate::model::{EventId, IngestStatus, Status};
 use rusqlite::types::Null;
 use rusqlite::Connection;
 use std::collections::HashMap;
@@ -164,7 +164,17 @@ fn render(steps: &[Step]) -> String {
 
 /// Tables that grow with traffic, and the aliases the store's SQL gives them.
 const GROWING: &[&str] = &[
-    "events", "ingests", "attempts", "e", "i", "a", "older", "k", "ki",
+    "events",
+    "ingests",
+    "attempts",
+    "dedup_keys",
+    "e",
+    "i",
+    "a",
+    "d",
+    "older",
+    "k",
+    "ki",
 ];
 
 /// Whether a step reads a growing table whole: a `SCAN` of it (through an
@@ -222,7 +232,8 @@ fn release_expired_leases_ranges_over_expired_leases() {
         events::RELEASE_EXPIRED_LEASES,
         &[
             "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)",
-            "SEARCH events USING INDEX events_leased (lease_until<?)",
+            "SCAN ep USING COVERING INDEX sqlite_autoindex_endpoints_1",
+            "SEARCH e USING INDEX events_route_inflight (route_id=? AND status=?)",
         ],
     );
 }
@@ -299,12 +310,36 @@ fn waiting_and_head_of_line_search_the_route() {
 fn expired_events_reads_each_endpoints_expired_events() {
     check(
         "expired_events",
-        retention::EXPIRED_EVENTS,
+        &retention::expired_events_sql(),
         &[
             "SCAN ep",
-            "SEARCH e USING INDEX events_endpoint_received (endpoint_id=? AND received_at<?)",
+            "SEARCH e USING INDEX events_endpoint_status (endpoint_id=? AND status=? AND id<?)",
         ],
     );
+}
+
+#[test]
+fn an_id_bound_made_in_sql_is_the_one_minted_in_rust() {
+    let db = Connection::open_in_memory().unwrap();
+    let sql = format!("SELECT {}", events::first_event_id_minted_at_sql("?1 - ?2"));
+    for ms in [
+        0_i64,
+        1,
+        31,
+        32,
+        1_700_000_000_123,
+        1_764_633_600_000,
+        (1 << 48) - 1,
+    ] {
+        let bound: String = db
+            .query_row(&sql, rusqlite::params![ms + 5, 5.0], |r| r.get(0))
+            .unwrap();
+        assert_eq!(bound, EventId::first_minted_at(ms).as_str(), "at {ms}");
+    }
+    let before_epoch: String = db
+        .query_row(&sql, rusqlite::params![0, 10.0], |r| r.get(0))
+        .unwrap();
+    assert_eq!(before_epoch, EventId::first_minted_at(0).as_str());
 }
 
 #[test]
@@ -313,7 +348,7 @@ fn retention_deletes_look_up_the_chosen_rows() {
         "delete_expired: attempts",
         &retention::delete_expired_attempts_sql(),
         &[
-            "SEARCH attempts USING COVERING INDEX sqlite_autoindex_attempts_1 (event_id=?)",
+            "SEARCH attempts USING PRIMARY KEY (event_id=?)",
             "SCAN chosen VIRTUAL TABLE",
             "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)",
             "SEARCH ep USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
@@ -358,7 +393,10 @@ fn expire_dedup_keys_ranges_over_expired_keys() {
     check(
         "expire_dedup_keys",
         retention::EXPIRE_DEDUP_KEYS,
-        &["SEARCH dedup_keys USING COVERING INDEX dedup_keys_expires (expires_at<?)"],
+        &[
+            "SEARCH dedup_keys USING PRIMARY KEY (endpoint_id=? AND dedup_key=?)",
+            "SEARCH dedup_keys USING COVERING INDEX dedup_keys_expires (expires_at<?)",
+        ],
     );
 }
 
@@ -519,7 +557,7 @@ fn endpoint_figures_of_one_endpoint_search_it() {
         "figures of an endpoint: routes",
         &sql.routes,
         &[
-            "SEARCH events USING INDEX events_endpoint_received (endpoint_id=?)",
+            "SEARCH events USING INDEX events_endpoint_status (endpoint_id=?)",
             "SEARCH r USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
             "SEARCH r USING INDEX endpoints_source (source_id=?)",
         ],
@@ -874,7 +912,7 @@ fn compaction_ranges_over_delivered_events_in_change_order() {
             "SEARCH e USING INDEX events_delivered_changed (updated_at<?)",
             "SEARCH i USING INDEX sqlite_autoindex_ingests_1 (id=?)",
             "CORRELATED SCALAR SUBQUERY",
-            "SEARCH a USING INDEX sqlite_autoindex_attempts_1 (event_id=?)",
+            "SEARCH a USING PRIMARY KEY (event_id=?)",
         ],
     );
     check_no_sort("compactable", archive::COMPACTABLE);

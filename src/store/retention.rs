@@ -43,7 +43,7 @@ pub async fn expired_events(
     default_days: f64,
     limit: u32,
 ) -> Result<Vec<Victim>> {
-    past_retention(db, EXPIRED_EVENTS, now_ms, default_days, limit).await
+    past_retention(db, &expired_events_sql(), now_ms, default_days, limit).await
 }
 
 /// The rows a retention statement returns, bound the way every one of them
@@ -73,16 +73,24 @@ pub(crate) async fn past_retention<T: DeserializeOwned>(
 /// The statement of [`expired_events`]: ?1 = now, ?2 = the default days, ?3 =
 /// one day in ms, ?4 = the limit.
 ///
-/// Driven from the endpoints: for each, `events_endpoint_received (endpoint_id,
-/// received_at)` yields only its events received before its own cutoff (the
-/// few in-flight ones among them are skipped), instead of every finished event
-/// of the relay. `CROSS JOIN` pins that loop order. The sort covers the expired
-/// events only.
-pub(crate) const EXPIRED_EVENTS: &str =
-    "SELECT e.id AS event_id, e.ingest_id FROM endpoints ep CROSS JOIN events e \
-     WHERE e.endpoint_id = ep.id AND e.status IN ('delivered', 'dead') \
-       AND e.received_at < ?1 - COALESCE(ep.retention_days, ?2) * ?3 \
-     ORDER BY e.received_at LIMIT ?4";
+/// Driven from the endpoints: for each, `events_endpoint_status (endpoint_id,
+/// status, id)` yields only its finished events minted before its own cutoff
+/// (an event's id is minted at its receipt, so the bound is the first id of
+/// the cutoff's millisecond), instead of
+/// every finished event of the relay. `CROSS JOIN` pins that loop order. The
+/// sort covers the expired events only. An event made later than its
+/// request's receipt (a filtered request replayed) waits until its own id is
+/// past the cutoff.
+pub(crate) fn expired_events_sql() -> String {
+    let cutoff = "?1 - COALESCE(ep.retention_days, ?2) * ?3";
+    format!(
+        "SELECT e.id AS event_id, e.ingest_id FROM endpoints ep CROSS JOIN events e \
+         WHERE e.endpoint_id = ep.id AND e.id < {bound} \
+           AND e.status IN ('delivered', 'dead') AND e.received_at < {cutoff} \
+         ORDER BY e.id LIMIT ?4",
+        bound = super::events::first_event_id_minted_at_sql(cutoff),
+    )
+}
 
 /// Deletes the chosen events that are still expired, with their attempts, and
 /// the ingests they leave empty, in one batch; returns the R2 keys of the
@@ -216,8 +224,11 @@ pub async fn expire_dedup_keys(db: &Db, now_ms: i64, limit: u32) -> Result<usize
 }
 
 /// The statement of [`expire_dedup_keys`]: ?1 = now, ?2 = the limit.
-pub(crate) const EXPIRE_DEDUP_KEYS: &str = "DELETE FROM dedup_keys WHERE rowid IN \
-       (SELECT rowid FROM dedup_keys WHERE expires_at < ?1 LIMIT ?2)";
+/// The table has no rowid (it is stored in its primary key), so the chosen
+/// keys are named by it.
+pub(crate) const EXPIRE_DEDUP_KEYS: &str =
+    "DELETE FROM dedup_keys WHERE (endpoint_id, dedup_key) IN \
+       (SELECT endpoint_id, dedup_key FROM dedup_keys WHERE expires_at < ?1 LIMIT ?2)";
 
 /// Of `keys`, the ones some ingest row still points at. A body's key ends
 /// with its ingest's id (`bodies::key_for`), so each is one primary-key

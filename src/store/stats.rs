@@ -52,9 +52,8 @@ pub(crate) const REJECTIONS_BY_REASON: &str =
 
 /// Each live endpoint's gauges. The oldest in-flight event is read from
 /// `events_endpoint_status (endpoint_id, status, id)`, the endpoint's
-/// in-flight events only: the unary `+` keeps the planner from walking
-/// `events_endpoint_received` from the endpoint's oldest event (finished ones
-/// included) for the minimum.
+/// in-flight events only (the unary `+` keeps the planner from looking for an
+/// index of `received_at` to walk for the minimum, finished events included).
 pub(crate) const ENDPOINT_GAUGES: &str = "SELECT ep.id AS endpoint_id, ep.paused AS paused, \
             (ep.circuit_state = 'open') AS circuit_open, ep.circuit_failures AS circuit_failures, \
             (SELECT MIN(+e.received_at) FROM events e WHERE e.endpoint_id = ep.id \
