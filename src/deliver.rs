@@ -472,7 +472,7 @@ pub async fn outbound_for(
     let Some(body) = bodies::get(&relay.bodies()?, &ingest.body_key).await? else {
         return Ok(Err(Unbuildable::Missing("the stored body is gone".into())));
     };
-    let stored_headers: HeaderList = serde_json::from_str(&ingest.headers)?;
+    let stored_headers = HeaderList::from_stored(&ingest.headers)?;
     let number = claim.attempt_count as u32 + 1;
     let payload = route_payload(
         endpoint.transform.as_ref(),

@@ -12,6 +12,12 @@ pub struct HeaderList(Vec<(String, String)>);
 /// Headers that describe one hop, belong to the platform in front of the Worker,
 /// or carry credentials meant for the relay itself: never stored, never forwarded.
 const NOT_FORWARDED: &[&str] = &[
+    // What the sender accepts in the answer to its own request: the relay
+    // answers that request itself, and its outbound request negotiates its own.
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "priority",
     "authorization",
     "cdn-loop",
     "connection",
@@ -40,7 +46,8 @@ const NOT_FORWARDED: &[&str] = &[
     "webhook-signature",
     "webhook-timestamp",
 ];
-const NOT_FORWARDED_PREFIXES: &[&str] = &["cf-", "x-forwarded-", "x-hookrelay-"];
+/// (`sec-fetch-` is a browser's description of its own request.)
+const NOT_FORWARDED_PREFIXES: &[&str] = &["cf-", "sec-fetch-", "x-forwarded-", "x-hookrelay-"];
 
 impl HeaderList {
     pub fn new<I, K, V>(pairs: I) -> Self
@@ -88,6 +95,29 @@ impl HeaderList {
         }
     }
 
+    /// The headers as an ingest stores them: one `name: value` line each.
+    /// Names are lower-case tokens and values hold no line break (HTTP allows
+    /// neither), so the lines say exactly what the list says, in a third
+    /// fewer bytes than JSON pairs; D1's working set pays for every byte.
+    pub fn to_stored(&self) -> String {
+        self.0.iter().map(|(k, v)| format!("{k}: {v}\n")).collect()
+    }
+
+    /// Reads headers as [`to_stored`](Self::to_stored) wrote them, or as JSON
+    /// pairs (`[["name", "value"], ...]`), how ingests stored them before.
+    pub fn from_stored(stored: &str) -> Result<HeaderList, serde_json::Error> {
+        if stored.starts_with('[') {
+            return serde_json::from_str(stored);
+        }
+        Ok(HeaderList(
+            stored
+                .lines()
+                .filter_map(|line| line.split_once(':'))
+                .map(|(k, v)| (k.to_string(), v.strip_prefix(' ').unwrap_or(v).to_string()))
+                .collect(),
+        ))
+    }
+
     /// The provider's own headers, fit to store and to replay to the destination.
     pub fn forwardable(&self) -> HeaderList {
         HeaderList(
@@ -131,9 +161,34 @@ mod tests {
             ("x-hookrelay-fault", "queue_send"),
             ("X-Gitlab-Token", "secret-token"),
             ("X-Api-Key", "secret-key"),
+            ("Accept", "*/*"),
+            ("Accept-Encoding", "br, gzip"),
+            ("Sec-Fetch-Mode", "cors"),
         ]);
         let kept: Vec<_> = h.forwardable().iter().map(|(k, _)| k.to_string()).collect();
         assert_eq!(kept, ["content-type", "stripe-signature"]);
+    }
+
+    #[test]
+    fn stored_headers_read_back_as_they_were_in_either_form() {
+        let h = HeaderList::new([
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("Stripe-Signature", "t=1,v1=aa,v0=bb"),
+            ("X-Empty", ""),
+            ("X-Colons", "a: b: c"),
+            ("X-Spaced", " leading"),
+        ]);
+        let stored = h.to_stored();
+        assert_eq!(HeaderList::from_stored(&stored).unwrap(), h);
+        let json = serde_json::to_string(&h).unwrap();
+        assert!(stored.len() < json.len());
+        assert_eq!(HeaderList::from_stored(&json).unwrap(), h);
+        assert_eq!(HeaderList::from_stored("").unwrap(), HeaderList::default());
+        assert_eq!(
+            HeaderList::from_stored("[]").unwrap(),
+            HeaderList::default()
+        );
+        assert!(HeaderList::from_stored("[not json").is_err());
     }
 
     #[test]

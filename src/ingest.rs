@@ -349,7 +349,7 @@ async fn store_and_ack(
         body_sha256: &sha256_hex(&body),
         content_type: content_type.as_deref(),
         event_type: facts.event_type.as_deref(),
-        headers_json: &serde_json::to_string(&stored_headers)?,
+        headers: &stored_headers.to_stored(),
         now_ms: started,
         dedup_window_ms: relay.settings.dedup_window_s as i64 * 1000,
     };

@@ -130,7 +130,7 @@ pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
         ),
     };
     let headers: HeaderList = match headers {
-        Some(h) => serde_json::from_str(&h)?,
+        Some(h) => HeaderList::from_stored(&h)?,
         None => HeaderList::default(),
     };
     let mut body = view(&row);

@@ -48,7 +48,7 @@ pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
     let row = ingests::summary(&relay.db, id.as_str())
         .await?
         .ok_or_else(|| ApiError::not_found("ingest"))?;
-    let headers: HeaderList = serde_json::from_str(row.headers.as_deref().unwrap_or("[]"))?;
+    let headers = HeaderList::from_stored(row.headers.as_deref().unwrap_or_default())?;
     let mut body = view(&row)?;
     body["headers"] = json!(headers.iter().collect::<Vec<_>>());
     Ok(json_response(200, &body)?)

@@ -407,7 +407,7 @@ async fn stored_request(
     let body = bodies::get(&relay.bodies()?, &ingest.body_key)
         .await?
         .ok_or_else(not_found)?;
-    let headers: HeaderList = serde_json::from_str(&ingest.headers)?;
+    let headers = HeaderList::from_stored(&ingest.headers)?;
     let provider = match EndpointId::parse(&ingest.endpoint_id) {
         Some(ep) => endpoints::get(&relay.db, &ep)
             .await?
@@ -450,7 +450,7 @@ pub async fn replay_filtered(
         let Some(body) = bodies::get(&bucket, &ingest.body_key).await? else {
             continue;
         };
-        let headers: HeaderList = serde_json::from_str(&ingest.headers)?;
+        let headers = HeaderList::from_stored(&ingest.headers)?;
         let request = FilterInput::new(&body, &headers, &[], &path, provider);
         let accepting: Vec<&Route> = routes
             .iter()

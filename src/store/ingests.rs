@@ -28,7 +28,8 @@ pub struct NewIngest<'a> {
     pub body_sha256: &'a str,
     pub content_type: Option<&'a str>,
     pub event_type: Option<&'a str>,
-    pub headers_json: &'a str,
+    /// As [`HeaderList::to_stored`](crate::headers::HeaderList::to_stored) writes them.
+    pub headers: &'a str,
     pub now_ms: i64,
     pub dedup_window_ms: i64,
 }
@@ -87,7 +88,7 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
             int(n.body_size as i64),
             text(n.body_sha256),
             opt_text(n.content_type),
-            text(n.headers_json),
+            text(n.headers),
             int(n.now_ms),
             opt_text(n.event_type),
             text(IngestStatus::of_routed_events(n.events.len()).as_str()),
