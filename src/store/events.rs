@@ -188,7 +188,7 @@ pub async fn lease(
     let sql = "UPDATE events SET status = 'delivering', lease_token = ?3, lease_until = ?2 + ?4, updated_at = ?2 \
                WHERE id IN ( \
                  SELECT e.id FROM events e JOIN ingests i ON i.id = e.ingest_id \
-                 WHERE e.route_id = ?1 \
+                 WHERE e.route_id = ?1 AND e.status <> 'delivered' \
                    AND ((e.status IN ('received', 'retrying') AND e.next_attempt_at <= ?2) \
                         OR (e.status = 'delivering' AND e.lease_until <= ?2)) \
                    AND (?6 IS NULL OR EXISTS (SELECT 1 FROM json_each(?6) p WHERE i.event_type GLOB p.value)) \
@@ -267,7 +267,7 @@ pub async fn release_expired_leases(db: &Db, now_ms: i64, limit: u32) -> Result<
 
 /// The statement of [`release_expired_leases`]: ?1 = now, ?2 = the limit.
 /// Driven from the routes (the small control table; rows are never deleted,
-/// so every event has its route's): for each, `events_route_inflight
+/// so every event has its route's): for each, `events_route_open
 /// (route_id, status, ...)` yields its events being delivered, a handful at
 /// any time, and only those are sorted. No index of its own: a claim would pay
 /// an entry for it.
@@ -275,7 +275,8 @@ pub(crate) const RELEASE_EXPIRED_LEASES: &str =
     "UPDATE events SET status = CASE WHEN attempt_count = 0 THEN 'received' ELSE 'retrying' END, \
             next_attempt_at = lease_until, lease_until = NULL, lease_token = NULL, updated_at = ?1 \
      WHERE id IN (SELECT e.id FROM endpoints ep CROSS JOIN events e \
-                  WHERE e.route_id = ep.id AND e.status = 'delivering' AND e.lease_until <= ?1 \
+                  WHERE e.route_id = ep.id AND e.status <> 'delivered' \
+                    AND e.status = 'delivering' AND e.lease_until <= ?1 \
                   ORDER BY e.lease_until LIMIT ?2) \
        AND status = 'delivering' AND lease_until <= ?1 \
      RETURNING id";
@@ -454,8 +455,12 @@ pub(crate) fn list_sql(f: &ListFilter<'_>) -> Result<(String, Conditions)> {
     }
     if let Some(status) = f.status {
         // A literal (the enum's own name), so the partial index that holds
-        // only dead events serves the dead letters of every endpoint.
+        // only dead events serves the dead letters of every endpoint, and the
+        // open events' index term (migrations/0016) for those not delivered.
         w.push(format!("e.status = '{}'", status.as_str()));
+        if status != Status::Delivered {
+            w.push("e.status <> 'delivered'".to_string());
+        }
     }
     match f.event_type {
         Some(EventTypeFilter::Exact(name)) => w.compare("i.event_type =", name.as_str()),
@@ -614,7 +619,7 @@ pub async fn due_for_sweep(
 /// Driven from the routes: the outer loop reads the `endpoints` rows (every
 /// endpoint and route: the small control table) and keeps a route that is
 /// deleted, or open for pushing (not paused, circuit closed, push); only for
-/// those does it search `events_route_inflight (route_id, status,
+/// those does it search `events_route_open (route_id, status,
 /// next_attempt_at)`, so the backlog of a paused, open-circuit or pull route is
 /// never read. `CROSS JOIN` pins that loop order (SQLite never reorders it).
 /// The conditions are those of "deleted, or (open for pushing and (not FIFO or
@@ -625,7 +630,8 @@ pub(crate) const DUE_FOR_SWEEP: &str =
      WHERE (ep.deleted_at IS NOT NULL \
             OR (ep.paused = 0 AND ep.circuit_state = 'closed' AND ep.destination_type = 'push')) \
        AND e.route_id = ep.id \
-       AND e.status IN ('received', 'retrying') AND e.next_attempt_at <= ?1 \
+       AND e.status <> 'delivered' AND e.status IN ('received', 'retrying') \
+       AND e.next_attempt_at <= ?1 \
        AND (ep.deleted_at IS NOT NULL OR ep.fifo = 0 \
             OR NOT EXISTS (SELECT 1 FROM events older \
                            WHERE older.route_id = e.route_id AND older.id < e.id \
@@ -703,7 +709,7 @@ pub fn end_events_of_deleted(db: &Db, deleted: Deleted<'_>, now_ms: i64) -> Resu
     let sql = format!(
         "UPDATE events SET status = 'dead', dead_reason = ?2, last_error = ?2, \
                 rate_slot_at = NULL, updated_at = ?3 \
-         WHERE {column} = ?1 AND status IN ('received', 'retrying')"
+         WHERE {column} = ?1 AND status <> 'delivered' AND status IN ('received', 'retrying')"
     );
     bind(
         db.prepare(sql),
@@ -726,50 +732,71 @@ pub struct Counts {
 /// One endpoint's events, or every event.
 pub async fn counts(db: &Db, endpoint_id: Option<&str>) -> Result<Counts> {
     match endpoint_id {
-        Some(id) => counts_where(db, COUNTS_OF_ENDPOINT, &[text(id)]).await,
-        None => counts_where(db, COUNTS_OVERALL, &[]).await,
+        Some(id) => counts_where(db, &counts_of_endpoint_sql(), &[text(id)]).await,
+        None => counts_where(db, &counts_overall_sql(), &[]).await,
     }
 }
 
 /// The same figures for one route's events: `events = delivered + dead + in_flight`.
 pub async fn route_counts(db: &Db, route_id: &str) -> Result<Counts> {
-    counts_where(db, COUNTS_OF_ROUTE, &[text(route_id)]).await
+    counts_where(db, &counts_of_route_sql(), &[text(route_id)]).await
 }
 
-/// The `SELECT` of [`Counts`] over `events`, then `$scope`, with the events
-/// of the same scope that compaction moved to the archive (all delivered;
-/// their `archives` rows count them). One statement per scope (not `?1 IS
-/// NULL OR ...`), so each is planned for its own index.
-macro_rules! counts_of {
-    ($scope:literal) => {
-        concat!(
-            "SELECT SUM(received) AS received, SUM(delivered) AS delivered, \
-                    SUM(dead) AS dead, SUM(in_flight) AS in_flight FROM (\
-               SELECT COUNT(*) AS received, \
-                      COALESCE(SUM(status = 'delivered'), 0) AS delivered, \
-                      COALESCE(SUM(status = 'dead'), 0) AS dead, \
-                      COALESCE(SUM(status IN ('received', 'delivering', 'retrying')), 0) AS in_flight \
-               FROM events ",
-            $scope,
-            " UNION ALL SELECT COALESCE(SUM(events), 0), COALESCE(SUM(events), 0), 0, 0 FROM archives ",
-            $scope,
-            ")"
-        )
+/// Rows that count events by status through indexes alone, to sum (by `key`,
+/// a column, when given): every event in `scope` (`AND ...` conditions, or
+/// none) as delivered, then each event not delivered moved from delivered to
+/// its own status. The first row reads an index of ids (every event has one
+/// entry), the second an index of the events not delivered (the few in
+/// flight and dead; see migrations/0016). Columns: `key`, then received,
+/// delivered, dead, in_flight.
+pub(crate) fn status_count_rows(key: Option<&str>, scope: &str) -> String {
+    let (select, group) = match key {
+        Some(k) => (format!("{k}, "), format!(" GROUP BY {k}")),
+        None => (String::new(), String::new()),
     };
+    format!(
+        "SELECT {select}COUNT(*) AS received, COUNT(*) AS delivered, 0 AS dead, 0 AS in_flight \
+         FROM events WHERE 1 {scope}{group} \
+         UNION ALL SELECT {select}0, -COUNT(*), COALESCE(SUM(status = 'dead'), 0), \
+                          COALESCE(SUM(status <> 'dead'), 0) \
+         FROM events WHERE status <> 'delivered' {scope}{group}"
+    )
 }
 
-/// One endpoint's events (?1), read from `events_endpoint_status (endpoint_id,
-/// status, ...)` alone, and its archive rows from `archives_endpoint_hour`.
-pub(crate) const COUNTS_OF_ENDPOINT: &str = counts_of!("WHERE endpoint_id = ?1");
+/// [`Counts`] of the events `scope` selects ([`status_count_rows`]), with the
+/// events of the same scope that compaction moved to the archive (all
+/// delivered; their `archives` rows count them). One statement per scope (not
+/// `?1 IS NULL OR ...`), so each is planned for its own indexes.
+fn counts_of(scope: &str) -> String {
+    let archived = scope.replacen("AND", "WHERE", 1);
+    format!(
+        "SELECT SUM(received) AS received, SUM(delivered) AS delivered, \
+                SUM(dead) AS dead, SUM(in_flight) AS in_flight FROM (\
+           {} \
+           UNION ALL SELECT COALESCE(SUM(events), 0), COALESCE(SUM(events), 0), 0, 0 \
+           FROM archives {archived})",
+        status_count_rows(None, scope)
+    )
+}
 
-/// One route's events (?1), read from `events_route_inflight (route_id, status,
-/// ...)` alone, and its archive rows from `archives_route`.
-pub(crate) const COUNTS_OF_ROUTE: &str = counts_of!("WHERE route_id = ?1");
+/// One endpoint's events (?1), read from `events_endpoint` and
+/// `events_endpoint_open`, and its archive rows from `archives_endpoint_hour`.
+pub(crate) fn counts_of_endpoint_sql() -> String {
+    counts_of("AND endpoint_id = ?1")
+}
 
-/// Every event: necessarily a read of every row in D1, made over an index
-/// that holds `status` (a covering index scan) rather than the table, and of
-/// every archive row (one per object of a few hundred events).
-pub(crate) const COUNTS_OVERALL: &str = counts_of!("");
+/// One route's events (?1), read from `events_route` and `events_route_open`,
+/// and its archive rows from `archives_route`.
+pub(crate) fn counts_of_route_sql() -> String {
+    counts_of("AND route_id = ?1")
+}
+
+/// Every event: necessarily a read of every entry of an index of ids (and of
+/// the open events), and of every archive row (one per object of a few
+/// hundred events).
+pub(crate) fn counts_overall_sql() -> String {
+    counts_of("")
+}
 
 async fn counts_where(db: &Db, sql: &str, args: &[JsValue]) -> Result<Counts> {
     let row: Option<Counts> = bind(db.prepare(sql), args)?.first(None).await?;

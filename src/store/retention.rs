@@ -73,11 +73,11 @@ pub(crate) async fn past_retention<T: DeserializeOwned>(
 /// The statement of [`expired_events`]: ?1 = now, ?2 = the default days, ?3 =
 /// one day in ms, ?4 = the limit.
 ///
-/// Driven from the endpoints: for each, `events_endpoint_status (endpoint_id,
-/// status, id)` yields only its finished events minted before its own cutoff
-/// (an event's id is minted at its receipt, so the bound is the first id of
-/// the cutoff's millisecond), instead of
-/// every finished event of the relay. `CROSS JOIN` pins that loop order. The
+/// Driven from the endpoints: for each, `events_endpoint (endpoint_id, id)`
+/// yields only its events minted before its own cutoff (an event's id is
+/// minted at its receipt, so the bound is the first id of the cutoff's
+/// millisecond; the few in flight among them are skipped), instead of every
+/// finished event of the relay. `CROSS JOIN` pins that loop order. The
 /// sort covers the expired events only. An event made later than its
 /// request's receipt (a filtered request replayed) waits until its own id is
 /// past the cutoff.

@@ -3,7 +3,7 @@
 
 use super::ingests::{RequestCounts, REQUEST_COUNTS};
 use super::rollups::{self, AttemptFigures};
-use super::{bind, text, Db};
+use super::{bind, events, text, Db};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Result, Result};
@@ -31,11 +31,16 @@ pub struct Stats {
     pub endpoints: Vec<EndpointGauges>,
 }
 
-/// Every event by endpoint and status: necessarily a read of every row in D1,
-/// made over `events_endpoint_status` (a covering index scan) rather than
-/// the table, and of every archive row (its events are delivered).
+/// Every event by endpoint and status: necessarily a read of every entry of
+/// `events_endpoint` (covering), then of the open events (see
+/// [`events::status_count_rows`]: each counted as delivered, then moved to
+/// its own status), and of every archive row (its events are delivered).
 pub(crate) const EVENTS_BY_STATUS: &str = "SELECT endpoint_id, label, SUM(n) AS n FROM (\
-       SELECT endpoint_id, status AS label, COUNT(*) AS n FROM events GROUP BY endpoint_id, status \
+       SELECT endpoint_id, 'delivered' AS label, COUNT(*) AS n FROM events GROUP BY endpoint_id \
+       UNION ALL SELECT endpoint_id, 'delivered', -COUNT(*) FROM events \
+         WHERE status <> 'delivered' GROUP BY endpoint_id \
+       UNION ALL SELECT endpoint_id, status, COUNT(*) FROM events \
+         WHERE status <> 'delivered' GROUP BY endpoint_id, status \
        UNION ALL SELECT endpoint_id, 'delivered', SUM(events) FROM archives GROUP BY endpoint_id) \
      GROUP BY endpoint_id, label";
 
@@ -51,12 +56,13 @@ pub(crate) const REJECTIONS_BY_REASON: &str =
     "SELECT endpoint_id, reason AS label, SUM(count) AS n FROM rejection_counts GROUP BY endpoint_id, reason";
 
 /// Each live endpoint's gauges. The oldest in-flight event is read from
-/// `events_endpoint_status (endpoint_id, status, id)`, the endpoint's
+/// `events_endpoint_open (endpoint_id, status, id)`, the endpoint's
 /// in-flight events only (the unary `+` keeps the planner from looking for an
 /// index of `received_at` to walk for the minimum, finished events included).
 pub(crate) const ENDPOINT_GAUGES: &str = "SELECT ep.id AS endpoint_id, ep.paused AS paused, \
             (ep.circuit_state = 'open') AS circuit_open, ep.circuit_failures AS circuit_failures, \
             (SELECT MIN(+e.received_at) FROM events e WHERE e.endpoint_id = ep.id \
+               AND e.status <> 'delivered' \
                AND e.status IN ('received', 'delivering', 'retrying')) AS oldest_in_flight_at \
      FROM endpoints ep WHERE ep.deleted_at IS NULL";
 
@@ -211,9 +217,10 @@ pub(crate) fn endpoint_figures_sql(one_endpoint: bool) -> FiguresSql {
         counts: format!(
             "SELECT endpoint_id, SUM(received) AS received, SUM(delivered) AS delivered, \
                     SUM(dead) AS dead, SUM(in_flight) AS in_flight FROM (\
-               SELECT endpoint_id, {STATUS_COUNTS} FROM events WHERE 1 {only} GROUP BY endpoint_id \
+               {events} \
                UNION ALL {ARCHIVED_COUNTS} WHERE 1 {only} GROUP BY endpoint_id) \
              GROUP BY endpoint_id",
+            events = events::status_count_rows(Some("endpoint_id"), &only("endpoint_id")),
             only = only("endpoint_id")
         ),
         requests: format!(
@@ -235,12 +242,21 @@ pub(crate) fn endpoint_figures_sql(one_endpoint: bool) -> FiguresSql {
              FROM endpoints r \
              LEFT JOIN (SELECT route_id, SUM(received) AS received, SUM(delivered) AS delivered, \
                                SUM(dead) AS dead, SUM(in_flight) AS in_flight FROM (\
-                          SELECT route_id, {STATUS_COUNTS} FROM events WHERE 1 {only} GROUP BY route_id \
+                          {events} \
                           UNION ALL SELECT route_id, SUM(events), SUM(events), 0, 0 FROM archives \
                             WHERE 1 {only} GROUP BY route_id) \
                         GROUP BY route_id) c ON c.route_id = r.id \
              WHERE r.deleted_at IS NULL {this_endpoint} \
              ORDER BY endpoint_id, r.source_id IS NOT NULL, r.id",
+            // The endpoint's routes' events, through the routes' own indexes.
+            events = events::status_count_rows(
+                Some("route_id"),
+                if one_endpoint {
+                    "AND route_id IN (SELECT id FROM endpoints WHERE id = ?1 OR source_id = ?1)"
+                } else {
+                    ""
+                }
+            ),
             only = only("endpoint_id"),
             this_endpoint = if one_endpoint {
                 // Deleting an endpoint deletes its routes, so no live route has a
@@ -256,9 +272,3 @@ pub(crate) fn endpoint_figures_sql(one_endpoint: bool) -> FiguresSql {
 /// The archived events of each endpoint as a row of [`StatusCounts`]
 /// (archived events are delivered), to `UNION ALL` with the rows of `events`.
 const ARCHIVED_COUNTS: &str = "SELECT endpoint_id, SUM(events), SUM(events), 0, 0 FROM archives";
-
-/// The `SELECT` list of [`StatusCounts`] (without the key) over `events`.
-const STATUS_COUNTS: &str = "COUNT(*) AS received, \
-       COALESCE(SUM(status = 'delivered'), 0) AS delivered, \
-       COALESCE(SUM(status = 'dead'), 0) AS dead, \
-       COALESCE(SUM(status IN ('received', 'delivering', 'retrying')), 0) AS in_flight";
