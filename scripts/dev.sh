@@ -44,6 +44,14 @@ RELAY_SECRET="$(api "http://127.0.0.1:$PORT/api/v1/endpoints/$DEMO_ID/secret" | 
 ECHO_PORT="$ECHO_PORT" RELAY_SECRET="$RELAY_SECRET" node scripts/echo-destination.mjs &
 pids+=($!)
 
+# Production's cron fires the sweeper every minute; wrangler dev fires nothing
+# by itself, so this does (now, then every minute), or the dashboard would say
+# the sweeper has not run.
+SCHEDULED_URL="http://127.0.0.1:$PORT/cdn-cgi/local/scheduled?cron=*/1+*+*+*+*"
+curl -fsS "$SCHEDULED_URL" >/dev/null 2>&1 || echo "[dev] could not fire the sweeper at $SCHEDULED_URL"
+setsid bash -c "while sleep 60; do curl -fsS '$SCHEDULED_URL' >/dev/null 2>&1 || echo '[dev] the sweeper did not answer'; done" &
+pids+=($!)
+
 cat <<EOT
 
 hookrelay is running at http://127.0.0.1:$PORT (state in $STATE_DIR)
@@ -63,8 +71,8 @@ Send a signed webhook (paste into another shell):
 Look at it:
   curl -sS -H 'authorization: Bearer $ADMIN_TOKEN' 'http://127.0.0.1:$PORT/api/v1/events?endpoint_id=$DEMO_ID'
   curl -sS -H 'authorization: Bearer $ADMIN_TOKEN' http://127.0.0.1:$PORT/api/v1/health
-Fire the sweeper (cron does not run by itself locally):
-  curl -sS 'http://127.0.0.1:$PORT/cdn-cgi/local/scheduled?cron=*/1+*+*+*+*'
+The sweeper runs every minute, as the cron does in production; to run it now:
+  curl -sS '$SCHEDULED_URL'
 
 EOT
 wait "${pids[0]}"

@@ -148,7 +148,7 @@ fn archive_body_keys(bytes: &[u8]) -> Result<Vec<String>> {
 /// archived event (compaction removes ingest rows, not bodies), and leaves
 /// with its archive object; what no archive holds (a body whose delete failed
 /// after its rows went) is left to the bucket's lifecycle rule (the deploy
-/// step in the README).
+/// step in docs/operations.md).
 async fn delete_orphans(relay: &Relay, bucket: &Bodies, now_ms: i64) -> Result<usize> {
     let cursor = meta::get(&relay.db, R2_CURSOR_KEY).await?.map(|m| m.value);
     let page = bodies::list(bucket, cursor, ORPHAN_SCAN).await?;

@@ -3,7 +3,7 @@
 //! Parsing is pure (a lookup function in, a struct out) so the defaults and the
 //! handling of bad values are unit-tested; `lib.rs` passes the real `Env` lookup.
 
-/// Points where a test configuration may inject a failure (see README, "Testing").
+/// Points where a test configuration may inject a failure (see docs/testing.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// The R2 body write fails.
