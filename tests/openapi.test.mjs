@@ -769,6 +769,15 @@ describe("every operation answers as documented", () => {
       }
     }
     assert.ok(walked >= 31 * 4, `walked ${walked}`);
+    // What an endpoint accepts is an admin's to change, like its secrets;
+    // an editor's form that sends the same values back passes.
+    const guarded = (await api("POST", "/endpoints", { body: { name: "acceptance", provider: "none", destination_type: "pull" }, expect: 201 })).json;
+    const narrowed = await api("PATCH", `/endpoints/${guarded.id}`, { token: keys.editor, body: { allowed_cidrs: ["10.0.0.0/8"] }, expect: 403 });
+    assert.equal(narrowed.json.error.message, "only an admin may change provider, scheme_config or allowed_cidrs");
+    await api("PATCH", `/endpoints/${guarded.id}`, { token: keys.editor, body: { provider: "none", allowed_cidrs: [], name: "acceptance, renamed" }, expect: 200 });
+    const asAdmin = await api("PATCH", `/endpoints/${guarded.id}`, { token: keys.admin, body: { allowed_cidrs: ["10.0.0.0/8"] }, expect: 200 });
+    assert.deepEqual(asAdmin.json.allowed_cidrs, ["10.0.0.0/8"]);
+    assert.equal(asAdmin.json.name, "acceptance, renamed");
     // A pull key reaches only its own destination, the report route included.
     const elsewhere = await api("POST", `/pull/${otherPull.id}`, { token: keys.pull, body: {}, expect: 403 });
     assert.match(elsewhere.json.error.message, /pull key/);

@@ -159,7 +159,10 @@ pub async fn relay_secret(relay: &Relay, raw_id: &str) -> Result<Response, ApiEr
 
 /// `PATCH /endpoints/{id}`. Only an admin may send `secrets`: replacing them
 /// would let an editor take over verification, which rotation
-/// (`POST /endpoints/{id}/secrets/rotate`) keeps to admins.
+/// (`POST /endpoints/{id}/secrets/rotate`) keeps to admins. For the same
+/// reason only an admin may change what the endpoint accepts (its provider,
+/// the scheme's settings, the sources it allows): an editor could otherwise
+/// switch verification off and send events of their own into the routes.
 pub async fn update(
     relay: &Relay,
     req: Request,
@@ -170,7 +173,9 @@ pub async fn update(
     let (current, _) = load(relay, raw_id).await?;
     let input: EndpointInput = read_json(req).await?;
     may_set_secrets(grant, &input)?;
+    let accepted_before = Acceptance::of(&current);
     let mut endpoint = apply(relay, current, input, false, Kind::Endpoint)?;
+    may_change_acceptance(grant, &accepted_before, &Acceptance::of(&endpoint))?;
     endpoint.updated_at = now_ms();
     let saved = endpoints::update(&relay.db, &endpoint).await?;
     endpoint_cache::invalidate(&endpoint.id);
@@ -324,6 +329,41 @@ fn may_set_secrets(grant: &Grant, input: &EndpointInput) -> Result<(), ApiError>
         403,
         "forbidden",
         "only an admin may set secrets; use POST /api/v1/endpoints/{id}/secrets/rotate",
+    ))
+}
+
+/// What decides which requests an endpoint accepts, besides its secrets.
+#[derive(Debug, Clone, PartialEq)]
+struct Acceptance {
+    provider: String,
+    scheme_config: SchemeConfig,
+    allowed_cidrs: Vec<String>,
+}
+
+impl Acceptance {
+    fn of(endpoint: &Endpoint) -> Acceptance {
+        Acceptance {
+            provider: endpoint.provider.clone(),
+            scheme_config: endpoint.scheme_config.clone(),
+            allowed_cidrs: endpoint.allowed_cidrs.clone(),
+        }
+    }
+}
+
+/// `403` when a caller other than an admin changes what the endpoint accepts
+/// (compared as stored, so a form that sends the same values back passes).
+fn may_change_acceptance(
+    grant: &Grant,
+    before: &Acceptance,
+    after: &Acceptance,
+) -> Result<(), ApiError> {
+    if before == after || *grant == Grant::Role(Role::Admin) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        403,
+        "forbidden",
+        "only an admin may change provider, scheme_config or allowed_cidrs",
     ))
 }
 
@@ -590,6 +630,30 @@ mod tests {
         let admin = Grant::Role(Role::Admin);
         assert!(may_set_secrets(&admin, &with_secrets(Some(vec!["s".into()]))).is_ok());
         assert!(may_set_secrets(&admin, &with_secrets(Some(vec![]))).is_ok());
+    }
+
+    #[test]
+    fn only_an_admin_may_change_what_an_endpoint_accepts() {
+        let before = Acceptance {
+            provider: "github".into(),
+            scheme_config: SchemeConfig::default(),
+            allowed_cidrs: vec!["192.30.252.0/22".into()],
+        };
+        let unverified = Acceptance {
+            provider: "none".into(),
+            ..before.clone()
+        };
+        let from_anywhere = Acceptance {
+            allowed_cidrs: vec![],
+            ..before.clone()
+        };
+        let editor = Grant::Role(Role::Editor);
+        assert!(may_change_acceptance(&editor, &before, &before.clone()).is_ok());
+        for after in [&unverified, &from_anywhere] {
+            let err = may_change_acceptance(&editor, &before, after).unwrap_err();
+            assert_eq!((err.status, err.code), (403, "forbidden"));
+            assert!(may_change_acceptance(&Grant::Role(Role::Admin), &before, after).is_ok());
+        }
     }
 
     #[test]

@@ -17,14 +17,17 @@ export async function render(ctx) {
   const ep = id ? await api.get(`/endpoints/${id}`) : null;
   if (!ctx.alive()) return;
 
-  const provider = h("select", { id: "f-provider", name: "provider" },
+  // What an endpoint accepts is an admin's to change, as its secrets are.
+  const lockedScheme = Boolean(id) && !ctx.can("rotate");
+  const provider = h("select", { id: "f-provider", name: "provider", disabled: lockedScheme },
     PROVIDERS.map((p) => h("option", { value: p, selected: (ep?.provider ?? "github") === p }, p)));
 
   const error = h("p.notice.bad", { role: "alert", hidden: true });
   const form = h("form.card.form", { novalidate: false, onsubmit: submit },
     error,
     field("name", "Name", text("name", ep?.name, { required: true, maxlength: 200, autocomplete: "off" })),
-    field("provider", "Provider (signature scheme)", provider),
+    field("provider", "Provider (signature scheme)", provider,
+      lockedScheme ? "Only an admin may change how an endpoint verifies requests." : undefined),
     // Replacing an endpoint's secrets is an admin's (as rotation is); a new
     // endpoint's first secret is anyone's who may create it.
     !id || ctx.can("rotate") ? field("secret", id ? "Replace secrets with" : "Provider secret",
@@ -50,7 +53,8 @@ export async function render(ctx) {
   async function submit(e) {
     e.preventDefault();
     const f = new FormData(form);
-    const body = { name: f.get("name").trim(), provider: f.get("provider") };
+    const body = { name: f.get("name").trim() };
+    if (!lockedScheme) body.provider = f.get("provider");
     const secret = f.get("secret");
     if (secret) body.secrets = [secret];
     readDelivery(f, ep, body);
