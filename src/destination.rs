@@ -102,6 +102,11 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         // (RFC 7526) and no real webhook receiver needs it, so the whole block is
         // refused rather than trusting the embedded address to decide.
         Some("a 6to4 address (it embeds an IPv4 address)")
+    } else if first == 0x2001 && s[1] == 0 {
+        // Teredo (2001::/32, RFC 4380) carries its server's IPv4 address and
+        // the client's (bits inverted) and is unwrapped towards them: refused
+        // whole, like 6to4.
+        Some("a Teredo address (it embeds IPv4 addresses)")
     } else if first == 0x64 && s[1] == 0xff9b && s[2] == 1 {
         // Local-use NAT64 (64:ff9b:1::/48, RFC 8215): translated by the
         // operator's own gateway, wherever the IPv4 part sits in it.
@@ -204,7 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn six_to_four_local_nat64_and_site_local_are_refused() {
+    fn six_to_four_teredo_local_nat64_and_site_local_are_refused() {
         for bad in [
             // 6to4: 2002:AABB:CCDD::/48 wraps the IPv4 address AA.BB.CC.DD.
             "https://[2002:7f00:1::1]/",
@@ -213,6 +218,11 @@ mod tests {
             // A public IPv4 inside 6to4 is refused too: the whole block is.
             "https://[2002:5db8:d822::1]/",
             "https://[2002::]/",
+            // Teredo: 2001:0:SSSS:SSSS:flags:port:CCCC:CCCC, the client's
+            // IPv4 inverted (here 127.0.0.1 and 10.0.0.1).
+            "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+            "https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/",
+            "https://[2001::]/",
             // Local-use NAT64, whatever IPv4 it carries.
             "https://[64:ff9b:1::a9fe:a9fe]/",
             "https://[64:ff9b:1::808:808]/",
