@@ -768,13 +768,12 @@ pub(crate) fn status_count_rows(key: Option<&str>, scope: &str) -> String {
 /// delivered; their `archives` rows count them). One statement per scope (not
 /// `?1 IS NULL OR ...`), so each is planned for its own indexes.
 fn counts_of(scope: &str) -> String {
-    let archived = scope.replacen("AND", "WHERE", 1);
     format!(
         "SELECT SUM(received) AS received, SUM(delivered) AS delivered, \
                 SUM(dead) AS dead, SUM(in_flight) AS in_flight FROM (\
            {} \
            UNION ALL SELECT COALESCE(SUM(events), 0), COALESCE(SUM(events), 0), 0, 0 \
-           FROM archives {archived})",
+           FROM archives WHERE 1 {scope})",
         status_count_rows(None, scope)
     )
 }
