@@ -5,9 +5,9 @@
 //! namespaced (`id:` / `sha256:`) so a provider id can never equal a body hash.
 //!
 //! # Reading a body's ids without building it
-//! The ack path needs only a few top-level string fields of a JSON body: the
-//! delivery ids below and the event-type names `type` and `action` (see
-//! [`crate::filter::event_type`]). [`body_head`] reads exactly those in one
+//! The ack path needs only a few top-level string fields of a JSON body, those
+//! the provider registry names for delivery ids and event types
+//! ([`HEAD_FIELDS`]). [`body_head`] reads exactly those in one
 //! pass over the bytes and keeps nothing else: other values are checked the way
 //! `serde_json::Value` checks them (so a body is JSON here exactly when it parses
 //! as a `Value`) and dropped as they are read. Its memory is the kept strings
@@ -15,7 +15,7 @@
 //! body's size or shape; an array or a string body keeps nothing.
 
 use crate::headers::HeaderList;
-use crate::verify::{Provider, SchemeConfig};
+use crate::verify::{DeliveryId, Provider, SchemeConfig};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -66,6 +66,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The delivery id where the provider's registry row says it is.
 fn provider_delivery_id(
     provider: Provider,
     config: &SchemeConfig,
@@ -73,48 +74,20 @@ fn provider_delivery_id(
     json: Option<&Value>,
 ) -> Option<String> {
     let header = |name: &str| headers.non_blank(name).map(str::to_string);
-    match provider {
-        Provider::Stripe | Provider::Intercom | Provider::Discord => body_id(json, BodyId::Id),
-        Provider::Paddle | Provider::Square | Provider::Typeform => body_id(json, BodyId::EventId),
-        Provider::Github => header("x-github-delivery"),
-        Provider::Shopify => header("x-shopify-webhook-id"),
-        Provider::Standard => header("webhook-id"),
-        Provider::Twitch => header("twitch-eventsub-message-id"),
-        Provider::Linear => header("linear-delivery"),
-        // Idempotency-Key is per delivery and kept across retries; the event UUID
-        // is shared by every webhook the same event triggers.
-        Provider::Gitlab => header("idempotency-key").or_else(|| header("x-gitlab-event-uuid")),
-        Provider::Hmac => config
+    match provider.spec().delivery_id {
+        DeliveryId::None => None,
+        DeliveryId::Header(names) => names.iter().find_map(|name| header(name)),
+        DeliveryId::BodyField(field) => body_string(json, field),
+        DeliveryId::Configured => config
             .hmac
             .as_ref()
             .and_then(|c| c.id_header.as_deref())
             .and_then(header),
-        Provider::None | Provider::BasicAuth | Provider::ApiKey => header("idempotency-key"),
-        // No delivery id in their requests: the key is the body hash.
-        Provider::Okta => body_id(json, BodyId::CamelEventId),
-        Provider::Slack
-        | Provider::Zoom
-        | Provider::Hubspot
-        | Provider::Meta
-        | Provider::Dropbox => None,
     }
 }
 
-/// The top-level fields in which providers put their event id in the body.
-enum BodyId {
-    Id,
-    EventId,
-    /// `eventId` (Okta).
-    CamelEventId,
-}
-
-/// A top-level, non-empty string id of a JSON body; anything else is no id.
-fn body_id(json: Option<&Value>, which: BodyId) -> Option<String> {
-    let field = match which {
-        BodyId::Id => "id",
-        BodyId::EventId => "event_id",
-        BodyId::CamelEventId => "eventId",
-    };
+/// A top-level, non-empty string field of a JSON body; anything else is no id.
+fn body_string(json: Option<&Value>, field: &str) -> Option<String> {
     json?
         .get(field)?
         .as_str()
@@ -122,9 +95,22 @@ fn body_id(json: Option<&Value>, which: BodyId) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The top-level fields of a JSON body that the ack path reads: the delivery ids
-/// (`id`, `event_id`, `eventId`) and the event-type names (`type`, `action`).
-pub const HEAD_FIELDS: [&str; 5] = ["id", "event_id", "eventId", "type", "action"];
+/// The top-level fields of a JSON body that the ack path reads: those the
+/// provider registry takes delivery ids and event types from (a test keeps the
+/// two in step), and GitHub's `action`.
+pub const HEAD_FIELDS: &[&str] = &[
+    "id",
+    "event_id",
+    "eventId",
+    "type",
+    "action",
+    "event_type",
+    "eventType",
+    "event",
+    "topic",
+    "object",
+    "object_kind",
+];
 
 /// The body's [`HEAD_FIELDS`] that hold strings, as a small JSON object, without
 /// building the rest of the body. `None` when the body is not JSON (exactly when
@@ -323,85 +309,85 @@ mod tests {
     fn each_provider_uses_its_own_delivery_id() {
         let cases: &[Case] = &[
             (
-                Provider::Stripe,
+                Provider::named("stripe"),
                 &[],
                 br#"{"id":"evt_123","object":"event"}"#,
                 "id:evt_123",
             ),
             (
-                Provider::Github,
+                Provider::named("github"),
                 &[("X-GitHub-Delivery", "72d3162e")],
                 b"{}",
                 "id:72d3162e",
             ),
             (
-                Provider::Shopify,
+                Provider::named("shopify"),
                 &[("X-Shopify-Webhook-Id", "b54557e4")],
                 b"{}",
                 "id:b54557e4",
             ),
             (
-                Provider::Standard,
+                Provider::named("standard"),
                 &[("webhook-id", "msg_2")],
                 b"{}",
                 "id:msg_2",
             ),
             (
-                Provider::None,
+                Provider::named("none"),
                 &[("Idempotency-Key", "k-1")],
                 b"{}",
                 "id:k-1",
             ),
             (
-                Provider::Paddle,
+                Provider::named("paddle"),
                 &[],
                 br#"{"event_id":"evt_01h8","notification_id":"ntf_1"}"#,
                 "id:evt_01h8",
             ),
             (
-                Provider::Square,
+                Provider::named("square"),
                 &[],
                 br#"{"event_id":"ac3ac95b","data":{"id":"bc368e64"}}"#,
                 "id:ac3ac95b",
             ),
             (
-                Provider::Typeform,
+                Provider::named("typeform"),
                 &[],
                 br#"{"event_id":"01HTF","event_type":"form_response"}"#,
                 "id:01HTF",
             ),
             (
-                Provider::Intercom,
+                Provider::named("intercom"),
                 &[],
                 br#"{"type":"notification_event","id":"notif_1"}"#,
                 "id:notif_1",
             ),
             (
-                Provider::Discord,
+                Provider::named("discord"),
                 &[],
                 br#"{"type":2,"id":"1234567890"}"#,
                 "id:1234567890",
             ),
             (
-                Provider::Twitch,
+                Provider::named("twitch"),
                 &[("Twitch-Eventsub-Message-Id", "e76c6bd4")],
                 b"{}",
                 "id:e76c6bd4",
             ),
             (
-                Provider::Linear,
+                Provider::named("linear"),
                 &[("Linear-Delivery", "234d1a4e")],
                 b"{}",
                 "id:234d1a4e",
             ),
             (
-                Provider::Gitlab,
+                Provider::named("gitlab"),
                 &[("X-Gitlab-Event-UUID", "evt-uuid")],
                 b"{}",
                 "id:evt-uuid",
             ),
             (
-                Provider::Gitlab,
+                Provider::named("gitlab"),
                 &[
                     ("X-Gitlab-Event-UUID", "evt-uuid"),
                     ("Idempotency-Key", "idem-1"),
@@ -410,13 +396,13 @@ mod tests {
                 "id:idem-1",
             ),
             (
-                Provider::BasicAuth,
+                Provider::named("basic_auth"),
                 &[("Idempotency-Key", "k-2")],
                 b"{}",
                 "id:k-2",
             ),
             (
-                Provider::ApiKey,
+                Provider::named("api_key"),
                 &[("Idempotency-Key", "k-3")],
                 b"{}",
                 "id:k-3",
@@ -431,14 +417,22 @@ mod tests {
     fn falls_back_to_the_body_hash() {
         let body = b"hello";
         let expected = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
-        assert_eq!(key(Provider::None, &[], body), expected);
+        assert_eq!(key(Provider::named("none"), &[], body), expected);
         assert_eq!(
-            key(Provider::Github, &[("x-github-delivery", "  ")], body),
+            key(
+                Provider::named("github"),
+                &[("x-github-delivery", "  ")],
+                body
+            ),
             expected
         );
-        assert_eq!(key(Provider::Stripe, &[], body), expected, "not JSON");
         assert_eq!(
-            key(Provider::Stripe, &[], br#"{"object":"event"}"#).len(),
+            key(Provider::named("stripe"), &[], body),
+            expected,
+            "not JSON"
+        );
+        assert_eq!(
+            key(Provider::named("stripe"), &[], br#"{"object":"event"}"#).len(),
             7 + 64
         );
     }
@@ -449,23 +443,26 @@ mod tests {
         let hash = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
         let cases: &[(Provider, &[(&str, &str)])] = &[
             (
-                Provider::Slack,
+                Provider::named("slack"),
                 &[("X-Slack-Request-Timestamp", "1531420618")],
             ),
-            (Provider::Zoom, &[("x-zm-request-timestamp", "1700000000")]),
             (
-                Provider::Hubspot,
+                Provider::named("zoom"),
+                &[("x-zm-request-timestamp", "1700000000")],
+            ),
+            (
+                Provider::named("hubspot"),
                 &[("X-HubSpot-Request-Timestamp", "1700000000123")],
             ),
-            (Provider::Hmac, &[("x-delivery", "d-1")]),
-            (Provider::Paddle, &[]),
-            (Provider::Discord, &[]),
+            (Provider::named("hmac"), &[("x-delivery", "d-1")]),
+            (Provider::named("paddle"), &[]),
+            (Provider::named("discord"), &[]),
         ];
         for (provider, headers) in cases {
             assert_eq!(key(*provider, headers, body), hash, "{provider:?}");
         }
         let numeric_id = br#"{"id":42}"#;
-        assert!(key(Provider::Intercom, &[], numeric_id).starts_with("sha256:"));
+        assert!(key(Provider::named("intercom"), &[], numeric_id).starts_with("sha256:"));
     }
 
     #[test]
@@ -475,13 +472,13 @@ mod tests {
                 .unwrap();
         let headers = HeaderList::new([("x-delivery", "d-1")]);
         assert_eq!(
-            dedup_key_for(Provider::Hmac, &config, &headers, b"{}", None),
+            dedup_key_for(Provider::named("hmac"), &config, &headers, b"{}", None),
             "id:d-1"
         );
         let without_id: SchemeConfig =
             serde_json::from_str(r#"{"hmac": {"header": "x-sig"}}"#).unwrap();
         assert!(
-            dedup_key_for(Provider::Hmac, &without_id, &headers, b"{}", None)
+            dedup_key_for(Provider::named("hmac"), &without_id, &headers, b"{}", None)
                 .starts_with("sha256:")
         );
     }
@@ -562,14 +559,14 @@ mod tests {
 
     #[test]
     fn headers_of_other_providers_are_ignored() {
-        let k = key(Provider::Github, &[("webhook-id", "msg_1")], b"x");
+        let k = key(Provider::named("github"), &[("webhook-id", "msg_1")], b"x");
         assert!(k.starts_with("sha256:"));
     }
 
     #[test]
     fn very_long_ids_are_hashed() {
         let long = "a".repeat(500);
-        let k = key(Provider::Standard, &[("webhook-id", &long)], b"x");
+        let k = key(Provider::named("standard"), &[("webhook-id", &long)], b"x");
         assert!(k.starts_with("id-sha256:"));
     }
 }

@@ -133,7 +133,7 @@ mod tests {
         };
         let no_settings = verify::SchemeConfig::default();
         assert_eq!(
-            verify::verify(Provider::Standard, &[secret], &no_settings, &req),
+            verify::verify(Provider::named("standard"), &[secret], &no_settings, &req),
             Ok(())
         );
     }

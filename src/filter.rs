@@ -47,7 +47,7 @@
 //! [`event_type`]. A route with both a filter and event types needs both to match.
 
 use crate::headers::HeaderList;
-use crate::verify::Provider;
+use crate::verify::{EventType, Provider};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 use std::cmp::Ordering;
@@ -594,12 +594,10 @@ fn compare_numbers(a: &Number, b: &Number) -> Option<Ordering> {
     a.as_f64()?.partial_cmp(&b.as_f64()?)
 }
 
-/// The provider's own name for the event:
-/// - Stripe, Standard Webhooks and every other provider: the body's `type` when
-///   it is a string;
-/// - GitHub: `X-GitHub-Event`, plus `.` and the body's `action` when there is one
-///   (`pull_request.opened`); `event_types` also matches the bare event name;
-/// - Shopify: `X-Shopify-Topic` (`orders/create`).
+/// The provider's own name for the event, where its registry row says it is
+/// (for most, the body's `type` when it is a string). GitHub's form is the
+/// `X-GitHub-Event` header, plus `.` and the body's `action` when there is one
+/// (`pull_request.opened`); `event_types` also matches the bare event name.
 pub fn event_type(
     provider: Provider,
     headers: &HeaderList,
@@ -612,9 +610,12 @@ pub fn event_type(
 fn event_type_names(provider: Provider, headers: &HeaderList, body: Option<&Value>) -> Vec<String> {
     let header = |name: &str| headers.non_blank(name).map(str::to_string);
     let body_string = |key: &str| body.and_then(|b| b.get(key)).and_then(Value::as_str);
-    match provider {
-        Provider::Github => {
-            let Some(event) = header("x-github-event") else {
+    match provider.spec().event_type {
+        EventType::None => Vec::new(),
+        EventType::Header(name) => header(name).into_iter().collect(),
+        EventType::BodyField(field) => body_string(field).map(str::to_string).into_iter().collect(),
+        EventType::HeaderWithAction(name) => {
+            let Some(event) = header(name) else {
                 return Vec::new();
             };
             match body_string("action").filter(|a| !a.is_empty()) {
@@ -622,11 +623,6 @@ fn event_type_names(provider: Provider, headers: &HeaderList, body: Option<&Valu
                 None => vec![event],
             }
         }
-        Provider::Shopify => header("x-shopify-topic").into_iter().collect(),
-        _ => body_string("type")
-            .map(str::to_string)
-            .into_iter()
-            .collect(),
     }
 }
 
@@ -761,7 +757,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let headers = HeaderList::new(headers.iter().copied());
-        FilterInput::new(body.as_bytes(), &headers, &query, "/ep_1", Provider::None)
+        FilterInput::new(body.as_bytes(), &headers, &query, "/ep_1", Provider::none())
     }
 
     fn provider_input(provider: Provider, headers: &[(&str, &str)], body: &str) -> FilterInput {
@@ -1211,51 +1207,51 @@ mod tests {
         let github = |event| vec![("X-GitHub-Event", event)];
         let cases = [
             (
-                Provider::Stripe,
+                Provider::named("stripe"),
                 vec![],
                 r#"{"type": "payment_intent.succeeded"}"#,
                 Some("payment_intent.succeeded"),
             ),
-            (Provider::Stripe, vec![], "not json", None),
+            (Provider::named("stripe"), vec![], "not json", None),
             (
-                Provider::Github,
+                Provider::named("github"),
                 github("pull_request"),
                 pr,
                 Some("pull_request.opened"),
             ),
             (
-                Provider::Github,
+                Provider::named("github"),
                 github("push"),
                 r#"{"ref": "refs/heads/main"}"#,
                 Some("push"),
             ),
             (
-                Provider::Github,
+                Provider::named("github"),
                 github("push"),
                 "payload=%7B%7D",
                 Some("push"),
             ),
-            (Provider::Github, vec![], pr, None),
+            (Provider::named("github"), vec![], pr, None),
             (
-                Provider::Shopify,
+                Provider::named("shopify"),
                 vec![("X-Shopify-Topic", "orders/create")],
                 r#"{"type": "x"}"#,
                 Some("orders/create"),
             ),
-            (Provider::Shopify, vec![], r#"{"type": "x"}"#, None),
+            (Provider::named("shopify"), vec![], r#"{"type": "x"}"#, None),
             (
-                Provider::Standard,
+                Provider::named("standard"),
                 vec![],
                 r#"{"type": "user.created"}"#,
                 Some("user.created"),
             ),
             (
-                Provider::Linear,
+                Provider::named("linear"),
                 vec![],
                 r#"{"type": "Issue", "action": "create"}"#,
                 Some("Issue"),
             ),
-            (Provider::None, vec![], r#"{"type": 3}"#, None),
+            (Provider::named("none"), vec![], r#"{"type": 3}"#, None),
         ];
         for (provider, headers, body, expected) in cases {
             let headers = HeaderList::new(headers);
@@ -1267,23 +1263,32 @@ mod tests {
 
     #[test]
     fn event_types_shortcut_per_provider() {
-        let stripe = |body| provider_input(Provider::Stripe, &[], body);
+        let stripe = |body| provider_input(Provider::named("stripe"), &[], body);
         let payment = stripe(r#"{"type": "payment_intent.succeeded"}"#);
         let refund = stripe(r#"{"type": "charge.refunded"}"#);
         let form = stripe("type=charge.refunded");
         let pr = provider_input(
-            Provider::Github,
+            Provider::named("github"),
             &[("X-GitHub-Event", "pull_request")],
             r#"{"action": "opened"}"#,
         );
-        let push = provider_input(Provider::Github, &[("X-GitHub-Event", "push")], "{}");
+        let push = provider_input(
+            Provider::named("github"),
+            &[("X-GitHub-Event", "push")],
+            "{}",
+        );
         let shopify = provider_input(
-            Provider::Shopify,
+            Provider::named("shopify"),
             &[("X-Shopify-Topic", "orders/create")],
             "{}",
         );
-        let standard = provider_input(Provider::Standard, &[], r#"{"type": "invoice.paid"}"#);
-        let untyped = provider_input(Provider::Paddle, &[], r#"{"event_type": "x"}"#);
+        let standard = provider_input(
+            Provider::named("standard"),
+            &[],
+            r#"{"type": "invoice.paid"}"#,
+        );
+        let paddle = provider_input(Provider::named("paddle"), &[], r#"{"event_type": "x.y"}"#);
+        let untyped = provider_input(Provider::named("dropbox"), &[], r#"{"type": "x"}"#);
         let cases: &[(&[&str], &FilterInput, bool)] = &[
             (&["payment_intent.*", "charge.refunded"], &payment, true),
             (&["payment_intent.*", "charge.refunded"], &refund, true),
@@ -1303,6 +1308,7 @@ mod tests {
             (&["products/*"], &shopify, false),
             (&["invoice.*"], &standard, true),
             (&["Invoice.*"], &standard, false),
+            (&["x.*"], &paddle, true),
             (&["*"], &untyped, false),
         ];
         for &(patterns, req, expected) in cases {
@@ -1364,7 +1370,7 @@ mod tests {
 
     #[test]
     fn a_route_needs_both_its_filter_and_its_event_types() {
-        let stripe = |body| provider_input(Provider::Stripe, &[], body);
+        let stripe = |body| provider_input(Provider::named("stripe"), &[], body);
         let big_refund = stripe(r#"{"type": "charge.refunded", "amount": 9000}"#);
         let small_refund = stripe(r#"{"type": "charge.refunded", "amount": 100}"#);
         let big_payment = stripe(r#"{"type": "payment_intent.succeeded", "amount": 9000}"#);

@@ -4,8 +4,8 @@
 //! A sender proves the URL is alive (and sometimes that the relay holds the
 //! secret) before it turns a subscription on; forwarding the challenge to the
 //! destination would leave the subscription unverified, and storing it would
-//! relay a message nobody asked for. Which handshakes apply depends only on the
-//! endpoint's provider name:
+//! relay a message nobody asked for. Which handshake applies is named by the
+//! endpoint's provider's registry row:
 //!
 //! | provider            | request                                              | answer                           |
 //! |---------------------|------------------------------------------------------|----------------------------------|
@@ -29,7 +29,7 @@
 //! a browser from reading sender-chosen text as HTML).
 
 use crate::headers::HeaderList;
-use crate::verify::hmac_sha256;
+use crate::verify::{hmac_sha256, Handshake, Provider};
 use hmac::Mac;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -54,7 +54,7 @@ pub struct HandshakeRequest<'a> {
 
 /// What the endpoint knows that a handshake may need.
 pub struct EndpointHandshake<'a> {
-    pub provider: &'a str,
+    pub provider: Provider,
     /// Live secrets, newest first; Zoom's answer is keyed with the first.
     pub secrets: &'a [String],
     /// The token typed into Meta's dashboard alongside the callback URL.
@@ -127,40 +127,6 @@ impl HandshakeRefusal {
     }
 }
 
-/// The senders that handshake, by the endpoint's provider name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sender {
-    Slack,
-    Zoom,
-    Twitch,
-    Meta,
-    Okta,
-    Dropbox,
-    Discord,
-}
-
-impl Sender {
-    fn for_provider(provider: &str) -> Option<Sender> {
-        match provider {
-            "slack" => Some(Sender::Slack),
-            "zoom" => Some(Sender::Zoom),
-            "twitch" => Some(Sender::Twitch),
-            "meta" | "whatsapp" => Some(Sender::Meta),
-            "okta" => Some(Sender::Okta),
-            "dropbox" => Some(Sender::Dropbox),
-            "discord" => Some(Sender::Discord),
-            _ => None,
-        }
-    }
-
-    fn method(self) -> &'static str {
-        match self {
-            Sender::Slack | Sender::Zoom | Sender::Twitch | Sender::Discord => "POST",
-            Sender::Meta | Sender::Okta | Sender::Dropbox => "GET",
-        }
-    }
-}
-
 /// `Ok(None)`: not a handshake, handle as a normal webhook. `Ok(Some(reply))`:
 /// send `reply` and store nothing. `Err(refusal)`: a handshake that must fail.
 ///
@@ -171,20 +137,20 @@ pub fn answer(
     req: &HandshakeRequest<'_>,
     endpoint: &EndpointHandshake<'_>,
 ) -> Result<Option<HandshakeReply>, HandshakeRefusal> {
-    let Some(sender) = Sender::for_provider(endpoint.provider) else {
+    let Some(sender) = endpoint.provider.spec().handshake else {
         return Ok(None);
     };
     if !req.method.eq_ignore_ascii_case(sender.method()) {
         return Ok(None);
     }
     match sender {
-        Sender::Slack => slack(req.body),
-        Sender::Zoom => zoom(req.body, endpoint.secrets),
-        Sender::Twitch => twitch(req.headers, req.body),
-        Sender::Meta => meta(req.query, endpoint.verify_token),
-        Sender::Okta => okta(req.headers),
-        Sender::Dropbox => dropbox(req.query),
-        Sender::Discord => Ok(discord(req.body)),
+        Handshake::Slack => slack(req.body),
+        Handshake::Zoom => zoom(req.body, endpoint.secrets),
+        Handshake::Twitch => twitch(req.headers, req.body),
+        Handshake::Meta => meta(req.query, endpoint.verify_token),
+        Handshake::Okta => okta(req.headers),
+        Handshake::Dropbox => dropbox(req.query),
+        Handshake::Discord => Ok(discord(req.body)),
     }
 }
 
@@ -373,7 +339,7 @@ mod tests {
                 body,
             };
             let ep = EndpointHandshake {
-                provider: "discord",
+                provider: Provider::named("discord"),
                 secrets: &[],
                 verify_token: None,
             };
@@ -432,7 +398,7 @@ mod tests {
             body: case.body.as_bytes(),
         };
         let endpoint = EndpointHandshake {
-            provider: case.provider,
+            provider: Provider::named(case.provider),
             secrets: &secrets,
             verify_token: Some(META_TOKEN),
         };
@@ -669,7 +635,7 @@ mod tests {
         };
         for verify_token in [None, Some("")] {
             let endpoint = EndpointHandshake {
-                provider: "meta",
+                provider: Provider::named("meta"),
                 secrets: &[],
                 verify_token,
             };
@@ -760,7 +726,7 @@ mod tests {
         };
         for secrets in [vec![], vec![String::new()]] {
             let endpoint = EndpointHandshake {
-                provider: "zoom",
+                provider: Provider::named("zoom"),
                 secrets: &secrets,
                 verify_token: None,
             };

@@ -20,7 +20,7 @@ use crate::relay::{now_ms, random_bytes, Relay};
 use crate::retry::RetryPolicy;
 use crate::store::{endpoint_cache, endpoints, events, rejections};
 use crate::time::iso8601;
-use crate::verify::{standard, Provider, SchemeConfig};
+use crate::verify::{standard, Provider, SchemeConfig, SecretFormat};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Request, Response, Url};
@@ -278,12 +278,9 @@ pub async fn rotate_secret(
 
 /// A fresh secret for the schemes whose secret the relay may choose.
 fn generate_secret(provider: Provider) -> Option<String> {
-    match provider {
-        Provider::Standard => Some(standard::encode_secret(&random_bytes::<32>())),
-        Provider::Hmac | Provider::ApiKey | Provider::Gitlab | Provider::None => {
-            Some(hex::encode(random_bytes::<32>()))
-        }
-        _ => None,
+    match provider.generated_secret()? {
+        SecretFormat::StandardWebhooks => Some(standard::encode_secret(&random_bytes::<32>())),
+        SecretFormat::Hex32 => Some(hex::encode(random_bytes::<32>())),
     }
 }
 
@@ -500,7 +497,7 @@ fn apply_retry(policy: &mut RetryPolicy, input: RetryInput) {
 fn validate_source(ep: &Endpoint) -> Result<(), ApiError> {
     let invalid = |msg: String| ApiError::bad_request("invalid_endpoint", msg);
     let provider = Provider::parse(&ep.provider).ok_or_else(|| {
-        let known: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+        let known: Vec<&str> = Provider::all().map(Provider::as_str).collect();
         invalid(format!("provider must be one of {}", known.join(", ")))
     })?;
     if provider.needs_secret() && ep.secrets.is_empty() {

@@ -306,7 +306,7 @@ pub async fn test(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (None, Some(id), None) => stored_ingest_request(relay, id).await?,
         (None, None, Some(body)) => {
             let provider = match input.provider.as_deref() {
-                None => Provider::None,
+                None => Provider::none(),
                 Some(p) => Provider::parse(p).ok_or_else(|| {
                     ApiError::bad_request("invalid_body", format!("unknown provider {p}"))
                 })?,
@@ -414,7 +414,7 @@ async fn stored_request(
             .and_then(|e| Provider::parse(&e.provider)),
         None => None,
     }
-    .unwrap_or(Provider::None);
+    .unwrap_or(Provider::none());
     Ok(Sample {
         body,
         headers,
@@ -441,7 +441,7 @@ pub async fn replay_filtered(
         // A deleted or unknown endpoint routes nothing.
         return Ok((0, 0));
     };
-    let provider = Provider::parse(&routes[0].target.provider).unwrap_or(Provider::None);
+    let provider = Provider::parse(&routes[0].target.provider).unwrap_or(Provider::none());
     let path = format!("/{endpoint_id}");
     let bucket = relay.bodies()?;
     let mut routed = 0;

@@ -29,12 +29,12 @@ fn decode_basic(value: &str) -> Result<Vec<u8>, VerifyError> {
     let (scheme, encoded) = value
         .trim()
         .split_once(' ')
-        .ok_or(VerifyError::Malformed(HEADER))?;
+        .ok_or(VerifyError::Malformed(HEADER.into()))?;
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(VerifyError::Malformed(HEADER));
+        return Err(VerifyError::Malformed(HEADER.into()));
     }
     B64.decode(encoded.trim())
-        .map_err(|_| VerifyError::Malformed(HEADER))
+        .map_err(|_| VerifyError::Malformed(HEADER.into()))
 }
 
 #[cfg(test)]
@@ -74,12 +74,12 @@ mod tests {
         );
         assert_eq!(
             check(&[SECRET], None),
-            Err(VerifyError::MissingHeader(HEADER))
+            Err(VerifyError::MissingHeader(HEADER.into()))
         );
         for bad in ["Bearer cmVsYXk6cGE6c3M=", "Basic", "Basic %%%"] {
             assert_eq!(
                 check(&[SECRET], Some(bad)),
-                Err(VerifyError::Malformed(HEADER)),
+                Err(VerifyError::Malformed(HEADER.into())),
                 "{bad}"
             );
         }

@@ -6,7 +6,11 @@
 //! fields are refused so a misspelt setting is not silently ignored, and
 //! [`validate`] explains what is wrong in words fit for a 400 answer.
 
-use super::{api_key, generic_hmac, Provider, TOLERANCE_S};
+use super::hmac_scheme::{
+    self, HmacScheme, KeyEncoding, SignatureFormat, TimeUnit, Timestamp, TimestampSource,
+    MAX_TOLERANCE_S,
+};
+use super::{Provider, Signing, TOLERANCE_S};
 use serde::{Deserialize, Serialize};
 
 /// The header an `api_key` endpoint reads when it names none.
@@ -27,7 +31,8 @@ pub struct SchemeConfig {
 
 /// How a sender signs: `header` carries `{prefix}{encoding(HMAC(secret, content))}`,
 /// where the content is `template` with `{body}`, `{timestamp}` and `{id}` replaced
-/// by the raw body and the values of `timestamp_header` and `id_header`.
+/// by the raw body and the values of `timestamp_header` and `id_header`, `{url}`
+/// by the URL the sender posted to and `{method}` by the request method.
 ///
 /// ```json
 /// {"header": "x-signature", "algorithm": "sha256", "encoding": "hex",
@@ -77,6 +82,8 @@ pub enum SignatureEncoding {
     Hex,
     /// Standard alphabet, padded.
     Base64,
+    /// URL-safe alphabet, padding optional.
+    Base64Url,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +99,46 @@ impl Default for ApiKeyConfig {
         ApiKeyConfig {
             header: default_api_key_header(),
         }
+    }
+}
+
+impl HmacConfig {
+    /// The scheme these settings describe (the secret is the key as written).
+    pub fn scheme(&self) -> HmacScheme<'_> {
+        HmacScheme {
+            header: &self.header,
+            algorithm: self.algorithm,
+            encoding: self.encoding,
+            format: SignatureFormat::Prefixed(self.prefix.as_deref().unwrap_or("")),
+            template: &self.template,
+            timestamp: self.timestamp_header.as_deref().map(|name| Timestamp {
+                source: TimestampSource::Header(name),
+                unit: TimeUnit::Seconds,
+                tolerance_s: self.tolerance_s,
+            }),
+            id_header: self.id_header.as_deref(),
+            key: KeyEncoding::Raw,
+        }
+    }
+
+    /// What [`validate`] checks for an `hmac` section.
+    pub(super) fn validate(&self) -> Result<(), String> {
+        if self.prefix.as_deref() == Some("") {
+            return Err("hmac.prefix must not be empty; leave it out for no prefix".into());
+        }
+        if !(1..=MAX_TOLERANCE_S).contains(&self.tolerance_s) {
+            return Err(format!(
+                "hmac.tolerance_s must be within 1..={MAX_TOLERANCE_S}"
+            ));
+        }
+        hmac_scheme::validate(&self.scheme())
+    }
+}
+
+impl ApiKeyConfig {
+    /// What [`validate`] checks for an `api_key` section.
+    pub(super) fn validate(&self) -> Result<(), String> {
+        check_header_name("api_key.header", &self.header)
     }
 }
 
@@ -116,14 +163,17 @@ pub fn validate(provider: Provider, config: &SchemeConfig) -> Result<(), String>
             provider.as_str()
         ))
     };
+    let signing = provider.spec().signing;
+    let is_hmac = matches!(signing, Signing::ConfiguredHmac);
+    let is_api_key = matches!(signing, Signing::ConfiguredApiKey);
     match (&config.hmac, &config.api_key) {
-        (Some(_), _) if provider != Provider::Hmac => stray("hmac"),
-        (_, Some(_)) if provider != Provider::ApiKey => stray("api_key"),
-        (None, _) if provider == Provider::Hmac => {
+        (Some(_), _) if !is_hmac => stray("hmac"),
+        (_, Some(_)) if !is_api_key => stray("api_key"),
+        (None, _) if is_hmac => {
             Err("provider hmac needs 'hmac' settings, at least {\"header\": ...}".into())
         }
-        (Some(hmac), _) => generic_hmac::validate(hmac),
-        (_, Some(key)) => api_key::validate(key),
+        (Some(hmac), _) => hmac.validate(),
+        (_, Some(key)) => key.validate(),
         (None, None) => Ok(()),
     }
 }
@@ -140,6 +190,14 @@ pub(super) fn check_header_name(field: &str, name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hmac_provider() -> Provider {
+        Provider::parse("hmac").unwrap()
+    }
+
+    fn api_key_provider() -> Provider {
+        Provider::parse("api_key").unwrap()
+    }
 
     fn parse(json: &str) -> Result<SchemeConfig, String> {
         serde_json::from_str(json).map_err(|e| e.to_string())
@@ -164,7 +222,7 @@ mod tests {
         let config = parse(json).unwrap();
         let again = parse(&serde_json::to_string(&config).unwrap()).unwrap();
         assert_eq!(config, again);
-        assert_eq!(validate(Provider::Hmac, &config), Ok(()));
+        assert_eq!(validate(hmac_provider(), &config), Ok(()));
     }
 
     #[test]
@@ -188,14 +246,14 @@ mod tests {
         let hmac = parse(r#"{"hmac": {"header": "x-sig"}}"#).unwrap();
         let api_key = parse(r#"{"api_key": {"header": "x-token"}}"#).unwrap();
         let none = SchemeConfig::default();
-        assert_eq!(validate(Provider::Hmac, &hmac), Ok(()));
-        assert_eq!(validate(Provider::ApiKey, &api_key), Ok(()));
-        assert_eq!(validate(Provider::ApiKey, &none), Ok(()));
-        assert_eq!(validate(Provider::Stripe, &none), Ok(()));
-        let err = validate(Provider::Stripe, &hmac).unwrap_err();
+        assert_eq!(validate(hmac_provider(), &hmac), Ok(()));
+        assert_eq!(validate(api_key_provider(), &api_key), Ok(()));
+        assert_eq!(validate(api_key_provider(), &none), Ok(()));
+        assert_eq!(validate(Provider::parse("stripe").unwrap(), &none), Ok(()));
+        let err = validate(Provider::parse("stripe").unwrap(), &hmac).unwrap_err();
         assert!(err.contains("only to provider hmac"), "{err}");
-        assert!(validate(Provider::Hmac, &api_key).is_err());
-        let err = validate(Provider::Hmac, &none).unwrap_err();
+        assert!(validate(hmac_provider(), &api_key).is_err());
+        let err = validate(hmac_provider(), &none).unwrap_err();
         assert!(err.contains("needs 'hmac' settings"), "{err}");
     }
 

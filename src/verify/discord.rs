@@ -16,7 +16,7 @@ pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyE
     let ts_text = req.header(TIMESTAMP)?.trim();
     let timestamp: i64 = ts_text
         .parse()
-        .map_err(|_| VerifyError::Malformed(TIMESTAMP))?;
+        .map_err(|_| VerifyError::Malformed(TIMESTAMP.into()))?;
     let signature = parse_signature(req.header(SIGNATURE)?)?;
     check_tolerance(timestamp, req.now_s)?;
     let message = [ts_text.as_bytes(), req.body].concat();
@@ -47,7 +47,7 @@ fn parse_signature(value: &str) -> Result<Signature, VerifyError> {
     let bytes: [u8; 64] = hex::decode(value.trim())
         .ok()
         .and_then(|b| b.try_into().ok())
-        .ok_or(VerifyError::Malformed(SIGNATURE))?;
+        .ok_or(VerifyError::Malformed(SIGNATURE.into()))?;
     Ok(Signature::from_bytes(&bytes))
 }
 
@@ -121,20 +121,20 @@ mod tests {
     fn refuses_missing_and_malformed_headers() {
         assert_eq!(
             check(&[PUBLIC_KEY], &signed(SIG)[..1], BODY, TS),
-            Err(VerifyError::MissingHeader(TIMESTAMP))
+            Err(VerifyError::MissingHeader(TIMESTAMP.into()))
         );
         assert_eq!(
             check(&[PUBLIC_KEY], &signed(SIG)[1..], BODY, TS),
-            Err(VerifyError::MissingHeader(SIGNATURE))
+            Err(VerifyError::MissingHeader(SIGNATURE.into()))
         );
         assert_eq!(
             check(&[PUBLIC_KEY], &signed(&SIG[..126]), BODY, TS),
-            Err(VerifyError::Malformed(SIGNATURE)),
+            Err(VerifyError::Malformed(SIGNATURE.into())),
             "63 bytes"
         );
         assert_eq!(
             check(&[PUBLIC_KEY], &signed("zz"), BODY, TS),
-            Err(VerifyError::Malformed(SIGNATURE))
+            Err(VerifyError::Malformed(SIGNATURE.into()))
         );
     }
 

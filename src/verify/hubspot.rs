@@ -32,10 +32,10 @@ pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyE
     let ts_text = req.header(TIMESTAMP)?.trim();
     let signed_at_ms: i64 = ts_text
         .parse()
-        .map_err(|_| VerifyError::Malformed(TIMESTAMP))?;
+        .map_err(|_| VerifyError::Malformed(TIMESTAMP.into()))?;
     let sig = B64
         .decode(req.header(SIGNATURE)?.trim())
-        .map_err(|_| VerifyError::Malformed(SIGNATURE))?;
+        .map_err(|_| VerifyError::Malformed(SIGNATURE.into()))?;
     check_tolerance(signed_at_ms.div_euclid(1000), req.now_s)?;
     let uri = decode_signed_uri(req.url);
     let keys = secrets.iter().map(|s| s.as_bytes());
@@ -144,15 +144,15 @@ mod tests {
     fn refuses_missing_and_malformed_headers() {
         assert_eq!(
             check(&[SECRET], &signed(SIG)[..1], "POST", BODY, T),
-            Err(VerifyError::MissingHeader(TIMESTAMP))
+            Err(VerifyError::MissingHeader(TIMESTAMP.into()))
         );
         assert_eq!(
             check(&[SECRET], &signed(SIG)[1..], "POST", BODY, T),
-            Err(VerifyError::MissingHeader(SIGNATURE))
+            Err(VerifyError::MissingHeader(SIGNATURE.into()))
         );
         assert_eq!(
             check(&[SECRET], &signed("%%%"), "POST", BODY, T),
-            Err(VerifyError::Malformed(SIGNATURE))
+            Err(VerifyError::Malformed(SIGNATURE.into()))
         );
         let seconds = [
             ("X-HubSpot-Signature-v3", SIG),
@@ -160,7 +160,7 @@ mod tests {
         ];
         assert_eq!(
             check(&[SECRET], &seconds, "POST", BODY, T),
-            Err(VerifyError::Malformed(TIMESTAMP))
+            Err(VerifyError::Malformed(TIMESTAMP.into()))
         );
     }
 

@@ -1,44 +1,37 @@
-//! Signature verification, one file per provider scheme.
+//! Signature verification, driven by the provider registry.
 //!
 //! Every scheme is a pure function over the raw body bytes, the request headers, URL
 //! and method, and the current time, so each can be tested natively with published or
-//! independently computed vectors. Comparisons are constant time: HMACs through
-//! `Mac::verify_slice`, plain tokens through their SHA-256 digests and `subtle`
-//! (`any_token_matches`); Discord's Ed25519 signatures through `ed25519-dalek`.
-//! An endpoint may hold several live secrets (rotation): a request passes if any
-//! secret verifies it.
+//! independently computed vectors (`vectors.rs` holds one per provider). Comparisons
+//! are constant time: HMACs through `Mac::verify_slice`, plain tokens through their
+//! SHA-256 digests and `subtle` (`any_token_matches`); Discord's Ed25519 signatures
+//! through `ed25519-dalek`. An endpoint may hold several live secrets (rotation): a
+//! request passes if any secret verifies it.
 //!
-//! Adding a provider: a new file here, one variant in [`Provider`], one match arm.
-//! The operator-configured schemes (`hmac`, `api_key`) also read their settings
-//! from [`SchemeConfig`].
+//! Adding a provider: one row in [`registry`] and its vector. Most rows are an
+//! [`HmacScheme`]; the schemes that are really different have files of their own.
+//! The operator-configured schemes (`hmac`, `api_key`) read their settings from
+//! [`SchemeConfig`].
 
-mod api_key;
 mod basic_auth;
 mod config;
 mod discord;
-mod dropbox;
-mod generic_hmac;
-mod github;
-mod gitlab;
+pub mod hmac_scheme;
 mod hubspot;
-mod intercom;
-mod linear;
-mod meta;
-mod none;
-mod okta;
-mod paddle;
-mod shopify;
-mod slack;
-mod square;
+pub mod registry;
 pub mod standard;
-mod stripe;
 mod twitch;
-mod typeform;
-mod zoom;
+#[cfg(test)]
+mod vectors;
 
 pub use config::{
     ApiKeyConfig, HmacAlgorithm, HmacConfig, SchemeConfig, SignatureEncoding,
     DEFAULT_API_KEY_HEADER,
+};
+pub use hmac_scheme::HmacScheme;
+pub use registry::{
+    Category, Custom, DeliveryId, EventType, Handshake, Provider, ProviderSpec, Secret,
+    SecretFormat, Signing,
 };
 
 use crate::headers::HeaderList;
@@ -49,119 +42,21 @@ use subtle::ConstantTimeEq;
 /// How far a signed timestamp may be from the relay's clock, either way.
 pub const TOLERANCE_S: i64 = 300;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    None,
-    Stripe,
-    Github,
-    Shopify,
-    Standard,
-    Slack,
-    Paddle,
-    Linear,
-    Typeform,
-    Intercom,
-    Zoom,
-    Twitch,
-    Square,
-    Hubspot,
-    Gitlab,
-    Discord,
-    Hmac,
-    BasicAuth,
-    ApiKey,
-    Meta,
-    Okta,
-    Dropbox,
-}
-
-/// Names that parse to [`Provider::Standard`]: Svix and the senders built on it
-/// sign with Standard Webhooks. They are accepted on input only; `as_str` answers
-/// `standard`, and [`Provider::ALL`] lists each scheme once.
-const STANDARD_ALIASES: [&str; 3] = ["svix", "clerk", "resend"];
-
 impl Provider {
-    pub const ALL: [Provider; 22] = [
-        Provider::None,
-        Provider::Stripe,
-        Provider::Github,
-        Provider::Shopify,
-        Provider::Standard,
-        Provider::Slack,
-        Provider::Paddle,
-        Provider::Linear,
-        Provider::Typeform,
-        Provider::Intercom,
-        Provider::Zoom,
-        Provider::Twitch,
-        Provider::Square,
-        Provider::Hubspot,
-        Provider::Gitlab,
-        Provider::Discord,
-        Provider::Hmac,
-        Provider::BasicAuth,
-        Provider::ApiKey,
-        Provider::Meta,
-        Provider::Okta,
-        Provider::Dropbox,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::None => "none",
-            Provider::Stripe => "stripe",
-            Provider::Github => "github",
-            Provider::Shopify => "shopify",
-            Provider::Standard => "standard",
-            Provider::Slack => "slack",
-            Provider::Paddle => "paddle",
-            Provider::Linear => "linear",
-            Provider::Typeform => "typeform",
-            Provider::Intercom => "intercom",
-            Provider::Zoom => "zoom",
-            Provider::Twitch => "twitch",
-            Provider::Square => "square",
-            Provider::Hubspot => "hubspot",
-            Provider::Gitlab => "gitlab",
-            Provider::Discord => "discord",
-            Provider::Hmac => "hmac",
-            Provider::BasicAuth => "basic_auth",
-            Provider::ApiKey => "api_key",
-            Provider::Meta => "meta",
-            Provider::Okta => "okta",
-            Provider::Dropbox => "dropbox",
-        }
-    }
-
-    /// A provider by name; `svix`, `clerk` and `resend` are [`Provider::Standard`].
-    pub fn parse(s: &str) -> Option<Provider> {
-        if STANDARD_ALIASES.contains(&s) {
-            return Some(Provider::Standard);
-        }
-        if s == "whatsapp" {
-            return Some(Provider::Meta);
-        }
-        Provider::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-
-    /// Whether the scheme needs at least one secret to verify anything.
-    pub fn needs_secret(self) -> bool {
-        self != Provider::None
-    }
-
     /// Checks a secret's shape when an endpoint is created or edited, so a typo is
     /// refused then rather than silently failing every ingest later.
     pub fn validate_secret(self, secret: &str) -> Result<(), String> {
         if secret.is_empty() {
             return Err("secrets must not be empty".into());
         }
-        match self {
-            Provider::Standard => standard::decode_secret(secret)
+        match self.spec().signing {
+            Signing::Custom(Custom::StandardWebhooks) => standard::decode_secret(secret)
                 .map(|_| ())
                 .ok_or_else(|| "standard secrets are 'whsec_' followed by base64".into()),
-            Provider::Discord => discord::validate_public_key(secret),
-            Provider::Twitch => twitch::validate_secret(secret),
-            Provider::BasicAuth => basic_auth::validate_secret(secret),
+            Signing::Custom(Custom::Discord) => discord::validate_public_key(secret),
+            Signing::Custom(Custom::Twitch) => twitch::validate_secret(secret),
+            Signing::Custom(Custom::BasicAuth) => basic_auth::validate_secret(secret),
+            Signing::Hmac(scheme) => hmac_scheme::validate_key(scheme.key, secret),
             _ => Ok(()),
         }
     }
@@ -185,30 +80,21 @@ pub struct SignedRequest<'a> {
 }
 
 impl SignedRequest<'_> {
-    fn header(&self, name: &'static str) -> Result<&str, VerifyError> {
+    /// A header's value; absent or blank is [`VerifyError::MissingHeader`].
+    fn header(&self, name: &str) -> Result<&str, VerifyError> {
         self.headers
             .get(name)
             .filter(|v| !v.trim().is_empty())
-            .ok_or(VerifyError::MissingHeader(name))
-    }
-
-    /// Like `header`, for a name the operator configured.
-    fn named_header(&self, name: &str) -> Result<&str, VerifyError> {
-        self.headers
-            .get(name)
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| VerifyError::MissingNamedHeader(name.to_string()))
+            .ok_or_else(|| VerifyError::MissingHeader(name.to_string()))
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyError {
-    MissingHeader(&'static str),
-    Malformed(&'static str),
-    /// A header named in the endpoint's [`SchemeConfig`] is absent.
-    MissingNamedHeader(String),
-    /// A header named in the endpoint's [`SchemeConfig`] cannot be read.
-    MalformedNamedHeader(String),
+    /// The named header is absent or blank.
+    MissingHeader(String),
+    /// The named header cannot be read.
+    Malformed(String),
     OutsideTolerance,
     /// The signed timestamp is outside a window other than ±[`TOLERANCE_S`].
     OutsideWindow {
@@ -224,12 +110,8 @@ impl VerifyError {
     /// Machine-readable code for the JSON error body.
     pub fn code(&self) -> &'static str {
         match self {
-            VerifyError::MissingHeader(_) | VerifyError::MissingNamedHeader(_) => {
-                "signature_missing"
-            }
-            VerifyError::Malformed(_) | VerifyError::MalformedNamedHeader(_) => {
-                "signature_malformed"
-            }
+            VerifyError::MissingHeader(_) => "signature_missing",
+            VerifyError::Malformed(_) => "signature_malformed",
             VerifyError::OutsideTolerance | VerifyError::OutsideWindow { .. } => {
                 "timestamp_out_of_tolerance"
             }
@@ -242,9 +124,7 @@ impl VerifyError {
     pub fn message(&self) -> String {
         match self {
             VerifyError::MissingHeader(h) => format!("missing signature header {h}"),
-            VerifyError::MissingNamedHeader(h) => format!("missing signature header {h}"),
             VerifyError::Malformed(h) => format!("malformed signature header {h}"),
-            VerifyError::MalformedNamedHeader(h) => format!("malformed signature header {h}"),
             VerifyError::OutsideTolerance => {
                 format!("signed timestamp is more than {TOLERANCE_S} s from the relay's clock")
             }
@@ -277,29 +157,48 @@ pub fn verify(
     config: &SchemeConfig,
     req: &SignedRequest<'_>,
 ) -> Result<(), VerifyError> {
-    match provider {
-        Provider::None => none::verify(),
-        Provider::Stripe => stripe::verify(secrets, req),
-        Provider::Github => github::verify(secrets, req),
-        Provider::Shopify => shopify::verify(secrets, req),
-        Provider::Standard => standard::verify(secrets, req),
-        Provider::Slack => slack::verify(secrets, req),
-        Provider::Paddle => paddle::verify(secrets, req),
-        Provider::Linear => linear::verify(secrets, req),
-        Provider::Typeform => typeform::verify(secrets, req),
-        Provider::Intercom => intercom::verify(secrets, req),
-        Provider::Zoom => zoom::verify(secrets, req),
-        Provider::Twitch => twitch::verify(secrets, req),
-        Provider::Square => square::verify(secrets, req),
-        Provider::Hubspot => hubspot::verify(secrets, req),
-        Provider::Gitlab => gitlab::verify(secrets, req),
-        Provider::Discord => discord::verify(secrets, req),
-        Provider::Hmac => generic_hmac::verify(secrets, config.hmac.as_ref(), req),
-        Provider::BasicAuth => basic_auth::verify(secrets, req),
-        Provider::ApiKey => api_key::verify(secrets, config.api_key.as_ref(), req),
-        Provider::Meta => meta::verify(secrets, req),
-        Provider::Okta => okta::verify(secrets, req),
-        Provider::Dropbox => dropbox::verify(secrets, req),
+    match provider.spec().signing {
+        Signing::None => Ok(()),
+        Signing::Hmac(scheme) => hmac_scheme::verify(&scheme, secrets, req),
+        Signing::Token { header, prefix } => verify_token(secrets, req, header, prefix),
+        Signing::ConfiguredHmac => match &config.hmac {
+            Some(hmac) if hmac.validate().is_ok() => {
+                hmac_scheme::verify(&hmac.scheme(), secrets, req)
+            }
+            _ => Err(VerifyError::Unconfigured("hmac")),
+        },
+        Signing::ConfiguredApiKey => {
+            let header = config
+                .api_key
+                .as_ref()
+                .map_or(DEFAULT_API_KEY_HEADER, |c| c.header.as_str());
+            verify_token(secrets, req, header, "")
+        }
+        Signing::Custom(Custom::StandardWebhooks) => standard::verify(secrets, req),
+        Signing::Custom(Custom::Twitch) => twitch::verify(secrets, req),
+        Signing::Custom(Custom::Hubspot) => hubspot::verify(secrets, req),
+        Signing::Custom(Custom::Discord) => discord::verify(secrets, req),
+        Signing::Custom(Custom::BasicAuth) => basic_auth::verify(secrets, req),
+    }
+}
+
+/// A shared token: `header` holds `prefix` and then, exactly, one of the
+/// endpoint's secrets. Only as strong as the transport and the secrecy of the
+/// token: prefer a signing scheme when the sender offers one.
+fn verify_token(
+    secrets: &[String],
+    req: &SignedRequest<'_>,
+    header: &str,
+    prefix: &str,
+) -> Result<(), VerifyError> {
+    let token = req
+        .header(header)?
+        .strip_prefix(prefix)
+        .ok_or_else(|| VerifyError::Malformed(header.to_string()))?;
+    if any_token_matches(secrets, token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(VerifyError::Mismatch)
     }
 }
 
@@ -347,59 +246,6 @@ pub(crate) fn any_token_matches(secrets: &[String], presented: &[u8]) -> bool {
     secrets
         .iter()
         .any(|s| bool::from(Sha256::digest(s.as_bytes()).ct_eq(&presented)))
-}
-
-/// How a signature header encodes its MAC.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Encoding {
-    Hex,
-    Base64,
-}
-
-/// The shape most providers share: `header: {prefix}{encoding(HMAC-SHA256(secret,
-/// parts...))}`, with any live secret.
-pub(crate) fn verify_sha256_header(
-    secrets: &[String],
-    req: &SignedRequest<'_>,
-    header: &'static str,
-    prefix: &str,
-    encoding: Encoding,
-    parts: &[&[u8]],
-) -> Result<(), VerifyError> {
-    use base64::{engine::general_purpose::STANDARD as B64, Engine};
-    let encoded = req
-        .header(header)?
-        .trim()
-        .strip_prefix(prefix)
-        .ok_or(VerifyError::Malformed(header))?;
-    let signature = match encoding {
-        Encoding::Hex => hex::decode(encoded).ok(),
-        Encoding::Base64 => B64.decode(encoded).ok(),
-    }
-    .ok_or(VerifyError::Malformed(header))?;
-    let keys = secrets.iter().map(|s| s.as_bytes());
-    if any_hmac_sha256_matches(keys, parts, &[signature]) {
-        Ok(())
-    } else {
-        Err(VerifyError::Mismatch)
-    }
-}
-
-/// Slack's scheme, which Zoom copied: `{signature_header}: v0=<hex>` over
-/// `v0:{timestamp}:{body}`, the timestamp in `timestamp_header`, 300 s tolerance.
-pub(crate) fn verify_v0_timestamped(
-    secrets: &[String],
-    req: &SignedRequest<'_>,
-    signature_header: &'static str,
-    timestamp_header: &'static str,
-) -> Result<(), VerifyError> {
-    let ts_text = req.header(timestamp_header)?.trim();
-    let timestamp: i64 = ts_text
-        .parse()
-        .map_err(|_| VerifyError::Malformed(timestamp_header))?;
-    check_tolerance(timestamp, req.now_s)?;
-    let parts: [&[u8]; 4] = [b"v0:", ts_text.as_bytes(), b":", req.body];
-    verify_sha256_header(secrets, req, signature_header, "v0=", Encoding::Hex, &parts)
 }
 
 pub(crate) fn check_tolerance(signed_at_s: i64, now_s: i64) -> Result<(), VerifyError> {
@@ -472,7 +318,7 @@ mod tests {
 
     #[test]
     fn provider_names_round_trip() {
-        for p in Provider::ALL {
+        for p in Provider::all() {
             assert_eq!(Provider::parse(p.as_str()), Some(p));
         }
         assert_eq!(Provider::parse("paypal"), None);
@@ -481,7 +327,11 @@ mod tests {
     #[test]
     fn svix_senders_are_standard_webhooks() {
         for alias in ["svix", "clerk", "resend"] {
-            assert_eq!(Provider::parse(alias), Some(Provider::Standard), "{alias}");
+            assert_eq!(
+                Provider::parse(alias),
+                Some(Provider::named("standard")),
+                "{alias}"
+            );
         }
         assert_eq!(Provider::parse("clerk").unwrap().as_str(), "standard");
     }
@@ -538,25 +388,35 @@ mod tests {
 
     #[test]
     fn standard_secrets_are_checked_at_configuration_time() {
-        assert!(Provider::Standard
+        assert!(Provider::named("standard")
             .validate_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
             .is_ok());
-        assert!(Provider::Standard.validate_secret("whsec_***").is_err());
-        assert!(Provider::Github.validate_secret("").is_err());
-        assert!(Provider::Github.validate_secret("anything").is_ok());
+        assert!(Provider::named("standard")
+            .validate_secret("whsec_***")
+            .is_err());
+        assert!(Provider::named("github").validate_secret("").is_err());
+        assert!(Provider::named("github")
+            .validate_secret("anything")
+            .is_ok());
     }
 
     #[test]
     fn secrets_of_the_new_schemes_are_checked_at_configuration_time() {
         let discord_key = "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8";
-        assert!(Provider::Discord.validate_secret(discord_key).is_ok());
-        assert!(Provider::Discord.validate_secret("03a1").is_err());
-        assert!(Provider::Twitch.validate_secret("short").is_err());
-        assert!(Provider::Twitch
+        assert!(Provider::named("discord")
+            .validate_secret(discord_key)
+            .is_ok());
+        assert!(Provider::named("discord").validate_secret("03a1").is_err());
+        assert!(Provider::named("twitch").validate_secret("short").is_err());
+        assert!(Provider::named("twitch")
             .validate_secret("long-enough-secret")
             .is_ok());
-        assert!(Provider::BasicAuth.validate_secret("no-colon").is_err());
-        assert!(Provider::BasicAuth.validate_secret("user:pass").is_ok());
-        assert!(Provider::Slack.validate_secret("anything").is_ok());
+        assert!(Provider::named("basic_auth")
+            .validate_secret("no-colon")
+            .is_err());
+        assert!(Provider::named("basic_auth")
+            .validate_secret("user:pass")
+            .is_ok());
+        assert!(Provider::named("slack").validate_secret("anything").is_ok());
     }
 }

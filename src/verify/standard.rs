@@ -10,9 +10,28 @@ use super::{any_hmac_sha256_matches, check_tolerance, hmac_sha256, SignedRequest
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use hmac::Mac;
 
-const ID: &str = "webhook-id";
-const TIMESTAMP: &str = "webhook-timestamp";
-const SIGNATURE: &str = "webhook-signature";
+/// The header names a sender uses: the specification's, or the `svix-` ones
+/// that Svix (and so Clerk, Resend and others) sends unless it is white-labelled.
+struct Names {
+    id: &'static str,
+    timestamp: &'static str,
+    signature: &'static str,
+}
+
+const STANDARD: Names = Names {
+    id: "webhook-id",
+    timestamp: "webhook-timestamp",
+    signature: "webhook-signature",
+};
+
+const SVIX: Names = Names {
+    id: "svix-id",
+    timestamp: "svix-timestamp",
+    signature: "svix-signature",
+};
+
+/// The headers the delivery id may be in, in the order they are looked for.
+pub const ID_HEADERS: &[&str] = &[STANDARD.id, SVIX.id];
 const SECRET_PREFIX: &str = "whsec_";
 
 /// The key bytes of a `whsec_<base64>` secret (the prefix is optional, as in the
@@ -35,12 +54,16 @@ pub fn sign(key: &[u8], msg_id: &str, timestamp_s: i64, body: &[u8]) -> String {
 }
 
 pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyError> {
-    let msg_id = req.header(ID)?;
-    let ts_text = req.header(TIMESTAMP)?.trim();
+    let names = match req.headers.non_blank(SVIX.signature) {
+        Some(_) if req.headers.non_blank(STANDARD.signature).is_none() => SVIX,
+        _ => STANDARD,
+    };
+    let msg_id = req.header(names.id)?;
+    let ts_text = req.header(names.timestamp)?.trim();
     let timestamp: i64 = ts_text
         .parse()
-        .map_err(|_| VerifyError::Malformed(TIMESTAMP))?;
-    let signatures = parse_signatures(req.header(SIGNATURE)?)?;
+        .map_err(|_| VerifyError::Malformed(names.timestamp.into()))?;
+    let signatures = parse_signatures(req.header(names.signature)?, names.signature)?;
     check_tolerance(timestamp, req.now_s)?;
     let keys: Vec<Vec<u8>> = secrets.iter().filter_map(|s| decode_secret(s)).collect();
     let parts: [&[u8]; 5] = [msg_id.as_bytes(), b".", ts_text.as_bytes(), b".", req.body];
@@ -52,14 +75,14 @@ pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyE
 }
 
 /// Every `v1,<base64>` entry; other versions (e.g. asymmetric `v1a`) are skipped.
-fn parse_signatures(value: &str) -> Result<Vec<Vec<u8>>, VerifyError> {
+fn parse_signatures(value: &str, header: &str) -> Result<Vec<Vec<u8>>, VerifyError> {
     let sigs: Vec<Vec<u8>> = value
         .split_whitespace()
         .filter_map(|entry| entry.strip_prefix("v1,"))
         .filter_map(|b64| B64.decode(b64).ok())
         .collect();
     if sigs.is_empty() {
-        return Err(VerifyError::Malformed(SIGNATURE));
+        return Err(VerifyError::Malformed(header.into()));
     }
     Ok(sigs)
 }
@@ -128,7 +151,7 @@ mod tests {
         );
         assert_eq!(
             check("v2,abc", BODY, TS),
-            Err(VerifyError::Malformed(SIGNATURE))
+            Err(VerifyError::Malformed(STANDARD.signature.into()))
         );
         let no_id = HeaderList::new([("webhook-signature", SIG)]);
         let req = SignedRequest {
@@ -140,7 +163,29 @@ mod tests {
         };
         assert_eq!(
             verify(&[SECRET.into()], &req),
-            Err(VerifyError::MissingHeader(ID))
+            Err(VerifyError::MissingHeader(STANDARD.id.into()))
+        );
+    }
+
+    #[test]
+    fn svix_header_names_are_read_when_the_standard_ones_are_absent() {
+        let svix = HeaderList::new([
+            ("svix-id", MSG_ID.to_string()),
+            ("svix-timestamp", TS.to_string()),
+            ("svix-signature", SIG.to_string()),
+        ]);
+        let req = |headers| SignedRequest {
+            headers,
+            body: BODY,
+            now_s: TS,
+            url: "https://relay.example/ep_1",
+            method: "POST",
+        };
+        assert_eq!(verify(&[SECRET.into()], &req(&svix)), Ok(()));
+        let partial = HeaderList::new([("svix-id", MSG_ID), ("svix-signature", SIG)]);
+        assert_eq!(
+            verify(&[SECRET.into()], &req(&partial)),
+            Err(VerifyError::MissingHeader("svix-timestamp".into()))
         );
     }
 

@@ -17,7 +17,7 @@ pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyE
     let msg_id = req.header(ID)?.trim();
     let ts_text = req.header(TIMESTAMP)?.trim();
     let signed_at = DateTime::parse_from_rfc3339(ts_text)
-        .map_err(|_| VerifyError::Malformed(TIMESTAMP))?
+        .map_err(|_| VerifyError::Malformed(TIMESTAMP.into()))?
         .timestamp();
     let signature = parse_signature(req.header(SIGNATURE)?)?;
     check_window(signed_at, req.now_s, MAX_AGE_S, TOLERANCE_S)?;
@@ -43,8 +43,8 @@ fn parse_signature(value: &str) -> Result<Vec<u8>, VerifyError> {
     let hex_sig = value
         .trim()
         .strip_prefix("sha256=")
-        .ok_or(VerifyError::Malformed(SIGNATURE))?;
-    hex::decode(hex_sig).map_err(|_| VerifyError::Malformed(SIGNATURE))
+        .ok_or(VerifyError::Malformed(SIGNATURE.into()))?;
+    hex::decode(hex_sig).map_err(|_| VerifyError::Malformed(SIGNATURE.into()))
 }
 
 #[cfg(test)]
@@ -118,19 +118,19 @@ mod tests {
         let h = signed(MSG_ID, TS_TEXT, SIG);
         assert_eq!(
             check(&[SECRET], &h[1..], BODY, T),
-            Err(VerifyError::MissingHeader(ID))
+            Err(VerifyError::MissingHeader(ID.into()))
         );
         assert_eq!(
             check(&[SECRET], &h[..2], BODY, T),
-            Err(VerifyError::MissingHeader(SIGNATURE))
+            Err(VerifyError::MissingHeader(SIGNATURE.into()))
         );
         assert_eq!(
             check(&[SECRET], &signed(MSG_ID, "1700000000", SIG), BODY, T),
-            Err(VerifyError::Malformed(TIMESTAMP))
+            Err(VerifyError::Malformed(TIMESTAMP.into()))
         );
         assert_eq!(
             check(&[SECRET], &signed(MSG_ID, TS_TEXT, &SIG[7..]), BODY, T),
-            Err(VerifyError::Malformed(SIGNATURE))
+            Err(VerifyError::Malformed(SIGNATURE.into()))
         );
     }
 
