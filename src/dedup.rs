@@ -110,6 +110,18 @@ pub const HEAD_FIELDS: &[&str] = &[
     "topic",
     "object",
     "object_kind",
+    "_id",
+    "messageId",
+    "webhookEvent",
+    "triggerEvent",
+    "triggerType",
+    "RecordType",
+    "metric",
+    "resource",
+    "kind",
+    "description",
+    "alert_type",
+    "status",
 ];
 
 /// The body's [`HEAD_FIELDS`] that hold strings, as a small JSON object, without

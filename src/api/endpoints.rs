@@ -281,6 +281,9 @@ fn generate_secret(provider: Provider) -> Option<String> {
     match provider.generated_secret()? {
         SecretFormat::StandardWebhooks => Some(standard::encode_secret(&random_bytes::<32>())),
         SecretFormat::Hex32 => Some(hex::encode(random_bytes::<32>())),
+        SecretFormat::BasicCredentials => {
+            Some(format!("relay:{}", hex::encode(random_bytes::<32>())))
+        }
     }
 }
 

@@ -18,6 +18,7 @@ mod config;
 mod discord;
 pub mod hmac_scheme;
 mod hubspot;
+mod providers;
 pub mod registry;
 pub mod standard;
 mod twitch;
