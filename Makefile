@@ -1,5 +1,5 @@
 # The two commands of the README. Both install whatever is missing first.
-.PHONY: dev test build bench
+.PHONY: dev test build bench docs
 
 dev:    ## run the relay locally with a demo endpoint
 	bash scripts/dev.sh
@@ -12,3 +12,6 @@ build:  ## release build of the Worker into build/
 
 bench:  ## ingest vs a bare Rust Worker, fan-out, end-to-end lag, pull vs push, the capacity ledger, wasm size
 	bash scripts/setup.sh && bash scripts/build.sh && bash scripts/build-bare.sh >/dev/null && cargo build -p hookrelay-cli --quiet && PATH="$$PWD/node_modules/.bin:$$PATH" node scripts/bench.mjs
+
+docs:   ## rewrite the generated table in docs/providers.md from the provider registry
+	HOOKRELAY_WRITE_DOCS=1 cargo test --lib --quiet verify::catalog::tests::the_providers_doc_is_the_registry

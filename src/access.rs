@@ -97,6 +97,7 @@ pub const OPERATIONS: &[(&str, &str, Need)] = &[
     ("GET", "/health", VIEWER),
     ("GET", "/metrics", VIEWER),
     ("GET", "/openapi.json", VIEWER),
+    ("GET", "/providers", VIEWER),
     ("GET", "/stats/timeseries", VIEWER),
     ("GET", "/stats/endpoints", VIEWER),
     ("GET", "/rejections", VIEWER),

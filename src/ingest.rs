@@ -231,6 +231,7 @@ async fn accept(
     }
     let head = body_head(&body);
     let facts = IngestFacts {
+        provider,
         dedup_key: dedup_key_for(
             provider,
             &endpoint.scheme_config,
@@ -257,6 +258,7 @@ async fn accept(
 
 /// What the ack path reads from the request's content, from the body's head.
 struct IngestFacts {
+    provider: Provider,
     dedup_key: String,
     event_type: Option<String>,
 }
@@ -334,7 +336,7 @@ async fn store_and_ack(
         .collect();
     let body_key = bodies::key_for(&ingest_id, started);
     let content_type = headers.get("content-type").map(str::to_string);
-    let stored_headers = stored_headers(endpoint, headers);
+    let stored_headers = stored_headers(endpoint, facts.provider, headers);
     let routed: Vec<RoutedEvent> = accepting
         .iter()
         .zip(&event_ids)
@@ -471,7 +473,7 @@ fn method_not_allowed() -> ApiError {
     ApiError::new(405, "method_not_allowed", "webhooks are sent with POST")
 }
 
-/// The URL the sender signed (Square, HubSpot): the public one when `PUBLIC_URL`
+/// The URL the sender signed (Square, Trello, HubSpot): the public one when `PUBLIC_URL`
 /// is set (a proxy in front), else the request's own.
 fn signed_url(relay: &Relay, url: &Url) -> String {
     match &relay.settings.public_url {
@@ -600,14 +602,10 @@ fn handshake_response(reply: HandshakeReply) -> Result<Response, ApiError> {
 }
 
 /// The provider's headers to replay to the destination, without any header that
-/// carries the endpoint's own credential (an `api_key` endpoint's key header).
-fn stored_headers(endpoint: &Endpoint, headers: &HeaderList) -> HeaderList {
-    let key_header = endpoint
-        .scheme_config
-        .api_key
-        .as_ref()
-        .map(|c| c.header.as_str());
-    headers.forwardable().without(key_header)
+/// carries the endpoint's own credential as is (a token, an `api_key` header).
+fn stored_headers(endpoint: &Endpoint, provider: Provider, headers: &HeaderList) -> HeaderList {
+    let credential = provider.credential_header(&endpoint.scheme_config);
+    headers.forwardable().without(credential)
 }
 
 async fn store_body(

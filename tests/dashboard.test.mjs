@@ -78,8 +78,13 @@ it("serves the dashboard from the Worker with a strict CSP, redirects / and sign
 it("creates an endpoint in the form, then shows a signed webhook delivered with its attempt", async () => {
   await open(page, "/endpoints/new");
   await page.fill("#f-name", "GitHub from the dashboard");
+  assert.ok(await page.locator("#f-provider option").count() >= 60, "the registry's providers are offered");
+  await page.selectOption("#f-provider", "stripe");
+  assert.match(await page.textContent("#f-provider-hint"), /stripe-signature/);
   await page.selectOption("#f-provider", "github");
+  assert.match(await page.textContent("#f-provider-hint"), /x-hub-signature-256/);
   await page.fill("#f-secret", "gh-dashboard-secret");
+  await screenshot(page, "02a-endpoint-form");
   await page.fill("#f-destination_url", dest.route("/from-dashboard"));
   await page.click("#main button[type=submit]");
   const card = page.locator("[data-testid=endpoint-card]", { hasText: "GitHub from the dashboard" });

@@ -299,6 +299,21 @@ describe("every operation answers as documented", () => {
     assert.equal(wrongToken.json.error.code, "unauthorized");
   });
 
+  it("providers: the registry, as the dashboard's form and docs/providers.md show it", async () => {
+    const res = await api("GET", "/providers", { expect: 200 });
+    const names = res.json.data.map((p) => p.name);
+    assert.ok(names.length >= 60, `${names.length} providers`);
+    assert.equal(new Set(names).size, names.length, "each provider once");
+    assert.equal(names[0], "none");
+    const github = res.json.data.find((p) => p.name === "github");
+    assert.deepEqual(github.headers, ["x-hub-signature-256"]);
+    assert.deepEqual(github.delivery_id, { from: "header", names: ["x-github-delivery"] });
+    assert.equal(github.secret, "issued");
+    const standard = res.json.data.find((p) => p.name === "standard");
+    assert.ok(standard.aliases.includes("svix"));
+    await unauthorized("GET", "/providers");
+  });
+
   it("endpoints: create, list, read, edit", async () => {
     ({ ep: none } = await endpoint({ provider: "none" }));
     assert.match(none.relay_secret, /^whsec_/);

@@ -85,3 +85,15 @@ export async function endpoints({ fresh = false } = {}) {
   return res.data;
 }
 export function forgetEndpoints() { endpointsCache = null; }
+
+/** The provider registry (`GET /providers`): fixed for a release, so fetched once. */
+let providersCache = null;
+export async function providers() {
+  providersCache ??= api.get("/providers").then((res) => res.data);
+  try {
+    return await providersCache;
+  } catch (err) {
+    providersCache = null;
+    throw err;
+  }
+}

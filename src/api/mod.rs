@@ -53,6 +53,7 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (Method::Delete, ["alerts", id]) => alerts::delete(relay, id).await,
         (Method::Post, ["alerts", id, "test"]) => alerts::test(relay, id).await,
         (Method::Get, ["openapi.json"]) => openapi(),
+        (Method::Get, ["providers"]) => providers(),
         (Method::Post, ["endpoints"]) => endpoints::create(relay, req, &url).await,
         (Method::Get, ["endpoints"]) => endpoints::list(relay, &url).await,
         (Method::Get, ["endpoints", id]) => endpoints::get(relay, id, &url).await,
@@ -128,6 +129,15 @@ fn openapi() -> Result<Response, ApiError> {
     let mut res = Response::ok(OPENAPI_JSON)?;
     res.headers_mut().set("content-type", "application/json")?;
     Ok(res)
+}
+
+/// The provider registry, described (see `verify::catalog`).
+fn providers() -> Result<Response, ApiError> {
+    let views = crate::verify::catalog::views();
+    Ok(crate::error::json_response(
+        200,
+        &serde_json::json!({ "data": views }),
+    )?)
 }
 
 /// Who is calling, once their bearer token checked out.
@@ -422,6 +432,21 @@ mod tests {
 
     /// The document is parsed here so a broken file fails `cargo test`, not only
     /// the black-box test that checks every answer against it.
+    #[test]
+    fn the_documented_providers_are_the_registry() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+        let documented: Vec<&str> = doc["components"]["schemas"]["Provider"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let registry: Vec<&str> = crate::verify::Provider::all()
+            .map(crate::verify::Provider::as_str)
+            .collect();
+        assert_eq!(documented, registry);
+    }
+
     #[test]
     fn the_openapi_document_is_json_of_version_3_1_for_this_release() {
         let doc: serde_json::Value = serde_json::from_str(super::OPENAPI_JSON).unwrap();

@@ -14,6 +14,7 @@
 //! [`SchemeConfig`].
 
 mod basic_auth;
+pub mod catalog;
 mod config;
 mod discord;
 pub mod hmac_scheme;
@@ -59,6 +60,22 @@ impl Provider {
             Signing::Custom(Custom::BasicAuth) => basic_auth::validate_secret(secret),
             Signing::Hmac(scheme) => hmac_scheme::validate_key(scheme.key, secret),
             _ => Ok(()),
+        }
+    }
+
+    /// The header that carries the endpoint's own secret as is (a token), which
+    /// must be neither stored nor forwarded.
+    pub fn credential_header(self, config: &SchemeConfig) -> Option<&str> {
+        match self.spec().signing {
+            Signing::Token { header, .. } => Some(header),
+            Signing::ConfiguredApiKey => Some(
+                config
+                    .api_key
+                    .as_ref()
+                    .map_or(DEFAULT_API_KEY_HEADER, |c| c.header.as_str()),
+            ),
+            Signing::Custom(Custom::BasicAuth) => Some("authorization"),
+            _ => None,
         }
     }
 

@@ -1,12 +1,27 @@
 // Create or edit an endpoint: the fields an operator changes at 2 am (name,
 // provider, secret, destination, retries, timeout, rate limit, FIFO, disabled).
 // Anything else stays as the API has it.
-import { api, forgetEndpoints } from "../api.js";
+import { api, forgetEndpoints, providers } from "../api.js";
 import { h, fill, toast } from "../dom.js";
 import { field, text, destinationFields, deliveryFields, readDelivery } from "../form.js";
 
-const PROVIDERS = ["github", "stripe", "shopify", "standard", "slack", "paddle", "linear", "typeform", "intercom",
-  "zoom", "twitch", "square", "hubspot", "gitlab", "discord", "meta", "okta", "dropbox", "basic_auth", "api_key", "hmac", "none"];
+// The choice of provider comes from the relay's registry, grouped by category.
+function providerSelect(list, current, disabled) {
+  const groups = new Map();
+  for (const p of list) groups.set(p.category, [...(groups.get(p.category) ?? []), p]);
+  return h("select", { id: "f-provider", name: "provider", disabled },
+    [...groups].map(([category, items]) => h("optgroup", { label: category },
+      items.map((p) => h("option", { value: p.name, selected: current === p.name }, `${p.title} (${p.name})`)))));
+}
+
+/** What the chosen provider signs with and what its secret is, in a line. */
+function providerHint(p) {
+  if (!p) return "";
+  const secret = { issued: "Paste the secret the provider shows you.",
+    chosen: "Choose a secret and type it into the provider too.", none: "No secret." }[p.secret];
+  const headers = p.headers.length ? ` Reads ${p.headers.join(", ")}.` : "";
+  return `${p.signature.replaceAll("`", "")}.${headers} ${secret}`;
+}
 
 export async function render(ctx) {
   const [id] = ctx.params;
@@ -14,20 +29,25 @@ export async function render(ctx) {
     fill(ctx.main, h("section.page", h("h1", "Not allowed"), h("p", `Your role (${ctx.role}) cannot ${id ? "edit" : "create"} endpoints.`)));
     return;
   }
-  const ep = id ? await api.get(`/endpoints/${id}`) : null;
+  const [ep, known] = await Promise.all([id ? api.get(`/endpoints/${id}`) : null, providers()]);
   if (!ctx.alive()) return;
 
   // What an endpoint accepts is an admin's to change, as its secrets are.
   const lockedScheme = Boolean(id) && !ctx.can("rotate");
-  const provider = h("select", { id: "f-provider", name: "provider", disabled: lockedScheme },
-    PROVIDERS.map((p) => h("option", { value: p, selected: (ep?.provider ?? "github") === p }, p)));
+  const provider = providerSelect(known, ep?.provider ?? "github", lockedScheme);
+  const hint = h("p.help", { id: "f-provider-hint" });
+  const showHint = () => { hint.textContent = providerHint(known.find((p) => p.name === provider.value)); };
+  provider.addEventListener("change", showHint);
+  showHint();
+  const providerField = field("provider", "Provider (signature scheme)", provider,
+    lockedScheme ? "Only an admin may change how an endpoint verifies requests." : undefined);
+  providerField.append(hint);
 
   const error = h("p.notice.bad", { role: "alert", hidden: true });
   const form = h("form.card.form", { novalidate: false, onsubmit: submit },
     error,
     field("name", "Name", text("name", ep?.name, { required: true, maxlength: 200, autocomplete: "off" })),
-    field("provider", "Provider (signature scheme)", provider,
-      lockedScheme ? "Only an admin may change how an endpoint verifies requests." : undefined),
+    providerField,
     // Replacing an endpoint's secrets is an admin's (as rotation is); a new
     // endpoint's first secret is anyone's who may create it.
     !id || ctx.can("rotate") ? field("secret", id ? "Replace secrets with" : "Provider secret",
