@@ -349,7 +349,7 @@ fn any_key_matches(
 mod tests {
     use super::*;
     use crate::headers::HeaderList;
-    use crate::verify::{HmacConfig, Provider, SchemeConfig};
+    use crate::verify::{testing, HmacConfig, Provider, SchemeConfig};
 
     // Computed independently with Python's hmac/hashlib/base64:
     // `hmac.new(b"generic_secret", b'{"id":"gen_1"}', hashlib.<alg>).digest()`,
@@ -404,16 +404,8 @@ mod tests {
         body: &[u8],
         now_s: i64,
     ) -> Result<(), VerifyError> {
-        let headers = HeaderList::new(headers.iter().copied());
-        let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
-        let req = SignedRequest {
-            headers: &headers,
-            body,
-            now_s,
-            url: "https://relay.example/ep_1",
-            method: "POST",
-        };
-        verify(&config.scheme(), &secrets, &req)
+        let scheme = config.scheme();
+        testing::run(|s, r| verify(&scheme, s, r), secrets, headers, body, now_s)
     }
 
     #[test]
@@ -684,15 +676,7 @@ mod tests {
         body: &[u8],
         now_s: i64,
     ) -> Result<(), VerifyError> {
-        let headers = HeaderList::new(headers.iter().copied());
-        let req = SignedRequest {
-            headers: &headers,
-            body,
-            now_s,
-            url: "https://relay.example/ep_1",
-            method: "POST",
-        };
-        verify(scheme, &[secret.to_string()], &req)
+        testing::run(|s, r| verify(scheme, s, r), &[secret], headers, body, now_s)
     }
 
     fn row_scheme(name: &str) -> HmacScheme<'static> {

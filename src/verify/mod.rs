@@ -437,4 +437,25 @@ mod tests {
             .is_ok());
         assert!(Provider::named("slack").validate_secret("anything").is_ok());
     }
+
+    #[test]
+    fn the_header_that_carries_a_secret_as_is_is_named() {
+        let none = SchemeConfig::default();
+        let named = |name: &str| Provider::named(name).credential_header(&none);
+        assert_eq!(named("gitlab"), Some("x-gitlab-token"));
+        assert_eq!(named("telegram"), Some("x-telegram-bot-api-secret-token"));
+        assert_eq!(named("basic_auth"), Some("authorization"));
+        assert_eq!(named("api_key"), Some(DEFAULT_API_KEY_HEADER));
+        assert_eq!(named("github"), None, "a signature is no secret");
+        let custom = SchemeConfig {
+            hmac: None,
+            api_key: Some(ApiKeyConfig {
+                header: "x-relay-key".into(),
+            }),
+        };
+        assert_eq!(
+            Provider::named("api_key").credential_header(&custom),
+            Some("x-relay-key")
+        );
+    }
 }

@@ -11,6 +11,19 @@ use super::registry::{
 };
 use super::{HmacAlgorithm, SignatureEncoding, TOLERANCE_S};
 
+/// What most rows start from: HMAC-SHA256, hex, over the raw body, keyed with
+/// the secret as written. A row names only what its provider does otherwise.
+const HMAC: HmacScheme<'static> = HmacScheme {
+    header: "",
+    algorithm: HmacAlgorithm::Sha256,
+    encoding: SignatureEncoding::Hex,
+    format: SignatureFormat::Prefixed(""),
+    template: "{body}",
+    timestamp: None,
+    id_header: None,
+    key: KeyEncoding::Raw,
+};
+
 /// The usual header HMAC over the raw body.
 const fn body_hmac(
     header: &'static str,
@@ -23,47 +36,69 @@ const fn body_hmac(
         algorithm,
         encoding,
         format: SignatureFormat::Prefixed(prefix),
-        template: "{body}",
-        timestamp: None,
-        id_header: None,
-        key: KeyEncoding::Raw,
+        ..HMAC
     })
 }
 
-/// A timestamp header in Unix seconds, within the relay's usual tolerance.
-const fn seconds_header(header: &'static str) -> Option<Timestamp<'static>> {
+/// `key=value` items such as `t=1700000000,v1=<mac>`.
+const fn keyed(
+    separator: char,
+    timestamp_key: &'static str,
+    signature_key: &'static str,
+) -> SignatureFormat<'static> {
+    SignatureFormat::Keyed {
+        separator,
+        timestamp_key,
+        signature_key,
+    }
+}
+
+/// A signed time in a header of its own, within the relay's usual tolerance.
+const fn time_header(header: &'static str, unit: TimeUnit) -> Option<Timestamp<'static>> {
     Some(Timestamp {
         source: TimestampSource::Header(header),
-        unit: TimeUnit::Seconds,
+        unit,
         tolerance_s: TOLERANCE_S as u32,
     })
 }
 
-/// The timestamp item of a keyed signature header, in Unix seconds.
-const KEYED_SECONDS: Option<Timestamp<'static>> = Some(Timestamp {
-    source: TimestampSource::Keyed,
-    unit: TimeUnit::Seconds,
-    tolerance_s: TOLERANCE_S as u32,
-});
+/// A signed time in the keyed signature header's timestamp item.
+const fn keyed_time(unit: TimeUnit, tolerance_s: u32) -> Option<Timestamp<'static>> {
+    Some(Timestamp {
+        source: TimestampSource::Keyed,
+        unit,
+        tolerance_s,
+    })
+}
+
+/// The scheme Stripe made common: `t=<time>,v1=<hex>[,v1=<hex>]` over
+/// `{t}.{body}`, several `v1` while a secret rolls.
+const fn t_v1(header: &'static str, unit: TimeUnit, tolerance_s: u32) -> Signing {
+    Signing::Hmac(HmacScheme {
+        header,
+        format: keyed(',', "t", "v1"),
+        template: "{timestamp}.{body}",
+        timestamp: keyed_time(unit, tolerance_s),
+        ..HMAC
+    })
+}
 
 /// Slack's scheme, which Zoom copied: `v0=<hex>` over `v0:{timestamp}:{body}`.
 const fn v0_timestamped(header: &'static str, timestamp_header: &'static str) -> Signing {
     Signing::Hmac(HmacScheme {
         header,
-        algorithm: HmacAlgorithm::Sha256,
-        encoding: SignatureEncoding::Hex,
         format: SignatureFormat::Prefixed("v0="),
         template: "v0:{timestamp}:{body}",
-        timestamp: seconds_header(timestamp_header),
-        id_header: None,
-        key: KeyEncoding::Raw,
+        timestamp: time_header(timestamp_header, TimeUnit::Seconds),
+        ..HMAC
     })
 }
 
 const IDEMPOTENCY_KEY: DeliveryId = DeliveryId::Header(&["idempotency-key"]);
 
-use HmacAlgorithm::{Sha1, Sha256};
-use SignatureEncoding::{Base64, Hex};
+use HmacAlgorithm::{Sha1, Sha256, Sha512};
+use SignatureEncoding::{Base64, Base64Url, Hex};
+use TimeUnit::{Millis, Seconds};
 
 /// Every provider. The first row is `none`; generic schemes come before named senders.
 pub static ROWS: &[ProviderSpec] = &[
@@ -132,21 +167,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Stripe",
         aliases: &[],
         category: Category::Payments,
-        // `t=<unix>,v1=<hex>[,v1=<hex>]`: several `v1` while Stripe rolls a secret.
-        signing: Signing::Hmac(HmacScheme {
-            header: "stripe-signature",
-            algorithm: Sha256,
-            encoding: Hex,
-            format: SignatureFormat::Keyed {
-                separator: ',',
-                timestamp_key: "t",
-                signature_key: "v1",
-            },
-            template: "{timestamp}.{body}",
-            timestamp: KEYED_SECONDS,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: t_v1("stripe-signature", Seconds, 300),
         delivery_id: DeliveryId::BodyField("id"),
         event_type: EventType::BodyField("type"),
         handshake: None,
@@ -161,17 +182,10 @@ pub static ROWS: &[ProviderSpec] = &[
         // `ts=<unix>;h1=<hex>[;h1=<hex>]`: several `h1` while Paddle rotates a secret.
         signing: Signing::Hmac(HmacScheme {
             header: "paddle-signature",
-            algorithm: Sha256,
-            encoding: Hex,
-            format: SignatureFormat::Keyed {
-                separator: ';',
-                timestamp_key: "ts",
-                signature_key: "h1",
-            },
+            format: keyed(';', "ts", "h1"),
             template: "{timestamp}:{body}",
-            timestamp: KEYED_SECONDS,
-            id_header: None,
-            key: KeyEncoding::Raw,
+            timestamp: keyed_time(Seconds, 300),
+            ..HMAC
         }),
         delivery_id: DeliveryId::BodyField("event_id"),
         event_type: EventType::BodyField("event_type"),
@@ -187,13 +201,9 @@ pub static ROWS: &[ProviderSpec] = &[
         // The notification URL as registered, then the body.
         signing: Signing::Hmac(HmacScheme {
             header: "x-square-hmacsha256-signature",
-            algorithm: Sha256,
             encoding: Base64,
-            format: SignatureFormat::Prefixed(""),
             template: "{url}{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
+            ..HMAC
         }),
         delivery_id: DeliveryId::BodyField("event_id"),
         event_type: EventType::BodyField("type"),
@@ -384,16 +394,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Razorpay",
         aliases: &[],
         category: Category::Payments,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-razorpay-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-razorpay-signature", Sha256, Hex, ""),
         delivery_id: DeliveryId::Header(&["x-razorpay-event-id"]),
         event_type: EventType::BodyField("event"),
         handshake: None,
@@ -406,16 +407,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Lemon Squeezy",
         aliases: &["lemonsqueezy"],
         category: Category::Payments,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-signature", Sha256, Hex, ""),
         delivery_id: DeliveryId::None,
         event_type: EventType::Header("x-event-name"),
         handshake: None,
@@ -428,16 +420,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Checkout.com",
         aliases: &["checkout", "cko"],
         category: Category::Payments,
-        signing: Signing::Hmac(HmacScheme {
-            header: "cko-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("cko-signature", Sha256, Hex, ""),
         delivery_id: DeliveryId::BodyField("id"),
         event_type: EventType::BodyField("type"),
         handshake: None,
@@ -450,16 +433,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Coinbase Commerce",
         aliases: &[],
         category: Category::Payments,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-cc-webhook-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-cc-webhook-signature", Sha256, Hex, ""),
         delivery_id: DeliveryId::BodyField("id"),
         event_type: EventType::None,
         handshake: None,
@@ -472,16 +446,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Paystack",
         aliases: &[],
         category: Category::Payments,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-paystack-signature",
-            algorithm: HmacAlgorithm::Sha512,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-paystack-signature", Sha512, Hex, ""),
         delivery_id: DeliveryId::None,
         event_type: EventType::BodyField("event"),
         handshake: None,
@@ -494,16 +459,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "GoCardless",
         aliases: &[],
         category: Category::Payments,
-        signing: Signing::Hmac(HmacScheme {
-            header: "webhook-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("webhook-signature", Sha256, Hex, ""),
         delivery_id: DeliveryId::None,
         event_type: EventType::None,
         handshake: None,
@@ -557,14 +513,11 @@ pub static ROWS: &[ProviderSpec] = &[
         category: Category::Payments,
         signing: Signing::Hmac(HmacScheme {
             header: "revolut-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
             // Several signatures, comma-separated, while a secret is rolled.
-            format: SignatureFormat::Keyed { separator: ',', timestamp_key: "t", signature_key: "v1" },
+            format: keyed(',', "t", "v1"),
             template: "v1.{timestamp}.{body}",
-            timestamp: Some(Timestamp { source: TimestampSource::Header("revolut-request-timestamp"), unit: TimeUnit::Millis, tolerance_s: 300 }),
-            id_header: None,
-            key: KeyEncoding::Raw,
+            timestamp: time_header("revolut-request-timestamp", Millis),
+            ..HMAC
         }),
         delivery_id: DeliveryId::None,
         event_type: EventType::BodyField("event"),
@@ -580,13 +533,12 @@ pub static ROWS: &[ProviderSpec] = &[
         category: Category::Payments,
         signing: Signing::Hmac(HmacScheme {
             header: "webhook-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Base64,
+            encoding: Base64,
             format: SignatureFormat::Prefixed("v1,"),
             template: "{id}.{timestamp}.{body}",
-            timestamp: Some(Timestamp { source: TimestampSource::Header("webhook-timestamp"), unit: TimeUnit::Seconds, tolerance_s: 300 }),
+            timestamp: time_header("webhook-timestamp", Seconds),
             id_header: Some("webhook-id"),
-            key: KeyEncoding::Raw,
+            ..HMAC
         }),
         delivery_id: DeliveryId::Header(&["webhook-id"]),
         event_type: EventType::BodyField("type"),
@@ -602,14 +554,9 @@ pub static ROWS: &[ProviderSpec] = &[
         category: Category::Payments,
         signing: Signing::Hmac(HmacScheme {
             header: "x-mollie-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
             // Several signatures, comma-separated, while a secret is rolled.
-            format: SignatureFormat::Keyed { separator: ',', timestamp_key: "t", signature_key: "sha256" },
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
+            format: keyed(',', "t", "sha256"),
+            ..HMAC
         }),
         delivery_id: DeliveryId::BodyField("id"),
         event_type: EventType::BodyField("type"),
@@ -623,16 +570,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Maxio (Chargify)",
         aliases: &["chargify"],
         category: Category::Payments,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-chargify-webhook-signature-hmac-sha-256",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-chargify-webhook-signature-hmac-sha-256", Sha256, Hex, ""),
         delivery_id: DeliveryId::Header(&["x-chargify-webhook-id"]),
         event_type: EventType::None,
         handshake: None,
@@ -645,16 +583,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "WooCommerce",
         aliases: &["woo"],
         category: Category::Commerce,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-wc-webhook-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Base64,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-wc-webhook-signature", Sha256, Base64, ""),
         delivery_id: DeliveryId::Header(&["x-wc-webhook-delivery-id"]),
         event_type: EventType::Header("x-wc-webhook-topic"),
         handshake: None,
@@ -669,13 +598,8 @@ pub static ROWS: &[ProviderSpec] = &[
         category: Category::Commerce,
         signing: Signing::Hmac(HmacScheme {
             header: "squarespace-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
             key: KeyEncoding::Hex,
+            ..HMAC
         }),
         delivery_id: DeliveryId::BodyField("id"),
         event_type: EventType::BodyField("topic"),
@@ -689,16 +613,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "EasyPost",
         aliases: &[],
         category: Category::Commerce,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-hmac-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed("hmac-sha256-hex="),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-hmac-signature", Sha256, Hex, "hmac-sha256-hex="),
         delivery_id: DeliveryId::BodyField("id"),
         event_type: EventType::BodyField("description"),
         handshake: None,
@@ -724,16 +639,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Bitbucket Cloud",
         aliases: &[],
         category: Category::Code,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-hub-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed("sha256="),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-hub-signature", Sha256, Hex, "sha256="),
         delivery_id: DeliveryId::Header(&["x-request-uuid"]),
         event_type: EventType::Header("x-event-key"),
         handshake: None,
@@ -746,16 +652,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Gitea",
         aliases: &[],
         category: Category::Code,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-gitea-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-gitea-signature", Sha256, Hex, ""),
         delivery_id: DeliveryId::Header(&["x-gitea-delivery"]),
         event_type: EventType::Header("x-gitea-event"),
         handshake: None,
@@ -768,16 +665,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Gogs",
         aliases: &[],
         category: Category::Code,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-gogs-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-gogs-signature", Sha256, Hex, ""),
         delivery_id: DeliveryId::Header(&["x-gogs-delivery"]),
         event_type: EventType::Header("x-gogs-event"),
         handshake: None,
@@ -790,16 +678,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Forgejo",
         aliases: &[],
         category: Category::Code,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-forgejo-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-forgejo-signature", Sha256, Hex, ""),
         delivery_id: DeliveryId::Header(&["x-forgejo-delivery", "x-gitea-delivery"]),
         event_type: EventType::Header("x-forgejo-event"),
         handshake: None,
@@ -814,14 +693,9 @@ pub static ROWS: &[ProviderSpec] = &[
         category: Category::Code,
         signing: Signing::Hmac(HmacScheme {
             header: "circleci-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
             // Several signatures, comma-separated, while a secret is rolled.
-            format: SignatureFormat::Keyed { separator: ',', timestamp_key: "t", signature_key: "v1" },
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
+            format: keyed(',', "t", "v1"),
+            ..HMAC
         }),
         delivery_id: DeliveryId::BodyField("id"),
         event_type: EventType::Header("circleci-event-type"),
@@ -837,13 +711,10 @@ pub static ROWS: &[ProviderSpec] = &[
         category: Category::Code,
         signing: Signing::Hmac(HmacScheme {
             header: "x-buildkite-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Keyed { separator: ',', timestamp_key: "timestamp", signature_key: "signature" },
+            format: keyed(',', "timestamp", "signature"),
             template: "{timestamp}.{body}",
-            timestamp: Some(Timestamp { source: TimestampSource::Keyed, unit: TimeUnit::Seconds, tolerance_s: 300 }),
-            id_header: None,
-            key: KeyEncoding::Raw,
+            timestamp: keyed_time(Seconds, 300),
+            ..HMAC
         }),
         delivery_id: DeliveryId::None,
         event_type: EventType::Header("x-buildkite-event"),
@@ -870,16 +741,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Vercel",
         aliases: &[],
         category: Category::Infrastructure,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-vercel-signature",
-            algorithm: HmacAlgorithm::Sha1,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-vercel-signature", Sha1, Hex, ""),
         delivery_id: DeliveryId::BodyField("id"),
         event_type: EventType::BodyField("type"),
         handshake: None,
@@ -892,16 +754,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Sentry",
         aliases: &[],
         category: Category::Infrastructure,
-        signing: Signing::Hmac(HmacScheme {
-            header: "sentry-hook-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("sentry-hook-signature", Sha256, Hex, ""),
         delivery_id: DeliveryId::Header(&["request-id"]),
         event_type: EventType::Header("sentry-hook-resource"),
         handshake: None,
@@ -914,16 +767,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Heroku",
         aliases: &[],
         category: Category::Infrastructure,
-        signing: Signing::Hmac(HmacScheme {
-            header: "heroku-webhook-hmac-sha256",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Base64,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("heroku-webhook-hmac-sha256", Sha256, Base64, ""),
         delivery_id: DeliveryId::BodyField("id"),
         event_type: EventType::BodyField("resource"),
         handshake: None,
@@ -936,16 +780,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "HCP Terraform (Terraform Cloud / Enterprise)",
         aliases: &["terraform", "hcp_terraform", "tfe"],
         category: Category::Infrastructure,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-tfe-notification-signature",
-            algorithm: HmacAlgorithm::Sha512,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-tfe-notification-signature", Sha512, Hex, ""),
         delivery_id: DeliveryId::None,
         event_type: EventType::None,
         handshake: None,
@@ -960,13 +795,8 @@ pub static ROWS: &[ProviderSpec] = &[
         category: Category::Infrastructure,
         signing: Signing::Hmac(HmacScheme {
             header: "x-pagerduty-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Keyed { separator: ',', timestamp_key: "t", signature_key: "v1" },
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
+            format: keyed(',', "t", "v1"),
+            ..HMAC
         }),
         delivery_id: DeliveryId::None,
         event_type: EventType::None,
@@ -980,16 +810,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "LaunchDarkly",
         aliases: &[],
         category: Category::Infrastructure,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-ld-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-ld-signature", Sha256, Hex, ""),
         delivery_id: DeliveryId::BodyField("_id"),
         event_type: EventType::BodyField("kind"),
         handshake: None,
@@ -1002,16 +823,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Alchemy",
         aliases: &[],
         category: Category::Infrastructure,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-alchemy-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-alchemy-signature", Sha256, Hex, ""),
         delivery_id: DeliveryId::BodyField("id"),
         event_type: EventType::BodyField("type"),
         handshake: None,
@@ -1106,13 +918,9 @@ pub static ROWS: &[ProviderSpec] = &[
         category: Category::Messaging,
         signing: Signing::Hmac(HmacScheme {
             header: "x-cio-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
             template: "v0:{timestamp}:{body}",
-            timestamp: Some(Timestamp { source: TimestampSource::Header("x-cio-timestamp"), unit: TimeUnit::Seconds, tolerance_s: 300 }),
-            id_header: None,
-            key: KeyEncoding::Raw,
+            timestamp: time_header("x-cio-timestamp", Seconds),
+            ..HMAC
         }),
         delivery_id: DeliveryId::BodyField("event_id"),
         event_type: EventType::BodyField("metric"),
@@ -1128,13 +936,11 @@ pub static ROWS: &[ProviderSpec] = &[
         category: Category::Messaging,
         signing: Signing::Hmac(HmacScheme {
             header: "x-knock-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Base64,
-            format: SignatureFormat::Keyed { separator: ',', timestamp_key: "t", signature_key: "s" },
+            encoding: Base64,
+            format: keyed(',', "t", "s"),
             template: "{timestamp}.{body}",
-            timestamp: Some(Timestamp { source: TimestampSource::Keyed, unit: TimeUnit::Millis, tolerance_s: 300 }),
-            id_header: None,
-            key: KeyEncoding::Raw,
+            timestamp: keyed_time(Millis, 300),
+            ..HMAC
         }),
         delivery_id: DeliveryId::None,
         event_type: EventType::Header("x-knock-event"),
@@ -1175,16 +981,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Segment",
         aliases: &[],
         category: Category::Crm,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-signature",
-            algorithm: HmacAlgorithm::Sha1,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-signature", Sha1, Hex, ""),
         // Both hold for the default (full-event) mapping; a custom Actions mapping can drop them.
         delivery_id: DeliveryId::BodyField("messageId"),
         event_type: EventType::BodyField("type"),
@@ -1198,16 +995,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Help Scout",
         aliases: &["helpscout"],
         category: Category::Crm,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-helpscout-signature",
-            algorithm: HmacAlgorithm::Sha1,
-            encoding: SignatureEncoding::Base64,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-helpscout-signature", Sha1, Base64, ""),
         delivery_id: DeliveryId::None,
         event_type: EventType::Header("x-helpscout-event"),
         handshake: None,
@@ -1220,16 +1008,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Attio",
         aliases: &[],
         category: Category::Crm,
-        signing: Signing::Hmac(HmacScheme {
-            header: "attio-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("attio-signature", Sha256, Hex, ""),
         delivery_id: DeliveryId::Header(&["idempotency-key"]),
         // Body is {"webhook_id":..,"events":[{"event_type":..}, ...]}: types are per array item.
         event_type: EventType::None,
@@ -1245,13 +1024,10 @@ pub static ROWS: &[ProviderSpec] = &[
         category: Category::Crm,
         signing: Signing::Hmac(HmacScheme {
             header: "close-sig-hash",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
             template: "{timestamp}{body}",
-            timestamp: Some(Timestamp { source: TimestampSource::Header("close-sig-timestamp"), unit: TimeUnit::Seconds, tolerance_s: 300 }),
-            id_header: None,
+            timestamp: time_header("close-sig-timestamp", Seconds),
             key: KeyEncoding::Hex,
+            ..HMAC
         }),
         // {"subscription_id":..,"event":{"id":"ev_..","object_type":..,"action":..}}: all nested.
         delivery_id: DeliveryId::None,
@@ -1280,16 +1056,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "WorkOS",
         aliases: &[],
         category: Category::Identity,
-        signing: Signing::Hmac(HmacScheme {
-            header: "workos-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Keyed { separator: ',', timestamp_key: "t", signature_key: "v1" },
-            template: "{timestamp}.{body}",
-            timestamp: Some(Timestamp { source: TimestampSource::Keyed, unit: TimeUnit::Millis, tolerance_s: 180 }),
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: t_v1("workos-signature", Millis, 180),
         delivery_id: DeliveryId::BodyField("id"),
         event_type: EventType::BodyField("event"),
         handshake: None,
@@ -1302,16 +1069,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Persona",
         aliases: &[],
         category: Category::Identity,
-        signing: Signing::Hmac(HmacScheme {
-            header: "persona-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Keyed { separator: ',', timestamp_key: "t", signature_key: "v1" },
-            template: "{timestamp}.{body}",
-            timestamp: Some(Timestamp { source: TimestampSource::Keyed, unit: TimeUnit::Seconds, tolerance_s: 300 }),
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: t_v1("persona-signature", Seconds, 300),
         // JSON:API envelope: the event id and name are nested under data (data.id, data.attributes.name).
         delivery_id: DeliveryId::None,
         event_type: EventType::None,
@@ -1325,16 +1083,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Onfido",
         aliases: &[],
         category: Category::Identity,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-sha2-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-sha2-signature", Sha256, Hex, ""),
         // {"payload":{"resource_type":..,"action":..,"object":{..}}}: all nested.
         delivery_id: DeliveryId::None,
         event_type: EventType::None,
@@ -1348,16 +1097,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Veriff",
         aliases: &[],
         category: Category::Identity,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-hmac-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-hmac-signature", Sha256, Hex, ""),
         // Top-level id is the verification session id (shared by many webhooks), so not a dedup key.
         delivery_id: DeliveryId::None,
         event_type: EventType::None,
@@ -1387,16 +1127,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Tally",
         aliases: &[],
         category: Category::Forms,
-        signing: Signing::Hmac(HmacScheme {
-            header: "tally-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Base64,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("tally-signature", Sha256, Base64, ""),
         delivery_id: DeliveryId::BodyField("eventId"),
         event_type: EventType::BodyField("eventType"),
         handshake: None,
@@ -1409,16 +1140,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Jira Cloud",
         aliases: &["jira_cloud"],
         category: Category::Productivity,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-hub-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed("sha256="),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-hub-signature", Sha256, Hex, "sha256="),
         delivery_id: DeliveryId::Header(&["x-atlassian-webhook-identifier"]),
         event_type: EventType::BodyField("webhookEvent"),
         handshake: None,
@@ -1431,16 +1153,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Calendly",
         aliases: &[],
         category: Category::Productivity,
-        signing: Signing::Hmac(HmacScheme {
-            header: "calendly-webhook-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Keyed { separator: ',', timestamp_key: "t", signature_key: "v1" },
-            template: "{timestamp}.{body}",
-            timestamp: Some(Timestamp { source: TimestampSource::Keyed, unit: TimeUnit::Seconds, tolerance_s: 180 }),
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: t_v1("calendly-webhook-signature", Seconds, 180),
         delivery_id: DeliveryId::None,
         event_type: EventType::BodyField("event"),
         handshake: None,
@@ -1455,16 +1168,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "ClickUp",
         aliases: &[],
         category: Category::Productivity,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-signature", Sha256, Hex, ""),
         // webhook_id identifies the subscription, not the delivery.
         delivery_id: DeliveryId::None,
         event_type: EventType::BodyField("event"),
@@ -1479,15 +1183,12 @@ pub static ROWS: &[ProviderSpec] = &[
         aliases: &[],
         category: Category::Productivity,
         signing: Signing::Hmac(HmacScheme {
-            header: "x-trello-webhook",
-            algorithm: HmacAlgorithm::Sha1,
-            encoding: SignatureEncoding::Base64,
-            format: SignatureFormat::Prefixed(""),
             // {url} must be byte-for-byte the callbackURL the webhook was registered with.
+            header: "x-trello-webhook",
+            algorithm: Sha1,
+            encoding: Base64,
             template: "{body}{url}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
+            ..HMAC
         }),
         // action.id / action.type are nested.
         delivery_id: DeliveryId::None,
@@ -1504,13 +1205,9 @@ pub static ROWS: &[ProviderSpec] = &[
         category: Category::Productivity,
         signing: Signing::Hmac(HmacScheme {
             header: "x-airtable-content-mac",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
             format: SignatureFormat::Prefixed("hmac-sha256="),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
             key: KeyEncoding::Base64,
+            ..HMAC
         }),
         // Thin ping: {"base":{"id"},"webhook":{"id"},"timestamp"}; changes are fetched from the payloads API.
         delivery_id: DeliveryId::None,
@@ -1525,16 +1222,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Cal.com",
         aliases: &["calcom"],
         category: Category::Productivity,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-cal-signature-256",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-cal-signature-256", Sha256, Hex, ""),
         delivery_id: DeliveryId::None,
         event_type: EventType::BodyField("triggerEvent"),
         handshake: None,
@@ -1547,16 +1235,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "DocuSign Connect",
         aliases: &["docusign_connect"],
         category: Category::Productivity,
-        signing: Signing::Hmac(HmacScheme {
-            header: "x-docusign-signature-1",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Base64,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("x-docusign-signature-1", Sha256, Base64, ""),
         delivery_id: DeliveryId::None,
         // JSON (SIM / Connect 2.x) payloads; XML configurations have no top-level event field.
         event_type: EventType::BodyField("event"),
@@ -1570,16 +1249,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Mux",
         aliases: &[],
         category: Category::Content,
-        signing: Signing::Hmac(HmacScheme {
-            header: "mux-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Keyed { separator: ',', timestamp_key: "t", signature_key: "v1" },
-            template: "{timestamp}.{body}",
-            timestamp: Some(Timestamp { source: TimestampSource::Keyed, unit: TimeUnit::Seconds, tolerance_s: 300 }),
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: t_v1("mux-signature", Seconds, 300),
         delivery_id: DeliveryId::BodyField("id"),
         event_type: EventType::BodyField("type"),
         handshake: None,
@@ -1594,13 +1264,9 @@ pub static ROWS: &[ProviderSpec] = &[
         category: Category::Content,
         signing: Signing::Hmac(HmacScheme {
             header: "x-webflow-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
             template: "{timestamp}:{body}",
-            timestamp: Some(Timestamp { source: TimestampSource::Header("x-webflow-timestamp"), unit: TimeUnit::Millis, tolerance_s: 300 }),
-            id_header: None,
-            key: KeyEncoding::Raw,
+            timestamp: time_header("x-webflow-timestamp", Millis),
+            ..HMAC
         }),
         delivery_id: DeliveryId::None,
         event_type: EventType::BodyField("triggerType"),
@@ -1616,13 +1282,11 @@ pub static ROWS: &[ProviderSpec] = &[
         category: Category::Content,
         signing: Signing::Hmac(HmacScheme {
             header: "sanity-webhook-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Base64Url,
-            format: SignatureFormat::Keyed { separator: ',', timestamp_key: "t", signature_key: "v1" },
+            encoding: Base64Url,
+            format: keyed(',', "t", "v1"),
             template: "{timestamp}.{body}",
-            timestamp: Some(Timestamp { source: TimestampSource::Keyed, unit: TimeUnit::Millis, tolerance_s: 300 }),
-            id_header: None,
-            key: KeyEncoding::Raw,
+            timestamp: keyed_time(Millis, 300),
+            ..HMAC
         }),
         // The body is the webhook's own GROQ projection, so nothing in it is reliable; the
         // delivery headers are.
@@ -1640,13 +1304,10 @@ pub static ROWS: &[ProviderSpec] = &[
         category: Category::Content,
         signing: Signing::Hmac(HmacScheme {
             header: "x-ghost-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Keyed { separator: ',', timestamp_key: "t", signature_key: "sha256" },
+            format: keyed(',', "t", "sha256"),
             template: "{body}{timestamp}",
-            timestamp: Some(Timestamp { source: TimestampSource::Keyed, unit: TimeUnit::Millis, tolerance_s: 300 }),
-            id_header: None,
-            key: KeyEncoding::Raw,
+            timestamp: keyed_time(Millis, 300),
+            ..HMAC
         }),
         // Body is `{"post":{"current":..,"previous":..}}` (or member/page/tag); no id or event name at top level.
         delivery_id: DeliveryId::None,
@@ -1661,16 +1322,7 @@ pub static ROWS: &[ProviderSpec] = &[
         title: "Storyblok",
         aliases: &[],
         category: Category::Content,
-        signing: Signing::Hmac(HmacScheme {
-            header: "webhook-signature",
-            algorithm: HmacAlgorithm::Sha1,
-            encoding: SignatureEncoding::Hex,
-            format: SignatureFormat::Prefixed(""),
-            template: "{body}",
-            timestamp: None,
-            id_header: None,
-            key: KeyEncoding::Raw,
-        }),
+        signing: body_hmac("webhook-signature", Sha1, Hex, ""),
         delivery_id: DeliveryId::None,
         event_type: EventType::BodyField("action"),
         handshake: None,
@@ -1685,13 +1337,10 @@ pub static ROWS: &[ProviderSpec] = &[
         category: Category::Content,
         signing: Signing::Hmac(HmacScheme {
             header: "x-frameio-signature",
-            algorithm: HmacAlgorithm::Sha256,
-            encoding: SignatureEncoding::Hex,
             format: SignatureFormat::Prefixed("v0="),
             template: "v0:{timestamp}:{body}",
-            timestamp: Some(Timestamp { source: TimestampSource::Header("x-frameio-request-timestamp"), unit: TimeUnit::Seconds, tolerance_s: 300 }),
-            id_header: None,
-            key: KeyEncoding::Raw,
+            timestamp: time_header("x-frameio-request-timestamp", Seconds),
+            ..HMAC
         }),
         delivery_id: DeliveryId::None,
         event_type: EventType::BodyField("type"),

@@ -10,11 +10,10 @@
 use super::hmac_scheme::{self, KeyEncoding};
 use super::providers::ROWS;
 use super::{
-    verify, Custom, DeliveryId, EventType, Provider, SchemeConfig, SecretFormat, SignedRequest,
-    Signing,
+    testing, verify, Custom, DeliveryId, EventType, Provider, SchemeConfig, SecretFormat,
+    SignedRequest, Signing,
 };
 use crate::dedup::HEAD_FIELDS;
-use crate::headers::HeaderList;
 
 const URL: &str = "https://relay.example/ep_1";
 
@@ -996,16 +995,11 @@ impl Vector {
         body: &[u8],
         now_s: i64,
     ) -> Result<(), &'static str> {
-        let headers = HeaderList::new(headers.iter().copied());
-        let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
-        let req = SignedRequest {
-            headers: &headers,
-            body,
-            now_s,
-            url: self.url,
-            method: self.method,
+        let run = |s: &[String], r: &SignedRequest<'_>| {
+            verify(self.provider(), s, &SchemeConfig::default(), r)
         };
-        verify(self.provider(), &secrets, &SchemeConfig::default(), &req).map_err(|e| e.code())
+        testing::run_as(run, secrets, headers, body, now_s, self.method, self.url)
+            .map_err(|e| e.code())
     }
 
     /// The vector as given.
