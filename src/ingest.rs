@@ -193,7 +193,7 @@ async fn accept(
     };
     seen.body_size = body.len();
     let url = req.url()?;
-    let provider = provider_of(endpoint)?;
+    let provider = endpoint.provider;
     let secrets = endpoint.live_secrets(started);
     let signed_url = signed_url(relay, &url);
     let signed = SignedRequest {
@@ -432,18 +432,6 @@ async fn load_endpoint(
         timings.record("endpoint", now);
     }
     endpoint.ok_or_else(unknown)
-}
-
-/// The endpoint's verification scheme; an unknown one is the relay's fault (500),
-/// since create and update refuse it.
-pub(crate) fn provider_of(endpoint: &Endpoint) -> Result<Provider, ApiError> {
-    Provider::parse(&endpoint.provider).ok_or_else(|| {
-        ApiError::new(
-            500,
-            "misconfigured_endpoint",
-            "the endpoint's provider is unknown",
-        )
-    })
 }
 
 /// The endpoint's source allowlist, against the client address Cloudflare reports.

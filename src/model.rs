@@ -7,7 +7,7 @@
 use crate::filter::RouteSelector;
 use crate::retry::RetryPolicy;
 use crate::transform::Transform;
-use crate::verify::SchemeConfig;
+use crate::verify::{Provider, SchemeConfig};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -183,7 +183,8 @@ pub struct DeliveryMessage {
 pub struct Endpoint {
     pub id: EndpointId,
     pub name: String,
-    pub provider: String,
+    /// How its requests are verified; stored and shown by name.
+    pub provider: Provider,
     /// Newest first; several are live during a rotation.
     pub secrets: Vec<Secret>,
     /// Settings of the operator-configured schemes (`hmac`, `api_key`).

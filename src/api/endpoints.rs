@@ -92,7 +92,7 @@ pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, 
     let blank = Endpoint {
         id: EndpointId::generate(now as u64, random_bytes()),
         name: String::new(),
-        provider: String::new(),
+        provider: Provider::none(),
         secrets: Vec::new(),
         relay_secret: standard::encode_secret(&random_bytes::<32>()),
         destination_url: String::new(),
@@ -235,7 +235,7 @@ pub async fn rotate_secret(
 ) -> Result<Response, ApiError> {
     let (mut endpoint, _) = load(relay, raw_id).await?;
     let input: RotateInput = read_optional_json(req).await?;
-    let provider = crate::ingest::provider_of(&endpoint)?;
+    let provider = endpoint.provider;
     let generated = input.secret.is_none();
     let secret = match input.secret {
         Some(s) => s,
@@ -335,7 +335,7 @@ fn may_set_secrets(grant: &Grant, input: &EndpointInput) -> Result<(), ApiError>
 /// What decides which requests an endpoint accepts, besides its secrets.
 #[derive(Debug, Clone, PartialEq)]
 struct Acceptance {
-    provider: String,
+    provider: Provider,
     scheme_config: SchemeConfig,
     allowed_cidrs: Vec<String>,
 }
@@ -343,7 +343,7 @@ struct Acceptance {
 impl Acceptance {
     fn of(endpoint: &Endpoint) -> Acceptance {
         Acceptance {
-            provider: endpoint.provider.clone(),
+            provider: endpoint.provider,
             scheme_config: endpoint.scheme_config.clone(),
             allowed_cidrs: endpoint.allowed_cidrs.clone(),
         }
@@ -419,7 +419,12 @@ pub(super) fn apply(
     }
     match input.provider {
         // Stored under its canonical name (`svix` is `standard`, `whatsapp` is `meta`).
-        Some(p) => ep.provider = Provider::parse(&p).map_or(p, |known| known.as_str().to_string()),
+        Some(p) => {
+            ep.provider = Provider::parse(&p).ok_or_else(|| {
+                let known: Vec<&str> = Provider::all().map(Provider::as_str).collect();
+                invalid(format!("provider must be one of {}", known.join(", ")))
+            })?
+        }
         // A route's provider is its endpoint's.
         None if creating && kind == Kind::Endpoint => return Err(required("provider")),
         None => {}
@@ -499,10 +504,7 @@ fn apply_retry(policy: &mut RetryPolicy, input: RetryInput) {
 /// The source side: provider, its secrets and settings, the allowlist.
 fn validate_source(ep: &Endpoint) -> Result<(), ApiError> {
     let invalid = |msg: String| ApiError::bad_request("invalid_endpoint", msg);
-    let provider = Provider::parse(&ep.provider).ok_or_else(|| {
-        let known: Vec<&str> = Provider::all().map(Provider::as_str).collect();
-        invalid(format!("provider must be one of {}", known.join(", ")))
-    })?;
+    let provider = ep.provider;
     if provider.needs_secret() && ep.secrets.is_empty() {
         return Err(invalid(format!(
             "provider {} needs at least one secret",
@@ -635,12 +637,12 @@ mod tests {
     #[test]
     fn only_an_admin_may_change_what_an_endpoint_accepts() {
         let before = Acceptance {
-            provider: "github".into(),
+            provider: Provider::named("github"),
             scheme_config: SchemeConfig::default(),
             allowed_cidrs: vec!["192.30.252.0/22".into()],
         };
         let unverified = Acceptance {
-            provider: "none".into(),
+            provider: Provider::named("none"),
             ..before.clone()
         };
         let from_anywhere = Acceptance {

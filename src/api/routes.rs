@@ -409,9 +409,7 @@ async fn stored_request(
         .ok_or_else(not_found)?;
     let headers = HeaderList::from_stored(&ingest.headers)?;
     let provider = match EndpointId::parse(&ingest.endpoint_id) {
-        Some(ep) => endpoints::get(&relay.db, &ep)
-            .await?
-            .and_then(|e| Provider::parse(&e.provider)),
+        Some(ep) => endpoints::get(&relay.db, &ep).await?.map(|e| e.provider),
         None => None,
     }
     .unwrap_or(Provider::none());
@@ -441,7 +439,7 @@ pub async fn replay_filtered(
         // A deleted or unknown endpoint routes nothing.
         return Ok((0, 0));
     };
-    let provider = Provider::parse(&routes[0].target.provider).unwrap_or(Provider::none());
+    let provider = routes[0].target.provider;
     let path = format!("/{endpoint_id}");
     let bucket = relay.bodies()?;
     let mut routed = 0;

@@ -12,6 +12,7 @@ use crate::model::{
 };
 use crate::rate::RateLimit;
 use crate::retry::RetryPolicy;
+use crate::verify::Provider;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{Error, Result};
@@ -97,7 +98,9 @@ impl Row {
         let endpoint = Endpoint {
             id,
             name: self.name,
-            provider: self.provider,
+            provider: Provider::parse(&self.provider).ok_or_else(|| {
+                Error::RustError(format!("unknown provider in D1: {}", self.provider))
+            })?,
             secrets: parse_secrets(&self.secrets)?,
             scheme_config: serde_json::from_str(&self.scheme_config)?,
             verify_token: self.verify_token,
@@ -168,7 +171,7 @@ fn config_args(row_id: &str, ep: &Endpoint) -> Result<Vec<JsValue>> {
     Ok(vec![
         text(row_id),
         text(&ep.name),
-        text(&ep.provider),
+        text(ep.provider.as_str()),
         text(&serde_json::to_string(&ep.secrets)?),
         text(&ep.relay_secret),
         text(&ep.destination_url),

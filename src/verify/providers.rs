@@ -100,7 +100,9 @@ use HmacAlgorithm::{Sha1, Sha256, Sha512};
 use SignatureEncoding::{Base64, Base64Url, Hex};
 use TimeUnit::{Millis, Seconds};
 
-/// Every provider. The first row is `none`; generic schemes come before named senders.
+/// Every provider. The first row is `none`; generic schemes come before named
+/// senders. Endpoints store a row's `name`: a name, once released, is never
+/// renamed or removed (an alias may be added).
 pub static ROWS: &[ProviderSpec] = &[
     ProviderSpec {
         name: "none",

@@ -18,6 +18,22 @@ use super::TOLERANCE_S;
 #[derive(Clone, Copy)]
 pub struct Provider(&'static ProviderSpec);
 
+/// By name, as the API and the store carry it.
+impl serde::Serialize for Provider {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// A name or an alias; any other is an error that lists none of the secrets.
+impl<'de> serde::Deserialize<'de> for Provider {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Provider::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown provider {name:?}")))
+    }
+}
+
 impl PartialEq for Provider {
     fn eq(&self, other: &Provider) -> bool {
         std::ptr::eq(self.0, other.0)
