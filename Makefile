@@ -14,4 +14,4 @@ bench:  ## ingest vs a bare Rust Worker, fan-out, end-to-end lag, pull vs push, 
 	bash scripts/setup.sh && bash scripts/build.sh && bash scripts/build-bare.sh >/dev/null && cargo build -p hookrelay-cli --quiet && PATH="$$PWD/node_modules/.bin:$$PATH" node scripts/bench.mjs
 
 docs:   ## rewrite the generated table in docs/providers.md from the provider registry
-	HOOKRELAY_WRITE_DOCS=1 cargo test --lib --quiet verify::catalog::tests::the_providers_doc_is_the_registry
+	HOOKRELAY_WRITE_DOCS=1 cargo test -p hookrelay-core --lib --quiet verify::catalog::tests::the_providers_doc_is_the_registry

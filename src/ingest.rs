@@ -877,9 +877,9 @@ mod tests {
         for (filter, types) in &selectors {
             let selector = RouteSelector::parse(filter.as_ref(), types.as_ref()).unwrap();
             for provider in [
-                Provider::named("stripe"),
-                Provider::named("github"),
-                Provider::named("none"),
+                Provider::parse("stripe").unwrap(),
+                Provider::parse("github").unwrap(),
+                Provider::parse("none").unwrap(),
             ] {
                 for body in bodies {
                     for headers in &header_sets {

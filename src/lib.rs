@@ -5,43 +5,28 @@
 //! cron backstop), `api` (management). The pure modules (`verify`, `dedup`,
 //! `retry`, `rate`, `destination`, `envelope`, `model`, `settings`,
 //! `handshake`, `allowlist`, `redact`, `metrics`, `alerts`, `filter`, `transform`,
-//! `stats`, `event_query`, `ledger`) hold no `worker` types and are unit-tested
-//! natively.
+//! `stats`, `event_query`, `ledger`, `access`, `headers`, `time`) live in the
+//! `hookrelay-core` crate (core/), which does not depend on `worker`; they are
+//! re-exported here under their own names.
 
-pub mod access;
-pub mod alerts;
-pub mod allowlist;
+pub use hookrelay_core::{
+    access, alerts, allowlist, dedup, destination, envelope, event_query, filter, handshake,
+    headers, ledger, metrics, model, rate, redact, retry, settings, stats, time, transform, verify,
+};
+
 pub mod api;
 pub mod archive;
 pub mod compact;
-pub mod dedup;
 pub mod deliver;
-pub mod destination;
-pub mod envelope;
 pub mod error;
-pub mod event_query;
-pub mod filter;
-pub mod handshake;
-pub mod headers;
 pub mod history;
 pub mod ingest;
-pub mod ledger;
-pub mod metrics;
-pub mod model;
 pub mod notify;
 pub mod outbound;
-pub mod rate;
-pub mod redact;
 pub mod relay;
 pub mod retention;
-pub mod retry;
-pub mod settings;
-pub mod stats;
 pub mod store;
 pub mod sweep;
-pub mod time;
-pub mod transform;
-pub mod verify;
 pub mod watch;
 
 use error::ApiError;

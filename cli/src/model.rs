@@ -11,7 +11,7 @@ pub struct PullRequest<'a> {
     pub max: u32,
     pub wait_s: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_types: Option<&'a [String]>,
+    pub event_types: Option<Vec<&'a str>>,
 }
 
 /// `{"data": [...]}`, the answer of pull and of the list routes.
@@ -105,9 +105,8 @@ mod tests {
             serde_json::to_value(&body).unwrap(),
             json!({"max": 10, "wait_s": 20})
         );
-        let types = vec!["charge.*".to_string()];
         let body = PullRequest {
-            event_types: Some(&types),
+            event_types: Some(vec!["charge.*"]),
             ..body
         };
         assert_eq!(

@@ -637,12 +637,12 @@ mod tests {
     #[test]
     fn only_an_admin_may_change_what_an_endpoint_accepts() {
         let before = Acceptance {
-            provider: Provider::named("github"),
+            provider: Provider::parse("github").unwrap(),
             scheme_config: SchemeConfig::default(),
             allowed_cidrs: vec!["192.30.252.0/22".into()],
         };
         let unverified = Acceptance {
-            provider: Provider::named("none"),
+            provider: Provider::parse("none").unwrap(),
             ..before.clone()
         };
         let from_anywhere = Acceptance {

@@ -432,6 +432,39 @@ mod tests {
 
     /// The document is parsed here so a broken file fails `cargo test`, not only
     /// the black-box test that checks every answer against it.
+    /// The document's operations and `OPERATIONS` are the same set, with the same
+    /// roles: nothing routed goes undocumented, nothing documented goes unrouted.
+    #[test]
+    fn openapi_operations_and_roles_are_the_enforced_table() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+        let mut documented = std::collections::BTreeSet::new();
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            let Some(path) = path.strip_prefix("/api/v1") else {
+                continue; // ingest: the provider's signature, not a key
+            };
+            for (method, op) in ops.as_object().unwrap() {
+                if method == "parameters" {
+                    continue;
+                }
+                let method = method.to_ascii_uppercase();
+                let role = op["x-required-role"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path} has no x-required-role"));
+                documented.insert((method, path.to_string(), role.to_string()));
+            }
+        }
+        let enforced: std::collections::BTreeSet<_> = access::OPERATIONS
+            .iter()
+            .map(|(m, t, n)| (m.to_string(), t.to_string(), n.as_str().to_string()))
+            .collect();
+        assert_eq!(documented, enforced);
+        assert_eq!(
+            enforced.len(),
+            access::OPERATIONS.len(),
+            "an operation is listed twice"
+        );
+    }
+
     #[test]
     fn the_documented_providers_are_the_registry() {
         let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap();

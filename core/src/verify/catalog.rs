@@ -289,7 +289,7 @@ mod tests {
     /// `HOOKRELAY_WRITE_DOCS=1` (`make docs`) to rewrite the table.
     #[test]
     fn the_providers_doc_is_the_registry() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/providers.md");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/providers.md");
         let doc = std::fs::read_to_string(path).unwrap();
         let start = doc.find(BEGIN).expect("begin marker") + BEGIN.len();
         let end = doc.find(END).expect("end marker");

@@ -13,6 +13,7 @@
 //! that match exactly the same types and that D1 will run.
 
 use crate::dedup;
+use crate::event_pattern::EventTypePattern;
 use crate::model::EventId;
 
 /// Longest `event_type` accepted; providers' names are far shorter.
@@ -47,27 +48,25 @@ impl EventTypeFilter {
 }
 
 /// `payment_intent.succeeded` matches that type only; `payment_intent.*` every type
-/// starting with `payment_intent.`; a lone `*` every event that has a type.
+/// starting with `payment_intent.`; a lone `*` every event that has a type. An
+/// [`EventTypePattern`] like any other, limited to one `*` at the end so the
+/// list can read it as a range of its index.
 pub fn parse_event_type(raw: &str) -> Result<EventTypeFilter, String> {
-    if raw.is_empty() || raw.len() > MAX_EVENT_TYPE_LEN {
+    if raw.len() > MAX_EVENT_TYPE_LEN {
         return Err(format!(
             "event_type must be 1 to {MAX_EVENT_TYPE_LEN} characters"
         ));
     }
-    if raw.chars().any(char::is_control) {
-        return Err("event_type must not contain control characters".into());
-    }
+    let pattern = EventTypePattern::parse(raw).map_err(|e| format!("event_type: {e}"))?;
+    let raw = pattern.as_str();
+    let one_star_at_the_end = || "event_type may hold one `*`, at the end (a prefix)".to_string();
     match raw.strip_suffix('*') {
-        Some(prefix) if prefix.contains('*') => {
-            Err("event_type may hold one `*`, at the end (a prefix)".into())
-        }
+        Some(prefix) if prefix.contains('*') => Err(one_star_at_the_end()),
         Some(prefix) => Ok(EventTypeFilter::Prefix {
             from: prefix.to_string(),
             before: successor(prefix),
         }),
-        None if raw.contains('*') => {
-            Err("event_type may hold one `*`, at the end (a prefix)".into())
-        }
+        None if raw.contains('*') => Err(one_star_at_the_end()),
         None => Ok(EventTypeFilter::Exact(raw.to_string())),
     }
 }
@@ -106,52 +105,17 @@ pub fn parse_instant(raw: &str) -> Option<i64> {
     (raw.len() == 10 && (0..=MAX_UNIX_MS).contains(&ms)).then_some(ms)
 }
 
-/// The longest `LIKE` / `GLOB` pattern D1 runs, in bytes (its
-/// `SQLITE_MAX_LIKE_PATTERN_LENGTH`); a longer one fails the whole statement
-/// with "LIKE or GLOB pattern too complex".
-pub const MAX_GLOB_PATTERN_BYTES: usize = 50;
+pub use crate::event_pattern::MAX_GLOB_PATTERN_BYTES;
 /// How many `event_types` patterns one pull lease may name.
 pub const MAX_PULL_EVENT_TYPES: usize = 20;
 
-/// An event-type pattern (`*` is any run of characters, anywhere; every other
-/// character stands for itself, as in `filter::EventTypes` and the command
-/// line's `--events`) as a SQLite `GLOB` pattern that matches the same types.
-///
-/// `*` stays `*` (a run of them becomes one, which matches the same). `GLOB`'s
-/// other metacharacters are escaped as one-character classes: `?` becomes `[?]`
-/// and `[` becomes `[[]`. A `]` outside a class is already literal in `GLOB`, so
-/// it is kept as it is (no `*` needs escaping: every `*` is a wildcard).
-/// `GLOB` is case-sensitive, as the patterns are.
-///
-/// `Err` for an empty pattern, one with control characters, or one whose `GLOB`
-/// form is longer than [`MAX_GLOB_PATTERN_BYTES`] (each `?` or `[` takes 3
-/// bytes there), which D1 would refuse.
+/// An event-type pattern as a SQLite `GLOB` pattern that matches the same
+/// types ([`EventTypePattern::to_glob`]); `Err` names why the pattern is
+/// refused.
 pub fn glob_pattern(event_type_pattern: &str) -> Result<String, String> {
-    if event_type_pattern.is_empty() {
-        return Err("an event type pattern must not be empty".into());
-    }
-    if event_type_pattern.chars().any(char::is_control) {
-        return Err("an event type pattern must not contain control characters".into());
-    }
-    let mut glob = String::with_capacity(event_type_pattern.len());
-    for c in event_type_pattern.chars() {
-        match c {
-            // No `*` is ever literal here, so a `*` at the end is a wildcard.
-            '*' if glob.ends_with('*') => {}
-            '*' => glob.push('*'),
-            '?' => glob.push_str("[?]"),
-            '[' => glob.push_str("[[]"),
-            c => glob.push(c),
-        }
-    }
-    if glob.len() > MAX_GLOB_PATTERN_BYTES {
-        return Err(format!(
-            "an event type pattern may take at most {MAX_GLOB_PATTERN_BYTES} bytes as a match \
-             pattern (each `?` or `[` takes 3); this one takes {}",
-            glob.len()
-        ));
-    }
-    Ok(glob)
+    EventTypePattern::parse(event_type_pattern)
+        .and_then(|p| p.to_glob())
+        .map_err(|e| e.0)
 }
 
 /// A pull lease's `event_types`, checked: at most [`MAX_PULL_EVENT_TYPES`]

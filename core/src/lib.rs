@@ -1,0 +1,39 @@
+//! hookrelay's pure logic: everything the relay decides without touching the
+//! runtime. The Worker crate (the parent directory) wires these modules to
+//! Cloudflare's D1, R2 and Queues; the command line uses them directly. No
+//! module here may depend on `worker`, and since this crate does not, the
+//! compiler enforces it.
+//!
+//! - `verify`: the provider registry and signature verification;
+//!   `handshake`: subscription challenges; `dedup`: delivery ids and keys;
+//!   `headers`, `redact`, `allowlist`: what a request carries and who sent it.
+//! - `model`: ids and the stored shapes; `filter` and `transform`: routes'
+//!   selectors and rewrites; `event_pattern`: the one event-type pattern
+//!   routes, pull leases and the command line share; `event_query`: the events
+//!   list's query.
+//! - `retry`, `rate`, `destination`, `envelope`: how deliveries go out.
+//! - `access`: roles; `settings`: the Worker's variables; `alerts`,
+//!   `metrics`, `stats`, `ledger`, `time`: what operators are shown.
+
+pub mod access;
+pub mod alerts;
+pub mod allowlist;
+pub mod dedup;
+pub mod destination;
+pub mod envelope;
+pub mod event_pattern;
+pub mod event_query;
+pub mod filter;
+pub mod handshake;
+pub mod headers;
+pub mod ledger;
+pub mod metrics;
+pub mod model;
+pub mod rate;
+pub mod redact;
+pub mod retry;
+pub mod settings;
+pub mod stats;
+pub mod time;
+pub mod transform;
+pub mod verify;
