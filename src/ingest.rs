@@ -240,6 +240,7 @@ async fn accept(
             head.as_ref(),
         ),
         event_type: filter::event_type(provider, headers, head.as_ref()),
+        search_values: search_values(endpoint, &body, head.is_some()),
     };
     let body_for_filters = || filter_body(&routes, &body, head);
     let accepting = select_routes(
@@ -261,6 +262,19 @@ struct IngestFacts {
     provider: Provider,
     dedup_key: String,
     event_type: Option<String>,
+    /// The values at the endpoint's search fields.
+    search_values: Vec<String>,
+}
+
+/// The values at the endpoint's search fields. The body is parsed whole only
+/// for an endpoint that names search fields, and only when it is JSON.
+fn search_values(endpoint: &Endpoint, body: &[u8], is_json: bool) -> Vec<String> {
+    if endpoint.search_fields.is_empty() || !is_json {
+        return Vec::new();
+    }
+    serde_json::from_slice::<Value>(body)
+        .map(|json| endpoint.search_fields.values(&json))
+        .unwrap_or_default()
 }
 
 /// The routes whose filter accepts the request, first route first. The filters'
@@ -355,6 +369,7 @@ async fn store_and_ack(
         body_sha256: &sha256_hex(&body),
         content_type: content_type.as_deref(),
         event_type: facts.event_type.as_deref(),
+        search_values: &facts.search_values,
         headers: &stored_headers.to_stored(),
         now_ms: started,
         dedup_window_ms: relay.settings.dedup_window_s as i64 * 1000,

@@ -11,7 +11,8 @@
 
 pub use hookrelay_core::{
     access, alerts, allowlist, dedup, destination, envelope, event_query, filter, handshake,
-    headers, ledger, metrics, model, rate, redact, retry, settings, stats, time, transform, verify,
+    headers, ledger, metrics, model, rate, redact, retry, search, settings, stats, time, transform,
+    verify,
 };
 
 pub mod api;

@@ -1,5 +1,6 @@
 // The operators' dashboard in headless Chromium against the relay on workerd:
-// sign in, create an endpoint, watch a signed webhook be delivered, replay a
+// sign in, create an endpoint, watch a signed webhook be delivered, find an
+// event by a search field, replay a
 // dead event and five at once from the Dead letters page, pause, resume,
 // rotate and close an open circuit from an endpoint's card, and a viewer key that sees no replay button
 // (and whose replay the API refuses). Each test saves a
@@ -126,6 +127,28 @@ it("creates an endpoint in the form, then shows a signed webhook delivered with 
   await open(page, "/");
   await page.waitForSelector("[data-testid=chart] canvas");
   await page.waitForFunction(() => /^[1-9]\d* received in the last 24 h/.test(document.querySelector(".chart-note")?.textContent ?? ""));
+});
+
+it("finds an event by a search field value from the events page, which says which fields it searches", async () => {
+  const ep = await relay.createEndpoint({
+    name: "searchable shop", provider: "none", destination_url: dest.route("/searchable"),
+    search_fields: ["data.object.customer_email"],
+  });
+  const ids = {};
+  for (const email of ["dana@example.com", "erin@example.com"]) {
+    const res = await relay.ingest(ep.id, Buffer.from(JSON.stringify({ type: "order.paid", data: { object: { customer_email: email } } })));
+    assert.equal(res.status, 200, res.text);
+    ids[email] = res.json.id;
+  }
+  await open(page, `/events?endpoint_id=${ep.id}`);
+  assert.match(await page.textContent("#flt-q-fields"), /data\.object\.customer_email/);
+  await page.waitForSelector(`tr[data-id="${ids["dana@example.com"]}"]`);
+  await page.fill("#flt-q", "erin@example.com");
+  await page.click("form.filters button[type=submit]");
+  await page.waitForSelector(`tr[data-id="${ids["dana@example.com"]}"]`, { state: "detached" });
+  await page.waitForSelector(`tr[data-id="${ids["erin@example.com"]}"]`);
+  assert.equal(await page.locator("[data-testid=events-table] tbody tr").count(), 1, "only the matching event");
+  await screenshot(page, "03b-search-field");
 });
 
 it("replays an event that failed until dead from the Dead letters page and sees it delivered", async () => {

@@ -137,10 +137,13 @@ pub fn validate_event_types(patterns: &[String]) -> Result<Vec<String>, String> 
         .collect()
 }
 
-/// What `q` can name: an event by its id, or the events of an ingest by its
-/// provider delivery id.
+/// What `q` can name: an event by its id, the events of an ingest by its
+/// provider delivery id, or the events whose body holds it at one of their
+/// endpoint's search fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lookup {
+    /// `q` as given: a search field value is matched exactly.
+    pub value: String,
     /// Set when `q` has the shape of an event id.
     pub event_id: Option<String>,
     /// The stored dedup keys `q` may be: the key as the API shows it
@@ -163,6 +166,7 @@ pub fn parse_lookup(raw: &str) -> Result<Lookup, String> {
         dedup_keys.push(made);
     }
     Ok(Lookup {
+        value: raw.to_string(),
         event_id: EventId::parse(raw).map(|id| id.as_str().to_string()),
         dedup_keys,
     })

@@ -10,7 +10,7 @@
 //! - `model`: ids and the stored shapes; `filter` and `transform`: routes'
 //!   selectors and rewrites; `event_pattern`: the one event-type pattern
 //!   routes, pull leases and the command line share; `event_query`: the events
-//!   list's query.
+//!   list's query; `search`: the body fields an endpoint's events are found by.
 //! - `retry`, `rate`, `destination`, `envelope`: how deliveries go out.
 //! - `access`: roles; `settings`: the Worker's variables; `alerts`,
 //!   `metrics`, `stats`, `ledger`, `time`: what operators are shown.
@@ -32,6 +32,7 @@ pub mod model;
 pub mod rate;
 pub mod redact;
 pub mod retry;
+pub mod search;
 pub mod settings;
 pub mod stats;
 pub mod time;

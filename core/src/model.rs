@@ -6,6 +6,7 @@
 
 use crate::filter::RouteSelector;
 use crate::retry::RetryPolicy;
+use crate::search::SearchFields;
 use crate::transform::Transform;
 use crate::verify::{Provider, SchemeConfig};
 use serde::{Deserialize, Serialize};
@@ -191,6 +192,9 @@ pub struct Endpoint {
     pub scheme_config: SchemeConfig,
     /// The token Meta sends in its subscription handshake.
     pub verify_token: Option<String>,
+    /// Where in a body the values the events list's `q` finds are (none by
+    /// default; a route's row has none of its own).
+    pub search_fields: SearchFields,
     /// Source CIDRs allowed to post (from `CF-Connecting-IP`); empty allows all.
     pub allowed_cidrs: Vec<String>,
     /// Refuse every request (`endpoint_disabled`).

@@ -18,6 +18,7 @@ use crate::model::{
 use crate::rate::RateLimit;
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::retry::RetryPolicy;
+use crate::search::SearchFields;
 use crate::store::{endpoint_cache, endpoints, events, rejections};
 use crate::time::iso8601;
 use crate::verify::{standard, Provider, SchemeConfig, SecretFormat};
@@ -54,6 +55,8 @@ pub(super) struct EndpointInput {
     pub(super) retention_days: Option<f64>,
     /// `push` (default) or `pull`.
     pub(super) destination_type: Option<String>,
+    /// Dotted paths into the body whose values `q` finds; `[]` clears them.
+    pub(super) search_fields: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -93,6 +96,7 @@ pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, 
         id: EndpointId::generate(now as u64, random_bytes()),
         name: String::new(),
         provider: Provider::none(),
+        search_fields: SearchFields::default(),
         secrets: Vec::new(),
         relay_secret: standard::encode_secret(&random_bytes::<32>()),
         destination_url: String::new(),
@@ -452,6 +456,9 @@ pub(super) fn apply(
     if let Some(cidrs) = input.allowed_cidrs {
         ep.allowed_cidrs = cidrs;
     }
+    if let Some(paths) = input.search_fields {
+        ep.search_fields = SearchFields::parse(&paths).map_err(invalid)?;
+    }
     if let Some(disabled) = input.disabled {
         ep.disabled = disabled;
     }
@@ -581,6 +588,7 @@ fn view(relay: &Relay, ep: &Endpoint, state: &EndpointState, url: &Url) -> Value
         "scheme_config": ep.scheme_config,
         "verify_token_set": ep.verify_token.is_some(),
         "allowed_cidrs": ep.allowed_cidrs,
+        "search_fields": ep.search_fields,
         "disabled": ep.disabled,
         "retention_days": ep.retention_days,
         "paused": state.paused,

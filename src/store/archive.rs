@@ -135,6 +135,10 @@ pub async fn commit(
         &[text(ingest_ids_json), text(first.key)],
     )?);
     statements.push(bind(
+        db.prepare(super::ingests::DELETE_EMPTIED_SEARCH_VALUES),
+        &[text(ingest_ids_json)],
+    )?);
+    statements.push(bind(
         db.prepare(DELETE_EMPTIED_INGESTS),
         &[text(ingest_ids_json)],
     )?);

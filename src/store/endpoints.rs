@@ -22,7 +22,7 @@ const COLUMNS: &str = "id, name, provider, secrets, relay_secret, destination_ur
      retry_client_errors, circuit_threshold, circuit_probe_base_s, rate_limit_per_s, fifo, \
      scheme_config, verify_token, allowed_cidrs, disabled, retention_days, destination_type, \
      paused, paused_reason, paused_at, circuit_state, circuit_failures, circuit_changed_at, \
-     circuit_next_probe_at, circuit_probe_interval_s, source_id, filter, transform";
+     circuit_next_probe_at, circuit_probe_interval_s, source_id, filter, transform, search_fields";
 
 #[derive(Deserialize)]
 struct Row {
@@ -61,6 +61,7 @@ struct Row {
     source_id: Option<String>,
     filter: Option<String>,
     transform: Option<String>,
+    search_fields: Option<String>,
 }
 
 impl Row {
@@ -104,6 +105,12 @@ impl Row {
             secrets: parse_secrets(&self.secrets)?,
             scheme_config: serde_json::from_str(&self.scheme_config)?,
             verify_token: self.verify_token,
+            search_fields: self
+                .search_fields
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()?
+                .unwrap_or_default(),
             allowed_cidrs: serde_json::from_str(&self.allowed_cidrs)?,
             disabled: self.disabled != 0.0,
             retention_days: self.retention_days,
@@ -164,7 +171,7 @@ fn flag(b: bool) -> JsValue {
     int(i64::from(b))
 }
 
-/// Bindings ?1..?26 for insert and update, in CONFIG_COLUMNS order; `row_id`
+/// Bindings ?1..?27 for insert and update, in CONFIG_COLUMNS order; `row_id`
 /// is the endpoint's id, or an extra route's.
 fn config_args(row_id: &str, ep: &Endpoint) -> Result<Vec<JsValue>> {
     let json_or_null = |v: Option<String>| v.map_or(JsValue::NULL, |t| text(&t));
@@ -205,6 +212,11 @@ fn config_args(row_id: &str, ep: &Endpoint) -> Result<Vec<JsValue>> {
                 .map(serde_json::to_string)
                 .transpose()?,
         ),
+        json_or_null(
+            (!ep.search_fields.is_empty())
+                .then(|| serde_json::to_string(&ep.search_fields))
+                .transpose()?,
+        ),
     ])
 }
 
@@ -212,7 +224,7 @@ const CONFIG_COLUMNS: &str = "id, name, provider, secrets, relay_secret, destina
      retry_schedule, timeout_ms, created_at, updated_at, max_attempts, jitter, max_delay_s, \
      retry_client_errors, circuit_threshold, circuit_probe_base_s, rate_limit_per_s, fifo, \
      scheme_config, verify_token, allowed_cidrs, disabled, retention_days, destination_type, \
-     filter, transform";
+     filter, transform, search_fields";
 
 pub async fn insert(db: &Db, ep: &Endpoint) -> Result<()> {
     insert_row(db, ep.id.as_str(), ep).await
@@ -225,17 +237,18 @@ pub async fn insert_route(db: &Db, route: &Route) -> Result<()> {
 }
 
 async fn insert_row(db: &Db, row_id: &str, ep: &Endpoint) -> Result<()> {
-    let placeholders: Vec<String> = (1..=26).map(|i| format!("?{i}")).collect();
+    let placeholders: Vec<String> = (1..=27).map(|i| format!("?{i}")).collect();
     let mut args = config_args(row_id, ep)?;
     let source = (row_id != ep.id.as_str()).then(|| ep.id.as_str());
     args.push(opt_text(source));
     if source.is_some() {
-        // ?4: a route row holds no provider secrets.
+        // ?4: a route row holds no provider secrets; ?27: nor search fields.
         args[3] = text("[]");
+        args[26] = JsValue::NULL;
     }
     let sql = format!(
         "INSERT INTO endpoints ({CONFIG_COLUMNS}, circuit_probe_interval_s, source_id) \
-         VALUES ({}, ?16, ?27)",
+         VALUES ({}, ?16, ?28)",
         placeholders.join(", ")
     );
     bind(db.prepare(sql), &args)?.run().await?;
@@ -251,9 +264,10 @@ pub async fn update_route(db: &Db, route: &Route) -> Result<bool> {
                circuit_probe_base_s = ?16, rate_limit_per_s = ?17, fifo = ?18, \
                destination_type = ?24, filter = ?25, transform = ?26 \
                WHERE id = ?1 AND deleted_at IS NULL";
-    let result = bind(db.prepare(sql), &config_args(&route.id, &route.target)?)?
-        .run()
-        .await?;
+    let mut args = config_args(&route.id, &route.target)?;
+    // ?27 (search fields) is the endpoint's own; a route row has none.
+    args.truncate(26);
+    let result = bind(db.prepare(sql), &args)?.run().await?;
     Ok(changes(&result)? > 0)
 }
 
@@ -264,7 +278,8 @@ pub async fn update(db: &Db, ep: &Endpoint) -> Result<bool> {
                max_attempts = ?11, jitter = ?12, max_delay_s = ?13, retry_client_errors = ?14, \
                circuit_threshold = ?15, circuit_probe_base_s = ?16, rate_limit_per_s = ?17, fifo = ?18, \
                scheme_config = ?19, verify_token = ?20, allowed_cidrs = ?21, disabled = ?22, \
-               retention_days = ?23, destination_type = ?24, filter = ?25, transform = ?26 \
+               retention_days = ?23, destination_type = ?24, filter = ?25, transform = ?26, \
+               search_fields = ?27 \
                WHERE id = ?1 AND deleted_at IS NULL AND source_id IS NULL";
     let result = bind(db.prepare(sql), &config_args(ep.id.as_str(), ep)?)?
         .run()

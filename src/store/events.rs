@@ -430,7 +430,8 @@ pub struct ListFilter<'a> {
     pub since_ms: Option<i64>,
     /// `received_at < until_ms`.
     pub until_ms: Option<i64>,
-    /// Events with this id, or whose ingest has one of these dedup keys.
+    /// Events with this id, whose ingest has one of these dedup keys, or whose
+    /// ingest holds this search value.
     pub lookup: Option<&'a Lookup>,
     /// Return events older than this id (ids sort by receipt time).
     pub before_id: Option<&'a str>,
@@ -497,9 +498,17 @@ pub(crate) fn list_sql(f: &ListFilter<'_>) -> Result<(String, Conditions)> {
              WHERE ki.dedup_key IN (SELECT value FROM json_each({}))",
             w.param(keys.as_str())
         );
+        let by_value = format!(
+            "SELECT s.id FROM search_values sv JOIN events s ON s.ingest_id = sv.ingest_id \
+             WHERE sv.value = {}",
+            w.param(lookup.value.as_str())
+        );
         let matches = match &lookup.event_id {
-            Some(id) => format!("SELECT {} UNION ALL {by_key}", w.param(id.as_str())),
-            None => by_key,
+            Some(id) => format!(
+                "SELECT {} UNION ALL {by_key} UNION ALL {by_value}",
+                w.param(id.as_str())
+            ),
+            None => format!("{by_key} UNION ALL {by_value}"),
         };
         w.push(format!("e.id IN ({matches})"));
     }

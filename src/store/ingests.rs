@@ -28,6 +28,9 @@ pub struct NewIngest<'a> {
     pub body_sha256: &'a str,
     pub content_type: Option<&'a str>,
     pub event_type: Option<&'a str>,
+    /// The values at the endpoint's search fields; stored only for an ingest
+    /// that has events (search finds events).
+    pub search_values: &'a [String],
     /// As [`HeaderList::to_stored`](crate::headers::HeaderList::to_stored) writes them.
     pub headers: &'a str,
     pub now_ms: i64,
@@ -112,6 +115,16 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
             ],
         )?);
     }
+    if !n.events.is_empty() && !n.search_values.is_empty() {
+        statements.push(bind(
+            db.prepare(INSERT_SEARCH_VALUES),
+            &[
+                text(n.id.as_str()),
+                text(n.endpoint_id.as_str()),
+                text(&serde_json::to_string(n.search_values)?),
+            ],
+        )?);
+    }
     if !n.events.is_empty() {
         let routes: Vec<&str> = n.events.iter().map(|e| e.route_id).collect();
         statements.push(super::rollups::count_received(
@@ -151,6 +164,19 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
         )),
     }
 }
+
+/// The ingest's (?1, of endpoint ?2) search values (?3, a JSON array), if
+/// this request won its dedup key.
+pub(crate) const INSERT_SEARCH_VALUES: &str =
+    "INSERT OR IGNORE INTO search_values (ingest_id, value, endpoint_id) \
+     SELECT ?1, value, ?2 FROM json_each(?3) WHERE EXISTS (SELECT 1 FROM ingests WHERE id = ?1)";
+
+/// The search values of the chosen ingests (?1, a JSON array of ids) no event
+/// is left for: run just before the statement that deletes those ingests
+/// (retention and compaction).
+pub(crate) const DELETE_EMPTIED_SEARCH_VALUES: &str =
+    "DELETE FROM search_values WHERE ingest_id IN (SELECT value FROM json_each(?1)) \
+     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = search_values.ingest_id)";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct IngestRow {

@@ -175,6 +175,9 @@ const GROWING: &[&str] = &[
     "older",
     "k",
     "ki",
+    "search_values",
+    "sv",
+    "s",
 ];
 
 /// Whether a step reads a growing table whole: a `SCAN` of it (through an
@@ -369,6 +372,23 @@ fn retention_deletes_look_up_the_chosen_rows() {
         retention::DELETE_EMPTIED_INGESTS,
         &[
             "SEARCH ingests USING COVERING INDEX sqlite_autoindex_ingests_1 (id=?)",
+            "SEARCH e USING COVERING INDEX events_ingest (ingest_id=?)",
+        ],
+    );
+}
+
+#[test]
+fn search_values_are_written_and_removed_by_their_ingest() {
+    check(
+        "insert search values",
+        ingests::INSERT_SEARCH_VALUES,
+        &["SEARCH ingests EXISTS USING COVERING INDEX sqlite_autoindex_ingests_1 (id=?)"],
+    );
+    check(
+        "delete emptied search values",
+        ingests::DELETE_EMPTIED_SEARCH_VALUES,
+        &[
+            "SEARCH search_values USING PRIMARY KEY (ingest_id=?)",
             "SEARCH e USING COVERING INDEX events_ingest (ingest_id=?)",
         ],
     );
@@ -733,6 +753,7 @@ fn events_list_pages_walk_an_index_in_order() {
 fn events_list_searches_serve_other_filters() {
     let exact = EventTypeFilter::Exact("invoice.paid".into());
     let lookup = Lookup {
+        value: "evt_x".into(),
         event_id: Some("evt_x".into()),
         dedup_keys: vec!["id:evt_x".into()],
     };
@@ -777,6 +798,8 @@ fn events_list_searches_serve_other_filters() {
                 "SEARCH e USING INDEX sqlite_autoindex_events_1 (id=?)",
                 "SEARCH ki USING INDEX ingests_dedup_key (dedup_key=?)",
                 "SEARCH k USING INDEX events_ingest (ingest_id=?)",
+                "SEARCH sv USING COVERING INDEX search_values_value (value=?)",
+                "SEARCH s USING INDEX events_ingest (ingest_id=?)",
             ],
         ),
     ];

@@ -124,6 +124,10 @@ pub async fn delete_expired(
             )?,
             bind(db.prepare(delete_expired_events_sql()), &expiry(&event_ids))?,
             bind(db.prepare(DELETE_EMPTIED_INGESTS), &[text(&ingest_ids)])?,
+            bind(
+                db.prepare(super::ingests::DELETE_EMPTIED_SEARCH_VALUES),
+                &[text(&ingest_ids)],
+            )?,
         ])
         .await?;
     let events = match results.get(1) {

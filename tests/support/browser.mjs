@@ -69,8 +69,12 @@ export async function startDashboard(name) {
       await this.submitKey(p, key);
       await p.waitForSelector("#shell:not([hidden])");
     },
+    // Always a fresh render: going to the URL the page is already at would
+    // change nothing, and the page would show what it loaded before.
     async open(p, hash) {
-      await p.goto(`${relay.url}/dashboard/#${hash}`);
+      const url = `${relay.url}/dashboard/#${hash}`;
+      if (p.url() === url) await p.reload();
+      else await p.goto(url);
     },
     async stop() {
       await browser.close();

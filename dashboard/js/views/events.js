@@ -1,5 +1,6 @@
 // Events, newest first: filter by endpoint, status, event type and time; search
-// by event id or provider delivery id; cursor pagination. The first page
+// by event id, provider delivery id or a search field value (the box says
+// which fields); cursor pagination. The first page
 // refreshes itself every few seconds while open (rows are replaced in place).
 import { api, endpoints as loadEndpoints } from "../api.js";
 import { h, fill, num, time, ago, status, failure } from "../dom.js";
@@ -15,9 +16,12 @@ export async function render(ctx) {
   const names = new Map(eps.map((e) => [e.id, e.name]));
 
   const input = (name, attrs) => h("input", { id: `flt-${name}`, name, value: q[name] ?? "", ...attrs });
+  // Which body fields the search box also matches: the chosen endpoint's, or every endpoint's.
+  const searchHint = h("p.help", { id: "flt-q-fields" });
   const form = h("form.filters", { role: "search", onsubmit: (e) => { e.preventDefault(); apply(); } },
     h("div.field.grow", h("label", { for: "flt-q" }, "Search"),
-      input("q", { type: "search", placeholder: "evt_… or provider delivery id", spellcheck: "false", autocomplete: "off" })),
+      input("q", { type: "search", placeholder: "evt_…, provider delivery id or a search field value", spellcheck: "false", autocomplete: "off" }),
+      searchHint),
     h("div.field", h("label", { for: "flt-endpoint_id" }, "Endpoint"),
       h("select", { id: "flt-endpoint_id", name: "endpoint_id" }, h("option", { value: "" }, "All endpoints"),
         eps.map((e) => h("option", { value: e.id, selected: q.endpoint_id === e.id }, e.name)))),
@@ -35,6 +39,16 @@ export async function render(ctx) {
       } }, "Type and time"),
       h("button.primary", { type: "submit" }, "Filter"),
       h("button.ghost", { type: "button", onclick: () => { form.reset(); for (const el of form.elements) if (el.name) el.value = ""; apply(); } }, "Clear")));
+  function describeSearch() {
+    const chosen = form.elements.endpoint_id.value;
+    const scope = chosen ? eps.filter((e) => e.id === chosen) : eps;
+    const fields = [...new Set(scope.flatMap((e) => e.search_fields ?? []))];
+    searchHint.textContent = fields.length
+      ? `Also matches exactly: ${fields.join(", ")}`
+      : "An endpoint's search_fields make its events findable by what is in them.";
+  }
+  describeSearch();
+  form.elements.endpoint_id.addEventListener("change", describeSearch);
   for (const sel of form.querySelectorAll("select, input[type=datetime-local]")) sel.addEventListener("change", apply);
   if (q.event_type || q.since || q.until) form.classList.add("show-extra");
 
