@@ -257,7 +257,9 @@ async fn accept(
     .await
 }
 
-/// What the ack path reads from the request's content, from the body's head.
+/// What the ack path reads from the request: its dedup key and event type
+/// (from the body's head), and its search values (from the whole body, only
+/// for an endpoint with search fields).
 struct IngestFacts {
     provider: Provider,
     dedup_key: String,

@@ -66,6 +66,10 @@ fn request(
     if channel.kind == "slack" {
         return (headers, alert.slack_body(base));
     }
+    if channel.kind == "pagerduty" {
+        let routing_key = channel.secret.as_deref().unwrap_or_default();
+        return (headers, alert.pagerduty_body(routing_key, base));
+    }
     let now = now_ms();
     let id = new_id("alt", now as u64, random_bytes());
     let body = alert.webhook_body(&id, now, base);

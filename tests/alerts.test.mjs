@@ -1,5 +1,6 @@
 // Alerts on workerd, to a local alert server: dead letters (one message per
-// sweep, signed), a failure streak and a circuit opening, a refusal spike, and a
+// sweep, signed), a failure streak and a circuit opening, a refusal spike, a
+// PagerDuty incident triggered by a circuit's opening and resolved by its closing, and a
 // stale sweeper noticed through the API; an extra route's alerts name the route
 // and its endpoint, and dead letters are counted per route. Slack channels get
 // `{"text"}`. The ack path notices a dead cron and raises a storage failure.
@@ -136,6 +137,46 @@ it("names a failing extra route together with its endpoint, and counts dead lett
     [{ endpoint_id: billing.id, name: "billing", route_id: archive.id, route_name: "archive", count: 2 }]);
   assert.deepEqual(dead.data.endpoints.filter((e) => e.endpoint_id === billing.id), [{ endpoint_id: billing.id, name: "billing", count: 2 }]);
   assert.ok(dead.text.includes(`billing → archive (${archive.id}): 2`), dead.text);
+});
+
+it("a PagerDuty channel triggers an incident when a circuit opens and resolves the same incident when it closes", async () => {
+  const pd = await relay.api("POST", "/alerts", { kind: "pagerduty", routing_key: "R0UT1NGKEY0000000000000000000001", url: dest.route("/pd/v2/enqueue") });
+  assert.equal(pd.status, 201, pd.text);
+  assert.equal(pd.json.kind, "pagerduty");
+  assert.ok(!pd.text.includes("R0UT1NGKEY"), "the routing key is never shown back");
+  for (const body of [{ kind: "pagerduty", url: dest.base }, { kind: "slack", url: dest.base, routing_key: "k" }, { kind: "slack" }]) {
+    const refused = await relay.api("POST", "/alerts", body);
+    assert.equal(refused.status, 400, JSON.stringify(body));
+    assert.equal(refused.json.error.code, "invalid_alert_channel");
+  }
+  const events = () => dest.to("/pd/v2/enqueue").map((r) => JSON.parse(r.body));
+
+  let fixed = false;
+  const flaky = await relay.createEndpoint({ name: "flaky", provider: "none",
+    destination_url: dest.route("/pd-503", () => ({ status: fixed ? 200 : 503 })),
+    retry: { schedule_s: [60] }, circuit: { threshold: 2, probe_interval_s: 600 } });
+  await relay.ingest(flaky.id, "pd-1");
+  await relay.ingest(flaky.id, "pd-2");
+  for (let i = 0; i < 50 && dest.to("/pd-503").length < 2; i++) await sleep(200);
+  await sleep(500);
+  await relay.fireCron();
+  const key = `hookrelay/circuit/${flaky.id}`;
+  const triggered = events().filter((e) => e.dedup_key === key);
+  assert.equal(triggered.length, 1, JSON.stringify(events()));
+  assert.equal(triggered[0].event_action, "trigger");
+  assert.equal(triggered[0].routing_key, "R0UT1NGKEY0000000000000000000001");
+  assert.equal(triggered[0].payload.severity, "error");
+  assert.equal(triggered[0].payload.custom_details.route_id, flaky.id);
+  assert.match(triggered[0].payload.summary, /circuit opened/);
+
+  fixed = true;
+  assert.equal((await relay.api("POST", `/routes/${flaky.id}/circuit/reset`)).status, 200);
+  await relay.fireCron();
+  const resolved = events().filter((e) => e.dedup_key === key && e.event_action === "resolve");
+  assert.deepEqual(resolved, [{ routing_key: "R0UT1NGKEY0000000000000000000001", event_action: "resolve", dedup_key: key }]);
+  await relay.fireCron();
+  assert.equal(events().filter((e) => e.dedup_key === key).length, 2, "each once");
+  assert.equal((await relay.api("DELETE", `/alerts/${pd.json.id}`)).status, 204);
 });
 
 it("the ack path notices a dead cron, and a storage failure on ingest raises relay.ingest_failing once", async () => {

@@ -614,11 +614,15 @@ describe("every operation answers as documented", () => {
     const refused = await api("POST", "/alerts", { body: { kind: "slack", url: "ftp://example.com/" }, expect: 400 });
     assert.equal(refused.json.error.code, "invalid_destination");
     await api("POST", "/alerts", { body: { kind: "slack" }, expect: 400, bodyValid: false });
+    const pagerduty = await api("POST", "/alerts", { body: { kind: "pagerduty", routing_key: "pd-routing-key", url: dest.route(`/openapi-pd-${routes}`) }, expect: 201 });
+    assert.equal("secret" in pagerduty.json, false, "a routing key is never shown back");
+    await api("POST", "/alerts", { body: { kind: "pagerduty" }, expect: 400, bodyValid: false });
+    await api("POST", "/alerts", { body: { kind: "slack", url: dest.base, routing_key: "k" }, expect: 400, bodyValid: false });
     await api("POST", "/alerts", { body: { kind: "slack", url: dest.base, secret: "mine" }, expect: 400, bodyValid: false });
     await unauthorized("POST", "/alerts", { body: { kind: "slack", url: dest.base } });
 
     const list = await api("GET", "/alerts", { expect: 200 });
-    assert.deepEqual(list.json.data.map((c) => c.id).sort(), [webhook.json.id, slack.json.id, down.json.id].sort());
+    assert.deepEqual(list.json.data.map((c) => c.id).sort(), [webhook.json.id, slack.json.id, down.json.id, pagerduty.json.id].sort());
     assert.equal(list.json.data.some((c) => "secret" in c), false, "the secret is shown once");
     await unauthorized("GET", "/alerts");
 
@@ -633,7 +637,7 @@ describe("every operation answers as documented", () => {
     await unauthorized("POST", `/alerts/${webhook.json.id}/test`);
 
     await unauthorized("DELETE", `/alerts/${webhook.json.id}`);
-    for (const channel of [webhook, slack, down]) await api("DELETE", `/alerts/${channel.json.id}`, { expect: 204 });
+    for (const channel of [webhook, slack, down, pagerduty]) await api("DELETE", `/alerts/${channel.json.id}`, { expect: 204 });
     await api("DELETE", `/alerts/${webhook.json.id}`, { expect: 404 });
     assert.deepEqual((await api("GET", "/alerts", { expect: 200 })).json.data, []);
   });

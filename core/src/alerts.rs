@@ -1,5 +1,7 @@
 //! What an alert says: the events worth waking someone for, rendered for a Slack
-//! incoming webhook (`{"text"}`) or as a generic JSON webhook payload.
+//! incoming webhook (`{"text"}`), as a generic JSON webhook payload, or as a
+//! PagerDuty Events API v2 event (an incident per condition, keyed so that a
+//! circuit's closing resolves the incident its opening triggered).
 //!
 //! Pure: detection lives in the sweeper (and the API and consumer for a stale
 //! sweeper, which cannot report itself); sending lives in `notify`.
@@ -111,6 +113,13 @@ pub enum Alert {
     /// Sent on request to check a channel.
     Test,
 }
+
+/// PagerDuty's Events API v2 endpoint; a channel may name another URL (a proxy,
+/// or a local server in tests).
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+/// PagerDuty refuses a longer `payload.summary`.
+const PAGERDUTY_SUMMARY_CHARS: usize = 1024;
 
 /// Per-route counts summed per endpoint, in the order the endpoints first appear.
 fn per_endpoint(routes: &[RouteCount]) -> Vec<EndpointCount> {
@@ -239,6 +248,74 @@ impl Alert {
             Alert::FallingBehind { what } => json!({"what": what}),
             Alert::Test => json!({}),
         }
+    }
+
+    /// The PagerDuty incident this alert belongs to: one per condition and
+    /// what it is about, so a repeat is one incident and a circuit's closing
+    /// resolves what its opening triggered.
+    pub fn dedup_key(&self) -> String {
+        match self {
+            Alert::DeadLettered { .. } => "hookrelay/dead_lettered".into(),
+            Alert::FailureStreak { target, .. } => {
+                format!("hookrelay/failure_streak/{}", target.route_id)
+            }
+            Alert::CircuitChanged { target, .. } => {
+                format!("hookrelay/circuit/{}", target.route_id)
+            }
+            Alert::RefusalSpike { endpoint_id, .. } => format!("hookrelay/refusals/{endpoint_id}"),
+            Alert::SweeperStale { .. } => "hookrelay/sweeper_stale".into(),
+            Alert::IngestFailing { .. } => "hookrelay/ingest_failing".into(),
+            Alert::DatabaseFilling { .. } => "hookrelay/database_filling".into(),
+            Alert::FallingBehind { what } => format!("hookrelay/falling_behind/{what}"),
+            Alert::Test => "hookrelay/test".into(),
+        }
+    }
+
+    /// PagerDuty's severity: events at risk of loss are critical.
+    fn severity(&self) -> &'static str {
+        match self {
+            Alert::SweeperStale { .. }
+            | Alert::IngestFailing { .. }
+            | Alert::DatabaseFilling { .. } => "critical",
+            Alert::DeadLettered { .. }
+            | Alert::FailureStreak { .. }
+            | Alert::CircuitChanged { .. } => "error",
+            Alert::RefusalSpike { .. } | Alert::FallingBehind { .. } => "warning",
+            Alert::Test => "info",
+        }
+    }
+
+    /// The body for PagerDuty's Events API v2 with the channel's integration
+    /// (routing) key: `resolve` for a circuit that closed, `trigger` for
+    /// everything else.
+    pub fn pagerduty_body(&self, routing_key: &str, base_url: Option<&str>) -> String {
+        if let Alert::CircuitChanged { open: false, .. } = self {
+            return json!({
+                "routing_key": routing_key,
+                "event_action": "resolve",
+                "dedup_key": self.dedup_key(),
+            })
+            .to_string();
+        }
+        let summary: String = self
+            .text(base_url)
+            .chars()
+            .take(PAGERDUTY_SUMMARY_CHARS)
+            .collect();
+        json!({
+            "routing_key": routing_key,
+            "event_action": "trigger",
+            "dedup_key": self.dedup_key(),
+            "client": "hookrelay",
+            "payload": {
+                "summary": summary,
+                "source": "hookrelay",
+                "severity": self.severity(),
+                "component": self.kind(),
+                "custom_details": self.data(),
+            },
+        })
+        .to_string()
     }
 
     /// The body for a Slack incoming webhook.
@@ -390,5 +467,60 @@ mod tests {
             dead().text(None).contains("billing (ep_a): 3;"),
             "no links without a base URL"
         );
+    }
+
+    #[test]
+    fn a_circuit_triggers_and_resolves_one_pagerduty_incident() {
+        let opened = Alert::CircuitChanged {
+            target: extra(),
+            open: true,
+        };
+        let closed = Alert::CircuitChanged {
+            target: extra(),
+            open: false,
+        };
+        let trigger: Value = serde_json::from_str(&opened.pagerduty_body("rk_1", None)).unwrap();
+        assert_eq!(trigger["event_action"], "trigger");
+        assert_eq!(trigger["routing_key"], "rk_1");
+        assert_eq!(trigger["dedup_key"], "hookrelay/circuit/rt_x");
+        assert_eq!(trigger["payload"]["severity"], "error");
+        assert_eq!(trigger["payload"]["source"], "hookrelay");
+        assert_eq!(trigger["payload"]["component"], "endpoint.circuit_opened");
+        assert_eq!(trigger["payload"]["custom_details"]["state"], "open");
+        assert!(trigger["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("circuit opened"));
+        let resolve: Value = serde_json::from_str(&closed.pagerduty_body("rk_1", None)).unwrap();
+        assert_eq!(
+            resolve,
+            json!({"routing_key": "rk_1", "event_action": "resolve", "dedup_key": "hookrelay/circuit/rt_x"})
+        );
+    }
+
+    #[test]
+    fn pagerduty_summaries_fit_its_limit_and_keys_name_what_they_are_about() {
+        let routes: Vec<RouteCount> = (0..100)
+            .map(|i| RouteCount {
+                target: first(&format!("ep_{i:040}"), &"n".repeat(30)),
+                count: 1,
+            })
+            .collect();
+        let body: Value =
+            serde_json::from_str(&Alert::DeadLettered { routes }.pagerduty_body("k", None))
+                .unwrap();
+        assert_eq!(
+            body["payload"]["summary"].as_str().unwrap().chars().count(),
+            PAGERDUTY_SUMMARY_CHARS
+        );
+        let spike = Alert::RefusalSpike {
+            endpoint_id: "ep_a".into(),
+            name: "n".into(),
+            count: 5,
+            window_s: 60,
+        };
+        assert_eq!(spike.dedup_key(), "hookrelay/refusals/ep_a");
+        let body: Value = serde_json::from_str(&Alert::Test.pagerduty_body("k", None)).unwrap();
+        assert_eq!(body["payload"]["severity"], "info");
     }
 }

@@ -10,7 +10,8 @@
 //! both build it here, so the tester shows exactly what delivery sends.
 
 use crate::headers::HeaderList;
-use crate::transform::{self, Transform, TransformError};
+use crate::transform::{self, Transform};
+use crate::validation::ValidationError;
 use crate::verify::standard;
 
 pub const USER_AGENT: &str = concat!("hookrelay/", env!("CARGO_PKG_VERSION"));
@@ -41,7 +42,7 @@ pub fn route_payload(
     body: Vec<u8>,
     headers: HeaderList,
     content_type: Option<String>,
-) -> Result<Payload, TransformError> {
+) -> Result<Payload, ValidationError> {
     let Some(t) = transform else {
         return Ok(Payload {
             body,

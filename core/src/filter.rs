@@ -48,11 +48,11 @@
 
 use crate::event_pattern::EventTypePattern;
 use crate::headers::HeaderList;
+use crate::validation::ValidationError;
 use crate::verify::{EventType, Provider};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 use std::cmp::Ordering;
-use std::fmt;
 
 /// How deep a filter may nest; deeper ones are refused rather than risk the stack.
 pub const MAX_DEPTH: usize = 32;
@@ -61,35 +61,6 @@ pub const MAX_EVENT_TYPES: usize = 100;
 
 /// The parts of the request a filter looks into, the keys of its top level.
 const REQUEST_PARTS: [&str; 4] = ["body", "headers", "query", "path"];
-
-/// Why a filter or an `event_types` list was refused, with the JSON path of the
-/// problem (`body.amount.$gt`); fit for a 400 answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FilterError {
-    pub path: String,
-    pub message: String,
-}
-
-impl FilterError {
-    fn new(path: &str, message: impl Into<String>) -> Self {
-        Self {
-            path: path.to_string(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for FilterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
-    }
-}
-
-impl std::error::Error for FilterError {}
 
 /// A checked filter. It is stored as the JSON the operator wrote and checked
 /// again when read back.
@@ -109,8 +80,8 @@ impl RouteFilter {
 }
 
 impl TryFrom<Value> for RouteFilter {
-    type Error = FilterError;
-    fn try_from(value: Value) -> Result<Self, FilterError> {
+    type Error = ValidationError;
+    fn try_from(value: Value) -> Result<Self, ValidationError> {
         parse_filter(&value)
     }
 }
@@ -182,9 +153,9 @@ enum Scope {
 }
 
 /// Checks a filter as given to the API and prepares it for matching.
-pub fn parse_filter(value: &Value) -> Result<RouteFilter, FilterError> {
+pub fn parse_filter(value: &Value) -> Result<RouteFilter, ValidationError> {
     if !value.is_object() {
-        return Err(FilterError::new(
+        return Err(ValidationError::new(
             "",
             "a filter is a JSON object with body, headers, query or path",
         ));
@@ -209,27 +180,33 @@ impl Parser {
         scope: Scope,
         path: &str,
         depth: usize,
-    ) -> Result<Node, FilterError> {
+    ) -> Result<Node, ValidationError> {
         if depth > MAX_DEPTH {
-            return Err(FilterError::new(
+            return Err(ValidationError::new(
                 path,
                 format!("a filter nests at most {MAX_DEPTH} levels"),
             ));
         }
         match (value, scope) {
             (Value::Object(map), _) => self.object(map, scope, path, depth),
-            (_, Scope::Request) => Err(FilterError::new(path, "expected an object")),
-            (_, Scope::HeaderNames) => {
-                Err(FilterError::new(path, "expected an object of header names"))
-            }
+            (_, Scope::Request) => Err(ValidationError::new(path, "expected an object")),
+            (_, Scope::HeaderNames) => Err(ValidationError::new(
+                path,
+                "expected an object of header names",
+            )),
             (Value::Array(items), Scope::Data) => self.array(items, path, depth),
             (scalar, Scope::Data) => Ok(Node::Equals(scalar.clone())),
         }
     }
 
-    fn array(&mut self, items: &[Value], path: &str, depth: usize) -> Result<Node, FilterError> {
+    fn array(
+        &mut self,
+        items: &[Value],
+        path: &str,
+        depth: usize,
+    ) -> Result<Node, ValidationError> {
         if items.is_empty() {
-            return Err(FilterError::new(
+            return Err(ValidationError::new(
                 path,
                 "an empty array would match any array; use {\"$eq\": []} for an empty one",
             ));
@@ -248,9 +225,9 @@ impl Parser {
         scope: Scope,
         path: &str,
         depth: usize,
-    ) -> Result<Node, FilterError> {
+    ) -> Result<Node, ValidationError> {
         if map.is_empty() && scope != Scope::Request {
-            return Err(FilterError::new(
+            return Err(ValidationError::new(
                 path,
                 "an empty object would match anything; use {\"$exist\": true}",
             ));
@@ -275,7 +252,7 @@ impl Parser {
         key: &str,
         scope: Scope,
         path: &str,
-    ) -> Result<(String, Scope), FilterError> {
+    ) -> Result<(String, Scope), ValidationError> {
         match scope {
             Scope::Request => match key {
                 "body" => {
@@ -284,7 +261,7 @@ impl Parser {
                 }
                 "headers" => Ok((key.to_string(), Scope::HeaderNames)),
                 "query" | "path" => Ok((key.to_string(), Scope::Data)),
-                _ => Err(FilterError::new(
+                _ => Err(ValidationError::new(
                     path,
                     format!(
                         "unknown part of the request; a filter starts with {}",
@@ -304,7 +281,7 @@ impl Parser {
         scope: Scope,
         path: &str,
         depth: usize,
-    ) -> Result<Op, FilterError> {
+    ) -> Result<Op, ValidationError> {
         let op = match name {
             "$eq" => Ok(Op::Eq(value.clone())),
             "$neq" => Ok(Op::Neq(value.clone())),
@@ -317,10 +294,10 @@ impl Parser {
             "$exist" => value
                 .as_bool()
                 .map(Op::Exist)
-                .ok_or_else(|| FilterError::new(path, "expected true or false")),
+                .ok_or_else(|| ValidationError::new(path, "expected true or false")),
             "$startsWith" => Ok(Op::StartsWith(expect_string(value, path)?)),
             "$endsWith" => Ok(Op::EndsWith(expect_string(value, path)?)),
-            "$contains" if value.is_array() => Err(FilterError::new(
+            "$contains" if value.is_array() => Err(ValidationError::new(
                 path,
                 "expected a substring or one element, not an array; \
                  a plain array matches arrays that contain all its entries",
@@ -332,7 +309,7 @@ impl Parser {
                 let inner = self.node(value, scope, path, depth + 1)?;
                 Ok(Op::Not(Box::new(inner)))
             }
-            _ => Err(FilterError::new(
+            _ => Err(ValidationError::new(
                 path,
                 "unknown operator; expected one of $eq, $neq, $in, $nin, $gt, $gte, $lt, \
                  $lte, $exist, $startsWith, $endsWith, $contains, $and, $or, $not",
@@ -340,7 +317,7 @@ impl Parser {
         }?;
         let logical = matches!(op, Op::And(_) | Op::Or(_) | Op::Not(_));
         if scope != Scope::Data && !logical {
-            return Err(FilterError::new(
+            return Err(ValidationError::new(
                 path,
                 "this operator tests a value; put it under body, headers, query or path",
             ));
@@ -355,10 +332,10 @@ impl Parser {
         scope: Scope,
         path: &str,
         depth: usize,
-    ) -> Result<Vec<Node>, FilterError> {
+    ) -> Result<Vec<Node>, ValidationError> {
         let items = expect_array(value, path)?;
         if items.is_empty() {
-            return Err(FilterError::new(path, "expected at least one filter"));
+            return Err(ValidationError::new(path, "expected at least one filter"));
         }
         items
             .iter()
@@ -368,25 +345,25 @@ impl Parser {
     }
 }
 
-fn comparison(cmp: Comparison, value: &Value, path: &str) -> Result<Op, FilterError> {
+fn comparison(cmp: Comparison, value: &Value, path: &str) -> Result<Op, ValidationError> {
     match value {
         Value::Number(n) => Ok(Op::Compare(cmp, n.clone())),
-        _ => Err(FilterError::new(path, "expected a number")),
+        _ => Err(ValidationError::new(path, "expected a number")),
     }
 }
 
-fn expect_array<'v>(value: &'v Value, path: &str) -> Result<&'v [Value], FilterError> {
+fn expect_array<'v>(value: &'v Value, path: &str) -> Result<&'v [Value], ValidationError> {
     value
         .as_array()
         .map(Vec::as_slice)
-        .ok_or_else(|| FilterError::new(path, "expected an array"))
+        .ok_or_else(|| ValidationError::new(path, "expected an array"))
 }
 
-fn expect_string(value: &Value, path: &str) -> Result<String, FilterError> {
+fn expect_string(value: &Value, path: &str) -> Result<String, ValidationError> {
     value
         .as_str()
         .map(str::to_string)
-        .ok_or_else(|| FilterError::new(path, "expected a string"))
+        .ok_or_else(|| ValidationError::new(path, "expected a string"))
 }
 
 fn key_path(parent: &str, key: &str) -> String {
@@ -646,8 +623,8 @@ impl EventTypes {
 }
 
 impl TryFrom<Value> for EventTypes {
-    type Error = FilterError;
-    fn try_from(value: Value) -> Result<Self, FilterError> {
+    type Error = ValidationError;
+    fn try_from(value: Value) -> Result<Self, ValidationError> {
         parse_event_types(&value)
     }
 }
@@ -659,17 +636,17 @@ impl From<EventTypes> for Value {
 }
 
 /// Checks an `event_types` list as given to the API.
-pub fn parse_event_types(value: &Value) -> Result<EventTypes, FilterError> {
+pub fn parse_event_types(value: &Value) -> Result<EventTypes, ValidationError> {
     const PATH: &str = "event_types";
     let items = expect_array(value, PATH)?;
     if items.is_empty() {
-        return Err(FilterError::new(
+        return Err(ValidationError::new(
             PATH,
             "expected at least one pattern; leave event_types out to accept every type",
         ));
     }
     if items.len() > MAX_EVENT_TYPES {
-        return Err(FilterError::new(
+        return Err(ValidationError::new(
             PATH,
             format!("at most {MAX_EVENT_TYPES} patterns"),
         ));
@@ -681,7 +658,7 @@ pub fn parse_event_types(value: &Value) -> Result<EventTypes, FilterError> {
             let path = index_path(PATH, i);
             let pattern = expect_string(item, &path)?;
             EventTypePattern::parse(&pattern).map_err(|_| {
-                FilterError::new(
+                ValidationError::new(
                     &path,
                     "expected a non-empty pattern without control characters",
                 )
@@ -704,7 +681,10 @@ pub struct RouteSelector {
 impl RouteSelector {
     /// Checks a route's `filter` and `event_types` as given to the API; `null`
     /// counts as absent.
-    pub fn parse(filter: Option<&Value>, event_types: Option<&Value>) -> Result<Self, FilterError> {
+    pub fn parse(
+        filter: Option<&Value>,
+        event_types: Option<&Value>,
+    ) -> Result<Self, ValidationError> {
         Ok(RouteSelector {
             filter: present(filter).map(parse_filter).transpose()?,
             event_types: present(event_types).map(parse_event_types).transpose()?,

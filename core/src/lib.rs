@@ -8,7 +8,7 @@
 //!   `handshake`: subscription challenges; `dedup`: delivery ids and keys;
 //!   `headers`, `redact`, `allowlist`: what a request carries and who sent it.
 //! - `model`: ids and the stored shapes; `filter` and `transform`: routes'
-//!   selectors and rewrites; `event_pattern`: the one event-type pattern
+//!   selectors and rewrites (refused with one `validation` error type); `event_pattern`: the one event-type pattern
 //!   routes, pull leases and the command line share; `event_query`: the events
 //!   list's query; `search`: the body fields an endpoint's events are found by.
 //! - `retry`, `rate`, `destination`, `envelope`: how deliveries go out.
@@ -37,4 +37,5 @@ pub mod settings;
 pub mod stats;
 pub mod time;
 pub mod transform;
+pub mod validation;
 pub mod verify;

@@ -45,9 +45,9 @@
 //! `host`, hop-by-hop headers, `user-agent`, `x-hookrelay-*`). Such a
 //! transformation is refused when it is created.
 
+use crate::validation::ValidationError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::fmt;
 
 /// Body operations in one transformation.
 pub const MAX_BODY_OPS: usize = 50;
@@ -75,35 +75,6 @@ const PER_REQUEST_HEADERS: &[&str] = &[
 ];
 const RELAY_HEADER_PREFIX: &str = "x-hookrelay-";
 
-/// Why a transformation was refused, or could not be applied to a request, with
-/// the JSON path of the problem in the transformation (`body[1].paths[0]`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransformError {
-    pub path: String,
-    pub message: String,
-}
-
-impl TransformError {
-    fn new(path: &str, message: impl Into<String>) -> Self {
-        Self {
-            path: path.to_string(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for TransformError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
-    }
-}
-
-impl std::error::Error for TransformError {}
-
 /// A checked transformation. It is stored as the JSON the operator wrote and
 /// checked again when read back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,8 +101,8 @@ impl Transform {
 }
 
 impl TryFrom<Value> for Transform {
-    type Error = TransformError;
-    fn try_from(value: Value) -> Result<Self, TransformError> {
+    type Error = ValidationError;
+    fn try_from(value: Value) -> Result<Self, ValidationError> {
         parse_transform(&value)
     }
 }
@@ -177,7 +148,7 @@ pub struct Transformed {
 }
 
 /// Checks a transformation as given to the API.
-pub fn parse_transform(value: &Value) -> Result<Transform, TransformError> {
+pub fn parse_transform(value: &Value) -> Result<Transform, ValidationError> {
     let object = expect_object(value, "", "a transformation is a JSON object")?;
     check_keys(object, &["headers", "body"], "")?;
     let (set_headers, remove_headers) = match object.get("headers") {
@@ -198,7 +169,7 @@ pub fn parse_transform(value: &Value) -> Result<Transform, TransformError> {
 
 type HeaderChanges = (Vec<(String, String)>, Vec<String>);
 
-fn parse_headers(value: &Value) -> Result<HeaderChanges, TransformError> {
+fn parse_headers(value: &Value) -> Result<HeaderChanges, ValidationError> {
     let object = expect_object(value, "headers", "expected an object with set and remove")?;
     check_keys(object, &["set", "remove"], "headers")?;
     let mut set = Vec::new();
@@ -209,7 +180,7 @@ fn parse_headers(value: &Value) -> Result<HeaderChanges, TransformError> {
             let path = format!("headers.set.{name}");
             let value = value
                 .as_str()
-                .ok_or_else(|| TransformError::new(&path, "expected a string"))?;
+                .ok_or_else(|| ValidationError::new(&path, "expected a string"))?;
             check_header_value(value, &path)?;
             set.push((header_name(name, &path)?, value.to_string()));
         }
@@ -217,28 +188,28 @@ fn parse_headers(value: &Value) -> Result<HeaderChanges, TransformError> {
     let mut remove = Vec::new();
     if let Some(value) = object.get("remove") {
         let names = value.as_array().ok_or_else(|| {
-            TransformError::new("headers.remove", "expected an array of header names")
+            ValidationError::new("headers.remove", "expected an array of header names")
         })?;
         for (i, name) in names.iter().enumerate() {
             let path = format!("headers.remove[{i}]");
             let name = name
                 .as_str()
-                .ok_or_else(|| TransformError::new(&path, "expected a string"))?;
+                .ok_or_else(|| ValidationError::new(&path, "expected a string"))?;
             let name = header_name(name, &path)?;
             if name == "content-type" {
-                return Err(TransformError::new(
+                return Err(ValidationError::new(
                     &path,
                     "content-type can be set, not removed",
                 ));
             }
             if set.iter().any(|(set_name, _)| *set_name == name) {
-                return Err(TransformError::new(&path, format!("{name} is also set")));
+                return Err(ValidationError::new(&path, format!("{name} is also set")));
             }
             remove.push(name);
         }
     }
     if set.len() + remove.len() > MAX_HEADER_CHANGES {
-        return Err(TransformError::new(
+        return Err(ValidationError::new(
             "headers",
             format!("at most {MAX_HEADER_CHANGES} headers set or removed"),
         ));
@@ -247,14 +218,14 @@ fn parse_headers(value: &Value) -> Result<HeaderChanges, TransformError> {
 }
 
 /// A header name that is a valid token (RFC 9110) and not the relay's, lower-cased.
-fn header_name(name: &str, path: &str) -> Result<String, TransformError> {
+fn header_name(name: &str, path: &str) -> Result<String, ValidationError> {
     let is_token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if name.is_empty() || !name.chars().all(is_token_char) {
-        return Err(TransformError::new(path, "not a valid header name"));
+        return Err(ValidationError::new(path, "not a valid header name"));
     }
     let name = name.to_ascii_lowercase();
     if SIGNATURE_HEADERS.contains(&name.as_str()) {
-        return Err(TransformError::new(
+        return Err(ValidationError::new(
             path,
             format!(
                 "{name} carries the relay's signature; a transformation cannot set or remove it"
@@ -262,7 +233,7 @@ fn header_name(name: &str, path: &str) -> Result<String, TransformError> {
         ));
     }
     if PER_REQUEST_HEADERS.contains(&name.as_str()) || name.starts_with(RELAY_HEADER_PREFIX) {
-        return Err(TransformError::new(
+        return Err(ValidationError::new(
             path,
             format!("{name} is written by the relay for each request"),
         ));
@@ -270,9 +241,9 @@ fn header_name(name: &str, path: &str) -> Result<String, TransformError> {
     Ok(name)
 }
 
-fn check_header_value(value: &str, path: &str) -> Result<(), TransformError> {
+fn check_header_value(value: &str, path: &str) -> Result<(), ValidationError> {
     if value.chars().any(|c| c.is_control() && c != '\t') {
-        return Err(TransformError::new(
+        return Err(ValidationError::new(
             path,
             "a header value cannot hold control characters (CR, LF, NUL...)",
         ));
@@ -280,12 +251,12 @@ fn check_header_value(value: &str, path: &str) -> Result<(), TransformError> {
     Ok(())
 }
 
-fn parse_body_ops(value: &Value) -> Result<Vec<BodyOp>, TransformError> {
+fn parse_body_ops(value: &Value) -> Result<Vec<BodyOp>, ValidationError> {
     let ops = value
         .as_array()
-        .ok_or_else(|| TransformError::new("body", "expected an array of operations"))?;
+        .ok_or_else(|| ValidationError::new("body", "expected an array of operations"))?;
     if ops.len() > MAX_BODY_OPS {
-        return Err(TransformError::new(
+        return Err(ValidationError::new(
             "body",
             format!("at most {MAX_BODY_OPS} operations"),
         ));
@@ -296,16 +267,16 @@ fn parse_body_ops(value: &Value) -> Result<Vec<BodyOp>, TransformError> {
         .collect()
 }
 
-fn parse_body_op(value: &Value, path: &str) -> Result<BodyOp, TransformError> {
+fn parse_body_op(value: &Value, path: &str) -> Result<BodyOp, ValidationError> {
     let object = expect_object(value, path, "expected an object with an op")?;
     let field = |key: &str| {
         object
             .get(key)
-            .ok_or_else(|| TransformError::new(&format!("{path}.{key}"), "missing"))
+            .ok_or_else(|| ValidationError::new(&format!("{path}.{key}"), "missing"))
     };
     let op = field("op")?
         .as_str()
-        .ok_or_else(|| TransformError::new(&format!("{path}.op"), "expected a string"))?;
+        .ok_or_else(|| ValidationError::new(&format!("{path}.op"), "expected a string"))?;
     match op {
         "pick" | "omit" => {
             check_keys(object, &["op", "paths"], path)?;
@@ -321,13 +292,13 @@ fn parse_body_op(value: &Value, path: &str) -> Result<BodyOp, TransformError> {
             let from = parse_pointer(field("from")?, &format!("{path}.from"))?;
             let to = parse_pointer(field("to")?, &format!("{path}.to"))?;
             if from.tokens.is_empty() || to.tokens.is_empty() {
-                return Err(TransformError::new(
+                return Err(ValidationError::new(
                     path,
                     "the whole body cannot be renamed; use wrap or set",
                 ));
             }
             if to.tokens.starts_with(&from.tokens) {
-                return Err(TransformError::new(
+                return Err(ValidationError::new(
                     &format!("{path}.to"),
                     "cannot move a value inside itself",
                 ));
@@ -348,7 +319,7 @@ fn parse_body_op(value: &Value, path: &str) -> Result<BodyOp, TransformError> {
             let key = field("key")?
                 .as_str()
                 .filter(|k| !k.is_empty())
-                .ok_or_else(|| TransformError::new(&key_path, "expected a non-empty string"))?;
+                .ok_or_else(|| ValidationError::new(&key_path, "expected a non-empty string"))?;
             let with = match object.get("with") {
                 Some(with) => {
                     expect_object(with, &format!("{path}.with"), "expected an object")?.clone()
@@ -356,7 +327,7 @@ fn parse_body_op(value: &Value, path: &str) -> Result<BodyOp, TransformError> {
                 None => Map::new(),
             };
             if with.contains_key(key) {
-                return Err(TransformError::new(
+                return Err(ValidationError::new(
                     &format!("{path}.with.{key}"),
                     "would be overwritten by the wrapped body",
                 ));
@@ -366,7 +337,7 @@ fn parse_body_op(value: &Value, path: &str) -> Result<BodyOp, TransformError> {
                 with,
             })
         }
-        _ => Err(TransformError::new(
+        _ => Err(ValidationError::new(
             &format!("{path}.op"),
             "unknown operation; expected pick, omit, rename, set or wrap",
         )),
@@ -374,13 +345,13 @@ fn parse_body_op(value: &Value, path: &str) -> Result<BodyOp, TransformError> {
 }
 
 /// The `paths` of `pick` and `omit`: a non-empty list of pointers below the root.
-fn pointer_list(value: &Value, path: &str) -> Result<Vec<Pointer>, TransformError> {
+fn pointer_list(value: &Value, path: &str) -> Result<Vec<Pointer>, ValidationError> {
     let items = value
         .as_array()
         .filter(|items| !items.is_empty())
-        .ok_or_else(|| TransformError::new(path, "expected a non-empty array of JSON Pointers"))?;
+        .ok_or_else(|| ValidationError::new(path, "expected a non-empty array of JSON Pointers"))?;
     if items.len() > MAX_PATHS {
-        return Err(TransformError::new(
+        return Err(ValidationError::new(
             path,
             format!("at most {MAX_PATHS} paths"),
         ));
@@ -392,7 +363,7 @@ fn pointer_list(value: &Value, path: &str) -> Result<Vec<Pointer>, TransformErro
             let item_path = format!("{path}[{i}]");
             let pointer = parse_pointer(item, &item_path)?;
             if pointer.tokens.is_empty() {
-                return Err(TransformError::new(
+                return Err(ValidationError::new(
                     &item_path,
                     "the empty pointer names the whole body; name the fields inside it",
                 ));
@@ -403,10 +374,10 @@ fn pointer_list(value: &Value, path: &str) -> Result<Vec<Pointer>, TransformErro
 }
 
 /// RFC 6901: `""`, or `/`-separated tokens where `~1` is `/` and `~0` is `~`.
-fn parse_pointer(value: &Value, path: &str) -> Result<Pointer, TransformError> {
+fn parse_pointer(value: &Value, path: &str) -> Result<Pointer, ValidationError> {
     let text = value
         .as_str()
-        .ok_or_else(|| TransformError::new(path, "expected a JSON Pointer string"))?;
+        .ok_or_else(|| ValidationError::new(path, "expected a JSON Pointer string"))?;
     if text.is_empty() {
         return Ok(Pointer {
             text: String::new(),
@@ -414,7 +385,7 @@ fn parse_pointer(value: &Value, path: &str) -> Result<Pointer, TransformError> {
         });
     }
     let Some(rest) = text.strip_prefix('/') else {
-        return Err(TransformError::new(
+        return Err(ValidationError::new(
             path,
             format!("{text:?}: a JSON Pointer is empty or starts with '/'"),
         ));
@@ -424,7 +395,7 @@ fn parse_pointer(value: &Value, path: &str) -> Result<Pointer, TransformError> {
         .map(unescape_token)
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| {
-            TransformError::new(
+            ValidationError::new(
                 path,
                 format!("{text:?}: in a JSON Pointer, '~' is followed by 0 or 1"),
             )
@@ -455,10 +426,10 @@ fn expect_object<'v>(
     value: &'v Value,
     path: &str,
     message: &str,
-) -> Result<&'v Map<String, Value>, TransformError> {
+) -> Result<&'v Map<String, Value>, ValidationError> {
     value
         .as_object()
-        .ok_or_else(|| TransformError::new(path, message))
+        .ok_or_else(|| ValidationError::new(path, message))
 }
 
 /// Refuses keys outside `allowed`: a typo (`path` for `paths`) must not pass as a no-op.
@@ -466,9 +437,9 @@ fn check_keys(
     object: &Map<String, Value>,
     allowed: &[&str],
     path: &str,
-) -> Result<(), TransformError> {
+) -> Result<(), ValidationError> {
     match object.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(key) => Err(TransformError::new(
+        Some(key) => Err(ValidationError::new(
             &if path.is_empty() {
                 key.to_string()
             } else {
@@ -485,7 +456,7 @@ pub fn apply(
     transform: &Transform,
     body: &[u8],
     headers: &[(String, String)],
-) -> Result<Transformed, TransformError> {
+) -> Result<Transformed, ValidationError> {
     let body = if transform.body_ops.is_empty() {
         body.to_vec()
     } else {
@@ -521,24 +492,24 @@ pub fn apply(
     })
 }
 
-fn transform_body(ops: &[BodyOp], body: &[u8]) -> Result<Vec<u8>, TransformError> {
+fn transform_body(ops: &[BodyOp], body: &[u8]) -> Result<Vec<u8>, ValidationError> {
     let mut document: Value = serde_json::from_slice(body).map_err(|e| {
-        TransformError::new(
+        ValidationError::new(
             "body",
             format!("the body is not JSON ({e}), and this transformation rewrites JSON bodies"),
         )
     })?;
     if has_wide_integer(body) {
-        return Err(TransformError::new(
+        return Err(ValidationError::new(
             "body",
             "the body holds an integer wider than 64 bits, which rewriting it would round",
         ));
     }
     for (i, op) in ops.iter().enumerate() {
         document = apply_op(op, document)
-            .map_err(|message| TransformError::new(&format!("body[{i}]"), message))?;
+            .map_err(|message| ValidationError::new(&format!("body[{i}]"), message))?;
     }
-    serde_json::to_vec(&document).map_err(|e| TransformError::new("body", e.to_string()))
+    serde_json::to_vec(&document).map_err(|e| ValidationError::new("body", e.to_string()))
 }
 
 fn apply_op(op: &BodyOp, mut document: Value) -> Result<Value, String> {
@@ -828,7 +799,7 @@ mod tests {
     }
 
     /// The body operations `ops` (JSON text) applied to `body`.
-    fn body_ops(body: &str, ops: &str) -> Result<Vec<u8>, TransformError> {
+    fn body_ops(body: &str, ops: &str) -> Result<Vec<u8>, ValidationError> {
         let transform = transform_of(&format!(r#"{{"body": {ops}}}"#));
         apply(&transform, body.as_bytes(), &[]).map(|out| out.body)
     }

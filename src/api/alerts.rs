@@ -1,9 +1,11 @@
 //! `/api/v1/alerts`: where alerts go. A `slack` channel is a Slack incoming-webhook
 //! URL; a `webhook` channel gets JSON signed with Standard Webhooks headers using
-//! the channel's secret, shown once at creation.
+//! the channel's secret, shown once at creation; a `pagerduty` channel sends
+//! Events API v2 events with the operator's integration (routing) key, which is
+//! write-only, to PagerDuty's own URL unless `url` names another.
 
 use super::read_json;
-use crate::alerts::Alert;
+use crate::alerts::{Alert, PAGERDUTY_EVENTS_URL};
 use crate::destination::check_destination;
 use crate::error::{json_response, ApiError};
 use crate::model::new_id;
@@ -20,25 +22,46 @@ use worker::{Request, Response};
 #[serde(deny_unknown_fields)]
 struct ChannelInput {
     kind: String,
-    url: String,
+    /// Required for `slack` and `webhook`; `pagerduty` defaults to PagerDuty's own.
+    url: Option<String>,
+    /// `pagerduty` only: the integration's routing key.
+    routing_key: Option<String>,
 }
+
+/// PagerDuty routing keys are 32 characters; anything printable up to this is taken.
+const MAX_ROUTING_KEY_CHARS: usize = 128;
 
 pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     let input: ChannelInput = read_json(req).await?;
-    if input.kind != "slack" && input.kind != "webhook" {
-        return Err(ApiError::bad_request(
-            "invalid_alert_channel",
-            "kind is \"slack\" or \"webhook\"",
-        ));
-    }
-    check_destination(&input.url, relay.settings.allow_private_destinations)
+    let invalid = |msg: &str| ApiError::bad_request("invalid_alert_channel", msg);
+    let (url, secret) = match (input.kind.as_str(), input.url, input.routing_key) {
+        ("slack", Some(url), None) => (url, None),
+        ("webhook", Some(url), None) => (url, Some(standard::encode_secret(&random_bytes::<32>()))),
+        ("pagerduty", url, Some(key)) => {
+            let printable = key.chars().all(|c| c.is_ascii_graphic());
+            if key.is_empty() || key.len() > MAX_ROUTING_KEY_CHARS || !printable {
+                return Err(invalid("routing_key is PagerDuty's integration key (printable, at most 128 characters)"));
+            }
+            (
+                url.unwrap_or_else(|| PAGERDUTY_EVENTS_URL.to_string()),
+                Some(key),
+            )
+        }
+        ("slack" | "webhook", None, _) => return Err(invalid("url is required")),
+        ("slack" | "webhook", Some(_), Some(_)) => {
+            return Err(invalid("routing_key is for pagerduty channels only"))
+        }
+        ("pagerduty", _, None) => return Err(invalid("routing_key is required")),
+        _ => return Err(invalid("kind is \"slack\", \"webhook\" or \"pagerduty\"")),
+    };
+    check_destination(&url, relay.settings.allow_private_destinations)
         .map_err(|why| ApiError::bad_request("invalid_destination", why))?;
     let now = now_ms();
     let channel = alerts::Channel {
         id: new_id("alc", now as u64, random_bytes()),
-        secret: (input.kind == "webhook").then(|| standard::encode_secret(&random_bytes::<32>())),
+        secret,
         kind: input.kind,
-        url: input.url,
+        url,
         created_at: now as f64,
     };
     alerts::insert(&relay.db, &channel).await?;
@@ -50,7 +73,9 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         meta::put(&relay.db, "alert:dead_watermark", &now.to_string(), now).await?;
     }
     let mut body = view(&channel);
-    if let Some(secret) = &channel.secret {
+    // A webhook channel's signing secret is the relay's, shown once; a
+    // routing key is the operator's, never shown back.
+    if let (Some(secret), "webhook") = (&channel.secret, channel.kind.as_str()) {
         body["secret"] = json!(secret);
     }
     Ok(json_response(201, &body)?)

@@ -3,7 +3,7 @@
 //! encoding, the signed content as a template over `{body}`, `{timestamp}`,
 //! `{id}`, `{url}` and `{method}`, a signed timestamp and its tolerance, and how
 //! the secret turns into key bytes. Most providers' rows in the registry are
-//! one of these, and so is an operator's `hmac` endpoint ([`HmacConfig`]).
+//! one of these, and so is an operator's `hmac` endpoint ([`super::HmacConfig`]).
 
 use super::config::check_header_name;
 use super::{
@@ -41,7 +41,7 @@ pub struct HmacScheme<'a> {
 pub enum SignatureFormat<'a> {
     /// `{prefix}{mac}`; the prefix may be empty.
     Prefixed(&'a str),
-    /// `key=value` items split by `separator` (each trimmed), such as
+    /// `key=value` items split by `separator` or whitespace, such as
     /// `t=1700000000,v1=<mac>,v1=<mac>`: every `signature_key` item is a
     /// candidate (senders list several while they roll a secret), and the
     /// `timestamp_key` item is the signed time. Other keys are ignored.

@@ -8,7 +8,8 @@
 //! through `ed25519-dalek`. An endpoint may hold several live secrets (rotation): a
 //! request passes if any secret verifies it.
 //!
-//! Adding a provider: one row in [`registry`] and its vector. Most rows are an
+//! Adding a provider: one row in `providers.rs` (what a row says is in
+//! [`registry`]) and its vector in `vectors.rs`. Most rows are an
 //! [`HmacScheme`]; the schemes that are really different have files of their own.
 //! The operator-configured schemes (`hmac`, `api_key`) read their settings from
 //! [`SchemeConfig`].

@@ -25,7 +25,7 @@ impl serde::Serialize for Provider {
     }
 }
 
-/// A name or an alias; any other is an error that lists none of the secrets.
+/// A name or an alias; any other name is an error.
 impl<'de> serde::Deserialize<'de> for Provider {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let name = String::deserialize(d)?;
@@ -74,7 +74,7 @@ impl Provider {
         self.0
     }
 
-    /// A provider the caller knows exists (tests and the registry's own rows).
+    /// A provider the test knows exists.
     #[cfg(test)]
     pub fn named(name: &str) -> Provider {
         Provider::parse(name).unwrap_or_else(|| panic!("no provider {name}"))
