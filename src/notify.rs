@@ -68,7 +68,7 @@ fn request(
     }
     if channel.kind == "pagerduty" {
         let routing_key = channel.secret.as_deref().unwrap_or_default();
-        return (headers, alert.pagerduty_body(routing_key, base));
+        return (headers, alert.pagerduty_body(routing_key));
     }
     let now = now_ms();
     let id = new_id("alt", now as u64, random_bytes());

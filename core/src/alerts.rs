@@ -121,6 +121,17 @@ pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue"
 /// PagerDuty refuses a longer `payload.summary`.
 const PAGERDUTY_SUMMARY_CHARS: usize = 1024;
 
+/// `text` without a leading Slack emoji code (`:warning: `).
+fn without_leading_emoji(text: &str) -> &str {
+    let Some(rest) = text.strip_prefix(':') else {
+        return text;
+    };
+    match rest.split_once(": ") {
+        Some((code, after)) if code.chars().all(|c| c.is_ascii_lowercase() || c == '_') => after,
+        _ => text,
+    }
+}
+
 /// Per-route counts summed per endpoint, in the order the endpoints first appear.
 fn per_endpoint(routes: &[RouteCount]) -> Vec<EndpointCount> {
     let mut out: Vec<EndpointCount> = Vec::new();
@@ -287,8 +298,9 @@ impl Alert {
 
     /// The body for PagerDuty's Events API v2 with the channel's integration
     /// (routing) key: `resolve` for a circuit that closed, `trigger` for
-    /// everything else.
-    pub fn pagerduty_body(&self, routing_key: &str, base_url: Option<&str>) -> String {
+    /// everything else. The summary is the alert's line without Slack's
+    /// markup (its emoji and links).
+    pub fn pagerduty_body(&self, routing_key: &str) -> String {
         if let Alert::CircuitChanged { open: false, .. } = self {
             return json!({
                 "routing_key": routing_key,
@@ -297,8 +309,8 @@ impl Alert {
             })
             .to_string();
         }
-        let summary: String = self
-            .text(base_url)
+        let text = self.text(None);
+        let summary: String = without_leading_emoji(&text)
             .chars()
             .take(PAGERDUTY_SUMMARY_CHARS)
             .collect();
@@ -479,7 +491,7 @@ mod tests {
             target: extra(),
             open: false,
         };
-        let trigger: Value = serde_json::from_str(&opened.pagerduty_body("rk_1", None)).unwrap();
+        let trigger: Value = serde_json::from_str(&opened.pagerduty_body("rk_1")).unwrap();
         assert_eq!(trigger["event_action"], "trigger");
         assert_eq!(trigger["routing_key"], "rk_1");
         assert_eq!(trigger["dedup_key"], "hookrelay/circuit/rt_x");
@@ -490,8 +502,8 @@ mod tests {
         assert!(trigger["payload"]["summary"]
             .as_str()
             .unwrap()
-            .contains("circuit opened"));
-        let resolve: Value = serde_json::from_str(&closed.pagerduty_body("rk_1", None)).unwrap();
+            .starts_with("billing → analytics (rt_x): circuit opened"));
+        let resolve: Value = serde_json::from_str(&closed.pagerduty_body("rk_1")).unwrap();
         assert_eq!(
             resolve,
             json!({"routing_key": "rk_1", "event_action": "resolve", "dedup_key": "hookrelay/circuit/rt_x"})
@@ -507,8 +519,7 @@ mod tests {
             })
             .collect();
         let body: Value =
-            serde_json::from_str(&Alert::DeadLettered { routes }.pagerduty_body("k", None))
-                .unwrap();
+            serde_json::from_str(&Alert::DeadLettered { routes }.pagerduty_body("k")).unwrap();
         assert_eq!(
             body["payload"]["summary"].as_str().unwrap().chars().count(),
             PAGERDUTY_SUMMARY_CHARS
@@ -520,7 +531,7 @@ mod tests {
             window_s: 60,
         };
         assert_eq!(spike.dedup_key(), "hookrelay/refusals/ep_a");
-        let body: Value = serde_json::from_str(&Alert::Test.pagerduty_body("k", None)).unwrap();
+        let body: Value = serde_json::from_str(&Alert::Test.pagerduty_body("k")).unwrap();
         assert_eq!(body["payload"]["severity"], "info");
     }
 }

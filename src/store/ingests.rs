@@ -172,8 +172,8 @@ pub(crate) const INSERT_SEARCH_VALUES: &str =
      SELECT ?1, value, ?2 FROM json_each(?3) WHERE EXISTS (SELECT 1 FROM ingests WHERE id = ?1)";
 
 /// The search values of the chosen ingests (?1, a JSON array of ids) no event
-/// is left for: run just before the statement that deletes those ingests
-/// (retention and compaction).
+/// is left for: run in the batch that deletes those ingests (retention and
+/// compaction), after their events, with the same condition.
 pub(crate) const DELETE_EMPTIED_SEARCH_VALUES: &str =
     "DELETE FROM search_values WHERE ingest_id IN (SELECT value FROM json_each(?1)) \
      AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = search_values.ingest_id)";
