@@ -6,6 +6,8 @@ use super::{any_token_matches, SignedRequest, VerifyError};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 
 const HEADER: &str = "authorization";
+/// The headers the scheme reads (for the registry).
+pub(super) const HEADERS: &[&str] = &[HEADER];
 
 pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyError> {
     let credentials = decode_basic(req.header(HEADER)?)?;

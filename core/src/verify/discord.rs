@@ -11,6 +11,8 @@ use ed25519_dalek::{Signature, VerifyingKey};
 
 const SIGNATURE: &str = "x-signature-ed25519";
 const TIMESTAMP: &str = "x-signature-timestamp";
+/// The headers the scheme reads, the signature's first (for the registry).
+pub(super) const HEADERS: &[&str] = &[SIGNATURE, TIMESTAMP];
 
 pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyError> {
     let ts_text = req.header(TIMESTAMP)?.trim();

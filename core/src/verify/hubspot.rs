@@ -11,6 +11,8 @@ use base64::{engine::general_purpose::STANDARD as B64, Engine};
 
 const SIGNATURE: &str = "x-hubspot-signature-v3";
 const TIMESTAMP: &str = "x-hubspot-request-timestamp";
+/// The headers the scheme reads, the signature's first (for the registry).
+pub(super) const HEADERS: &[&str] = &[SIGNATURE, TIMESTAMP];
 
 /// The escapes HubSpot decodes before signing, and what they decode to.
 const DECODED_ESCAPES: [(&str, char); 12] = [

@@ -198,7 +198,7 @@ impl Signing {
     pub fn tolerance_s(&self) -> Option<u32> {
         match self {
             Signing::Hmac(scheme) => scheme.timestamp.map(|t| t.tolerance_s),
-            Signing::Custom(Custom::Twitch) => Some(600),
+            Signing::Custom(Custom::Twitch) => Some(super::twitch::MAX_AGE_S as u32),
             Signing::Custom(Custom::BasicAuth) => None,
             Signing::Custom(_) => Some(TOLERANCE_S as u32),
             _ => None,
@@ -237,15 +237,11 @@ impl Custom {
     /// The headers the scheme reads, the signature's first.
     pub fn headers(self) -> &'static [&'static str] {
         match self {
-            Custom::StandardWebhooks => &["webhook-signature", "webhook-timestamp", "webhook-id"],
-            Custom::Twitch => &[
-                "twitch-eventsub-message-signature",
-                "twitch-eventsub-message-timestamp",
-                "twitch-eventsub-message-id",
-            ],
-            Custom::Hubspot => &["x-hubspot-signature-v3", "x-hubspot-request-timestamp"],
-            Custom::Discord => &["x-signature-ed25519", "x-signature-timestamp"],
-            Custom::BasicAuth => &["authorization"],
+            Custom::StandardWebhooks => super::standard::HEADERS,
+            Custom::Twitch => super::twitch::HEADERS,
+            Custom::Hubspot => super::hubspot::HEADERS,
+            Custom::Discord => super::discord::HEADERS,
+            Custom::BasicAuth => super::basic_auth::HEADERS,
         }
     }
 }

@@ -32,6 +32,9 @@ const SVIX: Names = Names {
 
 /// The headers the delivery id may be in, in the order they are looked for.
 pub const ID_HEADERS: &[&str] = &[STANDARD.id, SVIX.id];
+/// The headers the scheme reads under their standard names, the signature's
+/// first (for the registry).
+pub(super) const HEADERS: &[&str] = &[STANDARD.signature, STANDARD.timestamp, STANDARD.id];
 const SECRET_PREFIX: &str = "whsec_";
 
 /// The key bytes of a `whsec_<base64>` secret (the prefix is optional, as in the

@@ -8,10 +8,12 @@ use chrono::DateTime;
 const ID: &str = "twitch-eventsub-message-id";
 const TIMESTAMP: &str = "twitch-eventsub-message-timestamp";
 const SIGNATURE: &str = "twitch-eventsub-message-signature";
+/// The headers the scheme reads, the signature's first (for the registry).
+pub(super) const HEADERS: &[&str] = &[SIGNATURE, TIMESTAMP, ID];
 
 /// Twitch's documentation says to refuse messages older than 10 minutes; the
 /// future side keeps the relay's usual ±300 s allowance for clock skew.
-const MAX_AGE_S: i64 = 600;
+pub(super) const MAX_AGE_S: i64 = 600;
 
 pub fn verify(secrets: &[String], req: &SignedRequest<'_>) -> Result<(), VerifyError> {
     let msg_id = req.header(ID)?.trim();
