@@ -8,7 +8,9 @@
 //! objects. D1 keeps one `archives` row per object with a Bloom filter of its
 //! ids ([`IdFilter`]): finding an archived event by id reads the rows of the
 //! hour its id was minted in and fetches only the objects whose filter may hold
-//! it (about 1 % false positives at 10 bits per id).
+//! it (about 1 % false positives at 10 bits per id). The filter also holds each
+//! event's dedup key, so a catch-up recognises an event the relay received
+//! long ago (objects written before that hold ids only).
 //!
 //! The filter is written here rather than taken from a crate because it is
 //! stored: its bit layout and hashing must never change under the relay, and

@@ -47,6 +47,17 @@ struct Placement {
     endpoint_id: String,
     route_id: String,
     received_at: f64,
+    dedup_key: String,
+}
+
+/// One event of a group, with its record line.
+struct Member {
+    id: String,
+    ingest_id: String,
+    /// Its ingest's dedup key: the object's filter holds it beside the id,
+    /// so a catch-up finds an event the relay already holds.
+    dedup_key: String,
+    line: String,
 }
 
 /// The events of one route received in one hour: one object.
@@ -54,8 +65,8 @@ struct Group {
     endpoint_id: String,
     route_id: String,
     hour_ms: i64,
-    /// (id, ingest id, record line), by id.
-    events: Vec<(String, String, String)>,
+    /// By id.
+    events: Vec<Member>,
     /// The newest receipt among them.
     last_received_at: i64,
 }
@@ -100,7 +111,7 @@ async fn compact_batch(
     for (g, put) in written {
         match put {
             Ok(key) => {
-                let filter = IdFilter::of(g.events.iter().map(|(id, _, _)| id.as_str())).to_hex();
+                let filter = object_filter(&g).to_hex();
                 archived.push((g, key, filter));
             }
             Err(err) => {
@@ -118,18 +129,18 @@ async fn compact_batch(
         return Ok(());
     }
     let ids_of =
-        |g: &Group| serde_json::to_string(&g.events.iter().map(|e| &e.0).collect::<Vec<_>>());
+        |g: &Group| serde_json::to_string(&g.events.iter().map(|e| &e.id).collect::<Vec<_>>());
     let mut object_ids = Vec::with_capacity(archived.len());
     for (g, _, _) in &archived {
         object_ids.push(ids_of(g)?);
     }
     let all_ids: Vec<&String> = archived
         .iter()
-        .flat_map(|(g, _, _)| g.events.iter().map(|e| &e.0))
+        .flat_map(|(g, _, _)| g.events.iter().map(|e| &e.id))
         .collect();
     let ingest_ids: Vec<&String> = archived
         .iter()
-        .flat_map(|(g, _, _)| g.events.iter().map(|e| &e.1))
+        .flat_map(|(g, _, _)| g.events.iter().map(|e| &e.ingest_id))
         .collect();
     let objects: Vec<NewArchive> = archived
         .iter()
@@ -140,8 +151,8 @@ async fn compact_batch(
             route_id: &g.route_id,
             hour_ms: g.hour_ms,
             last_received_at: g.last_received_at,
-            first_id: g.events.first().map_or("", |e| e.0.as_str()),
-            last_id: g.events.last().map_or("", |e| e.0.as_str()),
+            first_id: g.events.first().map_or("", |e| e.id.as_str()),
+            last_id: g.events.last().map_or("", |e| e.id.as_str()),
             id_filter: filter,
             event_ids_json: ids,
         })
@@ -178,13 +189,29 @@ fn group(lines: Vec<String>) -> Result<Vec<Group>> {
                 last_received_at: received_at,
             });
         g.last_received_at = g.last_received_at.max(received_at);
-        g.events.push((p.id, p.ingest_id, line));
+        g.events.push(Member {
+            id: p.id,
+            ingest_id: p.ingest_id,
+            dedup_key: p.dedup_key,
+            line,
+        });
     }
     let mut groups: Vec<Group> = groups.into_values().collect();
     for g in &mut groups {
-        g.events.sort_by(|a, b| a.0.cmp(&b.0));
+        g.events.sort_by(|a, b| a.id.cmp(&b.id));
     }
     Ok(groups)
+}
+
+/// The filter of the group's object: its event ids and their dedup keys (a
+/// key is never shaped like an id: `id:`, `id-sha256:` or `sha256:` first).
+fn object_filter(g: &Group) -> IdFilter {
+    let members: Vec<&str> = g
+        .events
+        .iter()
+        .flat_map(|e| [e.id.as_str(), e.dedup_key.as_str()])
+        .collect();
+    IdFilter::of(members.into_iter())
 }
 
 /// Writes the group's object; its key.
@@ -194,9 +221,9 @@ async fn write_object(relay: &Relay, g: &Group, batch: &str) -> Result<String> {
             "injected fault: archive_put".into(),
         ));
     }
-    let first_id = g.events.first().map_or("", |e| e.0.as_str());
+    let first_id = g.events.first().map_or("", |e| e.id.as_str());
     let key = archive::object_key(&g.endpoint_id, &g.route_id, g.hour_ms, first_id, batch);
-    let bytes = archive::encode(g.events.iter().map(|e| e.2.as_str()))
+    let bytes = archive::encode(g.events.iter().map(|e| e.line.as_str()))
         .map_err(|e| worker::Error::RustError(format!("archive encoding: {e}")))?;
     bodies::put(&relay.bodies()?, &key, bytes, Some(archive::CONTENT_TYPE)).await?;
     Ok(key)

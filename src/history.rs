@@ -1,5 +1,5 @@
-//! Reading the archive: an archived event by id, and an endpoint's archived
-//! events by time, so the events API answers for events compaction moved out
+//! Reading the archive: an archived event by id, an endpoint's archived
+//! events by time, and which dedup keys it holds (for catch-up), so the events API answers for events compaction moved out
 //! of D1 as it does for the rest (and says which answered: `stored_in`).
 //!
 //! An event found in D1 always wins over an archived copy: a replay keeps an
@@ -13,12 +13,15 @@ use crate::relay::Relay;
 use crate::stats::hour_of;
 use crate::store::archive::{self as store, ArchiveRow, ArchivedEvent};
 use crate::store::bodies;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use worker::Result;
 
 const HOUR_MS: i64 = 3_600_000;
 /// Archive rows one page looks at (rows are small; objects are what cost).
 const ROWS_PER_PAGE: u32 = 500;
+/// Archive rows a catch-up looks at for one page of the provider's events
+/// (a few days of one endpoint's objects).
+const CATCH_UP_ROWS: u32 = 5_000;
 
 /// An archived event, and the object it was read from.
 pub struct Archived {
@@ -50,6 +53,47 @@ pub async fn find(relay: &Relay, id: &EventId) -> Result<Option<Archived>> {
         }
     }
     Ok(found)
+}
+
+/// Which of `keys` (dedup keys of the endpoint) the archive holds, among the
+/// objects of events received in `[from_ms, to_ms]`: only objects whose filter
+/// may hold one of them are read.
+pub async fn held_dedup_keys(
+    relay: &Relay,
+    endpoint_id: &str,
+    keys: &[String],
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<HashSet<String>> {
+    let mut held = HashSet::new();
+    if keys.is_empty() {
+        return Ok(held);
+    }
+    let rows = store::of_endpoint(
+        &relay.db,
+        endpoint_id,
+        hour_of(from_ms),
+        hour_of(to_ms),
+        CATCH_UP_ROWS,
+    )
+    .await?;
+    for row in rows {
+        let Some(filter) = IdFilter::from_hex(&row.id_filter) else {
+            continue;
+        };
+        if !keys
+            .iter()
+            .any(|k| !held.contains(k) && filter.may_contain(k))
+        {
+            continue;
+        }
+        for record in read_object(relay, &row.key).await? {
+            if keys.contains(&record.event.dedup_key) {
+                held.insert(record.event.dedup_key);
+            }
+        }
+    }
+    Ok(held)
 }
 
 fn may_hold(row: &ArchiveRow, id: &str) -> bool {

@@ -51,7 +51,7 @@ use crate::filter;
 use crate::handshake::{self, EndpointHandshake, HandshakeReply, HandshakeRequest};
 use crate::headers::HeaderList;
 use crate::ledger::Path;
-use crate::model::{DestinationType, Endpoint, EndpointId, EventId, IngestId, Route};
+use crate::model::{DestinationType, Endpoint, EndpointId, EventId, IngestId, IngestSource, Route};
 use crate::redact::redacted_headers;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, Relay};
 use crate::settings::Fault;
@@ -230,18 +230,7 @@ async fn accept(
         return handshake_response(reply);
     }
     let head = body_head(&body);
-    let facts = IngestFacts {
-        provider,
-        dedup_key: dedup_key_for(
-            provider,
-            &endpoint.scheme_config,
-            headers,
-            &body,
-            head.as_ref(),
-        ),
-        event_type: filter::event_type(provider, headers, head.as_ref()),
-        search_values: search_values(endpoint, &body, head.is_some()),
-    };
+    let facts = ingest_facts(endpoint, headers, &body, head.as_ref());
     let body_for_filters = || filter_body(&routes, &body, head);
     let accepting = select_routes(
         &routes,
@@ -249,12 +238,34 @@ async fn accept(
         headers,
         body_for_filters,
         &handshake_query,
-        &url,
+        url.path(),
     );
-    store_and_ack(
-        relay, ctx, endpoint, &accepting, facts, headers, body, timings,
-    )
-    .await
+    let arrival = Arrival {
+        endpoint,
+        accepting,
+        facts,
+        headers,
+        body,
+        source: IngestSource::Webhook,
+    };
+    store_and_ack(relay, ctx, arrival, timings).await
+}
+
+/// What the ack path reads from a request: see [`IngestFacts`]. `head` is
+/// the body's head ([`body_head`]), `None` when the body is not JSON.
+fn ingest_facts(
+    endpoint: &Endpoint,
+    headers: &HeaderList,
+    body: &[u8],
+    head: Option<&Value>,
+) -> IngestFacts {
+    let provider = endpoint.provider;
+    IngestFacts {
+        provider,
+        dedup_key: dedup_key_for(provider, &endpoint.scheme_config, headers, body, head),
+        event_type: filter::event_type(provider, headers, head),
+        search_values: search_values(endpoint, body, head.is_some()),
+    }
 }
 
 /// What the ack path reads from the request: its dedup key and event type
@@ -288,7 +299,7 @@ fn select_routes<'a>(
     headers: &HeaderList,
     body: impl FnOnce() -> Option<Value>,
     query: &[(String, String)],
-    url: &Url,
+    path: &str,
 ) -> Vec<&'a Route> {
     let mut body = Some(body);
     let mut input = None;
@@ -298,7 +309,7 @@ fn select_routes<'a>(
             None => true,
             Some(selector) => selector.accepts(input.get_or_insert_with(|| {
                 let json = body.take().and_then(|read| read());
-                filter::FilterInput::from_json(json, headers, query, url.path(), provider)
+                filter::FilterInput::from_json(json, headers, query, path, provider)
             })),
         })
         .collect()
@@ -332,19 +343,43 @@ fn mentions_body(filter: &Value) -> bool {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn store_and_ack(
-    relay: &Relay,
-    ctx: &Context,
-    endpoint: &Endpoint,
-    accepting: &[&Route],
+/// One request (or one event a catch-up read from the provider), ready to
+/// store: the routes that accepted it and what was read from it.
+struct Arrival<'a> {
+    endpoint: &'a Endpoint,
+    accepting: Vec<&'a Route>,
     facts: IngestFacts,
-    headers: &HeaderList,
+    headers: &'a HeaderList,
     body: Vec<u8>,
-    mut timings: Timings,
-) -> Result<Response, ApiError> {
+    source: IngestSource,
+}
+
+/// What storing an arrival did: whether it won its dedup key, its events
+/// (one per accepting route), and those a push destination delivers.
+pub(crate) struct Stored {
+    pub recorded: Recorded,
+    pub event_ids: Vec<EventId>,
+    /// The new events the queue must carry (none for a duplicate).
+    pub pushed: Vec<String>,
+}
+
+/// Steps 3 and 4 of the ack path: the body to R2, then the one D1 batch. A
+/// duplicate's body is removed again.
+async fn store(
+    relay: &Relay,
+    arrival: Arrival<'_>,
+    faults: &[Fault],
+    timings: &mut Timings,
+) -> Result<Stored, ApiError> {
+    let Arrival {
+        endpoint,
+        accepting,
+        facts,
+        headers,
+        body,
+        source,
+    } = arrival;
     let started = timings.started;
-    let faults = relay.settings.faults_for(headers.get("x-hookrelay-fault"));
     let ingest_id = IngestId::generate(started as u64, random_bytes());
     let event_ids: Vec<EventId> = accepting
         .iter()
@@ -373,12 +408,13 @@ async fn store_and_ack(
         event_type: facts.event_type.as_deref(),
         search_values: &facts.search_values,
         headers: &stored_headers.to_stored(),
+        source,
         now_ms: started,
         dedup_window_ms: relay.settings.dedup_window_s as i64 * 1000,
     };
 
     let r2_started = now_ms();
-    store_body(relay, &body_key, body, new.content_type, &faults).await?;
+    store_body(relay, &body_key, body, new.content_type, faults).await?;
     timings.record("r2", r2_started);
     let d1_started = now_ms();
     let recorded = match ingests::record(&relay.db, &new, faults.contains(&Fault::D1Insert)).await {
@@ -391,19 +427,44 @@ async fn store_and_ack(
         }
     };
     timings.record("d1", d1_started);
+    let pushed = match recorded {
+        // A pull destination waits for its client to lease; nothing to push.
+        Recorded::New => accepting
+            .iter()
+            .zip(&event_ids)
+            .filter(|(route, _)| route.target.destination_type == DestinationType::Push)
+            .map(|(_, id)| id.to_string())
+            .collect(),
+        Recorded::Duplicate { .. } => {
+            discard_body(relay, &body_key).await;
+            Vec::new()
+        }
+    };
+    Ok(Stored {
+        recorded,
+        event_ids,
+        pushed,
+    })
+}
 
-    let answer = match recorded {
+async fn store_and_ack(
+    relay: &Relay,
+    ctx: &Context,
+    arrival: Arrival<'_>,
+    mut timings: Timings,
+) -> Result<Response, ApiError> {
+    let started = timings.started;
+    let endpoint_id = arrival.endpoint.id.clone();
+    let faults = relay
+        .settings
+        .faults_for(arrival.headers.get("x-hookrelay-fault"));
+    let stored = store(relay, arrival, &faults, &mut timings).await?;
+    let event_ids = &stored.event_ids;
+    let answer = match stored.recorded {
         Recorded::New => {
-            // A pull destination waits for its client to lease; nothing to push.
-            let pushed: Vec<String> = accepting
-                .iter()
-                .zip(&event_ids)
-                .filter(|(route, _)| route.target.destination_type == DestinationType::Push)
-                .map(|(_, id)| id.to_string())
-                .collect();
-            if !pushed.is_empty() {
+            if !stored.pushed.is_empty() {
                 let fail_send = faults.contains(&Fault::QueueSend);
-                schedule_enqueue(relay, ctx, pushed, fail_send);
+                schedule_enqueue(relay, ctx, stored.pushed, fail_send);
             }
             let status = if event_ids.is_empty() {
                 "filtered"
@@ -414,19 +475,51 @@ async fn store_and_ack(
                    "events": event_ids})
         }
         Recorded::Duplicate { original_event_id } => {
-            discard_body(relay, &body_key).await;
             json!({"id": original_event_id, "duplicate": true})
         }
     };
     console_log!(
         "{}",
-        json!({"msg": "ingest", "endpoint_id": endpoint.id, "event_id": answer["id"],
+        json!({"msg": "ingest", "endpoint_id": endpoint_id, "event_id": answer["id"],
                "events": event_ids.len(), "duplicate": answer["duplicate"],
                "ms": now_ms() - started})
     );
     let response = json_response(200, &answer)?;
     response.headers().set("server-timing", &timings.header())?;
     Ok(response)
+}
+
+/// Stores one event a catch-up read from the provider's own record, as a
+/// webhook with this body and no headers but its content type would be
+/// stored: the same dedup key, event type, routes and search values, marked
+/// `source: catch_up`. The caller sends the queue messages.
+pub(crate) async fn store_recovered(
+    relay: &Relay,
+    routes: &[Route],
+    body: Vec<u8>,
+) -> Result<Stored, ApiError> {
+    let endpoint = &routes[0].target;
+    let headers = HeaderList::new([("content-type", "application/json")]);
+    let head = body_head(&body);
+    let facts = ingest_facts(endpoint, &headers, &body, head.as_ref());
+    let path = format!("/{}", endpoint.id);
+    let accepting = select_routes(
+        routes,
+        endpoint.provider,
+        &headers,
+        || filter_body(routes, &body, head),
+        &[],
+        &path,
+    );
+    let arrival = Arrival {
+        endpoint,
+        accepting,
+        facts,
+        headers: &headers,
+        body,
+        source: IngestSource::CatchUp,
+    };
+    store(relay, arrival, &[], &mut Timings::new(now_ms())).await
 }
 
 /// The endpoint's routes, its own first.

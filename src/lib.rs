@@ -2,7 +2,8 @@
 //!
 //! This file holds only the entry points; each hands over to the module named for
 //! the job: `ingest` (the ack path), `deliver` (the queue consumer), `sweep` (the
-//! cron backstop), `api` (management). The pure modules (`verify`, `dedup`,
+//! cron backstop), `api` (management), `recover` (catch-up from a provider's
+//! own record). The pure modules (`verify`, `dedup`, `catch_up`,
 //! `retry`, `rate`, `destination`, `envelope`, `model`, `settings`,
 //! `handshake`, `allowlist`, `redact`, `metrics`, `alerts`, `filter`, `transform`,
 //! `stats`, `event_query`, `ledger`, `access`, `headers`, `time`) live in the
@@ -10,9 +11,9 @@
 //! re-exported here under their own names.
 
 pub use hookrelay_core::{
-    access, alerts, allowlist, dedup, destination, envelope, event_query, filter, handshake,
-    headers, ledger, metrics, model, rate, redact, retry, search, settings, stats, time, transform,
-    verify,
+    access, alerts, allowlist, catch_up, dedup, destination, envelope, event_query, filter,
+    handshake, headers, ledger, metrics, model, rate, redact, retry, search, settings, stats, time,
+    transform, verify,
 };
 
 pub mod api;
@@ -24,6 +25,7 @@ pub mod history;
 pub mod ingest;
 pub mod notify;
 pub mod outbound;
+pub mod recover;
 pub mod relay;
 pub mod retention;
 pub mod store;

@@ -21,6 +21,7 @@ import { Relay, ADMIN_TOKEN } from "./support/relay.mjs";
 import { startDestination, sequence } from "./support/destination.mjs";
 import * as sign from "./support/providers.mjs";
 import { assertConservation } from "./support/checks.mjs";
+import { startStripeApi, stripeEvent } from "./support/provider_apis.mjs";
 
 /** Documented answers a black-box test cannot provoke, keyed `METHOD template status` or `status`. */
 const NOT_PRODUCIBLE = {
@@ -394,6 +395,28 @@ describe("every operation answers as documented", () => {
     await api("POST", `/endpoints/${github.id}/secrets/rotate`, { body: { secret: "x", keep: true }, expect: 400, bodyValid: false });
     await api("POST", `/endpoints/${MISSING_EP}/secrets/rotate`, { expect: 404 });
     await unauthorized("POST", `/endpoints/${github.id}/secrets/rotate`);
+  });
+
+  it("endpoints: catch-up from the provider's record", async () => {
+    const stripe = await startStripeApi({ apiKey: "sk_test_openapi", events: [stripeEvent(1, Math.floor(Date.now() / 1000) - 60)] });
+    try {
+      const { ep } = await endpoint({ provider: "stripe", secrets: ["whsec_openapi"], catch_up: { api_key: "sk_test_openapi", api_base: stripe.base } });
+      assert.equal(ep.catch_up.api, "stripe_events");
+      const since = new Date(Date.now() - 3600_000).toISOString();
+      const ran = await api("POST", `/endpoints/${ep.id}/catch-up`, { body: { since }, expect: 200 });
+      assert.deepEqual(ran.json, { fetched: 1, recovered: 1, duplicates: 0 });
+      await api("POST", `/endpoints/${ep.id}/catch-up`, { body: { since: "later" }, expect: 400 });
+      await api("POST", `/endpoints/${ep.id}/catch-up`, { body: { from: since }, expect: 400, bodyValid: false });
+      await api("POST", `/endpoints/${MISSING_EP}/catch-up`, { body: { since }, expect: 404 });
+      await api("POST", `/endpoints/${none.id}/catch-up`, { body: { since }, expect: 409 });
+      await api("PATCH", `/endpoints/${ep.id}`, { body: { catch_up: { api_key: "sk_test_wrong", api_base: stripe.base } }, expect: 200 });
+      const refused = await api("POST", `/endpoints/${ep.id}/catch-up`, { body: { since }, expect: 502 });
+      assert.equal(refused.json.error.code, "catch_up_refused");
+      await api("PATCH", `/endpoints/${ep.id}`, { body: { catch_up: { api_key: "k", repo: "a/b" } }, expect: 400, bodyValid: false });
+      await unauthorized("POST", `/endpoints/${ep.id}/catch-up`, { body: { since } });
+    } finally {
+      await stripe.close();
+    }
   });
 
   it("ingest: acks, duplicates, handshakes and every refusal", async () => {

@@ -119,6 +119,7 @@ pub const OPERATIONS: &[(&str, &str, Need)] = &[
     ("POST", "/routes/{id}/circuit/reset", EDITOR),
     ("POST", "/endpoints/{id}/pause", EDITOR),
     ("POST", "/endpoints/{id}/resume", EDITOR),
+    ("POST", "/endpoints/{id}/catch-up", EDITOR),
     ("POST", "/events/{id}/replay", EDITOR),
     ("POST", "/replay", EDITOR),
     ("POST", "/pull/{endpoint_id}", Need::Pull),

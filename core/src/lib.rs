@@ -11,13 +11,15 @@
 //!   selectors and rewrites (refused with one `validation` error type); `event_pattern`: the one event-type pattern
 //!   routes, pull leases and the command line share; `event_query`: the events
 //!   list's query; `search`: the body fields an endpoint's events are found by.
-//! - `retry`, `rate`, `destination`, `envelope`: how deliveries go out.
+//! - `retry`, `rate`, `destination`, `envelope`: how deliveries go out;
+//!   `catch_up`: recovering from a provider's own record what never arrived.
 //! - `access`: roles; `settings`: the Worker's variables; `alerts`,
 //!   `metrics`, `stats`, `ledger`, `time`: what operators are shown.
 
 pub mod access;
 pub mod alerts;
 pub mod allowlist;
+pub mod catch_up;
 pub mod dedup;
 pub mod destination;
 pub mod envelope;

@@ -4,6 +4,7 @@
 //! unit tests. Ids are ULIDs behind a prefix: they sort by creation time, which gives
 //! "oldest first" and cursor pagination for free.
 
+use crate::catch_up::CatchUp;
 use crate::filter::RouteSelector;
 use crate::retry::RetryPolicy;
 use crate::search::SearchFields;
@@ -170,6 +171,37 @@ impl IngestStatus {
     }
 }
 
+/// How an ingest reached the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestSource {
+    /// Sent to the ingest URL (stored as NULL: the common case costs nothing).
+    Webhook,
+    /// Read from the provider's own record by a catch-up.
+    CatchUp,
+}
+
+impl IngestSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IngestSource::Webhook => "webhook",
+            IngestSource::CatchUp => "catch_up",
+        }
+    }
+
+    /// The `ingests.source` column.
+    pub fn stored(self) -> Option<&'static str> {
+        (self != IngestSource::Webhook).then(|| self.as_str())
+    }
+
+    /// From the `ingests.source` column.
+    pub fn from_stored(column: Option<&str>) -> IngestSource {
+        match column {
+            Some("catch_up") => IngestSource::CatchUp,
+            _ => IngestSource::Webhook,
+        }
+    }
+}
+
 /// The queue message: ids only (the queue's limit is 128 KB; the body stays in R2).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeliveryMessage {
@@ -195,6 +227,9 @@ pub struct Endpoint {
     /// Where in a body the values the events list's `q` finds are (none by
     /// default; a route's row has none of its own).
     pub search_fields: SearchFields,
+    /// Where the provider's own record of what it sent is read, to recover
+    /// what never arrived (Stripe and GitHub); holds a credential, never shown.
+    pub catch_up: Option<CatchUp>,
     /// Source CIDRs allowed to post (from `CF-Connecting-IP`); empty allows all.
     pub allowed_cidrs: Vec<String>,
     /// Refuse every request (`endpoint_disabled`).

@@ -8,6 +8,7 @@
 use super::{base_url, parse_json, read_body_capped, read_json, MAX_API_BODY_BYTES};
 use crate::access::{Grant, Role};
 use crate::allowlist::parse_cidrs;
+use crate::catch_up::CatchUp;
 use crate::deliver::drain;
 use crate::destination::check_destination;
 use crate::error::{json_response, ApiError};
@@ -57,6 +58,15 @@ pub(super) struct EndpointInput {
     pub(super) destination_type: Option<String>,
     /// Dotted paths into the body whose values `q` finds; `[]` clears them.
     pub(super) search_fields: Option<Vec<String>>,
+    /// Where the provider's record is read (see [`CatchUp`]); `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub(super) catch_up: Option<Value>,
+}
+
+/// A field that is present, `null` included (`Some(Value::Null)`); an absent
+/// one is `None` through `#[serde(default)]`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, Default)]
@@ -97,6 +107,7 @@ pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, 
         name: String::new(),
         provider: Provider::none(),
         search_fields: SearchFields::default(),
+        catch_up: None,
         secrets: Vec::new(),
         relay_secret: standard::encode_secret(&random_bytes::<32>()),
         destination_url: String::new(),
@@ -325,15 +336,23 @@ async fn fifo_blocker(relay: &Relay, endpoint: &Endpoint) -> Result<Option<Strin
 
 /// `403` when a caller other than an admin sends `secrets` (an empty list
 /// included: it would remove them). `secrets: null` sets nothing and passes.
+///
+/// The same holds for `catch_up`: it holds a credential, and what it points at
+/// becomes events in the routes.
 fn may_set_secrets(grant: &Grant, input: &EndpointInput) -> Result<(), ApiError> {
-    if input.secrets.is_none() || *grant == Grant::Role(Role::Admin) {
+    if *grant == Grant::Role(Role::Admin) {
         return Ok(());
     }
-    Err(ApiError::new(
-        403,
-        "forbidden",
-        "only an admin may set secrets; use POST /api/v1/endpoints/{id}/secrets/rotate",
-    ))
+    let forbidden = |message| Err(ApiError::new(403, "forbidden", message));
+    if input.secrets.is_some() {
+        return forbidden(
+            "only an admin may set secrets; use POST /api/v1/endpoints/{id}/secrets/rotate",
+        );
+    }
+    if input.catch_up.is_some() {
+        return forbidden("only an admin may set catch_up");
+    }
+    Ok(())
 }
 
 /// What decides which requests an endpoint accepts, besides its secrets.
@@ -459,6 +478,9 @@ pub(super) fn apply(
     if let Some(paths) = input.search_fields {
         ep.search_fields = SearchFields::parse(&paths).map_err(invalid)?;
     }
+    if let Some(config) = input.catch_up {
+        ep.catch_up = parse_catch_up(relay, ep.provider, config)?;
+    }
     if let Some(disabled) = input.disabled {
         ep.disabled = disabled;
     }
@@ -508,7 +530,35 @@ fn apply_retry(policy: &mut RetryPolicy, input: RetryInput) {
         .unwrap_or(policy.retry_client_errors);
 }
 
-/// The source side: provider, its secrets and settings, the allowlist.
+/// An endpoint's `catch_up` as sent (`null` clears it), for its provider.
+fn parse_catch_up(
+    relay: &Relay,
+    provider: Provider,
+    config: Value,
+) -> Result<Option<CatchUp>, ApiError> {
+    if config.is_null() {
+        return Ok(None);
+    }
+    let api = provider.catch_up().ok_or_else(|| {
+        let offered: Vec<&str> = Provider::all()
+            .filter(|p| p.catch_up().is_some())
+            .map(Provider::as_str)
+            .collect();
+        ApiError::bad_request(
+            "invalid_endpoint",
+            format!(
+                "provider {} keeps no record to catch up from; catch_up is offered for {}",
+                provider.as_str(),
+                offered.join(", ")
+            ),
+        )
+    })?;
+    CatchUp::parse(api, config, relay.settings.allow_private_destinations)
+        .map(Some)
+        .map_err(|msg| ApiError::bad_request("invalid_endpoint", msg))
+}
+
+/// The source side: provider, its secrets and settings, the allowlist, catch-up.
 fn validate_source(ep: &Endpoint) -> Result<(), ApiError> {
     let invalid = |msg: String| ApiError::bad_request("invalid_endpoint", msg);
     let provider = ep.provider;
@@ -528,6 +578,14 @@ fn validate_source(ep: &Endpoint) -> Result<(), ApiError> {
         .validate_config(&ep.scheme_config)
         .map_err(invalid)?;
     parse_cidrs(&ep.allowed_cidrs).map_err(invalid)?;
+    if let Some(config) = &ep.catch_up {
+        if provider.catch_up() != Some(config.api()) {
+            return Err(invalid(format!(
+                "catch_up is set for another provider than {}: send catch_up (or null) with it",
+                provider.as_str()
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -589,6 +647,7 @@ fn view(relay: &Relay, ep: &Endpoint, state: &EndpointState, url: &Url) -> Value
         "verify_token_set": ep.verify_token.is_some(),
         "allowed_cidrs": ep.allowed_cidrs,
         "search_fields": ep.search_fields,
+        "catch_up": ep.catch_up.as_ref().map(CatchUp::view),
         "disabled": ep.disabled,
         "retention_days": ep.retention_days,
         "paused": state.paused,

@@ -15,7 +15,7 @@ use crate::error::{json_response, ApiError};
 use crate::event_query;
 use crate::headers::HeaderList;
 use crate::history::{self, ArchivePage, ArchiveQuery, Archived};
-use crate::model::{parse_route_id, EndpointId, EventId, Status};
+use crate::model::{parse_route_id, EndpointId, EventId, IngestSource, Status};
 use crate::relay::{enqueue, enqueue_many, now_ms, Relay};
 use crate::store::archive::{self, ArchivedEvent};
 use crate::store::events::{self, EventRow, ListFilter};
@@ -404,6 +404,7 @@ fn view(row: &EventRow) -> Value {
         "content_type": row.content_type,
         "body_size": row.body_size as i64,
         "event_type": row.event_type,
+        "source": IngestSource::from_stored(row.source.as_deref()).as_str(),
     })
 }
 

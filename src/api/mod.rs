@@ -3,6 +3,7 @@
 //! them stable.
 
 mod alerts;
+mod catch_up;
 mod endpoints;
 mod events;
 mod health;
@@ -64,6 +65,7 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (Method::Get, ["endpoints", id, "secret"]) => endpoints::relay_secret(relay, id).await,
         (Method::Post, ["endpoints", id, "pause"]) => endpoints::pause(relay, req, id, &url).await,
         (Method::Post, ["endpoints", id, "resume"]) => endpoints::resume(relay, id, &url).await,
+        (Method::Post, ["endpoints", id, "catch-up"]) => catch_up::run(relay, req, id).await,
         (Method::Post, ["endpoints", id, "secrets", "rotate"]) => {
             endpoints::rotate_secret(relay, req, id, &url).await
         }

@@ -60,7 +60,7 @@ pub(crate) const COMPACTABLE: &str = "SELECT json_object( \
        'last_error', e.last_error, 'dead_reason', e.dead_reason, 'received_at', e.received_at, \
        'updated_at', e.updated_at, 'delivered_at', e.delivered_at, 'dedup_key', i.dedup_key, \
        'content_type', i.content_type, 'body_size', i.body_size, 'event_type', i.event_type, \
-       'body_key', i.body_key, 'body_sha256', i.body_sha256, 'headers', i.headers, \
+       'source', i.source, 'body_key', i.body_key, 'body_sha256', i.body_sha256, 'headers', i.headers, \
        'attempts', json((SELECT json_group_array(json_object( \
            'number', a.number, 'started_at', a.started_at, 'duration_ms', a.duration_ms, \
            'status_code', a.status_code, 'outcome', a.outcome, 'error', a.error, \
@@ -206,6 +206,7 @@ pub async fn restore(db: &Db, a: &ArchivedEvent, object_key: &str, now_ms: i64) 
                 JsValue::from_f64(e.received_at),
                 super::opt_text(e.event_type.as_deref()),
                 text(&e.id),
+                super::opt_text(e.source.as_deref()),
             ],
         )?,
         bind(
@@ -241,7 +242,7 @@ pub async fn restore(db: &Db, a: &ArchivedEvent, object_key: &str, now_ms: i64) 
 pub(crate) const UNCOUNT_RESTORED: &str = "UPDATE archives SET events = events - 1,        ingests = ingests - NOT EXISTS (SELECT 1 FROM ingests WHERE id = ?3)      WHERE key = ?1 AND NOT EXISTS (SELECT 1 FROM events WHERE id = ?2)";
 
 /// The ingest back (routed), unless it is in D1 or the event is (?11).
-pub(crate) const RESTORE_INGEST: &str = "INSERT INTO ingests (id, endpoint_id, dedup_key, body_key,        body_size, body_sha256, content_type, headers, received_at, event_type, status)      SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'routed'      WHERE NOT EXISTS (SELECT 1 FROM ingests WHERE id = ?1)        AND NOT EXISTS (SELECT 1 FROM events WHERE id = ?11)";
+pub(crate) const RESTORE_INGEST: &str = "INSERT INTO ingests (id, endpoint_id, dedup_key, body_key,        body_size, body_sha256, content_type, headers, received_at, event_type, status, source)      SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'routed', ?12      WHERE NOT EXISTS (SELECT 1 FROM ingests WHERE id = ?1)        AND NOT EXISTS (SELECT 1 FROM events WHERE id = ?11)";
 
 /// The event back as `received`, due now, its attempt numbering continued
 /// and its schedule started over, as a replay in D1 leaves it.

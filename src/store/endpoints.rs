@@ -22,7 +22,8 @@ const COLUMNS: &str = "id, name, provider, secrets, relay_secret, destination_ur
      retry_client_errors, circuit_threshold, circuit_probe_base_s, rate_limit_per_s, fifo, \
      scheme_config, verify_token, allowed_cidrs, disabled, retention_days, destination_type, \
      paused, paused_reason, paused_at, circuit_state, circuit_failures, circuit_changed_at, \
-     circuit_next_probe_at, circuit_probe_interval_s, source_id, filter, transform, search_fields";
+     circuit_next_probe_at, circuit_probe_interval_s, source_id, filter, transform, search_fields, \
+     catch_up";
 
 #[derive(Deserialize)]
 struct Row {
@@ -62,6 +63,7 @@ struct Row {
     filter: Option<String>,
     transform: Option<String>,
     search_fields: Option<String>,
+    catch_up: Option<String>,
 }
 
 impl Row {
@@ -111,6 +113,11 @@ impl Row {
                 .map(serde_json::from_str)
                 .transpose()?
                 .unwrap_or_default(),
+            catch_up: self
+                .catch_up
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()?,
             allowed_cidrs: serde_json::from_str(&self.allowed_cidrs)?,
             disabled: self.disabled != 0.0,
             retention_days: self.retention_days,
@@ -171,7 +178,7 @@ fn flag(b: bool) -> JsValue {
     int(i64::from(b))
 }
 
-/// Bindings ?1..?27 for insert and update, in CONFIG_COLUMNS order; `row_id`
+/// Bindings ?1..?28 for insert and update, in CONFIG_COLUMNS order; `row_id`
 /// is the endpoint's id, or an extra route's.
 fn config_args(row_id: &str, ep: &Endpoint) -> Result<Vec<JsValue>> {
     let json_or_null = |v: Option<String>| v.map_or(JsValue::NULL, |t| text(&t));
@@ -217,6 +224,12 @@ fn config_args(row_id: &str, ep: &Endpoint) -> Result<Vec<JsValue>> {
                 .then(|| serde_json::to_string(&ep.search_fields))
                 .transpose()?,
         ),
+        json_or_null(
+            ep.catch_up
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        ),
     ])
 }
 
@@ -224,7 +237,7 @@ const CONFIG_COLUMNS: &str = "id, name, provider, secrets, relay_secret, destina
      retry_schedule, timeout_ms, created_at, updated_at, max_attempts, jitter, max_delay_s, \
      retry_client_errors, circuit_threshold, circuit_probe_base_s, rate_limit_per_s, fifo, \
      scheme_config, verify_token, allowed_cidrs, disabled, retention_days, destination_type, \
-     filter, transform, search_fields";
+     filter, transform, search_fields, catch_up";
 
 pub async fn insert(db: &Db, ep: &Endpoint) -> Result<()> {
     insert_row(db, ep.id.as_str(), ep).await
@@ -237,18 +250,20 @@ pub async fn insert_route(db: &Db, route: &Route) -> Result<()> {
 }
 
 async fn insert_row(db: &Db, row_id: &str, ep: &Endpoint) -> Result<()> {
-    let placeholders: Vec<String> = (1..=27).map(|i| format!("?{i}")).collect();
+    let placeholders: Vec<String> = (1..=28).map(|i| format!("?{i}")).collect();
     let mut args = config_args(row_id, ep)?;
     let source = (row_id != ep.id.as_str()).then(|| ep.id.as_str());
     args.push(opt_text(source));
     if source.is_some() {
-        // ?4: a route row holds no provider secrets; ?27: nor search fields.
+        // ?4: a route row holds no provider secrets; ?27, ?28: nor search
+        // fields or catch-up.
         args[3] = text("[]");
         args[26] = JsValue::NULL;
+        args[27] = JsValue::NULL;
     }
     let sql = format!(
         "INSERT INTO endpoints ({CONFIG_COLUMNS}, circuit_probe_interval_s, source_id) \
-         VALUES ({}, ?16, ?28)",
+         VALUES ({}, ?16, ?29)",
         placeholders.join(", ")
     );
     bind(db.prepare(sql), &args)?.run().await?;
@@ -265,7 +280,7 @@ pub async fn update_route(db: &Db, route: &Route) -> Result<bool> {
                destination_type = ?24, filter = ?25, transform = ?26 \
                WHERE id = ?1 AND deleted_at IS NULL";
     let mut args = config_args(&route.id, &route.target)?;
-    // ?27 (search fields) is the endpoint's own; a route row has none.
+    // ?27, ?28 (search fields, catch-up) are the endpoint's own; a route row has none.
     args.truncate(26);
     let result = bind(db.prepare(sql), &args)?.run().await?;
     Ok(changes(&result)? > 0)
@@ -279,7 +294,7 @@ pub async fn update(db: &Db, ep: &Endpoint) -> Result<bool> {
                circuit_threshold = ?15, circuit_probe_base_s = ?16, rate_limit_per_s = ?17, fifo = ?18, \
                scheme_config = ?19, verify_token = ?20, allowed_cidrs = ?21, disabled = ?22, \
                retention_days = ?23, destination_type = ?24, filter = ?25, transform = ?26, \
-               search_fields = ?27 \
+               search_fields = ?27, catch_up = ?28 \
                WHERE id = ?1 AND deleted_at IS NULL AND source_id IS NULL";
     let result = bind(db.prepare(sql), &config_args(ep.id.as_str(), ep)?)?
         .run()

@@ -409,12 +409,15 @@ pub struct EventRow {
     pub content_type: Option<String>,
     pub body_size: f64,
     pub event_type: Option<String>,
+    /// `ingests.source`: NULL for a webhook (and in archives written before it).
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 const EVENT_SELECT: &str =
     "SELECT e.id, e.ingest_id, e.endpoint_id, e.route_id, e.status, e.attempt_count, \
        e.next_attempt_at, e.last_error, e.dead_reason, e.received_at, e.updated_at, \
-       e.delivered_at, i.dedup_key, i.content_type, i.body_size, i.event_type \
+       e.delivered_at, i.dedup_key, i.content_type, i.body_size, i.event_type, i.source \
      FROM events e JOIN ingests i ON i.id = e.ingest_id";
 
 /// How far an event's receipt may be from its id's minting (they are the same

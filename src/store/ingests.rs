@@ -6,8 +6,9 @@
 //! request won the key, and reads back who won.
 
 use super::{bind, int, opt_text, text, Conditions, Db};
-use crate::model::{EndpointId, EventId, IngestId, IngestStatus};
+use crate::model::{EndpointId, EventId, IngestId, IngestSource, IngestStatus};
 use serde::Deserialize;
+use std::collections::HashSet;
 use worker::Result;
 
 /// One event of a new ingest: its id and the route that delivers it.
@@ -33,6 +34,7 @@ pub struct NewIngest<'a> {
     pub search_values: &'a [String],
     /// As [`HeaderList::to_stored`](crate::headers::HeaderList::to_stored) writes them.
     pub headers: &'a str,
+    pub source: IngestSource,
     pub now_ms: i64,
     pub dedup_window_ms: i64,
 }
@@ -78,8 +80,8 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
     let insert_ingest = bind(
         db.prepare(
             "INSERT INTO ingests (id, endpoint_id, dedup_key, body_key, body_size, body_sha256, \
-                                  content_type, headers, received_at, event_type, status) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
+                                  content_type, headers, received_at, event_type, status, source) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
              WHERE EXISTS (SELECT 1 FROM dedup_keys \
                            WHERE endpoint_id = ?2 AND dedup_key = ?3 AND ingest_id = ?1)",
         ),
@@ -95,6 +97,7 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
             int(n.now_ms),
             opt_text(n.event_type),
             text(IngestStatus::of_routed_events(n.events.len()).as_str()),
+            opt_text(n.source.stored()),
         ],
     )?;
     let mut statements = vec![claim_key, insert_ingest];
@@ -164,6 +167,40 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
         )),
     }
 }
+
+/// Which of `keys` (dedup keys of the endpoint) D1 holds: a claimed key
+/// (live, or expired and not yet swept) or an ingest still in D1. Catch-up
+/// asks before it stores; what compaction moved out is asked of the archive.
+pub async fn held_keys(
+    db: &Db,
+    endpoint_id: &EndpointId,
+    keys: &[String],
+) -> Result<HashSet<String>> {
+    #[derive(Deserialize)]
+    struct Held {
+        dedup_key: String,
+    }
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows: Vec<Held> = bind(
+        db.prepare(HELD_KEYS),
+        &[
+            text(endpoint_id.as_str()),
+            text(&serde_json::to_string(keys)?),
+        ],
+    )?
+    .all()
+    .await?
+    .results()?;
+    Ok(rows.into_iter().map(|h| h.dedup_key).collect())
+}
+
+/// The statement of [`held_keys`]: ?1 = the endpoint, ?2 = the keys (a JSON
+/// array). Each key by the dedup keys' primary key, then by `ingests_dedup_key`.
+pub(crate) const HELD_KEYS: &str = "SELECT k.value AS dedup_key FROM json_each(?2) k \
+     WHERE EXISTS (SELECT 1 FROM dedup_keys d WHERE d.endpoint_id = ?1 AND d.dedup_key = k.value) \
+        OR EXISTS (SELECT 1 FROM ingests i WHERE i.dedup_key = k.value AND i.endpoint_id = ?1)";
 
 /// The ingest's (?1, of endpoint ?2) search values (?3, a JSON array), if
 /// this request won its dedup key.

@@ -1028,6 +1028,19 @@ fn counts_add_the_archive_rows_of_their_scope() {
 }
 
 #[test]
+fn catch_up_asks_for_held_keys_by_key() {
+    check(
+        "held keys",
+        ingests::HELD_KEYS,
+        &[
+            "SCAN k VIRTUAL TABLE",
+            "SEARCH d USING PRIMARY KEY (endpoint_id=? AND dedup_key=?)",
+            "SEARCH i USING INDEX ingests_dedup_key (dedup_key=?)",
+        ],
+    );
+}
+
+#[test]
 fn a_restore_looks_up_by_key() {
     check(
         "uncount restored",

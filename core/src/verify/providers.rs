@@ -10,6 +10,14 @@ use super::registry::{
     Category, Custom, DeliveryId, EventType, Handshake, ProviderSpec, Secret, Signing,
 };
 use super::{HmacAlgorithm, SignatureEncoding, TOLERANCE_S};
+use crate::catch_up::CatchUpApi;
+
+/// The providers whose own API keeps a record of what they sent, so an
+/// endpoint can catch up on what it missed (see [`crate::catch_up`]).
+pub(super) const CATCH_UP: &[(&str, CatchUpApi)] = &[
+    ("stripe", CatchUpApi::StripeEvents),
+    ("github", CatchUpApi::GitHubRedelivery),
+];
 
 /// What most rows start from: HMAC-SHA256, hex, over the raw body, keyed with
 /// the secret as written. A row names only what its provider does otherwise.

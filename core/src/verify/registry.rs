@@ -10,8 +10,9 @@
 //! are named [`Custom`] verifiers with files of their own.
 
 use super::hmac_scheme::{HmacScheme, TimestampSource};
-use super::providers::ROWS;
+use super::providers::{CATCH_UP, ROWS};
 use super::TOLERANCE_S;
+use crate::catch_up::CatchUpApi;
 
 /// A provider: a handle on its registry row. Endpoints hold one; its name is
 /// what the API and the store carry.
@@ -78,6 +79,15 @@ impl Provider {
     #[cfg(test)]
     pub fn named(name: &str) -> Provider {
         Provider::parse(name).unwrap_or_else(|| panic!("no provider {name}"))
+    }
+
+    /// How the provider's record of what it sent is read to catch up, if it
+    /// keeps one behind an API.
+    pub fn catch_up(self) -> Option<CatchUpApi> {
+        CATCH_UP
+            .iter()
+            .find(|(name, _)| *name == self.0.name)
+            .map(|(_, api)| *api)
     }
 
     /// Whether the scheme needs at least one secret to verify anything.

@@ -1148,6 +1148,16 @@ fn names_and_aliases_are_unique_lowercase_and_none_comes_first() {
 }
 
 #[test]
+fn every_catch_up_row_names_a_provider_by_its_canonical_name() {
+    for (name, api) in super::providers::CATCH_UP {
+        let provider = Provider::parse(name).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(provider.as_str(), *name);
+        assert_eq!(provider.catch_up(), Some(*api));
+    }
+    assert_eq!(Provider::named("gitlab").catch_up(), None);
+}
+
+#[test]
 fn every_hmac_row_is_a_usable_scheme() {
     for row in ROWS {
         if let Signing::Hmac(scheme) = row.signing {
