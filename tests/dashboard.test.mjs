@@ -2,7 +2,8 @@
 // sign in, create an endpoint, watch a signed webhook be delivered, find an
 // event by a search field, replay a
 // dead event and five at once from the Dead letters page, pause, resume,
-// rotate and close an open circuit from an endpoint's card, and a viewer key that sees no replay button
+// rotate and close an open circuit from an endpoint's card, set up and run a
+// catch-up from Stripe's events API, and a viewer key that sees no replay button
 // (and whose replay the API refuses). Each test saves a
 // screenshot under test-output/dashboard/.
 import { it, before, after } from "node:test";
@@ -11,6 +12,7 @@ import { ADMIN_TOKEN } from "./support/relay.mjs";
 import { startDashboard, screenshot, phoneScreenshot } from "./support/browser.mjs";
 import * as sign from "./support/providers.mjs";
 import { assertConservation } from "./support/checks.mjs";
+import { startStripeApi, stripeEvent } from "./support/provider_apis.mjs";
 
 let rig;
 let relay;
@@ -225,6 +227,40 @@ it("pauses an endpoint with a reason, holds a webhook, resumes and sees it deliv
   const next = JSON.stringify({ type: "after-rotation" });
   assert.equal((await relay.ingest(ep.id, next, sign.standard(secret, next))).status, 200, "the new secret verifies");
   await assertConservation(relay, ep.id, { received: 2 });
+});
+
+it("sets up catch-up in the form, runs it from the card, and the recovered event says where it came from", async () => {
+  const created = Math.floor(Date.now() / 1000) - 600;
+  const stripe = await startStripeApi({ apiKey: "sk_test_dashboard", events: [stripeEvent(1, created), stripeEvent(2, created + 1)] });
+  try {
+    const ep = await relay.createEndpoint({ name: "stripe shop", provider: "stripe", secrets: ["whsec_dash"], destination_url: dest.route("/caught-up") });
+    await open(page, `/endpoints/${ep.id}/edit`);
+    await page.click("[data-testid=catch-up-settings] summary");
+    await page.fill("#f-catch_up_key", "sk_test_dashboard");
+    await page.fill("#f-catch_up_base", stripe.base);
+    await page.click("#main button[type=submit]");
+    const card = page.locator("[data-testid=endpoint-card]", { hasText: "stripe shop" });
+    await card.waitFor();
+    const saved = (await relay.api("GET", `/endpoints/${ep.id}`)).json.catch_up;
+    assert.deepEqual(saved, { api: "stripe_events", api_base: stripe.base, api_key_set: true });
+
+    await card.locator("[data-testid=catch-up]").click();
+    assert.match(await page.textContent("dialog"), /Stripe's events API is read/);
+    await page.click("dialog button[value=ok]");
+    await page.locator(".toast", { hasText: "Catch-up: 2 read, recovered 2, 0 already received" }).waitFor();
+    await screenshot(page, "09-catch-up-run");
+
+    const list = await relay.api("GET", `/events?endpoint_id=${ep.id}`);
+    assert.equal(list.json.data.length, 2);
+    const id = list.json.data[0].id;
+    await relay.waitForEvent(id, (e) => e.status === "delivered");
+    await open(page, `/events/${id}`);
+    await page.locator("[data-testid=source]", { hasText: "catch_up" }).waitFor();
+    await screenshot(page, "09-catch-up-event");
+    await assertConservation(relay, ep.id, { received: 2 });
+  } finally {
+    await stripe.close();
+  }
 });
 
 it("closes an open circuit from the endpoint card and the held events are delivered", async () => {

@@ -71,7 +71,7 @@ const RANK = { viewer: 0, editor: 1, admin: 2 };
 export function can(role, action) {
   const need = {
     replay: "editor", pause: "editor", create: "editor", edit: "editor", circuit: "editor",
-    secret: "editor", keys: "admin", rotate: "admin", delete: "admin",
+    secret: "editor", catch_up: "editor", keys: "admin", rotate: "admin", delete: "admin",
   }[action] ?? "admin";
   return (RANK[role] ?? -1) >= RANK[need];
 }

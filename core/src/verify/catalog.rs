@@ -8,6 +8,7 @@ use super::{
     Custom, DeliveryId, EventType, Handshake, HmacAlgorithm, Provider, Secret, SignatureEncoding,
     Signing,
 };
+use crate::catch_up::CatchUpApi;
 use serde::Serialize;
 
 /// One provider as the API shows it.
@@ -40,6 +41,9 @@ pub struct ProviderView {
     pub handshake: Option<&'static str>,
     /// The provider's page about its signature.
     pub docs: Option<&'static str>,
+    /// How its own record of what it sent is read to catch up
+    /// (`stripe_events`, `github_redelivery`), if it keeps one.
+    pub catch_up: Option<&'static str>,
 }
 
 /// Where a value is read from.
@@ -77,6 +81,7 @@ fn view(provider: Provider) -> ProviderView {
         event_type: event_type_source(spec.event_type),
         handshake: spec.handshake.map(handshake_name),
         docs: Some(spec.docs).filter(|d| !d.is_empty()),
+        catch_up: provider.catch_up().map(CatchUpApi::as_str),
     }
 }
 

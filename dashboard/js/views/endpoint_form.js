@@ -1,6 +1,7 @@
 // Create or edit an endpoint: the fields an operator changes at 2 am (name,
-// provider, secret, destination, retries, timeout, rate limit, FIFO, disabled).
-// Anything else stays as the API has it.
+// provider, secret, destination, retries, timeout, rate limit, FIFO, disabled),
+// and for an admin, where a provider that keeps a record of what it sent
+// (Stripe, GitHub) is read to catch up. Anything else stays as the API has it.
 import { api, forgetEndpoints, providers } from "../api.js";
 import { h, fill, toast } from "../dom.js";
 import { field, text, destinationFields, deliveryFields, readDelivery } from "../form.js";
@@ -23,6 +24,43 @@ function providerHint(p) {
   return `${p.signature.replaceAll("`", "")}.${headers} ${secret}`;
 }
 
+/** The catch-up fields of a provider that keeps a record, for an admin. */
+function catchUpFields(p, current) {
+  if (!p?.catch_up) return [];
+  const configured = current?.api === p.catch_up;
+  const keep = configured ? "Leave empty to keep the one set." : "";
+  const credential = p.catch_up === "stripe_events"
+    ? field("catch_up_key", "Stripe API key", text("catch_up_key", "", { type: "password", autocomplete: "off" }),
+      `A restricted key with Events: read is enough. ${keep}`)
+    : field("catch_up_key", "GitHub token", text("catch_up_key", "", { type: "password", autocomplete: "off" }),
+      `A token that may read and redeliver this hook's deliveries. ${keep}`);
+  const github = p.catch_up === "github_redelivery" ? [
+    field("catch_up_repo", "Repository (owner/name)", text("catch_up_repo", configured ? current.repo : "", { autocomplete: "off" })),
+    field("catch_up_hook", "Hook id", text("catch_up_hook", configured ? String(current.hook_id) : "", { inputmode: "numeric", autocomplete: "off" })),
+  ] : [];
+  return [
+    h("p.help", "Catch-up reads the provider's own record of what it sent and recovers what never reached the relay (Catch up, on the endpoint's card)."),
+    credential, ...github,
+    field("catch_up_base", "API base (optional)", text("catch_up_base", configured ? current.api_base : "", { type: "url", autocomplete: "off" }),
+      "Defaults to the provider's real API."),
+    configured ? h("label.check", h("input", { type: "checkbox", name: "catch_up_remove" }), " Remove catch-up") : null,
+  ];
+}
+
+/** What the form says about catch-up: a configuration, `null` to remove it, or nothing to keep it. */
+function readCatchUp(f, p, body) {
+  if (f.get("catch_up_remove") === "on") {
+    body.catch_up = null;
+    return;
+  }
+  const key = f.get("catch_up_key");
+  if (!p?.catch_up || !key) return;
+  const base = f.get("catch_up_base")?.trim() || undefined;
+  body.catch_up = p.catch_up === "stripe_events"
+    ? { api_key: key, api_base: base }
+    : { token: key, repo: f.get("catch_up_repo").trim(), hook_id: Number(f.get("catch_up_hook")), api_base: base };
+}
+
 export async function render(ctx) {
   const [id] = ctx.params;
   if (!ctx.can(id ? "edit" : "create")) {
@@ -43,6 +81,20 @@ export async function render(ctx) {
     lockedScheme ? "Only an admin may change how an endpoint verifies requests." : undefined);
   providerField.append(hint);
 
+  // Catch-up holds a credential: an admin's to set, as secrets are.
+  const catchUp = h("div.form-grid", { id: "f-catch-up" });
+  const catchUpBox = h("details.more", { "data-testid": "catch-up-settings", open: Boolean(ep?.catch_up) },
+    h("summary", "Catch-up"), catchUp);
+  const chosen = () => known.find((p) => p.name === provider.value);
+  const showCatchUp = () => {
+    fill(catchUp, catchUpFields(chosen(), ep?.catch_up));
+    catchUpBox.hidden = !chosen()?.catch_up;
+  };
+  if (ctx.can("rotate")) {
+    provider.addEventListener("change", showCatchUp);
+    showCatchUp();
+  }
+
   const error = h("p.notice.bad", { role: "alert", hidden: true });
   const form = h("form.card.form", { novalidate: false, onsubmit: submit },
     error,
@@ -55,6 +107,7 @@ export async function render(ctx) {
       id ? `Leave empty to keep the ${ep.secrets_count} current secret(s). To roll over without downtime, use Rotate secret on the card.`
         : "The signing secret the provider shows you (not needed for provider none).") : null,
     destinationFields(ep),
+    ctx.can("rotate") ? catchUpBox : null,
     h("details.more", { open: Boolean(id) },
       h("summary", "Delivery settings"),
       h("div.form-grid",
@@ -79,6 +132,7 @@ export async function render(ctx) {
     if (secret) body.secrets = [secret];
     readDelivery(f, ep, body);
     body.disabled = f.get("disabled") === "on";
+    if (ctx.can("rotate")) readCatchUp(f, chosen(), body);
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {

@@ -1,8 +1,9 @@
 // Endpoints: one health card each (success rate and p50/p95 latency over 24 h,
 // failure streak, dead letters, paused and circuit state, the requests line
 // `received = routed + filtered` and one line per route) with the actions the
-// role allows: copy the ingest URL, edit, pause/resume, rotate secrets, show the
-// relay secret, delete.
+// role allows: copy the ingest URL, edit, pause/resume, catch up from the
+// provider's own record (Stripe, GitHub), rotate secrets, show the relay
+// secret, delete.
 import { api, endpoints as loadEndpoints, forgetEndpoints } from "../api.js";
 import { h, fill, num, pct, ms, ago, copy, dialog, reveal, toast, failure } from "../dom.js";
 import { link } from "../nav.js";
@@ -43,6 +44,8 @@ export async function render(ctx) {
       ctx.can("pause") ? (ep.paused
         ? h("button.ghost", { type: "button", onclick: () => resume(ep) }, "Resume")
         : h("button.ghost", { type: "button", onclick: () => pause(ep) }, "Pause")) : null,
+      ctx.can("catch_up") && ep.catch_up
+        ? h("button.ghost", { type: "button", "data-testid": "catch-up", onclick: () => catchUp(ep) }, "Catch up") : null,
       ctx.can("circuit") && ep.circuit.state === "open"
         ? h("button.ghost", { type: "button", "data-testid": "close-circuit", onclick: () => closeCircuit(ep) }, "Close circuit") : null,
       ctx.can("rotate") ? h("button.ghost", { type: "button", onclick: () => rotate(ep) }, "Rotate secret") : null,
@@ -76,6 +79,31 @@ export async function render(ctx) {
       fields: [{ name: "reason", label: "Reason (optional)", placeholder: "destination deploying" }], confirm: "Pause", tone: "warn" });
     if (!v) return;
     await act(() => api.post(`/endpoints/${ep.id}/pause`, v.reason ? { reason: v.reason } : {}), "Paused");
+  }
+  async function catchUp(ep) {
+    const what = ep.catch_up.api === "stripe_events"
+      ? "Stripe's events API is read; each event the relay does not hold is ingested and delivered like a webhook."
+      : "GitHub's deliveries of this hook are read; GitHub is asked to redeliver each failed one the relay never received.";
+    const dayAgo = new Date(Date.now() - 86_400_000 - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+    const v = await dialog({ title: `Catch up ${ep.name}`, body: h("p", what),
+      fields: [{ name: "since", label: "Since (your local time)", type: "datetime-local", value: dayAgo, required: true }],
+      confirm: "Catch up" });
+    if (!v) return;
+    const since = new Date(v.since).toISOString();
+    await act(async () => {
+      // Up to 10 calls of 1,000; what is left is said, and a later run goes on.
+      const total = { fetched: 0, recovered: 0, duplicates: 0 };
+      let cursor;
+      for (let call = 0; call < 10; call++) {
+        const res = await api.post(`/endpoints/${ep.id}/catch-up`, cursor ? { since, cursor } : { since });
+        for (const k of Object.keys(total)) total[k] += res[k];
+        cursor = res.next;
+        if (!cursor) break;
+      }
+      const verb = ep.catch_up.api === "stripe_events" ? "recovered" : "redelivery requested for";
+      return `Catch-up: ${num(total.fetched)} read, ${verb} ${num(total.recovered)}, ${num(total.duplicates)} already received`
+        + (cursor ? "; more remain, run it again" : "");
+    });
   }
   async function closeCircuit(ep) {
     await act(async () => {

@@ -44,6 +44,9 @@ export async function render(ctx) {
     fill(facts,
       fact("Endpoint", ep ? h("a", { href: link("/events", { endpoint_id: e.endpoint_id }) }, ep.name) : e.endpoint_id),
       fact("Status", status(e.status)),
+      fact("Source", e.source === "catch_up"
+        ? h("span", { "data-testid": "source" }, "catch_up: read from the provider's own record by a catch-up")
+        : h("span", { "data-testid": "source" }, "webhook: sent to the ingest URL")),
       fact("Stored in", archived
         ? h("span", { "data-testid": "stored-in" }, "the R2 archive (delivered long enough ago to leave D1)")
         : h("span", { "data-testid": "stored-in" }, "D1 (the working set)")),
