@@ -11,9 +11,9 @@
 //! re-exported here under their own names.
 
 pub use hookrelay_core::{
-    access, alerts, allowlist, catch_up, dedup, destination, envelope, event_query, filter,
-    handshake, headers, ledger, metrics, model, rate, redact, retry, search, settings, stats, time,
-    transform, verify,
+    access, alert_rules, alerts, allowlist, catch_up, dedup, destination, envelope, event_query,
+    filter, handshake, headers, ledger, metrics, model, rate, redact, retry, search, settings,
+    stats, time, transform, verify,
 };
 
 pub mod api;

@@ -97,6 +97,8 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
     counted(&mut report, "rejections purge failed", purged);
     let alerts = watch::sweep(relay, now).await;
     report.alerts = counted(&mut report, "alert step failed", alerts).unwrap_or(0);
+    let rules = watch::rules(relay, now).await;
+    report.alerts += counted(&mut report, "alert rule step failed", rules).unwrap_or(0);
     let size = meta::database_size(&relay.db).await;
     report.d1_size_bytes = counted(&mut report, "database size not read", size).flatten();
     let capacity = watch::capacity(relay, &report, now).await;

@@ -17,11 +17,15 @@
 //! - the ack path answering `503` (storage failed), at most once per cooldown;
 //! - capacity: the D1 database past 80 % of `D1_MAX_BYTES`, and a sweep that
 //!   ran out of its budget with due events or expired rows left, each at most
-//!   once per cooldown.
+//!   once per cooldown;
+//! - the operators' own alert rules ([`rules`]), whose state lives in their
+//!   rows: each fires once and resolves once.
 
-use crate::alerts::Alert;
+use crate::alert_rules::{transition, Transition};
+use crate::alerts::{Alert, Target};
 use crate::notify;
 use crate::relay::{now_ms, Relay};
+use crate::store::alert_rules::{self, Rule};
 use crate::store::{alerts, meta};
 use crate::sweep::SweepReport;
 use serde_json::json;
@@ -184,6 +188,87 @@ pub async fn sweep(relay: &Relay, now: i64) -> Result<usize> {
         notify::send(relay, alert).await?;
     }
     Ok(raised.len())
+}
+
+/// The sweeper's rule step: every alert rule checked against its figure (one
+/// batch of reads, one of writes), each raising an alert when it starts to
+/// hold and when it stops. A rule whose endpoint or route is gone is resolved
+/// (if it was firing) and removed. Returns how many alerts were raised.
+pub async fn rules(relay: &Relay, now: i64) -> Result<usize> {
+    let rules = alert_rules::list(&relay.db).await?;
+    if rules.is_empty() {
+        return Ok(0);
+    }
+    let figures = alert_rules::figures(&relay.db, &rules, now).await?;
+    let targets: HashMap<String, Target> = alerts::route_health(&relay.db)
+        .await?
+        .into_iter()
+        .map(|r| (r.target.route_id.clone(), r.target))
+        .collect();
+    let mut writes = Vec::new();
+    let mut raised = Vec::new();
+    for (rule, figure) in rules.iter().zip(&figures) {
+        let value = rule.spec.value(figure);
+        let Some(target) = targets.get(watched_route(rule)) else {
+            if rule.firing_since.is_some() {
+                raised.push(rule_alert(rule, gone_target(rule), value, false));
+            }
+            writes.push(alert_rules::delete_statement(&relay.db, &rule.id)?);
+            continue;
+        };
+        let firing_since = match transition(rule.firing_since.is_some(), rule.spec.holds(figure)) {
+            Transition::Fire => {
+                raised.push(rule_alert(rule, target.clone(), value, true));
+                Some(now)
+            }
+            Transition::Resolve => {
+                raised.push(rule_alert(rule, target.clone(), value, false));
+                None
+            }
+            Transition::Stay => rule.firing_since,
+        };
+        writes.push(alert_rules::record_check(
+            &relay.db,
+            &rule.id,
+            firing_since,
+            value,
+            now,
+        )?);
+    }
+    relay.db.batch(writes).await?;
+    for alert in &raised {
+        notify::send(relay, alert).await?;
+    }
+    Ok(raised.len())
+}
+
+/// The route a rule watches: its own, or its endpoint's first route.
+fn watched_route(rule: &Rule) -> &str {
+    rule.spec
+        .route_id
+        .as_deref()
+        .unwrap_or(&rule.spec.endpoint_id)
+}
+
+/// A rule's endpoint or route that no longer exists, named by its ids.
+fn gone_target(rule: &Rule) -> Target {
+    Target {
+        endpoint_id: rule.spec.endpoint_id.clone(),
+        endpoint_name: rule.spec.endpoint_id.clone(),
+        route_id: watched_route(rule).to_string(),
+        route_name: watched_route(rule).to_string(),
+    }
+}
+
+/// The alert of a rule that started (`firing`) or stopped holding.
+pub fn rule_alert(rule: &Rule, target: Target, value: Option<f64>, firing: bool) -> Alert {
+    Alert::RuleChanged {
+        rule_id: rule.id.clone(),
+        target,
+        rule: rule.spec.describe(),
+        value: rule.spec.value_text(value),
+        firing,
+    }
 }
 
 async fn dead_letters(

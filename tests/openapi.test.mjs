@@ -625,6 +625,26 @@ describe("every operation answers as documented", () => {
     await unauthorized("GET", "/metrics");
   });
 
+  it("alert rules: create, list, delete", async () => {
+    const created = await api("POST", "/alert-rules", { body: { endpoint_id: none.id, kind: "success_rate", threshold: 95, window_s: 7200 }, expect: 201 });
+    assert.equal(created.json.state, "ok");
+    assert.equal(created.json.min_attempts, 10);
+    const routeRule = await api("POST", "/alert-rules", { body: { endpoint_id: none.id, route_id: none.id, kind: "oldest_in_flight", threshold: 600 }, expect: 201 });
+    await api("POST", "/alert-rules", { body: { endpoint_id: none.id, kind: "dead_letters", threshold: 2.5 }, expect: 400 });
+    await api("POST", "/alert-rules", { body: { endpoint_id: none.id, kind: "dead_letters", threshold: 1, window_s: 3600 }, expect: 400 });
+    await api("POST", "/alert-rules", { body: { endpoint_id: none.id, kind: "latency", threshold: 1 }, expect: 400, bodyValid: false });
+    await api("POST", "/alert-rules", { body: { endpoint_id: MISSING_EP, kind: "dead_letters", threshold: 1 }, expect: 400 });
+    await unauthorized("POST", "/alert-rules", { body: { endpoint_id: none.id, kind: "dead_letters", threshold: 1 } });
+    const listed = await api("GET", `/alert-rules?endpoint_id=${none.id}`, { expect: 200 });
+    assert.deepEqual(listed.json.data.map((r) => r.id), [created.json.id, routeRule.json.id]);
+    await api("GET", "/alert-rules", { expect: 200 });
+    await api("GET", "/alert-rules?endpoint_id=nope", { expect: 400 });
+    await unauthorized("GET", "/alert-rules");
+    await api("DELETE", `/alert-rules/${routeRule.json.id}`, { expect: 204 });
+    await api("DELETE", `/alert-rules/${routeRule.json.id}`, { expect: 404 });
+    await unauthorized("DELETE", `/alert-rules/${created.json.id}`);
+  });
+
   it("alerts: channels, list, test, delete", async () => {
     const webhookPath = `/openapi-alerts-${++routes}`;
     const webhook = await api("POST", "/alerts", { body: { kind: "webhook", url: dest.route(webhookPath) }, expect: 201 });

@@ -110,6 +110,18 @@ pub enum Alert {
     FallingBehind {
         what: String,
     },
+    /// An operator's alert rule started to hold (`firing`) or stopped
+    /// (also when a firing rule is deleted), for the endpoint or the one route
+    /// it watches.
+    RuleChanged {
+        rule_id: String,
+        target: Target,
+        /// The rule in words (`success rate below 90% over 1 h …`).
+        rule: String,
+        /// The figure it was checked against, with its unit.
+        value: String,
+        firing: bool,
+    },
     /// Sent on request to check a channel.
     Test,
 }
@@ -163,6 +175,8 @@ impl Alert {
             Alert::IngestFailing { .. } => "relay.ingest_failing",
             Alert::DatabaseFilling { .. } => "relay.database_filling",
             Alert::FallingBehind { .. } => "relay.falling_behind",
+            Alert::RuleChanged { firing: true, .. } => "rule.firing",
+            Alert::RuleChanged { firing: false, .. } => "rule.resolved",
             Alert::Test => "relay.test",
         }
     }
@@ -215,6 +229,23 @@ impl Alert {
             Alert::FallingBehind { what } => format!(
                 ":hourglass: the sweeper ran out of time with {what} work left; the backlog grows faster than it drains"
             ),
+            Alert::RuleChanged {
+                target,
+                rule,
+                value,
+                firing: true,
+                ..
+            } => format!(":bell: {}: {rule} (now {value})", target.label()),
+            Alert::RuleChanged {
+                target,
+                rule,
+                value,
+                firing: false,
+                ..
+            } => format!(
+                ":white_check_mark: {}: resolved: {rule} (now {value})",
+                target.label()
+            ),
             Alert::Test => "hookrelay test alert: this channel works".into(),
         }
     }
@@ -257,6 +288,14 @@ impl Alert {
                 max_bytes,
             } => json!({"size_bytes": size_bytes, "max_bytes": max_bytes}),
             Alert::FallingBehind { what } => json!({"what": what}),
+            Alert::RuleChanged {
+                rule_id,
+                target,
+                rule,
+                value,
+                firing,
+            } => target.data_with(json!({"rule_id": rule_id, "rule": rule, "value": value,
+                                        "state": if *firing { "firing" } else { "resolved" }})),
             Alert::Test => json!({}),
         }
     }
@@ -278,6 +317,7 @@ impl Alert {
             Alert::IngestFailing { .. } => "hookrelay/ingest_failing".into(),
             Alert::DatabaseFilling { .. } => "hookrelay/database_filling".into(),
             Alert::FallingBehind { what } => format!("hookrelay/falling_behind/{what}"),
+            Alert::RuleChanged { rule_id, .. } => format!("hookrelay/rule/{rule_id}"),
             Alert::Test => "hookrelay/test".into(),
         }
     }
@@ -290,18 +330,23 @@ impl Alert {
             | Alert::DatabaseFilling { .. } => "critical",
             Alert::DeadLettered { .. }
             | Alert::FailureStreak { .. }
-            | Alert::CircuitChanged { .. } => "error",
+            | Alert::CircuitChanged { .. }
+            | Alert::RuleChanged { .. } => "error",
             Alert::RefusalSpike { .. } | Alert::FallingBehind { .. } => "warning",
             Alert::Test => "info",
         }
     }
 
     /// The body for PagerDuty's Events API v2 with the channel's integration
-    /// (routing) key: `resolve` for a circuit that closed, `trigger` for
-    /// everything else. The summary is the alert's line without Slack's
-    /// markup (its emoji and links).
+    /// (routing) key: `resolve` for a circuit that closed or a rule that
+    /// stopped holding, `trigger` for everything else. The summary is the
+    /// alert's line without Slack's markup (its emoji and links).
     pub fn pagerduty_body(&self, routing_key: &str) -> String {
-        if let Alert::CircuitChanged { open: false, .. } = self {
+        let resolves = matches!(
+            self,
+            Alert::CircuitChanged { open: false, .. } | Alert::RuleChanged { firing: false, .. }
+        );
+        if resolves {
             return json!({
                 "routing_key": routing_key,
                 "event_action": "resolve",
@@ -351,6 +396,29 @@ impl Alert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_triggers_and_resolves_one_pagerduty_incident() {
+        let rule = |firing| Alert::RuleChanged {
+            rule_id: "alr_1".into(),
+            target: extra(),
+            rule: "more than 2 dead events in an hour".into(),
+            value: "3 dead in the last hour".into(),
+            firing,
+        };
+        let fired: Value = serde_json::from_str(&rule(true).pagerduty_body("key")).unwrap();
+        let resolved: Value = serde_json::from_str(&rule(false).pagerduty_body("key")).unwrap();
+        assert_eq!(fired["event_action"], "trigger");
+        assert_eq!(resolved["event_action"], "resolve");
+        assert_eq!(fired["dedup_key"], "hookrelay/rule/alr_1");
+        assert_eq!(resolved["dedup_key"], fired["dedup_key"]);
+        assert_eq!(
+            fired["payload"]["summary"],
+            "billing → analytics (rt_x): more than 2 dead events in an hour (now 3 dead in the last hour)"
+        );
+        assert_eq!(fired["payload"]["custom_details"]["state"], "firing");
+        assert_eq!(rule(false).kind(), "rule.resolved");
+    }
 
     fn first(id: &str, name: &str) -> Target {
         Target {

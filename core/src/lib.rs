@@ -13,10 +13,12 @@
 //!   list's query; `search`: the body fields an endpoint's events are found by.
 //! - `retry`, `rate`, `destination`, `envelope`: how deliveries go out;
 //!   `catch_up`: recovering from a provider's own record what never arrived.
-//! - `access`: roles; `settings`: the Worker's variables; `alerts`,
+//! - `access`: roles; `settings`: the Worker's variables; `alerts` and
+//!   `alert_rules` (the operator's own conditions),
 //!   `metrics`, `stats`, `ledger`, `time`: what operators are shown.
 
 pub mod access;
+pub mod alert_rules;
 pub mod alerts;
 pub mod allowlist;
 pub mod catch_up;

@@ -2,6 +2,7 @@
 //! roles (see `access`), and one file per resource. Outside tools script against these shapes; keep
 //! them stable.
 
+mod alert_rules;
 mod alerts;
 mod catch_up;
 mod endpoints;
@@ -53,6 +54,9 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (Method::Get, ["alerts"]) => alerts::list(relay).await,
         (Method::Delete, ["alerts", id]) => alerts::delete(relay, id).await,
         (Method::Post, ["alerts", id, "test"]) => alerts::test(relay, id).await,
+        (Method::Post, ["alert-rules"]) => alert_rules::create(relay, req).await,
+        (Method::Get, ["alert-rules"]) => alert_rules::list(relay, &url).await,
+        (Method::Delete, ["alert-rules", id]) => alert_rules::delete(relay, id).await,
         (Method::Get, ["openapi.json"]) => openapi(),
         (Method::Get, ["providers"]) => providers(),
         (Method::Post, ["endpoints"]) => endpoints::create(relay, req, &url).await,

@@ -3,6 +3,7 @@
 //!
 //! Timestamps are unix milliseconds bound as JS numbers (exact up to 2^53).
 
+pub mod alert_rules;
 pub mod alerts;
 pub mod archive;
 pub mod attempts;

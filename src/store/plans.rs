@@ -13,7 +13,8 @@
 //! The database has never been analyzed (no `sqlite_stat1`), like a new D1
 //! database, so the planner decides from the schema and the SQL alone.
 
-use super::{alerts, archive, endpoints, events, ingests, retention, rollups, stats};
+use super::{alert_rules, alerts, archive, endpoints, events, ingests, retention, rollups, stats};
+use crate::alert_rules::RuleKind;
 use crate::event_query::{EventTypeFilter, Lookup};
 use crate::model::{EventId, IngestStatus, Status};
 use rusqlite::types::Null;
@@ -462,6 +463,51 @@ fn alert_reads_of_control_tables_touch_no_event() {
         ],
     );
     check("alert channels", alerts::LIST, &["SCAN alert_channels"]);
+    check(
+        "alert rules",
+        &alert_rules::list_sql(),
+        &["SCAN alert_rules"],
+    );
+}
+
+#[test]
+fn each_alert_rule_reads_one_index_range() {
+    let expected = [
+        (
+            RuleKind::SuccessRate,
+            false,
+            "SEARCH rollups USING PRIMARY KEY (endpoint_id=? AND hour>?)",
+        ),
+        (
+            RuleKind::SuccessRate,
+            true,
+            "SEARCH rollups USING PRIMARY KEY (endpoint_id=? AND hour>?)",
+        ),
+        (
+            RuleKind::OldestInFlight,
+            false,
+            "SEARCH events USING INDEX events_endpoint_open (endpoint_id=? AND status=?)",
+        ),
+        (
+            RuleKind::OldestInFlight,
+            true,
+            "SEARCH events USING INDEX events_route_open (route_id=? AND status=?)",
+        ),
+        (
+            RuleKind::DeadLetters,
+            false,
+            "SEARCH events USING INDEX events_dead_changed (updated_at>?)",
+        ),
+        (
+            RuleKind::DeadLetters,
+            true,
+            "SEARCH events USING INDEX events_dead_changed (updated_at>?)",
+        ),
+    ];
+    for (kind, one_route, step) in expected {
+        let name = format!("{} rule, one route: {one_route}", kind.as_str());
+        check(&name, alert_rules::figure_sql(kind, one_route), &[step]);
+    }
 }
 
 // Health (src/api/health.rs) and the counts of the dashboard and the API.

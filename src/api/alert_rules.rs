@@ -1,0 +1,114 @@
+//! `/api/v1/alert-rules`: the operators' own alert conditions per endpoint (or
+//! one of its routes), checked by the sweeper each minute (see
+//! [`crate::alert_rules`] and [`crate::watch::rules`]). Editors set them;
+//! every role reads them with their state. Deleting a firing rule resolves it.
+
+use super::{endpoint_query, read_json};
+use crate::alert_rules::{RuleSpec, MAX_RULES};
+use crate::error::{json_response, ApiError};
+use crate::model::{new_id, EndpointId};
+use crate::notify;
+use crate::relay::{now_ms, random_bytes, Relay};
+use crate::store::alert_rules::{self, Rule};
+use crate::store::{alerts, endpoints};
+use crate::time::iso8601;
+use crate::watch::rule_alert;
+use serde_json::{json, Value};
+use worker::{Request, Response, Url};
+
+pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
+    let body: Value = read_json(req).await?;
+    let invalid = |msg: String| ApiError::bad_request("invalid_alert_rule", msg);
+    let spec = RuleSpec::parse(body).map_err(invalid)?;
+    check_target(relay, &spec).await?;
+    if alert_rules::list(&relay.db).await?.len() >= MAX_RULES {
+        return Err(invalid(format!("at most {MAX_RULES} alert rules")));
+    }
+    let now = now_ms();
+    let id = new_id("alr", now as u64, random_bytes());
+    alert_rules::insert(&relay.db, &id, &spec, now).await?;
+    let rule = alert_rules::get(&relay.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("alert rule"))?;
+    Ok(json_response(201, &view(&rule))?)
+}
+
+/// The endpoint must be live, and the route, if named, one of its own.
+async fn check_target(relay: &Relay, spec: &RuleSpec) -> Result<(), ApiError> {
+    let missing = |what: &str| {
+        ApiError::bad_request("invalid_alert_rule", format!("no live {what} has this id"))
+    };
+    let id = EndpointId::parse(&spec.endpoint_id).ok_or_else(|| missing("endpoint"))?;
+    if endpoints::get(&relay.db, &id).await?.is_none() {
+        return Err(missing("endpoint"));
+    }
+    if let Some(route_id) = &spec.route_id {
+        let route = endpoints::get_route(&relay.db, route_id).await?;
+        if route.is_none_or(|(r, _)| r.target.id != id) {
+            return Err(missing("route of this endpoint"));
+        }
+    }
+    Ok(())
+}
+
+/// Every rule, oldest first; `?endpoint_id=` for one endpoint's.
+pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
+    let only = endpoint_query(url)?;
+    let data: Vec<Value> = alert_rules::list(&relay.db)
+        .await?
+        .iter()
+        .filter(|r| {
+            only.as_ref()
+                .is_none_or(|id| r.spec.endpoint_id == id.as_str())
+        })
+        .map(view)
+        .collect();
+    Ok(json_response(200, &json!({ "data": data }))?)
+}
+
+/// Removes the rule; one that was firing is resolved first, so its incident
+/// does not stay open.
+pub async fn delete(relay: &Relay, id: &str) -> Result<Response, ApiError> {
+    let rule = alert_rules::get(&relay.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("alert rule"))?;
+    if !alert_rules::delete(&relay.db, id).await? {
+        return Err(ApiError::not_found("alert rule"));
+    }
+    if rule.firing_since.is_some() {
+        let target = alerts::route_health(&relay.db)
+            .await?
+            .into_iter()
+            .map(|r| r.target)
+            .find(|t| {
+                t.route_id
+                    == rule
+                        .spec
+                        .route_id
+                        .as_deref()
+                        .unwrap_or(&rule.spec.endpoint_id)
+            });
+        if let Some(target) = target {
+            notify::send(relay, &rule_alert(&rule, target, rule.last_value, false)).await?;
+        }
+    }
+    Ok(Response::empty()?.with_status(204))
+}
+
+fn view(r: &Rule) -> Value {
+    json!({
+        "id": r.id,
+        "endpoint_id": r.spec.endpoint_id,
+        "route_id": r.spec.route_id,
+        "kind": r.spec.kind.as_str(),
+        "threshold": r.spec.threshold,
+        "window_s": r.spec.window_s,
+        "min_attempts": r.spec.min_attempts,
+        "description": r.spec.describe(),
+        "state": if r.firing_since.is_some() { "firing" } else { "ok" },
+        "firing_since": r.firing_since.map(iso8601),
+        "last_value": r.last_value,
+        "checked_at": r.checked_at.map(iso8601),
+        "created_at": iso8601(r.created_at),
+    })
+}
