@@ -3,7 +3,8 @@
 // event by a search field, replay a
 // dead event and five at once from the Dead letters page, pause, resume,
 // rotate and close an open circuit from an endpoint's card, set up and run a
-// catch-up from Stripe's events API, and a viewer key that sees no replay button
+// catch-up from Stripe's events API, set alert channels and rules on the
+// Alerts page, and a viewer key that sees no replay button
 // (and whose replay the API refuses). Each test saves a
 // screenshot under test-output/dashboard/.
 import { it, before, after } from "node:test";
@@ -261,6 +262,48 @@ it("sets up catch-up in the form, runs it from the card, and the recovered event
   } finally {
     await stripe.close();
   }
+});
+
+it("the Alerts page adds and tests a channel, adds a rule that fires, and deletes it, which resolves it", async () => {
+  const ep = await relay.createEndpoint({
+    name: "alerting shop", provider: "none", destination_url: dest.route("/alerting", () => ({ status: 500 })), retry: { max_attempts: 1 },
+  });
+  await open(page, "/alerts");
+  await page.selectOption("#channel-kind", "webhook");
+  await page.fill("#channel-url", dest.route("/dash-alerts"));
+  await page.click("form:has(#channel-kind) button[type=submit]");
+  assert.match(await page.textContent("[data-testid=revealed-secret]"), /^whsec_/);
+  await page.click("dialog button:has-text('Done')");
+  const channel = page.locator("[data-testid=channels-table] tbody tr");
+  await channel.first().waitFor();
+  await channel.locator("button", { hasText: "Test" }).click();
+  await page.locator(".toast", { hasText: "Test alert delivered" }).waitFor();
+  assert.equal(JSON.parse(dest.to("/dash-alerts")[0].body).type, "relay.test");
+
+  await page.selectOption("#rule-endpoint", ep.id);
+  await page.selectOption("#rule-kind", "dead_letters");
+  await page.fill("#rule-threshold", "0");
+  await page.click("form:has(#rule-kind) button[type=submit]");
+  const row = page.locator("[data-testid=rules-table] tbody tr", { hasText: "alerting shop" });
+  await row.waitFor();
+  assert.match(await row.textContent(), /more than 0 dead events in an hour/);
+  assert.equal(await row.getAttribute("data-state"), "ok");
+
+  const ack = await relay.ingest(ep.id, "dies");
+  await relay.waitForEvent(ack.json.id, (e) => e.status === "dead");
+  await relay.fireCron();
+  await open(page, "/alerts");
+  await page.locator("[data-testid=rules-table] tbody tr[data-state=firing]", { hasText: "alerting shop" }).waitFor();
+  await screenshot(page, "12-alerts");
+  const ruleAlerts = () => dest.to("/dash-alerts").map((r) => JSON.parse(r.body)).filter((a) => a.type.startsWith("rule."));
+  assert.deepEqual(ruleAlerts().map((a) => a.type), ["rule.firing"]);
+
+  await page.locator("[data-testid=rules-table] tbody tr", { hasText: "alerting shop" }).locator("button", { hasText: "Delete" }).click();
+  assert.match(await page.textContent("dialog"), /its incident is resolved/);
+  await page.click("dialog button[value=ok]");
+  await page.locator(".toast", { hasText: "Rule deleted" }).waitFor();
+  assert.deepEqual(ruleAlerts().map((a) => a.type), ["rule.firing", "rule.resolved"]);
+  assert.equal((await relay.api("GET", `/alert-rules?endpoint_id=${ep.id}`)).json.data.length, 0);
 });
 
 it("closes an open circuit from the endpoint card and the held events are delivered", async () => {

@@ -14,6 +14,7 @@ import * as dead from "./views/dead.js";
 import * as ingests from "./views/ingests.js";
 import * as refusals from "./views/refusals.js";
 import * as keys from "./views/keys.js";
+import * as alerts from "./views/alerts.js";
 
 const ROUTES = [
   [/^\/?$/, overview, "overview"],
@@ -26,6 +27,7 @@ const ROUTES = [
   [/^\/dead$/, dead, "dead"],
   [/^\/ingests$/, ingests, "endpoints"],
   [/^\/refusals$/, refusals, "refusals"],
+  [/^\/alerts$/, alerts, "alerts"],
   [/^\/keys$/, keys, "keys"],
 ];
 
