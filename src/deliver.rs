@@ -9,6 +9,8 @@
 use crate::destination::check_destination;
 use crate::envelope::{outbound_headers, route_payload, Envelope, Payload};
 use crate::headers::HeaderList;
+use crate::hub;
+use crate::live::Change;
 use crate::model::{DeliveryMessage, DestinationType, Endpoint, EndpointId, Status};
 use crate::outbound::{self, AttemptResult};
 use crate::rate::RateLimit;
@@ -225,24 +227,52 @@ async fn deliver(relay: &Relay, event_id: &str, probe: bool) -> Result<Delivery>
     }
 }
 
+/// One attempt for an event this deliverer holds, told to the live hub: that
+/// it is being delivered (while the attempt runs, so it costs no latency),
+/// then the status it ended in.
+async fn deliver_claimed(relay: &Relay, claim: Claim, probe: bool) -> Result<Delivery> {
+    let event_type = claim.ingest_row().ok().flatten().and_then(|i| i.event_type);
+    let attempt = claim.attempt_count as u32 + 1;
+    let change = |status: &str| {
+        Change::new(
+            &claim.id,
+            &claim.endpoint_id,
+            &claim.route_id,
+            status,
+            event_type.as_deref(),
+            attempt,
+            now_ms(),
+        )
+    };
+    let delivering = [change(Status::Delivering.as_str())];
+    let (outcome, ()) = futures::join!(
+        attempt_claimed(relay, &claim, probe),
+        hub::publish(&relay.env, &delivering)
+    );
+    if let Ok(Delivery::Finished(status)) = &outcome {
+        hub::publish(&relay.env, &[change(status.as_str())]).await;
+    }
+    outcome
+}
+
 /// One attempt for an event this deliverer holds: its route, the rate limit,
 /// the body within the budget, the request, and the outcome recorded.
-async fn deliver_claimed(relay: &Relay, claim: Claim, probe: bool) -> Result<Delivery> {
-    let Some(endpoint) = load_target(relay, &claim).await? else {
-        return finish_dead(relay, &claim, events::ROUTE_DELETED).await;
+async fn attempt_claimed(relay: &Relay, claim: &Claim, probe: bool) -> Result<Delivery> {
+    let Some(endpoint) = load_target(relay, claim).await? else {
+        return finish_dead(relay, claim, events::ROUTE_DELETED).await;
     };
     if !probe {
-        if let Some(slot_at) = later_rate_slot(relay, &claim, &endpoint).await? {
-            return defer_to_slot(relay, &claim, slot_at).await;
+        if let Some(slot_at) = later_rate_slot(relay, claim, &endpoint).await? {
+            return defer_to_slot(relay, claim, slot_at).await;
         }
     }
     let body_size = claim.body_size.unwrap_or(0.0) as usize;
     let _budget = BodyBudget::acquire(body_size).await;
-    match prepare(relay, &claim, &endpoint).await? {
-        Prepared::Ready(plan) => attempt_and_record(relay, &claim, &endpoint, plan, probe).await,
-        Prepared::Refused(reason) => finish_dead(relay, &claim, &reason).await,
+    match prepare(relay, claim, &endpoint).await? {
+        Prepared::Ready(plan) => attempt_and_record(relay, claim, &endpoint, plan, probe).await,
+        Prepared::Refused(reason) => finish_dead(relay, claim, &reason).await,
         Prepared::TransformFailed { number, reason } => {
-            transform_failed(relay, &claim, number, &reason).await
+            transform_failed(relay, claim, number, &reason).await
         }
     }
 }

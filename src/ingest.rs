@@ -8,7 +8,8 @@
 //! 3. R2 put of the body under a key unique to this request;
 //! 4. one D1 batch: insert-first dedup + ingest + one event per accepting route
 //!    (none: the ingest is kept as `filtered`);
-//! 5. answer 2xx; `queue.send` runs after the answer inside `wait_until`.
+//! 5. answer 2xx; `queue.send`, and telling the live stream (see
+//!    [`crate::hub`]), run after the answer inside `wait_until`.
 //!
 //! No 2xx before 3 and 4 succeeded. A failed 3 leaves nothing; a failed 4 rolls
 //! back and leaves only an orphan body, so the provider's retry is accepted as new.
@@ -50,8 +51,12 @@ use crate::error::{json_response, ApiError};
 use crate::filter;
 use crate::handshake::{self, EndpointHandshake, HandshakeReply, HandshakeRequest};
 use crate::headers::HeaderList;
+use crate::hub;
 use crate::ledger::Path;
-use crate::model::{DestinationType, Endpoint, EndpointId, EventId, IngestId, IngestSource, Route};
+use crate::live::Change;
+use crate::model::{
+    DestinationType, Endpoint, EndpointId, EventId, IngestId, IngestSource, Route, Status,
+};
 use crate::redact::redacted_headers;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, Relay};
 use crate::settings::Fault;
@@ -361,6 +366,8 @@ pub(crate) struct Stored {
     pub event_ids: Vec<EventId>,
     /// The new events the queue must carry (none for a duplicate).
     pub pushed: Vec<String>,
+    /// What the live stream is told: each new event `received`.
+    pub received: Vec<Change>,
 }
 
 /// Steps 3 and 4 of the ack path: the body to R2, then the one D1 batch. A
@@ -427,24 +434,54 @@ async fn store(
         }
     };
     timings.record("d1", d1_started);
-    let pushed = match recorded {
+    let (pushed, received) = match recorded {
         // A pull destination waits for its client to lease; nothing to push.
-        Recorded::New => accepting
-            .iter()
-            .zip(&event_ids)
-            .filter(|(route, _)| route.target.destination_type == DestinationType::Push)
-            .map(|(_, id)| id.to_string())
-            .collect(),
+        Recorded::New => (
+            accepting
+                .iter()
+                .zip(&event_ids)
+                .filter(|(route, _)| route.target.destination_type == DestinationType::Push)
+                .map(|(_, id)| id.to_string())
+                .collect(),
+            accepting
+                .iter()
+                .zip(&event_ids)
+                .map(|(route, id)| {
+                    received_change(id, endpoint, &route.id, new.event_type, started)
+                })
+                .collect(),
+        ),
         Recorded::Duplicate { .. } => {
             discard_body(relay, &body_key).await;
-            Vec::new()
+            (Vec::new(), Vec::new())
         }
     };
     Ok(Stored {
         recorded,
         event_ids,
         pushed,
+        received,
     })
+}
+
+/// A new event, as the live stream is told of it.
+fn received_change(
+    id: &EventId,
+    endpoint: &Endpoint,
+    route_id: &str,
+    event_type: Option<&str>,
+    at_ms: i64,
+) -> Change {
+    let status = Status::Received.as_str();
+    Change::new(
+        id.as_str(),
+        endpoint.id.as_str(),
+        route_id,
+        status,
+        event_type,
+        0,
+        at_ms,
+    )
 }
 
 async fn store_and_ack(
@@ -466,6 +503,7 @@ async fn store_and_ack(
                 let fail_send = faults.contains(&Fault::QueueSend);
                 schedule_enqueue(relay, ctx, stored.pushed, fail_send);
             }
+            schedule_publish(relay, ctx, stored.received);
             let status = if event_ids.is_empty() {
                 "filtered"
             } else {
@@ -728,6 +766,16 @@ async fn store_body(
         );
         ApiError::unavailable("the body could not be stored")
     })
+}
+
+/// Tells the live stream about the new events after the answer, inside
+/// `wait_until` (best effort, see [`hub::publish`]).
+fn schedule_publish(relay: &Relay, ctx: &Context, changes: Vec<Change>) {
+    if changes.is_empty() {
+        return;
+    }
+    let env = relay.env.clone();
+    ctx.wait_until(async move { hub::publish(&env, &changes).await });
 }
 
 /// Removes the body of a request that lost the dedup race (no row points at it).

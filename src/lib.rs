@@ -12,8 +12,8 @@
 
 pub use hookrelay_core::{
     access, alert_rules, alerts, allowlist, catch_up, dedup, destination, envelope, event_query,
-    filter, handshake, headers, ledger, metrics, model, rate, redact, retry, search, settings,
-    stats, time, transform, verify,
+    filter, handshake, headers, ledger, live, metrics, model, rate, redact, retry, search,
+    settings, stats, time, transform, verify,
 };
 
 pub mod api;
@@ -22,6 +22,7 @@ pub mod compact;
 pub mod deliver;
 pub mod error;
 pub mod history;
+pub mod hub;
 pub mod ingest;
 pub mod notify;
 pub mod outbound;

@@ -19,8 +19,10 @@ use crate::catch_up::{
 use crate::dedup::key_for_delivery_id;
 use crate::error::ApiError;
 use crate::history;
+use crate::hub;
 use crate::ingest::store_recovered;
 use crate::ledger::Path;
+use crate::live::Change;
 use crate::model::Route;
 use crate::relay::{enqueue_many, now_ms, Relay};
 use crate::store::ingests;
@@ -85,9 +87,10 @@ async fn stripe(
     request: &CatchUpRequest,
     progress: &mut CatchUpOutcome,
 ) -> Result<(), ApiError> {
-    let mut pushed: Vec<String> = Vec::new();
-    let result = stripe_pages(relay, routes, config, request, progress, &mut pushed).await;
-    send(relay, &pushed).await;
+    let mut stored = Recovered::default();
+    let result = stripe_pages(relay, routes, config, request, progress, &mut stored).await;
+    send(relay, &stored.pushed).await;
+    hub::publish(&relay.env, &stored.received).await;
     result
 }
 
@@ -97,7 +100,7 @@ async fn stripe_pages(
     config: &CatchUp,
     request: &CatchUpRequest,
     progress: &mut CatchUpOutcome,
-    pushed: &mut Vec<String>,
+    stored: &mut Recovered,
 ) -> Result<(), ApiError> {
     let CatchUp::Stripe { api_base, .. } = config else {
         return Ok(());
@@ -109,7 +112,7 @@ async fn stripe_pages(
         let answer = call(Method::Get, &url, config).await?;
         let page = StripePage::parse(&answer.body).map_err(|e| provider_error(&url, &e))?;
         progress.fetched += page.events.len();
-        ingest_page(relay, routes, &page, progress, pushed).await?;
+        ingest_page(relay, routes, &page, progress, stored).await?;
         cursor = page.next_cursor();
         if cursor.is_none() {
             break;
@@ -119,13 +122,21 @@ async fn stripe_pages(
     Ok(())
 }
 
+/// What a call stored: the events the queue must carry, and the changes the
+/// live stream is told.
+#[derive(Default)]
+struct Recovered {
+    pushed: Vec<String>,
+    received: Vec<Change>,
+}
+
 /// Stores the events of one page the relay does not hold.
 async fn ingest_page(
     relay: &Relay,
     routes: &[Route],
     page: &StripePage,
     progress: &mut CatchUpOutcome,
-    pushed: &mut Vec<String>,
+    stored: &mut Recovered,
 ) -> Result<(), ApiError> {
     let keys: Vec<String> = page
         .events
@@ -144,11 +155,12 @@ async fn ingest_page(
             progress.duplicates += 1;
             continue;
         }
-        let stored = store_recovered(relay, routes, event.body.clone()).await?;
-        match stored.recorded {
+        let one = store_recovered(relay, routes, event.body.clone()).await?;
+        match one.recorded {
             ingests::Recorded::New => {
                 progress.recovered += 1;
-                pushed.extend(stored.pushed);
+                stored.pushed.extend(one.pushed);
+                stored.received.extend(one.received);
             }
             ingests::Recorded::Duplicate { .. } => progress.duplicates += 1,
         }

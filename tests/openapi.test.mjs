@@ -176,7 +176,7 @@ class Contract {
     requestErrors.push(...this.parameterErrors(found, found.params, url.searchParams));
 
     const res = await fetch(url, { method, headers: sendHeaders, body: payload });
-    const bytes = Buffer.from(await res.arrayBuffer());
+    const bytes = await readAnswer(res);
     const text = bytes.toString("utf8");
     const where = `${key} answered ${res.status} ${text.slice(0, 300)}`;
 
@@ -208,6 +208,25 @@ class Contract {
     this.seen.get(key).add(res.status);
     return { status: res.status, json, text, bytes, headers: res.headers };
   }
+}
+
+/**
+ * The answer's bytes; of an event stream (which never ends), its first
+ * message or comment, and then the stream is cancelled.
+ */
+async function readAnswer(res) {
+  if (!(res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
+    return Buffer.from(await res.arrayBuffer());
+  }
+  const reader = res.body.getReader();
+  let bytes = Buffer.alloc(0);
+  while (!bytes.includes("\n\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    bytes = Buffer.concat([bytes, value]);
+  }
+  await reader.cancel();
+  return bytes;
 }
 
 const api = (method, path, opts) => contract.call(method, `/api/v1${path}`, opts);
@@ -615,6 +634,14 @@ describe("every operation answers as documented", () => {
     await api("POST", `/endpoints/${MISSING_EP}/resume`, { expect: 404 });
     await unauthorized("POST", `/endpoints/${deadEndpoint.id}/resume`);
     await assertConservation(relay, deadEndpoint.id, { received: 2, delivered: 2 });
+  });
+
+  it("stream: an event stream that starts with a comment", async () => {
+    const opened = await api("GET", `/stream?endpoint_id=${none.id}`, { expect: 200 });
+    assert.match(opened.text, /^: connected\n\n/);
+    await api("GET", "/stream", { expect: 200 });
+    await api("GET", "/stream?endpoint_id=nope", { expect: 400 });
+    await unauthorized("GET", "/stream");
   });
 
   it("metrics", async () => {

@@ -1,7 +1,9 @@
 //! Lints `wrangler.toml` against the config mistakes that lose events silently:
 //! a missing cron (no sweeper, no heartbeat), a missing delivery consumer, a
-//! consumer without a dead-letter queue (or a DLQ nobody consumes), and one queue
-//! consumed by more than one environment (two Workers splitting the messages).
+//! consumer without a dead-letter queue (or a DLQ nobody consumes), one queue
+//! consumed by more than one environment (two Workers splitting the messages),
+//! and a missing live hub (the Durable Object `GET /api/v1/stream` needs: its
+//! binding in every environment and the migration that creates its class).
 //!
 //! Every environment is checked as wrangler resolves it: `triggers` is inherited
 //! from the top level, bindings and `vars` are not.
@@ -10,6 +12,8 @@ use std::collections::HashMap;
 use toml::Value;
 
 const DELIVERY_BINDING: &str = "DELIVERIES";
+const HUB_BINDING: &str = "LIVE";
+const HUB_CLASS: &str = "LiveHub";
 
 fn environments(config: &Value) -> Vec<(String, &Value)> {
     let mut envs = vec![("(top level)".to_string(), config)];
@@ -33,7 +37,27 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 fn lint(config: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let mut consumers_of: HashMap<String, Vec<String>> = HashMap::new();
+    let created = array(config.get("migrations")).iter().any(|m| {
+        ["new_sqlite_classes", "new_classes"].iter().any(|k| {
+            array(m.get(*k))
+                .iter()
+                .any(|c| c.as_str() == Some(HUB_CLASS))
+        })
+    });
+    if !created {
+        problems.push(format!("no migration creates the {HUB_CLASS} class"));
+    }
     for (name, env) in environments(config) {
+        let hub = array(env.get("durable_objects").and_then(|d| d.get("bindings")))
+            .iter()
+            .any(|b| {
+                str_of(b, "name") == Some(HUB_BINDING) && str_of(b, "class_name") == Some(HUB_CLASS)
+            });
+        if !hub {
+            problems.push(format!(
+                "{name}: no {HUB_BINDING} Durable Object binding ({HUB_CLASS}), so no live stream"
+            ));
+        }
         let triggers = env.get("triggers").or_else(|| config.get("triggers"));
         if array(triggers.and_then(|t| t.get("crons"))).is_empty() {
             problems.push(format!(
@@ -101,6 +125,12 @@ fn the_shipped_wrangler_toml_is_safe_in_every_environment() {
 }
 
 const SAFE: &str = r#"
+[[durable_objects.bindings]]
+name = "LIVE"
+class_name = "LiveHub"
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["LiveHub"]
 [triggers]
 crons = ["*/1 * * * *"]
 [vars]
@@ -152,6 +182,19 @@ fn each_trap_is_caught() {
             "vars.DEAD_LETTER_QUEUE",
         ),
         (
+            "no hub binding",
+            SAFE.replace("name = \"LIVE\"", "name = \"HUB\""),
+            "no LIVE Durable Object binding",
+        ),
+        (
+            "no hub migration",
+            SAFE.replace(
+                "new_sqlite_classes = [\"LiveHub\"]",
+                "new_sqlite_classes = []",
+            ),
+            "no migration creates the LiveHub class",
+        ),
+        (
             "no producer",
             SAFE.replace("binding = \"DELIVERIES\"", "binding = \"OTHER\""),
             "no DELIVERIES queue producer",
@@ -199,5 +242,11 @@ queue = "dlq-staging"
 fn environments_inherit_the_cron_but_not_the_queues() {
     let bare_env = "[env.production]\nname = \"hookrelay\"\n";
     let problems = lint(&parse(&format!("{SAFE}{bare_env}")));
-    assert_eq!(problems, ["env.production: no DELIVERIES queue producer"]);
+    assert_eq!(
+        problems,
+        [
+            "env.production: no DELIVERIES queue producer",
+            "env.production: no LIVE Durable Object binding (LiveHub), so no live stream"
+        ]
+    );
 }

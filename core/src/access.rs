@@ -96,6 +96,7 @@ pub const OPERATIONS: &[(&str, &str, Need)] = &[
     ("GET", "/whoami", Need::Anyone),
     ("GET", "/health", VIEWER),
     ("GET", "/metrics", VIEWER),
+    ("GET", "/stream", VIEWER),
     ("GET", "/openapi.json", VIEWER),
     ("GET", "/providers", VIEWER),
     ("GET", "/stats/timeseries", VIEWER),

@@ -15,7 +15,8 @@
 //!   `catch_up`: recovering from a provider's own record what never arrived.
 //! - `access`: roles; `settings`: the Worker's variables; `alerts` and
 //!   `alert_rules` (the operator's own conditions),
-//!   `metrics`, `stats`, `ledger`, `time`: what operators are shown.
+//!   `metrics`, `stats`, `ledger`, `time`, `live` (the stream's messages):
+//!   what operators are shown.
 
 pub mod access;
 pub mod alert_rules;
@@ -31,6 +32,7 @@ pub mod filter;
 pub mod handshake;
 pub mod headers;
 pub mod ledger;
+pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod rate;

@@ -14,6 +14,7 @@ mod metrics;
 mod pull;
 mod routes;
 mod stats;
+mod stream;
 
 use crate::access::{self, Grant, Role};
 use crate::error::ApiError;
@@ -48,6 +49,7 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (Method::Delete, ["keys", id]) => keys::revoke(relay, id).await,
         (Method::Get, ["health"]) => health::get(relay, &url).await,
         (Method::Get, ["metrics"]) => metrics::get(relay).await,
+        (Method::Get, ["stream"]) => stream::open(relay, &url).await,
         (Method::Get, ["stats", "timeseries"]) => stats::timeseries(relay, &url).await,
         (Method::Get, ["stats", "endpoints"]) => stats::endpoints(relay, &url).await,
         (Method::Post, ["alerts"]) => alerts::create(relay, req).await,

@@ -1,0 +1,94 @@
+// The live stream on workerd: `GET /api/v1/stream` is fanned out by the live
+// hub (a Durable Object); a stream opened before an ingest sees the event
+// `received`, `delivering` and `delivered`, a stream of one endpoint sees only
+// its events, an idle stream gets a comment every 15 s, and it needs a key.
+import { it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Relay, ADMIN_TOKEN } from "./support/relay.mjs";
+import { startDestination, sequence } from "./support/destination.mjs";
+import { openStream } from "./support/sse.mjs";
+
+let relay;
+let dest;
+const streams = [];
+before(async () => {
+  dest = await startDestination();
+  relay = await Relay.start({ name: "live" });
+});
+after(async () => {
+  for (const s of streams) s.close?.();
+  await relay?.stop();
+  await dest?.close();
+});
+
+async function open(query = "", token = ADMIN_TOKEN) {
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  const s = await openStream(`${relay.url}/api/v1/stream${query}`, headers);
+  streams.push(s);
+  return s;
+}
+
+const statusesOf = (s, id) => s.messages.filter((m) => m.data.id === id).map((m) => m.data.status);
+
+it("a stream opened before an ingest sees received, delivering and delivered for it", async () => {
+  const ep = await relay.createEndpoint({ name: "live", provider: "none", destination_url: dest.route("/live") });
+  const other = await relay.createEndpoint({ name: "elsewhere", provider: "none", destination_url: dest.route("/elsewhere") });
+  const all = await open();
+  const mine = await open(`?endpoint_id=${ep.id}`);
+  assert.equal(all.status, 200);
+  assert.match(all.headers.get("content-type"), /^text\/event-stream/);
+  await all.next(() => true, { comment: true });
+  await mine.next(() => true, { comment: true });
+
+  const body = JSON.stringify({ type: "order.paid", n: 1 });
+  const sentAt = Date.now();
+  const ack = await relay.ingest(ep.id, body, { "content-type": "application/json" });
+  assert.equal(ack.status, 200, ack.text);
+  const id = ack.json.id;
+  const received = await mine.next((m) => m.data.id === id && m.data.status === "received");
+  assert.equal(received.event, "event");
+  assert.deepEqual(Object.keys(received.data).sort(), ["at", "attempt", "endpoint_id", "event_type", "id", "route_id", "status"]);
+  assert.equal(received.data.endpoint_id, ep.id);
+  assert.equal(received.data.route_id, ep.id);
+  assert.equal(received.data.event_type, "order.paid");
+  assert.equal(received.data.attempt, 0);
+  console.log(`received reached the stream ${received.at - sentAt} ms after the ingest was sent`);
+  const delivered = await mine.next((m) => m.data.id === id && m.data.status === "delivered");
+  assert.equal(delivered.data.attempt, 1);
+  assert.deepEqual(statusesOf(mine, id), ["received", "delivering", "delivered"]);
+  await all.next((m) => m.data.id === id && m.data.status === "delivered");
+
+  const elsewhere = await relay.ingest(other.id, "other");
+  await all.next((m) => m.data.id === elsewhere.json.id && m.data.status === "delivered");
+  assert.deepEqual(statusesOf(mine, elsewhere.json.id), [], "one endpoint's stream sees only its events");
+});
+
+it("a failing delivery streams retrying, then dead", async () => {
+  const ep = await relay.createEndpoint({
+    name: "failing", provider: "none", destination_url: dest.route("/failing", sequence(500)),
+    retry: { schedule_s: [1], max_attempts: 2 },
+  });
+  const s = await open(`?endpoint_id=${ep.id}`);
+  await s.next(() => true, { comment: true });
+  const ack = await relay.ingest(ep.id, "fails");
+  const id = ack.json.id;
+  await s.next((m) => m.data.id === id && m.data.status === "retrying");
+  await relay.waitForEvent(id, (e) => e.status === "dead", { cronEveryMs: 1_000 });
+  const dead = await s.next((m) => m.data.id === id && m.data.status === "dead");
+  assert.equal(dead.data.attempt, 2);
+  assert.deepEqual(statusesOf(s, id), ["received", "delivering", "retrying", "delivering", "dead"]);
+});
+
+it("an idle stream gets a comment at least every 15 s, and a stream needs a key", async () => {
+  const s = await open();
+  const first = await s.next(() => true, { comment: true });
+  const beat = await s.next((c) => c.text === "keep-alive", { comment: true, timeoutMs: 17_000 });
+  assert.ok(beat.at - first.at <= 16_000, `${beat.at - first.at} ms between comments`);
+  const anonymous = await open("", null);
+  assert.equal(anonymous.status, 401);
+  const viewerKey = (await relay.api("POST", "/keys", { name: "watcher", role: "viewer" })).json.key;
+  const viewer = await open("", viewerKey);
+  assert.equal(viewer.status, 200, "a viewer may watch");
+  const bad = await open("?endpoint_id=nope");
+  assert.equal(bad.status, 400);
+});
