@@ -4,7 +4,8 @@
 // dead event and five at once from the Dead letters page, pause, resume,
 // rotate and close an open circuit from an endpoint's card, set up and run a
 // catch-up from Stripe's events API, set alert channels and rules on the
-// Alerts page, and a viewer key that sees no replay button
+// Alerts page, follow the live stream (and poll while it is down), and a
+// viewer key that sees no replay button
 // (and whose replay the API refuses). Each test saves a
 // screenshot under test-output/dashboard/.
 import { it, before, after } from "node:test";
@@ -413,4 +414,33 @@ it("a viewer key sees no replay button, the API refuses its replay, and a revoke
   assert.match(await viewer.textContent("#signin-message"), /refused your key/);
   await screenshot(viewer, "08-signed-out-after-revoke");
   await viewer.close();
+});
+
+it("follows the live stream: the chip says Live, the events list updates without polling, and a dropped stream falls back to polling", async () => {
+  const ep = await relay.createEndpoint({ name: "live list", provider: "none", destination_url: dest.route("/live-list") });
+  await open(page, `/events?endpoint_id=${ep.id}`);
+  await page.waitForSelector("#live-state[data-state=live]");
+  assert.equal(await page.textContent("#live-state"), "Live");
+  const listCalls = [];
+  const onRequest = (r) => { if (new URL(r.url()).pathname === "/api/v1/events") listCalls.push(Date.now()); };
+  page.on("request", onRequest);
+  await page.waitForTimeout(5_000);
+  assert.equal(listCalls.length, 0, "no polling while the stream is live (it polls every 4 s otherwise)");
+
+  const ack = await relay.ingest(ep.id, JSON.stringify({ type: "live.shown" }), { "content-type": "application/json" });
+  await page.waitForSelector(`tr[data-id="${ack.json.id}"][data-status="delivered"]`, { timeout: 10_000 });
+  assert.ok(listCalls.length >= 1, "the stream's changes reloaded the list");
+  await screenshot(page, "13-live-events");
+
+  // The relay goes away: the chip says so and the page polls; it comes back live.
+  const port = relay.port;
+  await relay.stop();
+  await page.waitForSelector("#live-state[data-state=reconnecting]", { timeout: 20_000 });
+  assert.match(await page.textContent("#live-state"), /Reconnecting/);
+  await screenshot(page, "13-live-reconnecting");
+  await relay.boot({ port });
+  await page.waitForSelector("#live-state[data-state=live]", { timeout: 30_000 });
+  page.off("request", onRequest);
+  const after = await relay.ingest(ep.id, "after the restart");
+  await page.waitForSelector(`tr[data-id="${after.json.id}"]`, { timeout: 10_000 });
 });

@@ -1,9 +1,11 @@
 // The dashboard's shell: sign-in, the hash router (`#/events/evt_…`, so the
 // Worker needs no fallback route), the navigation, and each page's lifetime
-// (its timers stop when another page opens or the tab is hidden).
+// (its timers stop when another page opens or the tab is hidden), and the live
+// stream's chip.
 import { api, session, onUnauthorized, can } from "./api.js";
 import { $, h, fill, failure } from "./dom.js";
 import { parseHash } from "./nav.js";
+import * as live from "./live.js";
 import * as overview from "./views/overview.js";
 import * as endpoints from "./views/endpoints.js";
 import * as endpointForm from "./views/endpoint_form.js";
@@ -64,11 +66,14 @@ async function route({ focus = true } = {}) {
     query,
     alive: () => state.gen === gen,
     onCleanup: (fn) => page.cleanups.push(fn),
-    /** Runs `fn` every `ms` while this page is open and the tab visible. */
-    every(ms, fn) {
+    /**
+     * Runs `fn` every `ms` while this page is open and the tab visible; with
+     * `unlessLive`, only while the live stream is down (it refreshes instead).
+     */
+    every(ms, fn, { unlessLive = false } = {}) {
       let busy = false;
       const tick = async () => {
-        if (busy || document.hidden || state.gen !== gen) return;
+        if (busy || document.hidden || state.gen !== gen || (unlessLive && live.isLive())) return;
         busy = true;
         try { await fn(); } catch (err) { console.warn(err); } finally { busy = false; }
       };
@@ -76,6 +81,33 @@ async function route({ focus = true } = {}) {
       const onVisible = () => { if (!document.hidden) tick(); };
       document.addEventListener("visibilitychange", onVisible);
       page.cleanups.push(() => { clearInterval(id); document.removeEventListener("visibilitychange", onVisible); });
+    },
+    /**
+     * Calls `fn(changes)` shortly after the live stream reports changes that
+     * `wants` (all by default), batched over `delayMs`; and `fn([])` when the
+     * stream comes back, to catch up on what it missed while down.
+     */
+    onLive(fn, { wants = () => true, delayMs = 250 } = {}) {
+      let pending = [];
+      let timer = null;
+      const flush = async () => {
+        timer = null;
+        const batch = pending;
+        pending = [];
+        if (state.gen !== gen) return;
+        try { await fn(batch); } catch (err) { console.warn(err); }
+      };
+      const offChange = live.onChange((change) => {
+        if (!wants(change)) return;
+        pending.push(change);
+        timer ??= setTimeout(flush, delayMs);
+      });
+      let was = null;
+      const offState = live.onState((now) => {
+        if (now === "live" && was === "reconnecting") timer ??= setTimeout(flush, 0);
+        was = now;
+      });
+      page.cleanups.push(() => { offChange(); offState(); clearTimeout(timer); });
     },
   };
   try {
@@ -88,6 +120,7 @@ async function route({ focus = true } = {}) {
 
 function showSignIn(message) {
   stopPage();
+  live.stop();
   state.who = null;
   $("#shell").hidden = true;
   $("#signin").hidden = false;
@@ -107,8 +140,18 @@ function showShell(who) {
   fill($("#who"), label);
   $("#who").dataset.role = who.role;
   for (const a of document.querySelectorAll("#nav [data-role]")) a.hidden = !can(who.role, "keys");
+  live.start();
   route();
 }
+
+/** The top bar's chip: whether pages follow the live stream or poll. */
+live.onState((now) => {
+  const chip = $("#live-state");
+  chip.dataset.state = now;
+  chip.hidden = now === "off";
+  fill(chip, h("span.dot", { "aria-hidden": "true" }), now === "live" ? "Live" : now === "connecting" ? "Connecting…" : "Reconnecting (polling)");
+  chip.title = now === "live" ? "Pages update as events change" : "The live stream is down; pages refresh every few seconds";
+});
 
 async function signIn(key) {
   const who = await api.whoami(key);

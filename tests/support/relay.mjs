@@ -110,8 +110,9 @@ export class Relay {
   }
 
   /** Starts (or restarts) wrangler dev on the same state directory. */
-  async boot() {
-    this.port = await freePort();
+  /** Starts wrangler dev on a free port, or on `port` (a restart the dashboard reconnects to). */
+  async boot({ port } = {}) {
+    this.port = port ?? await freePort();
     this.url = `http://127.0.0.1:${this.port}`;
     const inspector = await freePort();
     mkdirSync(OUTPUT_DIR, { recursive: true });

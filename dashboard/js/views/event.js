@@ -97,8 +97,9 @@ export async function render(ctx) {
   draw(ev);
   fill(headers, headerTable(ev.headers));
   loadPayload(ev, payload).catch((err) => { if (err.status !== 401) fill(payload, failure(err)); });
-  ctx.every(2_000, async () => { if (IN_FLIGHT.has(ev.status)) await refresh(); });
-  ctx.every(15_000, refresh);
+  ctx.onLive(refresh, { wants: (change) => change.id === id });
+  ctx.every(2_000, async () => { if (IN_FLIGHT.has(ev.status)) await refresh(); }, { unlessLive: true });
+  ctx.every(15_000, refresh, { unlessLive: true });
 }
 
 function fact(label, value) {

@@ -1,7 +1,8 @@
 // Events, newest first: filter by endpoint, status, event type and time; search
 // by event id, provider delivery id or a search field value (the box says
 // which fields); cursor pagination. The first page
-// refreshes itself every few seconds while open (rows are replaced in place).
+// follows the live stream while open, or polls every few seconds while the
+// stream is down (rows are replaced in place).
 import { api, endpoints as loadEndpoints } from "../api.js";
 import { h, fill, num, time, ago, status, failure } from "../dom.js";
 import { link, setQuery } from "../nav.js";
@@ -53,7 +54,7 @@ export async function render(ctx) {
   if (q.event_type || q.since || q.until) form.classList.add("show-extra");
 
   const live = h("input", { type: "checkbox", id: "live", checked: true });
-  const liveLabel = h("label.live", { for: "live" }, live, h("span.dot.ok", { "aria-hidden": "true" }), " Live");
+  const liveLabel = h("label.live", { for: "live" }, live, " Follow changes");
   const summary = h("p.small.muted.summary", " ");
   const tbody = h("tbody");
   const table = h("table.events", { "data-testid": "events-table" },
@@ -131,5 +132,9 @@ export async function render(ctx) {
   }
 
   await load();
-  ctx.every(4_000, async () => { if (live.checked && pageIndex === 0) await load(); });
+  // The first page follows the live stream (and polls while it is down).
+  const following = () => live.checked && pageIndex === 0;
+  const shown = (change) => !form.elements.endpoint_id.value || change.endpoint_id === form.elements.endpoint_id.value;
+  ctx.onLive(load, { wants: (change) => following() && shown(change) });
+  ctx.every(4_000, async () => { if (following()) await load(); }, { unlessLive: true });
 }

@@ -104,7 +104,8 @@ export async function render(ctx) {
   }
 
   await Promise.all([loadHealth(), loadRefusals().catch(() => {}), loadChart()]);
-  ctx.every(10_000, loadHealth);
+  ctx.onLive(loadHealth, { delayMs: 1_000 });
+  ctx.every(10_000, loadHealth, { unlessLive: true });
   ctx.every(30_000, () => Promise.all([loadChart(), loadRefusals()]));
 }
 
