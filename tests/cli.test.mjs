@@ -3,6 +3,7 @@
 // while the CLI is stopped; the app's failures retried; replay reaches the CLI;
 // a CLI killed mid-forward loses nothing; a wrong key exits with a clear error;
 // a pull key scoped to the destination is enough, a viewer key is refused.
+// `hookrelay tail` follows the live stream.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -186,5 +187,33 @@ describe("hookrelay listen", () => {
       await cli.exited;
     }
     await assertConservation(relay, ep.id, { received: 1, delivered: 1 });
+  });
+});
+
+describe("hookrelay tail", () => {
+  it("follows the live stream: each status change after it starts, of this endpoint only", async () => {
+    const ep = await relay.createEndpoint({ name: "tailed", provider: "none", destination_url: app.route("/tailed") });
+    const other = await relay.createEndpoint({ name: "not tailed", provider: "none", destination_url: app.route("/not-tailed") });
+    const before = (await relay.ingest(ep.id, "before tail")).json.id;
+    await relay.waitForEvent(before, (e) => e.status === "delivered");
+    const cli = runCli(["tail", ep.id, "--json"]);
+    try {
+      await waitUntil("tail started", async () => /watching new events/.test(cli.stderr()));
+      await sleep(1_000);
+      const id = (await relay.ingest(ep.id, JSON.stringify({ type: "tailed.one" }), { "content-type": "application/json" })).json.id;
+      const elsewhere = (await relay.ingest(other.id, "elsewhere")).json.id;
+      await waitUntil("received and delivered printed", async () =>
+        cli.lines.some((l) => l.id === id && l.status === "delivered"));
+      const mine = cli.lines.filter((l) => l.id === id);
+      assert.deepEqual(mine.map((l) => l.status), ["received", "delivering", "delivered"]);
+      assert.equal(mine[0].event_type, "tailed.one");
+      assert.equal(mine[2].attempt, 1);
+      assert.equal(cli.lines.some((l) => l.id === before), false, "only what happens after it starts");
+      assert.match(cli.stderr(), /watching new events of/);
+      assert.equal(cli.lines.some((l) => l.id === elsewhere), false, "only this endpoint's events");
+    } finally {
+      cli.proc.kill("SIGINT");
+      await cli.exited;
+    }
   });
 });

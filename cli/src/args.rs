@@ -42,7 +42,7 @@ pub enum Command {
         #[command(subcommand)]
         command: EndpointsCommand,
     },
-    /// Print an endpoint's new events as they arrive, oldest first
+    /// Print each status change of an endpoint's events as it happens (the live stream)
     Tail(TailArgs),
 }
 

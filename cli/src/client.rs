@@ -5,20 +5,66 @@
 use crate::config::Credentials;
 use crate::error::{describe_cause, CliError};
 use crate::model::{AttemptAnswer, AttemptReport, LeasedEvent, Page, PullRequest};
+use crate::sse::{Message, SseBuffer};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::VecDeque;
 use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// A pull may be held open for `wait_s`; this much more covers the trip.
 const PULL_GRACE: Duration = Duration::from_secs(15);
+/// The live stream sends a comment every 15 s; this long without a byte means
+/// it is gone.
+const STREAM_SILENCE: Duration = Duration::from_secs(40);
 
 pub struct RelayClient {
     http: reqwest::Client,
+    /// For the live stream: no overall timeout (it stays open), a read timeout instead.
+    stream_http: reqwest::Client,
     creds: Credentials,
+}
+
+/// An open `GET /api/v1/stream`, read message by message.
+pub struct EventStream {
+    response: reqwest::Response,
+    buffer: SseBuffer,
+    ready: VecDeque<Message>,
+    url: String,
+}
+
+impl EventStream {
+    /// The next message; `Ok(None)` when the relay ended the stream. A read
+    /// that fails (or waits longer than [`STREAM_SILENCE`]) is `Unreachable`.
+    pub async fn next(&mut self) -> Result<Option<Message>, CliError> {
+        loop {
+            if let Some(message) = self.ready.pop_front() {
+                return Ok(Some(message));
+            }
+            let chunk = self
+                .response
+                .chunk()
+                .await
+                .map_err(|e| CliError::Unreachable {
+                    url: self.url.clone(),
+                    reason: if e.is_timeout() {
+                        format!(
+                            "the live stream was silent for {} s",
+                            STREAM_SILENCE.as_secs()
+                        )
+                    } else {
+                        describe_cause(&e)
+                    },
+                })?;
+            match chunk {
+                Some(bytes) => self.ready.extend(self.buffer.push(&bytes)),
+                None => return Ok(None),
+            }
+        }
+    }
 }
 
 /// Filters of `GET /api/v1/events`; empty ones are left out of the query.
@@ -38,7 +84,53 @@ impl RelayClient {
             .timeout(CALL_TIMEOUT)
             .build()
             .map_err(|e| CliError::Other(format!("HTTP client: {e}")))?;
-        Ok(RelayClient { http, creds })
+        let stream_http = reqwest::Client::builder()
+            .user_agent(concat!("hookrelay-cli/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(STREAM_SILENCE)
+            .build()
+            .map_err(|e| CliError::Other(format!("HTTP client: {e}")))?;
+        Ok(RelayClient {
+            http,
+            stream_http,
+            creds,
+        })
+    }
+
+    /// Opens the live stream of one endpoint's event status changes.
+    pub async fn open_stream(&self, endpoint: &str) -> Result<EventStream, CliError> {
+        let url = api_url(
+            &self.creds.url,
+            &["stream"],
+            &[("endpoint_id", Some(endpoint))],
+        )?;
+        let unreachable = |e: reqwest::Error| CliError::Unreachable {
+            url: url.to_string(),
+            reason: describe_cause(&e),
+        };
+        let response = self
+            .stream_http
+            .get(url.clone())
+            .bearer_auth(&self.creds.key)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let text = response.text().await.unwrap_or_default();
+            return Err(answer_error(
+                status,
+                &text,
+                &self.creds.url,
+                "the live stream",
+            ));
+        }
+        Ok(EventStream {
+            response,
+            buffer: SseBuffer::default(),
+            ready: VecDeque::new(),
+            url: url.to_string(),
+        })
     }
 
     pub fn base_url(&self) -> &str {

@@ -13,6 +13,7 @@ mod forward;
 mod model;
 mod output;
 mod reconnect;
+mod sse;
 mod stop;
 
 use clap::Parser;
