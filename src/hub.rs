@@ -8,10 +8,12 @@
 //! once. An open stream costs no D1 query at all: it is fed by what the
 //! relay does, and sent a comment every [`HEARTBEAT_S`] seconds when idle.
 //!
-//! Streamed: `received` (ingest and catch-up), and `delivering`, `retrying`,
-//! `delivered` and `dead` of push deliveries (the queue, the sweeper, circuit
-//! probes). Not streamed yet: pull leases and their reports, replays (back to
-//! `received`), and the deaths the sweeper and a route's deletion decide.
+//! Streamed: `received` (ingest, catch-up, a replay of one event), and
+//! `delivering`, `retrying`, `delivered` and `dead` of push deliveries (the
+//! queue, the sweeper, circuit probes) and of pull leases and their reports.
+//! Not streamed yet: bulk replays, and what the sweeper changes in bulk
+//! (expired leases released, deaths by a route's deletion or the dead-letter
+//! queue).
 //! Telling the hub is best effort: a failure is logged and the event goes on.
 
 use crate::live::{heartbeat, Change, HEARTBEAT_S};

@@ -1,7 +1,8 @@
 // The live stream on workerd: `GET /api/v1/stream` is fanned out by the live
 // hub (a Durable Object); a stream opened before an ingest sees the event
-// `received`, `delivering` and `delivered`, a stream of one endpoint sees only
-// its events, an idle stream gets a comment every 15 s, and it needs a key.
+// `received`, `delivering` and `delivered` (pushed, or leased and reported by a
+// pull client; a replay is `received` again), a stream of one endpoint sees
+// only its events, an idle stream gets a comment every 15 s, and it needs a key.
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Relay, ADMIN_TOKEN } from "./support/relay.mjs";
@@ -77,6 +78,27 @@ it("a failing delivery streams retrying, then dead", async () => {
   const dead = await s.next((m) => m.data.id === id && m.data.status === "dead");
   assert.equal(dead.data.attempt, 2);
   assert.deepEqual(statusesOf(s, id), ["received", "delivering", "retrying", "delivering", "dead"]);
+});
+
+it("pull leases and reports, and a replay, are streamed too", async () => {
+  const ep = await relay.createEndpoint({ name: "pulled", provider: "none", destination_type: "pull" });
+  const s = await open(`?endpoint_id=${ep.id}`);
+  await s.next(() => true, { comment: true });
+  const id = (await relay.ingest(ep.id, "pull me")).json.id;
+  await s.next((m) => m.data.id === id && m.data.status === "received");
+  const lease = await relay.api("POST", `/pull/${ep.id}`, { max: 1 });
+  assert.equal(lease.status, 200, lease.text);
+  const [leased] = lease.json.data;
+  assert.equal(leased.id, id);
+  const report = await relay.api("POST", `/events/${id}/attempts`, { lease_token: leased.lease_token, status_code: 200, duration_ms: 5 });
+  assert.equal(report.status, 200, report.text);
+  await s.next((m) => m.data.id === id && m.data.status === "delivered");
+  assert.deepEqual(statusesOf(s, id), ["received", "delivering", "delivered"]);
+
+  const replay = await relay.api("POST", `/events/${id}/replay`);
+  assert.equal(replay.status, 202, replay.text);
+  await s.next((m) => m.data.id === id && m.data.status === "received" && m.data.attempt === 1);
+  assert.deepEqual(statusesOf(s, id), ["received", "delivering", "delivered", "received"]);
 });
 
 it("an idle stream gets a comment at least every 15 s, and a stream needs a key", async () => {

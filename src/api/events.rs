@@ -15,6 +15,8 @@ use crate::error::{json_response, ApiError};
 use crate::event_query;
 use crate::headers::HeaderList;
 use crate::history::{self, ArchivePage, ArchiveQuery, Archived};
+use crate::hub;
+use crate::live::Change;
 use crate::model::{parse_route_id, EndpointId, EventId, IngestSource, Status};
 use crate::relay::{enqueue, enqueue_many, now_ms, Relay};
 use crate::store::archive::{self, ArchivedEvent};
@@ -197,10 +199,24 @@ pub async fn replay_one(relay: &Relay, raw_id: &str) -> Result<Response, ApiErro
         Err(e) => Err(e),
     };
     log_enqueue_failure(sent);
+    hub::publish(&relay.env, &[replayed(&row)]).await;
     Ok(json_response(
         202,
         &json!({ "id": row.id, "status": "received" }),
     )?)
+}
+
+/// A replayed event, as the live stream is told of it: `received` again.
+fn replayed(row: &EventRow) -> Change {
+    Change::new(
+        &row.id,
+        &row.endpoint_id,
+        &row.route_id,
+        Status::Received.as_str(),
+        row.event_type.as_deref(),
+        row.attempt_count as u32,
+        now_ms(),
+    )
 }
 
 /// Replays an archived event: back into D1 as `received` (its attempts and
@@ -219,6 +235,7 @@ async fn replay_archived(relay: &Relay, a: Archived) -> Result<Response, ApiErro
         Err(e) => Err(e),
     };
     log_enqueue_failure(sent);
+    hub::publish(&relay.env, &[replayed(&a.record.event)]).await;
     Ok(json_response(
         202,
         &json!({ "id": id, "status": "received" }),

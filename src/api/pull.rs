@@ -18,7 +18,9 @@ use crate::deliver::{
 };
 use crate::error::{json_response, ApiError};
 use crate::event_query::validate_event_types;
-use crate::model::{DestinationType, Endpoint, EndpointId, EventId, RouteId};
+use crate::hub;
+use crate::live::Change;
+use crate::model::{DestinationType, Endpoint, EndpointId, EventId, RouteId, Status};
 use crate::outbound::{AttemptResult, SNIPPET_BYTES};
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::retry::{classify_status, OutcomeClass};
@@ -79,9 +81,20 @@ pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response
         Delay::from(Duration::from_millis(POLL_EVERY_MS)).await;
     };
     let mut data = Vec::with_capacity(claims.len());
+    let mut leased = Vec::with_capacity(claims.len());
     for claim in &claims {
         match outbound_for(relay, claim, &endpoint).await? {
-            Ok(o) => data.push(json!({
+            Ok(o) => {
+                leased.push(Change::new(
+                    &claim.id,
+                    &claim.endpoint_id,
+                    &claim.route_id,
+                    Status::Delivering.as_str(),
+                    o.event_type.as_deref(),
+                    o.number,
+                    now_ms(),
+                ));
+                data.push(json!({
                 "id": claim.id,
                 "endpoint_id": claim.endpoint_id,
                 "route_id": claim.route_id,
@@ -93,7 +106,8 @@ pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response
                 "content_type": o.content_type,
                 "headers": o.headers,
                 "body_base64": B64.encode(&o.body),
-            })),
+                }));
+            }
             Err(Unbuildable::Transform { number, reason }) => {
                 transform_failed(relay, claim, number, &reason).await?;
             }
@@ -102,6 +116,7 @@ pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response
             }
         }
     }
+    hub::publish(&relay.env, &leased).await;
     Ok(json_response(200, &json!({ "data": data }))?)
 }
 
@@ -155,6 +170,16 @@ pub async fn report(
     let event = events::get(&relay.db, id.as_str())
         .await?
         .ok_or_else(|| ApiError::not_found("event"))?;
+    let reported = Change::new(
+        &event.id,
+        &event.endpoint_id,
+        &event.route_id,
+        &event.status,
+        event.event_type.as_deref(),
+        number,
+        finished,
+    );
+    hub::publish(&relay.env, &[reported]).await;
     let retrying = event.status == "retrying";
     let body = json!({
         "id": event.id,
