@@ -28,7 +28,7 @@ function providerHint(p) {
 function catchUpFields(p, current) {
   if (!p?.catch_up) return [];
   const configured = current?.api === p.catch_up;
-  const keep = configured ? "Leave empty to keep the one set." : "";
+  const keep = configured ? "Leave empty to keep the configuration as it is; to change any field, enter it again." : "";
   const credential = p.catch_up === "stripe_events"
     ? field("catch_up_key", "Stripe API key", text("catch_up_key", "", { type: "password", autocomplete: "off" }),
       `A restricted key with Events: read is enough. ${keep}`)
