@@ -144,11 +144,7 @@ async fn ingest_page(
         .map(|e| key_for_delivery_id(&e.id))
         .collect();
     let created = page.events.iter().filter_map(|e| e.created_ms());
-    let window = created
-        .clone()
-        .min()
-        .zip(created.max())
-        .map(|(first, last)| (first - HOUR_MS, last + STRIPE_RETRY_SPAN_MS));
+    let window = arrival_window(created, STRIPE_RETRY_SPAN_MS);
     let held = held(relay, routes, &keys, window).await?;
     for (event, key) in page.events.iter().zip(&keys) {
         if held.contains(key) {
@@ -210,11 +206,7 @@ async fn github(
     let times = failed
         .iter()
         .filter_map(|d| crate::event_query::parse_instant(&d.delivered_at));
-    let window = times
-        .clone()
-        .min()
-        .zip(times.max())
-        .map(|(first, last)| (first - HOUR_MS, last + HOUR_MS));
+    let window = arrival_window(times, HOUR_MS);
     let held = held(relay, routes, &keys, window).await?;
     for (delivery, key) in failed.iter().zip(&keys) {
         if held.contains(key) {
@@ -228,6 +220,15 @@ async fn github(
     }
     progress.next = cursor;
     Ok(())
+}
+
+/// When the provider's events could have reached the relay: from an hour
+/// before the earliest of `sent_at` to `later_ms` after the latest (`None`
+/// when the provider said no time).
+fn arrival_window(sent_at: impl Iterator<Item = i64> + Clone, later_ms: i64) -> Option<(i64, i64)> {
+    let first = sent_at.clone().min()?;
+    let last = sent_at.max()?;
+    Some((first - HOUR_MS, last + later_ms))
 }
 
 /// Which of `keys` the relay holds: in D1, else in the archive objects of

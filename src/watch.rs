@@ -243,7 +243,7 @@ pub async fn rules(relay: &Relay, now: i64) -> Result<usize> {
 }
 
 /// The route a rule watches: its own, or its endpoint's first route.
-fn watched_route(rule: &Rule) -> &str {
+pub fn watched_route(rule: &Rule) -> &str {
     rule.spec
         .route_id
         .as_deref()

@@ -12,7 +12,7 @@ use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::alert_rules::{self, Rule};
 use crate::store::{alerts, endpoints};
 use crate::time::iso8601;
-use crate::watch::rule_alert;
+use crate::watch::{rule_alert, watched_route};
 use serde_json::{json, Value};
 use worker::{Request, Response, Url};
 
@@ -80,14 +80,7 @@ pub async fn delete(relay: &Relay, id: &str) -> Result<Response, ApiError> {
             .await?
             .into_iter()
             .map(|r| r.target)
-            .find(|t| {
-                t.route_id
-                    == rule
-                        .spec
-                        .route_id
-                        .as_deref()
-                        .unwrap_or(&rule.spec.endpoint_id)
-            });
+            .find(|t| t.route_id == watched_route(&rule));
         if let Some(target) = target {
             notify::send(relay, &rule_alert(&rule, target, rule.last_value, false)).await?;
         }
