@@ -418,11 +418,16 @@ it("a viewer key sees no replay button, the API refuses its replay, and a revoke
 
 it("follows the live stream: the chip says Live, the events list updates without polling, and a dropped stream falls back to polling", async () => {
   const ep = await relay.createEndpoint({ name: "live list", provider: "none", destination_url: dest.route("/live-list") });
+  // The stream is already open from earlier pages: wait for the page's own
+  // first load (it reads the endpoints before the list) before counting.
+  const isList = (r) => new URL(r.url()).pathname === "/api/v1/events";
+  const firstLoad = page.waitForResponse(isList);
   await open(page, `/events?endpoint_id=${ep.id}`);
+  await firstLoad;
   await page.waitForSelector("#live-state[data-state=live]");
   assert.equal(await page.textContent("#live-state"), "Live");
   const listCalls = [];
-  const onRequest = (r) => { if (new URL(r.url()).pathname === "/api/v1/events") listCalls.push(Date.now()); };
+  const onRequest = (r) => { if (isList(r)) listCalls.push(Date.now()); };
   page.on("request", onRequest);
   await page.waitForTimeout(5_000);
   assert.equal(listCalls.length, 0, "no polling while the stream is live (it polls every 4 s otherwise)");
