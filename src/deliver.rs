@@ -159,8 +159,11 @@ pub async fn handle_dead_letters(relay: &Relay, batch: &MessageBatch<DeliveryMes
                 console_log!(
                     "{}",
                     json!({"msg": "dead-lettered message", "event_id": msg.event_id,
-                           "marked_dead": marked})
+                           "marked_dead": marked.is_some()})
                 );
+                if let Some(dead) = marked {
+                    hub::publish(&relay.env, &[dead.change(now_ms())]).await;
+                }
                 message.ack()
             }
             Err(err) => {

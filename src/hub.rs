@@ -8,12 +8,12 @@
 //! once. An open stream costs no D1 query at all: it is fed by what the
 //! relay does, and sent a comment every [`HEARTBEAT_S`] seconds when idle.
 //!
-//! Streamed: `received` (ingest, catch-up, a replay of one event), and
+//! Streamed: `received` (ingest, catch-up, replays of one event or many, a
+//! filtered request a replay routes, a lease the sweeper releases), and
 //! `delivering`, `retrying`, `delivered` and `dead` of push deliveries (the
-//! queue, the sweeper, circuit probes) and of pull leases and their reports.
-//! Not streamed yet: bulk replays, and what the sweeper changes in bulk
-//! (expired leases released, deaths by a route's deletion or the dead-letter
-//! queue).
+//! queue, the sweeper, circuit probes) and of pull leases and their reports;
+//! `dead` by a route's deletion or the dead-letter queue too. A statement
+//! that moves many events returns them (`store::events::Changed`) to be told.
 //! Telling the hub is best effort: a failure is logged and the event goes on.
 
 use crate::live::{heartbeat, Change, HEARTBEAT_S};

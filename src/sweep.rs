@@ -24,8 +24,10 @@
 
 use crate::compact::{self, CompactionReport};
 use crate::deliver::{deliver_event, probe_route, Delivery};
+use crate::hub;
 use crate::relay::{enqueue_many, now_ms, Relay};
 use crate::retention::{self, RetentionReport};
+use crate::store::events::Changed;
 use crate::store::{endpoints, events, meta, rejections};
 use crate::watch;
 use futures::future::join_all;
@@ -67,6 +69,8 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
     let mut report = SweepReport::default();
     let released = release_expired_leases(relay, now, page, &budget).await?;
     report.leases_released = released.len();
+    hub::publish(&relay.env, &events::changes_at(&released, now_ms())).await;
+    let released: Vec<String> = released.into_iter().map(|r| r.id).collect();
     report.probes = probe_open_circuits(relay, now).await?;
     let due_before = now - s.sweep_grace_s as i64 * 1000;
     let (first_page, mut cursor) = events::due_for_sweep(&relay.db, due_before, None, page).await?;
@@ -158,18 +162,18 @@ impl Budget {
 }
 
 /// Returns expired leases to the waiting states, page after page while pages
-/// come back full and the budget lasts; their ids, oldest lease first.
+/// come back full and the budget lasts; the events, oldest lease first.
 async fn release_expired_leases(
     relay: &Relay,
     now: i64,
     page: u32,
     budget: &Budget,
-) -> Result<Vec<String>> {
+) -> Result<Vec<Changed>> {
     let mut released = Vec::new();
     loop {
-        let ids = events::release_expired_leases(&relay.db, now, page).await?;
-        let full = ids.len() == page as usize;
-        released.extend(ids);
+        let rows = events::release_expired_leases(&relay.db, now, page).await?;
+        let full = rows.len() == page as usize;
+        released.extend(rows);
         if !full || budget.spent(now_ms()) {
             return Ok(released);
         }

@@ -2,10 +2,12 @@
 // the dead-letter queue. Its consumer marks the event dead only when a
 // deliverer's lease on it expired mid-attempt (the mark of a message that keeps
 // crashing its consumer); an event nobody tried is left to the sweeper, which
-// delivers it. A dead one is recovered by replay once the consumer is fixed.
+// delivers it. A dead one is recovered by replay once the consumer is fixed;
+// the live stream hears of the death.
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Relay, sleep } from "./support/relay.mjs";
+import { Relay, ADMIN_TOKEN, sleep } from "./support/relay.mjs";
+import { openStream } from "./support/sse.mjs";
 import { startDestination } from "./support/destination.mjs";
 import { assertConservation } from "./support/checks.mjs";
 
@@ -58,10 +60,15 @@ it("a message whose deliverer's lease expired mid-attempt is marked dead with th
   await relay.api("POST", `/endpoints/${ep.id}/pause`, { reason: "keep the sweeper off" });
   const res = await relay.ingest(ep.id, "poison");
   assert.equal(res.status, 200);
+  const live = await openStream(`${relay.url}/api/v1/stream?endpoint_id=${ep.id}`, { authorization: `Bearer ${ADMIN_TOKEN}` });
+  await live.next(() => true, { comment: true });
   // A deliverer claimed it and died mid-attempt (as another isolate's write would land).
   await relay.d1(`UPDATE events SET status = 'delivering', lease_token = 'crashed', lease_until = ${Date.now() - 1000} WHERE id = '${res.json.id}'`);
   const dead = await relay.waitForEvent(res.json.id, (e) => e.status === "dead", { timeoutMs: 30_000 });
   assert.match(dead.dead_reason, /dead-lettered/);
+  const streamed = await live.next((m) => m.data.id === res.json.id && m.data.status === "dead");
+  assert.equal(streamed.data.attempt, 0, "the live stream hears of it");
+  live.close();
   assert.equal(dead.attempts.length, 0, "no attempt reached the destination");
   assert.equal(dest.to("/crashed").length, 0);
   await assertConservation(relay, ep.id, { received: 1, dead: 1, in_flight: 0 });

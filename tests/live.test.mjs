@@ -1,11 +1,12 @@
 // The live stream on workerd: `GET /api/v1/stream` is fanned out by the live
 // hub (a Durable Object); a stream opened before an ingest sees the event
 // `received`, `delivering` and `delivered` (pushed, or leased and reported by a
-// pull client; a replay is `received` again), a stream of one endpoint sees
+// pull client; a replay is `received` again; changes made in bulk are
+// streamed as well), a stream of one endpoint sees
 // only its events, an idle stream gets a comment every 15 s, and it needs a key.
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Relay, ADMIN_TOKEN } from "./support/relay.mjs";
+import { Relay, ADMIN_TOKEN, sleep } from "./support/relay.mjs";
 import { startDestination, sequence } from "./support/destination.mjs";
 import { openStream } from "./support/sse.mjs";
 
@@ -99,6 +100,63 @@ it("pull leases and reports, and a replay, are streamed too", async () => {
   assert.equal(replay.status, 202, replay.text);
   await s.next((m) => m.data.id === id && m.data.status === "received" && m.data.attempt === 1);
   assert.deepEqual(statusesOf(s, id), ["received", "delivering", "delivered", "received"]);
+});
+
+it("changes made in bulk are streamed too: a bulk replay, a filtered replay, a lease the sweeper releases, a route's deletion", async () => {
+  const ep = await relay.createEndpoint({
+    name: "bulk", provider: "none", destination_url: dest.route("/bulk", sequence(500, 500, 200)),
+    retry: { schedule_s: [1], max_attempts: 1 },
+  });
+  assert.equal((await relay.api("PATCH", `/routes/${ep.id}`, { event_types: ["order.*"] })).status, 200);
+  const s = await open(`?endpoint_id=${ep.id}`);
+  await s.next(() => true, { comment: true });
+  const json = { "content-type": "application/json" };
+  const ids = [];
+  for (const n of [1, 2]) ids.push((await relay.ingest(ep.id, JSON.stringify({ type: "order.paid", n }), json)).json.id);
+  for (const id of ids) await s.next((m) => m.data.id === id && m.data.status === "dead");
+
+  // Bulk replay: each dead event is `received` again, with its attempt count.
+  const replay = await relay.api("POST", "/replay", { status: "dead", endpoint_id: ep.id });
+  assert.equal(replay.status, 202, replay.text);
+  assert.equal(replay.json.replayed, 2);
+  for (const id of ids) {
+    const again = await s.next((m) => m.data.id === id && m.data.status === "received" && m.data.attempt === 1);
+    assert.equal(again.data.event_type, "order.paid", "the bulk change carries the ingest's event type");
+    assert.equal(again.data.route_id, ep.id);
+    await s.next((m) => m.data.id === id && m.data.status === "delivered");
+  }
+
+  // Filtered replay: the ingest no route took becomes an event, `received`.
+  const filtered = await relay.ingest(ep.id, JSON.stringify({ type: "refund.created" }), json);
+  assert.equal(filtered.json.status, "filtered", filtered.text);
+  assert.equal((await relay.api("PATCH", `/routes/${ep.id}`, { event_types: ["order.*", "refund.*"] })).status, 200);
+  const routed = await relay.api("POST", "/replay", { status: "filtered", endpoint_id: ep.id });
+  assert.deepEqual(routed.json, { replayed: 1, remaining: 0 });
+  const fromFilter = await s.next((m) => m.data.status === "received" && m.data.event_type === "refund.created");
+  assert.equal(fromFilter.data.attempt, 0);
+  await s.next((m) => m.data.id === fromFilter.data.id && m.data.status === "delivered");
+
+  // A pull route's lease expires: the sweeper gives the event back, `received`.
+  const pulled = await relay.api("POST", `/endpoints/${ep.id}/routes`, { name: "pulled", destination_type: "pull" });
+  assert.equal(pulled.status, 201, pulled.text);
+  const shipped = await relay.ingest(ep.id, JSON.stringify({ type: "order.shipped" }), json);
+  assert.equal(shipped.json.events.length, 2, "the endpoint's own route and the pull route");
+  const lease = await relay.api("POST", `/pull/${pulled.json.id}`, { max: 1, lease_s: 2 });
+  assert.equal(lease.json.data.length, 1, lease.text);
+  const leasedId = lease.json.data[0].id;
+  assert.ok(shipped.json.events.includes(leasedId));
+  await s.next((m) => m.data.id === leasedId && m.data.status === "delivering");
+  await sleep(2_500);
+  await relay.fireCron();
+  const released = await s.next((m) => m.data.id === leasedId && m.data.status === "received");
+  assert.equal(released.data.route_id, pulled.json.id);
+  assert.equal(released.data.event_type, "order.shipped");
+
+  // The route is deleted: its waiting event ends `dead`.
+  assert.equal((await relay.api("DELETE", `/routes/${pulled.json.id}`)).status, 204);
+  const ended = await s.next((m) => m.data.id === leasedId && m.data.status === "dead");
+  assert.equal(ended.data.route_id, pulled.json.id);
+  assert.deepEqual(statusesOf(s, leasedId), ["received", "delivering", "received", "dead"]);
 });
 
 it("an idle stream gets a comment at least every 15 s, and a stream needs a key", async () => {

@@ -12,6 +12,7 @@ use crate::catch_up::CatchUp;
 use crate::deliver::drain;
 use crate::destination::check_destination;
 use crate::error::{json_response, ApiError};
+use crate::hub;
 use crate::model::{
     rotate_secrets, CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, RouteId,
     Secret,
@@ -203,9 +204,10 @@ pub async fn update(
 
 pub async fn delete(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
     let id = parse_id(raw_id)?;
-    let deleted = endpoints::soft_delete(&relay.db, &id, now_ms()).await?;
+    let deletion = endpoints::soft_delete(&relay.db, &id, now_ms()).await?;
     endpoint_cache::invalidate(&id);
-    if !deleted {
+    hub::publish(&relay.env, &events::changes_at(&deletion.ended, now_ms())).await;
+    if !deletion.deleted {
         return Err(ApiError::not_found("endpoint"));
     }
     Ok(Response::empty()?.with_status(204))

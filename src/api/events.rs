@@ -286,12 +286,14 @@ pub async fn replay_bulk(relay: &Relay, req: worker::Request) -> Result<Response
         .clamp(1, MAX_BULK_REPLAY);
     let endpoint = endpoint_id.as_ref().map(EndpointId::as_str);
     let route = route_id.as_deref();
-    let ids = events::replay_dead(&relay.db, endpoint, route, limit, now_ms()).await?;
+    let replayed = events::replay_dead(&relay.db, endpoint, route, limit, now_ms()).await?;
+    let ids: Vec<String> = replayed.iter().map(|r| r.id.clone()).collect();
     let sent = match relay.queue() {
         Ok(q) => enqueue_many(&q, relay.path(), &ids).await,
         Err(e) => Err(e),
     };
     log_enqueue_failure(sent);
+    hub::publish(&relay.env, &events::changes_at(&replayed, now_ms())).await;
     let remaining = match route {
         Some(route) => events::route_counts(&relay.db, route).await?.dead as i64,
         None => events::counts(&relay.db, endpoint).await?.dead as i64,

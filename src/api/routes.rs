@@ -12,8 +12,11 @@ use crate::envelope;
 use crate::error::{json_response, ApiError};
 use crate::filter::{FilterInput, RouteSelector};
 use crate::headers::HeaderList;
+use crate::hub;
+use crate::live::Change;
 use crate::model::{
     parse_route_id, DestinationType, EndpointId, EndpointState, EventId, IngestId, Route, RouteId,
+    Status,
 };
 use crate::relay::{enqueue_many, now_ms, random_bytes, Relay};
 use crate::store::{bodies, endpoint_cache, endpoints, events, ingests};
@@ -166,9 +169,10 @@ pub async fn delete(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
             "an endpoint's first route is the endpoint itself: delete the endpoint instead",
         ));
     }
-    let deleted = endpoints::soft_delete_route(&relay.db, &route.id, now_ms()).await?;
+    let deletion = endpoints::soft_delete_route(&relay.db, &route.id, now_ms()).await?;
     endpoint_cache::invalidate(&route.target.id);
-    if !deleted {
+    hub::publish(&relay.env, &events::changes_at(&deletion.ended, now_ms())).await;
+    if !deletion.deleted {
         return Err(ApiError::not_found("route"));
     }
     Ok(Response::empty()?.with_status(204))
@@ -444,6 +448,7 @@ pub async fn replay_filtered(
     let bucket = relay.bodies()?;
     let mut routed = 0;
     let mut pushed = Vec::new();
+    let mut received = Vec::new();
     for ingest in ingests::filtered(&relay.db, endpoint_id.as_str(), limit).await? {
         let Some(body) = bodies::get(&bucket, &ingest.body_key).await? else {
             continue;
@@ -477,6 +482,17 @@ pub async fn replay_filtered(
             .collect();
         if ingests::route_filtered(&relay.db, &ingest, &events, now).await? {
             routed += 1;
+            received.extend(accepting.iter().zip(&ids).map(|(route, id)| {
+                Change::new(
+                    id.as_str(),
+                    &ingest.endpoint_id,
+                    &route.id,
+                    Status::Received.as_str(),
+                    ingest.event_type.as_deref(),
+                    0,
+                    now,
+                )
+            }));
             pushed.extend(
                 accepting
                     .iter()
@@ -498,6 +514,7 @@ pub async fn replay_filtered(
             );
         }
     }
+    hub::publish(&relay.env, &received).await;
     let remaining = ingests::count_filtered(&relay.db, endpoint_id.as_str()).await?;
     Ok((routed, remaining))
 }

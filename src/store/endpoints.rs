@@ -5,7 +5,7 @@
 //! route) or an extra route of one (`rt_` id, `source_id` = the endpoint).
 //! Both are delivery targets, so the claim's gates read either alike.
 
-use super::events::{self, Deleted};
+use super::events::{self, Changed, Deleted};
 use super::{bind, changes, int, opt_int, opt_text, text, Db, Stmt};
 use crate::model::{
     CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, Route, Secret,
@@ -365,10 +365,26 @@ pub async fn get_route(db: &Db, route_id: &str) -> Result<Option<(Route, Endpoin
     row.map(Row::into_route).transpose()
 }
 
+/// What deleting an endpoint or a route did.
+pub struct Deletion {
+    /// `false`: it was already deleted, or never existed.
+    pub deleted: bool,
+    /// The waiting events it ended dead.
+    pub ended: Vec<Changed>,
+}
+
+/// The events the batch's second statement ([`events::end_events_of_deleted`]) ended.
+fn ended(results: &[worker::D1Result]) -> Result<Vec<Changed>> {
+    match results.get(1) {
+        Some(r) => r.results(),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Deletes the endpoint and, with it, its routes; their waiting events end
 /// dead ("the route was deleted") in the same batch, so none waits forever
 /// behind a row nobody can resume, probe or lease any more.
-pub async fn soft_delete(db: &Db, id: &EndpointId, now_ms: i64) -> Result<bool> {
+pub async fn soft_delete(db: &Db, id: &EndpointId, now_ms: i64) -> Result<Deletion> {
     let delete = bind(
         db.prepare(
             "UPDATE endpoints SET deleted_at = ?2, updated_at = ?2 \
@@ -383,12 +399,15 @@ pub async fn soft_delete(db: &Db, id: &EndpointId, now_ms: i64) -> Result<bool> 
         Some(r) => r.results()?,
         None => Vec::new(),
     };
-    Ok(rows.iter().any(|r| r.id == id.as_str()))
+    Ok(Deletion {
+        deleted: rows.iter().any(|r| r.id == id.as_str()),
+        ended: ended(&results)?,
+    })
 }
 
 /// Deletes an extra route (never an endpoint's first route), and ends its
 /// waiting events as [`soft_delete`] does.
-pub async fn soft_delete_route(db: &Db, route_id: &str, now_ms: i64) -> Result<bool> {
+pub async fn soft_delete_route(db: &Db, route_id: &str, now_ms: i64) -> Result<Deletion> {
     let delete = bind(
         db.prepare(
             "UPDATE endpoints SET deleted_at = ?2, updated_at = ?2 \
@@ -398,10 +417,14 @@ pub async fn soft_delete_route(db: &Db, route_id: &str, now_ms: i64) -> Result<b
     )?;
     let end = events::end_events_of_deleted(db, Deleted::Route(route_id), now_ms)?;
     let results = db.batch(vec![delete, end]).await?;
-    match results.first() {
-        Some(r) => Ok(changes(r)? > 0),
-        None => Ok(false),
-    }
+    let deleted = match results.first() {
+        Some(r) => changes(r)? > 0,
+        None => false,
+    };
+    Ok(Deletion {
+        deleted,
+        ended: ended(&results)?,
+    })
 }
 
 /// Holds deliveries (ingest continues). `false` if already paused or missing.

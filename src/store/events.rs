@@ -11,6 +11,7 @@ use super::ingests::IngestRow;
 use super::rollups;
 use super::{bind, changes, int, opt_int, opt_text, text, Conditions, Db, Stmt};
 use crate::event_query::{EventTypeFilter, Lookup};
+use crate::live::Change;
 use crate::model::{EventId, Status};
 use crate::retry::OutcomeClass;
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,45 @@ use worker::Result;
 
 /// The timeout assumed for a lease when the endpoint row is gone.
 const FALLBACK_TIMEOUT_MS: i64 = 15_000;
+
+/// What a statement that moves many events returns for each (`RETURNING`
+/// [`CHANGED`]), so the live stream hears of changes made in bulk too.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Changed {
+    pub id: String,
+    pub endpoint_id: String,
+    pub route_id: String,
+    /// The status the statement set.
+    pub status: String,
+    pub attempt_count: f64,
+    pub event_type: Option<String>,
+}
+
+impl Changed {
+    /// The change as the live stream says it, made at `at_ms`.
+    pub fn change(&self, at_ms: i64) -> Change {
+        Change::new(
+            &self.id,
+            &self.endpoint_id,
+            &self.route_id,
+            &self.status,
+            self.event_type.as_deref(),
+            self.attempt_count as u32,
+            at_ms,
+        )
+    }
+}
+
+/// The changes of many [`Changed`] rows, made at `at_ms`.
+pub fn changes_at(rows: &[Changed], at_ms: i64) -> Vec<Change> {
+    rows.iter().map(|r| r.change(at_ms)).collect()
+}
+
+/// The `RETURNING` clause of [`Changed`]: the event type is read from the
+/// event's ingest by its primary key, one lookup per row returned (a
+/// correlated subquery is the one way `RETURNING` reaches another table).
+pub(crate) const CHANGED: &str = "RETURNING id, endpoint_id, route_id, status, attempt_count, \
+       (SELECT i.event_type FROM ingests i WHERE i.id = events.ingest_id) AS event_type";
 
 /// An event this deliverer now holds until `lease_until`.
 #[derive(Debug, Clone, Deserialize)]
@@ -256,16 +296,18 @@ pub async fn release_to_slot(db: &Db, claim: &Claim, slot_at: i64, now_ms: i64) 
 /// sweeper delivers them, a probe takes them through an open circuit, a resume
 /// drains them, a pull client leases them. A deliverer still running behind an
 /// expired lease can no longer record anything (its token is gone).
-pub async fn release_expired_leases(db: &Db, now_ms: i64, limit: u32) -> Result<Vec<String>> {
+pub async fn release_expired_leases(db: &Db, now_ms: i64, limit: u32) -> Result<Vec<Changed>> {
     bind(
-        db.prepare(RELEASE_EXPIRED_LEASES),
+        db.prepare(format!("{RELEASE_EXPIRED_LEASES} {CHANGED}")),
         &[int(now_ms), int(i64::from(limit))],
     )?
-    .ids()
-    .await
+    .all()
+    .await?
+    .results()
 }
 
 /// The statement of [`release_expired_leases`]: ?1 = now, ?2 = the limit.
+/// (Its `RETURNING` [`CHANGED`] is added where it runs.)
 /// Driven from the routes (the small control table; rows are never deleted,
 /// so every event has its route's): for each, `events_route_open
 /// (route_id, status, ...)` yields its events being delivered, a handful at
@@ -278,8 +320,7 @@ pub(crate) const RELEASE_EXPIRED_LEASES: &str =
                   WHERE e.route_id = ep.id AND e.status <> 'delivered' \
                     AND e.status = 'delivering' AND e.lease_until <= ?1 \
                   ORDER BY e.lease_until LIMIT ?2) \
-       AND status = 'delivering' AND lease_until <= ?1 \
-     RETURNING id";
+       AND status = 'delivering' AND lease_until <= ?1";
 
 /// SQL for [`EventId::first_minted_at`] of the unix ms that `ms_sql` (an SQL
 /// expression) computes: the prefix, the ULID's 48-bit time in ten lowercase
@@ -558,13 +599,13 @@ pub async fn replay_dead(
     route_id: Option<&str>,
     limit: u32,
     now_ms: i64,
-) -> Result<Vec<String>> {
+) -> Result<Vec<Changed>> {
     let sql = format!(
         "UPDATE events SET {REPLAY_SET} WHERE id IN \
            (SELECT id FROM events WHERE status = 'dead' AND (?1 IS NULL OR endpoint_id = ?1) \
               AND (?4 IS NULL OR route_id = ?4) \
             ORDER BY id LIMIT ?3) \
-         RETURNING id"
+         {CHANGED}"
     );
     bind(
         db.prepare(sql),
@@ -575,8 +616,9 @@ pub async fn replay_dead(
             opt_text(route_id),
         ],
     )?
-    .ids()
-    .await
+    .all()
+    .await?
+    .results()
 }
 
 /// Where a page of due events ends: the next page starts after it.
@@ -692,14 +734,21 @@ pub(crate) const HEAD_OF_LINE: &str = "SELECT id, status, next_attempt_at FROM e
 /// at work, and a `received` or `retrying` event was merely not reached
 /// (D1 errors, a consumer that failed before claiming): the sweeper delivers
 /// those, so marking them dead would kill an event nobody tried.
-pub async fn mark_dead_letter(db: &Db, id: &str, reason: &str, now_ms: i64) -> Result<bool> {
-    let sql = "UPDATE events SET status = 'dead', dead_reason = ?2, last_error = ?2, lease_until = NULL, \
-                      lease_token = NULL, rate_slot_at = NULL, updated_at = ?3 \
-               WHERE id = ?1 AND status = 'delivering' AND lease_until <= ?3";
-    let result = bind(db.prepare(sql), &[text(id), text(reason), int(now_ms)])?
-        .run()
-        .await?;
-    Ok(changes(&result)? > 0)
+/// Returns the event when it was marked.
+pub async fn mark_dead_letter(
+    db: &Db,
+    id: &str,
+    reason: &str,
+    now_ms: i64,
+) -> Result<Option<Changed>> {
+    let sql = format!(
+        "UPDATE events SET status = 'dead', dead_reason = ?2, last_error = ?2, lease_until = NULL, \
+                lease_token = NULL, rate_slot_at = NULL, updated_at = ?3 \
+         WHERE id = ?1 AND status = 'delivering' AND lease_until <= ?3 {CHANGED}"
+    );
+    bind(db.prepare(sql), &[text(id), text(reason), int(now_ms)])?
+        .first(None)
+        .await
 }
 
 /// Which deleted routes' waiting events to end.
@@ -721,7 +770,8 @@ pub fn end_events_of_deleted(db: &Db, deleted: Deleted<'_>, now_ms: i64) -> Resu
     let sql = format!(
         "UPDATE events SET status = 'dead', dead_reason = ?2, last_error = ?2, \
                 rate_slot_at = NULL, updated_at = ?3 \
-         WHERE {column} = ?1 AND status <> 'delivered' AND status IN ('received', 'retrying')"
+         WHERE {column} = ?1 AND status <> 'delivered' AND status IN ('received', 'retrying') \
+         {CHANGED}"
     );
     bind(
         db.prepare(sql),

@@ -233,11 +233,14 @@ fn check_no_sort(name: &str, sql: &str) {
 fn release_expired_leases_ranges_over_expired_leases() {
     check(
         "release_expired_leases",
-        events::RELEASE_EXPIRED_LEASES,
+        &format!("{} {}", events::RELEASE_EXPIRED_LEASES, events::CHANGED),
         &[
             "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)",
             "SCAN ep USING COVERING INDEX sqlite_autoindex_endpoints_1",
             "SEARCH e USING INDEX events_route_open (route_id=? AND status=?)",
+            // The live stream's event type, one ingest by its key per row.
+            "CORRELATED SCALAR SUBQUERY",
+            "SEARCH i USING INDEX sqlite_autoindex_ingests_1 (id=?)",
         ],
     );
 }
