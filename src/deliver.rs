@@ -11,7 +11,7 @@ use crate::envelope::{outbound_headers, route_payload, Envelope, Payload};
 use crate::headers::HeaderList;
 use crate::hub;
 use crate::live::Change;
-use crate::model::{DeliveryMessage, DestinationType, Endpoint, EndpointId, Status};
+use crate::model::{DeliveryMessage, DestinationType, EndpointId, Route, Status};
 use crate::outbound::{self, AttemptResult};
 use crate::rate::RateLimit;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, random_unit, Relay};
@@ -261,18 +261,18 @@ async fn deliver_claimed(relay: &Relay, claim: Claim, probe: bool) -> Result<Del
 /// One attempt for an event this deliverer holds: its route, the rate limit,
 /// the body within the budget, the request, and the outcome recorded.
 async fn attempt_claimed(relay: &Relay, claim: &Claim, probe: bool) -> Result<Delivery> {
-    let Some(endpoint) = load_target(relay, claim).await? else {
+    let Some(route) = load_target(relay, claim).await? else {
         return finish_dead(relay, claim, events::ROUTE_DELETED).await;
     };
     if !probe {
-        if let Some(slot_at) = later_rate_slot(relay, claim, &endpoint).await? {
+        if let Some(slot_at) = later_rate_slot(relay, claim, &route).await? {
             return defer_to_slot(relay, claim, slot_at).await;
         }
     }
     let body_size = claim.body_size.unwrap_or(0.0) as usize;
     let _budget = BodyBudget::acquire(body_size).await;
-    match prepare(relay, claim, &endpoint).await? {
-        Prepared::Ready(plan) => attempt_and_record(relay, claim, &endpoint, plan, probe).await,
+    match prepare(relay, claim, &route).await? {
+        Prepared::Ready(plan) => attempt_and_record(relay, claim, &route, plan, probe).await,
         Prepared::Refused(reason) => finish_dead(relay, claim, &reason).await,
         Prepared::TransformFailed { number, reason } => {
             transform_failed(relay, claim, number, &reason).await
@@ -373,32 +373,30 @@ pub const TRANSFORM_ERROR: &str = "transform_error";
 /// request, which holds its live routes, when that copy is as new as the row the
 /// claim saw (so a fixed transformation or a new destination applies to the very
 /// next attempt); otherwise from D1, and the stale entry is dropped.
-async fn load_target(relay: &Relay, claim: &Claim) -> Result<Option<Endpoint>> {
+async fn load_target(relay: &Relay, claim: &Claim) -> Result<Option<Route>> {
     if let Some(source) = EndpointId::parse(&claim.endpoint_id) {
         let ttl_s = relay.settings.endpoint_cache_ttl_s;
-        let (routes, _) = endpoint_cache::lookup(&relay.db, &source, now_ms(), ttl_s).await?;
+        let (found, _) = endpoint_cache::lookup(&relay.db, &source, now_ms(), ttl_s).await?;
         let seen_at = claim.route_updated_at.map(|at| at as i64);
-        let cached = routes
+        let cached = found
             .into_iter()
-            .flatten()
+            .flat_map(|f| f.routes)
             .find(|route| route.id == claim.route_id);
         match cached {
-            Some(route) if Some(route.target.updated_at) == seen_at => {
-                return Ok(Some(route.target))
-            }
+            Some(route) if Some(route.updated_at) == seen_at => return Ok(Some(route)),
             Some(_) => endpoint_cache::invalidate(&source),
             None => {}
         }
     }
     Ok(endpoints::get_route(&relay.db, &claim.route_id)
         .await?
-        .map(|(route, _)| route.target))
+        .map(|(route, _)| route))
 }
 
 /// `Some(slot_at)` when the route's rate limit gives this event a later slot
 /// than now. An event that already holds a slot (it was deferred to it) and
 /// whose slot has come spends no new one.
-async fn later_rate_slot(relay: &Relay, claim: &Claim, target: &Endpoint) -> Result<Option<i64>> {
+async fn later_rate_slot(relay: &Relay, claim: &Claim, target: &Route) -> Result<Option<i64>> {
     let Some(limit) = RateLimit::from_setting(target.rate_limit_per_s) else {
         return Ok(None);
     };
@@ -467,15 +465,15 @@ impl Unbuildable {
     }
 }
 
-async fn prepare(relay: &Relay, claim: &Claim, endpoint: &Endpoint) -> Result<Prepared> {
+async fn prepare(relay: &Relay, claim: &Claim, route: &Route) -> Result<Prepared> {
     let url = match check_destination(
-        &endpoint.destination_url,
+        &route.destination_url,
         relay.settings.allow_private_destinations,
     ) {
         Ok(url) => url,
         Err(why) => return Ok(Prepared::Refused(format!("destination refused: {why}"))),
     };
-    Ok(match outbound_for(relay, claim, endpoint).await? {
+    Ok(match outbound_for(relay, claim, route).await? {
         Ok(outbound) => Prepared::Ready(AttemptPlan { url, outbound }),
         Err(Unbuildable::Missing(why)) => Prepared::Refused(why),
         Err(Unbuildable::Transform { number, reason }) => {
@@ -491,7 +489,7 @@ async fn prepare(relay: &Relay, claim: &Claim, endpoint: &Endpoint) -> Result<Pr
 pub async fn outbound_for(
     relay: &Relay,
     claim: &Claim,
-    endpoint: &Endpoint,
+    route: &Route,
 ) -> Result<std::result::Result<Outbound, Unbuildable>> {
     let ingest = match claim.ingest_row()? {
         Some(ingest) => Some(ingest),
@@ -508,7 +506,7 @@ pub async fn outbound_for(
     let stored_headers = HeaderList::from_stored(&ingest.headers)?;
     let number = claim.attempt_count as u32 + 1;
     let payload = route_payload(
-        endpoint.transform.as_ref(),
+        route.transform.as_ref(),
         body,
         stored_headers,
         ingest.content_type.clone(),
@@ -530,7 +528,7 @@ pub async fn outbound_for(
         event_id: &claim.id,
         attempt_number: number,
         timestamp_s: now_ms() / 1000,
-        relay_secret: &endpoint.relay_secret,
+        relay_secret: &route.relay_secret,
         body: &body,
     };
     Ok(match outbound_headers(&envelope) {
@@ -549,18 +547,18 @@ pub async fn outbound_for(
 async fn attempt_and_record(
     relay: &Relay,
     claim: &Claim,
-    endpoint: &Endpoint,
+    route: &Route,
     plan: AttemptPlan,
     probe: bool,
 ) -> Result<Delivery> {
     let started = now_ms();
     let o = &plan.outbound;
-    let result = outbound::post(&plan.url, &o.headers, &o.body, endpoint.timeout_ms).await;
+    let result = outbound::post(&plan.url, &o.headers, &o.body, route.timeout_ms).await;
     let finished = now_ms();
     record_attempt(
         relay,
         claim,
-        endpoint,
+        route,
         o.number,
         (started, finished),
         result,
@@ -575,7 +573,7 @@ async fn attempt_and_record(
 pub async fn record_attempt(
     relay: &Relay,
     claim: &Claim,
-    endpoint: &Endpoint,
+    route: &Route,
     number: u32,
     (started, finished): (i64, i64),
     result: AttemptResult,
@@ -594,7 +592,7 @@ pub async fn record_attempt(
         decide(
             result.class,
             cycle_attempts,
-            &endpoint.retry,
+            &route.retry,
             retry_after,
             random_unit(),
         )
@@ -642,7 +640,7 @@ pub async fn record_attempt(
         return Ok(Delivery::LeaseLost);
     }
     // A pull destination's client leases the event again when it is due.
-    let pushed = endpoint.destination_type == DestinationType::Push;
+    let pushed = route.destination_type == DestinationType::Push;
     match decision {
         Decision::Retry { delay_ms } if !free_probe && pushed => {
             requeue_later(relay, &claim.id, delay_ms).await
@@ -652,7 +650,7 @@ pub async fn record_attempt(
     if probe && circuit.success {
         drain(relay, &claim.route_id, Some(&claim.id)).await?;
     }
-    if endpoint.fifo && pushed && status != Status::Retrying {
+    if route.fifo && pushed && status != Status::Retrying {
         advance_line(relay, &claim.route_id).await?;
     }
     Ok(Delivery::Finished(status))

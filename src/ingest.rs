@@ -55,7 +55,8 @@ use crate::hub;
 use crate::ledger::Path;
 use crate::live::Change;
 use crate::model::{
-    DestinationType, Endpoint, EndpointId, EventId, IngestId, IngestSource, Route, Status,
+    DestinationType, EndpointId, EventId, IngestId, IngestSource, Route, Source, SourceRoutes,
+    Status,
 };
 use crate::redact::redacted_headers;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, Relay};
@@ -177,17 +178,17 @@ async fn accept(
 ) -> Result<Response, ApiError> {
     let started = now_ms();
     let mut timings = Timings::new(started);
-    let routes = load_endpoint(relay, raw_endpoint_id, started, &mut timings).await?;
-    let endpoint = &routes[0].target;
-    seen.endpoint_id = Some(endpoint.id.to_string());
-    if endpoint.disabled {
+    let found = load_endpoint(relay, raw_endpoint_id, started, &mut timings).await?;
+    let (source, routes) = (&found.source, &found.routes);
+    seen.endpoint_id = Some(source.id.to_string());
+    if source.disabled {
         return Err(ApiError::new(
             403,
             "endpoint_disabled",
             "this endpoint is disabled",
         ));
     }
-    check_source(endpoint, headers)?;
+    check_source(source, headers)?;
     let method = req.method();
     if !matches!(method, Method::Post | Method::Get) {
         return Err(method_not_allowed());
@@ -198,8 +199,8 @@ async fn accept(
     };
     seen.body_size = body.len();
     let url = req.url()?;
-    let provider = endpoint.provider;
-    let secrets = endpoint.live_secrets(started);
+    let provider = source.provider;
+    let secrets = source.live_secrets(started);
     let signed_url = signed_url(relay, &url);
     let signed = SignedRequest {
         headers,
@@ -223,22 +224,22 @@ async fn accept(
             .handshake
             .is_some_and(|h| h.is_authenticated())
         {
-            verify_signature(endpoint, provider, &secrets, &signed)?;
+            verify_signature(source, provider, &secrets, &signed)?;
         }
-        return match answer_handshake(endpoint, provider, &secrets, &handshake_req)? {
+        return match answer_handshake(source, provider, &secrets, &handshake_req)? {
             Some(reply) => handshake_response(reply),
             None => Err(method_not_allowed()),
         };
     }
-    verify_signature(endpoint, provider, &secrets, &signed)?;
-    if let Some(reply) = answer_handshake(endpoint, provider, &secrets, &handshake_req)? {
+    verify_signature(source, provider, &secrets, &signed)?;
+    if let Some(reply) = answer_handshake(source, provider, &secrets, &handshake_req)? {
         return handshake_response(reply);
     }
     let head = body_head(&body);
-    let facts = ingest_facts(endpoint, headers, &body, head.as_ref());
-    let body_for_filters = || filter_body(&routes, &body, head);
+    let facts = ingest_facts(source, headers, &body, head.as_ref());
+    let body_for_filters = || filter_body(routes, &body, head);
     let accepting = select_routes(
-        &routes,
+        routes,
         provider,
         headers,
         body_for_filters,
@@ -246,12 +247,12 @@ async fn accept(
         url.path(),
     );
     let arrival = Arrival {
-        endpoint,
+        source,
         accepting,
         facts,
         headers,
         body,
-        source: IngestSource::Webhook,
+        origin: IngestSource::Webhook,
     };
     store_and_ack(relay, ctx, arrival, timings).await
 }
@@ -259,17 +260,17 @@ async fn accept(
 /// What the ack path reads from a request: see [`IngestFacts`]. `head` is
 /// the body's head ([`body_head`]), `None` when the body is not JSON.
 fn ingest_facts(
-    endpoint: &Endpoint,
+    source: &Source,
     headers: &HeaderList,
     body: &[u8],
     head: Option<&Value>,
 ) -> IngestFacts {
-    let provider = endpoint.provider;
+    let provider = source.provider;
     IngestFacts {
         provider,
-        dedup_key: dedup_key_for(provider, &endpoint.scheme_config, headers, body, head),
+        dedup_key: dedup_key_for(provider, &source.scheme_config, headers, body, head),
         event_type: filter::event_type(provider, headers, head),
-        search_values: search_values(endpoint, body, head.is_some()),
+        search_values: search_values(source, body, head.is_some()),
     }
 }
 
@@ -286,12 +287,12 @@ struct IngestFacts {
 
 /// The values at the endpoint's search fields. The body is parsed whole only
 /// for an endpoint that names search fields, and only when it is JSON.
-fn search_values(endpoint: &Endpoint, body: &[u8], is_json: bool) -> Vec<String> {
-    if endpoint.search_fields.is_empty() || !is_json {
+fn search_values(source: &Source, body: &[u8], is_json: bool) -> Vec<String> {
+    if source.search_fields.is_empty() || !is_json {
         return Vec::new();
     }
     serde_json::from_slice::<Value>(body)
-        .map(|json| endpoint.search_fields.values(&json))
+        .map(|json| source.search_fields.values(&json))
         .unwrap_or_default()
 }
 
@@ -310,7 +311,7 @@ fn select_routes<'a>(
     let mut input = None;
     routes
         .iter()
-        .filter(|route| match &route.target.selector {
+        .filter(|route| match &route.selector {
             None => true,
             Some(selector) => selector.accepts(input.get_or_insert_with(|| {
                 let json = body.take().and_then(|read| read());
@@ -328,7 +329,7 @@ fn select_routes<'a>(
 fn filter_body(routes: &[Route], body: &[u8], head: Option<Value>) -> Option<Value> {
     let reads_body = routes
         .iter()
-        .filter_map(|r| r.target.selector.as_ref()?.filter.as_ref())
+        .filter_map(|r| r.selector.as_ref()?.filter.as_ref())
         .any(|f| mentions_body(f.as_json()));
     match head {
         Some(_) if reads_body => serde_json::from_slice(body).ok(),
@@ -351,12 +352,13 @@ fn mentions_body(filter: &Value) -> bool {
 /// One request (or one event a catch-up read from the provider), ready to
 /// store: the routes that accepted it and what was read from it.
 struct Arrival<'a> {
-    endpoint: &'a Endpoint,
+    source: &'a Source,
     accepting: Vec<&'a Route>,
     facts: IngestFacts,
     headers: &'a HeaderList,
     body: Vec<u8>,
-    source: IngestSource,
+    /// A webhook, or an event catch-up recovered.
+    origin: IngestSource,
 }
 
 /// What storing an arrival did: whether it won its dedup key, its events
@@ -379,12 +381,12 @@ async fn store(
     timings: &mut Timings,
 ) -> Result<Stored, ApiError> {
     let Arrival {
-        endpoint,
+        source,
         accepting,
         facts,
         headers,
         body,
-        source,
+        origin,
     } = arrival;
     let started = timings.started;
     let ingest_id = IngestId::generate(started as u64, random_bytes());
@@ -394,7 +396,7 @@ async fn store(
         .collect();
     let body_key = bodies::key_for(&ingest_id, started);
     let content_type = headers.get("content-type").map(str::to_string);
-    let stored_headers = stored_headers(endpoint, facts.provider, headers);
+    let stored_headers = stored_headers(source, facts.provider, headers);
     let routed: Vec<RoutedEvent> = accepting
         .iter()
         .zip(&event_ids)
@@ -406,7 +408,7 @@ async fn store(
     let new = NewIngest {
         id: &ingest_id,
         events: &routed,
-        endpoint_id: &endpoint.id,
+        endpoint_id: &source.id,
         dedup_key: &facts.dedup_key,
         body_key: &body_key,
         body_size: body.len(),
@@ -415,7 +417,7 @@ async fn store(
         event_type: facts.event_type.as_deref(),
         search_values: &facts.search_values,
         headers: &stored_headers.to_stored(),
-        source,
+        source: origin,
         now_ms: started,
         dedup_window_ms: relay.settings.dedup_window_s as i64 * 1000,
     };
@@ -429,7 +431,7 @@ async fn store(
         Err(err) => {
             // The body is left in place: if the batch did commit and only the
             // answer was lost, a row points at it. Retention removes true orphans.
-            log_failure("d1_insert", &endpoint.id, &err);
+            log_failure("d1_insert", &source.id, &err);
             return Err(ApiError::unavailable("the event could not be stored"));
         }
     };
@@ -440,15 +442,13 @@ async fn store(
             accepting
                 .iter()
                 .zip(&event_ids)
-                .filter(|(route, _)| route.target.destination_type == DestinationType::Push)
+                .filter(|(route, _)| route.destination_type == DestinationType::Push)
                 .map(|(_, id)| id.to_string())
                 .collect(),
             accepting
                 .iter()
                 .zip(&event_ids)
-                .map(|(route, id)| {
-                    received_change(id, endpoint, &route.id, new.event_type, started)
-                })
+                .map(|(route, id)| received_change(id, source, &route.id, new.event_type, started))
                 .collect(),
         ),
         Recorded::Duplicate { .. } => {
@@ -467,7 +467,7 @@ async fn store(
 /// A new event, as the live stream is told of it.
 fn received_change(
     id: &EventId,
-    endpoint: &Endpoint,
+    source: &Source,
     route_id: &str,
     event_type: Option<&str>,
     at_ms: i64,
@@ -475,7 +475,7 @@ fn received_change(
     let status = Status::Received.as_str();
     Change::new(
         id.as_str(),
-        endpoint.id.as_str(),
+        source.id.as_str(),
         route_id,
         status,
         event_type,
@@ -491,7 +491,7 @@ async fn store_and_ack(
     mut timings: Timings,
 ) -> Result<Response, ApiError> {
     let started = timings.started;
-    let endpoint_id = arrival.endpoint.id.clone();
+    let endpoint_id = arrival.source.id.clone();
     let faults = relay
         .settings
         .faults_for(arrival.headers.get("x-hookrelay-fault"));
@@ -533,44 +533,44 @@ async fn store_and_ack(
 /// `source: catch_up`. The caller sends the queue messages.
 pub(crate) async fn store_recovered(
     relay: &Relay,
-    routes: &[Route],
+    found: &SourceRoutes,
     body: Vec<u8>,
 ) -> Result<Stored, ApiError> {
-    let endpoint = &routes[0].target;
+    let (source, routes) = (&found.source, &found.routes);
     let headers = HeaderList::new([("content-type", "application/json")]);
     let head = body_head(&body);
-    let facts = ingest_facts(endpoint, &headers, &body, head.as_ref());
-    let path = format!("/{}", endpoint.id);
+    let facts = ingest_facts(source, &headers, &body, head.as_ref());
+    let path = format!("/{}", source.id);
     let accepting = select_routes(
         routes,
-        endpoint.provider,
+        source.provider,
         &headers,
         || filter_body(routes, &body, head),
         &[],
         &path,
     );
     let arrival = Arrival {
-        endpoint,
+        source,
         accepting,
         facts,
         headers: &headers,
         body,
-        source: IngestSource::CatchUp,
+        origin: IngestSource::CatchUp,
     };
     store(relay, arrival, &[], &mut Timings::new(now_ms())).await
 }
 
-/// The endpoint's routes, its own first.
+/// The endpoint's source and routes, its own first.
 async fn load_endpoint(
     relay: &Relay,
     raw_id: &str,
     now: i64,
     timings: &mut Timings,
-) -> Result<Vec<Route>, ApiError> {
+) -> Result<SourceRoutes, ApiError> {
     let unknown = || ApiError::new(404, "unknown_endpoint", "no endpoint has this URL");
     let id = EndpointId::parse(raw_id).ok_or_else(unknown)?;
     let ttl_s = relay.settings.endpoint_cache_ttl_s;
-    let (endpoint, cached) = endpoint_cache::lookup(&relay.db, &id, now, ttl_s)
+    let (source, cached) = endpoint_cache::lookup(&relay.db, &id, now, ttl_s)
         .await
         .map_err(|err| {
             log_failure("endpoint_lookup", &id, &err);
@@ -579,15 +579,15 @@ async fn load_endpoint(
     if !cached {
         timings.record("endpoint", now);
     }
-    endpoint.ok_or_else(unknown)
+    source.ok_or_else(unknown)
 }
 
 /// The endpoint's source allowlist, against the client address Cloudflare reports.
-fn check_source(endpoint: &Endpoint, headers: &HeaderList) -> Result<(), ApiError> {
-    if endpoint.allowed_cidrs.is_empty() {
+fn check_source(source: &Source, headers: &HeaderList) -> Result<(), ApiError> {
+    if source.allowed_cidrs.is_empty() {
         return Ok(());
     }
-    let list = allowlist::parse_cidrs(&endpoint.allowed_cidrs).map_err(|_| {
+    let list = allowlist::parse_cidrs(&source.allowed_cidrs).map_err(|_| {
         ApiError::new(
             500,
             "misconfigured_endpoint",
@@ -700,17 +700,17 @@ impl BodyBuffer {
 }
 
 fn verify_signature(
-    endpoint: &Endpoint,
+    source: &Source,
     provider: Provider,
     secrets: &[String],
     req: &SignedRequest<'_>,
 ) -> Result<(), ApiError> {
-    verify::verify(provider, secrets, &endpoint.scheme_config, req)
+    verify::verify(provider, secrets, &source.scheme_config, req)
         .map_err(|e| ApiError::new(401, e.code(), e.message()))
 }
 
 fn answer_handshake(
-    endpoint: &Endpoint,
+    source: &Source,
     provider: Provider,
     secrets: &[String],
     req: &HandshakeRequest<'_>,
@@ -718,7 +718,7 @@ fn answer_handshake(
     let known = EndpointHandshake {
         provider,
         secrets,
-        verify_token: endpoint.verify_token.as_deref(),
+        verify_token: source.verify_token.as_deref(),
     };
     handshake::answer(req, &known).map_err(|r| ApiError::new(r.status(), r.code(), r.message()))
 }
@@ -739,8 +739,8 @@ fn handshake_response(reply: HandshakeReply) -> Result<Response, ApiError> {
 
 /// The provider's headers to replay to the destination, without any header that
 /// carries the endpoint's own credential as is (a token, an `api_key` header).
-fn stored_headers(endpoint: &Endpoint, provider: Provider, headers: &HeaderList) -> HeaderList {
-    let credential = provider.credential_header(&endpoint.scheme_config);
+fn stored_headers(source: &Source, provider: Provider, headers: &HeaderList) -> HeaderList {
+    let credential = provider.credential_header(&source.scheme_config);
     headers.forwardable().without(credential)
 }
 

@@ -23,7 +23,7 @@ use crate::hub;
 use crate::ingest::store_recovered;
 use crate::ledger::Path;
 use crate::live::Change;
-use crate::model::Route;
+use crate::model::SourceRoutes;
 use crate::relay::{enqueue_many, now_ms, Relay};
 use crate::store::ingests;
 use futures::future::{select, Either};
@@ -45,18 +45,18 @@ const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 const STRIPE_RETRY_SPAN_MS: i64 = 4 * 24 * 3_600_000;
 const HOUR_MS: i64 = 3_600_000;
 
-/// Runs one catch-up call for the endpoint (`routes`, its own first).
+/// Runs one catch-up call for the endpoint (`found`: its source and routes).
 pub async fn run(
     relay: &Relay,
-    routes: &[Route],
+    found: &SourceRoutes,
     config: &CatchUp,
     request: CatchUpRequest,
 ) -> Result<CatchUpOutcome, ApiError> {
-    let endpoint_id = routes[0].target.id.clone();
+    let endpoint_id = found.source.id.clone();
     let mut progress = CatchUpOutcome::default();
     let result = match config {
-        CatchUp::Stripe { .. } => stripe(relay, routes, config, &request, &mut progress).await,
-        CatchUp::GitHub { .. } => github(relay, routes, config, &request, &mut progress).await,
+        CatchUp::Stripe { .. } => stripe(relay, found, config, &request, &mut progress).await,
+        CatchUp::GitHub { .. } => github(relay, found, config, &request, &mut progress).await,
     };
     console_log!(
         "{}",
@@ -82,13 +82,13 @@ pub async fn run(
 /// anyway, a little later).
 async fn stripe(
     relay: &Relay,
-    routes: &[Route],
+    found: &SourceRoutes,
     config: &CatchUp,
     request: &CatchUpRequest,
     progress: &mut CatchUpOutcome,
 ) -> Result<(), ApiError> {
     let mut stored = Recovered::default();
-    let result = stripe_pages(relay, routes, config, request, progress, &mut stored).await;
+    let result = stripe_pages(relay, found, config, request, progress, &mut stored).await;
     send(relay, &stored.pushed).await;
     hub::publish(&relay.env, &stored.received).await;
     result
@@ -96,7 +96,7 @@ async fn stripe(
 
 async fn stripe_pages(
     relay: &Relay,
-    routes: &[Route],
+    found: &SourceRoutes,
     config: &CatchUp,
     request: &CatchUpRequest,
     progress: &mut CatchUpOutcome,
@@ -112,7 +112,7 @@ async fn stripe_pages(
         let answer = call(Method::Get, &url, config).await?;
         let page = StripePage::parse(&answer.body).map_err(|e| provider_error(&url, &e))?;
         progress.fetched += page.events.len();
-        ingest_page(relay, routes, &page, progress, stored).await?;
+        ingest_page(relay, found, &page, progress, stored).await?;
         cursor = page.next_cursor();
         if cursor.is_none() {
             break;
@@ -133,7 +133,7 @@ struct Recovered {
 /// Stores the events of one page the relay does not hold.
 async fn ingest_page(
     relay: &Relay,
-    routes: &[Route],
+    found: &SourceRoutes,
     page: &StripePage,
     progress: &mut CatchUpOutcome,
     stored: &mut Recovered,
@@ -145,13 +145,13 @@ async fn ingest_page(
         .collect();
     let created = page.events.iter().filter_map(|e| e.created_ms());
     let window = arrival_window(created, STRIPE_RETRY_SPAN_MS);
-    let held = held(relay, routes, &keys, window).await?;
+    let held = held(relay, found, &keys, window).await?;
     for (event, key) in page.events.iter().zip(&keys) {
         if held.contains(key) {
             progress.duplicates += 1;
             continue;
         }
-        let one = store_recovered(relay, routes, event.body.clone()).await?;
+        let one = store_recovered(relay, found, event.body.clone()).await?;
         match one.recorded {
             ingests::Recorded::New => {
                 progress.recovered += 1;
@@ -168,7 +168,7 @@ async fn ingest_page(
 /// event that failed, was never delivered later, and the relay does not hold.
 async fn github(
     relay: &Relay,
-    routes: &[Route],
+    found: &SourceRoutes,
     config: &CatchUp,
     request: &CatchUpRequest,
     progress: &mut CatchUpOutcome,
@@ -207,7 +207,7 @@ async fn github(
         .iter()
         .filter_map(|d| crate::event_query::parse_instant(&d.delivered_at));
     let window = arrival_window(times, HOUR_MS);
-    let held = held(relay, routes, &keys, window).await?;
+    let held = held(relay, found, &keys, window).await?;
     for (delivery, key) in failed.iter().zip(&keys) {
         if held.contains(key) {
             progress.duplicates += 1;
@@ -235,11 +235,11 @@ fn arrival_window(sent_at: impl Iterator<Item = i64> + Clone, later_ms: i64) -> 
 /// `window` (when the provider says when its events were sent).
 async fn held(
     relay: &Relay,
-    routes: &[Route],
+    found: &SourceRoutes,
     keys: &[String],
     window: Option<(i64, i64)>,
 ) -> Result<HashSet<String>, ApiError> {
-    let endpoint_id = &routes[0].target.id;
+    let endpoint_id = &found.source.id;
     let mut held = ingests::held_keys(&relay.db, endpoint_id, keys).await?;
     let unknown: Vec<String> = keys
         .iter()

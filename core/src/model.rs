@@ -208,12 +208,10 @@ pub struct DeliveryMessage {
     pub event_id: String,
 }
 
-/// An endpoint as stored: the source (`provider`, `secrets`) and its first
-/// route's destination with its delivery controls. A [`Route`] row has the same
-/// shape (its provider is its endpoint's, its secrets empty). Secrets never
-/// leave the Worker through the API.
+/// A source: the `ep_` URL senders post to, and how its requests are
+/// checked and kept. Secrets never leave the Worker through the API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Endpoint {
+pub struct Source {
     pub id: EndpointId,
     pub name: String,
     /// How its requests are verified; stored and shown by name.
@@ -225,7 +223,7 @@ pub struct Endpoint {
     /// The token Meta sends in its subscription handshake.
     pub verify_token: Option<String>,
     /// Where in a body the values the events list's `q` finds are (none by
-    /// default; a route's row has none of its own).
+    /// default).
     pub search_fields: SearchFields,
     /// Where the provider's own record of what it sent is read, to recover
     /// what never arrived (Stripe and GitHub); holds a credential, never shown.
@@ -236,6 +234,47 @@ pub struct Endpoint {
     pub disabled: bool,
     /// Overrides the `RETENTION_DAYS` var for this endpoint's events.
     pub retention_days: Option<f64>,
+}
+
+impl Source {
+    /// A source of `provider` with nothing else set yet: no name, secrets,
+    /// allowlist, search fields or catch-up; enabled, default retention.
+    pub fn new(id: EndpointId, provider: Provider) -> Source {
+        Source {
+            id,
+            name: String::new(),
+            provider,
+            secrets: Vec::new(),
+            scheme_config: SchemeConfig::default(),
+            verify_token: None,
+            search_fields: SearchFields::default(),
+            catch_up: None,
+            allowed_cidrs: Vec::new(),
+            disabled: false,
+            retention_days: None,
+        }
+    }
+
+    /// The secret values still valid at `now_ms`, newest first.
+    pub fn live_secrets(&self, now_ms: i64) -> Vec<String> {
+        self.secrets
+            .iter()
+            .filter(|s| s.is_live(now_ms))
+            .map(|s| s.value.clone())
+            .collect()
+    }
+}
+
+/// A route: one delivery target of a source, with its own destination,
+/// delivery controls, relay secret, filter and transformation. A source is
+/// its own first route (`id` is its `ep_` id); extra routes have `rt_` ids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    /// `ep_` (the source's first route) or `rt_`.
+    pub id: String,
+    /// The source the route belongs to.
+    pub source_id: EndpointId,
+    pub name: String,
     pub relay_secret: String,
     /// Empty for a pull destination.
     pub destination_url: String,
@@ -256,20 +295,44 @@ pub struct Endpoint {
     pub updated_at: i64,
 }
 
-/// One delivery target of an endpoint: a row of `endpoints` with its own
-/// destination, delivery controls, relay secret, filter and transformation.
-/// The endpoint is its own first route (`id` is its `ep_` id); extra routes
-/// have `rt_` ids. `target.id` is always the endpoint the route belongs to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Route {
-    pub id: String,
-    pub target: Endpoint,
+impl Route {
+    /// Whether this route is the source itself.
+    pub fn is_first(&self) -> bool {
+        self.id == self.source_id.as_str()
+    }
 }
 
-impl Route {
-    /// Whether this route is the endpoint itself.
-    pub fn is_first(&self) -> bool {
-        self.id == self.target.id.as_str()
+/// An endpoint as the API shows and edits it: a source and its first route,
+/// stored as one row (extra routes are rows of their own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub source: Source,
+    pub route: Route,
+}
+
+impl Endpoint {
+    pub fn id(&self) -> &EndpointId {
+        &self.source.id
+    }
+}
+
+/// A source with its live routes, its own first route first: what the ack
+/// path reads (in one query) to verify a request and route it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRoutes {
+    pub source: Source,
+    pub routes: Vec<Route>,
+}
+
+impl SourceRoutes {
+    /// The endpoint: the source and its first route (`None` if the first
+    /// route is missing, which a source's own row rules out).
+    pub fn endpoint(&self) -> Option<Endpoint> {
+        let route = self.routes.first().filter(|r| r.is_first())?;
+        Some(Endpoint {
+            source: self.source.clone(),
+            route: route.clone(),
+        })
     }
 }
 
@@ -294,17 +357,6 @@ impl DestinationType {
             "pull" => Some(DestinationType::Pull),
             _ => None,
         }
-    }
-}
-
-impl Endpoint {
-    /// The secret values still valid at `now_ms`, newest first.
-    pub fn live_secrets(&self, now_ms: i64) -> Vec<String> {
-        self.secrets
-            .iter()
-            .filter(|s| s.is_live(now_ms))
-            .map(|s| s.value.clone())
-            .collect()
     }
 }
 

@@ -44,7 +44,7 @@ async fn check_target(relay: &Relay, spec: &RuleSpec) -> Result<(), ApiError> {
     }
     if let Some(route_id) = &spec.route_id {
         let route = endpoints::get_route(&relay.db, route_id).await?;
-        if route.is_none_or(|(r, _)| r.target.id != id) {
+        if route.is_none_or(|(r, _)| r.source_id != id) {
             return Err(missing("route of this endpoint"));
         }
     }

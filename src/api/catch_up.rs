@@ -20,24 +20,23 @@ pub async fn run(relay: &Relay, req: Request, raw_id: &str) -> Result<Response, 
     let id = EndpointId::parse(raw_id).ok_or_else(|| ApiError::not_found("endpoint"))?;
     // Read from D1, not the ack path's cache: the configuration may have
     // changed a moment ago in another isolate.
-    let routes = endpoints::get_with_routes(&relay.db, &id)
+    let found = endpoints::get_with_routes(&relay.db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("endpoint"))?;
-    let endpoint = &routes[0].target;
-    let Some(config) = endpoint.catch_up.clone() else {
+    let Some(config) = found.source.catch_up.clone() else {
         return Err(ApiError::new(
             409,
             "catch_up_not_configured",
             "this endpoint has no catch_up configuration; an admin sets it with PATCH /api/v1/endpoints/{id}",
         ));
     };
-    if endpoint.disabled {
+    if found.source.disabled {
         return Err(ApiError::new(
             409,
             "endpoint_disabled",
             "this endpoint is disabled: it takes no events, recovered ones included",
         ));
     }
-    let outcome = recover::run(relay, &routes, &config, request).await?;
+    let outcome = recover::run(relay, &found, &config, request).await?;
     Ok(json_response(200, &outcome)?)
 }

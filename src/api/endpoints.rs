@@ -14,8 +14,8 @@ use crate::destination::check_destination;
 use crate::error::{json_response, ApiError};
 use crate::hub;
 use crate::model::{
-    rotate_secrets, CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, RouteId,
-    Secret,
+    rotate_secrets, CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, Route,
+    RouteId, Secret, Source,
 };
 use crate::rate::RateLimit;
 use crate::relay::{now_ms, random_bytes, Relay};
@@ -103,37 +103,33 @@ struct PauseInput {
 pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, ApiError> {
     let input: EndpointInput = read_json(req).await?;
     let now = now_ms();
+    let id = EndpointId::generate(now as u64, random_bytes());
     let blank = Endpoint {
-        id: EndpointId::generate(now as u64, random_bytes()),
-        name: String::new(),
-        provider: Provider::none(),
-        search_fields: SearchFields::default(),
-        catch_up: None,
-        secrets: Vec::new(),
-        relay_secret: standard::encode_secret(&random_bytes::<32>()),
-        destination_url: String::new(),
-        destination_type: DestinationType::Push,
-        retry: RetryPolicy::default(),
-        timeout_ms: DEFAULT_TIMEOUT_MS,
-        circuit: CircuitConfig::default(),
-        rate_limit_per_s: None,
-        fifo: false,
-        selector: None,
-        transform: None,
-        scheme_config: SchemeConfig::default(),
-        verify_token: None,
-        allowed_cidrs: Vec::new(),
-        disabled: false,
-        retention_days: None,
-        created_at: now,
-        updated_at: now,
+        source: Source::new(id.clone(), Provider::none()),
+        route: Route {
+            id: id.to_string(),
+            source_id: id,
+            name: String::new(),
+            relay_secret: standard::encode_secret(&random_bytes::<32>()),
+            destination_url: String::new(),
+            destination_type: DestinationType::Push,
+            retry: RetryPolicy::default(),
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            circuit: CircuitConfig::default(),
+            rate_limit_per_s: None,
+            fifo: false,
+            selector: None,
+            transform: None,
+            created_at: now,
+            updated_at: now,
+        },
     };
-    let endpoint = apply(relay, blank, input, true, Kind::Endpoint)?;
+    let endpoint = apply(relay, blank, input, true)?;
     endpoints::insert(&relay.db, &endpoint).await?;
-    endpoint_cache::invalidate(&endpoint.id);
-    let (endpoint, state) = load(relay, endpoint.id.as_str()).await?;
+    endpoint_cache::invalidate(endpoint.id());
+    let (endpoint, state) = load(relay, endpoint.id().as_str()).await?;
     let mut view = view(relay, &endpoint, &state, url);
-    view["relay_secret"] = json!(endpoint.relay_secret);
+    view["relay_secret"] = json!(endpoint.route.relay_secret);
     Ok(json_response(201, &view)?)
 }
 
@@ -149,7 +145,7 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
 pub async fn get(relay: &Relay, raw_id: &str, url: &Url) -> Result<Response, ApiError> {
     let (endpoint, state) = load(relay, raw_id).await?;
     let mut body = view(relay, &endpoint, &state, url);
-    if endpoint.fifo {
+    if endpoint.route.fifo {
         body["fifo_blocked_by"] = json!(fifo_blocker(relay, &endpoint).await?);
     }
     Ok(json_response(200, &body)?)
@@ -165,10 +161,9 @@ pub async fn relay_secret(relay: &Relay, raw_id: &str) -> Result<Response, ApiEr
                 .await?
                 .ok_or_else(|| ApiError::not_found("endpoint"))?
                 .0
-                .target
                 .relay_secret
         }
-        None => load(relay, raw_id).await?.0.relay_secret,
+        None => load(relay, raw_id).await?.0.route.relay_secret,
     };
     Ok(json_response(200, &json!({ "relay_secret": secret }))?)
 }
@@ -189,12 +184,12 @@ pub async fn update(
     let (current, _) = load(relay, raw_id).await?;
     let input: EndpointInput = read_json(req).await?;
     may_set_secrets(grant, &input)?;
-    let accepted_before = Acceptance::of(&current);
-    let mut endpoint = apply(relay, current, input, false, Kind::Endpoint)?;
-    may_change_acceptance(grant, &accepted_before, &Acceptance::of(&endpoint))?;
-    endpoint.updated_at = now_ms();
+    let accepted_before = Acceptance::of(&current.source);
+    let mut endpoint = apply(relay, current, input, false)?;
+    may_change_acceptance(grant, &accepted_before, &Acceptance::of(&endpoint.source))?;
+    endpoint.route.updated_at = now_ms();
     let saved = endpoints::update(&relay.db, &endpoint).await?;
-    endpoint_cache::invalidate(&endpoint.id);
+    endpoint_cache::invalidate(endpoint.id());
     if !saved {
         return Err(ApiError::not_found("endpoint"));
     }
@@ -225,7 +220,7 @@ pub async fn pause(
     let reason = input
         .reason
         .unwrap_or_else(|| "paused by an operator".into());
-    endpoints::pause(&relay.db, &endpoint.id, &reason, now_ms()).await?;
+    endpoints::pause(&relay.db, endpoint.id(), &reason, now_ms()).await?;
     let (endpoint, state) = load(relay, raw_id).await?;
     Ok(json_response(200, &view(relay, &endpoint, &state, url))?)
 }
@@ -233,8 +228,8 @@ pub async fn pause(
 /// Releases held deliveries and drains them, oldest first.
 pub async fn resume(relay: &Relay, raw_id: &str, url: &Url) -> Result<Response, ApiError> {
     let (endpoint, _) = load(relay, raw_id).await?;
-    endpoints::resume(&relay.db, &endpoint.id).await?;
-    let drained = drain(relay, endpoint.id.as_str(), None).await?;
+    endpoints::resume(&relay.db, endpoint.id()).await?;
+    let drained = drain(relay, endpoint.id().as_str(), None).await?;
     let (endpoint, state) = load(relay, raw_id).await?;
     let mut body = view(relay, &endpoint, &state, url);
     body["drained"] = json!(drained);
@@ -252,7 +247,7 @@ pub async fn rotate_secret(
 ) -> Result<Response, ApiError> {
     let (mut endpoint, _) = load(relay, raw_id).await?;
     let input: RotateInput = read_optional_json(req).await?;
-    let provider = endpoint.provider;
+    let provider = endpoint.source.provider;
     let generated = input.secret.is_none();
     let secret = match input.secret {
         Some(s) => s,
@@ -275,16 +270,17 @@ pub async fn rotate_secret(
             .expire_previous_in_s
             .unwrap_or(DEFAULT_SECRET_OVERLAP_S),
     ) * 1000;
-    endpoint.secrets = rotate_secrets(&endpoint.secrets, &secret, now + expire_in_ms, now);
-    if endpoint.secrets.len() > MAX_SECRETS {
+    let source = &mut endpoint.source;
+    source.secrets = rotate_secrets(&source.secrets, &secret, now + expire_in_ms, now);
+    if source.secrets.len() > MAX_SECRETS {
         return Err(ApiError::bad_request(
             "invalid_endpoint",
             format!("at most {MAX_SECRETS} live secrets"),
         ));
     }
-    endpoint.updated_at = now;
+    endpoint.route.updated_at = now;
     endpoints::update(&relay.db, &endpoint).await?;
-    endpoint_cache::invalidate(&endpoint.id);
+    endpoint_cache::invalidate(endpoint.id());
     let (endpoint, state) = load(relay, raw_id).await?;
     let mut body = view(relay, &endpoint, &state, url);
     if generated {
@@ -307,7 +303,7 @@ fn generate_secret(provider: Provider) -> Option<String> {
 /// The endpoint's refusals of the last 24 hours (newest 100) and its counts per reason.
 pub async fn rejections(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
     let (endpoint, _) = load(relay, raw_id).await?;
-    let id = endpoint.id.as_str();
+    let id = endpoint.id().as_str();
     let rows = rejections::list(&relay.db, id, now_ms()).await?;
     let counts = rejections::counts(&relay.db, Some(id)).await?;
     let data: Vec<Value> = rows
@@ -332,7 +328,7 @@ pub async fn rejections(relay: &Relay, raw_id: &str) -> Result<Response, ApiErro
 /// The event at the head of a FIFO line that has failed at least once: the one
 /// holding the others back.
 async fn fifo_blocker(relay: &Relay, endpoint: &Endpoint) -> Result<Option<String>, ApiError> {
-    let head = events::head_of_line(&relay.db, endpoint.id.as_str()).await?;
+    let head = events::head_of_line(&relay.db, endpoint.id().as_str()).await?;
     Ok(head.filter(|h| h.status == "retrying").map(|h| h.id))
 }
 
@@ -366,11 +362,11 @@ struct Acceptance {
 }
 
 impl Acceptance {
-    fn of(endpoint: &Endpoint) -> Acceptance {
+    fn of(source: &Source) -> Acceptance {
         Acceptance {
-            provider: endpoint.provider,
-            scheme_config: endpoint.scheme_config.clone(),
-            allowed_cidrs: endpoint.allowed_cidrs.clone(),
+            provider: source.provider,
+            scheme_config: source.scheme_config.clone(),
+            allowed_cidrs: source.allowed_cidrs.clone(),
         }
     }
 }
@@ -418,104 +414,128 @@ async fn load(relay: &Relay, raw_id: &str) -> Result<(Endpoint, EndpointState), 
         .ok_or_else(|| ApiError::not_found("endpoint"))
 }
 
-/// What `apply` validates: an endpoint (source and its first route's delivery
-/// settings) or an extra route (delivery settings only; its endpoint verifies).
-#[derive(Clone, Copy, PartialEq)]
-pub(super) enum Kind {
-    Endpoint,
-    Route,
-}
-
-/// Applies the given fields to `ep` and validates the result as a whole.
+/// Applies the given fields to the endpoint (its source, and its first
+/// route's delivery settings) and validates the result as a whole.
 /// `creating` makes name, provider and destination_url required.
 pub(super) fn apply(
     relay: &Relay,
     mut ep: Endpoint,
-    input: EndpointInput,
+    mut input: EndpointInput,
     creating: bool,
-    kind: Kind,
 ) -> Result<Endpoint, ApiError> {
-    let invalid = |msg: String| ApiError::bad_request("invalid_endpoint", msg);
-    let required = |field: &str| invalid(format!("{field} is required"));
-    match input.name {
-        Some(name) => ep.name = name.trim().to_string(),
-        None if creating => return Err(required("name")),
-        None => {}
+    if creating && input.name.is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_endpoint",
+            "name is required",
+        ));
     }
-    match input.provider {
+    apply_source(relay, &mut ep.source, &mut input, creating)?;
+    let route = apply_delivery(relay, ep.route, input, creating)?;
+    ep.source.name = route.name.clone();
+    Ok(Endpoint { route, ..ep })
+}
+
+/// Takes the source's fields out of `input` (provider, secrets, scheme
+/// settings, verify token, allowlist, search fields, catch-up, disabled,
+/// retention) and applies them to `source`, then validates it.
+fn apply_source(
+    relay: &Relay,
+    source: &mut Source,
+    input: &mut EndpointInput,
+    creating: bool,
+) -> Result<(), ApiError> {
+    let invalid = |msg: String| ApiError::bad_request("invalid_endpoint", msg);
+    match input.provider.take() {
         // Stored under its canonical name (`svix` is `standard`, `whatsapp` is `meta`).
         Some(p) => {
-            ep.provider = Provider::parse(&p).ok_or_else(|| {
+            source.provider = Provider::parse(&p).ok_or_else(|| {
                 let known: Vec<&str> = Provider::all().map(Provider::as_str).collect();
                 invalid(format!("provider must be one of {}", known.join(", ")))
             })?
         }
-        // A route's provider is its endpoint's.
-        None if creating && kind == Kind::Endpoint => return Err(required("provider")),
+        None if creating => return Err(invalid("provider is required".into())),
         None => {}
     }
-    if let Some(kind) = input.destination_type {
-        ep.destination_type = DestinationType::parse(&kind)
-            .ok_or_else(|| invalid("destination_type is \"push\" or \"pull\"".into()))?;
+    if let Some(secrets) = input.secrets.take() {
+        source.secrets = secrets.into_iter().map(Secret::new).collect();
     }
-    match input.destination_url {
-        Some(u) => ep.destination_url = u,
-        None if creating && ep.destination_type == DestinationType::Push => {
-            return Err(required("destination_url"))
-        }
-        None => {}
+    if let Some(config) = input.scheme_config.take() {
+        source.scheme_config = config;
     }
-    if let Some(secrets) = input.secrets {
-        ep.secrets = secrets.into_iter().map(Secret::new).collect();
+    if let Some(token) = input.verify_token.take() {
+        source.verify_token = Some(token).filter(|t| !t.is_empty());
     }
-    if let Some(config) = input.scheme_config {
-        ep.scheme_config = config;
+    if let Some(cidrs) = input.allowed_cidrs.take() {
+        source.allowed_cidrs = cidrs;
     }
-    if let Some(token) = input.verify_token {
-        ep.verify_token = Some(token).filter(|t| !t.is_empty());
+    if let Some(paths) = input.search_fields.take() {
+        source.search_fields = SearchFields::parse(&paths).map_err(invalid)?;
     }
-    if let Some(cidrs) = input.allowed_cidrs {
-        ep.allowed_cidrs = cidrs;
+    if let Some(config) = input.catch_up.take() {
+        source.catch_up = parse_catch_up(relay, source.provider, config)?;
     }
-    if let Some(paths) = input.search_fields {
-        ep.search_fields = SearchFields::parse(&paths).map_err(invalid)?;
+    if let Some(disabled) = input.disabled.take() {
+        source.disabled = disabled;
     }
-    if let Some(config) = input.catch_up {
-        ep.catch_up = parse_catch_up(relay, ep.provider, config)?;
-    }
-    if let Some(disabled) = input.disabled {
-        ep.disabled = disabled;
-    }
-    if let Some(days) = input.retention_days {
+    if let Some(days) = input.retention_days.take() {
         if !(days.is_finite() && (0.0..=MAX_RETENTION_DAYS).contains(&days)) {
             return Err(invalid(format!(
                 "retention_days is 0 (the default) up to {MAX_RETENTION_DAYS}"
             )));
         }
-        ep.retention_days = (days > 0.0).then_some(days);
+        source.retention_days = (days > 0.0).then_some(days);
+    }
+    validate_source(source)
+}
+
+/// Applies the delivery fields of `input` (name, destination, retry,
+/// timeout, circuit, rate limit, FIFO) to a route, an endpoint's first or an
+/// extra one, and validates them; the source's fields must have been taken
+/// out already. `creating` makes name and a push destination's URL required.
+pub(super) fn apply_delivery(
+    relay: &Relay,
+    mut route: Route,
+    input: EndpointInput,
+    creating: bool,
+) -> Result<Route, ApiError> {
+    let invalid = |msg: String| ApiError::bad_request("invalid_endpoint", msg);
+    let required = |field: &str| invalid(format!("{field} is required"));
+    match input.name {
+        Some(name) => route.name = name.trim().to_string(),
+        None if creating => return Err(required("name")),
+        None => {}
+    }
+    if let Some(kind) = input.destination_type {
+        route.destination_type = DestinationType::parse(&kind)
+            .ok_or_else(|| invalid("destination_type is \"push\" or \"pull\"".into()))?;
+    }
+    match input.destination_url {
+        Some(u) => route.destination_url = u,
+        None if creating && route.destination_type == DestinationType::Push => {
+            return Err(required("destination_url"))
+        }
+        None => {}
     }
     if let Some(retry) = input.retry {
-        apply_retry(&mut ep.retry, retry);
+        apply_retry(&mut route.retry, retry);
     }
     if let Some(t) = input.timeout_ms {
-        ep.timeout_ms = t;
+        route.timeout_ms = t;
     }
     if let Some(c) = input.circuit {
-        ep.circuit.threshold = c.threshold.unwrap_or(ep.circuit.threshold);
-        ep.circuit.probe_interval_s = c.probe_interval_s.unwrap_or(ep.circuit.probe_interval_s);
+        route.circuit.threshold = c.threshold.unwrap_or(route.circuit.threshold);
+        route.circuit.probe_interval_s =
+            c.probe_interval_s.unwrap_or(route.circuit.probe_interval_s);
     }
     if let Some(rate) = input.rate_limit_per_s {
         RateLimit::validate(rate).map_err(invalid)?;
-        ep.rate_limit_per_s = (rate > 0.0).then_some(rate);
+        route.rate_limit_per_s = (rate > 0.0).then_some(rate);
     }
     if let Some(fifo) = input.fifo {
-        ep.fifo = fifo;
+        route.fifo = fifo;
     }
-    if kind == Kind::Endpoint {
-        validate_source(&ep)?;
-    }
-    validate_delivery(relay, &ep)?;
-    Ok(ep)
+    validate_delivery(relay, &route)?;
+    Ok(route)
 }
 
 fn apply_retry(policy: &mut RetryPolicy, input: RetryInput) {
@@ -561,7 +581,7 @@ fn parse_catch_up(
 }
 
 /// The source side: provider, its secrets and settings, the allowlist, catch-up.
-fn validate_source(ep: &Endpoint) -> Result<(), ApiError> {
+fn validate_source(ep: &Source) -> Result<(), ApiError> {
     let invalid = |msg: String| ApiError::bad_request("invalid_endpoint", msg);
     let provider = ep.provider;
     if provider.needs_secret() && ep.secrets.is_empty() {
@@ -592,7 +612,7 @@ fn validate_source(ep: &Endpoint) -> Result<(), ApiError> {
 }
 
 /// The delivery side, the same for an endpoint's first route and an extra one.
-fn validate_delivery(relay: &Relay, ep: &Endpoint) -> Result<(), ApiError> {
+fn validate_delivery(relay: &Relay, ep: &Route) -> Result<(), ApiError> {
     let invalid = |msg: String| ApiError::bad_request("invalid_endpoint", msg);
     if ep.name.is_empty() || ep.name.len() > 200 {
         return Err(invalid("name must be 1 to 200 characters".into()));
@@ -611,7 +631,7 @@ fn validate_delivery(relay: &Relay, ep: &Endpoint) -> Result<(), ApiError> {
 }
 
 /// A push destination needs a safe URL; a pull destination has none.
-fn validate_destination(relay: &Relay, ep: &Endpoint) -> Result<(), ApiError> {
+fn validate_destination(relay: &Relay, ep: &Route) -> Result<(), ApiError> {
     let invalid = |why: String| ApiError::bad_request("invalid_destination", why);
     match ep.destination_type {
         DestinationType::Push => check_destination(
@@ -628,30 +648,31 @@ fn validate_destination(relay: &Relay, ep: &Endpoint) -> Result<(), ApiError> {
 }
 
 fn view(relay: &Relay, ep: &Endpoint, state: &EndpointState, url: &Url) -> Value {
+    let (source, route) = (&ep.source, &ep.route);
     json!({
-        "id": ep.id,
-        "name": ep.name,
-        "provider": ep.provider,
-        "destination_url": ep.destination_url,
-        "destination_type": ep.destination_type.as_str(),
-        "ingest_url": format!("{}/{}", base_url(relay, url), ep.id),
+        "id": source.id,
+        "name": source.name,
+        "provider": source.provider,
+        "destination_url": route.destination_url,
+        "destination_type": route.destination_type.as_str(),
+        "ingest_url": format!("{}/{}", base_url(relay, url), source.id),
         "retry": {
-            "schedule_s": ep.retry.schedule_s,
-            "max_attempts": ep.retry.attempts_allowed(),
-            "jitter": ep.retry.jitter,
-            "max_delay_s": ep.retry.max_delay_s,
-            "retry_client_errors": ep.retry.retry_client_errors,
+            "schedule_s": route.retry.schedule_s,
+            "max_attempts": route.retry.attempts_allowed(),
+            "jitter": route.retry.jitter,
+            "max_delay_s": route.retry.max_delay_s,
+            "retry_client_errors": route.retry.retry_client_errors,
         },
-        "timeout_ms": ep.timeout_ms,
-        "secrets_count": ep.live_secrets(now_ms()).len(),
-        "secrets": ep.secrets.iter().map(|s| json!({"expires_at": s.expires_at.map(iso8601)})).collect::<Vec<_>>(),
-        "scheme_config": ep.scheme_config,
-        "verify_token_set": ep.verify_token.is_some(),
-        "allowed_cidrs": ep.allowed_cidrs,
-        "search_fields": ep.search_fields,
-        "catch_up": ep.catch_up.as_ref().map(CatchUp::view),
-        "disabled": ep.disabled,
-        "retention_days": ep.retention_days,
+        "timeout_ms": route.timeout_ms,
+        "secrets_count": source.live_secrets(now_ms()).len(),
+        "secrets": source.secrets.iter().map(|s| json!({"expires_at": s.expires_at.map(iso8601)})).collect::<Vec<_>>(),
+        "scheme_config": source.scheme_config,
+        "verify_token_set": source.verify_token.is_some(),
+        "allowed_cidrs": source.allowed_cidrs,
+        "search_fields": source.search_fields,
+        "catch_up": source.catch_up.as_ref().map(CatchUp::view),
+        "disabled": source.disabled,
+        "retention_days": source.retention_days,
         "paused": state.paused,
         "paused_reason": state.paused_reason,
         "paused_at": state.paused_at.map(iso8601),
@@ -661,12 +682,12 @@ fn view(relay: &Relay, ep: &Endpoint, state: &EndpointState, url: &Url) -> Value
             "changed_at": state.circuit_changed_at.map(iso8601),
             "next_probe_at": state.circuit_next_probe_at.map(iso8601),
             "probe_interval_s": state.circuit_probe_interval_s,
-            "threshold": ep.circuit.threshold,
+            "threshold": route.circuit.threshold,
         },
-        "rate_limit_per_s": ep.rate_limit_per_s,
-        "fifo": ep.fifo,
-        "created_at": iso8601(ep.created_at),
-        "updated_at": iso8601(ep.updated_at),
+        "rate_limit_per_s": route.rate_limit_per_s,
+        "fifo": route.fifo,
+        "created_at": iso8601(route.created_at),
+        "updated_at": iso8601(route.updated_at),
     })
 }
 

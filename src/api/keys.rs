@@ -77,7 +77,7 @@ async fn scope_of(
     match (role, endpoint_id) {
         ("pull", Some(raw)) => {
             parse_route_id(raw).ok_or_else(|| invalid("endpoint_id is not an ep_ or rt_ id"))?;
-            Ok(Some(super::pull::pull_route(relay, raw).await?.0))
+            Ok(Some(super::pull::pull_route(relay, raw).await?.id))
         }
         ("pull", None) => Err(invalid("a pull key needs endpoint_id")),
         (role, None) if Role::parse(role).is_some() => Ok(None),

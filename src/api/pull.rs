@@ -20,7 +20,7 @@ use crate::error::{json_response, ApiError};
 use crate::event_query::validate_event_types;
 use crate::hub;
 use crate::live::Change;
-use crate::model::{DestinationType, Endpoint, EndpointId, EventId, RouteId, Status};
+use crate::model::{DestinationType, EndpointId, EventId, Route, RouteId, Status};
 use crate::outbound::{AttemptResult, SNIPPET_BYTES};
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::retry::{classify_status, OutcomeClass};
@@ -48,7 +48,7 @@ struct LeaseInput {
 }
 
 pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response, ApiError> {
-    let (route_id, endpoint) = pull_route(relay, raw_id).await?;
+    let route = pull_route(relay, raw_id).await?;
     let input: LeaseInput = read_json(req).await?;
     let max = input.max.unwrap_or(DEFAULT_MAX).clamp(1, MAX_MAX);
     let wait_ms = i64::from(input.wait_s.unwrap_or(0).min(MAX_WAIT_S)) * 1000;
@@ -67,7 +67,7 @@ pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response
         let now = now_ms();
         let claims = events::lease(
             &relay.db,
-            &route_id,
+            &route.id,
             max,
             now,
             i64::from(lease_s) * 1000,
@@ -83,7 +83,7 @@ pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response
     let mut data = Vec::with_capacity(claims.len());
     let mut leased = Vec::with_capacity(claims.len());
     for claim in &claims {
-        match outbound_for(relay, claim, &endpoint).await? {
+        match outbound_for(relay, claim, &route).await? {
             Ok(o) => {
                 leased.push(Change::new(
                     &claim.id,
@@ -148,7 +148,7 @@ pub async fn report(
             "this key may not report attempts for this event's destination",
         ));
     }
-    let (_, endpoint) = pull_route(relay, &claim.route_id).await?;
+    let route = pull_route(relay, &claim.route_id).await?;
     let finished = now_ms();
     let started = finished - input.duration_ms.min(3_600_000) as i64;
     let number = claim.attempt_count as u32 + 1;
@@ -156,7 +156,7 @@ pub async fn report(
     match record_attempt(
         relay,
         &claim,
-        &endpoint,
+        &route,
         number,
         (started, finished),
         result,
@@ -254,30 +254,27 @@ async fn lease_lost(relay: &Relay, id: &str) -> Result<ApiError, ApiError> {
 /// The pull destination `raw_id` names, as `(route id, delivery settings)`: an
 /// endpoint (from the endpoint cache) or an extra route (from D1); `404` when
 /// there is none, `409 not_a_pull_destination` when it pushes.
-pub(super) async fn pull_route(
-    relay: &Relay,
-    raw_id: &str,
-) -> Result<(String, Endpoint), ApiError> {
+pub(super) async fn pull_route(relay: &Relay, raw_id: &str) -> Result<Route, ApiError> {
     let not_found = || ApiError::not_found("pull destination");
-    let target = if let Some(id) = EndpointId::parse(raw_id) {
+    let route = if let Some(id) = EndpointId::parse(raw_id) {
         let ttl_s = relay.settings.endpoint_cache_ttl_s;
         endpoint_cache::get(&relay.db, &id, now_ms(), ttl_s)
             .await?
-            .map(|endpoint| (id.to_string(), endpoint))
+            .map(|endpoint| endpoint.route)
     } else if let Some(id) = RouteId::parse(raw_id) {
         endpoints::get_route(&relay.db, id.as_str())
             .await?
-            .map(|(route, _)| (route.id, route.target))
+            .map(|(route, _)| route)
     } else {
         None
     };
-    let (route_id, endpoint) = target.ok_or_else(not_found)?;
-    if endpoint.destination_type != DestinationType::Pull {
+    let route = route.ok_or_else(not_found)?;
+    if route.destination_type != DestinationType::Pull {
         return Err(ApiError::new(
             409,
             "not_a_pull_destination",
             "this route pushes to its destination_url",
         ));
     }
-    Ok((route_id, endpoint))
+    Ok(route)
 }

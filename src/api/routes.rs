@@ -7,7 +7,7 @@
 //! `transform`, and the same code applies and validates them. A malformed filter
 //! or transformation is refused with the JSON path of the problem.
 
-use super::endpoints::{apply, CircuitInput, EndpointInput, Kind, RetryInput};
+use super::endpoints::{apply_delivery, CircuitInput, EndpointInput, RetryInput};
 use crate::envelope;
 use crate::error::{json_response, ApiError};
 use crate::filter::{FilterInput, RouteSelector};
@@ -61,7 +61,7 @@ mod present {
 
 pub async fn list(relay: &Relay, raw_endpoint_id: &str) -> Result<Response, ApiError> {
     let id = EndpointId::parse(raw_endpoint_id).ok_or_else(|| ApiError::not_found("endpoint"))?;
-    let routes = endpoints::routes_with_state(&relay.db, &id)
+    let (_, routes) = endpoints::routes_with_state(&relay.db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("endpoint"))?;
     let mut data = Vec::with_capacity(routes.len());
@@ -88,28 +88,31 @@ pub async fn create(
         ));
     }
     let now = now_ms();
-    let mut blank = endpoint;
-    blank.secrets = Vec::new();
-    blank.relay_secret = standard::encode_secret(&random_bytes::<32>());
-    blank.destination_url = String::new();
-    blank.retry = Default::default();
-    blank.timeout_ms = super::endpoints::DEFAULT_TIMEOUT_MS;
-    blank.circuit = Default::default();
-    blank.rate_limit_per_s = None;
-    blank.fifo = false;
-    blank.selector = None;
-    blank.transform = None;
-    blank.created_at = now;
-    blank.updated_at = now;
-    let route = Route {
+    // A new route starts from the defaults, but for its destination type,
+    // which it takes from the endpoint's first route unless it says its own.
+    let blank = Route {
         id: RouteId::generate(now as u64, random_bytes()).to_string(),
-        target: apply_input(relay, blank, input, true)?,
+        source_id: endpoint.source.id.clone(),
+        name: String::new(),
+        relay_secret: standard::encode_secret(&random_bytes::<32>()),
+        destination_url: String::new(),
+        destination_type: endpoint.route.destination_type,
+        retry: Default::default(),
+        timeout_ms: super::endpoints::DEFAULT_TIMEOUT_MS,
+        circuit: Default::default(),
+        rate_limit_per_s: None,
+        fifo: false,
+        selector: None,
+        transform: None,
+        created_at: now,
+        updated_at: now,
     };
-    endpoints::insert_route(&relay.db, &route).await?;
-    endpoint_cache::invalidate(&route.target.id);
+    let route = apply_input(relay, blank, input, true)?;
+    endpoints::insert_route(&relay.db, &endpoint.source, &route).await?;
+    endpoint_cache::invalidate(&route.source_id);
     let (route, state) = load(relay, &route.id).await?;
     let mut body = view(relay, &route, &state).await?;
-    body["relay_secret"] = json!(route.target.relay_secret);
+    body["relay_secret"] = json!(route.relay_secret);
     Ok(json_response(201, &body)?)
 }
 
@@ -121,14 +124,10 @@ pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
 pub async fn update(relay: &Relay, req: Request, raw_id: &str) -> Result<Response, ApiError> {
     let (current, _) = load(relay, raw_id).await?;
     let input: RouteInput = super::read_json(req).await?;
-    let mut target = apply_input(relay, current.target, input, false)?;
-    target.updated_at = now_ms();
-    let route = Route {
-        id: current.id,
-        target,
-    };
+    let mut route = apply_input(relay, current, input, false)?;
+    route.updated_at = now_ms();
     let saved = endpoints::update_route(&relay.db, &route).await?;
-    endpoint_cache::invalidate(&route.target.id);
+    endpoint_cache::invalidate(&route.source_id);
     if !saved {
         return Err(ApiError::not_found("route"));
     }
@@ -144,9 +143,9 @@ pub async fn reset_circuit(relay: &Relay, raw_id: &str) -> Result<Response, ApiE
     if !endpoints::reset_circuit(&relay.db, &route.id, now_ms()).await? {
         return Err(ApiError::not_found("route"));
     }
-    endpoint_cache::invalidate(&route.target.id);
+    endpoint_cache::invalidate(&route.source_id);
     let (route, state) = load(relay, raw_id).await?;
-    let pushes = route.target.destination_type == DestinationType::Push;
+    let pushes = route.destination_type == DestinationType::Push;
     let drained = if pushes && !state.paused {
         crate::deliver::drain(relay, &route.id, None).await?
     } else {
@@ -170,7 +169,7 @@ pub async fn delete(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
         ));
     }
     let deletion = endpoints::soft_delete_route(&relay.db, &route.id, now_ms()).await?;
-    endpoint_cache::invalidate(&route.target.id);
+    endpoint_cache::invalidate(&route.source_id);
     hub::publish(&relay.env, &events::changes_at(&deletion.ended, now_ms())).await;
     if !deletion.deleted {
         return Err(ApiError::not_found("route"));
@@ -182,10 +181,10 @@ pub async fn delete(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
 /// filter and the transformation are checked here.
 fn apply_input(
     relay: &Relay,
-    mut target: crate::model::Endpoint,
+    mut target: Route,
     input: RouteInput,
     creating: bool,
-) -> Result<crate::model::Endpoint, ApiError> {
+) -> Result<Route, ApiError> {
     if input.filter.is_some() || input.event_types.is_some() {
         let current = target.selector.clone().unwrap_or_default();
         let current_filter = current.filter.map(|f| f.as_json().clone());
@@ -217,7 +216,7 @@ fn apply_input(
         fifo: input.fifo,
         ..EndpointInput::default()
     };
-    apply(relay, target, delivery, creating, Kind::Route)
+    apply_delivery(relay, target, delivery, creating)
 }
 
 async fn load(relay: &Relay, raw_id: &str) -> Result<(Route, EndpointState), ApiError> {
@@ -228,12 +227,12 @@ async fn load(relay: &Relay, raw_id: &str) -> Result<(Route, EndpointState), Api
 }
 
 async fn view(relay: &Relay, route: &Route, state: &EndpointState) -> Result<Value, ApiError> {
-    let t = &route.target;
+    let t = route;
     let counts = events::route_counts(&relay.db, &route.id).await?;
     let selector = t.selector.clone().unwrap_or_default();
     Ok(json!({
         "id": route.id,
-        "endpoint_id": t.id,
+        "endpoint_id": t.source_id,
         "first": route.is_first(),
         "name": t.name,
         "destination_url": t.destination_url,
@@ -413,7 +412,9 @@ async fn stored_request(
         .ok_or_else(not_found)?;
     let headers = HeaderList::from_stored(&ingest.headers)?;
     let provider = match EndpointId::parse(&ingest.endpoint_id) {
-        Some(ep) => endpoints::get(&relay.db, &ep).await?.map(|e| e.provider),
+        Some(ep) => endpoints::get(&relay.db, &ep)
+            .await?
+            .map(|e| e.source.provider),
         None => None,
     }
     .unwrap_or(Provider::none());
@@ -439,11 +440,11 @@ pub async fn replay_filtered(
     endpoint_id: &EndpointId,
     limit: u32,
 ) -> Result<(usize, u64), ApiError> {
-    let Some(routes) = endpoints::get_with_routes(&relay.db, endpoint_id).await? else {
+    let Some(found) = endpoints::get_with_routes(&relay.db, endpoint_id).await? else {
         // A deleted or unknown endpoint routes nothing.
         return Ok((0, 0));
     };
-    let provider = routes[0].target.provider;
+    let (provider, routes) = (found.source.provider, &found.routes);
     let path = format!("/{endpoint_id}");
     let bucket = relay.bodies()?;
     let mut routed = 0;
@@ -457,12 +458,7 @@ pub async fn replay_filtered(
         let request = FilterInput::new(&body, &headers, &[], &path, provider);
         let accepting: Vec<&Route> = routes
             .iter()
-            .filter(|r| {
-                r.target
-                    .selector
-                    .as_ref()
-                    .is_none_or(|s| s.accepts(&request))
-            })
+            .filter(|r| r.selector.as_ref().is_none_or(|s| s.accepts(&request)))
             .collect();
         if accepting.is_empty() {
             continue;
@@ -497,7 +493,7 @@ pub async fn replay_filtered(
                 accepting
                     .iter()
                     .zip(&ids)
-                    .filter(|(r, _)| r.target.destination_type == DestinationType::Push)
+                    .filter(|(r, _)| r.destination_type == DestinationType::Push)
                     .map(|(_, id)| id.to_string()),
             );
         }

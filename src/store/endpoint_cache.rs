@@ -12,7 +12,7 @@
 
 use super::endpoints;
 use super::Db;
-use crate::model::{Endpoint, EndpointId, Route};
+use crate::model::{Endpoint, EndpointId, SourceRoutes};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use worker::Result;
@@ -78,7 +78,7 @@ impl<V: Clone> Bounded<V> {
 
 /// Known endpoints and unknown ids, each map bounded.
 pub struct Cache {
-    known: Bounded<Vec<Route>>,
+    known: Bounded<SourceRoutes>,
     unknown: Bounded<()>,
 }
 
@@ -91,14 +91,14 @@ impl Cache {
     }
 
     /// `Some(None)`: cached as unknown; `None`: not cached (or expired).
-    pub fn get(&self, id: &str, now: i64) -> Option<Option<Vec<Route>>> {
+    pub fn get(&self, id: &str, now: i64) -> Option<Option<SourceRoutes>> {
         if let Some(routes) = self.known.get(id, now) {
             return Some(Some(routes));
         }
         self.unknown.get(id, now).map(|()| None)
     }
 
-    pub fn put(&mut self, id: &str, routes: Option<Vec<Route>>, expires: i64, now: i64) {
+    pub fn put(&mut self, id: &str, routes: Option<SourceRoutes>, expires: i64, now: i64) {
         match routes {
             Some(routes) => {
                 self.unknown.remove(id);
@@ -124,18 +124,18 @@ thread_local! {
 /// The endpoint, from the cache when fresh, else from D1 (misses are cached too,
 /// so a flood at an unknown id costs one read per TTL).
 pub async fn get(db: &Db, id: &EndpointId, now_ms: i64, ttl_s: u64) -> Result<Option<Endpoint>> {
-    let (routes, _) = lookup(db, id, now_ms, ttl_s).await?;
-    Ok(routes.and_then(|r| r.into_iter().next()).map(|r| r.target))
+    let (found, _) = lookup(db, id, now_ms, ttl_s).await?;
+    Ok(found.as_ref().and_then(SourceRoutes::endpoint))
 }
 
-/// The endpoint's routes, its own first (`None`: no such endpoint), and
-/// whether it was a cache hit (no D1 round trip).
+/// The endpoint's source and routes, its own first (`None`: no such
+/// endpoint), and whether it was a cache hit (no D1 round trip).
 pub async fn lookup(
     db: &Db,
     id: &EndpointId,
     now_ms: i64,
     ttl_s: u64,
-) -> Result<(Option<Vec<Route>>, bool)> {
+) -> Result<(Option<SourceRoutes>, bool)> {
     let hit = CACHE.with(|c| c.borrow().get(id.as_str(), now_ms));
     if let Some(routes) = hit {
         return Ok((routes, true));
@@ -156,6 +156,8 @@ pub fn invalidate(id: &EndpointId) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Source;
+    use crate::verify::Provider;
 
     #[test]
     fn a_full_map_drops_expired_entries_then_the_first_to_expire() {
@@ -201,11 +203,13 @@ mod tests {
         let mut cache = Cache::new(8, 8);
         cache.put("ep_1", None, 100, 0);
         assert_eq!(cache.get("ep_1", 0), Some(None));
-        cache.put("ep_1", Some(Vec::new()), 100, 0);
-        assert_eq!(
-            cache.get("ep_1", 0).map(|r| r.map(|r| r.len())),
-            Some(Some(0))
-        );
+        let id = EndpointId::parse("ep_1").expect("an endpoint id");
+        let found = SourceRoutes {
+            source: Source::new(id, Provider::none()),
+            routes: Vec::new(),
+        };
+        cache.put("ep_1", Some(found.clone()), 100, 0);
+        assert_eq!(cache.get("ep_1", 0), Some(Some(found)));
         assert!(cache.unknown.is_empty());
         cache.put("ep_1", None, 100, 0);
         assert!(cache.known.is_empty());

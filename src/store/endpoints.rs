@@ -8,7 +8,8 @@
 use super::events::{self, Changed, Deleted};
 use super::{bind, changes, int, opt_int, opt_text, text, Db, Stmt};
 use crate::model::{
-    CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, Route, Secret,
+    CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, Route, Secret, Source,
+    SourceRoutes,
 };
 use crate::rate::RateLimit;
 use crate::retry::RetryPolicy;
@@ -67,16 +68,49 @@ struct Row {
 }
 
 impl Row {
+    /// The row of an endpoint: its source and its first route.
     fn into_parts(self) -> Result<(Endpoint, EndpointState)> {
+        let source = self.source()?;
         let (route, state) = self.into_route()?;
-        Ok((route.target, state))
+        Ok((Endpoint { source, route }, state))
     }
 
-    /// The row as a route: its own id, and the settings with `id` = its endpoint.
+    /// The source settings of the row (a route row has none of its own: its
+    /// provider is `none` and its lists empty).
+    fn source(&self) -> Result<Source> {
+        let id = EndpointId::parse(&self.id)
+            .ok_or_else(|| Error::RustError(format!("bad endpoint id in D1: {}", self.id)))?;
+        Ok(Source {
+            id,
+            name: self.name.clone(),
+            provider: Provider::parse(&self.provider).ok_or_else(|| {
+                Error::RustError(format!("unknown provider in D1: {}", self.provider))
+            })?,
+            secrets: parse_secrets(&self.secrets)?,
+            scheme_config: serde_json::from_str(&self.scheme_config)?,
+            verify_token: self.verify_token.clone(),
+            search_fields: self
+                .search_fields
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()?
+                .unwrap_or_default(),
+            catch_up: self
+                .catch_up
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()?,
+            allowed_cidrs: serde_json::from_str(&self.allowed_cidrs)?,
+            disabled: self.disabled != 0.0,
+            retention_days: self.retention_days,
+        })
+    }
+
+    /// The row as a route (of its own source, or the endpoint's first), with
+    /// its live state.
     fn into_route(self) -> Result<(Route, EndpointState)> {
-        let route_id = self.id.clone();
         let owner = self.source_id.as_deref().unwrap_or(&self.id);
-        let id = EndpointId::parse(owner)
+        let source_id = EndpointId::parse(owner)
             .ok_or_else(|| Error::RustError(format!("bad endpoint id in D1: {owner}")))?;
         let selector = self
             .filter
@@ -98,29 +132,10 @@ impl Row {
             circuit_next_probe_at: self.circuit_next_probe_at.map(|t| t as i64),
             circuit_probe_interval_s: self.circuit_probe_interval_s as u32,
         };
-        let endpoint = Endpoint {
-            id,
+        let route = Route {
+            id: self.id,
+            source_id,
             name: self.name,
-            provider: Provider::parse(&self.provider).ok_or_else(|| {
-                Error::RustError(format!("unknown provider in D1: {}", self.provider))
-            })?,
-            secrets: parse_secrets(&self.secrets)?,
-            scheme_config: serde_json::from_str(&self.scheme_config)?,
-            verify_token: self.verify_token,
-            search_fields: self
-                .search_fields
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()?
-                .unwrap_or_default(),
-            catch_up: self
-                .catch_up
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()?,
-            allowed_cidrs: serde_json::from_str(&self.allowed_cidrs)?,
-            disabled: self.disabled != 0.0,
-            retention_days: self.retention_days,
             relay_secret: self.relay_secret,
             destination_url: self.destination_url,
             destination_type: DestinationType::parse(&self.destination_type)
@@ -143,10 +158,6 @@ impl Row {
             transform,
             created_at: self.created_at as i64,
             updated_at: self.updated_at as i64,
-        };
-        let route = Route {
-            id: route_id,
-            target: endpoint,
         };
         Ok((route, state))
     }
@@ -179,58 +190,62 @@ fn flag(b: bool) -> JsValue {
 }
 
 /// Bindings ?1..?28 for insert and update, in CONFIG_COLUMNS order; `row_id`
-/// is the endpoint's id, or an extra route's.
-fn config_args(row_id: &str, ep: &Endpoint) -> Result<Vec<JsValue>> {
-    let json_or_null = |v: Option<String>| v.map_or(JsValue::NULL, |t| text(&t));
+/// is the endpoint's id, or an extra route's. The source's columns (?3, ?4,
+/// ?19..?23, ?27, ?28) are NULL until [`bind_source`] fills them.
+fn config_args(row_id: &str, route: &Route) -> Result<Vec<JsValue>> {
     Ok(vec![
         text(row_id),
-        text(&ep.name),
-        text(ep.provider.as_str()),
-        text(&serde_json::to_string(&ep.secrets)?),
-        text(&ep.relay_secret),
-        text(&ep.destination_url),
-        text(&serde_json::to_string(&ep.retry.schedule_s)?),
-        int(i64::from(ep.timeout_ms)),
-        int(ep.created_at),
-        int(ep.updated_at),
-        opt_int(ep.retry.max_attempts.map(i64::from)),
-        real(ep.retry.jitter),
-        int(i64::from(ep.retry.max_delay_s)),
-        flag(ep.retry.retry_client_errors),
-        int(i64::from(ep.circuit.threshold)),
-        int(i64::from(ep.circuit.probe_interval_s)),
-        ep.rate_limit_per_s.map_or(JsValue::NULL, real),
-        flag(ep.fifo),
-        text(&serde_json::to_string(&ep.scheme_config)?),
-        opt_text(ep.verify_token.as_deref()),
-        text(&serde_json::to_string(&ep.allowed_cidrs)?),
-        flag(ep.disabled),
-        ep.retention_days.map_or(JsValue::NULL, real),
-        text(ep.destination_type.as_str()),
-        json_or_null(
-            ep.selector
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()?,
-        ),
-        json_or_null(
-            ep.transform
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()?,
-        ),
-        json_or_null(
-            (!ep.search_fields.is_empty())
-                .then(|| serde_json::to_string(&ep.search_fields))
-                .transpose()?,
-        ),
-        json_or_null(
-            ep.catch_up
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()?,
-        ),
+        text(&route.name),
+        JsValue::NULL,
+        JsValue::NULL,
+        text(&route.relay_secret),
+        text(&route.destination_url),
+        text(&serde_json::to_string(&route.retry.schedule_s)?),
+        int(i64::from(route.timeout_ms)),
+        int(route.created_at),
+        int(route.updated_at),
+        opt_int(route.retry.max_attempts.map(i64::from)),
+        real(route.retry.jitter),
+        int(i64::from(route.retry.max_delay_s)),
+        flag(route.retry.retry_client_errors),
+        int(i64::from(route.circuit.threshold)),
+        int(i64::from(route.circuit.probe_interval_s)),
+        route.rate_limit_per_s.map_or(JsValue::NULL, real),
+        flag(route.fifo),
+        JsValue::NULL,
+        JsValue::NULL,
+        JsValue::NULL,
+        JsValue::NULL,
+        JsValue::NULL,
+        text(route.destination_type.as_str()),
+        json_or_null(route.selector.as_ref())?,
+        json_or_null(route.transform.as_ref())?,
+        JsValue::NULL,
+        JsValue::NULL,
     ])
+}
+
+/// Fills the source's columns of [`config_args`].
+fn bind_source(args: &mut [JsValue], source: &Source) -> Result<()> {
+    args[2] = text(source.provider.as_str());
+    args[3] = text(&serde_json::to_string(&source.secrets)?);
+    args[18] = text(&serde_json::to_string(&source.scheme_config)?);
+    args[19] = opt_text(source.verify_token.as_deref());
+    args[20] = text(&serde_json::to_string(&source.allowed_cidrs)?);
+    args[21] = flag(source.disabled);
+    args[22] = source.retention_days.map_or(JsValue::NULL, real);
+    let fields = (!source.search_fields.is_empty()).then_some(&source.search_fields);
+    args[26] = json_or_null(fields)?;
+    args[27] = json_or_null(source.catch_up.as_ref())?;
+    Ok(())
+}
+
+/// The value as JSON text, or NULL.
+fn json_or_null<T: serde::Serialize>(value: Option<&T>) -> Result<JsValue> {
+    Ok(match value {
+        Some(v) => text(&serde_json::to_string(v)?),
+        None => JsValue::NULL,
+    })
 }
 
 const CONFIG_COLUMNS: &str = "id, name, provider, secrets, relay_secret, destination_url, \
@@ -240,27 +255,30 @@ const CONFIG_COLUMNS: &str = "id, name, provider, secrets, relay_secret, destina
      filter, transform, search_fields, catch_up";
 
 pub async fn insert(db: &Db, ep: &Endpoint) -> Result<()> {
-    insert_row(db, ep.id.as_str(), ep).await
+    let mut args = config_args(ep.source.id.as_str(), &ep.route)?;
+    bind_source(&mut args, &ep.source)?;
+    args.push(JsValue::NULL);
+    insert_row(db, args).await
 }
 
-/// Adds an extra route to its endpoint (`route.target.id`). The row keeps no
-/// provider secrets: the endpoint's own row verifies requests.
-pub async fn insert_route(db: &Db, route: &Route) -> Result<()> {
-    insert_row(db, &route.id, &route.target).await
+/// Adds an extra route to its source. The row keeps the source's settings
+/// as they are (nothing reads them from a route row) but no provider
+/// secrets, search fields or catch-up: the source's own row verifies
+/// requests.
+pub async fn insert_route(db: &Db, source: &Source, route: &Route) -> Result<()> {
+    let mut args = config_args(&route.id, route)?;
+    bind_source(&mut args, source)?;
+    args[3] = text("[]");
+    args[26] = JsValue::NULL;
+    args[27] = JsValue::NULL;
+    args.push(text(route.source_id.as_str()));
+    insert_row(db, args).await
 }
 
-async fn insert_row(db: &Db, row_id: &str, ep: &Endpoint) -> Result<()> {
+/// Inserts a row from ?1..?28 ([`config_args`]) and ?29, its source (NULL
+/// for an endpoint's own row).
+async fn insert_row(db: &Db, args: Vec<JsValue>) -> Result<()> {
     let placeholders: Vec<String> = (1..=28).map(|i| format!("?{i}")).collect();
-    let mut args = config_args(row_id, ep)?;
-    let source = (row_id != ep.id.as_str()).then(|| ep.id.as_str());
-    args.push(opt_text(source));
-    if source.is_some() {
-        // ?4: a route row holds no provider secrets; ?27, ?28: nor search
-        // fields or catch-up.
-        args[3] = text("[]");
-        args[26] = JsValue::NULL;
-        args[27] = JsValue::NULL;
-    }
     let sql = format!(
         "INSERT INTO endpoints ({CONFIG_COLUMNS}, circuit_probe_interval_s, source_id) \
          VALUES ({}, ?16, ?29)",
@@ -279,8 +297,8 @@ pub async fn update_route(db: &Db, route: &Route) -> Result<bool> {
                circuit_probe_base_s = ?16, rate_limit_per_s = ?17, fifo = ?18, \
                destination_type = ?24, filter = ?25, transform = ?26 \
                WHERE id = ?1 AND deleted_at IS NULL";
-    let mut args = config_args(&route.id, &route.target)?;
-    // ?27, ?28 (search fields, catch-up) are the endpoint's own; a route row has none.
+    let mut args = config_args(&route.id, route)?;
+    // ?27, ?28 (search fields, catch-up) are the source's own.
     args.truncate(26);
     let result = bind(db.prepare(sql), &args)?.run().await?;
     Ok(changes(&result)? > 0)
@@ -296,9 +314,9 @@ pub async fn update(db: &Db, ep: &Endpoint) -> Result<bool> {
                retention_days = ?23, destination_type = ?24, filter = ?25, transform = ?26, \
                search_fields = ?27, catch_up = ?28 \
                WHERE id = ?1 AND deleted_at IS NULL AND source_id IS NULL";
-    let result = bind(db.prepare(sql), &config_args(ep.id.as_str(), ep)?)?
-        .run()
-        .await?;
+    let mut args = config_args(ep.source.id.as_str(), &ep.route)?;
+    bind_source(&mut args, &ep.source)?;
+    let result = bind(db.prepare(sql), &args)?.run().await?;
     Ok(changes(&result)? > 0)
 }
 
@@ -324,19 +342,23 @@ pub async fn list(db: &Db) -> Result<Vec<(Endpoint, EndpointState)>> {
     rows.into_iter().map(Row::into_parts).collect()
 }
 
-/// The endpoint and its live routes, first route (the endpoint) first: one
-/// read, so the ack path's endpoint lookup costs no extra round trip.
-pub async fn get_with_routes(db: &Db, id: &EndpointId) -> Result<Option<Vec<Route>>> {
+/// The endpoint's source and its live routes, first route (the endpoint)
+/// first: one read, so the ack path's endpoint lookup costs no extra round
+/// trip.
+pub async fn get_with_routes(db: &Db, id: &EndpointId) -> Result<Option<SourceRoutes>> {
     Ok(routes_with_state(db, id)
         .await?
-        .map(|routes| routes.into_iter().map(|(r, _)| r).collect()))
+        .map(|(source, routes)| SourceRoutes {
+            source,
+            routes: routes.into_iter().map(|(r, _)| r).collect(),
+        }))
 }
 
 /// Like [`get_with_routes`], with each route's live state.
 pub async fn routes_with_state(
     db: &Db,
     id: &EndpointId,
-) -> Result<Option<Vec<(Route, EndpointState)>>> {
+) -> Result<Option<(Source, Vec<(Route, EndpointState)>)>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM endpoints \
          WHERE (id = ?1 OR source_id = ?1) AND deleted_at IS NULL \
@@ -346,14 +368,19 @@ pub async fn routes_with_state(
         .all()
         .await?
         .results()?;
+    let Some(source) = rows
+        .first()
+        .filter(|first| first.id == id.as_str() && first.source_id.is_none())
+        .map(Row::source)
+        .transpose()?
+    else {
+        return Ok(None);
+    };
     let routes = rows
         .into_iter()
         .map(Row::into_route)
         .collect::<Result<Vec<_>>>()?;
-    Ok(routes
-        .first()
-        .is_some_and(|(first, _)| first.is_first())
-        .then_some(routes))
+    Ok(Some((source, routes)))
 }
 
 /// Any delivery target by its id: an endpoint (its first route) or an extra route.
