@@ -11,7 +11,7 @@ use crate::envelope::{outbound_headers, route_payload, Envelope, Payload};
 use crate::headers::HeaderList;
 use crate::hub;
 use crate::live::Change;
-use crate::model::{DeliveryMessage, DestinationType, EndpointId, Route, Status};
+use crate::model::{DeliveryMessage, DestinationType, EndpointId, Route, RouteRef, Status};
 use crate::outbound::{self, AttemptResult};
 use crate::rate::RateLimit;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, random_unit, Relay};
@@ -201,7 +201,7 @@ pub async fn deliver_event(relay: &Relay, event_id: &str) -> Result<Delivery> {
 /// waits): the circuit is about the destination, not about one event. A down
 /// answer doubles the probe interval and does not count against the event's
 /// schedule.
-pub async fn probe_route(relay: &Relay, route_id: &str) -> Result<Delivery> {
+pub async fn probe_route(relay: &Relay, route_id: &RouteRef) -> Result<Delivery> {
     if !endpoints::take_probe_slot(&relay.db, route_id, now_ms()).await? {
         return Ok(Delivery::NotClaimed);
     }
@@ -240,7 +240,7 @@ async fn deliver_claimed(relay: &Relay, claim: Claim, probe: bool) -> Result<Del
         Change::new(
             &claim.id,
             &claim.endpoint_id,
-            &claim.route_id,
+            claim.route_id.as_str(),
             status,
             event_type.as_deref(),
             attempt,
@@ -659,7 +659,7 @@ pub async fn record_attempt(
 /// Re-enqueues a route's waiting events, oldest first, after a resume or a
 /// closing circuit (except `requeued`, which already has its message).
 /// Bounded; the sweeper takes any rest.
-pub async fn drain(relay: &Relay, route_id: &str, requeued: Option<&str>) -> Result<usize> {
+pub async fn drain(relay: &Relay, route_id: &RouteRef, requeued: Option<&str>) -> Result<usize> {
     let waiting = events::waiting(&relay.db, route_id, DRAIN_LIMIT).await?;
     let ids: Vec<String> = waiting
         .into_iter()
@@ -678,7 +678,7 @@ pub async fn drain(relay: &Relay, route_id: &str, requeued: Option<&str>) -> Res
 
 /// FIFO: the head finished, so wake the next event in line (its earlier
 /// messages were refused while it waited).
-async fn advance_line(relay: &Relay, route_id: &str) -> Result<()> {
+async fn advance_line(relay: &Relay, route_id: &RouteRef) -> Result<()> {
     if let Some(head) = events::head_of_line(&relay.db, route_id).await? {
         if head.status != Status::Delivering.as_str() {
             let wait_ms = (head.next_attempt_at as i64 - now_ms()).max(0) as u64;

@@ -8,7 +8,7 @@
 
 use crate::archive::{self, IdFilter};
 use crate::event_query::EventTypeFilter;
-use crate::model::EventId;
+use crate::model::{EventId, RouteRef};
 use crate::relay::Relay;
 use crate::stats::hour_of;
 use crate::store::archive::{self as store, ArchiveRow, ArchivedEvent};
@@ -109,7 +109,7 @@ fn is_newer(record: &ArchivedEvent, than: Option<&ArchivedEvent>) -> bool {
 /// What the events list asks of the archive (one endpoint's events).
 pub struct ArchiveQuery<'a> {
     pub endpoint_id: &'a str,
-    pub route_id: Option<&'a str>,
+    pub route_id: Option<&'a RouteRef>,
     pub event_type: Option<&'a EventTypeFilter>,
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
@@ -230,7 +230,7 @@ fn page_floor(kept: &HashMap<String, ArchivedEvent>, limit: u32) -> Option<(Stri
 fn passes(record: &ArchivedEvent, q: &ArchiveQuery<'_>) -> bool {
     let e = &record.event;
     let received = e.received_at as i64;
-    q.route_id.is_none_or(|r| e.route_id == r)
+    q.route_id.is_none_or(|r| *r == e.route_id)
         && q.event_type
             .is_none_or(|f| e.event_type.as_deref().is_some_and(|t| f.matches(t)))
         && q.since_ms.is_none_or(|t| received >= t)

@@ -55,8 +55,8 @@ use crate::hub;
 use crate::ledger::Path;
 use crate::live::Change;
 use crate::model::{
-    DestinationType, EndpointId, EventId, IngestId, IngestSource, Route, Source, SourceRoutes,
-    Status,
+    DestinationType, EndpointId, EventId, IngestId, IngestSource, Route, RouteRef, Source,
+    SourceRoutes, Status,
 };
 use crate::redact::redacted_headers;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, Relay};
@@ -468,7 +468,7 @@ async fn store(
 fn received_change(
     id: &EventId,
     source: &Source,
-    route_id: &str,
+    route_id: &RouteRef,
     event_type: Option<&str>,
     at_ms: i64,
 ) -> Change {
@@ -476,7 +476,7 @@ fn received_change(
     Change::new(
         id.as_str(),
         source.id.as_str(),
-        route_id,
+        route_id.as_str(),
         status,
         event_type,
         0,

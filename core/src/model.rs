@@ -88,12 +88,62 @@ typed_id!(EventId, "evt");
 typed_id!(IngestId, "ing");
 typed_id!(RouteId, "rt");
 
-/// A route id as given to the API: the endpoint's own id (its first route) or
-/// an extra route's `rt_` id.
-pub fn parse_route_id(s: &str) -> Option<String> {
-    EndpointId::parse(s)
-        .map(|id| id.to_string())
-        .or_else(|| RouteId::parse(s).map(|id| id.to_string()))
+/// A route's id: its endpoint's own (`ep_`, the endpoint's first route) or
+/// an extra route's (`rt_`). Routes are rows of one table, so either names
+/// a delivery target; the variant says which kind of route it is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum RouteRef {
+    First(EndpointId),
+    Extra(RouteId),
+}
+
+impl RouteRef {
+    /// An `ep_` or `rt_` id; anything else is none.
+    pub fn parse(s: &str) -> Option<RouteRef> {
+        EndpointId::parse(s)
+            .map(RouteRef::First)
+            .or_else(|| RouteId::parse(s).map(RouteRef::Extra))
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            RouteRef::First(id) => id.as_str(),
+            RouteRef::Extra(id) => id.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for RouteRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for RouteRef {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<RouteRef, String> {
+        RouteRef::parse(&s).ok_or_else(|| format!("not a route id (ep_ or rt_): {s}"))
+    }
+}
+
+impl From<RouteRef> for String {
+    fn from(id: RouteRef) -> String {
+        id.as_str().to_string()
+    }
+}
+
+impl PartialEq<str> for RouteRef {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<String> for RouteRef {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
 }
 
 /// Where an event is in its life. `received`, `delivering` and `retrying` are "in flight".
@@ -271,7 +321,7 @@ impl Source {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Route {
     /// `ep_` (the source's first route) or `rt_`.
-    pub id: String,
+    pub id: RouteRef,
     /// The source the route belongs to.
     pub source_id: EndpointId,
     pub name: String,
@@ -298,7 +348,7 @@ pub struct Route {
 impl Route {
     /// Whether this route is the source itself.
     pub fn is_first(&self) -> bool {
-        self.id == self.source_id.as_str()
+        matches!(&self.id, RouteRef::First(id) if *id == self.source_id)
     }
 }
 
@@ -515,10 +565,18 @@ mod tests {
         assert!(EventId::parse("evt_").is_none());
         assert!(EventId::parse("evt_../x").is_none());
         assert!(EndpointId::parse("ep_x'; drop").is_none());
-        assert_eq!(parse_route_id("ep_01jabc").as_deref(), Some("ep_01jabc"));
-        assert_eq!(parse_route_id("rt_01jabc").as_deref(), Some("rt_01jabc"));
-        assert!(parse_route_id("evt_01jabc").is_none());
-        assert!(parse_route_id("rt_x'").is_none());
+        let first = RouteRef::parse("ep_01jabc").expect("an endpoint's own id");
+        assert!(matches!(first, RouteRef::First(_)));
+        assert_eq!(first.as_str(), "ep_01jabc");
+        let extra = RouteRef::parse("rt_01jabc").expect("an extra route's id");
+        assert!(matches!(extra, RouteRef::Extra(_)));
+        assert_eq!(extra.to_string(), "rt_01jabc");
+        assert!(RouteRef::parse("evt_01jabc").is_none());
+        assert!(RouteRef::parse("rt_x'").is_none());
+        let json = serde_json::to_string(&extra).unwrap();
+        assert_eq!(json, "\"rt_01jabc\"");
+        assert_eq!(serde_json::from_str::<RouteRef>(&json).unwrap(), extra);
+        assert!(serde_json::from_str::<RouteRef>("\"evt_1\"").is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use super::{endpoint_query, read_json};
 use crate::alert_rules::{RuleSpec, MAX_RULES};
 use crate::error::{json_response, ApiError};
-use crate::model::{new_id, EndpointId};
+use crate::model::{new_id, EndpointId, RouteRef};
 use crate::notify;
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::alert_rules::{self, Rule};
@@ -42,8 +42,9 @@ async fn check_target(relay: &Relay, spec: &RuleSpec) -> Result<(), ApiError> {
     if endpoints::get(&relay.db, &id).await?.is_none() {
         return Err(missing("endpoint"));
     }
-    if let Some(route_id) = &spec.route_id {
-        let route = endpoints::get_route(&relay.db, route_id).await?;
+    if let Some(raw) = &spec.route_id {
+        let route_id = RouteRef::parse(raw).ok_or_else(|| missing("route of this endpoint"))?;
+        let route = endpoints::get_route(&relay.db, &route_id).await?;
         if route.is_none_or(|(r, _)| r.source_id != id) {
             return Err(missing("route of this endpoint"));
         }

@@ -15,7 +15,7 @@ use crate::error::{json_response, ApiError};
 use crate::hub;
 use crate::model::{
     rotate_secrets, CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, Route,
-    RouteId, Secret, Source,
+    RouteId, RouteRef, Secret, Source,
 };
 use crate::rate::RateLimit;
 use crate::relay::{now_ms, random_bytes, Relay};
@@ -107,7 +107,7 @@ pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, 
     let blank = Endpoint {
         source: Source::new(id.clone(), Provider::none()),
         route: Route {
-            id: id.to_string(),
+            id: RouteRef::First(id.clone()),
             source_id: id,
             name: String::new(),
             relay_secret: standard::encode_secret(&random_bytes::<32>()),
@@ -157,7 +157,7 @@ pub async fn get(relay: &Relay, raw_id: &str, url: &Url) -> Result<Response, Api
 pub async fn relay_secret(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
     let secret = match RouteId::parse(raw_id) {
         Some(route_id) => {
-            endpoints::get_route(&relay.db, route_id.as_str())
+            endpoints::get_route(&relay.db, &RouteRef::Extra(route_id))
                 .await?
                 .ok_or_else(|| ApiError::not_found("endpoint"))?
                 .0
@@ -229,7 +229,7 @@ pub async fn pause(
 pub async fn resume(relay: &Relay, raw_id: &str, url: &Url) -> Result<Response, ApiError> {
     let (endpoint, _) = load(relay, raw_id).await?;
     endpoints::resume(&relay.db, endpoint.id()).await?;
-    let drained = drain(relay, endpoint.id().as_str(), None).await?;
+    let drained = drain(relay, &endpoint.route.id, None).await?;
     let (endpoint, state) = load(relay, raw_id).await?;
     let mut body = view(relay, &endpoint, &state, url);
     body["drained"] = json!(drained);
@@ -328,7 +328,7 @@ pub async fn rejections(relay: &Relay, raw_id: &str) -> Result<Response, ApiErro
 /// The event at the head of a FIFO line that has failed at least once: the one
 /// holding the others back.
 async fn fifo_blocker(relay: &Relay, endpoint: &Endpoint) -> Result<Option<String>, ApiError> {
-    let head = events::head_of_line(&relay.db, endpoint.id().as_str()).await?;
+    let head = events::head_of_line(&relay.db, &endpoint.route.id).await?;
     Ok(head.filter(|h| h.status == "retrying").map(|h| h.id))
 }
 

@@ -17,7 +17,7 @@ use crate::headers::HeaderList;
 use crate::history::{self, ArchivePage, ArchiveQuery, Archived};
 use crate::hub;
 use crate::live::Change;
-use crate::model::{parse_route_id, EndpointId, EventId, IngestSource, Status};
+use crate::model::{EndpointId, EventId, IngestSource, RouteRef, Status};
 use crate::relay::{enqueue, enqueue_many, now_ms, Relay};
 use crate::store::archive::{self, ArchivedEvent};
 use crate::store::events::{self, EventRow, ListFilter};
@@ -37,7 +37,7 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
     let route_id = parsed_query(
         url,
         "route_id",
-        parse_route_id,
+        RouteRef::parse,
         "route_id is not an ep_ or rt_ id",
     )?;
     let status = query(url, "status")
@@ -73,7 +73,7 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         .transpose()?;
     let filter = ListFilter {
         endpoint_id: endpoint_id.as_ref().map(EndpointId::as_str),
-        route_id: route_id.as_deref(),
+        route_id: route_id.as_ref(),
         status,
         event_type: event_type.as_ref(),
         since_ms,
@@ -275,7 +275,7 @@ pub async fn replay_bulk(relay: &Relay, req: worker::Request) -> Result<Response
     let route_id = input
         .route_id
         .map(|raw| {
-            parse_route_id(&raw).ok_or_else(|| {
+            RouteRef::parse(&raw).ok_or_else(|| {
                 ApiError::bad_request("invalid_replay", "route_id is not an ep_ or rt_ id")
             })
         })
@@ -285,7 +285,7 @@ pub async fn replay_bulk(relay: &Relay, req: worker::Request) -> Result<Response
         .unwrap_or(DEFAULT_BULK_REPLAY)
         .clamp(1, MAX_BULK_REPLAY);
     let endpoint = endpoint_id.as_ref().map(EndpointId::as_str);
-    let route = route_id.as_deref();
+    let route = route_id.as_ref();
     let replayed = events::replay_dead(&relay.db, endpoint, route, limit, now_ms()).await?;
     let ids: Vec<String> = replayed.iter().map(|r| r.id.clone()).collect();
     let sent = match relay.queue() {

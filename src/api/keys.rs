@@ -5,7 +5,7 @@
 use super::{read_json, Caller};
 use crate::access::{self, Role};
 use crate::error::{json_response, ApiError};
-use crate::model::{new_id, parse_route_id};
+use crate::model::{new_id, RouteRef};
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::keys;
 use crate::time::iso8601;
@@ -76,8 +76,10 @@ async fn scope_of(
     let invalid = |msg: &str| ApiError::bad_request("invalid_key", msg);
     match (role, endpoint_id) {
         ("pull", Some(raw)) => {
-            parse_route_id(raw).ok_or_else(|| invalid("endpoint_id is not an ep_ or rt_ id"))?;
-            Ok(Some(super::pull::pull_route(relay, raw).await?.id))
+            RouteRef::parse(raw).ok_or_else(|| invalid("endpoint_id is not an ep_ or rt_ id"))?;
+            Ok(Some(
+                super::pull::pull_route(relay, raw).await?.id.to_string(),
+            ))
         }
         ("pull", None) => Err(invalid("a pull key needs endpoint_id")),
         (role, None) if Role::parse(role).is_some() => Ok(None),

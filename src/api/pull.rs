@@ -20,7 +20,7 @@ use crate::error::{json_response, ApiError};
 use crate::event_query::validate_event_types;
 use crate::hub;
 use crate::live::Change;
-use crate::model::{DestinationType, EndpointId, EventId, Route, RouteId, Status};
+use crate::model::{DestinationType, EndpointId, EventId, Route, RouteId, RouteRef, Status};
 use crate::outbound::{AttemptResult, SNIPPET_BYTES};
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::retry::{classify_status, OutcomeClass};
@@ -88,7 +88,7 @@ pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response
                 leased.push(Change::new(
                     &claim.id,
                     &claim.endpoint_id,
-                    &claim.route_id,
+                    claim.route_id.as_str(),
                     Status::Delivering.as_str(),
                     o.event_type.as_deref(),
                     o.number,
@@ -141,14 +141,14 @@ pub async fn report(
     let Some(claim) = events::held_claim(&relay.db, id.as_str(), &input.lease_token).await? else {
         return Err(lease_lost(relay, id.as_str()).await?);
     };
-    if !grant.may_pull(&claim.route_id) {
+    if !grant.may_pull(claim.route_id.as_str()) {
         return Err(ApiError::new(
             403,
             "forbidden",
             "this key may not report attempts for this event's destination",
         ));
     }
-    let route = pull_route(relay, &claim.route_id).await?;
+    let route = pull_route(relay, claim.route_id.as_str()).await?;
     let finished = now_ms();
     let started = finished - input.duration_ms.min(3_600_000) as i64;
     let number = claim.attempt_count as u32 + 1;
@@ -251,7 +251,7 @@ async fn lease_lost(relay: &Relay, id: &str) -> Result<ApiError, ApiError> {
     })
 }
 
-/// The pull destination `raw_id` names, as `(route id, delivery settings)`: an
+/// The pull route `raw_id` names: an
 /// endpoint (from the endpoint cache) or an extra route (from D1); `404` when
 /// there is none, `409 not_a_pull_destination` when it pushes.
 pub(super) async fn pull_route(relay: &Relay, raw_id: &str) -> Result<Route, ApiError> {
@@ -262,7 +262,7 @@ pub(super) async fn pull_route(relay: &Relay, raw_id: &str) -> Result<Route, Api
             .await?
             .map(|endpoint| endpoint.route)
     } else if let Some(id) = RouteId::parse(raw_id) {
-        endpoints::get_route(&relay.db, id.as_str())
+        endpoints::get_route(&relay.db, &RouteRef::Extra(id))
             .await?
             .map(|(route, _)| route)
     } else {

@@ -15,8 +15,7 @@ use crate::headers::HeaderList;
 use crate::hub;
 use crate::live::Change;
 use crate::model::{
-    parse_route_id, DestinationType, EndpointId, EndpointState, EventId, IngestId, Route, RouteId,
-    Status,
+    DestinationType, EndpointId, EndpointState, EventId, IngestId, Route, RouteId, RouteRef, Status,
 };
 use crate::relay::{enqueue_many, now_ms, random_bytes, Relay};
 use crate::store::{bodies, endpoint_cache, endpoints, events, ingests};
@@ -91,7 +90,7 @@ pub async fn create(
     // A new route starts from the defaults, but for its destination type,
     // which it takes from the endpoint's first route unless it says its own.
     let blank = Route {
-        id: RouteId::generate(now as u64, random_bytes()).to_string(),
+        id: RouteRef::Extra(RouteId::generate(now as u64, random_bytes())),
         source_id: endpoint.source.id.clone(),
         name: String::new(),
         relay_secret: standard::encode_secret(&random_bytes::<32>()),
@@ -110,7 +109,7 @@ pub async fn create(
     let route = apply_input(relay, blank, input, true)?;
     endpoints::insert_route(&relay.db, &endpoint.source, &route).await?;
     endpoint_cache::invalidate(&route.source_id);
-    let (route, state) = load(relay, &route.id).await?;
+    let (route, state) = load(relay, route.id.as_str()).await?;
     let mut body = view(relay, &route, &state).await?;
     body["relay_secret"] = json!(route.relay_secret);
     Ok(json_response(201, &body)?)
@@ -161,14 +160,14 @@ pub async fn reset_circuit(relay: &Relay, raw_id: &str) -> Result<Response, ApiE
 /// endpoint's first route goes with the endpoint only (409).
 pub async fn delete(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
     let (route, _) = load(relay, raw_id).await?;
-    if route.is_first() {
+    let RouteRef::Extra(extra) = &route.id else {
         return Err(ApiError::new(
             409,
             "first_route",
             "an endpoint's first route is the endpoint itself: delete the endpoint instead",
         ));
-    }
-    let deletion = endpoints::soft_delete_route(&relay.db, &route.id, now_ms()).await?;
+    };
+    let deletion = endpoints::soft_delete_route(&relay.db, extra, now_ms()).await?;
     endpoint_cache::invalidate(&route.source_id);
     hub::publish(&relay.env, &events::changes_at(&deletion.ended, now_ms())).await;
     if !deletion.deleted {
@@ -220,7 +219,7 @@ fn apply_input(
 }
 
 async fn load(relay: &Relay, raw_id: &str) -> Result<(Route, EndpointState), ApiError> {
-    let id = parse_route_id(raw_id).ok_or_else(|| ApiError::not_found("route"))?;
+    let id = RouteRef::parse(raw_id).ok_or_else(|| ApiError::not_found("route"))?;
     endpoints::get_route(&relay.db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("route"))
@@ -482,7 +481,7 @@ pub async fn replay_filtered(
                 Change::new(
                     id.as_str(),
                     &ingest.endpoint_id,
-                    &route.id,
+                    route.id.as_str(),
                     Status::Received.as_str(),
                     ingest.event_type.as_deref(),
                     0,

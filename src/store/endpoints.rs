@@ -8,8 +8,8 @@
 use super::events::{self, Changed, Deleted};
 use super::{bind, changes, int, opt_int, opt_text, text, Db, Stmt};
 use crate::model::{
-    CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, Route, Secret, Source,
-    SourceRoutes,
+    CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, Route, RouteId, RouteRef,
+    Secret, Source, SourceRoutes,
 };
 use crate::rate::RateLimit;
 use crate::retry::RetryPolicy;
@@ -132,8 +132,10 @@ impl Row {
             circuit_next_probe_at: self.circuit_next_probe_at.map(|t| t as i64),
             circuit_probe_interval_s: self.circuit_probe_interval_s as u32,
         };
+        let id = RouteRef::parse(&self.id)
+            .ok_or_else(|| Error::RustError(format!("bad route id in D1: {}", self.id)))?;
         let route = Route {
-            id: self.id,
+            id,
             source_id,
             name: self.name,
             relay_secret: self.relay_secret,
@@ -266,7 +268,7 @@ pub async fn insert(db: &Db, ep: &Endpoint) -> Result<()> {
 /// secrets, search fields or catch-up: the source's own row verifies
 /// requests.
 pub async fn insert_route(db: &Db, source: &Source, route: &Route) -> Result<()> {
-    let mut args = config_args(&route.id, route)?;
+    let mut args = config_args(route.id.as_str(), route)?;
     bind_source(&mut args, source)?;
     args[3] = text("[]");
     args[26] = JsValue::NULL;
@@ -297,7 +299,7 @@ pub async fn update_route(db: &Db, route: &Route) -> Result<bool> {
                circuit_probe_base_s = ?16, rate_limit_per_s = ?17, fifo = ?18, \
                destination_type = ?24, filter = ?25, transform = ?26 \
                WHERE id = ?1 AND deleted_at IS NULL";
-    let mut args = config_args(&route.id, route)?;
+    let mut args = config_args(route.id.as_str(), route)?;
     // ?27, ?28 (search fields, catch-up) are the source's own.
     args.truncate(26);
     let result = bind(db.prepare(sql), &args)?.run().await?;
@@ -384,9 +386,9 @@ pub async fn routes_with_state(
 }
 
 /// Any delivery target by its id: an endpoint (its first route) or an extra route.
-pub async fn get_route(db: &Db, route_id: &str) -> Result<Option<(Route, EndpointState)>> {
+pub async fn get_route(db: &Db, route_id: &RouteRef) -> Result<Option<(Route, EndpointState)>> {
     let sql = format!("SELECT {COLUMNS} FROM endpoints WHERE id = ?1 AND deleted_at IS NULL");
-    let row: Option<Row> = bind(db.prepare(sql), &[text(route_id)])?
+    let row: Option<Row> = bind(db.prepare(sql), &[text(route_id.as_str())])?
         .first(None)
         .await?;
     row.map(Row::into_route).transpose()
@@ -434,15 +436,15 @@ pub async fn soft_delete(db: &Db, id: &EndpointId, now_ms: i64) -> Result<Deleti
 
 /// Deletes an extra route (never an endpoint's first route), and ends its
 /// waiting events as [`soft_delete`] does.
-pub async fn soft_delete_route(db: &Db, route_id: &str, now_ms: i64) -> Result<Deletion> {
+pub async fn soft_delete_route(db: &Db, route_id: &RouteId, now_ms: i64) -> Result<Deletion> {
     let delete = bind(
         db.prepare(
             "UPDATE endpoints SET deleted_at = ?2, updated_at = ?2 \
              WHERE id = ?1 AND source_id IS NOT NULL AND deleted_at IS NULL",
         ),
-        &[text(route_id), int(now_ms)],
+        &[text(route_id.as_str()), int(now_ms)],
     )?;
-    let end = events::end_events_of_deleted(db, Deleted::Route(route_id), now_ms)?;
+    let end = events::end_events_of_deleted(db, Deleted::Route(route_id.as_str()), now_ms)?;
     let results = db.batch(vec![delete, end]).await?;
     let deleted = match results.first() {
         Some(r) => changes(r)? > 0,
@@ -455,13 +457,13 @@ pub async fn soft_delete_route(db: &Db, route_id: &str, now_ms: i64) -> Result<D
 }
 
 /// Holds deliveries (ingest continues). `false` if already paused or missing.
-pub fn pause_statement(db: &Db, id: &str, reason: &str, now_ms: i64) -> Result<Stmt> {
+pub fn pause_statement(db: &Db, id: &RouteRef, reason: &str, now_ms: i64) -> Result<Stmt> {
     bind(
         db.prepare(
             "UPDATE endpoints SET paused = 1, paused_reason = ?2, paused_at = ?3 \
              WHERE id = ?1 AND paused = 0 AND deleted_at IS NULL",
         ),
-        &[text(id), text(reason), int(now_ms)],
+        &[text(id.as_str()), text(reason), int(now_ms)],
     )
 }
 
@@ -469,7 +471,7 @@ pub fn pause_statement(db: &Db, id: &str, reason: &str, now_ms: i64) -> Result<S
 /// while that delivery still holds its lease (a stale answer pauses nothing).
 pub fn pause_if_leased(
     db: &Db,
-    id: &str,
+    id: &RouteRef,
     reason: &str,
     now_ms: i64,
     (event_id, lease_token): (&str, &str),
@@ -482,7 +484,7 @@ pub fn pause_if_leased(
     bind(
         db.prepare(sql),
         &[
-            text(id),
+            text(id.as_str()),
             text(reason),
             int(now_ms),
             text(event_id),
@@ -492,7 +494,7 @@ pub fn pause_if_leased(
 }
 
 pub async fn pause(db: &Db, id: &EndpointId, reason: &str, now_ms: i64) -> Result<bool> {
-    let result = pause_statement(db, id.as_str(), reason, now_ms)?
+    let result = pause_statement(db, &RouteRef::First(id.clone()), reason, now_ms)?
         .run()
         .await?;
     Ok(changes(&result)? > 0)
@@ -521,12 +523,17 @@ struct TatRow {
 /// when it may start: now, or a later time the caller schedules the event at.
 /// Every call takes a slot, so a backlog is spread over future slots once
 /// instead of asking again every second.
-pub async fn reserve_rate_slot(db: &Db, id: &str, limit: RateLimit, now_ms: i64) -> Result<i64> {
+pub async fn reserve_rate_slot(
+    db: &Db,
+    id: &RouteRef,
+    limit: RateLimit,
+    now_ms: i64,
+) -> Result<i64> {
     let row: Option<TatRow> = bind(
         db.prepare(
             "UPDATE endpoints SET rate_tat = MAX(rate_tat, ?2) + ?3 WHERE id = ?1 RETURNING rate_tat",
         ),
-        &[text(id), int(now_ms), int(limit.interval_ms())],
+        &[text(id.as_str()), int(now_ms), int(limit.interval_ms())],
     )?
     .first(None)
     .await?;
@@ -539,13 +546,19 @@ struct IdRow {
 }
 
 /// Endpoints whose circuit is open and whose next probe is due, oldest due first.
-pub async fn open_circuits_due(db: &Db, now_ms: i64, limit: u32) -> Result<Vec<String>> {
-    bind(
+pub async fn open_circuits_due(db: &Db, now_ms: i64, limit: u32) -> Result<Vec<RouteRef>> {
+    #[derive(Deserialize)]
+    struct Due {
+        id: RouteRef,
+    }
+    let due: Vec<Due> = bind(
         db.prepare(OPEN_CIRCUITS_DUE),
         &[int(now_ms), int(i64::from(limit))],
     )?
-    .ids()
-    .await
+    .all()
+    .await?
+    .results()?;
+    Ok(due.into_iter().map(|d| d.id).collect())
 }
 
 /// The statement of [`open_circuits_due`]: ?1 = now, ?2 = the limit. A range on
@@ -556,13 +569,13 @@ pub(crate) const OPEN_CIRCUITS_DUE: &str =
 
 /// Takes the right to send one probe through an open circuit (compare-and-set:
 /// one prober per interval, whoever asks).
-pub async fn take_probe_slot(db: &Db, id: &str, now_ms: i64) -> Result<bool> {
+pub async fn take_probe_slot(db: &Db, id: &RouteRef, now_ms: i64) -> Result<bool> {
     let result = bind(
         db.prepare(
             "UPDATE endpoints SET circuit_next_probe_at = ?2 + circuit_probe_interval_s * 1000 \
              WHERE id = ?1 AND circuit_state = 'open' AND circuit_next_probe_at <= ?2",
         ),
-        &[text(id), int(now_ms)],
+        &[text(id.as_str()), int(now_ms)],
     )?
     .run()
     .await?;
@@ -583,7 +596,7 @@ pub struct CircuitInput {
 /// SQLite evaluates every right-hand side against the row's old values.
 pub fn circuit_statement(
     db: &Db,
-    id: &str,
+    id: &RouteRef,
     input: &CircuitInput,
     now_ms: i64,
     (event_id, lease_token): (&str, &str),
@@ -617,7 +630,7 @@ pub fn circuit_statement(
     bind(
         db.prepare(sql),
         &[
-            text(id),
+            text(id.as_str()),
             flag(input.success),
             flag(input.counted_failure),
             int(now_ms),
@@ -632,7 +645,7 @@ pub fn circuit_statement(
 /// Closes a route's circuit by hand (an operator who knows the destination is
 /// back): streak reset, probe interval back to its base. `false` when the
 /// route does not exist; closing a closed circuit is not an error.
-pub async fn reset_circuit(db: &Db, id: &str, now_ms: i64) -> Result<bool> {
+pub async fn reset_circuit(db: &Db, id: &RouteRef, now_ms: i64) -> Result<bool> {
     let result = bind(
         db.prepare(
             "UPDATE endpoints SET circuit_failures = 0, \
@@ -641,7 +654,7 @@ pub async fn reset_circuit(db: &Db, id: &str, now_ms: i64) -> Result<bool> {
                circuit_probe_interval_s = circuit_probe_base_s \
              WHERE id = ?1 AND deleted_at IS NULL",
         ),
-        &[text(id), int(now_ms)],
+        &[text(id.as_str()), int(now_ms)],
     )?
     .run()
     .await?;

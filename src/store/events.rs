@@ -12,7 +12,7 @@ use super::rollups;
 use super::{bind, changes, int, opt_int, opt_text, text, Conditions, Db, Stmt};
 use crate::event_query::{EventTypeFilter, Lookup};
 use crate::live::Change;
-use crate::model::{EventId, Status};
+use crate::model::{EventId, RouteRef, Status};
 use crate::retry::OutcomeClass;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -68,7 +68,7 @@ pub struct Claim {
     pub endpoint_id: String,
     /// The delivery target: the `endpoints` row (the endpoint itself or an `rt_`
     /// route) whose destination, policy and live state govern this delivery.
-    pub route_id: String,
+    pub route_id: RouteRef,
     pub ingest_id: String,
     pub attempt_count: f64,
     pub cycle_attempts: f64,
@@ -218,7 +218,7 @@ fn claim_where(which: &str) -> String {
 /// `event_query::glob_pattern` (only `*` is a wildcard), or `None`.
 pub async fn lease(
     db: &Db,
-    route_id: &str,
+    route_id: &RouteRef,
     max: u32,
     now_ms: i64,
     lease_ms: i64,
@@ -238,7 +238,7 @@ pub async fn lease(
     let mut claims: Vec<Claim> = bind(
         db.prepare(sql),
         &[
-            text(route_id),
+            text(route_id.as_str()),
             int(now_ms),
             text(lease_token),
             int(lease_ms),
@@ -467,7 +467,7 @@ const ID_RANGE_SLACK_MS: i64 = 60_000;
 
 pub struct ListFilter<'a> {
     pub endpoint_id: Option<&'a str>,
-    pub route_id: Option<&'a str>,
+    pub route_id: Option<&'a RouteRef>,
     pub status: Option<Status>,
     pub event_type: Option<&'a EventTypeFilter>,
     /// `received_at >= since_ms`.
@@ -496,7 +496,7 @@ pub(crate) fn list_sql(f: &ListFilter<'_>) -> Result<(String, Conditions)> {
         w.compare("e.endpoint_id =", endpoint_id);
     }
     if let Some(route_id) = f.route_id {
-        w.compare("e.route_id =", route_id);
+        w.compare("e.route_id =", route_id.as_str());
     }
     if let Some(status) = f.status {
         // A literal (the enum's own name), so the partial index that holds
@@ -596,7 +596,7 @@ pub async fn replay_one(db: &Db, id: &str, now_ms: i64) -> Result<bool> {
 pub async fn replay_dead(
     db: &Db,
     endpoint_id: Option<&str>,
-    route_id: Option<&str>,
+    route_id: Option<&RouteRef>,
     limit: u32,
     now_ms: i64,
 ) -> Result<Vec<Changed>> {
@@ -613,7 +613,7 @@ pub async fn replay_dead(
             opt_text(endpoint_id),
             int(now_ms),
             int(i64::from(limit)),
-            opt_text(route_id),
+            opt_text(route_id.map(RouteRef::as_str)),
         ],
     )?
     .all()
@@ -703,10 +703,10 @@ pub struct Waiting {
 
 /// The route's waiting events (`received`/`retrying`), oldest first: what a
 /// resume or a closing circuit drains.
-pub async fn waiting(db: &Db, route_id: &str, limit: u32) -> Result<Vec<Waiting>> {
+pub async fn waiting(db: &Db, route_id: &RouteRef, limit: u32) -> Result<Vec<Waiting>> {
     bind(
         db.prepare(WAITING),
-        &[text(route_id), int(i64::from(limit))],
+        &[text(route_id.as_str()), int(i64::from(limit))],
     )?
     .all()
     .await?
@@ -718,8 +718,8 @@ pub(crate) const WAITING: &str = "SELECT id, status, next_attempt_at FROM events
      WHERE route_id = ?1 AND status IN ('received', 'retrying') ORDER BY id LIMIT ?2";
 
 /// The oldest in-flight event of the route: the head of a FIFO line.
-pub async fn head_of_line(db: &Db, route_id: &str) -> Result<Option<Waiting>> {
-    bind(db.prepare(HEAD_OF_LINE), &[text(route_id)])?
+pub async fn head_of_line(db: &Db, route_id: &RouteRef) -> Result<Option<Waiting>> {
+    bind(db.prepare(HEAD_OF_LINE), &[text(route_id.as_str())])?
         .first(None)
         .await
 }
@@ -800,8 +800,8 @@ pub async fn counts(db: &Db, endpoint_id: Option<&str>) -> Result<Counts> {
 }
 
 /// The same figures for one route's events: `events = delivered + dead + in_flight`.
-pub async fn route_counts(db: &Db, route_id: &str) -> Result<Counts> {
-    counts_where(db, &counts_of_route_sql(), &[text(route_id)]).await
+pub async fn route_counts(db: &Db, route_id: &RouteRef) -> Result<Counts> {
+    counts_where(db, &counts_of_route_sql(), &[text(route_id.as_str())]).await
 }
 
 /// Rows that count events by status through indexes alone, to sum (by `key`,

@@ -6,7 +6,7 @@
 //! request won the key, and reads back who won.
 
 use super::{bind, int, opt_text, text, Conditions, Db};
-use crate::model::{EndpointId, EventId, IngestId, IngestSource, IngestStatus};
+use crate::model::{EndpointId, EventId, IngestId, IngestSource, IngestStatus, RouteRef};
 use serde::Deserialize;
 use std::collections::HashSet;
 use worker::Result;
@@ -14,7 +14,7 @@ use worker::Result;
 /// One event of a new ingest: its id and the route that delivers it.
 pub struct RoutedEvent<'a> {
     pub id: &'a EventId,
-    pub route_id: &'a str,
+    pub route_id: &'a RouteRef,
 }
 
 pub struct NewIngest<'a> {
@@ -114,7 +114,7 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
                 text(n.id.as_str()),
                 text(n.endpoint_id.as_str()),
                 int(n.now_ms),
-                text(event.route_id),
+                text(event.route_id.as_str()),
             ],
         )?);
     }
@@ -129,7 +129,7 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
         )?);
     }
     if !n.events.is_empty() {
-        let routes: Vec<&str> = n.events.iter().map(|e| e.route_id).collect();
+        let routes: Vec<&str> = n.events.iter().map(|e| e.route_id.as_str()).collect();
         statements.push(super::rollups::count_received(
             db,
             n.endpoint_id.as_str(),
@@ -434,11 +434,11 @@ pub async fn route_filtered(
                 text(&ingest.id),
                 text(&ingest.endpoint_id),
                 int(now_ms),
-                text(event.route_id),
+                text(event.route_id.as_str()),
             ],
         )?);
     }
-    let routes: Vec<&str> = events.iter().map(|e| e.route_id).collect();
+    let routes: Vec<&str> = events.iter().map(|e| e.route_id.as_str()).collect();
     statements.push(super::rollups::count_received(
         db,
         &ingest.endpoint_id,

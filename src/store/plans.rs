@@ -16,7 +16,7 @@
 use super::{alert_rules, alerts, archive, endpoints, events, ingests, retention, rollups, stats};
 use crate::alert_rules::RuleKind;
 use crate::event_query::{EventTypeFilter, Lookup};
-use crate::model::{EventId, IngestStatus, Status};
+use crate::model::{EventId, IngestStatus, RouteRef, Status};
 use rusqlite::types::Null;
 use rusqlite::Connection;
 use std::collections::HashMap;
@@ -723,6 +723,7 @@ fn every_event() -> events::ListFilter<'static> {
 
 #[test]
 fn events_list_pages_walk_an_index_in_order() {
+    let route = RouteRef::parse("rt_x").expect("a route id");
     let cases: [(&str, events::ListFilter, &str); 7] = [
         (
             "newest events",
@@ -778,7 +779,7 @@ fn events_list_pages_walk_an_index_in_order() {
         (
             "a route's events",
             events::ListFilter {
-                route_id: Some("rt_x"),
+                route_id: Some(&route),
                 ..every_event()
             },
             "SEARCH e USING INDEX events_route (route_id=?)",

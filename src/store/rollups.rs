@@ -60,7 +60,7 @@ pub fn count_attempt(
         &[
             text(&claim.endpoint_id),
             int(hour_of(started_at_ms)),
-            text(&claim.route_id),
+            text(claim.route_id.as_str()),
             int(i64::from(delivered)),
             int(i64::from(!delivered)),
             JsValue::from_f64(duration_ms as f64),
