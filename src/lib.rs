@@ -13,7 +13,7 @@
 pub use hookrelay_core::{
     access, alert_rules, alerts, allowlist, catch_up, dedup, destination, envelope, event_query,
     filter, handshake, headers, ledger, live, metrics, model, rate, redact, retry, search,
-    settings, stats, time, transform, verify,
+    settings, stats, time, transform, verify, views,
 };
 
 pub mod api;

@@ -16,7 +16,8 @@
 //! - `access`: roles; `settings`: the Worker's variables; `alerts` and
 //!   `alert_rules` (the operator's own conditions),
 //!   `metrics`, `stats`, `ledger`, `time`, `live` (the stream's messages):
-//!   what operators are shown.
+//!   what operators are shown; `views`: the API's answers for endpoints
+//!   and routes, as types.
 
 pub mod access;
 pub mod alert_rules;
@@ -45,3 +46,4 @@ pub mod time;
 pub mod transform;
 pub mod validation;
 pub mod verify;
+pub mod views;

@@ -24,6 +24,7 @@ use crate::search::SearchFields;
 use crate::store::{endpoint_cache, endpoints, events, rejections};
 use crate::time::iso8601;
 use crate::verify::{standard, Provider, SchemeConfig, SecretFormat};
+use crate::views::{Created, Drained, EndpointDetail, EndpointView, Rotated};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Request, Response, Url};
@@ -128,14 +129,16 @@ pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, 
     endpoints::insert(&relay.db, &endpoint).await?;
     endpoint_cache::invalidate(endpoint.id());
     let (endpoint, state) = load(relay, endpoint.id().as_str()).await?;
-    let mut view = view(relay, &endpoint, &state, url);
-    view["relay_secret"] = json!(endpoint.route.relay_secret);
-    Ok(json_response(201, &view)?)
+    let created = Created {
+        view: view(relay, &endpoint, &state, url),
+        relay_secret: endpoint.route.relay_secret,
+    };
+    Ok(json_response(201, &created)?)
 }
 
 pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
     let all = endpoints::list(&relay.db).await?;
-    let data: Vec<Value> = all
+    let data: Vec<EndpointView> = all
         .iter()
         .map(|(ep, st)| view(relay, ep, st, url))
         .collect();
@@ -144,11 +147,15 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
 
 pub async fn get(relay: &Relay, raw_id: &str, url: &Url) -> Result<Response, ApiError> {
     let (endpoint, state) = load(relay, raw_id).await?;
-    let mut body = view(relay, &endpoint, &state, url);
-    if endpoint.route.fifo {
-        body["fifo_blocked_by"] = json!(fifo_blocker(relay, &endpoint).await?);
-    }
-    Ok(json_response(200, &body)?)
+    let fifo_blocked_by = match endpoint.route.fifo {
+        true => Some(fifo_blocker(relay, &endpoint).await?),
+        false => None,
+    };
+    let detail = EndpointDetail {
+        endpoint: view(relay, &endpoint, &state, url),
+        fifo_blocked_by,
+    };
+    Ok(json_response(200, &detail)?)
 }
 
 /// `GET /endpoints/{id}/secret`: the relay secret that signs what the
@@ -231,9 +238,11 @@ pub async fn resume(relay: &Relay, raw_id: &str, url: &Url) -> Result<Response, 
     endpoints::resume(&relay.db, endpoint.id()).await?;
     let drained = drain(relay, &endpoint.route.id, None).await?;
     let (endpoint, state) = load(relay, raw_id).await?;
-    let mut body = view(relay, &endpoint, &state, url);
-    body["drained"] = json!(drained);
-    Ok(json_response(200, &body)?)
+    let resumed = Drained {
+        view: view(relay, &endpoint, &state, url),
+        drained,
+    };
+    Ok(json_response(200, &resumed)?)
 }
 
 /// Adds a secret and gives every older one an expiry (default 24 h), so senders
@@ -282,11 +291,11 @@ pub async fn rotate_secret(
     endpoints::update(&relay.db, &endpoint).await?;
     endpoint_cache::invalidate(endpoint.id());
     let (endpoint, state) = load(relay, raw_id).await?;
-    let mut body = view(relay, &endpoint, &state, url);
-    if generated {
-        body["secret"] = json!(secret);
-    }
-    Ok(json_response(200, &body)?)
+    let rotated = Rotated {
+        endpoint: view(relay, &endpoint, &state, url),
+        secret: generated.then_some(secret),
+    };
+    Ok(json_response(200, &rotated)?)
 }
 
 /// A fresh secret for the schemes whose secret the relay may choose.
@@ -647,48 +656,10 @@ fn validate_destination(relay: &Relay, ep: &Route) -> Result<(), ApiError> {
     }
 }
 
-fn view(relay: &Relay, ep: &Endpoint, state: &EndpointState, url: &Url) -> Value {
-    let (source, route) = (&ep.source, &ep.route);
-    json!({
-        "id": source.id,
-        "name": source.name,
-        "provider": source.provider,
-        "destination_url": route.destination_url,
-        "destination_type": route.destination_type.as_str(),
-        "ingest_url": format!("{}/{}", base_url(relay, url), source.id),
-        "retry": {
-            "schedule_s": route.retry.schedule_s,
-            "max_attempts": route.retry.attempts_allowed(),
-            "jitter": route.retry.jitter,
-            "max_delay_s": route.retry.max_delay_s,
-            "retry_client_errors": route.retry.retry_client_errors,
-        },
-        "timeout_ms": route.timeout_ms,
-        "secrets_count": source.live_secrets(now_ms()).len(),
-        "secrets": source.secrets.iter().map(|s| json!({"expires_at": s.expires_at.map(iso8601)})).collect::<Vec<_>>(),
-        "scheme_config": source.scheme_config,
-        "verify_token_set": source.verify_token.is_some(),
-        "allowed_cidrs": source.allowed_cidrs,
-        "search_fields": source.search_fields,
-        "catch_up": source.catch_up.as_ref().map(CatchUp::view),
-        "disabled": source.disabled,
-        "retention_days": source.retention_days,
-        "paused": state.paused,
-        "paused_reason": state.paused_reason,
-        "paused_at": state.paused_at.map(iso8601),
-        "circuit": {
-            "state": state.circuit_state,
-            "consecutive_failures": state.circuit_failures,
-            "changed_at": state.circuit_changed_at.map(iso8601),
-            "next_probe_at": state.circuit_next_probe_at.map(iso8601),
-            "probe_interval_s": state.circuit_probe_interval_s,
-            "threshold": route.circuit.threshold,
-        },
-        "rate_limit_per_s": route.rate_limit_per_s,
-        "fifo": route.fifo,
-        "created_at": iso8601(route.created_at),
-        "updated_at": iso8601(route.updated_at),
-    })
+/// The endpoint as the API shows it.
+fn view(relay: &Relay, ep: &Endpoint, state: &EndpointState, url: &Url) -> EndpointView {
+    let ingest_url = format!("{}/{}", base_url(relay, url), ep.id());
+    EndpointView::new(ep, state, ingest_url, now_ms())
 }
 
 #[cfg(test)]

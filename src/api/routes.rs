@@ -19,9 +19,9 @@ use crate::model::{
 };
 use crate::relay::{enqueue_many, now_ms, random_bytes, Relay};
 use crate::store::{bodies, endpoint_cache, endpoints, events, ingests};
-use crate::time::iso8601;
 use crate::transform::parse_transform;
 use crate::verify::{standard, Provider};
+use crate::views::{Created, Drained, RouteCounts, RouteView};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -110,9 +110,11 @@ pub async fn create(
     endpoints::insert_route(&relay.db, &endpoint.source, &route).await?;
     endpoint_cache::invalidate(&route.source_id);
     let (route, state) = load(relay, route.id.as_str()).await?;
-    let mut body = view(relay, &route, &state).await?;
-    body["relay_secret"] = json!(route.relay_secret);
-    Ok(json_response(201, &body)?)
+    let created = Created {
+        view: view(relay, &route, &state).await?,
+        relay_secret: route.relay_secret,
+    };
+    Ok(json_response(201, &created)?)
 }
 
 pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
@@ -150,9 +152,11 @@ pub async fn reset_circuit(relay: &Relay, raw_id: &str) -> Result<Response, ApiE
     } else {
         0
     };
-    let mut body = view(relay, &route, &state).await?;
-    body["drained"] = json!(drained);
-    Ok(json_response(200, &body)?)
+    let reset = Drained {
+        view: view(relay, &route, &state).await?,
+        drained,
+    };
+    Ok(json_response(200, &reset)?)
 }
 
 /// Deletes an extra route; its waiting events end dead with "the route was
@@ -225,46 +229,16 @@ async fn load(relay: &Relay, raw_id: &str) -> Result<(Route, EndpointState), Api
         .ok_or_else(|| ApiError::not_found("route"))
 }
 
-async fn view(relay: &Relay, route: &Route, state: &EndpointState) -> Result<Value, ApiError> {
-    let t = route;
+/// The route as the API shows it, with its events' counts.
+async fn view(relay: &Relay, route: &Route, state: &EndpointState) -> Result<RouteView, ApiError> {
     let counts = events::route_counts(&relay.db, &route.id).await?;
-    let selector = t.selector.clone().unwrap_or_default();
-    Ok(json!({
-        "id": route.id,
-        "endpoint_id": t.source_id,
-        "first": route.is_first(),
-        "name": t.name,
-        "destination_url": t.destination_url,
-        "destination_type": t.destination_type.as_str(),
-        "filter": selector.filter.map(|f| f.as_json().clone()),
-        "event_types": selector.event_types.map(Value::from),
-        "transform": t.transform.as_ref().map(|x| x.as_json().clone()),
-        "retry": {
-            "schedule_s": t.retry.schedule_s,
-            "max_attempts": t.retry.attempts_allowed(),
-            "jitter": t.retry.jitter,
-            "max_delay_s": t.retry.max_delay_s,
-            "retry_client_errors": t.retry.retry_client_errors,
-        },
-        "timeout_ms": t.timeout_ms,
-        "paused": state.paused,
-        "paused_reason": state.paused_reason,
-        "circuit": {
-            "state": state.circuit_state,
-            "consecutive_failures": state.circuit_failures,
-            "threshold": t.circuit.threshold,
-        },
-        "rate_limit_per_s": t.rate_limit_per_s,
-        "fifo": t.fifo,
-        "counts": {
-            "events": counts.received as i64,
-            "delivered": counts.delivered as i64,
-            "dead": counts.dead as i64,
-            "in_flight": counts.in_flight as i64,
-        },
-        "created_at": iso8601(t.created_at),
-        "updated_at": iso8601(t.updated_at),
-    }))
+    let counts = RouteCounts {
+        events: counts.received as i64,
+        delivered: counts.delivered as i64,
+        dead: counts.dead as i64,
+        in_flight: counts.in_flight as i64,
+    };
+    Ok(RouteView::new(route, state, counts))
 }
 
 #[derive(Deserialize)]

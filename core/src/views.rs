@@ -1,0 +1,349 @@
+//! What the API answers for endpoints and routes, as types: every field a
+//! client reads is named here once, built from the stored [`Endpoint`] or
+//! [`Route`] and its live state. A secret can only reach an answer through a
+//! field that says so (`relay_secret` when an endpoint or route is created,
+//! `secret` when the relay chose a rotated one); the source's own secrets
+//! show as their expiries only.
+
+use crate::catch_up::CatchUp;
+use crate::model::{DestinationType, Endpoint, EndpointId, EndpointState, Route, RouteRef};
+use crate::retry::RetryPolicy;
+use crate::search::SearchFields;
+use crate::time::iso8601;
+use crate::verify::{Provider, SchemeConfig};
+use serde::Serialize;
+use serde_json::Value;
+
+/// A retry policy as the API shows it (`max_attempts` resolved).
+#[derive(Debug, Serialize)]
+pub struct RetryView {
+    pub schedule_s: Vec<u32>,
+    pub max_attempts: u32,
+    pub jitter: f64,
+    pub max_delay_s: u32,
+    pub retry_client_errors: bool,
+}
+
+impl From<&RetryPolicy> for RetryView {
+    fn from(p: &RetryPolicy) -> RetryView {
+        RetryView {
+            schedule_s: p.schedule_s.clone(),
+            max_attempts: p.attempts_allowed(),
+            jitter: p.jitter,
+            max_delay_s: p.max_delay_s,
+            retry_client_errors: p.retry_client_errors,
+        }
+    }
+}
+
+/// A provider secret as shown: when it expires, never its value.
+#[derive(Debug, Serialize)]
+pub struct SecretView {
+    pub expires_at: Option<String>,
+}
+
+/// An endpoint's circuit: its live state and its threshold.
+#[derive(Debug, Serialize)]
+pub struct EndpointCircuit {
+    pub state: String,
+    pub consecutive_failures: u32,
+    pub changed_at: Option<String>,
+    pub next_probe_at: Option<String>,
+    pub probe_interval_s: u32,
+    pub threshold: u32,
+}
+
+/// `Endpoint` in the API document: the source and its first route.
+#[derive(Debug, Serialize)]
+pub struct EndpointView {
+    pub id: EndpointId,
+    pub name: String,
+    pub provider: Provider,
+    pub destination_url: String,
+    pub destination_type: DestinationType,
+    pub ingest_url: String,
+    pub retry: RetryView,
+    pub timeout_ms: u32,
+    pub secrets_count: usize,
+    pub secrets: Vec<SecretView>,
+    pub scheme_config: SchemeConfig,
+    pub verify_token_set: bool,
+    pub allowed_cidrs: Vec<String>,
+    pub search_fields: SearchFields,
+    /// The configuration without its credential ([`CatchUp::view`]).
+    pub catch_up: Option<Value>,
+    pub disabled: bool,
+    pub retention_days: Option<f64>,
+    pub paused: bool,
+    pub paused_reason: Option<String>,
+    pub paused_at: Option<String>,
+    pub circuit: EndpointCircuit,
+    pub rate_limit_per_s: Option<f64>,
+    pub fifo: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl EndpointView {
+    /// The endpoint as shown at `now_ms` (which secrets are still live),
+    /// with the URL senders post to.
+    pub fn new(ep: &Endpoint, state: &EndpointState, ingest_url: String, now_ms: i64) -> Self {
+        let (source, route) = (&ep.source, &ep.route);
+        EndpointView {
+            id: source.id.clone(),
+            name: source.name.clone(),
+            provider: source.provider,
+            destination_url: route.destination_url.clone(),
+            destination_type: route.destination_type,
+            ingest_url,
+            retry: RetryView::from(&route.retry),
+            timeout_ms: route.timeout_ms,
+            secrets_count: source.live_secrets(now_ms).len(),
+            secrets: source
+                .secrets
+                .iter()
+                .map(|s| SecretView {
+                    expires_at: s.expires_at.map(iso8601),
+                })
+                .collect(),
+            scheme_config: source.scheme_config.clone(),
+            verify_token_set: source.verify_token.is_some(),
+            allowed_cidrs: source.allowed_cidrs.clone(),
+            search_fields: source.search_fields.clone(),
+            catch_up: source.catch_up.as_ref().map(CatchUp::view),
+            disabled: source.disabled,
+            retention_days: source.retention_days,
+            paused: state.paused,
+            paused_reason: state.paused_reason.clone(),
+            paused_at: state.paused_at.map(iso8601),
+            circuit: EndpointCircuit {
+                state: state.circuit_state.clone(),
+                consecutive_failures: state.circuit_failures,
+                changed_at: state.circuit_changed_at.map(iso8601),
+                next_probe_at: state.circuit_next_probe_at.map(iso8601),
+                probe_interval_s: state.circuit_probe_interval_s,
+                threshold: route.circuit.threshold,
+            },
+            rate_limit_per_s: route.rate_limit_per_s,
+            fifo: route.fifo,
+            created_at: iso8601(route.created_at),
+            updated_at: iso8601(route.updated_at),
+        }
+    }
+}
+
+/// `EndpointDetail`: one endpoint, and for a FIFO one the event holding its
+/// line back (`null` when none is).
+#[derive(Debug, Serialize)]
+pub struct EndpointDetail {
+    #[serde(flatten)]
+    pub endpoint: EndpointView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fifo_blocked_by: Option<Option<String>>,
+}
+
+/// `CreatedEndpoint` and `CreatedRoute`: what was made, with the relay secret
+/// that signs what it delivers (shown here, and by the secret's own route).
+#[derive(Debug, Serialize)]
+pub struct Created<T> {
+    #[serde(flatten)]
+    pub view: T,
+    pub relay_secret: String,
+}
+
+/// `ResumedEndpoint`, and a route whose circuit was closed by hand: how many
+/// waiting events were enqueued again.
+#[derive(Debug, Serialize)]
+pub struct Drained<T> {
+    #[serde(flatten)]
+    pub view: T,
+    pub drained: usize,
+}
+
+/// `RotatedEndpoint`: the endpoint, and the new secret when the relay chose it.
+#[derive(Debug, Serialize)]
+pub struct Rotated {
+    #[serde(flatten)]
+    pub endpoint: EndpointView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// A route's circuit: its live state and its threshold.
+#[derive(Debug, Serialize)]
+pub struct RouteCircuit {
+    pub state: String,
+    pub consecutive_failures: u32,
+    pub threshold: u32,
+}
+
+/// A route's events: `events = delivered + dead + in_flight`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RouteCounts {
+    pub events: i64,
+    pub delivered: i64,
+    pub dead: i64,
+    pub in_flight: i64,
+}
+
+/// `Route` in the API document.
+#[derive(Debug, Serialize)]
+pub struct RouteView {
+    pub id: RouteRef,
+    pub endpoint_id: EndpointId,
+    pub first: bool,
+    pub name: String,
+    pub destination_url: String,
+    pub destination_type: DestinationType,
+    pub filter: Option<Value>,
+    pub event_types: Option<Value>,
+    pub transform: Option<Value>,
+    pub retry: RetryView,
+    pub timeout_ms: u32,
+    pub paused: bool,
+    pub paused_reason: Option<String>,
+    pub circuit: RouteCircuit,
+    pub rate_limit_per_s: Option<f64>,
+    pub fifo: bool,
+    pub counts: RouteCounts,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl RouteView {
+    pub fn new(route: &Route, state: &EndpointState, counts: RouteCounts) -> Self {
+        let selector = route.selector.clone().unwrap_or_default();
+        RouteView {
+            id: route.id.clone(),
+            endpoint_id: route.source_id.clone(),
+            first: route.is_first(),
+            name: route.name.clone(),
+            destination_url: route.destination_url.clone(),
+            destination_type: route.destination_type,
+            filter: selector.filter.map(|f| f.as_json().clone()),
+            event_types: selector.event_types.map(Value::from),
+            transform: route.transform.as_ref().map(|t| t.as_json().clone()),
+            retry: RetryView::from(&route.retry),
+            timeout_ms: route.timeout_ms,
+            paused: state.paused,
+            paused_reason: state.paused_reason.clone(),
+            circuit: RouteCircuit {
+                state: state.circuit_state.clone(),
+                consecutive_failures: state.circuit_failures,
+                threshold: route.circuit.threshold,
+            },
+            rate_limit_per_s: route.rate_limit_per_s,
+            fifo: route.fifo,
+            counts,
+            created_at: iso8601(route.created_at),
+            updated_at: iso8601(route.updated_at),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Secret, Source};
+
+    fn endpoint() -> Endpoint {
+        let id = EndpointId::parse("ep_01jabc").unwrap();
+        let mut source = Source::new(id.clone(), Provider::parse("github").unwrap());
+        source.name = "shop".into();
+        source.secrets = vec![
+            Secret::new("whsec-live-value"),
+            Secret {
+                value: "whsec-old-value".into(),
+                expires_at: Some(1_000),
+            },
+        ];
+        source.verify_token = Some("meta-token-value".into());
+        let route = Route {
+            id: RouteRef::First(id.clone()),
+            source_id: id,
+            name: "shop".into(),
+            relay_secret: "relay-secret-value".into(),
+            destination_url: "https://example.com/hook".into(),
+            destination_type: DestinationType::Push,
+            retry: RetryPolicy::default(),
+            timeout_ms: 15_000,
+            circuit: Default::default(),
+            rate_limit_per_s: None,
+            fifo: false,
+            selector: None,
+            transform: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        Endpoint { source, route }
+    }
+
+    fn state() -> EndpointState {
+        EndpointState {
+            paused: false,
+            paused_reason: None,
+            paused_at: None,
+            circuit_state: "closed".into(),
+            circuit_failures: 0,
+            circuit_changed_at: None,
+            circuit_next_probe_at: None,
+            circuit_probe_interval_s: 30,
+        }
+    }
+
+    #[test]
+    fn an_endpoint_shows_its_secrets_as_expiries_and_no_secret_value() {
+        let ep = endpoint();
+        let view = EndpointView::new(&ep, &state(), "https://relay/ep_01jabc".into(), 2_000);
+        let json = serde_json::to_string(&view).unwrap();
+        for secret in [
+            "whsec-live-value",
+            "whsec-old-value",
+            "meta-token-value",
+            "relay-secret-value",
+        ] {
+            assert!(!json.contains(secret), "{secret} leaked into {json}");
+        }
+        let value = serde_json::to_value(&view).unwrap();
+        assert_eq!(value["secrets_count"], 1, "the old secret expired at 1,000");
+        assert_eq!(
+            value["secrets"][1]["expires_at"],
+            "1970-01-01T00:00:01.000Z"
+        );
+        assert_eq!(value["verify_token_set"], true);
+        assert_eq!(value["provider"], "github");
+        assert_eq!(value["destination_type"], "push");
+    }
+
+    #[test]
+    fn extras_sit_beside_the_view_and_only_when_given() {
+        let ep = endpoint();
+        let shown = |fifo_blocked_by| {
+            serde_json::to_value(EndpointDetail {
+                endpoint: EndpointView::new(&ep, &state(), String::new(), 0),
+                fifo_blocked_by,
+            })
+            .unwrap()
+        };
+        assert!(shown(None).get("fifo_blocked_by").is_none());
+        assert_eq!(shown(Some(None))["fifo_blocked_by"], Value::Null);
+        let created = Created {
+            view: RouteView::new(
+                &ep.route,
+                &state(),
+                RouteCounts {
+                    events: 3,
+                    delivered: 2,
+                    dead: 1,
+                    in_flight: 0,
+                },
+            ),
+            relay_secret: ep.route.relay_secret.clone(),
+        };
+        let value = serde_json::to_value(&created).unwrap();
+        assert_eq!(value["relay_secret"], "relay-secret-value");
+        assert_eq!(value["id"], "ep_01jabc");
+        assert_eq!(value["first"], true);
+        assert_eq!(value["counts"]["events"], 3);
+    }
+}
