@@ -346,6 +346,38 @@ pub struct Route {
 }
 
 impl Route {
+    /// How long a delivery waits for the destination's answer, by default.
+    pub const DEFAULT_TIMEOUT_MS: u32 = 15_000;
+
+    /// A route of `source_id` with the default delivery settings (retry
+    /// policy, timeout, circuit; no rate limit, filter or transformation), no
+    /// name or destination yet, made at `now_ms`.
+    pub fn new(
+        id: RouteRef,
+        source_id: EndpointId,
+        relay_secret: String,
+        destination_type: DestinationType,
+        now_ms: i64,
+    ) -> Route {
+        Route {
+            id,
+            source_id,
+            name: String::new(),
+            relay_secret,
+            destination_url: String::new(),
+            destination_type,
+            retry: RetryPolicy::default(),
+            timeout_ms: Route::DEFAULT_TIMEOUT_MS,
+            circuit: CircuitConfig::default(),
+            rate_limit_per_s: None,
+            fifo: false,
+            selector: None,
+            transform: None,
+            created_at: now_ms,
+            updated_at: now_ms,
+        }
+    }
+
     /// Whether this route is the source itself.
     pub fn is_first(&self) -> bool {
         matches!(&self.id, RouteRef::First(id) if *id == self.source_id)

@@ -258,23 +258,15 @@ mod tests {
             },
         ];
         source.verify_token = Some("meta-token-value".into());
-        let route = Route {
-            id: RouteRef::First(id.clone()),
-            source_id: id,
-            name: "shop".into(),
-            relay_secret: "relay-secret-value".into(),
-            destination_url: "https://example.com/hook".into(),
-            destination_type: DestinationType::Push,
-            retry: RetryPolicy::default(),
-            timeout_ms: 15_000,
-            circuit: Default::default(),
-            rate_limit_per_s: None,
-            fifo: false,
-            selector: None,
-            transform: None,
-            created_at: 0,
-            updated_at: 0,
-        };
+        let mut route = Route::new(
+            RouteRef::First(id.clone()),
+            id,
+            "relay-secret-value".into(),
+            DestinationType::Push,
+            0,
+        );
+        route.name = "shop".into();
+        route.destination_url = "https://example.com/hook".into();
         Endpoint { source, route }
     }
 

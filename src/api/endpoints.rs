@@ -14,8 +14,8 @@ use crate::destination::check_destination;
 use crate::error::{json_response, ApiError};
 use crate::hub;
 use crate::model::{
-    rotate_secrets, CircuitConfig, DestinationType, Endpoint, EndpointId, EndpointState, Route,
-    RouteId, RouteRef, Secret, Source,
+    rotate_secrets, DestinationType, Endpoint, EndpointId, EndpointState, Route, RouteId, RouteRef,
+    Secret, Source,
 };
 use crate::rate::RateLimit;
 use crate::relay::{now_ms, random_bytes, Relay};
@@ -29,7 +29,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Request, Response, Url};
 
-pub(super) const DEFAULT_TIMEOUT_MS: u32 = 15_000;
 const TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u32> = 100..=60_000;
 const MAX_SECRETS: usize = 10;
 const MAX_RETENTION_DAYS: f64 = 3650.0;
@@ -107,23 +106,13 @@ pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, 
     let id = EndpointId::generate(now as u64, random_bytes());
     let blank = Endpoint {
         source: Source::new(id.clone(), Provider::none()),
-        route: Route {
-            id: RouteRef::First(id.clone()),
-            source_id: id,
-            name: String::new(),
-            relay_secret: standard::encode_secret(&random_bytes::<32>()),
-            destination_url: String::new(),
-            destination_type: DestinationType::Push,
-            retry: RetryPolicy::default(),
-            timeout_ms: DEFAULT_TIMEOUT_MS,
-            circuit: CircuitConfig::default(),
-            rate_limit_per_s: None,
-            fifo: false,
-            selector: None,
-            transform: None,
-            created_at: now,
-            updated_at: now,
-        },
+        route: Route::new(
+            RouteRef::First(id.clone()),
+            id,
+            standard::encode_secret(&random_bytes::<32>()),
+            DestinationType::Push,
+            now,
+        ),
     };
     let endpoint = apply(relay, blank, input, true)?;
     endpoints::insert(&relay.db, &endpoint).await?;

@@ -89,23 +89,13 @@ pub async fn create(
     let now = now_ms();
     // A new route starts from the defaults, but for its destination type,
     // which it takes from the endpoint's first route unless it says its own.
-    let blank = Route {
-        id: RouteRef::Extra(RouteId::generate(now as u64, random_bytes())),
-        source_id: endpoint.source.id.clone(),
-        name: String::new(),
-        relay_secret: standard::encode_secret(&random_bytes::<32>()),
-        destination_url: String::new(),
-        destination_type: endpoint.route.destination_type,
-        retry: Default::default(),
-        timeout_ms: super::endpoints::DEFAULT_TIMEOUT_MS,
-        circuit: Default::default(),
-        rate_limit_per_s: None,
-        fifo: false,
-        selector: None,
-        transform: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let blank = Route::new(
+        RouteRef::Extra(RouteId::generate(now as u64, random_bytes())),
+        endpoint.source.id.clone(),
+        standard::encode_secret(&random_bytes::<32>()),
+        endpoint.route.destination_type,
+        now,
+    );
     let route = apply_input(relay, blank, input, true)?;
     endpoints::insert_route(&relay.db, &endpoint.source, &route).await?;
     endpoint_cache::invalidate(&route.source_id);
