@@ -421,6 +421,8 @@ pub(super) fn apply(
     mut input: EndpointInput,
     creating: bool,
 ) -> Result<Endpoint, ApiError> {
+    // The first thing a create without a name is told, whatever else is
+    // wrong with it (the source's fields are checked before the route's).
     if creating && input.name.is_none() {
         return Err(ApiError::bad_request(
             "invalid_endpoint",

@@ -251,9 +251,9 @@ async fn lease_lost(relay: &Relay, id: &str) -> Result<ApiError, ApiError> {
     })
 }
 
-/// The pull route `raw_id` names: an
-/// endpoint (from the endpoint cache) or an extra route (from D1); `404` when
-/// there is none, `409 not_a_pull_destination` when it pushes.
+/// The pull route `raw_id` names: an endpoint's own (from the endpoint
+/// cache) or an extra route (from D1); `404` when there is none,
+/// `409 not_a_pull_destination` when it pushes.
 pub(super) async fn pull_route(relay: &Relay, raw_id: &str) -> Result<Route, ApiError> {
     let not_found = || ApiError::not_found("pull destination");
     let route = if let Some(id) = EndpointId::parse(raw_id) {

@@ -174,23 +174,23 @@ pub async fn delete(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
 /// filter and the transformation are checked here.
 fn apply_input(
     relay: &Relay,
-    mut target: Route,
+    mut route: Route,
     input: RouteInput,
     creating: bool,
 ) -> Result<Route, ApiError> {
     if input.filter.is_some() || input.event_types.is_some() {
-        let current = target.selector.clone().unwrap_or_default();
+        let current = route.selector.clone().unwrap_or_default();
         let current_filter = current.filter.map(|f| f.as_json().clone());
         let current_types = current.event_types.map(Value::from);
         let filter = input.filter.or(current_filter);
         let event_types = input.event_types.or(current_types);
         let selector = RouteSelector::parse(filter.as_ref(), event_types.as_ref())
             .map_err(|e| ApiError::bad_request("invalid_filter", e.to_string()))?;
-        target.selector =
+        route.selector =
             (selector.filter.is_some() || selector.event_types.is_some()).then_some(selector);
     }
     if let Some(transform) = input.transform {
-        target.transform = match transform {
+        route.transform = match transform {
             Value::Null => None,
             value => Some(
                 parse_transform(&value)
@@ -209,7 +209,7 @@ fn apply_input(
         fifo: input.fifo,
         ..EndpointInput::default()
     };
-    apply_delivery(relay, target, delivery, creating)
+    apply_delivery(relay, route, delivery, creating)
 }
 
 async fn load(relay: &Relay, raw_id: &str) -> Result<(Route, EndpointState), ApiError> {
