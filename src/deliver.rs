@@ -234,7 +234,7 @@ async fn deliver(relay: &Relay, event_id: &str, probe: bool) -> Result<Delivery>
 /// it is being delivered (while the attempt runs, so it costs no latency),
 /// then the status it ended in.
 async fn deliver_claimed(relay: &Relay, claim: Claim, probe: bool) -> Result<Delivery> {
-    let event_type = claim.ingest_row().ok().flatten().and_then(|i| i.event_type);
+    let event_type = claim.ingest.as_ref().and_then(|i| i.event_type.clone());
     let attempt = claim.attempt_count as u32 + 1;
     let change = |status: &str| {
         Change::new(
@@ -491,9 +491,13 @@ pub async fn outbound_for(
     claim: &Claim,
     route: &Route,
 ) -> Result<std::result::Result<Outbound, Unbuildable>> {
-    let ingest = match claim.ingest_row()? {
+    let read_again;
+    let ingest = match &claim.ingest {
         Some(ingest) => Some(ingest),
-        None => ingests::get(&relay.db, &claim.ingest_id).await?,
+        None => {
+            read_again = ingests::get(&relay.db, &claim.ingest_id).await?;
+            read_again.as_ref()
+        }
     };
     let Some(ingest) = ingest else {
         return Ok(Err(Unbuildable::Missing(
@@ -537,7 +541,7 @@ pub async fn outbound_for(
             body,
             number,
             content_type,
-            event_type: ingest.event_type,
+            event_type: ingest.event_type.clone(),
             received_at: ingest.received_at as i64,
         }),
         Err(why) => Err(Unbuildable::Missing(why)),

@@ -85,21 +85,20 @@ pub struct Claim {
     /// The stored body's size, so delivery can budget memory before loading it.
     #[serde(default)]
     pub body_size: Option<f64>,
-    /// The ingest row as JSON, read in the claim itself (`None` when the
-    /// statement did not read it, as a pull lease does not, or it is gone).
-    #[serde(default)]
-    pub ingest: Option<String>,
+    /// The ingest row, read in the claim itself as one JSON value and parsed
+    /// once here (`None` when the statement did not read it, as a pull lease
+    /// does not, or it is gone).
+    #[serde(default, deserialize_with = "ingest_json")]
+    pub ingest: Option<IngestRow>,
 }
 
-impl Claim {
-    /// The ingest the claim read with it, if it did.
-    pub fn ingest_row(&self) -> Result<Option<IngestRow>> {
-        Ok(self
-            .ingest
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()?)
-    }
+/// A claim's `ingest` column: the ingest row as JSON text, or NULL.
+fn ingest_json<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<IngestRow>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|json| serde_json::from_str(&json).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// What a delivery claim returns (a [`Claim`]).
