@@ -55,8 +55,7 @@ use crate::hub;
 use crate::ledger::Path;
 use crate::live::Change;
 use crate::model::{
-    DestinationType, EndpointId, EventId, IngestId, IngestSource, Route, RouteRef, Source,
-    SourceRoutes, Status,
+    DestinationType, EndpointId, EventId, IngestId, IngestSource, Route, Source, SourceRoutes,
 };
 use crate::redact::redacted_headers;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, Relay};
@@ -448,7 +447,10 @@ async fn store(
             accepting
                 .iter()
                 .zip(&event_ids)
-                .map(|(route, id)| received_change(id, source, &route.id, new.event_type, started))
+                .map(|(route, id)| {
+                    let (endpoint_id, route_id) = (source.id.as_str(), route.id.as_str());
+                    Change::received(id.as_str(), endpoint_id, route_id, new.event_type, started)
+                })
                 .collect(),
         ),
         Recorded::Duplicate { .. } => {
@@ -462,26 +464,6 @@ async fn store(
         pushed,
         received,
     })
-}
-
-/// A new event, as the live stream is told of it.
-fn received_change(
-    id: &EventId,
-    source: &Source,
-    route_id: &RouteRef,
-    event_type: Option<&str>,
-    at_ms: i64,
-) -> Change {
-    let status = Status::Received.as_str();
-    Change::new(
-        id.as_str(),
-        source.id.as_str(),
-        route_id.as_str(),
-        status,
-        event_type,
-        0,
-        at_ms,
-    )
 }
 
 async fn store_and_ack(

@@ -2,6 +2,7 @@
 //! status change of an event, as a server-sent event, and the comment that
 //! keeps an idle stream open. The Worker's `live` module fans them out.
 
+use crate::model::Status;
 use crate::time::iso8601;
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +44,18 @@ impl Change {
             attempt,
             at: iso8601(at_ms),
         }
+    }
+
+    /// A new event of `route_id`: `received`, before its first attempt.
+    pub fn received(
+        id: &str,
+        endpoint_id: &str,
+        route_id: &str,
+        event_type: Option<&str>,
+        at_ms: i64,
+    ) -> Change {
+        let status = Status::Received.as_str();
+        Change::new(id, endpoint_id, route_id, status, event_type, 0, at_ms)
     }
 
     /// The change as one server-sent event: `event: event`, the JSON as `data`.

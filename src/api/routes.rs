@@ -15,7 +15,7 @@ use crate::headers::HeaderList;
 use crate::hub;
 use crate::live::Change;
 use crate::model::{
-    DestinationType, EndpointId, EndpointState, EventId, IngestId, Route, RouteId, RouteRef, Status,
+    DestinationType, EndpointId, EndpointState, EventId, IngestId, Route, RouteId, RouteRef,
 };
 use crate::relay::{enqueue_many, now_ms, random_bytes, Relay};
 use crate::store::{bodies, endpoint_cache, endpoints, events, ingests};
@@ -442,13 +442,12 @@ pub async fn replay_filtered(
         if ingests::route_filtered(&relay.db, &ingest, &events, now).await? {
             routed += 1;
             received.extend(accepting.iter().zip(&ids).map(|(route, id)| {
-                Change::new(
+                let event_type = ingest.event_type.as_deref();
+                Change::received(
                     id.as_str(),
                     &ingest.endpoint_id,
                     route.id.as_str(),
-                    Status::Received.as_str(),
-                    ingest.event_type.as_deref(),
-                    0,
+                    event_type,
                     now,
                 )
             }));
