@@ -504,10 +504,11 @@ pub async fn outbound_for(
             "the ingest record is gone".into(),
         )));
     };
-    let Some(body) = bodies::get(&relay.bodies()?, &ingest.body_key).await? else {
+    let Some(stored) = bodies::get_request(&relay.bodies()?, &ingest.body_key).await? else {
         return Ok(Err(Unbuildable::Missing("the stored body is gone".into())));
     };
-    let stored_headers = HeaderList::from_stored(&ingest.headers)?;
+    let stored_headers = HeaderList::of_ingest(&ingest.headers, stored.headers.as_deref())?;
+    let body = stored.bytes;
     let number = claim.attempt_count as u32 + 1;
     let payload = route_payload(
         route.transform.as_ref(),

@@ -46,7 +46,7 @@
 //! one no filter reads, is never built.
 
 use crate::allowlist;
-use crate::dedup::{body_head, dedup_key_for, sha256_hex};
+use crate::dedup::{body_head, dedup_key_for};
 use crate::error::{json_response, ApiError};
 use crate::filter;
 use crate::handshake::{self, EndpointHandshake, HandshakeReply, HandshakeRequest};
@@ -60,14 +60,16 @@ use crate::model::{
 use crate::redact::redacted_headers;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, Relay};
 use crate::settings::Fault;
+use crate::store::bodies::{self, RequestBody};
+use crate::store::endpoint_cache;
 use crate::store::ingests::{self, NewIngest, Recorded, RoutedEvent};
 use crate::store::rejections::{self, Admit, Refusal};
 use crate::store::Db;
-use crate::store::{bodies, endpoint_cache};
 use crate::verify::{self, Provider, SignedRequest};
 use crate::watch;
 use futures::StreamExt;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use std::time::Duration;
 use worker::{console_error, console_log, Context, Delay, Headers, Method, Request, Response, Url};
 
@@ -395,7 +397,7 @@ async fn store(
         .collect();
     let body_key = bodies::key_for(&ingest_id, started);
     let content_type = headers.get("content-type").map(str::to_string);
-    let stored_headers = stored_headers(source, facts.provider, headers);
+    let header_home = stored_headers(source, facts.provider, headers).home();
     let routed: Vec<RoutedEvent> = accepting
         .iter()
         .zip(&event_ids)
@@ -411,18 +413,24 @@ async fn store(
         dedup_key: &facts.dedup_key,
         body_key: &body_key,
         body_size: body.len(),
-        body_sha256: &sha256_hex(&body),
+
         content_type: content_type.as_deref(),
         event_type: facts.event_type.as_deref(),
         search_values: &facts.search_values,
-        headers: &stored_headers.to_stored(),
+        headers: header_home.row_column(),
         source: origin,
         now_ms: started,
         dedup_window_ms: relay.settings.dedup_window_s as i64 * 1000,
     };
 
     let r2_started = now_ms();
-    store_body(relay, &body_key, body, new.content_type, faults).await?;
+    let request_body = RequestBody {
+        sha256: Sha256::digest(&body).into(),
+        bytes: body,
+        content_type: new.content_type,
+        headers: &header_home,
+    };
+    store_body(relay, &body_key, request_body, faults).await?;
     timings.record("r2", r2_started);
     let d1_started = now_ms();
     let recorded = match ingests::record(&relay.db, &new, faults.contains(&Fault::D1Insert)).await {
@@ -729,15 +737,14 @@ fn stored_headers(source: &Source, provider: Provider, headers: &HeaderList) -> 
 async fn store_body(
     relay: &Relay,
     key: &str,
-    body: Vec<u8>,
-    content_type: Option<&str>,
+    body: RequestBody<'_>,
     faults: &[Fault],
 ) -> Result<(), ApiError> {
     let result = if faults.contains(&Fault::R2Put) {
         Err(worker::Error::RustError("injected fault: r2_put".into()))
     } else {
         match relay.bodies() {
-            Ok(bucket) => bodies::put(&bucket, key, body, content_type).await,
+            Ok(bucket) => bodies::put_request(&bucket, key, body).await,
             Err(e) => Err(e),
         }
     };

@@ -88,6 +88,36 @@ describe("signed requests are delivered byte-identical with the relay's signatur
       await assertConservation(relay, ep.id, { received: 1, delivered: 1, in_flight: 0 });
     });
   }
+
+  it("headers are kept with the body in R2, not in D1, unless too large for R2's metadata", async () => {
+    const { ep, path } = await endpoint("github", ["gh-secret"]);
+    const cases = [
+      { name: "small", extra: {}, inRow: false },
+      { name: "large", extra: { "x-large": "v".repeat(9000) }, inRow: true },
+    ];
+    for (const c of cases) {
+      const body = bodyFor(`evt_headers_${c.name}`);
+      const headers = { ...sign.github("gh-secret", body), ...c.extra };
+      const res = await relay.ingest(ep.id, body, headers);
+      assert.equal(res.status, 200, res.text);
+      const event = await relay.waitForEvent(res.json.id, delivered);
+      const [row] = await relay.d1Rows(`SELECT i.id AS ingest_id, i.headers, i.body_sha256 FROM ingests i JOIN events e ON e.ingest_id = i.id WHERE e.id = '${res.json.id}'`);
+      assert.equal(row.body_sha256, "", `${c.name}: the body's hash is its R2 checksum`);
+      assert.equal(row.headers !== "", c.inRow, `${c.name}: headers in the D1 row: ${c.inRow}`);
+      if (c.inRow) assert.match(row.headers, /x-large: v{9000}/);
+
+      const got = dest.to(path).at(-1);
+      const shown = Object.fromEntries(event.headers);
+      for (const h of ["x-github-event", "x-github-delivery", "x-hub-signature-256", ...Object.keys(c.extra)]) {
+        assert.equal(got.headers[h], headers[h], `${c.name}: forwards ${h}`);
+        assert.equal(shown[h], headers[h], `${c.name}: the event shows ${h}`);
+      }
+      const ingest = await relay.api("GET", `/api/v1/ingests/${row.ingest_id}`);
+      assert.equal(ingest.status, 200, ingest.text);
+      assert.equal(Object.fromEntries(ingest.json.headers)["x-github-event"], headers["x-github-event"]);
+    }
+    await assertConservation(relay, ep.id, { received: 2, delivered: 2, in_flight: 0 });
+  });
 });
 
 describe("retries", () => {

@@ -9,6 +9,44 @@ use serde::{Deserialize, Serialize};
 #[serde(transparent)]
 pub struct HeaderList(Vec<(String, String)>);
 
+/// The custom metadata key of a body object (R2) that holds its ingest's
+/// headers. Kept there, they cost D1's working set nothing (they were about a
+/// third of a webhook's bytes in D1) and arrive with the body that delivery
+/// reads anyway; the ingest row's `headers` column is then empty.
+pub const BODY_METADATA_KEY: &str = "headers";
+
+/// R2 allows 8,192 bytes of metadata per object (Cloudflare's R2 limits page);
+/// the rest is left for the content type. Larger lists stay in the row.
+pub const MAX_IN_BODY_METADATA: usize = 7_680;
+
+/// Where [`HeaderList::home`] puts an ingest's headers.
+#[derive(Debug, PartialEq)]
+pub enum HeaderHome {
+    /// In the body object's metadata under [`BODY_METADATA_KEY`], as JSON pairs;
+    /// the row's column is empty.
+    BodyObject(String),
+    /// In the row's column, as [`HeaderList::to_stored`] writes them.
+    Row(String),
+}
+
+impl HeaderHome {
+    /// What the ingest row's `headers` column holds.
+    pub fn row_column(&self) -> &str {
+        match self {
+            HeaderHome::BodyObject(_) => "",
+            HeaderHome::Row(stored) => stored,
+        }
+    }
+
+    /// What the body object's metadata holds under [`BODY_METADATA_KEY`].
+    pub fn in_body_object(&self) -> Option<&str> {
+        match self {
+            HeaderHome::BodyObject(json) => Some(json),
+            HeaderHome::Row(_) => None,
+        }
+    }
+}
+
 /// Headers that describe one hop, belong to the platform in front of the Worker,
 /// or carry credentials meant for the relay itself: never stored, never forwarded.
 const NOT_FORWARDED: &[&str] = &[
@@ -118,6 +156,31 @@ impl HeaderList {
         ))
     }
 
+    /// Where an ingest keeps these headers: with its body in R2 when they fit
+    /// the body object's metadata (JSON pairs, ASCII, at most
+    /// [`MAX_IN_BODY_METADATA`] bytes), else in its D1 row.
+    pub fn home(&self) -> HeaderHome {
+        match serde_json::to_string(self) {
+            Ok(json) if json.len() <= MAX_IN_BODY_METADATA && json.is_ascii() => {
+                HeaderHome::BodyObject(json)
+            }
+            _ => HeaderHome::Row(self.to_stored()),
+        }
+    }
+
+    /// An ingest's headers, from its row's `headers` column or, when that is
+    /// empty, from its body object's metadata (`None`: the object holds none).
+    pub fn of_ingest(
+        row: &str,
+        in_body_object: Option<&str>,
+    ) -> Result<HeaderList, serde_json::Error> {
+        match (row, in_body_object) {
+            ("", Some(kept)) => HeaderList::from_stored(kept),
+            ("", None) => Ok(HeaderList::default()),
+            (row, _) => HeaderList::from_stored(row),
+        }
+    }
+
     /// The provider's own headers, fit to store and to replay to the destination.
     pub fn forwardable(&self) -> HeaderList {
         HeaderList(
@@ -137,6 +200,42 @@ fn is_forwardable(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headers_live_with_the_body_when_they_fit_its_metadata() {
+        let h = HeaderList::new([
+            ("content-type", "application/json"),
+            ("x-github-event", "push"),
+        ]);
+        let home = h.home();
+        assert_eq!(home.row_column(), "");
+        let kept = home.in_body_object().expect("kept in the body object");
+        assert_eq!(
+            HeaderList::of_ingest(home.row_column(), Some(kept)).unwrap(),
+            h
+        );
+        // An object without them (no headers at all) reads as none.
+        assert_eq!(
+            HeaderList::of_ingest("", None).unwrap(),
+            HeaderList::default()
+        );
+    }
+
+    #[test]
+    fn headers_too_large_or_not_ascii_stay_in_the_row() {
+        let large = HeaderList::new([("x-big", "v".repeat(MAX_IN_BODY_METADATA))]);
+        let accented = HeaderList::new([("x-name", "caf\u{e9}")]);
+        for h in [large, accented] {
+            let home = h.home();
+            assert_eq!(home.in_body_object(), None);
+            assert_eq!(home.row_column(), h.to_stored());
+            // The row wins whatever the object holds.
+            assert_eq!(
+                HeaderList::of_ingest(home.row_column(), Some("[]")).unwrap(),
+                h
+            );
+        }
+    }
 
     #[test]
     fn lookup_ignores_case() {

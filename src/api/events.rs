@@ -13,7 +13,6 @@
 use super::{endpoint_query, limit_query, next_cursor, parsed_query, query, read_json, routes};
 use crate::error::{json_response, ApiError};
 use crate::event_query;
-use crate::headers::HeaderList;
 use crate::history::{self, ArchivePage, ArchiveQuery, Archived};
 use crate::hub;
 use crate::live::Change;
@@ -117,24 +116,28 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
 }
 
 pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
-    let (row, attempts, headers, stored_in) = match find(relay, raw_id).await? {
+    // The ingest's `headers` column and its body's key.
+    let (row, attempts, kept, stored_in) = match find(relay, raw_id).await? {
         Found::Live(row) => {
             let attempts = attempts::list(&relay.db, &row.id).await?;
             let ingest = ingests::get(&relay.db, &row.ingest_id).await?;
-            let headers = ingest.map(|i| i.headers);
-            (row, attempts, headers, StoredIn::D1)
+            let kept = ingest.map(|i| (i.headers, i.body_key));
+            (row, attempts, kept, StoredIn::D1)
         }
         Found::Archived(a) => (
             a.record.event,
             a.record.attempts,
-            Some(a.record.headers),
+            Some((a.record.headers, a.record.body_key)),
             StoredIn::Archive,
         ),
     };
-    let headers: HeaderList = match headers {
-        Some(h) => HeaderList::from_stored(&h)?,
-        None => HeaderList::default(),
-    };
+    let headers = match kept {
+        Some((column, body_key)) => {
+            bodies::ingest_headers(&relay.bodies()?, &column, &body_key).await?
+        }
+        None => None,
+    }
+    .unwrap_or_default();
     let mut body = view(&row);
     body["stored_in"] = json!(stored_in);
     body["headers"] = json!(headers.iter().collect::<Vec<_>>());

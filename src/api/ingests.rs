@@ -12,6 +12,7 @@ use crate::error::{json_response, ApiError};
 use crate::headers::HeaderList;
 use crate::model::{EndpointId, IngestId, IngestStatus};
 use crate::relay::Relay;
+use crate::store::bodies;
 use crate::store::ingests::{self, IngestSummary, ListFilter};
 use crate::time::iso8601;
 use serde_json::{json, Value};
@@ -48,7 +49,12 @@ pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
     let row = ingests::summary(&relay.db, id.as_str())
         .await?
         .ok_or_else(|| ApiError::not_found("ingest"))?;
-    let headers = HeaderList::from_stored(row.headers.as_deref().unwrap_or_default())?;
+    let column = row.headers.as_deref().unwrap_or_default();
+    let headers = match &row.body_key {
+        Some(key) => bodies::ingest_headers(&relay.bodies()?, column, key).await?,
+        None => Some(HeaderList::from_stored(column)?),
+    }
+    .unwrap_or_default();
     let mut body = view(&row)?;
     body["headers"] = json!(headers.iter().collect::<Vec<_>>());
     Ok(json_response(200, &body)?)

@@ -370,10 +370,11 @@ async fn stored_request(
     let ingest = ingests::get(&relay.db, ingest_id)
         .await?
         .ok_or_else(not_found)?;
-    let body = bodies::get(&relay.bodies()?, &ingest.body_key)
+    let stored = bodies::get_request(&relay.bodies()?, &ingest.body_key)
         .await?
         .ok_or_else(not_found)?;
-    let headers = HeaderList::from_stored(&ingest.headers)?;
+    let headers = HeaderList::of_ingest(&ingest.headers, stored.headers.as_deref())?;
+    let body = stored.bytes;
     let provider = match EndpointId::parse(&ingest.endpoint_id) {
         Some(ep) => endpoints::get(&relay.db, &ep)
             .await?
@@ -414,10 +415,11 @@ pub async fn replay_filtered(
     let mut pushed = Vec::new();
     let mut received = Vec::new();
     for ingest in ingests::filtered(&relay.db, endpoint_id.as_str(), limit).await? {
-        let Some(body) = bodies::get(&bucket, &ingest.body_key).await? else {
+        let Some(stored) = bodies::get_request(&bucket, &ingest.body_key).await? else {
             continue;
         };
-        let headers = HeaderList::from_stored(&ingest.headers)?;
+        let headers = HeaderList::of_ingest(&ingest.headers, stored.headers.as_deref())?;
+        let body = stored.bytes;
         let request = FilterInput::new(&body, &headers, &[], &path, provider);
         let accepting: Vec<&Route> = routes
             .iter()

@@ -26,13 +26,13 @@ pub struct NewIngest<'a> {
     pub dedup_key: &'a str,
     pub body_key: &'a str,
     pub body_size: usize,
-    pub body_sha256: &'a str,
     pub content_type: Option<&'a str>,
     pub event_type: Option<&'a str>,
     /// The values at the endpoint's search fields; stored only for an ingest
     /// that has events (search finds events).
     pub search_values: &'a [String],
-    /// As [`HeaderList::to_stored`](crate::headers::HeaderList::to_stored) writes them.
+    /// As [`HeaderHome::row_column`](crate::headers::HeaderHome::row_column)
+    /// says: empty when the body object keeps them.
     pub headers: &'a str,
     pub source: IngestSource,
     pub now_ms: i64,
@@ -79,9 +79,11 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
     )?;
     let insert_ingest = bind(
         db.prepare(
+            // The body's SHA-256 is its R2 object's checksum (`bodies::put_request`);
+            // the column stays for rows written before.
             "INSERT INTO ingests (id, endpoint_id, dedup_key, body_key, body_size, body_sha256, \
                                   content_type, headers, received_at, event_type, status, source) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
+             SELECT ?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8, ?9, ?10, ?11 \
              WHERE EXISTS (SELECT 1 FROM dedup_keys \
                            WHERE endpoint_id = ?2 AND dedup_key = ?3 AND ingest_id = ?1)",
         ),
@@ -91,7 +93,6 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
             text(n.dedup_key),
             text(n.body_key),
             int(n.body_size as i64),
-            text(n.body_sha256),
             opt_text(n.content_type),
             text(n.headers),
             int(n.now_ms),
@@ -272,8 +273,10 @@ pub struct IngestSummary {
     pub content_type: Option<String>,
     /// A JSON array of event ids, oldest first (one read through `events_ingest`).
     pub event_ids: String,
-    /// The stored headers (JSON), read for one ingest only.
+    /// The row's `headers` column and the body's key, read for one ingest only
+    /// (the headers may be kept in the body object, see `bodies::ingest_headers`).
     pub headers: Option<String>,
+    pub body_key: Option<String>,
 }
 
 const SUMMARY_SELECT: &str =
@@ -321,7 +324,7 @@ pub(crate) fn list_sql(f: &ListFilter<'_>) -> (String, Conditions) {
 pub async fn summary(db: &Db, id: &str) -> Result<Option<IngestSummary>> {
     bind(
         db.prepare(format!(
-            "{SUMMARY_SELECT}, i.headers AS headers FROM ingests i WHERE i.id = ?1"
+            "{SUMMARY_SELECT}, i.headers, i.body_key FROM ingests i WHERE i.id = ?1"
         )),
         &[text(id)],
     )?
