@@ -242,7 +242,7 @@ pub async fn restore(db: &Db, a: &ArchivedEvent, object_key: &str, now_ms: i64) 
 pub(crate) const UNCOUNT_RESTORED: &str = "UPDATE archives SET events = events - 1,        ingests = ingests - NOT EXISTS (SELECT 1 FROM ingests WHERE id = ?3)      WHERE key = ?1 AND NOT EXISTS (SELECT 1 FROM events WHERE id = ?2)";
 
 /// The ingest back (routed), unless it is in D1 or the event is (?11).
-pub(crate) const RESTORE_INGEST: &str = "INSERT INTO ingests (id, endpoint_id, dedup_key, body_key,        body_size, body_sha256, content_type, headers, received_at, event_type, status, source)      SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'routed', ?12      WHERE NOT EXISTS (SELECT 1 FROM ingests WHERE id = ?1)        AND NOT EXISTS (SELECT 1 FROM events WHERE id = ?11)";
+pub(crate) const RESTORE_INGEST: &str = "INSERT INTO ingests (id, endpoint_id, dedup_key, kept_body_key,        body_size, body_sha256, content_type, headers, received_at, event_type, status, source)      SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'routed', ?12      WHERE NOT EXISTS (SELECT 1 FROM ingests WHERE id = ?1)        AND NOT EXISTS (SELECT 1 FROM events WHERE id = ?11)";
 
 /// The event back as `received`, due now, its attempt numbering continued
 /// and its schedule started over, as a replay in D1 leaves it.

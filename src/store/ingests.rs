@@ -5,7 +5,7 @@
 //! per accepting route) and counts them in the hourly rollups only if this
 //! request won the key, and reads back who won.
 
-use super::{bind, int, opt_text, text, Conditions, Db};
+use super::{bind, bodies, int, opt_text, text, Conditions, Db};
 use crate::model::{EndpointId, EventId, IngestId, IngestSource, IngestStatus, RouteRef};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -55,6 +55,17 @@ struct Winner {
     event_id: Option<String>,
 }
 
+/// What the row's `kept_body_key` holds: nothing when the key is the one the
+/// ingest's id and receipt time name ([`bodies::key_for`]), which the
+/// `body_key` column computes.
+fn kept_body_key<'a>(n: &NewIngest<'a>) -> &'a str {
+    if n.body_key == bodies::key_for(n.id, n.now_ms) {
+        ""
+    } else {
+        n.body_key
+    }
+}
+
 /// Writes the ingest and its events (one per accepting route, or none and the
 /// ingest is `filtered`), unless the dedup key is already held.
 ///
@@ -80,8 +91,10 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
     let insert_ingest = bind(
         db.prepare(
             // The body's SHA-256 is its R2 object's checksum (`bodies::put_request`);
-            // the column stays for rows written before.
-            "INSERT INTO ingests (id, endpoint_id, dedup_key, body_key, body_size, body_sha256, \
+            // the column stays for rows written before. `body_key` is computed
+            // from the id and receipt time when `kept_body_key` is empty
+            // (migration 0021).
+            "INSERT INTO ingests (id, endpoint_id, dedup_key, kept_body_key, body_size, body_sha256, \
                                   content_type, headers, received_at, event_type, status, source) \
              SELECT ?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8, ?9, ?10, ?11 \
              WHERE EXISTS (SELECT 1 FROM dedup_keys \
@@ -91,7 +104,7 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
             text(n.id.as_str()),
             text(n.endpoint_id.as_str()),
             text(n.dedup_key),
-            text(n.body_key),
+            text(kept_body_key(n)),
             int(n.body_size as i64),
             opt_text(n.content_type),
             text(n.headers),

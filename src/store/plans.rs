@@ -902,13 +902,38 @@ fn ingests_list_pages_search_their_indexes() {
     }
 }
 
+#[test]
+fn a_new_ingest_stores_no_body_key_and_reads_the_one_its_id_names() {
+    let db = migrated();
+    let at = 1_700_000_000_000_i64;
+    let id = crate::model::IngestId::generate(at as u64, [3; 10]);
+    db.execute(
+        "INSERT INTO ingests (id, endpoint_id, dedup_key, kept_body_key, body_size, body_sha256, headers, received_at) \
+         VALUES (?1, 'ep_1', 'k', '', 0, '', '', ?2), ('ing_old', 'ep_1', 'k2', 'bodies/x/ing_old', 0, '', '', ?2)",
+        rusqlite::params![id.as_str(), at],
+    )
+    .unwrap();
+    let key = |id: &str| -> String {
+        db.query_row("SELECT body_key FROM ingests WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    assert_eq!(key(id.as_str()), super::bodies::key_for(&id, at));
+    assert_eq!(
+        key("ing_old"),
+        "bodies/x/ing_old",
+        "a key stored before is kept"
+    );
+}
+
 // What the rewritten sweep query returns, on real rows.
 
 #[test]
 fn due_for_sweep_takes_due_events_of_open_and_deleted_routes_oldest_first() {
     let db = migrated();
     db.execute_batch(
-        "INSERT INTO ingests (id, endpoint_id, dedup_key, body_key, body_size, body_sha256, headers, received_at) \
+        "INSERT INTO ingests (id, endpoint_id, dedup_key, kept_body_key, body_size, body_sha256, headers, received_at) \
          VALUES ('ing_1', 'ep_open', 'k', 'b', 0, 's', '[]', 0);",
     )
     .unwrap();
