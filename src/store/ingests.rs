@@ -211,10 +211,11 @@ pub async fn held_keys(
 }
 
 /// The statement of [`held_keys`]: ?1 = the endpoint, ?2 = the keys (a JSON
-/// array). Each key by the dedup keys' primary key, then by `ingests_dedup_key`.
+/// array). Each key by the dedup keys' primary key, then by `ingests_dedup_key`
+/// (`+i.endpoint_id`: not by all of the endpoint's ingests).
 pub(crate) const HELD_KEYS: &str = "SELECT k.value AS dedup_key FROM json_each(?2) k \
      WHERE EXISTS (SELECT 1 FROM dedup_keys d WHERE d.endpoint_id = ?1 AND d.dedup_key = k.value) \
-        OR EXISTS (SELECT 1 FROM ingests i WHERE i.dedup_key = k.value AND i.endpoint_id = ?1)";
+        OR EXISTS (SELECT 1 FROM ingests i WHERE i.dedup_key = k.value AND +i.endpoint_id = ?1)";
 
 /// The ingest's (?1, of endpoint ?2) search values (?3, a JSON array), if
 /// this request won its dedup key.
