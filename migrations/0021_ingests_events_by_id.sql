@@ -10,6 +10,10 @@
 -- byte of D1's working set. Rows written before, and ingests restored from
 -- the archive, keep the key they were stored under.
 --
+-- `ingests_event_type` is not made again: only the events list filtered by
+-- type read it, an operator's query that walks the events newest first
+-- until its page is full, and it cost every ingest an index entry.
+--
 -- Each query's plan is asserted in src/store/plans.rs. The copy holds the
 -- working set only: apply it after compaction has drained D1 to the hot
 -- window.
@@ -72,7 +76,6 @@ DROP TABLE ingests;
 ALTER TABLE ingests_by_id RENAME TO ingests;
 ALTER TABLE events_by_id RENAME TO events;
 
-CREATE INDEX ingests_event_type ON ingests (event_type);
 CREATE INDEX ingests_dedup_key ON ingests (dedup_key);
 CREATE INDEX ingests_endpoint_status ON ingests (endpoint_id, status, id);
 CREATE INDEX ingests_filtered_received ON ingests (endpoint_id, received_at) WHERE status = 'filtered';
