@@ -1,11 +1,13 @@
-//! What the API answers for endpoints and routes, as types: every field a
-//! client reads is named here once, built from the stored [`Endpoint`] or
-//! [`Route`] and its live state. A secret can only reach an answer through a
+//! What the API answers for endpoints, routes, events and ingests, as types:
+//! every field a client reads is named here once, built from the stored
+//! [`Endpoint`] or [`Route`] and its live state, or from an event's or
+//! ingest's row. A secret can only reach an answer through a
 //! field that says so (`relay_secret` when an endpoint or route is created,
 //! `secret` when the relay chose a rotated one); the source's own secrets
 //! show as their expiries only.
 
 use crate::catch_up::CatchUp;
+use crate::headers::HeaderList;
 use crate::model::{DestinationType, Endpoint, EndpointId, EndpointState, Route, RouteRef};
 use crate::retry::RetryPolicy;
 use crate::search::SearchFields;
@@ -239,6 +241,86 @@ impl RouteView {
             updated_at: iso8601(route.updated_at),
         }
     }
+}
+
+/// Where an event the API shows was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoredIn {
+    /// The working set: the event is in D1.
+    D1,
+    /// Compaction moved it (delivered) to an R2 archive object.
+    Archive,
+}
+
+/// `Event` in the API document: one delivery of a request to one route, with
+/// what its ingest says of the request.
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    pub id: String,
+    pub endpoint_id: String,
+    pub route_id: String,
+    pub status: String,
+    pub attempt_count: i64,
+    pub received_at: String,
+    pub updated_at: String,
+    /// While the event is in flight only.
+    pub next_attempt_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub dead_reason: Option<String>,
+    pub last_error: Option<String>,
+    pub dedup_key: String,
+    pub content_type: Option<String>,
+    pub body_size: i64,
+    pub event_type: Option<String>,
+    /// `webhook`, or `catch_up` when a catch-up read it from the provider.
+    pub source: &'static str,
+    pub stored_in: StoredIn,
+}
+
+/// One attempt as `EventDetail` lists it.
+#[derive(Debug, Serialize)]
+pub struct AttemptView {
+    pub number: i64,
+    pub started_at: String,
+    pub duration_ms: i64,
+    pub status_code: Option<i64>,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub response_snippet: Option<String>,
+}
+
+/// `EventDetail`: the event with its request's stored headers (credential
+/// headers were never stored) and its attempts, oldest first.
+#[derive(Debug, Serialize)]
+pub struct EventDetail {
+    #[serde(flatten)]
+    pub event: EventView,
+    pub headers: HeaderList,
+    pub attempts: Vec<AttemptView>,
+}
+
+/// `Ingest` in the API document: one accepted request and the events it made
+/// (none while `filtered`).
+#[derive(Debug, Serialize)]
+pub struct IngestView {
+    pub id: String,
+    pub endpoint_id: String,
+    pub status: String,
+    pub event_type: Option<String>,
+    pub dedup_key: String,
+    pub received_at: String,
+    pub body_size: i64,
+    pub content_type: Option<String>,
+    pub event_ids: Vec<String>,
+}
+
+/// `IngestDetail`: the ingest with its stored headers.
+#[derive(Debug, Serialize)]
+pub struct IngestDetail {
+    #[serde(flatten)]
+    pub ingest: IngestView,
+    pub headers: HeaderList,
 }
 
 #[cfg(test)]

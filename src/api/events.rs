@@ -19,11 +19,13 @@ use crate::live::Change;
 use crate::model::{EndpointId, EventId, IngestSource, RouteRef, Status};
 use crate::relay::{enqueue, enqueue_many, now_ms, Relay};
 use crate::store::archive::{self, ArchivedEvent};
+use crate::store::attempts::{self, AttemptRow};
 use crate::store::events::{self, EventRow, ListFilter};
-use crate::store::{attempts, bodies, ingests};
+use crate::store::{bodies, ingests};
 use crate::time::iso8601;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use crate::views::{AttemptView, EventDetail, EventView, StoredIn};
+use serde::Deserialize;
+use serde_json::json;
 use worker::{console_error, Headers, Response, Url};
 
 pub(super) const DEFAULT_PAGE: u32 = 50;
@@ -101,13 +103,9 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
             .and_then(|id| id.successor())
             .map(|id| id.to_string())
     });
-    let data: Vec<Value> = rows
+    let data: Vec<EventView> = rows
         .iter()
-        .map(|(row, stored_in)| {
-            let mut v = view(row);
-            v["stored_in"] = json!(stored_in);
-            v
-        })
+        .map(|(row, stored_in)| view(row, *stored_in))
         .collect();
     Ok(json_response(
         200,
@@ -138,24 +136,12 @@ pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
         None => None,
     }
     .unwrap_or_default();
-    let mut body = view(&row);
-    body["stored_in"] = json!(stored_in);
-    body["headers"] = json!(headers.iter().collect::<Vec<_>>());
-    body["attempts"] = attempts
-        .iter()
-        .map(|a| {
-            json!({
-                "number": a.number as i64,
-                "started_at": iso8601(a.started_at as i64),
-                "duration_ms": a.duration_ms as i64,
-                "status_code": a.status_code.map(|c| c as i64),
-                "outcome": a.outcome,
-                "error": a.error,
-                "response_snippet": a.response_snippet,
-            })
-        })
-        .collect();
-    Ok(json_response(200, &body)?)
+    let detail = EventDetail {
+        event: view(&row, stored_in),
+        headers,
+        attempts: attempts.iter().map(attempt_view).collect(),
+    };
+    Ok(json_response(200, &detail)?)
 }
 
 /// The stored body, byte for byte, with its original content type.
@@ -342,16 +328,6 @@ fn log_enqueue_failure(result: worker::Result<()>) {
     }
 }
 
-/// Where an event the API shows was read from.
-#[derive(Debug, Clone, Copy, Serialize)]
-#[serde(rename_all = "snake_case")]
-enum StoredIn {
-    /// The working set: the event is in D1.
-    D1,
-    /// Compaction moved it (delivered) to an R2 archive object.
-    Archive,
-}
-
 enum Found {
     Live(EventRow),
     Archived(Archived),
@@ -408,26 +384,39 @@ fn merge_newest_first(
     rows
 }
 
-fn view(row: &EventRow) -> Value {
+fn view(row: &EventRow, stored_in: StoredIn) -> EventView {
     let in_flight = Status::parse(&row.status).is_some_and(Status::is_in_flight);
-    json!({
-        "id": row.id,
-        "endpoint_id": row.endpoint_id,
-        "route_id": row.route_id,
-        "status": row.status,
-        "attempt_count": row.attempt_count as i64,
-        "received_at": iso8601(row.received_at as i64),
-        "updated_at": iso8601(row.updated_at as i64),
-        "next_attempt_at": in_flight.then(|| iso8601(row.next_attempt_at as i64)),
-        "delivered_at": row.delivered_at.map(|t| iso8601(t as i64)),
-        "dead_reason": row.dead_reason,
-        "last_error": row.last_error,
-        "dedup_key": row.dedup_key,
-        "content_type": row.content_type,
-        "body_size": row.body_size as i64,
-        "event_type": row.event_type,
-        "source": IngestSource::from_stored(row.source.as_deref()).as_str(),
-    })
+    EventView {
+        id: row.id.clone(),
+        endpoint_id: row.endpoint_id.clone(),
+        route_id: row.route_id.clone(),
+        status: row.status.clone(),
+        attempt_count: row.attempt_count as i64,
+        received_at: iso8601(row.received_at as i64),
+        updated_at: iso8601(row.updated_at as i64),
+        next_attempt_at: in_flight.then(|| iso8601(row.next_attempt_at as i64)),
+        delivered_at: row.delivered_at.map(|t| iso8601(t as i64)),
+        dead_reason: row.dead_reason.clone(),
+        last_error: row.last_error.clone(),
+        dedup_key: row.dedup_key.clone(),
+        content_type: row.content_type.clone(),
+        body_size: row.body_size as i64,
+        event_type: row.event_type.clone(),
+        source: IngestSource::from_stored(row.source.as_deref()).as_str(),
+        stored_in,
+    }
+}
+
+fn attempt_view(a: &AttemptRow) -> AttemptView {
+    AttemptView {
+        number: a.number as i64,
+        started_at: iso8601(a.started_at as i64),
+        duration_ms: a.duration_ms as i64,
+        status_code: a.status_code.map(|c| c as i64),
+        outcome: a.outcome.clone(),
+        error: a.error.clone(),
+        response_snippet: a.response_snippet.clone(),
+    }
 }
 
 fn invalid_query(message: impl Into<String>) -> ApiError {

@@ -15,7 +15,8 @@ use crate::relay::Relay;
 use crate::store::bodies;
 use crate::store::ingests::{self, IngestSummary, ListFilter};
 use crate::time::iso8601;
-use serde_json::{json, Value};
+use crate::views::{IngestDetail, IngestView};
+use serde_json::json;
 use worker::{Response, Url};
 
 pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
@@ -35,7 +36,10 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         limit,
     };
     let rows = ingests::list(&relay.db, &filter).await?;
-    let data = rows.iter().map(view).collect::<Result<Vec<Value>, _>>()?;
+    let data = rows
+        .iter()
+        .map(view)
+        .collect::<Result<Vec<IngestView>, _>>()?;
     let next_cursor = next_cursor(&rows, limit, |r| &r.id);
     Ok(json_response(
         200,
@@ -55,22 +59,23 @@ pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
         None => Some(HeaderList::from_stored(column)?),
     }
     .unwrap_or_default();
-    let mut body = view(&row)?;
-    body["headers"] = json!(headers.iter().collect::<Vec<_>>());
-    Ok(json_response(200, &body)?)
+    let detail = IngestDetail {
+        ingest: view(&row)?,
+        headers,
+    };
+    Ok(json_response(200, &detail)?)
 }
 
-fn view(row: &IngestSummary) -> Result<Value, ApiError> {
-    let event_ids: Vec<String> = serde_json::from_str(&row.event_ids)?;
-    Ok(json!({
-        "id": row.id,
-        "endpoint_id": row.endpoint_id,
-        "status": row.status,
-        "event_type": row.event_type,
-        "dedup_key": row.dedup_key,
-        "received_at": iso8601(row.received_at as i64),
-        "body_size": row.body_size as i64,
-        "content_type": row.content_type,
-        "event_ids": event_ids,
-    }))
+fn view(row: &IngestSummary) -> Result<IngestView, ApiError> {
+    Ok(IngestView {
+        id: row.id.clone(),
+        endpoint_id: row.endpoint_id.clone(),
+        status: row.status.clone(),
+        event_type: row.event_type.clone(),
+        dedup_key: row.dedup_key.clone(),
+        received_at: iso8601(row.received_at as i64),
+        body_size: row.body_size as i64,
+        content_type: row.content_type.clone(),
+        event_ids: serde_json::from_str(&row.event_ids)?,
+    })
 }
