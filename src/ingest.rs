@@ -413,7 +413,6 @@ async fn store(
         dedup_key: &facts.dedup_key,
         body_key: &body_key,
         body_size: body.len(),
-
         content_type: content_type.as_deref(),
         event_type: facts.event_type.as_deref(),
         search_values: &facts.search_values,
