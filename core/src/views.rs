@@ -1,7 +1,7 @@
-//! What the API answers for endpoints, routes, events and ingests, as types:
-//! every field a client reads is named here once, built from the stored
-//! [`Endpoint`] or [`Route`] and its live state, or from an event's or
-//! ingest's row. A secret can only reach an answer through a
+//! What the API answers for endpoints, routes, events, ingests, API keys and
+//! alerts, as types: every field a client reads is named here once, built
+//! from the stored [`Endpoint`] or [`Route`] and its live state, or from a
+//! stored row. A secret can only reach an answer through a
 //! field that says so (`relay_secret` when an endpoint or route is created,
 //! `secret` when the relay chose a rotated one); the source's own secrets
 //! show as their expiries only.
@@ -321,6 +321,61 @@ pub struct IngestDetail {
     #[serde(flatten)]
     pub ingest: IngestView,
     pub headers: HeaderList,
+}
+
+/// `ApiKey` in the API document: a key as listed, never its value or hash.
+#[derive(Debug, Serialize)]
+pub struct KeyView {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    /// A pull key's one destination (`ep_` or `rt_`).
+    pub endpoint_id: Option<String>,
+    /// The key's first characters, to tell keys apart.
+    pub prefix: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+/// `CreatedApiKey`: the key, and its value, shown this once.
+#[derive(Debug, Serialize)]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    pub view: KeyView,
+    pub key: String,
+}
+
+/// `AlertChannel` in the API document.
+#[derive(Debug, Serialize)]
+pub struct AlertChannelView {
+    pub id: String,
+    pub kind: String,
+    pub url: String,
+    pub created_at: String,
+    /// A webhook channel's signing secret, the relay's own, when the channel is
+    /// created only; a PagerDuty routing key is the operator's and never shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// `AlertRule` in the API document: the rule, what it checks in words, and
+/// its last verdict.
+#[derive(Debug, Serialize)]
+pub struct AlertRuleView {
+    pub id: String,
+    pub endpoint_id: String,
+    pub route_id: Option<String>,
+    pub kind: &'static str,
+    pub threshold: f64,
+    pub window_s: Option<u32>,
+    pub min_attempts: Option<u32>,
+    pub description: String,
+    /// `firing` or `ok`.
+    pub state: &'static str,
+    pub firing_since: Option<String>,
+    pub last_value: Option<f64>,
+    pub checked_at: Option<String>,
+    pub created_at: String,
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::alert_rules::{self, Rule};
 use crate::store::{alerts, endpoints};
 use crate::time::iso8601;
+use crate::views::AlertRuleView;
 use crate::watch::{rule_alert, watched_route};
 use serde_json::{json, Value};
 use worker::{Request, Response, Url};
@@ -55,7 +56,7 @@ async fn check_target(relay: &Relay, spec: &RuleSpec) -> Result<(), ApiError> {
 /// Every rule, oldest first; `?endpoint_id=` for one endpoint's.
 pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
     let only = endpoint_query(url)?;
-    let data: Vec<Value> = alert_rules::list(&relay.db)
+    let data: Vec<AlertRuleView> = alert_rules::list(&relay.db)
         .await?
         .iter()
         .filter(|r| {
@@ -89,20 +90,24 @@ pub async fn delete(relay: &Relay, id: &str) -> Result<Response, ApiError> {
     Ok(Response::empty()?.with_status(204))
 }
 
-fn view(r: &Rule) -> Value {
-    json!({
-        "id": r.id,
-        "endpoint_id": r.spec.endpoint_id,
-        "route_id": r.spec.route_id,
-        "kind": r.spec.kind.as_str(),
-        "threshold": r.spec.threshold,
-        "window_s": r.spec.window_s,
-        "min_attempts": r.spec.min_attempts,
-        "description": r.spec.describe(),
-        "state": if r.firing_since.is_some() { "firing" } else { "ok" },
-        "firing_since": r.firing_since.map(iso8601),
-        "last_value": r.last_value,
-        "checked_at": r.checked_at.map(iso8601),
-        "created_at": iso8601(r.created_at),
-    })
+fn view(r: &Rule) -> AlertRuleView {
+    AlertRuleView {
+        id: r.id.clone(),
+        endpoint_id: r.spec.endpoint_id.clone(),
+        route_id: r.spec.route_id.clone(),
+        kind: r.spec.kind.as_str(),
+        threshold: r.spec.threshold,
+        window_s: r.spec.window_s,
+        min_attempts: r.spec.min_attempts,
+        description: r.spec.describe(),
+        state: if r.firing_since.is_some() {
+            "firing"
+        } else {
+            "ok"
+        },
+        firing_since: r.firing_since.map(iso8601),
+        last_value: r.last_value,
+        checked_at: r.checked_at.map(iso8601),
+        created_at: iso8601(r.created_at),
+    }
 }

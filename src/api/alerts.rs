@@ -14,8 +14,9 @@ use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::{alerts, meta};
 use crate::time::iso8601;
 use crate::verify::standard;
+use crate::views::AlertChannelView;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use worker::{Request, Response};
 
 #[derive(Deserialize)]
@@ -75,14 +76,14 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     let mut body = view(&channel);
     // A webhook channel's signing secret is the relay's, shown once; a
     // routing key is the operator's, never shown back.
-    if let (Some(secret), "webhook") = (&channel.secret, channel.kind.as_str()) {
-        body["secret"] = json!(secret);
+    if channel.kind == "webhook" {
+        body.secret = channel.secret.clone();
     }
     Ok(json_response(201, &body)?)
 }
 
 pub async fn list(relay: &Relay) -> Result<Response, ApiError> {
-    let data: Vec<Value> = alerts::list(&relay.db).await?.iter().map(view).collect();
+    let data: Vec<AlertChannelView> = alerts::list(&relay.db).await?.iter().map(view).collect();
     Ok(json_response(200, &json!({ "data": data }))?)
 }
 
@@ -102,6 +103,13 @@ pub async fn test(relay: &Relay, id: &str) -> Result<Response, ApiError> {
     Ok(json_response(200, &json!({ "delivered": delivered }))?)
 }
 
-fn view(c: &alerts::Channel) -> Value {
-    json!({"id": c.id, "kind": c.kind, "url": c.url, "created_at": iso8601(c.created_at as i64)})
+/// A channel as listed: no secret of any kind.
+fn view(c: &alerts::Channel) -> AlertChannelView {
+    AlertChannelView {
+        id: c.id.clone(),
+        kind: c.kind.clone(),
+        url: c.url.clone(),
+        created_at: iso8601(c.created_at as i64),
+        secret: None,
+    }
 }

@@ -9,8 +9,9 @@ use crate::model::{new_id, RouteRef};
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::keys;
 use crate::time::iso8601;
+use crate::views::{CreatedKey, KeyView};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use worker::{Request, Response};
 
@@ -60,9 +61,11 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         created_at: now as f64,
         last_used_at: None,
     };
-    let mut body = view(&row);
-    body["key"] = json!(key);
-    Ok(json_response(201, &body)?)
+    let created = CreatedKey {
+        view: view(&row),
+        key,
+    };
+    Ok(json_response(201, &created)?)
 }
 
 /// A role key has no destination; a pull key has exactly one, an existing pull
@@ -91,7 +94,7 @@ async fn scope_of(
 }
 
 pub async fn list(relay: &Relay) -> Result<Response, ApiError> {
-    let data: Vec<Value> = keys::list(&relay.db).await?.iter().map(view).collect();
+    let data: Vec<KeyView> = keys::list(&relay.db).await?.iter().map(view).collect();
     Ok(json_response(200, &json!({ "data": data }))?)
 }
 
@@ -122,14 +125,14 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-fn view(k: &keys::KeyRow) -> Value {
-    json!({
-        "id": k.id,
-        "name": k.name,
-        "role": k.role,
-        "endpoint_id": k.endpoint_id,
-        "prefix": k.prefix,
-        "created_at": iso8601(k.created_at as i64),
-        "last_used_at": k.last_used_at.map(|t| iso8601(t as i64)),
-    })
+fn view(k: &keys::KeyRow) -> KeyView {
+    KeyView {
+        id: k.id.clone(),
+        name: k.name.clone(),
+        role: k.role.clone(),
+        endpoint_id: k.endpoint_id.clone(),
+        prefix: k.prefix.clone(),
+        created_at: iso8601(k.created_at as i64),
+        last_used_at: k.last_used_at.map(|t| iso8601(t as i64)),
+    }
 }
