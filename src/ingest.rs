@@ -390,10 +390,12 @@ async fn store(
         origin,
     } = arrival;
     let started = timings.started;
-    let ingest_id = IngestId::generate(started as u64, random_bytes());
-    let event_ids: Vec<EventId> = accepting
-        .iter()
-        .map(|_| EventId::generate(started as u64, random_bytes()))
+    let ingest_id = IngestId::mint(started as u64, random_bytes());
+    let event_ids: Vec<EventId> = (0..accepting.len())
+        .map(|index| {
+            EventId::of_ingest(&ingest_id, index)
+                .unwrap_or_else(|| EventId::generate(started as u64, random_bytes()))
+        })
         .collect();
     let body_key = bodies::key_for(&ingest_id, started);
     let content_type = headers.get("content-type").map(str::to_string);

@@ -88,6 +88,54 @@ typed_id!(EventId, "evt");
 typed_id!(IngestId, "ing");
 typed_id!(RouteId, "rt");
 
+/// How many events an ingest's id can number: an event's id is its ingest's
+/// with the last 15 bits (three characters) replaced by the event's index.
+pub const EVENTS_AN_INGEST_ID_NUMBERS: usize = 1 << INGEST_ID_FREE_BITS;
+
+/// The low bits of a new ingest's id left zero for its events' indexes.
+const INGEST_ID_FREE_BITS: u32 = 15;
+
+impl IngestId {
+    /// A new ingest's id: time-sortable like any id, with its last 15 bits
+    /// zero so that its events' ids can name it ([`EventId::of_ingest`]).
+    /// 65 random bits stay for ingests minted in the same millisecond.
+    pub fn mint(now_ms: u64, random: [u8; 10]) -> Self {
+        let mut random = random;
+        random[8] &= 0x80;
+        random[9] = 0;
+        Self::generate(now_ms, random)
+    }
+}
+
+impl EventId {
+    /// The id of the `index`th event an ingest fans out to: the ingest's id
+    /// with `index` in its last 15 bits. The events of an ingest are then a
+    /// range of ids, and the store computes an event's ingest from its id
+    /// (migration 0022) instead of storing and indexing it. `None` past
+    /// [`EVENTS_AN_INGEST_ID_NUMBERS`] or for an id that is not a ULID; such
+    /// an event takes a generated id, and the store keeps its ingest's.
+    pub fn of_ingest(ingest: &IngestId, index: usize) -> Option<Self> {
+        let index = u128::try_from(index)
+            .ok()
+            .filter(|&i| i < 1 << INGEST_ID_FREE_BITS)?;
+        let ulid = ingest.as_str().strip_prefix("ing_")?;
+        let bits = ulid::Ulid::from_string(&ulid.to_ascii_uppercase()).ok()?.0;
+        let named = ulid::Ulid((bits >> INGEST_ID_FREE_BITS << INGEST_ID_FREE_BITS) | index);
+        Some(Self(format!(
+            "{}_{}",
+            Self::PREFIX,
+            named.to_string().to_ascii_lowercase()
+        )))
+    }
+
+    /// The ingest this id names, as migration 0022's `ingest_id` computes it
+    /// for an event stored without one.
+    pub fn named_ingest(&self) -> Option<IngestId> {
+        let ulid = self.0.strip_prefix("evt_")?;
+        Some(IngestId(format!("ing_{}000", ulid.get(..23)?)))
+    }
+}
+
 /// A route's id: its endpoint's own (`ep_`, the endpoint's first route) or
 /// an extra route's (`rt_`). Routes are rows of one table, so either names
 /// a delivery target; the variant says which kind of route it is.
@@ -565,6 +613,40 @@ mod tests {
         assert_eq!(EventId::parse("evt_nope!"), None);
         assert_eq!(
             EventId::parse("evt_zzzz").and_then(|i| i.minted_at_ms()),
+            None
+        );
+    }
+
+    #[test]
+    fn an_ingests_events_are_numbered_in_its_ids_free_bits() {
+        let at = 1_700_000_000_123;
+        let ingest = IngestId::mint(at, [0xff; 10]);
+        assert!(ingest.as_str().ends_with("000"), "{ingest}");
+        assert_eq!(
+            IngestId::mint(at, [0xff; 10]).minted_at_ms(),
+            Some(at as i64)
+        );
+        let first = EventId::of_ingest(&ingest, 0).unwrap();
+        let second = EventId::of_ingest(&ingest, 1).unwrap();
+        let last = EventId::of_ingest(&ingest, EVENTS_AN_INGEST_ID_NUMBERS - 1).unwrap();
+        assert_eq!(first.as_str()[4..], ingest.as_str()[4..]);
+        assert!(first.as_str() < second.as_str() && second.as_str() < last.as_str());
+        assert!(last.as_str().ends_with("zzz"), "{last}");
+        for id in [&first, &second, &last] {
+            assert_eq!(id.named_ingest().as_ref(), Some(&ingest));
+            assert_eq!(id.minted_at_ms(), Some(at as i64));
+            assert_eq!(EventId::parse(id.as_str()).as_ref(), Some(id));
+        }
+        assert_eq!(
+            EventId::of_ingest(&ingest, EVENTS_AN_INGEST_ID_NUMBERS),
+            None
+        );
+        // An ingest minted before ids named events: its events' ids name another.
+        let legacy = IngestId::generate(at, [0x5a; 10]);
+        let event = EventId::of_ingest(&legacy, 2).unwrap();
+        assert_ne!(event.named_ingest().as_ref(), Some(&legacy));
+        assert_eq!(
+            EventId::of_ingest(&IngestId::parse("ing_nope").unwrap(), 0),
             None
         );
     }

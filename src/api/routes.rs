@@ -429,6 +429,8 @@ pub async fn replay_filtered(
             continue;
         }
         let now = now_ms();
+        // Minted now, as their receipt is: ids that named the ingest would
+        // date them to its arrival. The store keeps their ingest's id.
         let ids: Vec<EventId> = accepting
             .iter()
             .map(|_| EventId::generate(now as u64, random_bytes()))

@@ -167,16 +167,22 @@ pub(crate) fn delete_events_sql() -> String {
 }
 
 /// The chosen ingests (?1) no event is left for, counted on the row ?2.
-pub(crate) const COUNT_EMPTIED_INGESTS: &str = "UPDATE archives SET ingests = (\
+pub(crate) const COUNT_EMPTIED_INGESTS: &str = concat!(
+    "UPDATE archives SET ingests = (\
        SELECT COUNT(*) FROM ingests WHERE id IN (SELECT value FROM json_each(?1)) \
-         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = ingests.id)) \
-     WHERE key = ?2";
+         AND NOT EXISTS (SELECT 1 FROM events e WHERE ",
+    event_of_ingest!("e", "ingests.id"),
+    ")) WHERE key = ?2"
+);
 
 /// The chosen ingests (?1) no event is left for. Their bodies stay in R2: the
 /// archive's records point at them until retention removes both.
-pub(crate) const DELETE_EMPTIED_INGESTS: &str =
+pub(crate) const DELETE_EMPTIED_INGESTS: &str = concat!(
     "DELETE FROM ingests WHERE id IN (SELECT value FROM json_each(?1)) \
-     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = ingests.id)";
+     AND NOT EXISTS (SELECT 1 FROM events e WHERE ",
+    event_of_ingest!("e", "ingests.id"),
+    ")"
+);
 
 /// Puts an archived event back into D1 as `received`, to be delivered again
 /// (a replay): its ingest (if no other event kept it in D1), the event with
@@ -246,7 +252,15 @@ pub(crate) const RESTORE_INGEST: &str = "INSERT INTO ingests (id, endpoint_id, d
 
 /// The event back as `received`, due now, its attempt numbering continued
 /// and its schedule started over, as a replay in D1 leaves it.
-pub(crate) const RESTORE_EVENT: &str = "INSERT INTO events (id, ingest_id, endpoint_id, route_id,        status, attempt_count, cycle_attempts, next_attempt_at, last_error, received_at, updated_at,        delivered_at)      SELECT ?1, ?2, ?3, ?4, 'received', ?5, 0, ?6, ?7, ?8, ?6, ?9      WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = ?1)";
+pub(crate) const RESTORE_EVENT: &str = concat!(
+    "INSERT INTO events (id, kept_ingest_id, endpoint_id, route_id, \
+       status, attempt_count, cycle_attempts, next_attempt_at, last_error, received_at, updated_at, \
+       delivered_at) \
+     SELECT ?1, ",
+    kept_ingest_id!("?1", "?2"),
+    ", ?3, ?4, 'received', ?5, 0, ?6, ?7, ?8, ?6, ?9 \
+     WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = ?1)"
+);
 
 /// Its attempts back (those already there stay).
 pub(crate) const RESTORE_ATTEMPTS: &str = "INSERT OR IGNORE INTO attempts (event_id, number,        started_at, duration_ms, status_code, outcome, error, response_snippet)      SELECT ?1, json_extract(value, '$.number'), json_extract(value, '$.started_at'),             json_extract(value, '$.duration_ms'), json_extract(value, '$.status_code'),             json_extract(value, '$.outcome'), json_extract(value, '$.error'),             json_extract(value, '$.response_snippet')      FROM json_each(?2)";

@@ -537,13 +537,19 @@ pub(crate) fn list_sql(f: &ListFilter<'_>) -> Result<(String, Conditions)> {
     if let Some(lookup) = f.lookup {
         let keys = serde_json::to_string(&lookup.dedup_keys).map_err(worker::Error::from)?;
         let by_key = format!(
-            "SELECT k.id FROM ingests ki JOIN events k ON k.ingest_id = ki.id \
-             WHERE ki.dedup_key IN (SELECT value FROM json_each({}))",
+            concat!(
+                "SELECT k.id FROM ingests ki JOIN events k ON ",
+                event_of_ingest!("k", "ki.id"),
+                " WHERE ki.dedup_key IN (SELECT value FROM json_each({}))"
+            ),
             w.param(keys.as_str())
         );
         let by_value = format!(
-            "SELECT s.id FROM search_values sv JOIN events s ON s.ingest_id = sv.ingest_id \
-             WHERE sv.value = {}",
+            concat!(
+                "SELECT s.id FROM search_values sv JOIN events s ON ",
+                event_of_ingest!("s", "sv.ingest_id"),
+                " WHERE sv.value = {}"
+            ),
             w.param(lookup.value.as_str())
         );
         let matches = match &lookup.event_id {

@@ -117,12 +117,7 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
     let mut statements = vec![claim_key, insert_ingest];
     for event in n.events {
         statements.push(bind(
-            db.prepare(
-                "INSERT INTO events (id, ingest_id, endpoint_id, route_id, status, next_attempt_at, \
-                                     received_at, updated_at) \
-                 SELECT ?1, ?2, ?3, ?5, 'received', ?4, ?4, ?4 \
-                 WHERE EXISTS (SELECT 1 FROM ingests WHERE id = ?2)",
-            ),
+            db.prepare(INSERT_EVENT),
             &[
                 text(event.id.as_str()),
                 text(n.id.as_str()),
@@ -153,11 +148,7 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
         )?);
     }
     let read_winner = bind(
-        db.prepare(
-            "SELECT d.ingest_id AS ingest_id, \
-                    (SELECT e.id FROM events e WHERE e.ingest_id = d.ingest_id ORDER BY e.id LIMIT 1) AS event_id \
-             FROM dedup_keys d WHERE d.endpoint_id = ?1 AND d.dedup_key = ?2",
-        ),
+        db.prepare(READ_WINNER),
         &[text(n.endpoint_id.as_str()), text(n.dedup_key)],
     )?;
     let winner_index = statements.len();
@@ -217,6 +208,37 @@ pub(crate) const HELD_KEYS: &str = "SELECT k.value AS dedup_key FROM json_each(?
      WHERE EXISTS (SELECT 1 FROM dedup_keys d WHERE d.endpoint_id = ?1 AND d.dedup_key = k.value) \
         OR EXISTS (SELECT 1 FROM ingests i WHERE i.dedup_key = k.value AND +i.endpoint_id = ?1)";
 
+/// An event (?1) of the ingest ?2 just inserted in the same batch (it is not
+/// when the request lost its dedup key): endpoint ?3, route ?5, due at ?4.
+pub(crate) const INSERT_EVENT: &str = concat!(
+    "INSERT INTO events (id, kept_ingest_id, endpoint_id, route_id, status, next_attempt_at, \
+                         received_at, updated_at) \
+     SELECT ?1, ",
+    kept_ingest_id!("?1", "?2"),
+    ", ?3, ?5, 'received', ?4, ?4, ?4 WHERE EXISTS (SELECT 1 FROM ingests WHERE id = ?2)"
+);
+
+/// As [`INSERT_EVENT`], for an ingest routed after a filter change: only while
+/// it is still `filtered`, so two replays racing route it once.
+pub(crate) const INSERT_EVENT_OF_FILTERED: &str = concat!(
+    "INSERT INTO events (id, kept_ingest_id, endpoint_id, route_id, status, next_attempt_at, \
+                         received_at, updated_at) \
+     SELECT ?1, ",
+    kept_ingest_id!("?1", "?2"),
+    ", ?3, ?5, 'received', ?4, ?4, ?4 \
+     WHERE EXISTS (SELECT 1 FROM ingests WHERE id = ?2 AND status = 'filtered')"
+);
+
+/// Who holds the dedup key (?2 of endpoint ?1) once the batch has run: the
+/// winning ingest and its first event.
+pub(crate) const READ_WINNER: &str = concat!(
+    "SELECT d.ingest_id AS ingest_id, \
+            (SELECT e.id FROM events e WHERE ",
+    event_of_ingest!("e", "d.ingest_id"),
+    " ORDER BY e.id LIMIT 1) AS event_id \
+     FROM dedup_keys d WHERE d.endpoint_id = ?1 AND d.dedup_key = ?2"
+);
+
 /// The ingest's (?1, of endpoint ?2) search values (?3, a JSON array), if
 /// this request won its dedup key.
 pub(crate) const INSERT_SEARCH_VALUES: &str =
@@ -226,9 +248,12 @@ pub(crate) const INSERT_SEARCH_VALUES: &str =
 /// The search values of the chosen ingests (?1, a JSON array of ids) no event
 /// is left for: run in the batch that deletes those ingests (retention and
 /// compaction), after their events, with the same condition.
-pub(crate) const DELETE_EMPTIED_SEARCH_VALUES: &str =
+pub(crate) const DELETE_EMPTIED_SEARCH_VALUES: &str = concat!(
     "DELETE FROM search_values WHERE ingest_id IN (SELECT value FROM json_each(?1)) \
-     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = search_values.ingest_id)";
+     AND NOT EXISTS (SELECT 1 FROM events e WHERE ",
+    event_of_ingest!("e", "search_values.ingest_id"),
+    ")"
+);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct IngestRow {
@@ -285,7 +310,8 @@ pub struct IngestSummary {
     pub received_at: f64,
     pub body_size: f64,
     pub content_type: Option<String>,
-    /// A JSON array of event ids, oldest first (one read through `events_ingest`).
+    /// A JSON array of event ids, oldest first (a range of event ids, and the
+    /// partial index of events that keep their ingest's id).
     pub event_ids: String,
     /// The row's `headers` column and the body's key, read for one ingest only
     /// (the headers may be kept in the body object, see `bodies::ingest_headers`).
@@ -293,11 +319,13 @@ pub struct IngestSummary {
     pub body_key: Option<String>,
 }
 
-const SUMMARY_SELECT: &str =
+const SUMMARY_SELECT: &str = concat!(
     "SELECT i.id, i.endpoint_id, i.status, i.dedup_key, i.event_type, i.received_at, i.body_size, \
             i.content_type, \
-            (SELECT json_group_array(x.id) FROM (SELECT e.id FROM events e \
-                                                 WHERE e.ingest_id = i.id ORDER BY e.id) x) AS event_ids";
+            (SELECT json_group_array(x.id) FROM (SELECT e.id FROM events e WHERE ",
+    event_of_ingest!("e", "i.id"),
+    " ORDER BY e.id) x) AS event_ids"
+);
 
 pub struct ListFilter<'a> {
     pub endpoint_id: Option<&'a str>,
@@ -440,12 +468,7 @@ pub async fn route_filtered(
     let mut statements = Vec::with_capacity(events.len() + 1);
     for event in events {
         statements.push(bind(
-            db.prepare(
-                "INSERT INTO events (id, ingest_id, endpoint_id, route_id, status, next_attempt_at, \
-                                     received_at, updated_at) \
-                 SELECT ?1, ?2, ?3, ?5, 'received', ?4, ?4, ?4 \
-                 WHERE EXISTS (SELECT 1 FROM ingests WHERE id = ?2 AND status = 'filtered')",
-            ),
+            db.prepare(INSERT_EVENT_OF_FILTERED),
             &[
                 text(event.id.as_str()),
                 text(&ingest.id),

@@ -3,6 +3,53 @@
 //!
 //! Timestamps are unix milliseconds bound as JS numbers (exact up to 2^53).
 
+/// SQL: event `$e` (a table alias) is one of the events of ingest `$x` (an
+/// expression). A new event's id names its ingest (`EventId::of_ingest`), so
+/// its events are a range of the primary key; the others keep their ingest's
+/// id in `kept_ingest_id`, under a partial index (migration 0022). SQLite
+/// reads the two through their indexes and unites them (`MULTI-INDEX OR`).
+macro_rules! event_of_ingest {
+    ($e:literal, $x:literal) => {
+        concat!(
+            "((",
+            $e,
+            ".id BETWEEN 'evt_' || substr(",
+            $x,
+            ", 5, 23) || '000' \
+             AND 'evt_' || substr(",
+            $x,
+            ", 5, 23) || 'zzz' AND ",
+            $e,
+            ".ingest_id = ",
+            $x,
+            ") \
+             OR (",
+            $e,
+            ".kept_ingest_id = ",
+            $x,
+            " AND ",
+            $e,
+            ".kept_ingest_id <> ''))"
+        )
+    };
+}
+
+/// SQL: what a new event `$id` of ingest `$x` stores in `kept_ingest_id`:
+/// nothing when its id names the ingest, else the ingest's id.
+macro_rules! kept_ingest_id {
+    ($id:literal, $x:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $x,
+            " = 'ing_' || substr(",
+            $id,
+            ", 5, 23) || '000' THEN '' ELSE ",
+            $x,
+            " END"
+        )
+    };
+}
+
 pub mod alert_rules;
 pub mod alerts;
 pub mod archive;

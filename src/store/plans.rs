@@ -373,7 +373,8 @@ fn retention_deletes_look_up_the_chosen_rows() {
         retention::DELETE_EMPTIED_INGESTS,
         &[
             "SEARCH ingests USING PRIMARY KEY (id=?)",
-            "SEARCH e USING COVERING INDEX events_ingest (ingest_id=?)",
+            "SEARCH e USING PRIMARY KEY (id>? AND id<?)",
+            "SEARCH e USING INDEX events_kept_ingest (kept_ingest_id=?)",
         ],
     );
 }
@@ -390,7 +391,8 @@ fn search_values_are_written_and_removed_by_their_ingest() {
         ingests::DELETE_EMPTIED_SEARCH_VALUES,
         &[
             "SEARCH search_values USING PRIMARY KEY (ingest_id=?)",
-            "SEARCH e USING COVERING INDEX events_ingest (ingest_id=?)",
+            "SEARCH e USING PRIMARY KEY (id>? AND id<?)",
+            "SEARCH e USING INDEX events_kept_ingest (kept_ingest_id=?)",
         ],
     );
 }
@@ -404,7 +406,8 @@ fn expire_filtered_ingests_reads_each_endpoints_expired_filtered_ingests() {
             "SEARCH ingests USING PRIMARY KEY (id=?)",
             "SCAN ep",
             "SEARCH i USING COVERING INDEX ingests_filtered_received (endpoint_id=? AND received_at<?)",
-            "SEARCH e USING COVERING INDEX events_ingest (ingest_id=?)",
+            "SEARCH e USING PRIMARY KEY (id>? AND id<?)",
+            "SEARCH e USING INDEX events_kept_ingest (kept_ingest_id=?)",
         ],
     );
 }
@@ -601,7 +604,8 @@ fn rollups_are_counted_through_their_primary_key() {
         rollups::COUNT_RECEIVED,
         &[
             "SCAN json_each VIRTUAL TABLE INDEX 1:",
-            "SEARCH events EXISTS USING INDEX events_ingest (ingest_id=?)",
+            "SEARCH e USING PRIMARY KEY (id>? AND id<?)",
+            "SEARCH e USING INDEX events_kept_ingest (kept_ingest_id=?)",
         ],
     );
     check(
@@ -835,9 +839,11 @@ fn events_list_searches_serve_other_filters() {
             &[
                 "SEARCH e USING PRIMARY KEY (id=?)",
                 "SEARCH ki USING COVERING INDEX ingests_dedup_key (dedup_key=?)",
-                "SEARCH k USING COVERING INDEX events_ingest (ingest_id=?)",
+                "SEARCH k USING PRIMARY KEY (id>? AND id<?)",
+                "SEARCH k USING INDEX events_kept_ingest (kept_ingest_id=?)",
                 "SEARCH sv USING COVERING INDEX search_values_value (value=?)",
-                "SEARCH s USING COVERING INDEX events_ingest (ingest_id=?)",
+                "SEARCH s USING PRIMARY KEY (id>? AND id<?)",
+                "SEARCH s USING INDEX events_kept_ingest (kept_ingest_id=?)",
             ],
         ),
     ];
@@ -888,7 +894,8 @@ fn ingests_list_pages_search_their_indexes() {
             &sql,
             &[
                 step,
-                "SEARCH e USING COVERING INDEX events_ingest (ingest_id=?)",
+                "SEARCH e USING PRIMARY KEY (id>? AND id<?)",
+                "SEARCH e USING INDEX events_kept_ingest (kept_ingest_id=?)",
             ],
         );
     }
@@ -917,6 +924,120 @@ fn a_new_ingest_stores_no_body_key_and_reads_the_one_its_id_names() {
         "bodies/x/ing_old",
         "a key stored before is kept"
     );
+}
+
+/// Migration 0022 keeps the ingest of every event written before it, whose
+/// random id names none.
+#[test]
+fn events_written_before_ids_named_their_ingest_keep_it() {
+    let db = Connection::open_in_memory().expect("an in-memory SQLite database");
+    let (before, after): (Vec<_>, Vec<_>) = migration_files().into_iter().partition(|f| {
+        f.file_name()
+            .is_some_and(|n| n.to_string_lossy().as_ref() < "0022")
+    });
+    for file in &before {
+        apply(&db, file);
+    }
+    db.execute_batch(
+        "INSERT INTO ingests (id, endpoint_id, dedup_key, kept_body_key, body_size, body_sha256, headers, received_at) \
+         VALUES ('ing_01hf0000000000000000000abc', 'ep_1', 'k', '', 0, '', '', 0); \
+         INSERT INTO events (id, ingest_id, endpoint_id, route_id, status, next_attempt_at, received_at, updated_at) \
+         VALUES ('evt_01hf0000000000000000000xyz', 'ing_01hf0000000000000000000abc', 'ep_1', 'ep_1', 'received', 0, 0, 0), \
+                ('evt_01hf0000000000000000000xz0', 'ing_01hf0000000000000000000abc', 'ep_1', 'ep_1', 'dead', 0, 0, 0);",
+    )
+    .unwrap();
+    for file in &after {
+        apply(&db, file);
+    }
+    let mut stmt = db
+        .prepare(concat!(
+            "SELECT e.id, e.kept_ingest_id, e.status FROM events e WHERE ",
+            event_of_ingest!("e", "?1"),
+            " ORDER BY e.id"
+        ))
+        .unwrap();
+    let rows: Vec<(String, String, String)> = stmt
+        .query_map(["ing_01hf0000000000000000000abc"], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let kept = "ing_01hf0000000000000000000abc".to_string();
+    assert_eq!(
+        rows,
+        [
+            (
+                "evt_01hf0000000000000000000xyz".into(),
+                kept.clone(),
+                "received".into()
+            ),
+            ("evt_01hf0000000000000000000xz0".into(), kept, "dead".into()),
+        ]
+    );
+}
+
+#[test]
+fn an_events_ingest_is_read_from_its_id_or_from_the_row() {
+    use crate::model::{EventId, IngestId};
+    let db = migrated();
+    let at = 1_700_000_000_000_i64;
+    let minted = IngestId::mint(at as u64, [9; 10]);
+    let legacy = IngestId::generate(at as u64, [7; 10]);
+    let named: Vec<EventId> = (0..3)
+        .map(|i| EventId::of_ingest(&minted, i).unwrap())
+        .collect();
+    let numbered_from_legacy = EventId::of_ingest(&legacy, 0).unwrap();
+    let random = EventId::generate(at as u64 + 5, [1; 10]);
+    for ingest in [&minted, &legacy] {
+        db.execute(
+            "INSERT INTO ingests (id, endpoint_id, dedup_key, kept_body_key, body_size, body_sha256, headers, received_at) \
+             VALUES (?1, 'ep_1', ?1, '', 0, '', '', ?2)",
+            rusqlite::params![ingest.as_str(), at],
+        )
+        .unwrap();
+    }
+    let insert = |event: &EventId, ingest: &IngestId| {
+        db.execute(
+            ingests::INSERT_EVENT,
+            rusqlite::params![event.as_str(), ingest.as_str(), "ep_1", at, "ep_1"],
+        )
+        .unwrap();
+    };
+    for event in &named {
+        insert(event, &minted);
+    }
+    insert(&numbered_from_legacy, &legacy);
+    insert(&random, &minted);
+    let row = |event: &EventId| -> (String, String) {
+        db.query_row(
+            "SELECT kept_ingest_id, ingest_id FROM events WHERE id = ?1",
+            [event.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    for event in &named {
+        assert_eq!(row(event), (String::new(), minted.to_string()), "{event}");
+    }
+    assert_eq!(row(&numbered_from_legacy).1, legacy.to_string());
+    assert_eq!(row(&random), (minted.to_string(), minted.to_string()));
+    let events_of = |ingest: &IngestId| -> Vec<String> {
+        let sql = concat!(
+            "SELECT e.id FROM events e WHERE ",
+            event_of_ingest!("e", "?1"),
+            " ORDER BY e.id"
+        );
+        let mut stmt = db.prepare(sql).unwrap();
+        stmt.query_map([ingest.as_str()], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let mut of_minted: Vec<String> = named.iter().map(|e| e.to_string()).collect();
+    of_minted.push(random.to_string());
+    assert_eq!(events_of(&minted), of_minted);
+    assert_eq!(events_of(&legacy), [numbered_from_legacy.to_string()]);
 }
 
 // What the rewritten sweep query returns, on real rows.
@@ -968,7 +1089,7 @@ fn due_for_sweep_takes_due_events_of_open_and_deleted_routes_oldest_first() {
     ];
     for (id, route, status, next) in rows {
         db.execute(
-            "INSERT INTO events (id, ingest_id, endpoint_id, route_id, status, next_attempt_at, \
+            "INSERT INTO events (id, kept_ingest_id, endpoint_id, route_id, status, next_attempt_at, \
                                  received_at, updated_at) \
              VALUES (?1, 'ing_1', 'ep_open', ?2, ?3, ?4, 0, 0)",
             rusqlite::params![id, route, status, next],
@@ -990,7 +1111,7 @@ fn due_for_sweep_takes_due_events_of_open_and_deleted_routes_oldest_first() {
     // The next page starts after the cursor (evt_11 at 300), in keyset order;
     // an event at the cursor's time with a greater id is not skipped.
     db.execute(
-        "INSERT INTO events (id, ingest_id, endpoint_id, route_id, status, next_attempt_at, \
+        "INSERT INTO events (id, kept_ingest_id, endpoint_id, route_id, status, next_attempt_at, \
                              received_at, updated_at) \
          VALUES ('evt_15', 'ing_1', 'ep_open', 'ep_open', 'received', 300, 0, 0)",
         [],
@@ -1038,7 +1159,8 @@ fn compaction_removes_the_chosen_rows_by_key() {
         &[
             "SEARCH archives USING INDEX sqlite_autoindex_archives_1 (key=?)",
             "SEARCH ingests USING PRIMARY KEY (id=?)",
-            "SEARCH e USING COVERING INDEX events_ingest (ingest_id=?)",
+            "SEARCH e USING PRIMARY KEY (id>? AND id<?)",
+            "SEARCH e USING INDEX events_kept_ingest (kept_ingest_id=?)",
         ],
     );
     check(
@@ -1046,7 +1168,8 @@ fn compaction_removes_the_chosen_rows_by_key() {
         archive::DELETE_EMPTIED_INGESTS,
         &[
             "SEARCH ingests USING PRIMARY KEY (id=?)",
-            "SEARCH e USING COVERING INDEX events_ingest (ingest_id=?)",
+            "SEARCH e USING PRIMARY KEY (id>? AND id<?)",
+            "SEARCH e USING INDEX events_kept_ingest (kept_ingest_id=?)",
         ],
     );
 }

@@ -181,10 +181,12 @@ pub(crate) fn delete_expired_events_sql() -> String {
 
 /// Of the chosen events' ingests (?1, a JSON array of ids), those no event is
 /// left for.
-pub(crate) const DELETE_EMPTIED_INGESTS: &str =
+pub(crate) const DELETE_EMPTIED_INGESTS: &str = concat!(
     "DELETE FROM ingests WHERE id IN (SELECT value FROM json_each(?1)) \
-     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = ingests.id) \
-     RETURNING body_key";
+     AND NOT EXISTS (SELECT 1 FROM events e WHERE ",
+    event_of_ingest!("e", "ingests.id"),
+    ") RETURNING body_key"
+);
 
 /// Deletes up to `limit` `filtered` ingests (no route accepted them, so no event
 /// will ever expire them) older than their endpoint's retention; returns their
@@ -207,13 +209,16 @@ pub async fn expire_filtered_ingests(
 /// Driven from the endpoints, as [`EXPIRED_EVENTS`] is: for each, the partial
 /// index `ingests_filtered_received (endpoint_id, received_at) WHERE status =
 /// 'filtered'` yields only its filtered ingests received before its cutoff.
-pub(crate) const EXPIRE_FILTERED_INGESTS: &str = "DELETE FROM ingests WHERE id IN ( \
+pub(crate) const EXPIRE_FILTERED_INGESTS: &str = concat!(
+    "DELETE FROM ingests WHERE id IN ( \
        SELECT i.id FROM endpoints ep CROSS JOIN ingests i \
        WHERE i.endpoint_id = ep.id AND i.status = 'filtered' \
          AND i.received_at < ?1 - COALESCE(ep.retention_days, ?2) * ?3 \
        ORDER BY i.received_at LIMIT ?4) \
-     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.ingest_id = ingests.id) \
-     RETURNING body_key";
+     AND NOT EXISTS (SELECT 1 FROM events e WHERE ",
+    event_of_ingest!("e", "ingests.id"),
+    ") RETURNING body_key"
+);
 
 /// Dedup keys past their window do nothing any more; up to `limit` are
 /// removed. Returns how many.

@@ -40,11 +40,14 @@ pub fn count_received(
 /// The statement of [`count_received`]. (`WHERE` before `ON CONFLICT` keeps
 /// SQLite from reading the upsert as a join; `+route_id` keeps it from reading
 /// all of a route's events through `events_route` instead of the ingest's few.)
-pub(crate) const COUNT_RECEIVED: &str =
+pub(crate) const COUNT_RECEIVED: &str = concat!(
     "INSERT INTO rollups (endpoint_id, hour, route_id, received) \
      SELECT ?1, ?2, value, 1 FROM json_each(?3) \
-     WHERE EXISTS (SELECT 1 FROM events WHERE ingest_id = ?4 AND +route_id = value) \
-     ON CONFLICT (endpoint_id, hour, route_id) DO UPDATE SET received = received + 1";
+     WHERE EXISTS (SELECT 1 FROM events e WHERE ",
+    event_of_ingest!("e", "?4"),
+    " AND +e.route_id = value) \
+     ON CONFLICT (endpoint_id, hour, route_id) DO UPDATE SET received = received + 1"
+);
 
 /// Counts one attempt of the claimed event, in the hour it started: delivered or
 /// failed, and its duration in the histogram. Only while the claim's lease
