@@ -498,9 +498,10 @@ pub(crate) fn list_sql(f: &ListFilter<'_>) -> Result<(String, Conditions)> {
         w.compare("e.route_id =", route_id.as_str());
     }
     if let Some(status) = f.status {
-        // A literal (the enum's own name), so the partial index that holds
-        // only dead events serves the dead letters of every endpoint, and the
-        // open events' index term (migrations/0016) for those not delivered.
+        // A literal (the enum's own name), so the partial indexes that hold
+        // only dead events serve the dead letters (of every endpoint, or of
+        // one), and the open events' index term (migrations/0016) a route's
+        // events not delivered.
         w.push(format!("e.status = '{}'", status.as_str()));
         if status != Status::Delivered {
             w.push("e.status <> 'delivered'".to_string());
@@ -768,19 +769,24 @@ pub enum Deleted<'a> {
 /// deleted", replayable. Events in `delivering` finish their attempt; their
 /// next claim ends them the same way (the claim's gates ignore a deleted row).
 pub fn end_events_of_deleted(db: &Db, deleted: Deleted<'_>, now_ms: i64) -> Result<Stmt> {
-    let (column, id) = match deleted {
-        Deleted::Endpoint(id) => ("endpoint_id", id),
-        Deleted::Route(id) => ("route_id", id),
+    let (scope, id) = match deleted {
+        Deleted::Endpoint(id) => (OF_THE_ENDPOINTS_ROUTES, id),
+        Deleted::Route(id) => ("AND route_id = ?1", id),
     };
-    let sql = format!(
-        "UPDATE events SET status = 'dead', dead_reason = ?2, last_error = ?2, \
-                rate_slot_at = NULL, updated_at = ?3 \
-         WHERE {column} = ?1 AND status <> 'delivered' AND status IN ('received', 'retrying') \
-         {CHANGED}"
-    );
+    let sql = end_events_of_deleted_sql(scope);
     bind(
         db.prepare(sql),
         &[text(id), text(ROUTE_DELETED), int(now_ms)],
+    )
+}
+
+/// The statement of [`end_events_of_deleted`] for the routes `scope` names.
+pub(crate) fn end_events_of_deleted_sql(scope: &str) -> String {
+    format!(
+        "UPDATE events SET status = 'dead', dead_reason = ?2, last_error = ?2, \
+                rate_slot_at = NULL, updated_at = ?3 \
+         WHERE status <> 'delivered' AND status IN ('received', 'retrying') {scope} \
+         {CHANGED}"
     )
 }
 
@@ -811,57 +817,70 @@ pub async fn route_counts(db: &Db, route_id: &RouteRef) -> Result<Counts> {
 
 /// Rows that count events by status through indexes alone, to sum (by `key`,
 /// a column, when given): every event in `scope` (`AND ...` conditions, or
-/// none) as delivered, then each event not delivered moved from delivered to
-/// its own status. The first row reads an index of ids (every event has one
-/// entry), the second an index of the events not delivered (the few in
-/// flight and dead; see migrations/0016). Columns: `key`, then received,
-/// delivered, dead, in_flight.
-pub(crate) fn status_count_rows(key: Option<&str>, scope: &str) -> String {
-    let (select, group) = match key {
-        Some(k) => (format!("{k}, "), format!(" GROUP BY {k}")),
-        None => (String::new(), String::new()),
+/// none) as delivered, then each event not delivered in `open_scope` (the
+/// same events, said so that an index of open events serves it) moved from
+/// delivered to its own status. The first row reads an index of ids (every
+/// event has one entry), the second an index of the events not delivered
+/// (the few in flight and dead; see migrations/0016). Columns: `key`, then
+/// received, delivered, dead, in_flight.
+pub(crate) fn status_count_rows(key: Option<&str>, scope: &str, open_scope: &str) -> String {
+    // The open events are grouped by `+key`: grouping by the column itself
+    // would have the planner walk an index of every event in its order.
+    let (select, group, open_group) = match key {
+        Some(k) => (
+            format!("{k}, "),
+            format!(" GROUP BY {k}"),
+            format!(" GROUP BY +{k}"),
+        ),
+        None => (String::new(), String::new(), String::new()),
     };
     format!(
         "SELECT {select}COUNT(*) AS received, COUNT(*) AS delivered, 0 AS dead, 0 AS in_flight \
          FROM events WHERE 1 {scope}{group} \
          UNION ALL SELECT {select}0, -COUNT(*), COALESCE(SUM(status = 'dead'), 0), \
                           COALESCE(SUM(status <> 'dead'), 0) \
-         FROM events WHERE status <> 'delivered' {scope}{group}"
+         FROM events WHERE status <> 'delivered' {open_scope}{open_group}"
     )
 }
+
+/// An endpoint's (?1) events as its routes' (for `events_route_open`; see
+/// migrations/0023): its first route's id is its own, its extra routes name
+/// it as their source, and every event has one of them as its route.
+pub(crate) const OF_THE_ENDPOINTS_ROUTES: &str =
+    "AND route_id IN (SELECT id FROM endpoints WHERE id = ?1 OR source_id = ?1)";
 
 /// [`Counts`] of the events `scope` selects ([`status_count_rows`]), with the
 /// events of the same scope that compaction moved to the archive (all
 /// delivered; their `archives` rows count them). One statement per scope (not
 /// `?1 IS NULL OR ...`), so each is planned for its own indexes.
-fn counts_of(scope: &str) -> String {
+fn counts_of(scope: &str, open_scope: &str) -> String {
     format!(
         "SELECT SUM(received) AS received, SUM(delivered) AS delivered, \
                 SUM(dead) AS dead, SUM(in_flight) AS in_flight FROM (\
            {} \
            UNION ALL SELECT COALESCE(SUM(events), 0), COALESCE(SUM(events), 0), 0, 0 \
            FROM archives WHERE 1 {scope})",
-        status_count_rows(None, scope)
+        status_count_rows(None, scope, open_scope)
     )
 }
 
-/// One endpoint's events (?1), read from `events_endpoint` and
-/// `events_endpoint_open`, and its archive rows from `archives_endpoint_hour`.
+/// One endpoint's events (?1), read from `events_endpoint` and its routes'
+/// `events_route_open`, and its archive rows from `archives_endpoint_hour`.
 pub(crate) fn counts_of_endpoint_sql() -> String {
-    counts_of("AND endpoint_id = ?1")
+    counts_of("AND endpoint_id = ?1", OF_THE_ENDPOINTS_ROUTES)
 }
 
 /// One route's events (?1), read from `events_route` and `events_route_open`,
 /// and its archive rows from `archives_route`.
 pub(crate) fn counts_of_route_sql() -> String {
-    counts_of("AND route_id = ?1")
+    counts_of("AND route_id = ?1", "AND route_id = ?1")
 }
 
 /// Every event: necessarily a read of every entry of an index of ids (and of
 /// the open events), and of every archive row (one per object of a few
 /// hundred events).
 pub(crate) fn counts_overall_sql() -> String {
-    counts_of("")
+    counts_of("", "")
 }
 
 async fn counts_where(db: &Db, sql: &str, args: &[JsValue]) -> Result<Counts> {

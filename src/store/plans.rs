@@ -489,7 +489,7 @@ fn each_alert_rule_reads_one_index_range() {
         (
             RuleKind::OldestInFlight,
             false,
-            "SEARCH events USING INDEX events_endpoint_open (endpoint_id=? AND status=?)",
+            "SEARCH events USING INDEX events_route_open (route_id=? AND status=?)",
         ),
         (
             RuleKind::OldestInFlight,
@@ -522,7 +522,7 @@ fn event_counts_search_the_endpoint_or_route() {
         &events::counts_of_endpoint_sql(),
         &[
             "SEARCH events USING COVERING INDEX events_endpoint (endpoint_id=?)",
-            "SEARCH events USING COVERING INDEX events_endpoint_open (endpoint_id=?)",
+            "SEARCH events USING COVERING INDEX events_route_open (route_id=?)",
         ],
     );
     check(
@@ -628,7 +628,7 @@ fn endpoint_figures_of_one_endpoint_search_it() {
         &sql.counts,
         &[
             "SEARCH events USING COVERING INDEX events_endpoint (endpoint_id=?)",
-            "SEARCH events USING COVERING INDEX events_endpoint_open (endpoint_id=?)",
+            "SEARCH events USING INDEX events_route_open (route_id=?)",
         ],
     );
     check(
@@ -656,7 +656,12 @@ fn endpoint_figures_of_every_endpoint_read_over_covering_indexes() {
     check(
         "figures: counts",
         &sql.counts,
-        &["SCAN events USING COVERING INDEX"],
+        // Every event over its endpoint's index, then the open events (the
+        // partial index of the few in flight and dead, each read for its endpoint).
+        &[
+            "SCAN events USING COVERING INDEX events_endpoint",
+            "SCAN events USING INDEX events_route_open",
+        ],
     );
     check(
         "figures: requests",
@@ -677,7 +682,10 @@ fn metrics_read_totals_over_covering_indexes() {
     check(
         "events by status",
         stats::EVENTS_BY_STATUS,
-        &["SCAN events USING COVERING INDEX"],
+        &[
+            "SCAN events USING COVERING INDEX events_endpoint",
+            "SCAN events USING INDEX events_route_open",
+        ],
     );
     check(
         "attempts by outcome",
@@ -694,7 +702,7 @@ fn metrics_read_totals_over_covering_indexes() {
         stats::ENDPOINT_GAUGES,
         &[
             "SCAN ep",
-            "SEARCH e USING INDEX events_endpoint_open (endpoint_id=? AND status=?)",
+            "SEARCH e USING INDEX events_route_open (route_id=? AND status=?)",
         ],
     );
 }
@@ -722,7 +730,7 @@ fn every_event() -> events::ListFilter<'static> {
 #[test]
 fn events_list_pages_walk_an_index_in_order() {
     let route = RouteRef::parse("rt_x").expect("a route id");
-    let cases: [(&str, events::ListFilter, &str); 7] = [
+    let cases: [(&str, events::ListFilter, &str); 8] = [
         (
             "newest events",
             every_event(),
@@ -754,7 +762,18 @@ fn events_list_pages_walk_an_index_in_order() {
                 status: Some(Status::Dead),
                 ..every_event()
             },
-            "SEARCH e USING INDEX events_endpoint_open (endpoint_id=? AND status=?)",
+            "SEARCH e USING INDEX events_endpoint_dead (endpoint_id=?)",
+        ),
+        (
+            "an endpoint's retrying events",
+            events::ListFilter {
+                endpoint_id: Some("ep_x"),
+                status: Some(Status::Retrying),
+                ..every_event()
+            },
+            // Its events newest first, skipping other statuses until the
+            // page is full (migrations/0023).
+            "SEARCH e USING INDEX events_endpoint (endpoint_id=?)",
         ),
         (
             "dead events",
@@ -1198,12 +1217,29 @@ fn archive_rows_are_found_by_hour_and_endpoint() {
 }
 
 #[test]
+fn deleting_a_route_or_endpoint_ends_its_routes_waiting_events() {
+    check(
+        "end the events of a deleted route",
+        &events::end_events_of_deleted_sql("AND route_id = ?1"),
+        &["SEARCH events USING INDEX events_route_open (route_id=? AND status=?)"],
+    );
+    check(
+        "end the events of a deleted endpoint",
+        &events::end_events_of_deleted_sql(events::OF_THE_ENDPOINTS_ROUTES),
+        &[
+            "SEARCH events USING INDEX events_route_open (route_id=? AND status=?)",
+            "LIST SUBQUERY 1",
+        ],
+    );
+}
+
+#[test]
 fn counts_add_the_archive_rows_of_their_scope() {
     check(
         "counts of an endpoint",
         &events::counts_of_endpoint_sql(),
         &[
-            "SEARCH events USING COVERING INDEX events_endpoint_open (endpoint_id=?)",
+            "SEARCH events USING COVERING INDEX events_route_open (route_id=?)",
             "SEARCH archives USING INDEX archives_endpoint_hour (endpoint_id=?)",
         ],
     );

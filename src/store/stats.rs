@@ -38,9 +38,9 @@ pub struct Stats {
 pub(crate) const EVENTS_BY_STATUS: &str = "SELECT endpoint_id, label, SUM(n) AS n FROM (\
        SELECT endpoint_id, 'delivered' AS label, COUNT(*) AS n FROM events GROUP BY endpoint_id \
        UNION ALL SELECT endpoint_id, 'delivered', -COUNT(*) FROM events \
-         WHERE status <> 'delivered' GROUP BY endpoint_id \
+         WHERE status <> 'delivered' GROUP BY +endpoint_id \
        UNION ALL SELECT endpoint_id, status, COUNT(*) FROM events \
-         WHERE status <> 'delivered' GROUP BY endpoint_id, status \
+         WHERE status <> 'delivered' GROUP BY +endpoint_id, status \
        UNION ALL SELECT endpoint_id, 'delivered', SUM(events) FROM archives GROUP BY endpoint_id) \
      GROUP BY endpoint_id, label";
 
@@ -55,13 +55,14 @@ pub(crate) const ATTEMPTS_BY_OUTCOME: &str =
 pub(crate) const REJECTIONS_BY_REASON: &str =
     "SELECT endpoint_id, reason AS label, SUM(count) AS n FROM rejection_counts GROUP BY endpoint_id, reason";
 
-/// Each live endpoint's gauges. The oldest in-flight event is read from
-/// `events_endpoint_open (endpoint_id, status, id)`, the endpoint's
+/// Each live endpoint's gauges. The oldest in-flight event is read from its
+/// routes' `events_route_open (route_id, status, next_attempt_at)`, their
 /// in-flight events only (the unary `+` keeps the planner from looking for an
 /// index of `received_at` to walk for the minimum, finished events included).
 pub(crate) const ENDPOINT_GAUGES: &str = "SELECT ep.id AS endpoint_id, ep.paused AS paused, \
             (ep.circuit_state = 'open') AS circuit_open, ep.circuit_failures AS circuit_failures, \
-            (SELECT MIN(+e.received_at) FROM events e WHERE e.endpoint_id = ep.id \
+            (SELECT MIN(+e.received_at) FROM events e \
+               WHERE e.route_id IN (SELECT r.id FROM endpoints r WHERE r.id = ep.id OR r.source_id = ep.id) \
                AND e.status <> 'delivered' \
                AND e.status IN ('received', 'delivering', 'retrying')) AS oldest_in_flight_at \
      FROM endpoints ep WHERE ep.deleted_at IS NULL";
@@ -220,7 +221,15 @@ pub(crate) fn endpoint_figures_sql(one_endpoint: bool) -> FiguresSql {
                {events} \
                UNION ALL {ARCHIVED_COUNTS} WHERE 1 {only} GROUP BY endpoint_id) \
              GROUP BY endpoint_id",
-            events = events::status_count_rows(Some("endpoint_id"), &only("endpoint_id")),
+            events = events::status_count_rows(
+                Some("endpoint_id"),
+                &only("endpoint_id"),
+                if one_endpoint {
+                    events::OF_THE_ENDPOINTS_ROUTES
+                } else {
+                    ""
+                }
+            ),
             only = only("endpoint_id")
         ),
         requests: format!(
@@ -249,14 +258,14 @@ pub(crate) fn endpoint_figures_sql(one_endpoint: bool) -> FiguresSql {
              WHERE r.deleted_at IS NULL {this_endpoint} \
              ORDER BY endpoint_id, r.source_id IS NOT NULL, r.id",
             // The endpoint's routes' events, through the routes' own indexes.
-            events = events::status_count_rows(
-                Some("route_id"),
-                if one_endpoint {
-                    "AND route_id IN (SELECT id FROM endpoints WHERE id = ?1 OR source_id = ?1)"
+            events = {
+                let scope = if one_endpoint {
+                    events::OF_THE_ENDPOINTS_ROUTES
                 } else {
                     ""
-                }
-            ),
+                };
+                events::status_count_rows(Some("route_id"), scope, scope)
+            },
             only = only("endpoint_id"),
             this_endpoint = if one_endpoint {
                 // Deleting an endpoint deletes its routes, so no live route has a
