@@ -1038,6 +1038,11 @@ fn an_events_ingest_is_read_from_its_id_or_from_the_row() {
     };
     for event in &named {
         assert_eq!(row(event), (String::new(), minted.to_string()), "{event}");
+        assert_eq!(
+            event.named_ingest().map(|i| i.to_string()),
+            Some(row(event).1),
+            "the store computes the ingest EventId::named_ingest names"
+        );
     }
     assert_eq!(row(&numbered_from_legacy).1, legacy.to_string());
     assert_eq!(row(&random), (minted.to_string(), minted.to_string()));
