@@ -64,9 +64,11 @@ const roundTrips = (res) => (res.headers.get("server-timing") ?? "").split(",").
 
 const dest = await startDestination();
 // A hot window of one second: events are compacted when the bench fires the
-// cron (nothing fires it on its own under wrangler dev), not before.
+// cron (nothing fires it on its own under wrangler dev), not before. An event
+// leaves D1 no sooner than its dedup key's window ends, so that is a second too.
 const HOT_WINDOW_S = 1;
-const relay = await Relay.start({ name: "bench", vars: { HOT_WINDOW_S: String(HOT_WINDOW_S) } });
+const WINDOWS = { HOT_WINDOW_S: String(HOT_WINDOW_S), DEDUP_WINDOW_S: String(HOT_WINDOW_S) };
+const relay = await Relay.start({ name: "bench", vars: WINDOWS });
 const bareWorker = await startBareWorker();
 try {
   const secret = "bench-secret";
@@ -334,14 +336,14 @@ async function capacityLedger(relay, dest, body) {
   console.log(`  R2: ${r2("ingest", "put").toFixed(2)} put (ack path), ${r2("delivery", "get").toFixed(2)} get (delivery); queue: ${per("hookrelay_queue_messages_total", "ingest").toFixed(2)} message(s) from the ack path, ${per("hookrelay_queue_messages_total", "delivery").toFixed(2)} from delivery`);
   console.log(`  D1 bytes added: ${bytes === null ? "not reported" : `${bytes.toFixed(0)} per webhook`} (the working set, until the hot window ends)`);
   const kept = sizeBeforeSecond !== null && sizeAfterSecond !== null ? (sizeAfterSecond - sizeBeforeSecond) / n : null;
-  console.log(`  D1 bytes that stay after compaction: ${kept === null ? "not reported" : `${kept.toFixed(0)} per webhook`} (a second round into the pages the first one freed: the dedup key, kept for DEDUP_WINDOW_S, and the archive's index)`);
-  // What stays once the dedup key has expired too: the archive's own rows
+  console.log(`  D1 bytes that stay after compaction: ${kept === null ? "not reported" : `${kept.toFixed(0)} per webhook`} (a second round into the pages the first one freed: the archive's index; the dedup key leaves with its ingest)`);
+  // What stays per archived event: the archive's own rows
   // (one per object), their bytes as stored plus an estimate of the two
   // index entries each, spread over the events they hold.
   const [archived] = await relay.d1Rows(
     "SELECT SUM(length(key) * 2 + length(endpoint_id) * 2 + length(route_id) * 2 + length(first_id) + length(last_id) + length(id_filter) / 2 + 64) AS bytes, SUM(events) AS events FROM archives");
   const history = archived?.events ? archived.bytes / archived.events : null;
-  console.log(`  D1 bytes per archived event once its dedup key expired: ${history === null ? "-" : history.toFixed(1)} (its share of the archive's index row)`);
+  console.log(`  D1 bytes per archived event: ${history === null ? "-" : history.toFixed(1)} (its share of the archive's index row)`);
   const c = (name) => ((compacted.get(`${name}{path="sweep"}`) ?? 0) - (after.get(`${name}{path="sweep"}`) ?? 0)) / n;
   const r2Sweep = (op) => ((compacted.get(`hookrelay_r2_operations_total{path="sweep",op="${op}"}`) ?? 0) - (after.get(`hookrelay_r2_operations_total{path="sweep",op="${op}"}`) ?? 0)) / n;
   console.log(`  compaction (${compaction?.events_compacted ?? 0} events into ${compaction?.objects_written ?? 0} archive objects): ${c("hookrelay_d1_round_trips_total").toFixed(3)} D1 round trips, ${c("hookrelay_d1_rows_written_total").toFixed(1)} rows written, ${r2Sweep("put").toFixed(3)} R2 puts per webhook (the sweep's whole cost, divided)`);
@@ -358,14 +360,14 @@ async function capacityLedger(relay, dest, body) {
   console.log("  sustained webhooks/s one D1 database carries at these figures:");
   if (bytes) {
     console.log(`    storage, everything kept in D1 for 30 days (no compaction): ${(D1_BYTES / (bytes * 30 * day)).toFixed(1)}/s`);
-    // The working set for the hot window (the dedup key, kept for a day, is
-    // in it), the dedup key for what is left of its day when the window is
-    // shorter, then the archive's index for the rest of the history.
-    const dedupDays = 1;
+    // The working set (the dedup key in it) for the hot window, and at least
+    // the dedup window (an event leaves D1 no sooner than its key's window
+    // ends), then the archive's index for the rest of the history.
     const indexBytes = history ?? 1;
-    for (const [hot, days] of [[3, 30], [1, 30], [0.25, 30], [3, 90]]) {
-      const perWebhookDays = bytes * hot + (kept ?? 0) * Math.max(0, dedupDays - hot) + indexBytes * (days - hot);
-      console.log(`    storage, hot window ${hot} d, history ${days} d in R2: ${(D1_BYTES / (perWebhookDays * day)).toFixed(1)}/s`);
+    for (const [hot, dedup, days] of [[3, 1, 30], [1, 1, 30], [0.25, 0.25, 30], [3, 1, 90]]) {
+      const inD1 = Math.max(hot, dedup);
+      const perWebhookDays = bytes * inD1 + indexBytes * (days - inD1);
+      console.log(`    storage, hot window ${hot} d, dedup window ${dedup} d, history ${days} d in R2: ${(D1_BYTES / (perWebhookDays * day)).toFixed(1)}/s`);
     }
   }
   const dbMs = ingest.ms + delivery.ms;
@@ -386,7 +388,7 @@ async function backlogs(dest) {
   // one at a time, and 30,000 deliveries in batches of 10 take most of an hour.
   const relay = await Relay.start({
     name: "bench-backlog",
-    vars: { HOT_WINDOW_S: String(HOT_WINDOW_S) },
+    vars: WINDOWS,
     edit: (config) => { config.queues.consumers[0].max_batch_size = 100; },
   });
   try {

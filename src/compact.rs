@@ -73,7 +73,7 @@ struct Group {
 
 pub async fn run(relay: &Relay, now_ms: i64, budget: &Budget) -> Result<CompactionReport> {
     let s = &relay.settings;
-    let cutoff_ms = now_ms - s.hot_window_ms;
+    let cutoff_ms = now_ms - s.compaction_age_ms();
     let mut report = CompactionReport::default();
     loop {
         let lines = store::compactable(&relay.db, cutoff_ms, s.compact_batch).await?;

@@ -69,15 +69,6 @@ pub async fn run(relay: &Relay, now_ms: i64, budget: &Budget) -> Result<Retentio
             break;
         }
     }
-    loop {
-        // Keys expire as fast as webhooks arrive: a fixed count per run would
-        // fall behind any rate above it.
-        let removed = retention::expire_dedup_keys(&relay.db, now_ms, s.retention_batch).await?;
-        let full = removed == s.retention_batch as usize;
-        if !budget.another_batch(full, &mut report.behind) {
-            break;
-        }
-    }
     let bucket = relay.bodies()?;
     loop {
         let expired =
@@ -144,7 +135,8 @@ fn archive_body_keys(bytes: &[u8]) -> Result<Vec<String>> {
 }
 
 /// One page of the bucket walk. A body is an orphan when no ingest row points
-/// at it and it is younger than the hot window: an older one may belong to an
+/// at it and it is younger than compaction's age (the hot window, at least
+/// the dedup window: `Settings::compaction_age_ms`): an older one may belong to an
 /// archived event (compaction removes ingest rows, not bodies), and leaves
 /// with its archive object; what no archive holds (a body whose delete failed
 /// after its rows went) is left to the bucket's lifecycle rule (the deploy
@@ -152,7 +144,7 @@ fn archive_body_keys(bytes: &[u8]) -> Result<Vec<String>> {
 async fn delete_orphans(relay: &Relay, bucket: &Bodies, now_ms: i64) -> Result<usize> {
     let cursor = meta::get(&relay.db, R2_CURSOR_KEY).await?.map(|m| m.value);
     let page = bodies::list(bucket, cursor, ORPHAN_SCAN).await?;
-    let hot_since = now_ms - relay.settings.hot_window_ms;
+    let hot_since = now_ms - relay.settings.compaction_age_ms();
     let old_enough: Vec<String> = page
         .objects()
         .into_iter()

@@ -2,14 +2,20 @@
 // delivered events leave D1 for gzip NDJSON archive objects in R2 and stay
 // readable by id, body and list, with counts and charts unchanged; dead and
 // in-flight events stay in D1; an archive write that fails keeps the rows; and
-// retention removes archive objects and their bodies and nothing else.
+// retention removes archive objects and their bodies and nothing else. A
+// dedup key stays in D1 as long as its ingest, and leaves with it.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { Relay, sleep } from "./support/relay.mjs";
+import * as sign from "./support/providers.mjs";
 import { startDestination, sequence } from "./support/destination.mjs";
 import { assertConservation, assertRequests } from "./support/checks.mjs";
 
 const HOT_WINDOW_S = 2;
+// An event leaves D1 no sooner than its dedup key's window ends (the key
+// leaves with its ingest), so the window is as short as the hot window here.
+const DEDUP_WINDOW_S = 1;
 let dest;
 const relays = [];
 
@@ -23,7 +29,10 @@ after(async () => {
 });
 
 async function startRelay(name, vars = {}) {
-  const relay = await Relay.start({ name, vars: { HOT_WINDOW_S: String(HOT_WINDOW_S), ...vars } });
+  const relay = await Relay.start({
+    name,
+    vars: { HOT_WINDOW_S: String(HOT_WINDOW_S), DEDUP_WINDOW_S: String(DEDUP_WINDOW_S), ...vars },
+  });
   relays.push(relay);
   return relay;
 }
@@ -271,5 +280,38 @@ describe("retention of the archive", () => {
     await assertConservation(relay, short.id, { received: 0, delivered: 0 });
     await assertConservation(relay, kept.id, { received: 2, delivered: 2 });
     assert.deepEqual((await relay.health(short.id)).requests, { received: 0, routed: 0, filtered: 0 });
+  });
+});
+
+describe("dedup keys", () => {
+  it("live with their ingest: past their window the delivery id still finds the event, and the key leaves D1 with it", async () => {
+    // A relay whose hot window outlasts its dedup window (4 s and 1 s).
+    const relay = await startRelay("dedup-keys", { HOT_WINDOW_S: "4" });
+    const ep = await relay.createEndpoint({ name: "gh", provider: "github", secrets: ["gh-secret"], destination_url: dest.route("/gh-keys") });
+    const body = JSON.stringify({ ref: "refs/heads/main" });
+    const delivery = randomUUID();
+    const res = await relay.ingest(ep.id, body, sign.github("gh-secret", body, { delivery }));
+    assert.equal(res.status, 200, res.text);
+    await relay.waitForEvent(res.json.id, delivered);
+    const keys = async () => (await relay.d1Rows(`SELECT COUNT(*) AS n FROM dedup_keys WHERE endpoint_id = '${ep.id}'`))[0].n;
+
+    await sleep(1500); // the key's window has ended; the event is in the hot window
+    await relay.fireCron();
+    assert.equal((await relay.health()).sweeper.last_report.compaction.events_compacted, 0);
+    assert.equal(await keys(), 1, "the key stays while its ingest is in D1");
+    const found = await relay.api("GET", `/events?endpoint_id=${ep.id}&q=${delivery}`);
+    assert.equal(found.status, 200, found.text);
+    assert.deepEqual(found.json.data.map((e) => [e.id, e.stored_in]), [[res.json.id, "d1"]]);
+    const again = await relay.ingest(ep.id, body, sign.github("gh-secret", body, { delivery }));
+    assert.equal(again.status, 200, again.text);
+    assert.notEqual(again.json.id, res.json.id, "past its window the key is taken by a new request");
+    await relay.waitForEvent(again.json.id, delivered);
+
+    await sleep(4500); // both past the hot window
+    await relay.fireCron();
+    assert.equal((await relay.health()).sweeper.last_report.compaction.events_compacted, 2);
+    assert.equal(await keys(), 0, "the key left D1 with the ingest it named");
+    for (const id of [res.json.id, again.json.id]) assert.equal((await relay.event(id)).stored_in, "archive");
+    await assertConservation(relay, ep.id, { received: 2, delivered: 2 });
   });
 });

@@ -130,6 +130,15 @@ impl Settings {
         self.sweep_deliver_limit.min(room)
     }
 
+    /// How long after its last change a delivered event stays in D1 before
+    /// compaction moves it to the archive: the hot window, and no less than
+    /// the dedup window, as an ingest's dedup key leaves D1 with the ingest
+    /// (migrations/0024) and must outlive its window.
+    pub fn compaction_age_ms(&self) -> i64 {
+        let dedup_ms = i64::try_from(self.dedup_window_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        self.hot_window_ms.max(dedup_ms)
+    }
+
     /// The configured pause inside a retention batch, if any.
     pub fn retention_gap_ms(&self) -> Option<u64> {
         self.faults.iter().find_map(|f| match f {
@@ -220,6 +229,7 @@ mod tests {
         assert_eq!(s.public_url, None);
         assert_eq!(s.retention_days, 30.0);
         assert_eq!(s.hot_window_ms, 72 * 3_600_000);
+        assert_eq!(s.compaction_age_ms(), 72 * 3_600_000);
         assert_eq!(s.compact_batch, 500);
         assert_eq!(s.archive_page_objects, 24);
     }
@@ -289,5 +299,13 @@ mod tests {
     fn fault_header_is_ignored_unless_enabled() {
         let s = settings(&[("FAULTS", "")]);
         assert!(s.faults_for(Some("r2_put,d1_insert")).is_empty());
+    }
+
+    #[test]
+    fn compaction_waits_for_the_dedup_window() {
+        let short_hot = settings(&[("HOT_WINDOW_S", "3600")]);
+        assert_eq!(short_hot.compaction_age_ms(), 86_400_000);
+        let both_short = settings(&[("HOT_WINDOW_S", "2"), ("DEDUP_WINDOW_S", "1")]);
+        assert_eq!(both_short.compaction_age_ms(), 2_000);
     }
 }

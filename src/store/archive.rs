@@ -139,6 +139,10 @@ pub async fn commit(
         &[text(ingest_ids_json)],
     )?);
     statements.push(bind(
+        db.prepare(super::ingests::DELETE_EMPTIED_DEDUP_KEYS),
+        &[text(ingest_ids_json)],
+    )?);
+    statements.push(bind(
         db.prepare(DELETE_EMPTIED_INGESTS),
         &[text(ingest_ids_json)],
     )?);
@@ -233,6 +237,10 @@ pub async fn restore(db: &Db, a: &ArchivedEvent, object_key: &str, now_ms: i64) 
             db.prepare(RESTORE_ATTEMPTS),
             &[text(&e.id), text(&attempts)],
         )?,
+        bind(
+            db.prepare(RESTORE_DEDUP_KEY),
+            &[text(&e.ingest_id), text(&e.endpoint_id), text(&e.dedup_key)],
+        )?,
     ];
     let results = db.batch(statements).await?;
     match results.get(2) {
@@ -261,6 +269,14 @@ pub(crate) const RESTORE_EVENT: &str = concat!(
     ", ?3, ?4, 'received', ?5, 0, ?6, ?7, ?8, ?6, ?9 \
      WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = ?1)"
 );
+
+/// Its ingest's dedup key back, so that a search by delivery id finds it in
+/// D1 again, unless a later request holds the key: its window ended long ago
+/// (an event is archived after it), so `expires_at` is 0 and a request with
+/// the key takes it over. ?1 = the ingest, ?2 = its endpoint, ?3 = the key.
+pub(crate) const RESTORE_DEDUP_KEY: &str = "INSERT OR IGNORE INTO dedup_keys \
+       (endpoint_id, dedup_key, ingest_id, expires_at) \
+     SELECT ?2, ?3, ?1, 0 WHERE EXISTS (SELECT 1 FROM ingests WHERE id = ?1)";
 
 /// Its attempts back (those already there stay).
 pub(crate) const RESTORE_ATTEMPTS: &str = "INSERT OR IGNORE INTO attempts (event_id, number,        started_at, duration_ms, status_code, outcome, error, response_snippet)      SELECT ?1, json_extract(value, '$.number'), json_extract(value, '$.started_at'),             json_extract(value, '$.duration_ms'), json_extract(value, '$.status_code'),             json_extract(value, '$.outcome'), json_extract(value, '$.error'),             json_extract(value, '$.response_snippet')      FROM json_each(?2)";

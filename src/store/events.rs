@@ -537,11 +537,14 @@ pub(crate) fn list_sql(f: &ListFilter<'_>) -> Result<(String, Conditions)> {
     }
     if let Some(lookup) = f.lookup {
         let keys = serde_json::to_string(&lookup.dedup_keys).map_err(worker::Error::from)?;
+        // A dedup key names its ingest for as long as the ingest is in D1
+        // (migrations/0024): each endpoint's keys by their primary key.
         let by_key = format!(
             concat!(
-                "SELECT k.id FROM ingests ki JOIN events k ON ",
-                event_of_ingest!("k", "ki.id"),
-                " WHERE ki.dedup_key IN (SELECT value FROM json_each({}))"
+                "SELECT k.id FROM endpoints kp CROSS JOIN dedup_keys kd \
+                   ON kd.endpoint_id = kp.id AND kd.dedup_key IN (SELECT value FROM json_each({})) \
+                 JOIN events k ON ",
+                event_of_ingest!("k", "kd.ingest_id"),
             ),
             w.param(keys.as_str())
         );

@@ -4,6 +4,12 @@
 //! that claims the dedup key insert-first, writes the ingest and its events (one
 //! per accepting route) and counts them in the hourly rollups only if this
 //! request won the key, and reads back who won.
+//!
+//! A dedup key lives as long as the ingest it names (migrations/0024): it is
+//! deleted in the batch that deletes its ingest ([`DELETE_EMPTIED_DEDUP_KEYS`]),
+//! and its `expires_at` only ends its window (a later request with the same
+//! key takes it over). So a key finds its ingest for as long as both are in
+//! D1, without an index of the ingests' keys.
 
 use super::{bind, bodies, int, opt_text, text, Conditions, Db};
 use crate::model::{EndpointId, EventId, IngestId, IngestSource, IngestStatus, RouteRef};
@@ -173,9 +179,9 @@ pub async fn record(db: &Db, n: &NewIngest<'_>, inject_failure: bool) -> Result<
     }
 }
 
-/// Which of `keys` (dedup keys of the endpoint) D1 holds: a claimed key
-/// (live, or expired and not yet swept) or an ingest still in D1. Catch-up
-/// asks before it stores; what compaction moved out is asked of the archive.
+/// Which of `keys` (dedup keys of the endpoint) D1 holds: a key lives as long
+/// as its ingest, in its window or after. Catch-up asks before it stores;
+/// what compaction moved out is asked of the archive.
 pub async fn held_keys(
     db: &Db,
     endpoint_id: &EndpointId,
@@ -202,11 +208,9 @@ pub async fn held_keys(
 }
 
 /// The statement of [`held_keys`]: ?1 = the endpoint, ?2 = the keys (a JSON
-/// array). Each key by the dedup keys' primary key, then by `ingests_dedup_key`
-/// (`+i.endpoint_id`: not by all of the endpoint's ingests).
+/// array), each looked up by the dedup keys' primary key.
 pub(crate) const HELD_KEYS: &str = "SELECT k.value AS dedup_key FROM json_each(?2) k \
-     WHERE EXISTS (SELECT 1 FROM dedup_keys d WHERE d.endpoint_id = ?1 AND d.dedup_key = k.value) \
-        OR EXISTS (SELECT 1 FROM ingests i WHERE i.dedup_key = k.value AND +i.endpoint_id = ?1)";
+     WHERE EXISTS (SELECT 1 FROM dedup_keys d WHERE d.endpoint_id = ?1 AND d.dedup_key = k.value)";
 
 /// An event (?1) of the ingest ?2 just inserted in the same batch (it is not
 /// when the request lost its dedup key): endpoint ?3, route ?5, due at ?4.
@@ -244,6 +248,20 @@ pub(crate) const READ_WINNER: &str = concat!(
 pub(crate) const INSERT_SEARCH_VALUES: &str =
     "INSERT OR IGNORE INTO search_values (ingest_id, value, endpoint_id) \
      SELECT ?1, value, ?2 FROM json_each(?3) WHERE EXISTS (SELECT 1 FROM ingests WHERE id = ?1)";
+
+/// The dedup keys of the chosen ingests (?1, a JSON array of ids) no event is
+/// left for, while they still name them (a key a later request took over
+/// names that one): run in the batch that deletes those ingests (retention,
+/// compaction, a filtered request's expiry), before it, with the same
+/// condition. Each key by its primary key.
+pub(crate) const DELETE_EMPTIED_DEDUP_KEYS: &str = concat!(
+    "DELETE FROM dedup_keys WHERE (endpoint_id, dedup_key, ingest_id) IN ( \
+       SELECT i.endpoint_id, i.dedup_key, i.id FROM ingests i \
+       WHERE i.id IN (SELECT value FROM json_each(?1)) \
+         AND NOT EXISTS (SELECT 1 FROM events e WHERE ",
+    event_of_ingest!("e", "i.id"),
+    "))"
+);
 
 /// The search values of the chosen ingests (?1, a JSON array of ids) no event
 /// is left for: run in the batch that deletes those ingests (retention and

@@ -175,7 +175,7 @@ const GROWING: &[&str] = &[
     "d",
     "older",
     "k",
-    "ki",
+    "kd",
     "search_values",
     "sv",
     "s",
@@ -400,26 +400,25 @@ fn search_values_are_written_and_removed_by_their_ingest() {
 #[test]
 fn expire_filtered_ingests_reads_each_endpoints_expired_filtered_ingests() {
     check(
-        "expire_filtered_ingests",
-        retention::EXPIRE_FILTERED_INGESTS,
+        "filtered ingests past retention",
+        retention::FILTERED_PAST_RETENTION,
         &[
-            "SEARCH ingests USING PRIMARY KEY (id=?)",
             "SCAN ep",
             "SEARCH i USING COVERING INDEX ingests_filtered_received (endpoint_id=? AND received_at<?)",
-            "SEARCH e USING PRIMARY KEY (id>? AND id<?)",
-            "SEARCH e USING INDEX events_kept_ingest (kept_ingest_id=?)",
         ],
     );
 }
 
 #[test]
-fn expire_dedup_keys_ranges_over_expired_keys() {
+fn dedup_keys_leave_with_their_ingest_by_primary_key() {
     check(
-        "expire_dedup_keys",
-        retention::EXPIRE_DEDUP_KEYS,
+        "delete emptied dedup keys",
+        ingests::DELETE_EMPTIED_DEDUP_KEYS,
         &[
             "SEARCH dedup_keys USING PRIMARY KEY (endpoint_id=? AND dedup_key=?)",
-            "SEARCH dedup_keys USING COVERING INDEX dedup_keys_expires (expires_at<?)",
+            "SEARCH i USING PRIMARY KEY (id=?)",
+            "SEARCH e USING PRIMARY KEY (id>? AND id<?)",
+            "SEARCH e USING INDEX events_kept_ingest (kept_ingest_id=?)",
         ],
     );
 }
@@ -857,7 +856,8 @@ fn events_list_searches_serve_other_filters() {
             },
             &[
                 "SEARCH e USING PRIMARY KEY (id=?)",
-                "SEARCH ki USING COVERING INDEX ingests_dedup_key (dedup_key=?)",
+                "SCAN kp USING COVERING INDEX sqlite_autoindex_endpoints_1",
+                "SEARCH kd USING PRIMARY KEY (endpoint_id=? AND dedup_key=?)",
                 "SEARCH k USING PRIMARY KEY (id>? AND id<?)",
                 "SEARCH k USING INDEX events_kept_ingest (kept_ingest_id=?)",
                 "SEARCH sv USING COVERING INDEX search_values_value (value=?)",
@@ -994,6 +994,76 @@ fn events_written_before_ids_named_their_ingest_keep_it() {
             ("evt_01hf0000000000000000000xz0".into(), kept, "dead".into()),
         ]
     );
+}
+
+/// A dedup key leaves D1 with the ingest it names, once no event of that
+/// ingest is left; a key a later request took over stays with the later one.
+#[test]
+fn a_dedup_key_leaves_with_the_ingest_it_names() {
+    let db = migrated();
+    db.execute_batch(
+        "INSERT INTO ingests (id, endpoint_id, dedup_key, kept_body_key, body_size, body_sha256, headers, received_at) \
+         VALUES ('ing_old', 'ep_1', 'k', '', 0, '', '', 0), ('ing_new', 'ep_1', 'k', '', 0, '', '', 0), \
+                ('ing_busy', 'ep_1', 'b', '', 0, '', '', 0); \
+         INSERT INTO dedup_keys (endpoint_id, dedup_key, ingest_id, expires_at) \
+         VALUES ('ep_1', 'k', 'ing_new', 0), ('ep_1', 'b', 'ing_busy', 0); \
+         INSERT INTO events (id, kept_ingest_id, endpoint_id, route_id, status, next_attempt_at, received_at, updated_at) \
+         VALUES ('evt_busy', 'ing_busy', 'ep_1', 'ep_1', 'dead', 0, 0, 0);",
+    )
+    .unwrap();
+    let keys = || -> Vec<String> {
+        let mut stmt = db
+            .prepare("SELECT dedup_key || '>' || ingest_id FROM dedup_keys ORDER BY 1")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let delete = |ids: &str| {
+        db.execute(ingests::DELETE_EMPTIED_DEDUP_KEYS, [ids])
+            .unwrap()
+    };
+    assert_eq!(
+        delete(r#"["ing_old", "ing_busy"]"#),
+        0,
+        "taken over, or still has an event"
+    );
+    assert_eq!(keys(), ["b>ing_busy", "k>ing_new"]);
+    assert_eq!(delete(r#"["ing_new"]"#), 1);
+    assert_eq!(keys(), ["b>ing_busy"]);
+}
+
+/// Migration 0024 removes the keys whose ingest already left D1 (the expiry
+/// job that would have removed them goes) and keeps the others.
+#[test]
+fn keys_whose_ingest_left_go_with_the_expiry_job() {
+    let db = Connection::open_in_memory().expect("an in-memory SQLite database");
+    let (before, after): (Vec<_>, Vec<_>) = migration_files().into_iter().partition(|f| {
+        f.file_name()
+            .is_some_and(|n| n.to_string_lossy().as_ref() < "0024")
+    });
+    for file in &before {
+        apply(&db, file);
+    }
+    db.execute_batch(
+        "INSERT INTO ingests (id, endpoint_id, dedup_key, kept_body_key, body_size, body_sha256, headers, received_at) \
+         VALUES ('ing_here', 'ep_1', 'h', '', 0, '', '', 0); \
+         INSERT INTO dedup_keys (endpoint_id, dedup_key, ingest_id, expires_at) \
+         VALUES ('ep_1', 'h', 'ing_here', 9), ('ep_1', 'g', 'ing_gone', 9);",
+    )
+    .unwrap();
+    for file in &after {
+        apply(&db, file);
+    }
+    let left: Vec<String> = db
+        .prepare("SELECT ingest_id FROM dedup_keys")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(left, ["ing_here"]);
 }
 
 #[test]
@@ -1265,8 +1335,7 @@ fn catch_up_asks_for_held_keys_by_key() {
         ingests::HELD_KEYS,
         &[
             "SCAN k VIRTUAL TABLE",
-            "SEARCH d USING PRIMARY KEY (endpoint_id=? AND dedup_key=?)",
-            "SEARCH i USING INDEX ingests_dedup_key (dedup_key=?)",
+            "SEARCH d EXISTS USING PRIMARY KEY (endpoint_id=? AND dedup_key=?)",
         ],
     );
 }
@@ -1298,5 +1367,10 @@ fn a_restore_looks_up_by_key() {
         "restore attempts",
         archive::RESTORE_ATTEMPTS,
         &["SCAN json_each VIRTUAL TABLE"],
+    );
+    check(
+        "restore dedup key",
+        archive::RESTORE_DEDUP_KEY,
+        &["SEARCH ingests EXISTS USING PRIMARY KEY (id=?)"],
     );
 }

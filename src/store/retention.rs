@@ -123,6 +123,10 @@ pub async fn delete_expired(
                 &expiry(&event_ids),
             )?,
             bind(db.prepare(delete_expired_events_sql()), &expiry(&event_ids))?,
+            bind(
+                db.prepare(super::ingests::DELETE_EMPTIED_DEDUP_KEYS),
+                &[text(&ingest_ids)],
+            )?,
             bind(db.prepare(DELETE_EMPTIED_INGESTS), &[text(&ingest_ids)])?,
             bind(
                 db.prepare(super::ingests::DELETE_EMPTIED_SEARCH_VALUES),
@@ -134,7 +138,7 @@ pub async fn delete_expired(
         Some(r) => changes(r)?,
         None => 0,
     };
-    let keys: Vec<BodyKey> = match results.get(2) {
+    let keys: Vec<BodyKey> = match results.get(3) {
         Some(r) => r.results()?,
         None => Vec::new(),
     };
@@ -189,55 +193,52 @@ pub(crate) const DELETE_EMPTIED_INGESTS: &str = concat!(
 );
 
 /// Deletes up to `limit` `filtered` ingests (no route accepted them, so no event
-/// will ever expire them) older than their endpoint's retention; returns their
-/// body keys. A filtered ingest a replay has routed in the meantime has events
-/// and waits for them.
+/// will ever expire them) older than their endpoint's retention, with their
+/// dedup keys; returns their body keys. A filtered ingest a replay has routed
+/// in the meantime has events and waits for them.
 pub async fn expire_filtered_ingests(
     db: &Db,
     now_ms: i64,
     default_days: f64,
     limit: u32,
 ) -> Result<Vec<String>> {
-    let keys: Vec<BodyKey> =
-        past_retention(db, EXPIRE_FILTERED_INGESTS, now_ms, default_days, limit).await?;
+    #[derive(Deserialize)]
+    struct Chosen {
+        id: String,
+    }
+    let chosen: Vec<Chosen> =
+        past_retention(db, FILTERED_PAST_RETENTION, now_ms, default_days, limit).await?;
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(&chosen.iter().map(|c| &c.id).collect::<Vec<_>>())?;
+    let results = db
+        .batch(vec![
+            bind(
+                db.prepare(super::ingests::DELETE_EMPTIED_DEDUP_KEYS),
+                &[text(&ids)],
+            )?,
+            bind(db.prepare(DELETE_EMPTIED_INGESTS), &[text(&ids)])?,
+        ])
+        .await?;
+    let keys: Vec<BodyKey> = match results.get(1) {
+        Some(r) => r.results()?,
+        None => Vec::new(),
+    };
     Ok(keys.into_iter().map(|k| k.body_key).collect())
 }
 
-/// The statement of [`expire_filtered_ingests`]: ?1 = now, ?2 = the default
+/// The query of [`expire_filtered_ingests`]: ?1 = now, ?2 = the default
 /// days, ?3 = one day in ms, ?4 = the limit.
 ///
 /// Driven from the endpoints, as [`EXPIRED_EVENTS`] is: for each, the partial
 /// index `ingests_filtered_received (endpoint_id, received_at) WHERE status =
 /// 'filtered'` yields only its filtered ingests received before its cutoff.
-pub(crate) const EXPIRE_FILTERED_INGESTS: &str = concat!(
-    "DELETE FROM ingests WHERE id IN ( \
-       SELECT i.id FROM endpoints ep CROSS JOIN ingests i \
-       WHERE i.endpoint_id = ep.id AND i.status = 'filtered' \
-         AND i.received_at < ?1 - COALESCE(ep.retention_days, ?2) * ?3 \
-       ORDER BY i.received_at LIMIT ?4) \
-     AND NOT EXISTS (SELECT 1 FROM events e WHERE ",
-    event_of_ingest!("e", "ingests.id"),
-    ") RETURNING body_key"
-);
-
-/// Dedup keys past their window do nothing any more; up to `limit` are
-/// removed. Returns how many.
-pub async fn expire_dedup_keys(db: &Db, now_ms: i64, limit: u32) -> Result<usize> {
-    let result = bind(
-        db.prepare(EXPIRE_DEDUP_KEYS),
-        &[int(now_ms), int(i64::from(limit))],
-    )?
-    .run()
-    .await?;
-    changes(&result)
-}
-
-/// The statement of [`expire_dedup_keys`]: ?1 = now, ?2 = the limit.
-/// The table has no rowid (it is stored in its primary key), so the chosen
-/// keys are named by it.
-pub(crate) const EXPIRE_DEDUP_KEYS: &str =
-    "DELETE FROM dedup_keys WHERE (endpoint_id, dedup_key) IN \
-       (SELECT endpoint_id, dedup_key FROM dedup_keys WHERE expires_at < ?1 LIMIT ?2)";
+pub(crate) const FILTERED_PAST_RETENTION: &str =
+    "SELECT i.id FROM endpoints ep CROSS JOIN ingests i \
+     WHERE i.endpoint_id = ep.id AND i.status = 'filtered' \
+       AND i.received_at < ?1 - COALESCE(ep.retention_days, ?2) * ?3 \
+     ORDER BY i.received_at LIMIT ?4";
 
 /// Of `keys`, the ones some ingest row still points at. A body's key ends
 /// with its ingest's id (`bodies::key_for`), so each is one primary-key
