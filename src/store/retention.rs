@@ -183,8 +183,8 @@ pub(crate) fn delete_expired_events_sql() -> String {
     )
 }
 
-/// Of the chosen events' ingests (?1, a JSON array of ids), those no event is
-/// left for.
+/// Of the chosen ingests (?1, a JSON array of ids: the chosen events', or the
+/// filtered ones past retention), those no event is left for.
 pub(crate) const DELETE_EMPTIED_INGESTS: &str = concat!(
     "DELETE FROM ingests WHERE id IN (SELECT value FROM json_each(?1)) \
      AND NOT EXISTS (SELECT 1 FROM events e WHERE ",
