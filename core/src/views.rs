@@ -1,5 +1,5 @@
-//! What the API answers for endpoints, routes, events, ingests, API keys and
-//! alerts, as types: every field a client reads is named here once, built
+//! What the API answers for endpoints, routes, events, ingests, API keys,
+//! alerts, replays and pull leases, and the lists that hold them, as types: every field a client reads is named here once, built
 //! from the stored [`Endpoint`] or [`Route`] and its live state, or from a
 //! stored row. A secret can only reach an answer through a
 //! field that says so (`relay_secret` when an endpoint or route is created,
@@ -8,13 +8,93 @@
 
 use crate::catch_up::CatchUp;
 use crate::headers::HeaderList;
-use crate::model::{DestinationType, Endpoint, EndpointId, EndpointState, Route, RouteRef};
+use crate::model::{DestinationType, Endpoint, EndpointId, EndpointState, Route, RouteRef, Status};
 use crate::retry::RetryPolicy;
 use crate::search::SearchFields;
 use crate::time::iso8601;
 use crate::verify::{Provider, SchemeConfig};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A list: `{"data": [...]}`.
+#[derive(Debug, Serialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+}
+
+/// One page of a list walked by cursor: `next_cursor` is `null` on the last.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// `202` to a replay of one event: it is waiting for delivery again.
+#[derive(Debug, Serialize)]
+pub struct Requeued {
+    pub id: String,
+    pub status: Status,
+}
+
+/// `202` to a bulk replay: how many were replayed, and how many are left.
+#[derive(Debug, Serialize)]
+pub struct Replayed {
+    pub replayed: usize,
+    pub remaining: u64,
+}
+
+/// `RelaySecret`: the secret that signs what a route delivers.
+#[derive(Debug, Serialize)]
+pub struct RelaySecretView {
+    pub relay_secret: String,
+}
+
+/// A test alert: whether the channel accepted it.
+#[derive(Debug, Serialize)]
+pub struct ChannelTested {
+    pub delivered: bool,
+}
+
+/// `RefusalCounts`: refusals per reason.
+#[derive(Debug, Serialize)]
+pub struct RefusalCounts {
+    pub counts: BTreeMap<String, i64>,
+}
+
+/// `Rejection`: one refused request, as recorded (its headers redacted).
+#[derive(Debug, Serialize)]
+pub struct RejectionView {
+    pub at: String,
+    pub reason: String,
+    pub source_ip: Option<String>,
+    pub headers: Value,
+    pub body_size: i64,
+}
+
+/// An endpoint's recent refusals and its counts per reason.
+#[derive(Debug, Serialize)]
+pub struct Rejections {
+    pub data: Vec<RejectionView>,
+    pub counts: BTreeMap<String, i64>,
+}
+
+/// `LeasedEvent`: an event a pull client holds until `lease_expires_at`,
+/// with the request as the route would send it.
+#[derive(Debug, Serialize)]
+pub struct LeasedEvent {
+    pub id: String,
+    pub endpoint_id: String,
+    pub route_id: RouteRef,
+    pub attempt: u32,
+    pub lease_token: String,
+    pub lease_expires_at: String,
+    pub received_at: String,
+    pub event_type: Option<String>,
+    pub content_type: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body_base64: String,
+}
 
 /// A retry policy as the API shows it (`max_attempts` resolved).
 #[derive(Debug, Serialize)]

@@ -12,9 +12,9 @@ use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::alert_rules::{self, Rule};
 use crate::store::{alerts, endpoints};
 use crate::time::iso8601;
-use crate::views::AlertRuleView;
+use crate::views::{AlertRuleView, List};
 use crate::watch::{rule_alert, watched_route};
-use serde_json::{json, Value};
+use serde_json::Value;
 use worker::{Request, Response, Url};
 
 pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
@@ -65,7 +65,7 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         })
         .map(view)
         .collect();
-    Ok(json_response(200, &json!({ "data": data }))?)
+    Ok(json_response(200, &List { data })?)
 }
 
 /// Removes the rule; one that was firing is resolved first, so its incident

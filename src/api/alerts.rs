@@ -14,9 +14,8 @@ use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::{alerts, meta};
 use crate::time::iso8601;
 use crate::verify::standard;
-use crate::views::AlertChannelView;
+use crate::views::{AlertChannelView, ChannelTested, List};
 use serde::Deserialize;
-use serde_json::json;
 use worker::{Request, Response};
 
 #[derive(Deserialize)]
@@ -84,7 +83,7 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
 
 pub async fn list(relay: &Relay) -> Result<Response, ApiError> {
     let data: Vec<AlertChannelView> = alerts::list(&relay.db).await?.iter().map(view).collect();
-    Ok(json_response(200, &json!({ "data": data }))?)
+    Ok(json_response(200, &List { data })?)
 }
 
 pub async fn delete(relay: &Relay, id: &str) -> Result<Response, ApiError> {
@@ -100,7 +99,7 @@ pub async fn test(relay: &Relay, id: &str) -> Result<Response, ApiError> {
         .await?
         .ok_or_else(|| ApiError::not_found("alert channel"))?;
     let delivered = notify::send_to(relay, &channel, &Alert::Test).await;
-    Ok(json_response(200, &json!({ "delivered": delivered }))?)
+    Ok(json_response(200, &ChannelTested { delivered })?)
 }
 
 /// A channel as listed: no secret of any kind.

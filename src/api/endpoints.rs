@@ -24,9 +24,12 @@ use crate::search::SearchFields;
 use crate::store::{endpoint_cache, endpoints, events, rejections};
 use crate::time::iso8601;
 use crate::verify::{standard, Provider, SchemeConfig, SecretFormat};
-use crate::views::{Created, Drained, EndpointDetail, EndpointView, Rotated};
+use crate::views::{
+    Created, Drained, EndpointDetail, EndpointView, List, RejectionView, Rejections,
+    RelaySecretView, Rotated,
+};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use worker::{Request, Response, Url};
 
 const TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u32> = 100..=60_000;
@@ -131,7 +134,7 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         .iter()
         .map(|(ep, st)| view(relay, ep, st, url))
         .collect();
-    Ok(json_response(200, &json!({ "data": data }))?)
+    Ok(json_response(200, &List { data })?)
 }
 
 pub async fn get(relay: &Relay, raw_id: &str, url: &Url) -> Result<Response, ApiError> {
@@ -161,7 +164,12 @@ pub async fn relay_secret(relay: &Relay, raw_id: &str) -> Result<Response, ApiEr
         }
         None => load(relay, raw_id).await?.0.route.relay_secret,
     };
-    Ok(json_response(200, &json!({ "relay_secret": secret }))?)
+    Ok(json_response(
+        200,
+        &RelaySecretView {
+            relay_secret: secret,
+        },
+    )?)
 }
 
 /// `PATCH /endpoints/{id}`. Only an admin may send `secrets`: replacing them
@@ -304,23 +312,17 @@ pub async fn rejections(relay: &Relay, raw_id: &str) -> Result<Response, ApiErro
     let id = endpoint.id().as_str();
     let rows = rejections::list(&relay.db, id, now_ms()).await?;
     let counts = rejections::counts(&relay.db, Some(id)).await?;
-    let data: Vec<Value> = rows
+    let data: Vec<RejectionView> = rows
         .iter()
-        .map(|r| {
-            let headers: Value = serde_json::from_str(&r.headers).unwrap_or(Value::Null);
-            json!({
-                "at": iso8601(r.at as i64),
-                "reason": r.reason,
-                "source_ip": r.source_ip,
-                "headers": headers,
-                "body_size": r.body_size as i64,
-            })
+        .map(|r| RejectionView {
+            at: iso8601(r.at as i64),
+            reason: r.reason.clone(),
+            source_ip: r.source_ip.clone(),
+            headers: serde_json::from_str(&r.headers).unwrap_or(Value::Null),
+            body_size: r.body_size as i64,
         })
         .collect();
-    Ok(json_response(
-        200,
-        &json!({ "data": data, "counts": counts }),
-    )?)
+    Ok(json_response(200, &Rejections { data, counts })?)
 }
 
 /// The event at the head of a FIFO line that has failed at least once: the one

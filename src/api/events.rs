@@ -23,7 +23,7 @@ use crate::store::attempts::{self, AttemptRow};
 use crate::store::events::{self, EventRow, ListFilter};
 use crate::store::{bodies, ingests};
 use crate::time::iso8601;
-use crate::views::{AttemptView, EventDetail, EventView, StoredIn};
+use crate::views::{AttemptView, EventDetail, EventView, Page, Replayed, Requeued, StoredIn};
 use serde::Deserialize;
 use serde_json::json;
 use worker::{console_error, Headers, Response, Url};
@@ -107,10 +107,7 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         .iter()
         .map(|(row, stored_in)| view(row, *stored_in))
         .collect();
-    Ok(json_response(
-        200,
-        &json!({ "data": data, "next_cursor": next_cursor }),
-    )?)
+    Ok(json_response(200, &Page { data, next_cursor })?)
 }
 
 pub async fn get(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
@@ -191,7 +188,10 @@ pub async fn replay_one(relay: &Relay, raw_id: &str) -> Result<Response, ApiErro
     hub::publish(&relay.env, &[replayed(&row)]).await;
     Ok(json_response(
         202,
-        &json!({ "id": row.id, "status": "received" }),
+        &Requeued {
+            id: row.id,
+            status: Status::Received,
+        },
     )?)
 }
 
@@ -227,7 +227,10 @@ async fn replay_archived(relay: &Relay, a: Archived) -> Result<Response, ApiErro
     hub::publish(&relay.env, &[replayed(&a.record.event)]).await;
     Ok(json_response(
         202,
-        &json!({ "id": id, "status": "received" }),
+        &Requeued {
+            id,
+            status: Status::Received,
+        },
     )?)
 }
 
@@ -284,12 +287,15 @@ pub async fn replay_bulk(relay: &Relay, req: worker::Request) -> Result<Response
     log_enqueue_failure(sent);
     hub::publish(&relay.env, &events::changes_at(&replayed, now_ms())).await;
     let remaining = match route {
-        Some(route) => events::route_counts(&relay.db, route).await?.dead as i64,
-        None => events::counts(&relay.db, endpoint).await?.dead as i64,
+        Some(route) => events::route_counts(&relay.db, route).await?.dead as u64,
+        None => events::counts(&relay.db, endpoint).await?.dead as u64,
     };
     Ok(json_response(
         202,
-        &json!({ "replayed": ids.len(), "remaining": remaining }),
+        &Replayed {
+            replayed: ids.len(),
+            remaining,
+        },
     )?)
 }
 
@@ -313,7 +319,10 @@ async fn replay_filtered(relay: &Relay, input: BulkReplay) -> Result<Response, A
     let (routed, remaining) = routes::replay_filtered(relay, &endpoint_id, limit).await?;
     Ok(json_response(
         202,
-        &json!({ "replayed": routed, "remaining": remaining }),
+        &Replayed {
+            replayed: routed,
+            remaining,
+        },
     )?)
 }
 

@@ -15,8 +15,7 @@ use crate::relay::Relay;
 use crate::store::bodies;
 use crate::store::ingests::{self, IngestSummary, ListFilter};
 use crate::time::iso8601;
-use crate::views::{IngestDetail, IngestView};
-use serde_json::json;
+use crate::views::{IngestDetail, IngestView, Page};
 use worker::{Response, Url};
 
 pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
@@ -41,10 +40,7 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         .map(view)
         .collect::<Result<Vec<IngestView>, _>>()?;
     let next_cursor = next_cursor(&rows, limit, |r| &r.id);
-    Ok(json_response(
-        200,
-        &json!({ "data": data, "next_cursor": next_cursor }),
-    )?)
+    Ok(json_response(200, &Page { data, next_cursor })?)
 }
 
 /// One ingest with its stored headers (credential headers were never stored).

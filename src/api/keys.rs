@@ -9,7 +9,7 @@ use crate::model::{new_id, RouteRef};
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::keys;
 use crate::time::iso8601;
-use crate::views::{CreatedKey, KeyView};
+use crate::views::{CreatedKey, KeyView, List};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -95,7 +95,7 @@ async fn scope_of(
 
 pub async fn list(relay: &Relay) -> Result<Response, ApiError> {
     let data: Vec<KeyView> = keys::list(&relay.db).await?.iter().map(view).collect();
-    Ok(json_response(200, &json!({ "data": data }))?)
+    Ok(json_response(200, &List { data })?)
 }
 
 pub async fn revoke(relay: &Relay, id: &str) -> Result<Response, ApiError> {

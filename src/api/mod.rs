@@ -125,7 +125,7 @@ async fn rejection_counts(relay: &Relay) -> Result<Response, ApiError> {
     let counts = crate::store::rejections::counts(&relay.db, None).await?;
     Ok(crate::error::json_response(
         200,
-        &serde_json::json!({ "counts": counts }),
+        &crate::views::RefusalCounts { counts },
     )?)
 }
 
@@ -144,7 +144,7 @@ fn providers() -> Result<Response, ApiError> {
     let views = crate::verify::catalog::views();
     Ok(crate::error::json_response(
         200,
-        &serde_json::json!({ "data": views }),
+        &crate::views::List { data: views },
     )?)
 }
 

@@ -26,6 +26,7 @@ use crate::relay::{now_ms, random_bytes, Relay};
 use crate::retry::{classify_status, OutcomeClass};
 use crate::store::{endpoint_cache, endpoints, events};
 use crate::time::iso8601;
+use crate::views::{LeasedEvent, List};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde::Deserialize;
 use serde_json::json;
@@ -94,19 +95,19 @@ pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response
                     o.number,
                     now_ms(),
                 ));
-                data.push(json!({
-                "id": claim.id,
-                "endpoint_id": claim.endpoint_id,
-                "route_id": claim.route_id,
-                "attempt": o.number,
-                "lease_token": claim.lease_token,
-                "lease_expires_at": iso8601(now_ms() + i64::from(lease_s) * 1000),
-                "received_at": iso8601(o.received_at),
-                "event_type": o.event_type,
-                "content_type": o.content_type,
-                "headers": o.headers,
-                "body_base64": B64.encode(&o.body),
-                }));
+                data.push(LeasedEvent {
+                    id: claim.id.clone(),
+                    endpoint_id: claim.endpoint_id.clone(),
+                    route_id: claim.route_id.clone(),
+                    attempt: o.number,
+                    lease_token: claim.lease_token.clone(),
+                    lease_expires_at: iso8601(now_ms() + i64::from(lease_s) * 1000),
+                    received_at: iso8601(o.received_at),
+                    body_base64: B64.encode(&o.body),
+                    event_type: o.event_type,
+                    content_type: o.content_type,
+                    headers: o.headers,
+                });
             }
             Err(Unbuildable::Transform { number, reason }) => {
                 transform_failed(relay, claim, number, &reason).await?;
@@ -117,7 +118,7 @@ pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response
         }
     }
     hub::publish(&relay.env, &leased).await;
-    Ok(json_response(200, &json!({ "data": data }))?)
+    Ok(json_response(200, &List { data })?)
 }
 
 #[derive(Deserialize)]

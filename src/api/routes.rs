@@ -21,7 +21,7 @@ use crate::relay::{enqueue_many, now_ms, random_bytes, Relay};
 use crate::store::{bodies, endpoint_cache, endpoints, events, ingests};
 use crate::transform::parse_transform;
 use crate::verify::{standard, Provider};
-use crate::views::{Created, Drained, RouteCounts, RouteView};
+use crate::views::{Created, Drained, List, RouteCounts, RouteView};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -67,7 +67,7 @@ pub async fn list(relay: &Relay, raw_endpoint_id: &str) -> Result<Response, ApiE
     for (route, state) in &routes {
         data.push(view(relay, route, state).await?);
     }
-    Ok(json_response(200, &json!({ "data": data }))?)
+    Ok(json_response(200, &List { data })?)
 }
 
 pub async fn create(
