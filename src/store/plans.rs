@@ -52,20 +52,26 @@ fn migration_files() -> Vec<PathBuf> {
     files
 }
 
+/// A database with the migrations before `first` applied, and the rest to
+/// apply once the test has written rows in the old shape.
+fn migrated_before(first: &str) -> (Connection, Vec<PathBuf>) {
+    let db = Connection::open_in_memory().expect("an in-memory SQLite database");
+    let (before, after): (Vec<_>, Vec<_>) = migration_files().into_iter().partition(|f| {
+        f.file_name()
+            .is_some_and(|n| n.to_string_lossy().as_ref() < first)
+    });
+    for file in &before {
+        apply(&db, file);
+    }
+    (db, after)
+}
+
 /// The rollups migration counts what is already on record the way the relay
 /// counts it from then on: each event received in its hour and route, each
 /// attempt in the histogram bucket `stats::latency_bucket` gives it.
 #[test]
 fn the_rollups_migration_counts_what_is_on_record() {
-    let db = Connection::open_in_memory().expect("an in-memory SQLite database");
-    let files = migration_files();
-    let (before, after): (Vec<_>, Vec<_>) = files.iter().partition(|f| {
-        f.file_name()
-            .is_some_and(|n| n.to_string_lossy().as_ref() < "0012")
-    });
-    for file in before {
-        apply(&db, file);
-    }
+    let (db, after) = migrated_before("0012");
     let hour = 1_700_000_000_000 / 3_600_000 * 3_600_000;
     db.execute(
         "INSERT INTO ingests (id, endpoint_id, dedup_key, body_key, body_size, body_sha256, headers, received_at) \
@@ -87,7 +93,7 @@ fn the_rollups_migration_counts_what_is_on_record() {
         )
         .expect("an attempt");
     }
-    for file in after {
+    for file in &after {
         apply(&db, file);
     }
     let mut expected = [0_i64; crate::stats::LATENCY_BUCKETS];
@@ -949,14 +955,7 @@ fn a_new_ingest_stores_no_body_key_and_reads_the_one_its_id_names() {
 /// random id names none.
 #[test]
 fn events_written_before_ids_named_their_ingest_keep_it() {
-    let db = Connection::open_in_memory().expect("an in-memory SQLite database");
-    let (before, after): (Vec<_>, Vec<_>) = migration_files().into_iter().partition(|f| {
-        f.file_name()
-            .is_some_and(|n| n.to_string_lossy().as_ref() < "0022")
-    });
-    for file in &before {
-        apply(&db, file);
-    }
+    let (db, after) = migrated_before("0022");
     db.execute_batch(
         "INSERT INTO ingests (id, endpoint_id, dedup_key, kept_body_key, body_size, body_sha256, headers, received_at) \
          VALUES ('ing_01hf0000000000000000000abc', 'ep_1', 'k', '', 0, '', '', 0); \
@@ -1038,14 +1037,7 @@ fn a_dedup_key_leaves_with_the_ingest_it_names() {
 /// job that would have removed them goes) and keeps the others.
 #[test]
 fn keys_whose_ingest_left_go_with_the_expiry_job() {
-    let db = Connection::open_in_memory().expect("an in-memory SQLite database");
-    let (before, after): (Vec<_>, Vec<_>) = migration_files().into_iter().partition(|f| {
-        f.file_name()
-            .is_some_and(|n| n.to_string_lossy().as_ref() < "0024")
-    });
-    for file in &before {
-        apply(&db, file);
-    }
+    let (db, after) = migrated_before("0024");
     db.execute_batch(
         "INSERT INTO ingests (id, endpoint_id, dedup_key, kept_body_key, body_size, body_sha256, headers, received_at) \
          VALUES ('ing_here', 'ep_1', 'h', '', 0, '', '', 0); \
