@@ -118,7 +118,10 @@ impl EventId {
         let index = u128::try_from(index)
             .ok()
             .filter(|&i| i < 1 << INGEST_ID_FREE_BITS)?;
-        let ulid = ingest.as_str().strip_prefix("ing_")?;
+        let ulid = ingest
+            .as_str()
+            .strip_prefix(IngestId::PREFIX)?
+            .strip_prefix('_')?;
         let bits = ulid::Ulid::from_string(&ulid.to_ascii_uppercase()).ok()?.0;
         let named = ulid::Ulid((bits >> INGEST_ID_FREE_BITS << INGEST_ID_FREE_BITS) | index);
         Some(Self(format!(
@@ -131,8 +134,12 @@ impl EventId {
     /// The ingest this id names, as migration 0022's `ingest_id` computes it
     /// for an event stored without one.
     pub fn named_ingest(&self) -> Option<IngestId> {
-        let ulid = self.0.strip_prefix("evt_")?;
-        Some(IngestId(format!("ing_{}000", ulid.get(..23)?)))
+        let ulid = self.0.strip_prefix(Self::PREFIX)?.strip_prefix('_')?;
+        Some(IngestId(format!(
+            "{}_{}000",
+            IngestId::PREFIX,
+            ulid.get(..23)?
+        )))
     }
 }
 

@@ -199,9 +199,11 @@ pub(crate) fn figure_sql(kind: RuleKind, one_route: bool) -> &'static str {
              WHERE endpoint_id = ?1 AND hour >= ?2 AND route_id = ?3"
         }
         (RuleKind::OldestInFlight, false) => {
-            "SELECT MIN(+received_at) AS oldest_at FROM events \
-             WHERE route_id IN (SELECT id FROM endpoints WHERE id = ?1 OR source_id = ?1) \
-             AND status <> 'delivered' AND status IN ('received', 'delivering', 'retrying')"
+            concat!(
+                "SELECT MIN(+received_at) AS oldest_at FROM events WHERE ",
+                route_of_endpoint!("route_id", "?1"),
+                " AND status <> 'delivered' AND status IN ('received', 'delivering', 'retrying')"
+            )
         }
         (RuleKind::OldestInFlight, true) => {
             "SELECT MIN(+received_at) AS oldest_at FROM events WHERE route_id = ?1 \

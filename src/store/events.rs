@@ -850,7 +850,7 @@ pub(crate) fn status_count_rows(key: Option<&str>, scope: &str, open_scope: &str
 /// migrations/0023): its first route's id is its own, its extra routes name
 /// it as their source, and every event has one of them as its route.
 pub(crate) const OF_THE_ENDPOINTS_ROUTES: &str =
-    "AND route_id IN (SELECT id FROM endpoints WHERE id = ?1 OR source_id = ?1)";
+    concat!("AND ", route_of_endpoint!("route_id", "?1"));
 
 /// [`Counts`] of the events `scope` selects ([`status_count_rows`]), with the
 /// events of the same scope that compaction moved to the archive (all

@@ -50,6 +50,23 @@ macro_rules! kept_ingest_id {
     };
 }
 
+/// SQL: the route column `$col` names one of endpoint `$x`'s routes: its
+/// first route, whose id is the endpoint's, or an extra route whose source
+/// it is. Every event has one of them as its route, so this reads an
+/// endpoint's events through the routes' indexes (migration 0023).
+macro_rules! route_of_endpoint {
+    ($col:literal, $x:literal) => {
+        concat!(
+            $col,
+            " IN (SELECT r.id FROM endpoints r WHERE r.id = ",
+            $x,
+            " OR r.source_id = ",
+            $x,
+            ")"
+        )
+    };
+}
+
 pub mod alert_rules;
 pub mod alerts;
 pub mod archive;

@@ -59,13 +59,15 @@ pub(crate) const REJECTIONS_BY_REASON: &str =
 /// routes' `events_route_open (route_id, status, next_attempt_at)`, their
 /// in-flight events only (the unary `+` keeps the planner from looking for an
 /// index of `received_at` to walk for the minimum, finished events included).
-pub(crate) const ENDPOINT_GAUGES: &str = "SELECT ep.id AS endpoint_id, ep.paused AS paused, \
+pub(crate) const ENDPOINT_GAUGES: &str = concat!(
+    "SELECT ep.id AS endpoint_id, ep.paused AS paused, \
             (ep.circuit_state = 'open') AS circuit_open, ep.circuit_failures AS circuit_failures, \
-            (SELECT MIN(+e.received_at) FROM events e \
-               WHERE e.route_id IN (SELECT r.id FROM endpoints r WHERE r.id = ep.id OR r.source_id = ep.id) \
-               AND e.status <> 'delivered' \
+            (SELECT MIN(+e.received_at) FROM events e WHERE ",
+    route_of_endpoint!("e.route_id", "ep.id"),
+    " AND e.status <> 'delivered' \
                AND e.status IN ('received', 'delivering', 'retrying')) AS oldest_in_flight_at \
-     FROM endpoints ep WHERE ep.deleted_at IS NULL";
+     FROM endpoints ep WHERE ep.deleted_at IS NULL"
+);
 
 pub async fn read(db: &Db) -> Result<Stats> {
     let results = db
