@@ -2,6 +2,7 @@
 //! `{"error": {"code", "message"}}`. Storage errors are logged in full and
 //! answered with a generic message (they may quote SQL or bindings).
 
+use crate::views::{ErrorBody, ErrorDetail};
 use serde::Serialize;
 use serde_json::json;
 use worker::{console_error, Response, Result};
@@ -35,7 +36,12 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Result<Response> {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: &self.message,
+            },
+        };
         json_response(self.status, &body)
     }
 }

@@ -66,6 +66,7 @@ use crate::store::ingests::{self, NewIngest, Recorded, RoutedEvent};
 use crate::store::rejections::{self, Admit, Refusal};
 use crate::store::Db;
 use crate::verify::{self, Provider, SignedRequest};
+use crate::views::IngestAck;
 use crate::watch;
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -488,29 +489,23 @@ async fn store_and_ack(
         .faults_for(arrival.headers.get("x-hookrelay-fault"));
     let stored = store(relay, arrival, &faults, &mut timings).await?;
     let event_ids = &stored.event_ids;
-    let answer = match stored.recorded {
+    let answer = match &stored.recorded {
         Recorded::New => {
             if !stored.pushed.is_empty() {
                 let fail_send = faults.contains(&Fault::QueueSend);
                 schedule_enqueue(relay, ctx, stored.pushed, fail_send);
             }
             schedule_publish(relay, ctx, stored.received);
-            let status = if event_ids.is_empty() {
-                "filtered"
-            } else {
-                "routed"
-            };
-            json!({"id": event_ids.first(), "duplicate": false, "status": status,
-                   "events": event_ids})
+            IngestAck::stored(event_ids)
         }
         Recorded::Duplicate { original_event_id } => {
-            json!({"id": original_event_id, "duplicate": true})
+            IngestAck::duplicate(original_event_id.as_deref())
         }
     };
     console_log!(
         "{}",
-        json!({"msg": "ingest", "endpoint_id": endpoint_id, "event_id": answer["id"],
-               "events": event_ids.len(), "duplicate": answer["duplicate"],
+        json!({"msg": "ingest", "endpoint_id": endpoint_id, "event_id": answer.id,
+               "events": event_ids.len(), "duplicate": answer.duplicate,
                "ms": now_ms() - started})
     );
     let response = json_response(200, &answer)?;

@@ -8,7 +8,9 @@
 
 use crate::catch_up::CatchUp;
 use crate::headers::HeaderList;
-use crate::model::{DestinationType, Endpoint, EndpointId, EndpointState, Route, RouteRef, Status};
+use crate::model::{
+    DestinationType, Endpoint, EndpointId, EndpointState, EventId, Route, RouteRef, Status,
+};
 use crate::retry::RetryPolicy;
 use crate::search::SearchFields;
 use crate::time::iso8601;
@@ -456,6 +458,242 @@ pub struct AlertRuleView {
     pub last_value: Option<f64>,
     pub checked_at: Option<String>,
     pub created_at: String,
+}
+
+/// An event count by status: `received = delivered + dead + in_flight`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct EventCounts {
+    pub received: i64,
+    pub delivered: i64,
+    pub dead: i64,
+    pub in_flight: i64,
+}
+
+/// `RequestCounts`: requests by what routing made of them, `received = routed + filtered`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct RequestCounts {
+    pub received: i64,
+    pub routed: i64,
+    pub filtered: i64,
+}
+
+/// `Health`: conservation counts, whether the sweeper runs, and the database's room.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    pub status: HealthStatus,
+    pub sweeper: SweeperHealth,
+    pub counts: EventCounts,
+    pub requests: RequestCounts,
+    /// The endpoint the counts are scoped to, when one was asked for.
+    pub endpoint_id: Option<EndpointId>,
+    pub database: DatabaseRoom,
+}
+
+/// `degraded` when the sweeper's heartbeat is missing or stale.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    Ok,
+    Degraded,
+}
+
+/// The sweeper's last heartbeat and the report it wrote then.
+#[derive(Debug, Serialize)]
+pub struct SweeperHealth {
+    pub last_run_at: Option<String>,
+    pub stale: bool,
+    pub last_report: Option<Value>,
+}
+
+/// A D1 database's size against its cap; `used` is the fraction taken.
+#[derive(Debug, Serialize)]
+pub struct DatabaseRoom {
+    pub size_bytes: Option<u64>,
+    pub max_bytes: u64,
+    pub used: Option<f64>,
+}
+
+impl DatabaseRoom {
+    pub fn new(size_bytes: Option<u64>, max_bytes: u64) -> Self {
+        DatabaseRoom {
+            size_bytes,
+            max_bytes,
+            used: size_bytes.map(|b| b as f64 / max_bytes.max(1) as f64),
+        }
+    }
+}
+
+/// `Timeseries`: every bucket of a window, oldest first.
+#[derive(Debug, Serialize)]
+pub struct Timeseries {
+    pub window: &'static str,
+    pub bucket_s: i64,
+    pub from: String,
+    pub to: String,
+    pub buckets: Vec<TimeseriesBucket>,
+}
+
+/// `TimeseriesBucket`: what happened in one bucket, starting at `t`.
+#[derive(Debug, Serialize)]
+pub struct TimeseriesBucket {
+    pub t: String,
+    pub received: u64,
+    pub delivered: u64,
+    pub failed: u64,
+}
+
+/// `EndpointStatsList`: every endpoint's figures over `window`.
+#[derive(Debug, Serialize)]
+pub struct EndpointStatsList {
+    pub window: &'static str,
+    pub data: Vec<EndpointStats>,
+}
+
+/// `EndpointStats`: one endpoint's attempts over the window, its streak, its
+/// all-time counts, and its routes.
+#[derive(Debug, Serialize)]
+pub struct EndpointStats {
+    pub endpoint_id: String,
+    pub attempts: u64,
+    pub success_rate: Option<f64>,
+    pub latency_ms: Latency,
+    pub failure_streak: i64,
+    pub counts: EventCounts,
+    pub requests: RequestCounts,
+    pub routes: Vec<RouteStats>,
+}
+
+/// Attempt durations at two percentiles (the upper bound of their histogram bucket).
+#[derive(Debug, Serialize)]
+pub struct Latency {
+    pub p50: Option<u64>,
+    pub p95: Option<u64>,
+}
+
+/// `RouteStats`: one route's live state and its events by status; `destination`
+/// is null for a pull route.
+#[derive(Debug, Serialize)]
+pub struct RouteStats {
+    pub route_id: String,
+    pub name: String,
+    pub destination_type: String,
+    pub destination: Option<String>,
+    pub failure_streak: i64,
+    pub circuit_state: String,
+    pub paused: bool,
+    pub events: RouteEventCounts,
+}
+
+/// A route's events: `total = delivered + dead + in_flight`.
+#[derive(Debug, Serialize)]
+pub struct RouteEventCounts {
+    pub total: i64,
+    pub delivered: i64,
+    pub dead: i64,
+    pub in_flight: i64,
+}
+
+/// `GET /whoami`: the caller's role, and the endpoint a pull key is scoped to.
+#[derive(Debug, Serialize)]
+pub struct WhoAmI<'a> {
+    pub role: &'static str,
+    pub key_id: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub endpoint_id: Option<&'a str>,
+}
+
+/// The route tester's verdict: does the filter match, and what would be sent.
+#[derive(Debug, Serialize)]
+pub struct RouteTested<'a> {
+    pub matches: bool,
+    pub event_type: Option<&'a str>,
+    /// The document the filter was matched against.
+    pub request: &'a Value,
+    /// Null when the filter does not match or the transformation fails.
+    pub sent: Option<Sent>,
+    pub transform_error: Option<String>,
+}
+
+/// What a route would send: the payload with the stored headers delivery passes on.
+#[derive(Debug, Serialize)]
+pub struct Sent {
+    pub headers: Vec<(String, String)>,
+    pub content_type: Option<String>,
+    /// Null when the body is not UTF-8.
+    pub body: Option<String>,
+    pub body_base64: String,
+}
+
+/// `ReportedAttempt`: a pull client's report recorded; `next_attempt_at` is set
+/// when the event waits for another try.
+#[derive(Debug, Serialize)]
+pub struct ReportedAttempt {
+    pub id: String,
+    pub status: String,
+    pub attempt: u32,
+    pub next_attempt_at: Option<String>,
+}
+
+/// `IngestAck`: the answer to a provider once its request is durable.
+#[derive(Debug, Serialize)]
+pub struct IngestAck<'a> {
+    /// The first new event, or for a duplicate the original's first; null when
+    /// there is none.
+    pub id: Option<&'a str>,
+    pub duplicate: bool,
+    /// New requests only: `filtered` when no route accepted it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<IngestStatus>,
+    /// New requests only: one event per accepting route.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<&'a [EventId]>,
+}
+
+/// What routing made of a new request.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IngestStatus {
+    Routed,
+    Filtered,
+}
+
+impl<'a> IngestAck<'a> {
+    /// A new request: its events, none when every route filtered it out.
+    pub fn stored(events: &'a [EventId]) -> Self {
+        IngestAck {
+            id: events.first().map(EventId::as_str),
+            duplicate: false,
+            status: Some(if events.is_empty() {
+                IngestStatus::Filtered
+            } else {
+                IngestStatus::Routed
+            }),
+            events: Some(events),
+        }
+    }
+
+    /// A request whose dedup key another request holds.
+    pub fn duplicate(original_event_id: Option<&'a str>) -> Self {
+        IngestAck {
+            id: original_event_id,
+            duplicate: true,
+            status: None,
+            events: None,
+        }
+    }
+}
+
+/// `Error`: every refusal, `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+/// A refusal's stable machine-readable code and its words for a person.
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
 }
 
 #[cfg(test)]

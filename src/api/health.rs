@@ -12,6 +12,7 @@ use crate::relay::{now_ms, Relay};
 use crate::store::ingests::{self, RequestCounts};
 use crate::store::{events, meta};
 use crate::time::iso8601;
+use crate::views::{self, DatabaseRoom, EventCounts, Health, HealthStatus, SweeperHealth};
 use crate::watch;
 use serde_json::json;
 use worker::{console_error, Response, Url};
@@ -30,7 +31,6 @@ pub async fn get(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         meta::database_size(&relay.db),
     )
     .await?;
-    let max_bytes = relay.settings.d1_max_bytes;
     let heartbeat = meta::get(&relay.db, meta::SWEEPER_HEARTBEAT).await?;
     let last_run_ms = heartbeat.as_ref().map(|h| h.updated_at as i64);
     let stale = watch::is_stale(relay, last_run_ms, now_ms());
@@ -45,35 +45,40 @@ pub async fn get(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
     }
     let last_report: Option<serde_json::Value> =
         heartbeat.and_then(|h| serde_json::from_str(&h.value).ok());
-    let body = json!({
-        "status": if stale { "degraded" } else { "ok" },
-        "sweeper": {
-            "last_run_at": last_run_ms.map(iso8601),
-            "stale": stale,
-            "last_report": last_report,
+    let body = Health {
+        status: if stale {
+            HealthStatus::Degraded
+        } else {
+            HealthStatus::Ok
         },
-        "counts": {
-            "received": counts.received as i64,
-            "delivered": counts.delivered as i64,
-            "dead": counts.dead as i64,
-            "in_flight": counts.in_flight as i64,
+        sweeper: SweeperHealth {
+            last_run_at: last_run_ms.map(iso8601),
+            stale,
+            last_report,
         },
-        "requests": request_counts_view(&requests),
-        "endpoint_id": endpoint_id,
-        "database": {
-            "size_bytes": size_bytes,
-            "max_bytes": max_bytes,
-            "used": size_bytes.map(|b| b as f64 / max_bytes.max(1) as f64),
-        },
-    });
+        counts: event_counts_view(&counts),
+        requests: request_counts_view(&requests),
+        endpoint_id,
+        database: DatabaseRoom::new(size_bytes, relay.settings.d1_max_bytes),
+    };
     Ok(json_response(200, &body)?)
 }
 
+/// Events by status as health shows them.
+fn event_counts_view(c: &events::Counts) -> EventCounts {
+    EventCounts {
+        received: c.received as i64,
+        delivered: c.delivered as i64,
+        dead: c.dead as i64,
+        in_flight: c.in_flight as i64,
+    }
+}
+
 /// `requests` as health and the stats API show it.
-pub(super) fn request_counts_view(r: &RequestCounts) -> serde_json::Value {
-    json!({
-        "received": r.received as i64,
-        "routed": r.routed as i64,
-        "filtered": r.filtered as i64,
-    })
+pub(super) fn request_counts_view(r: &RequestCounts) -> views::RequestCounts {
+    views::RequestCounts {
+        received: r.received as i64,
+        routed: r.routed as i64,
+        filtered: r.filtered as i64,
+    }
 }

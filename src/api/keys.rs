@@ -9,9 +9,8 @@ use crate::model::{new_id, RouteRef};
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::keys;
 use crate::time::iso8601;
-use crate::views::{CreatedKey, KeyView, List};
+use crate::views::{CreatedKey, KeyView, List, WhoAmI};
 use serde::Deserialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use worker::{Request, Response};
 
@@ -109,15 +108,15 @@ pub async fn revoke(relay: &Relay, id: &str) -> Result<Response, ApiError> {
 pub fn whoami(caller: &Caller) -> Result<Response, ApiError> {
     Ok(json_response(
         200,
-        &json!({
-            "role": caller.grant.role_name(),
-            "key_id": caller.key_id,
-            "name": caller.name,
-            "endpoint_id": match &caller.grant {
+        &WhoAmI {
+            role: caller.grant.role_name(),
+            key_id: caller.key_id.as_deref(),
+            name: caller.name.as_deref(),
+            endpoint_id: match &caller.grant {
                 access::Grant::PullFrom(ep) => Some(ep.as_str()),
                 access::Grant::Role(_) => None,
             },
-        }),
+        },
     )?)
 }
 

@@ -26,10 +26,9 @@ use crate::relay::{now_ms, random_bytes, Relay};
 use crate::retry::{classify_status, OutcomeClass};
 use crate::store::{endpoint_cache, endpoints, events};
 use crate::time::iso8601;
-use crate::views::{LeasedEvent, List};
+use crate::views::{LeasedEvent, List, ReportedAttempt};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde::Deserialize;
-use serde_json::json;
 use std::time::Duration;
 use worker::{Delay, Request, Response};
 
@@ -182,12 +181,12 @@ pub async fn report(
     );
     hub::publish(&relay.env, &[reported]).await;
     let retrying = event.status == "retrying";
-    let body = json!({
-        "id": event.id,
-        "status": event.status,
-        "attempt": number,
-        "next_attempt_at": retrying.then(|| iso8601(event.next_attempt_at as i64)),
-    });
+    let body = ReportedAttempt {
+        id: event.id,
+        status: event.status,
+        attempt: number,
+        next_attempt_at: retrying.then(|| iso8601(event.next_attempt_at as i64)),
+    };
     Ok(json_response(200, &body)?)
 }
 

@@ -21,7 +21,7 @@ use crate::relay::{enqueue_many, now_ms, random_bytes, Relay};
 use crate::store::{bodies, endpoint_cache, endpoints, events, ingests};
 use crate::transform::parse_transform;
 use crate::verify::{standard, Provider};
-use crate::views::{Created, Drained, List, RouteCounts, RouteView};
+use crate::views::{Created, Drained, List, RouteCounts, RouteTested, RouteView, Sent};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -315,13 +315,13 @@ pub async fn test(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     };
     Ok(json_response(
         200,
-        &json!({
-            "matches": matches,
-            "event_type": request.event_type(),
-            "request": request.request(),
-            "sent": sent,
-            "transform_error": transform_error.filter(|_| matches),
-        }),
+        &RouteTested {
+            matches,
+            event_type: request.event_type(),
+            request: request.request(),
+            sent,
+            transform_error: transform_error.filter(|_| matches),
+        },
     )?)
 }
 
@@ -335,13 +335,13 @@ struct Sample {
 
 /// What the tester shows as sent: the payload with the stored headers delivery
 /// passes on (the relay's own headers are made per attempt and left out).
-fn sent_view(payload: &envelope::Payload) -> Value {
-    json!({
-        "headers": envelope::passed_on(&payload.headers),
-        "content_type": payload.content_type,
-        "body": std::str::from_utf8(&payload.body).ok(),
-        "body_base64": B64.encode(&payload.body),
-    })
+fn sent_view(payload: &envelope::Payload) -> Sent {
+    Sent {
+        headers: envelope::passed_on(&payload.headers),
+        content_type: payload.content_type.clone(),
+        body: std::str::from_utf8(&payload.body).ok().map(str::to_string),
+        body_base64: B64.encode(&payload.body),
+    }
 }
 
 /// The request of a stored event (its ingest's).

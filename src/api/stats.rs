@@ -21,7 +21,10 @@ use crate::store::ingests::RequestCounts;
 use crate::store::rollups::{self, AttemptFigures, SeriesRow};
 use crate::store::stats as figures;
 use crate::time::iso8601;
-use serde_json::{json, Value};
+use crate::views::{
+    EndpointStats, EndpointStatsList, EventCounts, Latency, RouteEventCounts, RouteStats,
+    Timeseries, TimeseriesBucket,
+};
 use std::collections::HashMap;
 use worker::{Response, Url};
 
@@ -56,31 +59,29 @@ pub async fn timeseries(relay: &Relay, url: &Url) -> Result<Response, ApiError> 
             })
             .collect()
     };
-    let buckets: Vec<Value> = stats::fill(
+    let buckets: Vec<TimeseriesBucket> = stats::fill(
         &span,
         &counts(|r| r.received),
         &counts(|r| r.delivered),
         &counts(|r| r.failed),
     )
     .iter()
-    .map(|b| {
-        json!({
-            "t": iso8601(b.start_ms),
-            "received": b.received,
-            "delivered": b.delivered,
-            "failed": b.failed,
-        })
+    .map(|b| TimeseriesBucket {
+        t: iso8601(b.start_ms),
+        received: b.received,
+        delivered: b.delivered,
+        failed: b.failed,
     })
     .collect();
     Ok(json_response(
         200,
-        &json!({
-            "window": window.as_str(),
-            "bucket_s": span.bucket_ms / 1000,
-            "from": iso8601(span.from_ms),
-            "to": iso8601(span.to_ms),
-            "buckets": buckets,
-        }),
+        &Timeseries {
+            window: window.as_str(),
+            bucket_s: span.bucket_ms / 1000,
+            from: iso8601(span.from_ms),
+            to: iso8601(span.to_ms),
+            buckets,
+        },
     )?)
 }
 
@@ -106,14 +107,14 @@ pub async fn endpoints(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         .iter()
         .map(|r| (r.endpoint_id.as_str(), &r.counts))
         .collect();
-    let mut routes: HashMap<&str, Vec<Value>> = HashMap::new();
+    let mut routes: HashMap<&str, Vec<RouteStats>> = HashMap::new();
     for route in &found.routes {
         routes
             .entry(route.endpoint_id.as_str())
             .or_default()
             .push(route_view(route));
     }
-    let data: Vec<Value> = found
+    let data: Vec<EndpointStats> = found
         .endpoints
         .iter()
         .map(|ep| {
@@ -122,55 +123,58 @@ pub async fn endpoints(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
             let n = found.map_or(0, |a| a.attempts as u64);
             let succeeded = found.map_or(0, |a| a.succeeded as u64);
             let percentile = |p: u32| {
-                found.and_then(|a| {
-                    stats::histogram_percentile(&a.histogram(), a.max_ms as u64, p)
-                })
+                found.and_then(|a| stats::histogram_percentile(&a.histogram(), a.max_ms as u64, p))
             };
             let count =
                 |f: fn(&figures::StatusCounts) -> f64| counts.get(id).map_or(0, |c| f(c) as i64);
-            json!({
-                "endpoint_id": id,
-                "attempts": n,
-                "success_rate": stats::success_rate(n, succeeded),
-                "latency_ms": {
-                    "p50": percentile(50),
-                    "p95": percentile(95),
+            EndpointStats {
+                endpoint_id: id.to_string(),
+                attempts: n,
+                success_rate: stats::success_rate(n, succeeded),
+                latency_ms: Latency {
+                    p50: percentile(50),
+                    p95: percentile(95),
                 },
-                "failure_streak": ep.failure_streak as i64,
-                "counts": {
-                    "received": count(|c| c.received),
-                    "delivered": count(|c| c.delivered),
-                    "dead": count(|c| c.dead),
-                    "in_flight": count(|c| c.in_flight),
+                failure_streak: ep.failure_streak as i64,
+                counts: EventCounts {
+                    received: count(|c| c.received),
+                    delivered: count(|c| c.delivered),
+                    dead: count(|c| c.dead),
+                    in_flight: count(|c| c.in_flight),
                 },
-                "requests": request_counts_view(requests.get(id).copied().unwrap_or(&RequestCounts::NONE)),
-                "routes": routes.remove(id).unwrap_or_default(),
-            })
+                requests: request_counts_view(
+                    requests.get(id).copied().unwrap_or(&RequestCounts::NONE),
+                ),
+                routes: routes.remove(id).unwrap_or_default(),
+            }
         })
         .collect();
     Ok(json_response(
         200,
-        &json!({ "window": ENDPOINTS_WINDOW.as_str(), "data": data }),
+        &EndpointStatsList {
+            window: ENDPOINTS_WINDOW.as_str(),
+            data,
+        },
     )?)
 }
 
 /// One route's live state and its events by status (`events = delivered + dead
 /// + in_flight`); `destination` is null for a pull route.
-fn route_view(r: &figures::RouteFigures) -> Value {
+fn route_view(r: &figures::RouteFigures) -> RouteStats {
     let pushed = r.destination_type == DestinationType::Push.as_str();
-    json!({
-        "route_id": r.route_id,
-        "name": r.name,
-        "destination_type": r.destination_type,
-        "destination": pushed.then_some(&r.destination_url),
-        "failure_streak": r.failure_streak as i64,
-        "circuit_state": r.circuit_state,
-        "paused": r.paused != 0.0,
-        "events": {
-            "total": r.events as i64,
-            "delivered": r.delivered as i64,
-            "dead": r.dead as i64,
-            "in_flight": r.in_flight as i64,
+    RouteStats {
+        route_id: r.route_id.clone(),
+        name: r.name.clone(),
+        destination_type: r.destination_type.clone(),
+        destination: pushed.then(|| r.destination_url.clone()),
+        failure_streak: r.failure_streak as i64,
+        circuit_state: r.circuit_state.clone(),
+        paused: r.paused != 0.0,
+        events: RouteEventCounts {
+            total: r.events as i64,
+            delivered: r.delivered as i64,
+            dead: r.dead as i64,
+            in_flight: r.in_flight as i64,
         },
-    })
+    }
 }
