@@ -22,7 +22,7 @@ pub fn new_id(prefix: &str, now_ms: u64, random: [u8; 10]) -> String {
 }
 
 macro_rules! typed_id {
-    ($name:ident, $prefix:literal) => {
+    ($name:ident, $prefix:literal, $what:literal) => {
         #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
@@ -80,13 +80,28 @@ macro_rules! typed_id {
                 f.write_str(&self.0)
             }
         }
+
+        /// As minted: the prefix and a lower-case ULID.
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "pattern": concat!("^", $prefix, "_[0-9a-z]{26}$"),
+                    "description": concat!("`", $prefix, "_` and a lower-case ULID; sorts by ", $what),
+                })
+            }
+        }
     };
 }
 
-typed_id!(EndpointId, "ep");
-typed_id!(EventId, "evt");
-typed_id!(IngestId, "ing");
-typed_id!(RouteId, "rt");
+typed_id!(EndpointId, "ep", "creation time");
+typed_id!(EventId, "evt", "receipt time");
+typed_id!(IngestId, "ing", "receipt time");
+typed_id!(RouteId, "rt", "creation time");
 
 /// How many events an ingest's id can number: an event's id is its ingest's
 /// with the last 15 bits (three characters) replaced by the event's index.
@@ -201,9 +216,10 @@ impl PartialEq<String> for RouteRef {
     }
 }
 
-/// Where an event is in its life. `received`, `delivering` and `retrying` are "in flight".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where an event is in its life. `received`, `delivering` and `retrying` are in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "EventStatus")]
 pub enum Status {
     Received,
     Delivering,

@@ -15,6 +15,7 @@ use crate::retry::RetryPolicy;
 use crate::search::SearchFields;
 use crate::time::iso8601;
 use crate::verify::{Provider, SchemeConfig};
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -460,37 +461,53 @@ pub struct AlertRuleView {
     pub created_at: String,
 }
 
-/// An event count by status: `received = delivered + dead + in_flight`.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+// The answers below carry their JSON Schema (`schemars`): the `openapi/`
+// crate puts them in the API document under their type's name, or the
+// `rename` given. Doc comments become the schema's descriptions, so they
+// speak to the API's reader.
+
+/// Events on record by status: `received = delivered + dead + in_flight`.
+#[derive(Debug, Clone, Copy, Default, Serialize, JsonSchema)]
 pub struct EventCounts {
+    #[schemars(range(min = 0))]
     pub received: i64,
+    #[schemars(range(min = 0))]
     pub delivered: i64,
+    #[schemars(range(min = 0))]
     pub dead: i64,
+    #[schemars(range(min = 0))]
     pub in_flight: i64,
 }
 
-/// `RequestCounts`: requests by what routing made of them, `received = routed + filtered`.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+/// Requests (ingests) on record by what became of them: `received = routed +
+/// filtered`. Duplicates are not counted.
+#[derive(Debug, Clone, Copy, Default, Serialize, JsonSchema)]
 pub struct RequestCounts {
+    #[schemars(range(min = 0))]
     pub received: i64,
+    #[schemars(range(min = 0))]
     pub routed: i64,
+    #[schemars(range(min = 0))]
     pub filtered: i64,
 }
 
-/// `Health`: conservation counts, whether the sweeper runs, and the database's room.
-#[derive(Debug, Serialize)]
+/// Conservation counts, whether the safety net (the sweeper) is running, and
+/// the database's room.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Health {
     pub status: HealthStatus,
     pub sweeper: SweeperHealth,
     pub counts: EventCounts,
     pub requests: RequestCounts,
-    /// The endpoint the counts are scoped to, when one was asked for.
+    /// The `endpoint_id` asked for, as given; null for all.
+    #[schemars(with = "Option<String>", regex(pattern = r"^ep_[0-9A-Za-z]{1,64}$"))]
     pub endpoint_id: Option<EndpointId>,
     pub database: DatabaseRoom,
 }
 
-/// `degraded` when the sweeper's heartbeat is missing or stale.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// `degraded` when the sweeper's heartbeat is missing or older than two
+/// `SWEEP_INTERVAL_S`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthStatus {
     Ok,
@@ -498,18 +515,24 @@ pub enum HealthStatus {
 }
 
 /// The sweeper's last heartbeat and the report it wrote then.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct SweeperHealth {
+    #[schemars(extend("format" = "date-time"))]
     pub last_run_at: Option<String>,
     pub stale: bool,
+    #[schemars(schema_with = "sweep_report_or_null")]
     pub last_report: Option<Value>,
 }
 
-/// A D1 database's size against its cap; `used` is the fraction taken.
-#[derive(Debug, Serialize)]
+/// The D1 database's size as D1 reports it (null where the runtime does not),
+/// its cap (`D1_MAX_BYTES`) and the share used; `relay.database_filling`
+/// fires at 0.8.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct DatabaseRoom {
     pub size_bytes: Option<u64>,
+    #[schemars(range(min = 1))]
     pub max_bytes: u64,
+    #[schemars(range(min = 0.0))]
     pub used: Option<f64>,
 }
 
@@ -523,100 +546,148 @@ impl DatabaseRoom {
     }
 }
 
-/// `Timeseries`: every bucket of a window, oldest first.
-#[derive(Debug, Serialize)]
+/// Received, delivered and failed per bucket over a window, every bucket
+/// present, aligned in UTC.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Timeseries {
+    #[schemars(schema_with = "stats_window")]
     pub window: &'static str,
+    /// Each bucket's length in seconds.
+    #[schemars(extend("enum" = [3600, 21600, 86400]))]
     pub bucket_s: i64,
+    /// The first bucket's start.
+    #[schemars(extend("format" = "date-time"))]
     pub from: String,
+    /// The last bucket's end (exclusive): the buckets cover [from, to).
+    #[schemars(extend("format" = "date-time"))]
     pub to: String,
+    /// Oldest first: 24 for `24h`, 28 for `7d`, 30 for `30d`.
+    #[schemars(length(min = 24, max = 30))]
     pub buckets: Vec<TimeseriesBucket>,
 }
 
-/// `TimeseriesBucket`: what happened in one bucket, starting at `t`.
-#[derive(Debug, Serialize)]
+/// What happened in one bucket of a time series.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct TimeseriesBucket {
+    /// The bucket's start.
+    #[schemars(extend("format" = "date-time"))]
     pub t: String,
+    /// Events received in the bucket.
     pub received: u64,
+    /// Events delivered in the bucket.
     pub delivered: u64,
+    /// Attempts started in the bucket that did not deliver.
     pub failed: u64,
 }
 
-/// `EndpointStatsList`: every endpoint's figures over `window`.
-#[derive(Debug, Serialize)]
+/// Every endpoint's delivery figures.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct EndpointStatsList {
+    /// What `attempts`, `success_rate` and `latency_ms` cover.
+    #[schemars(extend("enum" = ["24h"]))]
     pub window: &'static str,
+    /// Oldest endpoint first.
     pub data: Vec<EndpointStats>,
 }
 
-/// `EndpointStats`: one endpoint's attempts over the window, its streak, its
-/// all-time counts, and its routes.
-#[derive(Debug, Serialize)]
+/// One endpoint's attempts over the window, its failure streak, its counts,
+/// and its routes.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct EndpointStats {
+    #[schemars(with = "EndpointId")]
     pub endpoint_id: String,
+    /// Attempts started in the window.
     pub attempts: u64,
+    /// Delivered attempts over attempts in the window; null without attempts.
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub success_rate: Option<f64>,
     pub latency_ms: Latency,
+    /// Consecutive destination-down failures now (reset by a success).
+    #[schemars(range(min = 0))]
     pub failure_streak: i64,
     pub counts: EventCounts,
     pub requests: RequestCounts,
+    /// The endpoint's live routes, its first route (the endpoint itself)
+    /// first, then oldest first.
+    #[schemars(length(min = 1))]
     pub routes: Vec<RouteStats>,
 }
 
-/// Attempt durations at two percentiles (the upper bound of their histogram bucket).
-#[derive(Debug, Serialize)]
+/// Attempt durations in the window (nearest rank, the upper bound of their
+/// latency bucket); null without attempts.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Latency {
     pub p50: Option<u64>,
     pub p95: Option<u64>,
 }
 
-/// `RouteStats`: one route's live state and its events by status; `destination`
-/// is null for a pull route.
-#[derive(Debug, Serialize)]
+/// One route of an endpoint: its live state and its events (counted by
+/// `route_id`).
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct RouteStats {
+    /// The endpoint's own id for its first route, else an `rt_` id.
+    #[schemars(regex(pattern = r"^(ep|rt)_[0-9a-z]{26}$"))]
     pub route_id: String,
     pub name: String,
+    #[schemars(extend("enum" = ["push", "pull"]))]
     pub destination_type: String,
+    /// The destination URL; null for a pull route.
     pub destination: Option<String>,
+    /// The route's consecutive destination-down failures now.
+    #[schemars(range(min = 0))]
     pub failure_streak: i64,
+    #[schemars(extend("enum" = ["closed", "open"]))]
     pub circuit_state: String,
     pub paused: bool,
     pub events: RouteEventCounts,
 }
 
-/// A route's events: `total = delivered + dead + in_flight`.
-#[derive(Debug, Serialize)]
+/// A route's events on record by status: `total = delivered + dead + in_flight`.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct RouteEventCounts {
+    #[schemars(range(min = 0))]
     pub total: i64,
+    #[schemars(range(min = 0))]
     pub delivered: i64,
+    #[schemars(range(min = 0))]
     pub dead: i64,
+    #[schemars(range(min = 0))]
     pub in_flight: i64,
 }
 
-/// `GET /whoami`: the caller's role, and the endpoint a pull key is scoped to.
-#[derive(Debug, Serialize)]
+/// The caller: its role, and the key's id and name (null for the bootstrap
+/// `ADMIN_TOKEN`).
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct WhoAmI<'a> {
+    #[schemars(schema_with = "key_role")]
     pub role: &'static str,
+    #[schemars(regex(pattern = r"^key_[0-9a-z]+$"))]
     pub key_id: Option<&'a str>,
     pub name: Option<&'a str>,
+    /// The endpoint a `pull` key leases from.
     pub endpoint_id: Option<&'a str>,
 }
 
 /// The route tester's verdict: does the filter match, and what would be sent.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct RouteTested<'a> {
     pub matches: bool,
     pub event_type: Option<&'a str>,
     /// The document the filter was matched against.
+    #[schemars(with = "BTreeMap<String, Value>")]
     pub request: &'a Value,
     /// Null when the filter does not match or the transformation fails.
     pub sent: Option<Sent>,
+    /// Why the transformation cannot send this request; null when it can, or
+    /// when the filter does not match.
     pub transform_error: Option<String>,
 }
 
-/// What a route would send: the payload with the stored headers delivery passes on.
-#[derive(Debug, Serialize)]
+/// What a route would send: the payload, with the stored headers delivery
+/// passes on (the relay's own headers are made per attempt and left out).
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Sent {
+    #[schemars(schema_with = "header_pairs")]
     pub headers: Vec<(String, String)>,
     pub content_type: Option<String>,
     /// Null when the body is not UTF-8.
@@ -624,33 +695,51 @@ pub struct Sent {
     pub body_base64: String,
 }
 
-/// `ReportedAttempt`: a pull client's report recorded; `next_attempt_at` is set
-/// when the event waits for another try.
-#[derive(Debug, Serialize)]
+/// The event after the reported attempt.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(extend(
+    "if" = { "properties": { "status": { "const": "retrying" } } },
+    "then" = { "properties": { "next_attempt_at": { "type": "string" } } },
+    "else" = { "properties": { "next_attempt_at": { "type": "null" } } },
+))]
 pub struct ReportedAttempt {
+    #[schemars(with = "EventId")]
     pub id: String,
+    /// `delivered`, `retrying` (leased again when due) or `dead`.
+    #[schemars(with = "Status")]
     pub status: String,
+    /// The number the reported attempt got.
+    #[schemars(range(min = 1))]
     pub attempt: u32,
+    /// When the event is due again; null unless `retrying`.
+    #[schemars(extend("format" = "date-time"))]
     pub next_attempt_at: Option<String>,
 }
 
-/// `IngestAck`: the answer to a provider once its request is durable.
-#[derive(Debug, Serialize)]
+/// The answer to a provider once its request is durable (the body in R2, the
+/// request and its events in D1).
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct IngestAck<'a> {
-    /// The first new event, or for a duplicate the original's first; null when
-    /// there is none.
+    /// The first new event (one per route that accepted the request; null
+    /// when none did), or for a duplicate the original's first (null if it no
+    /// longer exists).
+    #[schemars(with = "Option<EventId>")]
     pub id: Option<&'a str>,
     pub duplicate: bool,
-    /// New requests only: `filtered` when no route accepted it.
+    /// New requests only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "IngestStatus")]
     pub status: Option<IngestStatus>,
-    /// New requests only: one event per accepting route.
+    /// New requests only: one event per accepting route, the first route's
+    /// first.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Vec<EventId>")]
     pub events: Option<&'a [EventId]>,
 }
 
-/// What routing made of a new request.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// `routed`: at least one route accepted the request; `filtered`: none did
+/// (the request is kept, and a replay after a filter change can route it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IngestStatus {
     Routed,
@@ -683,18 +772,47 @@ impl<'a> IngestAck<'a> {
     }
 }
 
-/// `Error`: every refusal, `{"error": {"code", "message"}}`.
-#[derive(Debug, Serialize)]
+/// Every error answer: a status code and this body.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Error")]
 pub struct ErrorBody<'a> {
     pub error: ErrorDetail<'a>,
 }
 
-/// A refusal's stable machine-readable code and its words for a person.
-#[derive(Debug, Serialize)]
+/// What went wrong.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ErrorDetail<'a> {
+    /// Machine-readable, stable.
     pub code: &'a str,
+    /// For people; may change.
     pub message: &'a str,
 }
+
+/// Schemas of the API document that no type carries yet, by reference.
+mod written {
+    use schemars::{json_schema, Schema, SchemaGenerator};
+
+    fn reference(name: &str) -> Schema {
+        json_schema!({ "$ref": format!("#/components/schemas/{name}") })
+    }
+
+    pub fn sweep_report_or_null(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "oneOf": [reference("SweepReport"), { "type": "null" }] })
+    }
+
+    pub fn stats_window(_: &mut SchemaGenerator) -> Schema {
+        reference("StatsWindow")
+    }
+
+    pub fn key_role(_: &mut SchemaGenerator) -> Schema {
+        reference("KeyRole")
+    }
+
+    pub fn header_pairs(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "array", "items": reference("HeaderPair") })
+    }
+}
+use written::{header_pairs, key_role, stats_window, sweep_report_or_null};
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,201 @@
+//! The API's OpenAPI 3.1 document, generated.
+//!
+//! The schemas of the answers come from the types the Worker serializes
+//! (`hookrelay_core::views` and the ids and statuses they hold), through their
+//! `schemars` JSON Schemas, so a field added to an answer is in the document
+//! by construction. The rest (the operations, their parameters and request
+//! bodies, and the schemas of answers that no type carries yet) is written by
+//! hand in `written.json`. The two are merged into `src/api/openapi.json`,
+//! which the Worker serves as it is: a test here fails when that file is not
+//! this crate's output, and `make docs` rewrites it.
+//!
+//! Answers are closed: every generated object schema says
+//! `additionalProperties: false`, as the written ones do, so the conformance
+//! test (`tests/openapi.test.mjs`) catches a field the document does not name.
+
+use hookrelay_core::views;
+use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
+use schemars::transform::{RecursiveTransform, RestrictFormats};
+use schemars::{JsonSchema, Schema};
+use serde_json::{Map, Value};
+
+/// The hand-written part of the document.
+pub const WRITTEN: &str = include_str!("../written.json");
+
+/// Where the document is served from, relative to the workspace root.
+pub const SERVED_PATH: &str = "src/api/openapi.json";
+
+/// The answers whose schemas come from their types; each pulls in the types
+/// it holds (its ids, statuses and parts) under their own names.
+fn generated_schemas() -> Map<String, Value> {
+    let mut generator = settings().into_generator();
+    let answers: [fn(&mut SchemaGenerator) -> Schema; 8] = [
+        schema_of::<views::ErrorBody>,
+        schema_of::<views::IngestAck>,
+        schema_of::<views::Health>,
+        schema_of::<views::Timeseries>,
+        schema_of::<views::EndpointStatsList>,
+        schema_of::<views::WhoAmI>,
+        schema_of::<views::RouteTested>,
+        schema_of::<views::ReportedAttempt>,
+    ];
+    for add in answers {
+        add(&mut generator);
+    }
+    generator.take_definitions(true)
+}
+
+fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
+/// JSON Schema 2020-12 (OpenAPI 3.1's dialect) with references into
+/// `components/schemas`, closed objects, and only the formats a validator
+/// knows (`date-time`, `uri`, ...; Rust's integer widths are dropped, their
+/// `minimum` stays).
+fn settings() -> SchemaSettings {
+    SchemaSettings::draft2020_12().with(|s| {
+        s.definitions_path = "/components/schemas".into();
+        s.meta_schema = None;
+        s.contract = Contract::Serialize;
+        s.transforms
+            .push(Box::new(RecursiveTransform(close_object)));
+        s.transforms.push(Box::new(known_formats()));
+    })
+}
+
+/// The formats the document uses that every validator knows.
+fn known_formats() -> RestrictFormats {
+    let mut restrict = RestrictFormats::default();
+    restrict.infer_from_meta_schema = false;
+    restrict.allowed_formats = ["date-time", "uri"].map(Into::into).into();
+    restrict
+}
+
+/// An object schema that lists its properties admits no others. Subschemas
+/// without a `type` (an `if`, a `then`) only constrain, and stay open.
+fn close_object(schema: &mut Schema) {
+    let is_object = schema.get("type") == Some(&Value::from("object"));
+    if is_object
+        && schema.get("properties").is_some()
+        && schema.get("additionalProperties").is_none()
+    {
+        schema.insert("additionalProperties".into(), Value::Bool(false));
+    }
+}
+
+/// The served document: the written part with the generated schemas added.
+///
+/// # Panics
+/// When `written.json` is not a JSON object with `components.schemas`, or
+/// names a schema a type also generates (each schema has one source).
+pub fn document() -> Value {
+    let mut doc: Value = serde_json::from_str(WRITTEN).expect("written.json is JSON");
+    let schemas = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("written.json has components.schemas");
+    for (name, schema) in generated_schemas() {
+        assert!(
+            schemas.insert(name.clone(), schema).is_none(),
+            "schema {name} is both written and generated: remove it from written.json"
+        );
+    }
+    doc
+}
+
+/// The document as the Worker serves it: compact (it is embedded in the
+/// Worker, and people read `written.json` and the types), keys sorted, one
+/// final newline.
+pub fn served_text() -> String {
+    let mut text = serde_json::to_string(&document()).expect("a Value serializes");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn served_file() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(SERVED_PATH)
+    }
+
+    /// `src/api/openapi.json` is this crate's output. Run with
+    /// `HOOKRELAY_WRITE_DOCS=1` (`make docs`) to rewrite it.
+    #[test]
+    fn the_served_document_is_generated() {
+        let expected = served_text();
+        if std::env::var_os("HOOKRELAY_WRITE_DOCS").is_some() {
+            std::fs::write(served_file(), &expected).unwrap();
+            return;
+        }
+        let served = std::fs::read_to_string(served_file()).unwrap();
+        assert!(
+            served == expected,
+            "{SERVED_PATH} is out of date: run `make docs`"
+        );
+    }
+
+    /// Every `$ref` in the document names a schema it has, written or generated.
+    #[test]
+    fn every_reference_resolves() {
+        let doc = document();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let mut refs = Vec::new();
+        collect_refs(&doc, &mut refs);
+        assert!(!refs.is_empty());
+        for r in refs {
+            let Some(name) = r.strip_prefix("#/components/schemas/") else {
+                continue; // parameters and responses are written
+            };
+            assert!(schemas.contains_key(name), "{r} resolves to nothing");
+        }
+    }
+
+    fn collect_refs(value: &Value, refs: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    refs.push(r.clone());
+                }
+                map.values().for_each(|v| collect_refs(v, refs));
+            }
+            Value::Array(items) => items.iter().for_each(|v| collect_refs(v, refs)),
+            _ => {}
+        }
+    }
+
+    /// Prints the generated schemas' names: `cargo test -p hookrelay-openapi
+    /// -- --ignored --nocapture generated_names`.
+    #[test]
+    #[ignore]
+    fn generated_names() {
+        println!("{:?}", generated_schemas().keys().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn generated_objects_are_closed_and_say_what_they_require() {
+        let schemas = generated_schemas();
+        let health = &schemas["Health"];
+        assert_eq!(health["additionalProperties"], false);
+        let required: Vec<&str> = health["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        for field in ["status", "sweeper", "counts", "requests", "endpoint_id"] {
+            assert!(required.contains(&field), "{field} is always present");
+        }
+        let ack = &schemas["IngestAck"];
+        let required = ack["required"].as_array().unwrap();
+        assert!(
+            !required.contains(&"status".into()),
+            "absent on a duplicate"
+        );
+        assert_eq!(schemas["EventId"]["pattern"], "^evt_[0-9a-z]{26}$");
+        assert!(schemas.contains_key("Error"), "ErrorBody is named Error");
+    }
+}
