@@ -20,7 +20,7 @@ use crate::store::archive::{self as store, NewArchive};
 use crate::store::bodies;
 use crate::sweep::Budget;
 use futures::stream::{self, StreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use worker::{console_error, Result};
@@ -28,16 +28,7 @@ use worker::{console_error, Result};
 /// Archive objects written at once.
 const PUT_CONCURRENCY: usize = 6;
 
-#[derive(Debug, Default, Serialize)]
-pub struct CompactionReport {
-    /// Events that left D1 for the archive.
-    pub events_compacted: usize,
-    pub objects_written: usize,
-    /// Objects whose write failed (their events stay in D1).
-    pub objects_failed: usize,
-    /// Compactable events were left when the sweep's budget ran out.
-    pub behind: bool,
-}
+pub use crate::views::CompactionReport;
 
 /// What compaction reads of a record to place it.
 #[derive(Deserialize)]

@@ -13,7 +13,6 @@ use crate::relay::Relay;
 use crate::store::bodies::{self, Bodies};
 use crate::store::{archive, meta, retention};
 use crate::sweep::Budget;
-use serde::Serialize;
 use serde_json::json;
 use worker::{console_error, Result};
 
@@ -23,17 +22,7 @@ const ORPHAN_SCAN: u32 = 200;
 /// A body younger than this may belong to a request still being acked.
 const ORPHAN_GRACE_MS: i64 = 3_600_000;
 
-#[derive(Debug, Default, Serialize)]
-pub struct RetentionReport {
-    /// Finished events deleted (with their attempts).
-    pub events_deleted: usize,
-    pub bodies_deleted: usize,
-    pub orphans_deleted: usize,
-    /// Archive objects past retention removed, with their bodies.
-    pub archives_deleted: usize,
-    /// Expired rows were left when the sweep's budget ran out.
-    pub behind: bool,
-}
+pub use crate::views::RetentionReport;
 
 pub async fn run(relay: &Relay, now_ms: i64, budget: &Budget) -> Result<RetentionReport> {
     let s = &relay.settings;

@@ -22,16 +22,15 @@
 //! It also drives circuit breakers: each route whose circuit is open and whose
 //! probe time has come gets one probe delivery.
 
-use crate::compact::{self, CompactionReport};
+use crate::compact;
 use crate::deliver::{deliver_event, probe_route, Delivery};
 use crate::hub;
 use crate::relay::{enqueue_many, now_ms, Relay};
-use crate::retention::{self, RetentionReport};
+use crate::retention;
 use crate::store::events::Changed;
 use crate::store::{endpoints, events, meta, rejections};
 use crate::watch;
 use futures::future::join_all;
-use serde::Serialize;
 use serde_json::json;
 use worker::{console_error, console_log, Result};
 
@@ -42,24 +41,7 @@ const REJECTION_PURGE_LIMIT: u32 = 1_000;
 /// Open circuits probed per run.
 const PROBES_PER_RUN: u32 = 6;
 
-#[derive(Debug, Default, Serialize)]
-pub struct SweepReport {
-    pub due: usize,
-    /// Expired leases returned to the waiting states this run.
-    pub leases_released: usize,
-    pub delivered_directly: usize,
-    pub not_claimed: usize,
-    pub enqueued: usize,
-    pub probes: usize,
-    pub errors: usize,
-    pub compaction: Option<CompactionReport>,
-    pub retention: Option<RetentionReport>,
-    pub alerts: usize,
-    /// Due events were left when the budget ran out: the next run goes on.
-    pub backlog_left: bool,
-    /// The D1 database's size after the run, as D1 reports it.
-    pub d1_size_bytes: Option<u64>,
-}
+pub use crate::views::SweepReport;
 
 pub async fn run(relay: &Relay) -> Result<SweepReport> {
     let s = &relay.settings;

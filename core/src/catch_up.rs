@@ -252,17 +252,20 @@ impl CatchUpRequest {
     }
 }
 
-/// What one call did, as the API answers it.
-#[derive(Debug, Default, PartialEq, Serialize)]
+/// What one catch-up call did.
+#[derive(Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CatchUpOutcome {
-    /// Events (Stripe) or deliveries (GitHub) read from the provider.
+    /// Events (Stripe) or deliveries since `since` (GitHub) read from the
+    /// provider.
     pub fetched: usize,
     /// Stripe: events ingested; GitHub: redeliveries GitHub accepted.
     pub recovered: usize,
-    /// Events the relay already held (GitHub: also those GitHub delivered later).
+    /// Events the relay already held (GitHub: also failed deliveries GitHub
+    /// delivered later); nothing is delivered again.
     pub duplicates: usize,
-    /// The cursor to send back while more remain.
+    /// Present while more remain: send it back as `cursor`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub next: Option<String>,
 }
 

@@ -31,8 +31,9 @@
 use crate::headers::HeaderList;
 use crate::verify::{hmac_sha256, Handshake, Provider};
 use hmac::Mac;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -170,6 +171,39 @@ fn slack(body: &[u8]) -> Result<Option<HandshakeReply>, HandshakeRefusal> {
     Ok(Some(reply(TEXT, challenge.as_bytes().to_vec())))
 }
 
+/// Zoom's answer to its endpoint URL validation.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ZoomUrlValidation {
+    #[serde(rename = "plainToken")]
+    pub plain_token: String,
+    /// Hex HMAC-SHA256 of `plainToken`, keyed with the secret token.
+    #[serde(rename = "encryptedToken")]
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub encrypted_token: String,
+}
+
+/// Okta's one-time verification, echoed.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OktaVerification<'a> {
+    pub verification: &'a str,
+}
+
+/// Discord's answer to an interactions PING: a PONG.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DiscordPong {
+    #[serde(rename = "type")]
+    #[schemars(extend("const" = 1))]
+    pub kind: u8,
+}
+
+/// Discord's interaction response type PONG.
+const PONG: u8 = 1;
+
+fn json_reply<T: Serialize>(answer: &T) -> HandshakeReply {
+    let body = serde_json::to_vec(answer).expect("a reply of strings serializes");
+    reply(JSON, body)
+}
+
 /// `encryptedToken` is hex HMAC-SHA256 of `plainToken`, keyed with the secret token.
 fn zoom(body: &[u8], secrets: &[String]) -> Result<Option<HandshakeReply>, HandshakeRefusal> {
     #[derive(Deserialize)]
@@ -187,8 +221,11 @@ fn zoom(body: &[u8], secrets: &[String]) -> Result<Option<HandshakeReply>, Hands
         .filter(|s| !s.is_empty())
         .ok_or(HandshakeRefusal::NoSecret)?;
     let encrypted_token = zoom_encrypted_token(secret, &plain_token);
-    let answer = json!({"plainToken": plain_token, "encryptedToken": encrypted_token});
-    Ok(Some(reply(JSON, answer.to_string().into_bytes())))
+    let answer = ZoomUrlValidation {
+        plain_token,
+        encrypted_token,
+    };
+    Ok(Some(json_reply(&answer)))
 }
 
 fn zoom_encrypted_token(secret: &str, plain_token: &str) -> String {
@@ -233,8 +270,9 @@ fn okta(headers: &HeaderList) -> Result<Option<HandshakeReply>, HandshakeRefusal
         return Ok(None);
     };
     let challenge = bounded(Some(value))?;
-    let answer = json!({"verification": challenge});
-    Ok(Some(reply(JSON, answer.to_string().into_bytes())))
+    Ok(Some(json_reply(&OktaVerification {
+        verification: challenge,
+    })))
 }
 
 fn dropbox(query: &[(String, String)]) -> Result<Option<HandshakeReply>, HandshakeRefusal> {
@@ -257,7 +295,7 @@ fn discord(body: &[u8]) -> Option<HandshakeReply> {
     }
     let ping = json_object::<Ping>(body)?;
     match (ping.kind, ping.event) {
-        (Some(1), None) => Some(reply(JSON, br#"{"type":1}"#.to_vec())),
+        (Some(1), None) => Some(json_reply(&DiscordPong { kind: PONG })),
         (Some(0), None) => Some(HandshakeReply {
             status: 204,
             ..reply(TEXT, Vec::new())
@@ -327,6 +365,7 @@ fn token_digest(token: &str) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn discord_pings_are_answered_and_events_are_not() {

@@ -9,6 +9,24 @@ use serde::{Deserialize, Serialize};
 #[serde(transparent)]
 pub struct HeaderList(Vec<(String, String)>);
 
+/// Headers as `[[name, value], ...]`, each name lower-cased.
+impl schemars::JsonSchema for HeaderList {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HeaderList".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "array",
+            "items": { "$ref": "#/components/schemas/HeaderPair" },
+        })
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+}
+
 /// The custom metadata key of a body object (R2) that holds its ingest's
 /// headers. Kept there, they cost D1's working set nothing (they were about a
 /// third of a webhook's bytes in D1) and arrive with the body that delivery

@@ -489,7 +489,9 @@ impl SourceRoutes {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `push`: the relay posts each event to `destination_url`; `pull`: a client
+/// (`hookrelay listen`) leases events and reports each attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DestinationType {
     Push,

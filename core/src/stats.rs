@@ -25,6 +25,18 @@ pub fn hour_of(ms: i64) -> i64 {
     ms.div_euclid(HOUR_MS) * HOUR_MS
 }
 
+/// A window by its name (`24h`, `7d`, `30d`), `24h` when none is asked for.
+impl schemars::JsonSchema for Window {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StatsWindow".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names = Window::ALL.map(Window::as_str);
+        schemars::json_schema!({ "type": "string", "enum": names, "default": "24h" })
+    }
+}
+
 impl Window {
     pub const ALL: [Window; 3] = [Window::Day, Window::Week, Window::Month];
 

@@ -1,15 +1,23 @@
-//! What the API answers for endpoints, routes, events, ingests, API keys,
-//! alerts, replays and pull leases, and the lists that hold them, as types: every field a client reads is named here once, built
-//! from the stored [`Endpoint`] or [`Route`] and its live state, or from a
-//! stored row. A secret can only reach an answer through a
-//! field that says so (`relay_secret` when an endpoint or route is created,
-//! `secret` when the relay chose a rotated one); the source's own secrets
-//! show as their expiries only.
+//! What the API answers, as types: endpoints, routes, events, ingests, API
+//! keys, alerts, replays, pull leases, refusals, health, stats, the ingest
+//! ack and every error, and the lists that hold them. Every field a client
+//! reads is named here once, built from the stored [`Endpoint`] or [`Route`]
+//! and its live state, or from a stored row. A secret can only reach an
+//! answer through a field that says so (`relay_secret` when an endpoint or
+//! route is created, `secret` when the relay chose a rotated one); the
+//! source's own secrets show as their expiries only.
+//!
+//! Each type also says its JSON Schema (`schemars`): the `openapi/` crate
+//! builds the API document's schemas from them, so the document describes
+//! what is serialized, under each type's name or the `rename` it gives. Doc
+//! comments become the schemas' descriptions, so they speak to the API's
+//! reader.
 
 use crate::catch_up::CatchUp;
 use crate::headers::HeaderList;
 use crate::model::{
-    DestinationType, Endpoint, EndpointId, EndpointState, EventId, Route, RouteRef, Status,
+    DestinationType, Endpoint, EndpointId, EndpointState, EventId, IngestId, Route, RouteRef,
+    Status,
 };
 use crate::retry::RetryPolicy;
 use crate::search::SearchFields;
@@ -26,85 +34,148 @@ pub struct List<T> {
     pub data: Vec<T>,
 }
 
-/// One page of a list walked by cursor: `next_cursor` is `null` on the last.
-#[derive(Debug, Serialize)]
-pub struct Page<T> {
+/// One page of a list walked by cursor, newest first.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "{T}List")]
+pub struct Page<T: Listed> {
+    /// Newest first.
     pub data: Vec<T>,
+    /// Pass as `cursor` for the next page; set whenever the page is full,
+    /// null on the last.
+    #[schemars(with = "Option<T::Id>")]
     pub next_cursor: Option<String>,
 }
 
-/// `202` to a replay of one event: it is waiting for delivery again.
-#[derive(Debug, Serialize)]
+/// What a list walked by cursor holds: the cursor is the last item's id.
+pub trait Listed {
+    type Id: JsonSchema;
+}
+
+impl Listed for EventView {
+    type Id = EventId;
+}
+
+impl Listed for IngestView {
+    type Id = IngestId;
+}
+
+/// A replayed event: back to `received`; attempt numbering continues.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Requeued {
+    #[schemars(with = "EventId")]
     pub id: String,
+    #[schemars(with = "String", extend("const" = "received"))]
     pub status: Status,
 }
 
-/// `202` to a bulk replay: how many were replayed, and how many are left.
-#[derive(Debug, Serialize)]
+/// A bulk replay: how many were replayed, and how many are left.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Replayed {
     pub replayed: usize,
+    /// Dead events left (of this endpoint or route, if given), or the
+    /// endpoint's ingests still filtered.
     pub remaining: u64,
 }
 
-/// `RelaySecret`: the secret that signs what a route delivers.
-#[derive(Debug, Serialize)]
+/// The secret that signs what a route delivers.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "RouteSecret")]
 pub struct RelaySecretView {
+    #[schemars(schema_with = "relay_secret")]
     pub relay_secret: String,
 }
 
-/// A test alert: whether the channel accepted it.
-#[derive(Debug, Serialize)]
+/// A test alert: whether the channel accepted it (answered 2xx).
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ChannelTested {
     pub delivered: bool,
 }
 
-/// `RefusalCounts`: refusals per reason.
-#[derive(Debug, Serialize)]
+/// Refusals per reason across every endpoint, including requests to unknown
+/// ones.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Refusals")]
 pub struct RefusalCounts {
+    #[schemars(schema_with = "refusal_counts")]
     pub counts: BTreeMap<String, i64>,
 }
 
-/// `Rejection`: one refused request, as recorded (its headers redacted).
-#[derive(Debug, Serialize)]
+/// One refused request, as recorded.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Rejection")]
 pub struct RejectionView {
+    /// RFC 3339, UTC, milliseconds.
+    #[schemars(extend("format" = "date-time"))]
     pub at: String,
+    #[schemars(schema_with = "refusal_reason")]
     pub reason: String,
+    /// `CF-Connecting-IP`.
     pub source_ip: Option<String>,
+    /// Request headers with credential and signature values redacted.
+    #[schemars(schema_with = "header_pairs_or_null")]
     pub headers: Value,
+    #[schemars(range(min = 0))]
     pub body_size: i64,
 }
 
-/// An endpoint's recent refusals and its counts per reason.
-#[derive(Debug, Serialize)]
+/// An endpoint's newest 100 refusals, and its counts per reason.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Rejections {
     pub data: Vec<RejectionView>,
+    #[schemars(schema_with = "refusal_counts")]
     pub counts: BTreeMap<String, i64>,
 }
 
-/// `LeasedEvent`: an event a pull client holds until `lease_expires_at`,
-/// with the request as the route would send it.
-#[derive(Debug, Serialize)]
+/// An event leased to a pull client: what a push delivery would have sent,
+/// with the lease.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct LeasedEvent {
+    #[schemars(with = "EventId")]
     pub id: String,
+    #[schemars(with = "EndpointId")]
     pub endpoint_id: String,
+    /// The pull destination it was leased from: the endpoint's own id (its
+    /// first route) or an `rt_` route.
+    #[schemars(with = "String", regex(pattern = r"^(ep|rt)_[0-9A-Za-z]+$"))]
     pub route_id: RouteRef,
+    /// The number this attempt will have; numbering continues across replays.
+    #[schemars(range(min = 1))]
     pub attempt: u32,
+    /// Pass back in the attempt report; shared by the events of one lease call.
+    #[schemars(regex(pattern = r"^[0-9a-f]{32}$"))]
     pub lease_token: String,
+    /// After this the event is offered again; RFC 3339, UTC, milliseconds.
+    #[schemars(extend("format" = "date-time"))]
     pub lease_expires_at: String,
+    /// RFC 3339, UTC, milliseconds.
+    #[schemars(extend("format" = "date-time"))]
     pub received_at: String,
+    /// The provider's event type, as `event_types` filters match it
+    /// (`issues.opened`); null when the provider names none.
     pub event_type: Option<String>,
     pub content_type: Option<String>,
+    /// The headers a push would send: the stored provider headers that are
+    /// forwarded, and the relay's Standard Webhooks signature (`webhook-id`,
+    /// `webhook-timestamp`, `webhook-signature`) with the route's relay secret.
+    #[schemars(schema_with = "header_pairs")]
     pub headers: Vec<(String, String)>,
+    /// The stored body, byte for byte, in standard base64.
+    #[schemars(extend("contentEncoding" = "base64"))]
     pub body_base64: String,
 }
 
-/// A retry policy as the API shows it (`max_attempts` resolved).
-#[derive(Debug, Serialize)]
+/// A retry policy as in effect.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Retry")]
 pub struct RetryView {
+    #[schemars(inner(range(min = 1)))]
     pub schedule_s: Vec<u32>,
+    /// Effective attempts per cycle.
+    #[schemars(range(min = 1))]
     pub max_attempts: u32,
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub jitter: f64,
+    #[schemars(range(min = 1))]
     pub max_delay_s: u32,
     pub retry_client_errors: bool,
 }
@@ -122,50 +193,85 @@ impl From<&RetryPolicy> for RetryView {
 }
 
 /// A provider secret as shown: when it expires, never its value.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "SecretExpiry")]
 pub struct SecretView {
+    #[schemars(extend("format" = "date-time"))]
     pub expires_at: Option<String>,
 }
 
-/// An endpoint's circuit: its live state and its threshold.
-#[derive(Debug, Serialize)]
+/// An endpoint's circuit breaker: its live state and its threshold.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct EndpointCircuit {
+    #[schemars(extend("enum" = ["closed", "open"]))]
     pub state: String,
     pub consecutive_failures: u32,
+    #[schemars(extend("format" = "date-time"))]
     pub changed_at: Option<String>,
+    #[schemars(extend("format" = "date-time"))]
     pub next_probe_at: Option<String>,
+    /// The current interval; doubles after each failed probe.
+    #[schemars(range(min = 1))]
     pub probe_interval_s: u32,
+    #[schemars(range(min = 1))]
     pub threshold: u32,
 }
 
-/// `Endpoint` in the API document: the source and its first route.
-#[derive(Debug, Serialize)]
+/// An endpoint as listed, edited, paused: its source and its first route.
+/// Provider secrets are never shown.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Endpoint", extend(
+    "if" = { "type": "object", "properties": { "destination_type": { "const": "pull" } } },
+    "then" = { "type": "object", "properties": { "destination_url": { "const": "" } } },
+    "else" = {
+        "type": "object",
+        "properties": { "destination_url": { "type": "string", "format": "uri" } },
+    },
+))]
 pub struct EndpointView {
     pub id: EndpointId,
     pub name: String,
     pub provider: Provider,
+    /// Where deliveries are pushed; empty for a `pull` endpoint.
     pub destination_url: String,
     pub destination_type: DestinationType,
+    /// Where the provider posts: `PUBLIC_URL` (or this request's origin) +
+    /// `/ep_...`.
+    #[schemars(extend("format" = "uri"))]
     pub ingest_url: String,
     pub retry: RetryView,
     pub timeout_ms: u32,
+    /// Secrets still valid now.
     pub secrets_count: usize,
+    /// Every stored secret, newest first, without its value.
     pub secrets: Vec<SecretView>,
     pub scheme_config: SchemeConfig,
     pub verify_token_set: bool,
     pub allowed_cidrs: Vec<String>,
+    /// The body paths whose values the events list's `q` matches.
+    #[schemars(with = "Vec<String>")]
     pub search_fields: SearchFields,
-    /// The configuration without its credential ([`CatchUp::view`]).
+    /// The catch-up configuration without its credential.
+    #[schemars(schema_with = "catch_up_or_null")]
     pub catch_up: Option<Value>,
     pub disabled: bool,
+    /// How many days this endpoint's events are kept; null uses the relay's
+    /// `RETENTION_DAYS`.
+    #[schemars(range(max = 3650.0), extend("exclusiveMinimum" = 0))]
     pub retention_days: Option<f64>,
     pub paused: bool,
     pub paused_reason: Option<String>,
+    #[schemars(extend("format" = "date-time"))]
     pub paused_at: Option<String>,
     pub circuit: EndpointCircuit,
+    /// Null is unlimited.
     pub rate_limit_per_s: Option<f64>,
     pub fifo: bool,
+    /// RFC 3339, UTC, milliseconds.
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
+    /// RFC 3339, UTC, milliseconds.
+    #[schemars(extend("format" = "date-time"))]
     pub updated_at: String,
 }
 
@@ -217,81 +323,112 @@ impl EndpointView {
     }
 }
 
-/// `EndpointDetail`: one endpoint, and for a FIFO one the event holding its
-/// line back (`null` when none is).
-#[derive(Debug, Serialize)]
+/// An endpoint as read by id: a FIFO endpoint also names the event holding
+/// its line.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(extend(
+    "if" = { "type": "object", "properties": { "fifo": { "const": true } } },
+    "then" = { "type": "object", "required": ["fifo_blocked_by"] },
+    "else" = { "not": { "type": "object", "required": ["fifo_blocked_by"] } },
+))]
 pub struct EndpointDetail {
     #[serde(flatten)]
     pub endpoint: EndpointView,
+    /// The head of the line when it has failed at least once.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<EventId>")]
     pub fifo_blocked_by: Option<Option<String>>,
 }
 
-/// `CreatedEndpoint` and `CreatedRoute`: what was made, with the relay secret
-/// that signs what it delivers (shown here, and by the secret's own route).
-#[derive(Debug, Serialize)]
+/// What was made, with the relay secret that signs what it delivers (shown
+/// here, and by the secret's own route).
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Created{T}")]
 pub struct Created<T> {
     #[serde(flatten)]
     pub view: T,
+    #[schemars(schema_with = "relay_secret")]
     pub relay_secret: String,
 }
 
-/// `ResumedEndpoint`, and a route whose circuit was closed by hand: how many
-/// waiting events were enqueued again.
-#[derive(Debug, Serialize)]
+/// Resumed, or its circuit closed by hand: with how many waiting events were
+/// enqueued again.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Drained{T}")]
 pub struct Drained<T> {
     #[serde(flatten)]
     pub view: T,
+    /// Waiting events re-enqueued now (at most 1,000; the sweeper takes the
+    /// rest).
     pub drained: usize,
 }
 
-/// `RotatedEndpoint`: the endpoint, and the new secret when the relay chose it.
-#[derive(Debug, Serialize)]
+/// The endpoint with its secrets rotated.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "RotatedEndpoint")]
 pub struct Rotated {
     #[serde(flatten)]
     pub endpoint: EndpointView,
+    /// The secret the relay made; present only when none was given, and
+    /// shown only here.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub secret: Option<String>,
 }
 
-/// A route's circuit: its live state and its threshold.
-#[derive(Debug, Serialize)]
+/// A route's circuit breaker: its live state and its threshold.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct RouteCircuit {
+    #[schemars(extend("enum" = ["closed", "open"]))]
     pub state: String,
     pub consecutive_failures: u32,
+    #[schemars(range(min = 1))]
     pub threshold: u32,
 }
 
-/// A route's events: `events = delivered + dead + in_flight`.
-#[derive(Debug, Clone, Copy, Serialize)]
+/// This route's events: `events = delivered + dead + in_flight`.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
 pub struct RouteCounts {
+    #[schemars(range(min = 0))]
     pub events: i64,
+    #[schemars(range(min = 0))]
     pub delivered: i64,
+    #[schemars(range(min = 0))]
     pub dead: i64,
+    #[schemars(range(min = 0))]
     pub in_flight: i64,
 }
 
-/// `Route` in the API document.
-#[derive(Debug, Serialize)]
+/// A route as listed, read, edited.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Route")]
 pub struct RouteView {
+    #[schemars(with = "String", regex(pattern = r"^(ep|rt)_[0-9A-Za-z]{1,64}$"))]
     pub id: RouteRef,
     pub endpoint_id: EndpointId,
+    /// The endpoint itself (its `id` is the endpoint's).
     pub first: bool,
     pub name: String,
     pub destination_url: String,
     pub destination_type: DestinationType,
+    #[schemars(with = "Option<BTreeMap<String, Value>>")]
     pub filter: Option<Value>,
+    #[schemars(with = "Option<Vec<String>>")]
     pub event_types: Option<Value>,
+    #[schemars(with = "Option<BTreeMap<String, Value>>")]
     pub transform: Option<Value>,
     pub retry: RetryView,
     pub timeout_ms: u32,
     pub paused: bool,
     pub paused_reason: Option<String>,
     pub circuit: RouteCircuit,
+    /// Null is unlimited.
     pub rate_limit_per_s: Option<f64>,
     pub fifo: bool,
     pub counts: RouteCounts,
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
+    #[schemars(extend("format" = "date-time"))]
     pub updated_at: String,
 }
 
@@ -327,7 +464,11 @@ impl RouteView {
 }
 
 /// Where an event the API shows was read from.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// Where the answer was read from: `d1`, the working set, or `archive`, the R2
+/// object compaction moved the event to once it had been delivered for
+/// `HOT_WINDOW_S` (72 h by default). Archived events are read by id, with
+/// their body, listed by endpoint, and replayed (back into D1 as `received`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StoredIn {
     /// The working set: the event is in D1.
@@ -336,46 +477,77 @@ pub enum StoredIn {
     Archive,
 }
 
-/// `Event` in the API document: one delivery of a request to one route, with
-/// what its ingest says of the request.
-#[derive(Debug, Serialize)]
+/// An event as listed: one delivery of a request to one route, with what its
+/// ingest says of the request.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Event")]
 pub struct EventView {
+    #[schemars(with = "EventId")]
     pub id: String,
+    #[schemars(with = "EndpointId")]
     pub endpoint_id: String,
+    /// The route that delivers this event: the endpoint's own id for its
+    /// first route, else an `rt_` id.
+    #[schemars(regex(pattern = r"^(ep|rt)_[0-9A-Za-z]{1,64}$"))]
     pub route_id: String,
+    #[schemars(with = "Status")]
     pub status: String,
+    /// Across every replay.
+    #[schemars(range(min = 0))]
     pub attempt_count: i64,
+    /// RFC 3339, UTC, milliseconds.
+    #[schemars(extend("format" = "date-time"))]
     pub received_at: String,
+    /// RFC 3339, UTC, milliseconds.
+    #[schemars(extend("format" = "date-time"))]
     pub updated_at: String,
-    /// While the event is in flight only.
+    /// Null unless in flight.
+    #[schemars(extend("format" = "date-time"))]
     pub next_attempt_at: Option<String>,
+    #[schemars(extend("format" = "date-time"))]
     pub delivered_at: Option<String>,
     pub dead_reason: Option<String>,
     pub last_error: Option<String>,
     pub dedup_key: String,
     pub content_type: Option<String>,
+    #[schemars(range(min = 0))]
     pub body_size: i64,
+    /// The provider's name for the event (Stripe's `type`, GitHub's
+    /// `X-GitHub-Event` and `action`, Shopify's topic, ...); null when it has
+    /// none.
     pub event_type: Option<String>,
-    /// `webhook`, or `catch_up` when a catch-up read it from the provider.
+    /// How the request reached the relay: sent to the ingest URL, or read
+    /// from the provider's own record by a catch-up.
+    #[schemars(extend("enum" = ["webhook", "catch_up"]))]
     pub source: &'static str,
     pub stored_in: StoredIn,
 }
 
-/// One attempt as `EventDetail` lists it.
-#[derive(Debug, Serialize)]
+/// One attempt to deliver an event.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Attempt")]
 pub struct AttemptView {
+    /// Numbering continues across replays.
+    #[schemars(range(min = 1))]
     pub number: i64,
+    /// RFC 3339, UTC, milliseconds.
+    #[schemars(extend("format" = "date-time"))]
     pub started_at: String,
+    #[schemars(range(min = 0))]
     pub duration_ms: i64,
+    /// Null when there was no answer.
     pub status_code: Option<i64>,
+    #[schemars(extend("enum" = ["delivered", "rate_limited", "server_error", "client_error",
+        "gone", "timeout", "network_error", "transform_error"]))]
     pub outcome: String,
     pub error: Option<String>,
+    /// The first 1 KB of the answer.
     pub response_snippet: Option<String>,
 }
 
-/// `EventDetail`: the event with its request's stored headers (credential
-/// headers were never stored) and its attempts, oldest first.
-#[derive(Debug, Serialize)]
+/// An event with the headers stored at ingest (credential headers are never
+/// stored) and every attempt, oldest first.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct EventDetail {
     #[serde(flatten)]
     pub event: EventView,
@@ -383,88 +555,132 @@ pub struct EventDetail {
     pub attempts: Vec<AttemptView>,
 }
 
-/// `Ingest` in the API document: one accepted request and the events it made
-/// (none while `filtered`).
-#[derive(Debug, Serialize)]
+/// An ingest as listed: one accepted request and the events it made (none
+/// while `filtered`).
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Ingest")]
 pub struct IngestView {
+    #[schemars(with = "IngestId")]
     pub id: String,
+    #[schemars(with = "EndpointId")]
     pub endpoint_id: String,
+    #[schemars(with = "IngestStatus")]
     pub status: String,
+    /// The provider's name for the event; null when it has none.
     pub event_type: Option<String>,
     pub dedup_key: String,
+    /// RFC 3339, UTC, milliseconds.
+    #[schemars(extend("format" = "date-time"))]
     pub received_at: String,
+    #[schemars(range(min = 0))]
     pub body_size: i64,
     pub content_type: Option<String>,
+    /// One event per route that accepted the request, oldest first; empty
+    /// while `filtered`.
+    #[schemars(with = "Vec<EventId>")]
     pub event_ids: Vec<String>,
 }
 
-/// `IngestDetail`: the ingest with its stored headers.
-#[derive(Debug, Serialize)]
+/// An ingest with the headers stored when it was received (credential
+/// headers are never stored).
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct IngestDetail {
     #[serde(flatten)]
     pub ingest: IngestView,
     pub headers: HeaderList,
 }
 
-/// `ApiKey` in the API document: a key as listed, never its value or hash.
-#[derive(Debug, Serialize)]
+/// An API key as listed, never its value or hash.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "ApiKey")]
 pub struct KeyView {
+    #[schemars(regex(pattern = r"^key_[0-9a-z]+$"))]
     pub id: String,
     pub name: String,
+    #[schemars(schema_with = "key_role")]
     pub role: String,
-    /// A pull key's one destination (`ep_` or `rt_`).
+    /// The destination of a `pull` key (`ep_` or `rt_`).
     pub endpoint_id: Option<String>,
     /// The key's first characters, to tell keys apart.
     pub prefix: String,
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
+    #[schemars(extend("format" = "date-time"))]
     pub last_used_at: Option<String>,
 }
 
-/// `CreatedApiKey`: the key, and its value, shown this once.
-#[derive(Debug, Serialize)]
+/// A new API key, with its value: shown only here.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "CreatedApiKey")]
 pub struct CreatedKey {
     #[serde(flatten)]
     pub view: KeyView,
+    #[schemars(regex(pattern = r"^hrk_[0-9a-f]{64}$"))]
     pub key: String,
 }
 
-/// `AlertChannel` in the API document.
-#[derive(Debug, Serialize)]
+/// An alert channel as listed; its secret is never shown again.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "AlertChannel")]
 pub struct AlertChannelView {
+    /// `alc_` and a lower-case ULID.
+    #[schemars(regex(pattern = r"^alc_[0-9a-z]{26}$"))]
     pub id: String,
+    #[schemars(schema_with = "alert_channel_kind")]
     pub kind: String,
+    #[schemars(extend("format" = "uri"))]
     pub url: String,
+    /// RFC 3339, UTC, milliseconds.
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
-    /// A webhook channel's signing secret, the relay's own, when the channel is
-    /// created only; a PagerDuty routing key is the operator's and never shown.
+}
+
+/// The new channel; a `webhook` channel with the secret that signs its alerts.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(extend(
+    "if" = { "type": "object", "properties": { "kind": { "const": "webhook" } } },
+    "then" = { "type": "object", "required": ["secret"] },
+    "else" = { "not": { "type": "object", "required": ["secret"] } },
+))]
+pub struct CreatedAlertChannel {
+    #[serde(flatten)]
+    pub channel: AlertChannelView,
+    /// A `webhook` channel's signing key (Standard Webhooks), the relay's
+    /// own, shown only here; a PagerDuty routing key is the operator's and
+    /// never shown back.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String", regex(pattern = r"^whsec_[A-Za-z0-9+/]+={0,2}$"))]
     pub secret: Option<String>,
 }
 
-/// `AlertRule` in the API document: the rule, what it checks in words, and
-/// its last verdict.
-#[derive(Debug, Serialize)]
+/// An alert rule: what it checks, in words too, and its last verdict.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "AlertRule")]
 pub struct AlertRuleView {
+    #[schemars(regex(pattern = r"^alr_[0-9a-z]{26}$"))]
     pub id: String,
+    #[schemars(with = "EndpointId")]
     pub endpoint_id: String,
     pub route_id: Option<String>,
+    #[schemars(extend("enum" = ["success_rate", "oldest_in_flight", "dead_letters"]))]
     pub kind: &'static str,
     pub threshold: f64,
     pub window_s: Option<u32>,
     pub min_attempts: Option<u32>,
+    /// The rule in words.
     pub description: String,
-    /// `firing` or `ok`.
+    #[schemars(extend("enum" = ["ok", "firing"]))]
     pub state: &'static str,
+    #[schemars(extend("format" = "date-time"))]
     pub firing_since: Option<String>,
+    /// What the last check saw: a percentage, seconds or a count; null
+    /// before the first check or without attempts.
     pub last_value: Option<f64>,
+    #[schemars(extend("format" = "date-time"))]
     pub checked_at: Option<String>,
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
 }
-
-// The answers below carry their JSON Schema (`schemars`): the `openapi/`
-// crate puts them in the API document under their type's name, or the
-// `rename` given. Doc comments become the schema's descriptions, so they
-// speak to the API's reader.
 
 /// Events on record by status: `received = delivered + dead + in_flight`.
 #[derive(Debug, Clone, Copy, Default, Serialize, JsonSchema)]
@@ -520,7 +736,8 @@ pub struct SweeperHealth {
     #[schemars(extend("format" = "date-time"))]
     pub last_run_at: Option<String>,
     pub stale: bool,
-    #[schemars(schema_with = "sweep_report_or_null")]
+    /// What the last run did; null before the first run.
+    #[schemars(with = "Option<SweepReport>")]
     pub last_report: Option<Value>,
 }
 
@@ -550,7 +767,7 @@ impl DatabaseRoom {
 /// present, aligned in UTC.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Timeseries {
-    #[schemars(schema_with = "stats_window")]
+    #[schemars(with = "crate::stats::Window")]
     pub window: &'static str,
     /// Each bucket's length in seconds.
     #[schemars(extend("enum" = [3600, 21600, 86400]))]
@@ -698,9 +915,9 @@ pub struct Sent {
 /// The event after the reported attempt.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(extend(
-    "if" = { "properties": { "status": { "const": "retrying" } } },
-    "then" = { "properties": { "next_attempt_at": { "type": "string" } } },
-    "else" = { "properties": { "next_attempt_at": { "type": "null" } } },
+    "if" = { "type": "object", "properties": { "status": { "const": "retrying" } } },
+    "then" = { "type": "object", "properties": { "next_attempt_at": { "type": "string" } } },
+    "else" = { "type": "object", "properties": { "next_attempt_at": { "type": "null" } } },
 ))]
 pub struct ReportedAttempt {
     #[schemars(with = "EventId")]
@@ -788,6 +1005,64 @@ pub struct ErrorDetail<'a> {
     pub message: &'a str,
 }
 
+/// What the sweeper's last run did (the heartbeat health shows).
+#[derive(Debug, Default, Serialize, JsonSchema)]
+pub struct SweepReport {
+    pub due: usize,
+    /// Events whose deliverer's lease had expired, returned to
+    /// `received`/`retrying`.
+    pub leases_released: usize,
+    pub delivered_directly: usize,
+    pub not_claimed: usize,
+    pub enqueued: usize,
+    pub probes: usize,
+    pub errors: usize,
+    /// Null when the compaction step failed (counted in `errors`).
+    pub compaction: Option<CompactionReport>,
+    /// Null when the retention step failed (counted in `errors`).
+    pub retention: Option<RetentionReport>,
+    /// Alerts raised (each sent to every channel).
+    pub alerts: usize,
+    /// Due events were left when the run's time budget (`SWEEP_BUDGET_S`)
+    /// ran out; the next run goes on.
+    pub backlog_left: bool,
+    /// The D1 database's size after the run, as D1 reports it.
+    pub d1_size_bytes: Option<u64>,
+}
+
+/// What one run's compaction did.
+#[derive(Debug, Default, Serialize, JsonSchema)]
+pub struct CompactionReport {
+    /// Delivered events moved from D1 into R2 archive objects
+    /// (`HOT_WINDOW_S` after their delivery).
+    pub events_compacted: usize,
+    /// Archive objects written.
+    pub objects_written: usize,
+    /// Archive objects whose write failed; their events stay in D1 for the
+    /// next run.
+    pub objects_failed: usize,
+    /// Compactable events were left when the run's time budget ran out.
+    pub behind: bool,
+}
+
+/// What one run's retention did.
+#[derive(Debug, Default, Serialize, JsonSchema)]
+pub struct RetentionReport {
+    /// Finished events removed with their attempts.
+    pub events_deleted: usize,
+    /// Bodies of expired events and of expired archive objects' events
+    /// removed from R2.
+    pub bodies_deleted: usize,
+    /// Recent R2 bodies no ingest refers to, removed.
+    pub orphans_deleted: usize,
+    /// Archive objects past their endpoint's retention removed, with their
+    /// bodies.
+    pub archives_deleted: usize,
+    /// Expired rows or archive objects were left when the run's time budget
+    /// ran out.
+    pub behind: bool,
+}
+
 /// Schemas of the API document that no type carries yet, by reference.
 mod written {
     use schemars::{json_schema, Schema, SchemaGenerator};
@@ -796,23 +1071,42 @@ mod written {
         json_schema!({ "$ref": format!("#/components/schemas/{name}") })
     }
 
-    pub fn sweep_report_or_null(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "oneOf": [reference("SweepReport"), { "type": "null" }] })
-    }
-
-    pub fn stats_window(_: &mut SchemaGenerator) -> Schema {
-        reference("StatsWindow")
-    }
-
     pub fn key_role(_: &mut SchemaGenerator) -> Schema {
         reference("KeyRole")
+    }
+
+    pub fn alert_channel_kind(_: &mut SchemaGenerator) -> Schema {
+        reference("AlertChannelKind")
+    }
+
+    pub fn catch_up_or_null(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "oneOf": [reference("CatchUp"), { "type": "null" }] })
+    }
+
+    pub fn relay_secret(_: &mut SchemaGenerator) -> Schema {
+        reference("RelaySecret")
     }
 
     pub fn header_pairs(_: &mut SchemaGenerator) -> Schema {
         json_schema!({ "type": "array", "items": reference("HeaderPair") })
     }
+
+    pub fn header_pairs_or_null(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": ["array", "null"], "items": reference("HeaderPair") })
+    }
+
+    pub fn refusal_reason(_: &mut SchemaGenerator) -> Schema {
+        reference("RefusalReason")
+    }
+
+    pub fn refusal_counts(_: &mut SchemaGenerator) -> Schema {
+        reference("RefusalCounts")
+    }
 }
-use written::{header_pairs, key_role, stats_window, sweep_report_or_null};
+use written::{
+    alert_channel_kind, catch_up_or_null, header_pairs, header_pairs_or_null, key_role,
+    refusal_counts, refusal_reason, relay_secret,
+};
 
 #[cfg(test)]
 mod tests {

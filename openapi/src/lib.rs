@@ -15,7 +15,7 @@
 
 use hookrelay_core::views;
 use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
-use schemars::transform::{RecursiveTransform, RestrictFormats};
+use schemars::transform::RestrictFormats;
 use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value};
 
@@ -29,7 +29,7 @@ pub const SERVED_PATH: &str = "src/api/openapi.json";
 /// it holds (its ids, statuses and parts) under their own names.
 fn generated_schemas() -> Map<String, Value> {
     let mut generator = settings().into_generator();
-    let answers: [fn(&mut SchemaGenerator) -> Schema; 8] = [
+    let answers: [fn(&mut SchemaGenerator) -> Schema; 37] = [
         schema_of::<views::ErrorBody>,
         schema_of::<views::IngestAck>,
         schema_of::<views::Health>,
@@ -38,28 +38,57 @@ fn generated_schemas() -> Map<String, Value> {
         schema_of::<views::WhoAmI>,
         schema_of::<views::RouteTested>,
         schema_of::<views::ReportedAttempt>,
+        schema_of::<views::Page<views::EventView>>,
+        schema_of::<views::EventDetail>,
+        schema_of::<views::Page<views::IngestView>>,
+        schema_of::<views::IngestDetail>,
+        schema_of::<views::KeyView>,
+        schema_of::<views::CreatedKey>,
+        schema_of::<views::AlertChannelView>,
+        schema_of::<views::CreatedAlertChannel>,
+        schema_of::<views::AlertRuleView>,
+        schema_of::<views::LeasedEvent>,
+        schema_of::<views::RefusalCounts>,
+        schema_of::<views::Rejections>,
+        schema_of::<hookrelay_core::verify::catalog::ProviderView>,
+        schema_of::<views::EndpointView>,
+        schema_of::<views::EndpointDetail>,
+        schema_of::<views::Created<views::EndpointView>>,
+        schema_of::<views::Drained<views::EndpointView>>,
+        schema_of::<views::Rotated>,
+        schema_of::<views::RouteView>,
+        schema_of::<views::Created<views::RouteView>>,
+        schema_of::<views::Drained<views::RouteView>>,
+        schema_of::<hookrelay_core::catch_up::CatchUpOutcome>,
+        schema_of::<views::Requeued>,
+        schema_of::<views::Replayed>,
+        schema_of::<views::RelaySecretView>,
+        schema_of::<views::ChannelTested>,
+        schema_of::<hookrelay_core::handshake::ZoomUrlValidation>,
+        schema_of::<hookrelay_core::handshake::OktaVerification>,
+        schema_of::<hookrelay_core::handshake::DiscordPong>,
     ];
     for add in answers {
         add(&mut generator);
     }
-    generator.take_definitions(true)
+    let mut schemas = generator.take_definitions(true);
+    schemas.values_mut().for_each(close_objects);
+    schemas
 }
 
 fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
     generator.subschema_for::<T>()
 }
 
-/// JSON Schema 2020-12 (OpenAPI 3.1's dialect) with references into
-/// `components/schemas`, closed objects, and only the formats a validator
-/// knows (`date-time`, `uri`, ...; Rust's integer widths are dropped, their
+/// JSON Schema 2020-12 (OpenAPI 3.1's dialect) of what is serialized, with
+/// references into `components/schemas`, and only the formats a validator
+/// knows (`date-time`, `uri`; Rust's integer widths are dropped, their
 /// `minimum` stays).
 fn settings() -> SchemaSettings {
     SchemaSettings::draft2020_12().with(|s| {
         s.definitions_path = "/components/schemas".into();
         s.meta_schema = None;
         s.contract = Contract::Serialize;
-        s.transforms
-            .push(Box::new(RecursiveTransform(close_object)));
         s.transforms.push(Box::new(known_formats()));
     })
 }
@@ -72,15 +101,29 @@ fn known_formats() -> RestrictFormats {
     restrict
 }
 
-/// An object schema that lists its properties admits no others. Subschemas
-/// without a `type` (an `if`, a `then`) only constrain, and stay open.
-fn close_object(schema: &mut Schema) {
-    let is_object = schema.get("type") == Some(&Value::from("object"));
-    if is_object
-        && schema.get("properties").is_some()
-        && schema.get("additionalProperties").is_none()
+/// An object schema that lists its properties admits no others, and so do
+/// the objects it holds. Conditions (`if`, `then`, `else`, `not`) only
+/// constrain the object they sit in, and stay open.
+fn close_objects(schema: &mut Value) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    if map.get("type") == Some(&Value::from("object"))
+        && map.contains_key("properties")
+        && !map.contains_key("additionalProperties")
     {
-        schema.insert("additionalProperties".into(), Value::Bool(false));
+        map.insert("additionalProperties".into(), Value::Bool(false));
+    }
+    if let Some(Value::Object(properties)) = map.get_mut("properties") {
+        properties.values_mut().for_each(close_objects);
+    }
+    for key in ["items", "additionalProperties"] {
+        map.get_mut(key).into_iter().for_each(close_objects);
+    }
+    for key in ["anyOf", "oneOf", "allOf", "prefixItems"] {
+        if let Some(Value::Array(subschemas)) = map.get_mut(key) {
+            subschemas.iter_mut().for_each(close_objects);
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::{alerts, meta};
 use crate::time::iso8601;
 use crate::verify::standard;
-use crate::views::{AlertChannelView, ChannelTested, List};
+use crate::views::{AlertChannelView, ChannelTested, CreatedAlertChannel, List};
 use serde::Deserialize;
 use worker::{Request, Response};
 
@@ -72,12 +72,12 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     {
         meta::put(&relay.db, "alert:dead_watermark", &now.to_string(), now).await?;
     }
-    let mut body = view(&channel);
     // A webhook channel's signing secret is the relay's, shown once; a
     // routing key is the operator's, never shown back.
-    if channel.kind == "webhook" {
-        body.secret = channel.secret.clone();
-    }
+    let body = CreatedAlertChannel {
+        channel: view(&channel),
+        secret: channel.secret.clone().filter(|_| channel.kind == "webhook"),
+    };
     Ok(json_response(201, &body)?)
 }
 
@@ -109,6 +109,5 @@ fn view(c: &alerts::Channel) -> AlertChannelView {
         kind: c.kind.clone(),
         url: c.url.clone(),
         created_at: iso8601(c.created_at as i64),
-        secret: None,
     }
 }

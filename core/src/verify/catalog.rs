@@ -9,18 +9,22 @@ use super::{
     Signing,
 };
 use crate::catch_up::CatchUpApi;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
 
-/// One provider as the API shows it.
-#[derive(Debug, Serialize)]
+/// A provider the relay verifies, and what an endpoint of it needs.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "ProviderInfo")]
 pub struct ProviderView {
+    #[schemars(with = "Provider")]
     pub name: &'static str,
     pub title: &'static str,
+    /// Other names accepted on input; endpoints store `name`.
     pub aliases: &'static [&'static str],
+    #[schemars(extend("enum" = CATEGORIES))]
     pub category: &'static str,
-    /// How requests are proven: `hmac`, `token`, `standard_webhooks`, `twitch`,
-    /// `hubspot_v3`, `ed25519`, `basic_auth`, `configured_hmac`,
-    /// `configured_api_key` or `none`.
+    /// How requests are proven.
+    #[schemars(extend("enum" = SCHEMES))]
     pub scheme: &'static str,
     /// The scheme in words.
     pub signature: String,
@@ -28,10 +32,12 @@ pub struct ProviderView {
     pub headers: Vec<&'static str>,
     /// How far a signed time may be from the relay's clock.
     pub tolerance_s: Option<u32>,
-    /// `issued` (copy it from the provider), `chosen` (the operator picks it;
-    /// `POST /endpoints/{id}/secrets/rotate` without one makes one) or `none`.
+    /// `issued`: copy it from the provider; `chosen`: the operator picks it,
+    /// and rotating without a secret makes one.
+    #[schemars(extend("enum" = ["issued", "chosen", "none"]))]
     pub secret: &'static str,
     /// What an endpoint of this provider must be given besides a name and a destination.
+    #[schemars(schema_with = "needs_schema")]
     pub needs: Vec<&'static str>,
     /// Where the dedup key comes from (the body's hash when absent).
     pub delivery_id: Option<Source>,
@@ -41,18 +47,57 @@ pub struct ProviderView {
     pub handshake: Option<&'static str>,
     /// The provider's page about its signature.
     pub docs: Option<&'static str>,
-    /// How its own record of what it sent is read to catch up
-    /// (`stripe_events`, `github_redelivery`), if it keeps one.
+    /// How `POST /api/v1/endpoints/{id}/catch-up` reads the provider's own
+    /// record of what it sent; null when it keeps none.
+    #[schemars(extend("enum" = ["stripe_events", "github_redelivery", null]))]
     pub catch_up: Option<&'static str>,
 }
 
 /// Where a value is read from.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "ProviderSource")]
 pub struct Source {
     /// `header`, `body` (a top-level JSON field), `header_and_action` (GitHub's
     /// `event.action`) or `settings` (the endpoint's `scheme_config.hmac.id_header`).
+    #[schemars(extend("enum" = ["header", "body", "header_and_action", "settings"]))]
     pub from: &'static str,
     pub names: Vec<&'static str>,
+}
+
+/// Every `category` a provider has.
+const CATEGORIES: [&str; 11] = [
+    "generic",
+    "payments",
+    "commerce",
+    "code",
+    "infrastructure",
+    "messaging",
+    "crm",
+    "identity",
+    "forms",
+    "productivity",
+    "content",
+];
+
+/// Every `scheme` [`scheme_name`] answers.
+const SCHEMES: [&str; 10] = [
+    "none",
+    "hmac",
+    "token",
+    "standard_webhooks",
+    "twitch",
+    "hubspot_v3",
+    "ed25519",
+    "basic_auth",
+    "configured_hmac",
+    "configured_api_key",
+];
+
+/// Every entry [`needs`] can list.
+const NEEDS: [&str; 3] = ["secrets", "scheme_config.hmac", "verify_token"];
+
+fn needs_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "array", "items": { "type": "string", "enum": NEEDS } })
 }
 
 /// Every provider, in the registry's order.
@@ -308,6 +353,20 @@ mod tests {
             doc[start..end] == expected,
             "docs/providers.md is out of date: run `make docs`"
         );
+    }
+
+    /// The document's enums hold every value a provider shows.
+    #[test]
+    fn the_schema_enums_hold_every_value_shown() {
+        for view in views() {
+            assert!(CATEGORIES.contains(&view.category), "{}", view.category);
+            assert!(SCHEMES.contains(&view.scheme), "{}", view.scheme);
+            assert!(
+                view.needs.iter().all(|n| NEEDS.contains(n)),
+                "{:?}",
+                view.needs
+            );
+        }
     }
 
     #[test]

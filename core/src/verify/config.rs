@@ -11,6 +11,7 @@ use super::hmac_scheme::{
     MAX_TOLERANCE_S,
 };
 use super::{Provider, Signing, TOLERANCE_S};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The header an `api_key` endpoint reads when it names none.
@@ -18,7 +19,7 @@ pub const DEFAULT_API_KEY_HEADER: &str = "x-api-key";
 
 /// Everything an endpoint may configure about its scheme. Each section belongs to
 /// one provider; the default (no section) suits every named provider.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SchemeConfig {
     /// Required when the provider is `hmac`.
@@ -39,7 +40,7 @@ pub struct SchemeConfig {
 ///  "prefix": "sha256=", "template": "{id}.{timestamp}.{body}",
 ///  "timestamp_header": "x-timestamp", "id_header": "x-delivery", "tolerance_s": 300}
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HmacConfig {
     /// The header that carries the signature.
@@ -63,10 +64,11 @@ pub struct HmacConfig {
     pub id_header: Option<String>,
     /// How far the signed time may be from the relay's clock, either way.
     #[serde(default = "default_tolerance_s")]
+    #[schemars(range(min = 1, max = MAX_TOLERANCE_S))]
     pub tolerance_s: u32,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HmacAlgorithm {
     Sha1,
@@ -75,7 +77,8 @@ pub enum HmacAlgorithm {
     Sha512,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// How the signature is written in its header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SignatureEncoding {
     #[default]
@@ -86,7 +89,8 @@ pub enum SignatureEncoding {
     Base64Url,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where an `api_key` endpoint's sender puts its key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyConfig {
     /// The header whose whole value must equal one of the endpoint's secrets.

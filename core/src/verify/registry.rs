@@ -20,6 +20,22 @@ use crate::catch_up::CatchUpApi;
 pub struct Provider(&'static ProviderSpec);
 
 /// By name, as the API and the store carry it.
+/// Every provider's canonical name: the registry is the enum.
+impl schemars::JsonSchema for Provider {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Provider".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = Provider::all().map(Provider::as_str).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "enum": names,
+            "description": "The signature scheme, by its canonical name.",
+        })
+    }
+}
+
 impl serde::Serialize for Provider {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
