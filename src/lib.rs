@@ -12,7 +12,7 @@
 
 pub use hookrelay_core::{
     access, alert_rules, alerts, allowlist, catch_up, dedup, destination, envelope, event_query,
-    filter, handshake, headers, ledger, live, metrics, model, rate, redact, retry, search,
+    filter, handshake, headers, inputs, ledger, live, metrics, model, rate, redact, retry, search,
     settings, stats, time, transform, verify, views,
 };
 

@@ -22,8 +22,10 @@ pub const MAX_RULES: usize = 100;
 const MAX_WINDOW_S: u32 = 7 * 24 * 3600;
 const HOUR_S: u32 = 3600;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a rule watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "AlertRuleKind")]
 pub enum RuleKind {
     SuccessRate,
     OldestInFlight,
@@ -75,14 +77,32 @@ pub struct RuleSpec {
     pub min_attempts: Option<u32>,
 }
 
-#[derive(Deserialize)]
+/// A new alert rule, as sent.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RuleInput {
+#[schemars(rename = "AlertRuleCreate")]
+pub struct RuleInput {
+    #[schemars(with = "crate::model::EndpointId")]
     endpoint_id: String,
+    /// One route of the endpoint; left out, the rule watches the endpoint
+    /// (success rate and dead letters over all its routes, the oldest
+    /// in-flight event of any).
+    #[schemars(regex(pattern = r"^(ep|rt)_[0-9A-Za-z]{1,64}$"))]
     route_id: Option<String>,
+    #[schemars(with = "RuleKind")]
     kind: String,
+    /// `success_rate`: fires below this percentage (0 to 100);
+    /// `oldest_in_flight`: above this many seconds (1 to 604800);
+    /// `dead_letters`: above this many events gone dead in the last hour (a
+    /// whole number).
+    #[schemars(range(min = 0.0))]
     threshold: f64,
+    /// `success_rate` only, default 3600: whole hours, because rates come
+    /// from the hourly rollups (the current hour and those before it).
+    #[schemars(range(min = HOUR_S, max = MAX_WINDOW_S), extend("multipleOf" = HOUR_S))]
     window_s: Option<u32>,
+    /// `success_rate` only, default 10: with fewer attempts in the window the
+    /// rule does not hold.
     min_attempts: Option<u32>,
 }
 

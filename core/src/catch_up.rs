@@ -219,11 +219,24 @@ pub struct CatchUpRequest {
     pub cursor: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// A catch-up call, as sent.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RequestInput {
+#[schemars(rename = "CatchUpRequest")]
+pub struct RequestInput {
+    /// The oldest events to look at: RFC 3339, a date (UTC midnight) or unix
+    /// milliseconds; not in the future.
+    #[schemars(schema_with = "since_schema")]
     since: Value,
+    /// `next` of the previous answer, to go on where it stopped.
+    #[schemars(length(max = MAX_CURSOR_LEN))]
     cursor: Option<String>,
+}
+
+fn since_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "oneOf": [{ "type": "string", "minLength": 1 }, { "type": "integer", "minimum": 0 }],
+    })
 }
 
 impl CatchUpRequest {

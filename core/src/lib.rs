@@ -16,8 +16,8 @@
 //! - `access`: roles; `settings`: the Worker's variables; `alerts` and
 //!   `alert_rules` (the operator's own conditions),
 //!   `metrics`, `stats`, `ledger`, `time`, `live` (the stream's messages):
-//!   what operators are shown; `views`: the API's answers for endpoints
-//!   and routes, as types.
+//!   what operators are shown; `views`: the API's answers, and `inputs`:
+//!   the request bodies it reads, as types with their JSON Schemas.
 
 pub mod access;
 pub mod alert_rules;
@@ -32,6 +32,7 @@ pub mod event_query;
 pub mod filter;
 pub mod handshake;
 pub mod headers;
+pub mod inputs;
 pub mod ledger;
 pub mod live;
 pub mod metrics;

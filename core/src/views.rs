@@ -1064,7 +1064,7 @@ pub struct RetentionReport {
 }
 
 /// Schemas of the API document that no type carries yet, by reference.
-mod written {
+pub(crate) mod written {
     use schemars::{json_schema, Schema, SchemaGenerator};
 
     fn reference(name: &str) -> Schema {

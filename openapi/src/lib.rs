@@ -1,19 +1,21 @@
 //! The API's OpenAPI 3.1 document, generated.
 //!
 //! The schemas of the answers come from the types the Worker serializes
-//! (`hookrelay_core::views` and the ids and statuses they hold), through their
-//! `schemars` JSON Schemas, so a field added to an answer is in the document
-//! by construction. The rest (the operations, their parameters and request
-//! bodies, and the schemas of answers that no type carries yet) is written by
-//! hand in `written.json`. The two are merged into `src/api/openapi.json`,
-//! which the Worker serves as it is: a test here fails when that file is not
-//! this crate's output, and `make docs` rewrites it.
+//! (`hookrelay_core::views` and the ids and statuses they hold), and those of
+//! request bodies from the types it deserializes (`hookrelay_core::inputs`),
+//! through their `schemars` JSON Schemas, so a field added to either is in
+//! the document by construction. The rest (the operations, their parameters,
+//! the request bodies no type carries yet, and a few small schemas) is
+//! written by hand in `written.json`. The two are merged into
+//! `src/api/openapi.json`, which the Worker serves as it is: a test here
+//! fails when that file is not this crate's output, and `make docs` rewrites
+//! it.
 //!
-//! Answers are closed: every generated object schema says
+//! Objects are closed: every generated object schema says
 //! `additionalProperties: false`, as the written ones do, so the conformance
 //! test (`tests/openapi.test.mjs`) catches a field the document does not name.
 
-use hookrelay_core::views;
+use hookrelay_core::{inputs, views};
 use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use schemars::transform::RestrictFormats;
 use schemars::{JsonSchema, Schema};
@@ -25,50 +27,82 @@ pub const WRITTEN: &str = include_str!("../written.json");
 /// Where the document is served from, relative to the workspace root.
 pub const SERVED_PATH: &str = "src/api/openapi.json";
 
-/// The answers whose schemas come from their types; each pulls in the types
-/// it holds (its ids, statuses and parts) under their own names.
+/// The answers whose schemas come from their types, as serialized; each pulls
+/// in the types it holds (its ids, statuses and parts) under their own names.
+const ANSWERS: [fn(&mut SchemaGenerator) -> Schema; 37] = [
+    schema_of::<views::ErrorBody>,
+    schema_of::<views::IngestAck>,
+    schema_of::<views::Health>,
+    schema_of::<views::Timeseries>,
+    schema_of::<views::EndpointStatsList>,
+    schema_of::<views::WhoAmI>,
+    schema_of::<views::RouteTested>,
+    schema_of::<views::ReportedAttempt>,
+    schema_of::<views::Page<views::EventView>>,
+    schema_of::<views::EventDetail>,
+    schema_of::<views::Page<views::IngestView>>,
+    schema_of::<views::IngestDetail>,
+    schema_of::<views::KeyView>,
+    schema_of::<views::CreatedKey>,
+    schema_of::<views::AlertChannelView>,
+    schema_of::<views::CreatedAlertChannel>,
+    schema_of::<views::AlertRuleView>,
+    schema_of::<views::LeasedEvent>,
+    schema_of::<views::RefusalCounts>,
+    schema_of::<views::Rejections>,
+    schema_of::<hookrelay_core::verify::catalog::ProviderView>,
+    schema_of::<views::EndpointView>,
+    schema_of::<views::EndpointDetail>,
+    schema_of::<views::Created<views::EndpointView>>,
+    schema_of::<views::Drained<views::EndpointView>>,
+    schema_of::<views::Rotated>,
+    schema_of::<views::RouteView>,
+    schema_of::<views::Created<views::RouteView>>,
+    schema_of::<views::Drained<views::RouteView>>,
+    schema_of::<hookrelay_core::catch_up::CatchUpOutcome>,
+    schema_of::<views::Requeued>,
+    schema_of::<views::Replayed>,
+    schema_of::<views::RelaySecretView>,
+    schema_of::<views::ChannelTested>,
+    schema_of::<hookrelay_core::handshake::ZoomUrlValidation>,
+    schema_of::<hookrelay_core::handshake::OktaVerification>,
+    schema_of::<hookrelay_core::handshake::DiscordPong>,
+];
+
+/// The request bodies whose schemas come from their types, as deserialized.
+const REQUESTS: [fn(&mut SchemaGenerator) -> Schema; 10] = [
+    schema_of::<inputs::KeyInput>,
+    schema_of::<inputs::ChannelInput>,
+    schema_of::<inputs::RotateInput>,
+    schema_of::<inputs::PauseInput>,
+    schema_of::<inputs::ReplayInput>,
+    schema_of::<inputs::LeaseInput>,
+    schema_of::<inputs::AttemptReport>,
+    schema_of::<inputs::RouteTestInput>,
+    schema_of::<hookrelay_core::alert_rules::RuleInput>,
+    schema_of::<hookrelay_core::catch_up::RequestInput>,
+];
+
+/// Every generated schema: the answers' and the requests'. A type both read
+/// and answered must have one schema under its one name.
 fn generated_schemas() -> Map<String, Value> {
-    let mut generator = settings().into_generator();
-    let answers: [fn(&mut SchemaGenerator) -> Schema; 37] = [
-        schema_of::<views::ErrorBody>,
-        schema_of::<views::IngestAck>,
-        schema_of::<views::Health>,
-        schema_of::<views::Timeseries>,
-        schema_of::<views::EndpointStatsList>,
-        schema_of::<views::WhoAmI>,
-        schema_of::<views::RouteTested>,
-        schema_of::<views::ReportedAttempt>,
-        schema_of::<views::Page<views::EventView>>,
-        schema_of::<views::EventDetail>,
-        schema_of::<views::Page<views::IngestView>>,
-        schema_of::<views::IngestDetail>,
-        schema_of::<views::KeyView>,
-        schema_of::<views::CreatedKey>,
-        schema_of::<views::AlertChannelView>,
-        schema_of::<views::CreatedAlertChannel>,
-        schema_of::<views::AlertRuleView>,
-        schema_of::<views::LeasedEvent>,
-        schema_of::<views::RefusalCounts>,
-        schema_of::<views::Rejections>,
-        schema_of::<hookrelay_core::verify::catalog::ProviderView>,
-        schema_of::<views::EndpointView>,
-        schema_of::<views::EndpointDetail>,
-        schema_of::<views::Created<views::EndpointView>>,
-        schema_of::<views::Drained<views::EndpointView>>,
-        schema_of::<views::Rotated>,
-        schema_of::<views::RouteView>,
-        schema_of::<views::Created<views::RouteView>>,
-        schema_of::<views::Drained<views::RouteView>>,
-        schema_of::<hookrelay_core::catch_up::CatchUpOutcome>,
-        schema_of::<views::Requeued>,
-        schema_of::<views::Replayed>,
-        schema_of::<views::RelaySecretView>,
-        schema_of::<views::ChannelTested>,
-        schema_of::<hookrelay_core::handshake::ZoomUrlValidation>,
-        schema_of::<hookrelay_core::handshake::OktaVerification>,
-        schema_of::<hookrelay_core::handshake::DiscordPong>,
-    ];
-    for add in answers {
+    let mut schemas = definitions(Contract::Serialize, &ANSWERS);
+    for (name, schema) in definitions(Contract::Deserialize, &REQUESTS) {
+        let answered = schemas.insert(name.clone(), schema.clone());
+        assert!(
+            answered.is_none_or(|a| a == schema),
+            "{name} is read and answered with different schemas: rename one"
+        );
+    }
+    schemas
+}
+
+fn definitions(
+    contract: Contract,
+    types: &[fn(&mut SchemaGenerator) -> Schema],
+) -> Map<String, Value> {
+    let mut generator = settings(contract).into_generator();
+    for add in types {
         add(&mut generator);
     }
     let mut schemas = generator.take_definitions(true);
@@ -80,15 +114,15 @@ fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
     generator.subschema_for::<T>()
 }
 
-/// JSON Schema 2020-12 (OpenAPI 3.1's dialect) of what is serialized, with
-/// references into `components/schemas`, and only the formats a validator
-/// knows (`date-time`, `uri`; Rust's integer widths are dropped, their
-/// `minimum` stays).
-fn settings() -> SchemaSettings {
+/// JSON Schema 2020-12 (OpenAPI 3.1's dialect) of what is serialized or
+/// deserialized, with references into `components/schemas`, and only the
+/// formats a validator knows (`date-time`, `uri`; Rust's integer widths are
+/// dropped, their `minimum` stays).
+fn settings(contract: Contract) -> SchemaSettings {
     SchemaSettings::draft2020_12().with(|s| {
         s.definitions_path = "/components/schemas".into();
         s.meta_schema = None;
-        s.contract = Contract::Serialize;
+        s.contract = contract;
         s.transforms.push(Box::new(known_formats()));
     })
 }

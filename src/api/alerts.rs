@@ -8,6 +8,7 @@ use super::read_json;
 use crate::alerts::{Alert, PAGERDUTY_EVENTS_URL};
 use crate::destination::check_destination;
 use crate::error::{json_response, ApiError};
+use crate::inputs::{ChannelInput, MAX_ROUTING_KEY_CHARS};
 use crate::model::new_id;
 use crate::notify;
 use crate::relay::{now_ms, random_bytes, Relay};
@@ -15,21 +16,7 @@ use crate::store::{alerts, meta};
 use crate::time::iso8601;
 use crate::verify::standard;
 use crate::views::{AlertChannelView, ChannelTested, CreatedAlertChannel, List};
-use serde::Deserialize;
 use worker::{Request, Response};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ChannelInput {
-    kind: String,
-    /// Required for `slack` and `webhook`; `pagerduty` defaults to PagerDuty's own.
-    url: Option<String>,
-    /// `pagerduty` only: the integration's routing key.
-    routing_key: Option<String>,
-}
-
-/// PagerDuty routing keys are 32 characters; anything printable up to this is taken.
-const MAX_ROUTING_KEY_CHARS: usize = 128;
 
 pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     let input: ChannelInput = read_json(req).await?;
@@ -39,7 +26,8 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         ("webhook", Some(url), None) => (url, Some(standard::encode_secret(&random_bytes::<32>()))),
         ("pagerduty", url, Some(key)) => {
             let printable = key.chars().all(|c| c.is_ascii_graphic());
-            if key.is_empty() || key.len() > MAX_ROUTING_KEY_CHARS || !printable {
+            if key.is_empty() || key.chars().count() > MAX_ROUTING_KEY_CHARS as usize || !printable
+            {
                 return Err(invalid("routing_key is PagerDuty's integration key (printable, at most 128 characters)"));
             }
             (

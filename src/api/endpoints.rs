@@ -13,6 +13,7 @@ use crate::deliver::drain;
 use crate::destination::check_destination;
 use crate::error::{json_response, ApiError};
 use crate::hub;
+use crate::inputs::{PauseInput, RotateInput};
 use crate::model::{
     rotate_secrets, DestinationType, Endpoint, EndpointId, EndpointState, Route, RouteId, RouteRef,
     Secret, Source,
@@ -73,13 +74,6 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
     Value::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RotateInput {
-    secret: Option<String>,
-    expire_previous_in_s: Option<u32>,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RetryInput {
@@ -95,12 +89,6 @@ pub(super) struct RetryInput {
 pub(super) struct CircuitInput {
     threshold: Option<u32>,
     probe_interval_s: Option<u32>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct PauseInput {
-    reason: Option<String>,
 }
 
 pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, ApiError> {

@@ -15,6 +15,7 @@ use crate::error::{json_response, ApiError};
 use crate::event_query;
 use crate::history::{self, ArchivePage, ArchiveQuery, Archived};
 use crate::hub;
+use crate::inputs::ReplayInput;
 use crate::live::Change;
 use crate::model::{EndpointId, EventId, IngestSource, RouteRef, Status};
 use crate::relay::{enqueue, enqueue_many, now_ms, Relay};
@@ -24,7 +25,6 @@ use crate::store::events::{self, EventRow, ListFilter};
 use crate::store::{bodies, ingests};
 use crate::time::iso8601;
 use crate::views::{AttemptView, EventDetail, EventView, Page, Replayed, Requeued, StoredIn};
-use serde::Deserialize;
 use serde_json::json;
 use worker::{console_error, Headers, Response, Url};
 
@@ -234,19 +234,10 @@ async fn replay_archived(relay: &Relay, a: Archived) -> Result<Response, ApiErro
     )?)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BulkReplay {
-    endpoint_id: Option<String>,
-    route_id: Option<String>,
-    status: String,
-    limit: Option<u32>,
-}
-
 /// Replays up to `limit` (default 1,000, at most 5,000) dead events, oldest first;
 /// call again while `remaining` is above zero.
 pub async fn replay_bulk(relay: &Relay, req: worker::Request) -> Result<Response, ApiError> {
-    let input: BulkReplay = read_json(req).await?;
+    let input: ReplayInput = read_json(req).await?;
     if input.status == "filtered" {
         return replay_filtered(relay, input).await;
     }
@@ -300,7 +291,7 @@ pub async fn replay_bulk(relay: &Relay, req: worker::Request) -> Result<Response
 }
 
 /// Routes an endpoint's filtered ingests that its routes now accept.
-async fn replay_filtered(relay: &Relay, input: BulkReplay) -> Result<Response, ApiError> {
+async fn replay_filtered(relay: &Relay, input: ReplayInput) -> Result<Response, ApiError> {
     let invalid = |m: &str| ApiError::bad_request("invalid_replay", m);
     if input.route_id.is_some() {
         return Err(invalid(

@@ -5,32 +5,22 @@
 use super::{read_json, Caller};
 use crate::access::{self, Role};
 use crate::error::{json_response, ApiError};
+use crate::inputs::{KeyInput, MAX_KEY_NAME_CHARS};
 use crate::model::{new_id, RouteRef};
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::keys;
 use crate::time::iso8601;
 use crate::views::{CreatedKey, KeyView, List, WhoAmI};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use worker::{Request, Response};
-
-const MAX_NAME: usize = 100;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyInput {
-    name: String,
-    role: String,
-    endpoint_id: Option<String>,
-}
 
 pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     let input: KeyInput = read_json(req).await?;
     let name = input.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME {
+    if name.is_empty() || name.chars().count() > MAX_KEY_NAME_CHARS as usize {
         return Err(ApiError::bad_request(
             "invalid_key",
-            format!("name is 1..={MAX_NAME} characters"),
+            format!("name is 1..={MAX_KEY_NAME_CHARS} characters"),
         ));
     }
     let scope = scope_of(relay, &input.role, input.endpoint_id.as_deref()).await?;

@@ -19,6 +19,7 @@ use crate::deliver::{
 use crate::error::{json_response, ApiError};
 use crate::event_query::validate_event_types;
 use crate::hub;
+use crate::inputs::{AttemptReport, LeaseInput, LEASE_RANGE_S};
 use crate::live::Change;
 use crate::model::{DestinationType, EndpointId, EventId, Route, RouteId, RouteRef, Status};
 use crate::outbound::{AttemptResult, SNIPPET_BYTES};
@@ -28,24 +29,13 @@ use crate::store::{endpoint_cache, endpoints, events};
 use crate::time::iso8601;
 use crate::views::{LeasedEvent, List, ReportedAttempt};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
-use serde::Deserialize;
 use std::time::Duration;
 use worker::{Delay, Request, Response};
 
 const DEFAULT_MAX: u32 = 10;
 const MAX_MAX: u32 = 100;
 const MAX_WAIT_S: u32 = 25;
-const LEASE_RANGE_S: std::ops::RangeInclusive<u32> = 2..=900;
 const POLL_EVERY_MS: u64 = 500;
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct LeaseInput {
-    max: Option<u32>,
-    wait_s: Option<u32>,
-    lease_s: Option<u32>,
-    event_types: Option<Vec<String>>,
-}
 
 pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response, ApiError> {
     let route = pull_route(relay, raw_id).await?;
@@ -118,16 +108,6 @@ pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response
     }
     hub::publish(&relay.env, &leased).await;
     Ok(json_response(200, &List { data })?)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AttemptReport {
-    lease_token: String,
-    status_code: Option<u16>,
-    error: Option<String>,
-    duration_ms: u64,
-    response_snippet: Option<String>,
 }
 
 pub async fn report(

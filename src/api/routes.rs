@@ -13,6 +13,7 @@ use crate::error::{json_response, ApiError};
 use crate::filter::{FilterInput, RouteSelector};
 use crate::headers::HeaderList;
 use crate::hub;
+use crate::inputs::RouteTestInput;
 use crate::live::Change;
 use crate::model::{
     DestinationType, EndpointId, EndpointState, EventId, IngestId, Route, RouteId, RouteRef,
@@ -231,33 +232,12 @@ async fn view(relay: &Relay, route: &Route, state: &EndpointState) -> Result<Rou
     Ok(RouteView::new(route, state, counts))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TestInput {
-    #[serde(default)]
-    filter: Option<Value>,
-    #[serde(default)]
-    event_types: Option<Value>,
-    #[serde(default)]
-    transform: Option<Value>,
-    /// A stored event whose request is tried, or a stored ingest's (a
-    /// `filtered` one has no event)...
-    event_id: Option<String>,
-    ingest_id: Option<String>,
-    /// ...or a sample request: its body (UTF-8 text), headers and provider
-    /// (which names the event type; default `none`).
-    body: Option<String>,
-    #[serde(default)]
-    headers: Vec<(String, String)>,
-    provider: Option<String>,
-}
-
 /// `POST /api/v1/routes/test`: whether a filter accepts a request (a stored
 /// event's, or a sample), and what a transformation would make of it. Nothing
 /// is stored or sent; the headers the relay writes on each attempt (its
 /// signature headers, `user-agent`, `x-hookrelay-attempt`) are not shown.
 pub async fn test(relay: &Relay, req: Request) -> Result<Response, ApiError> {
-    let input: TestInput = super::read_json(req).await?;
+    let input: RouteTestInput = super::read_json(req).await?;
     let selector = RouteSelector::parse(input.filter.as_ref(), input.event_types.as_ref())
         .map_err(|e| ApiError::bad_request("invalid_filter", e.to_string()))?;
     let transform = input
