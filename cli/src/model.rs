@@ -46,15 +46,9 @@ impl LeasedEvent {
     }
 }
 
-/// `POST /api/v1/events/{id}/attempts`: what happened when the CLI forwarded it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AttemptReport {
-    pub lease_token: String,
-    pub status_code: Option<u16>,
-    pub error: Option<String>,
-    pub duration_ms: u64,
-    pub response_snippet: Option<String>,
-}
+/// `POST /api/v1/events/{id}/attempts`: what happened when the CLI forwarded
+/// it, in the relay's own type.
+pub use hookrelay_core::inputs::AttemptReport;
 
 /// The relay's answer to a report: the event's status after this attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -92,21 +92,44 @@ pub enum CatchUp {
     },
 }
 
-#[derive(Deserialize)]
+/// Where a Stripe endpoint's events are read by a catch-up.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct StripeInput {
+#[schemars(rename = "CatchUpStripeInput")]
+pub struct StripeInput {
+    /// A key that may read events (a restricted key with `Events: read` is
+    /// enough); write-only.
+    #[schemars(length(min = 1, max = MAX_CREDENTIAL_LEN))]
     api_key: String,
+    /// Default `https://api.stripe.com`; held to the rules of a destination
+    /// URL.
+    #[schemars(extend("format" = "uri"))]
     api_base: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// Where a GitHub endpoint's hook deliveries are read and redelivered by a
+/// catch-up.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct GitHubInput {
+#[schemars(rename = "CatchUpGitHubInput")]
+pub struct GitHubInput {
+    /// A token that may read and redeliver the hook's deliveries (repository
+    /// webhooks: write); write-only.
+    #[schemars(length(min = 1, max = MAX_CREDENTIAL_LEN))]
     token: String,
+    /// `owner/name`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"))]
     repo: String,
+    #[schemars(range(min = 1))]
     hook_id: u64,
+    /// Default `https://api.github.com`; held to the rules of a destination
+    /// URL.
+    #[schemars(extend("format" = "uri"))]
     api_base: Option<String>,
 }
+
+/// The longest catch-up credential, in bytes.
+const MAX_CREDENTIAL_LEN: usize = 500;
 
 impl CatchUp {
     /// The configuration the API was sent, for a provider whose record is
@@ -183,9 +206,9 @@ impl CatchUp {
 
 fn credential(field: &str, value: String) -> Result<String, String> {
     let value = value.trim().to_string();
-    if value.is_empty() || value.len() > 500 || value.chars().any(char::is_control) {
+    if value.is_empty() || value.len() > MAX_CREDENTIAL_LEN || value.chars().any(char::is_control) {
         return Err(format!(
-            "catch_up.{field} must be 1 to 500 printable characters"
+            "catch_up.{field} must be 1 to {MAX_CREDENTIAL_LEN} printable characters"
         ));
     }
     Ok(value)

@@ -7,11 +7,15 @@
 //! bounds the handlers enforce, so the document refuses what the relay
 //! refuses. Doc comments become the schemas' descriptions.
 
-use crate::model::{EventId, IngestId};
-use crate::verify::Provider;
+use crate::catch_up;
+use crate::model::{CircuitConfig, DestinationType, EventId, IngestId};
+use crate::rate::RateLimit;
+use crate::retry::{MAX_ATTEMPTS_LIMIT, MAX_DELAY_S, MAX_SCHEDULE_LEN};
+use crate::search::MAX_SEARCH_FIELDS;
+use crate::verify::{Provider, SchemeConfig};
 use crate::views::written::{alert_channel_kind, header_pairs, key_role};
-use schemars::JsonSchema;
-use serde::Deserialize;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -138,7 +142,8 @@ pub struct LeaseInput {
 }
 
 /// A pull client's report of one attempt.
-#[derive(Debug, Deserialize, JsonSchema)]
+// The command line sends this same type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttemptReport {
     /// The `lease_token` of the leased event.
@@ -210,4 +215,197 @@ pub struct RouteTestInput {
     #[serde(default)]
     #[schemars(with = "Provider")]
     pub provider: Option<String>,
+}
+
+/// A delivery attempt's time limit, in milliseconds.
+pub const TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u32> = 100..=60_000;
+/// The most secrets an endpoint keeps.
+pub const MAX_SECRETS: usize = 10;
+/// The longest an endpoint may keep its events, in days.
+pub const MAX_RETENTION_DAYS: f64 = 3650.0;
+/// The longest endpoint or route name, in characters.
+pub const MAX_NAME_CHARS: u32 = 200;
+
+/// The fields of an endpoint, to create one or edit it. A field left out,
+/// or null, keeps its value (`verify_token: ""` clears the token,
+/// `rate_limit_per_s: 0` the limit, `retention_days: 0` the endpoint's own
+/// retention). The endpoint as edited must still be valid as a whole:
+/// switching a `push` endpoint to `pull` also needs `destination_url: ""`,
+/// and switching to `push` needs a `destination_url`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "EndpointPatch")]
+pub struct EndpointInput {
+    /// Trimmed; 1 to 200 characters.
+    #[schemars(length(min = 1, max = MAX_NAME_CHARS))]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[schemars(schema_with = "provider_or_alias")]
+    pub provider: Option<String>,
+    /// Write-only; replaces every secret (none expires); admin only: an
+    /// editor sending this field gets `403 forbidden` (rotate with `POST
+    /// /api/v1/endpoints/{id}/secrets/rotate`, also admin only).
+    #[schemars(length(max = MAX_SECRETS), inner(length(min = 1)))]
+    pub secrets: Option<Vec<String>>,
+    #[serde(default)]
+    #[schemars(schema_with = "destination_url")]
+    pub destination_url: Option<String>,
+    pub retry: Option<RetryInput>,
+    /// Per attempt; 15000 when an endpoint is created without it.
+    #[schemars(range(min = *TIMEOUT_RANGE_MS.start(), max = *TIMEOUT_RANGE_MS.end()))]
+    pub timeout_ms: Option<u32>,
+    pub circuit: Option<CircuitInput>,
+    /// Deliveries per second; 0 means unlimited.
+    #[schemars(range(min = 0.0, max = RateLimit::MAX_PER_SECOND))]
+    pub rate_limit_per_s: Option<f64>,
+    pub fifo: Option<bool>,
+    pub scheme_config: Option<SchemeConfig>,
+    /// The token Meta's subscription check must send; an empty string clears
+    /// it.
+    pub verify_token: Option<String>,
+    /// Source CIDRs allowed to post (by `CF-Connecting-IP`); empty allows all.
+    pub allowed_cidrs: Option<Vec<String>>,
+    /// Refuse every ingest with `403 endpoint_disabled`.
+    pub disabled: Option<bool>,
+    /// How many days this endpoint's events are kept (fractions allowed); 0
+    /// uses the relay's `RETENTION_DAYS`.
+    #[schemars(range(min = 0.0, max = MAX_RETENTION_DAYS))]
+    pub retention_days: Option<f64>,
+    /// `push` (the default) delivers to `destination_url`; a `pull`
+    /// endpoint's client leases its events instead.
+    #[schemars(with = "Option<DestinationType>")]
+    pub destination_type: Option<String>,
+    /// Up to 5 dotted paths into the JSON body (`data.object.customer_email`;
+    /// a number segment indexes an array); the strings and numbers found
+    /// there at receipt (at most 200 characters each) are what the events
+    /// list's `q` also matches, exactly. `[]` clears them.
+    #[schemars(length(max = MAX_SEARCH_FIELDS), inner(length(min = 1, max = 200)))]
+    pub search_fields: Option<Vec<String>>,
+    /// Where the provider's own record of what it sent is read by `POST
+    /// /api/v1/endpoints/{id}/catch-up`: for `stripe` `{api_key, api_base?}`,
+    /// for `github` `{token, repo, hook_id, api_base?}` (no other provider
+    /// keeps such a record). Write-only; `null` clears it; admin only: an
+    /// editor sending this field gets `403 forbidden`.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(schema_with = "catch_up_input")]
+    pub catch_up: Option<Value>,
+}
+
+/// A retry policy's fields; those left out (or null) keep their value.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryInput {
+    /// Delay after each failed attempt; the last one repeats.
+    #[schemars(length(max = MAX_SCHEDULE_LEN), inner(range(min = 1, max = MAX_DELAY_S)))]
+    pub schedule_s: Option<Vec<u32>>,
+    /// Attempts per cycle; by default one more than the schedule.
+    #[schemars(range(min = 1, max = MAX_ATTEMPTS_LIMIT))]
+    pub max_attempts: Option<u32>,
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub jitter: Option<f64>,
+    /// The longest a `Retry-After` may make the relay wait.
+    #[schemars(range(min = 1, max = MAX_DELAY_S))]
+    pub max_delay_s: Option<u32>,
+    pub retry_client_errors: Option<bool>,
+}
+
+/// A circuit breaker's fields; those left out (or null) keep their value.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitInput {
+    #[schemars(range(min = 1, max = CircuitConfig::MAX_THRESHOLD))]
+    pub threshold: Option<u32>,
+    #[schemars(range(min = 1, max = CircuitConfig::MAX_PROBE_INTERVAL_S))]
+    pub probe_interval_s: Option<u32>,
+}
+
+/// The fields of a route, to create one or edit it. A field left out keeps
+/// its value; `filter`, `event_types` and `transform` set to null clear it,
+/// the other fields set to null keep theirs.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RoutePatch")]
+pub struct RouteInput {
+    /// Trimmed; 1 to 200 characters.
+    #[schemars(length(min = 1, max = MAX_NAME_CHARS))]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[schemars(schema_with = "destination_url")]
+    pub destination_url: Option<String>,
+    /// `push` (the default) delivers to `destination_url`; a `pull` route's
+    /// client leases its events instead.
+    #[schemars(with = "Option<DestinationType>")]
+    pub destination_type: Option<String>,
+    pub retry: Option<RetryInput>,
+    /// Per attempt.
+    #[schemars(range(min = *TIMEOUT_RANGE_MS.start(), max = *TIMEOUT_RANGE_MS.end()))]
+    pub timeout_ms: Option<u32>,
+    pub circuit: Option<CircuitInput>,
+    /// Deliveries per second; 0 means unlimited.
+    #[schemars(range(min = 0.0, max = RateLimit::MAX_PER_SECOND))]
+    pub rate_limit_per_s: Option<f64>,
+    pub fifo: Option<bool>,
+    /// Which requests the route accepts (`body`, `headers`, `query`, `path`
+    /// and `$` operators); null or absent: every request.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<BTreeMap<String, Value>>")]
+    pub filter: Option<Value>,
+    /// The provider's event names the route accepts, `*` as a wildcard
+    /// (`payment_intent.*`); with a filter both must match.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<Vec<String>>", length(max = 100))]
+    pub event_types: Option<Value>,
+    /// What the route sends instead of the stored request (`headers`
+    /// set/remove, `body` operations); applied at delivery, signed after.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<BTreeMap<String, Value>>")]
+    pub transform: Option<Value>,
+}
+
+/// Tells a field given as `null` (`Some(Value::Null)`) from one left out
+/// (`None`, through `#[serde(default)]`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// A provider by its canonical name or one of its aliases.
+fn provider_or_alias(generator: &mut SchemaGenerator) -> Schema {
+    let aliases: Vec<&str> = Provider::all()
+        .flat_map(|p| p.spec().aliases.iter().copied())
+        .collect();
+    json_schema!({
+        "oneOf": [
+            generator.subschema_for::<Provider>(),
+            {
+                "type": "string",
+                "enum": aliases,
+                "description": "another name of a provider; stored as the provider's own",
+            },
+            { "type": "null" },
+        ],
+    })
+}
+
+/// Where a `push` endpoint or route delivers: `https`, and not a private
+/// address unless `ALLOW_PRIVATE_DESTINATIONS`; a `pull` one has none (`""`
+/// clears it).
+fn destination_url(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "anyOf": [
+            { "type": "string", "format": "uri" },
+            { "type": "string", "maxLength": 0 },
+            { "type": "null" },
+        ],
+        "description": "Where a `push` endpoint or route delivers: `https`, and not a private address unless `ALLOW_PRIVATE_DESTINATIONS`; a `pull` one has none (`\"\"` clears it).",
+    })
+}
+
+fn catch_up_input(generator: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "oneOf": [
+            generator.subschema_for::<catch_up::StripeInput>(),
+            generator.subschema_for::<catch_up::GitHubInput>(),
+            { "type": "null" },
+        ],
+    })
 }

@@ -262,7 +262,8 @@ impl Status {
 /// What became of an inbound request: `routed` (at least one route accepted it
 /// and it has an event per accepting route) or `filtered` (none did; it is kept,
 /// without events, until a replay after a filter change routes it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum IngestStatus {
     Routed,
     Filtered,
@@ -571,10 +572,11 @@ pub struct CircuitConfig {
 
 impl CircuitConfig {
     pub const MAX_PROBE_INTERVAL_S: u32 = 600;
+    pub const MAX_THRESHOLD: u32 = 1000;
 
     pub fn validate(&self) -> Result<(), String> {
-        if !(1..=1000).contains(&self.threshold) {
-            return Err("circuit.threshold is 1..=1000".into());
+        if !(1..=Self::MAX_THRESHOLD).contains(&self.threshold) {
+            return Err(format!("circuit.threshold is 1..={}", Self::MAX_THRESHOLD));
         }
         if !(1..=Self::MAX_PROBE_INTERVAL_S).contains(&self.probe_interval_s) {
             return Err(format!(

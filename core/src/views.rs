@@ -16,8 +16,8 @@
 use crate::catch_up::CatchUp;
 use crate::headers::HeaderList;
 use crate::model::{
-    DestinationType, Endpoint, EndpointId, EndpointState, EventId, IngestId, Route, RouteRef,
-    Status,
+    DestinationType, Endpoint, EndpointId, EndpointState, EventId, IngestId, IngestStatus, Route,
+    RouteRef, Status,
 };
 use crate::retry::RetryPolicy;
 use crate::search::SearchFields;
@@ -954,26 +954,13 @@ pub struct IngestAck<'a> {
     pub events: Option<&'a [EventId]>,
 }
 
-/// `routed`: at least one route accepted the request; `filtered`: none did
-/// (the request is kept, and a replay after a filter change can route it).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum IngestStatus {
-    Routed,
-    Filtered,
-}
-
 impl<'a> IngestAck<'a> {
     /// A new request: its events, none when every route filtered it out.
     pub fn stored(events: &'a [EventId]) -> Self {
         IngestAck {
             id: events.first().map(EventId::as_str),
             duplicate: false,
-            status: Some(if events.is_empty() {
-                IngestStatus::Filtered
-            } else {
-                IngestStatus::Routed
-            }),
+            status: Some(IngestStatus::of_routed_events(events.len())),
             events: Some(events),
         }
     }

@@ -70,7 +70,7 @@ const ANSWERS: [fn(&mut SchemaGenerator) -> Schema; 37] = [
 ];
 
 /// The request bodies whose schemas come from their types, as deserialized.
-const REQUESTS: [fn(&mut SchemaGenerator) -> Schema; 10] = [
+const REQUESTS: [fn(&mut SchemaGenerator) -> Schema; 12] = [
     schema_of::<inputs::KeyInput>,
     schema_of::<inputs::ChannelInput>,
     schema_of::<inputs::RotateInput>,
@@ -79,22 +79,83 @@ const REQUESTS: [fn(&mut SchemaGenerator) -> Schema; 10] = [
     schema_of::<inputs::LeaseInput>,
     schema_of::<inputs::AttemptReport>,
     schema_of::<inputs::RouteTestInput>,
+    schema_of::<inputs::EndpointInput>,
+    schema_of::<inputs::RouteInput>,
     schema_of::<hookrelay_core::alert_rules::RuleInput>,
     schema_of::<hookrelay_core::catch_up::RequestInput>,
 ];
 
 /// Every generated schema: the answers' and the requests'. A type both read
-/// and answered must have one schema under its one name.
+/// and answered whose two schemas differ (defaults are optional when read,
+/// always present when answered), or that holds one that does, is named
+/// `{name}Input` where it is read.
 fn generated_schemas() -> Map<String, Value> {
     let mut schemas = definitions(Contract::Serialize, &ANSWERS);
-    for (name, schema) in definitions(Contract::Deserialize, &REQUESTS) {
-        let answered = schemas.insert(name.clone(), schema.clone());
-        assert!(
-            answered.is_none_or(|a| a == schema),
-            "{name} is read and answered with different schemas: rename one"
-        );
+    let mut read = definitions(Contract::Deserialize, &REQUESTS);
+    let mut renamed: Vec<String> = read
+        .iter()
+        .filter(|(name, schema)| schemas.get(*name).is_some_and(|a| a != *schema))
+        .map(|(name, _)| name.clone())
+        .collect();
+    loop {
+        let holders: Vec<String> = read
+            .iter()
+            .filter(|(name, schema)| {
+                schemas.contains_key(*name)
+                    && !renamed.contains(name)
+                    && refers_to_any(schema, &renamed)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if holders.is_empty() {
+            break;
+        }
+        renamed.extend(holders);
+    }
+    for name in &renamed {
+        let schema = read.remove(name).expect("listed above");
+        read.insert(format!("{name}Input"), schema);
+    }
+    for (name, mut schema) in read {
+        rename_refs(&mut schema, &renamed);
+        schemas.insert(name, schema);
     }
     schemas
+}
+
+/// Whether `schema` refers to a schema named in `names`.
+fn refers_to_any(schema: &Value, names: &[String]) -> bool {
+    match schema {
+        Value::Object(map) => {
+            let refers = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .is_some_and(|target| {
+                    let name = target.trim_start_matches("#/components/schemas/");
+                    names.iter().any(|n| n == name)
+                });
+            refers || map.values().any(|v| refers_to_any(v, names))
+        }
+        Value::Array(items) => items.iter().any(|v| refers_to_any(v, names)),
+        _ => false,
+    }
+}
+
+/// Points the references to `renamed` schemas at their `{name}Input`.
+fn rename_refs(schema: &mut Value, renamed: &[String]) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::String(target)) = map.get_mut("$ref") {
+                let name = target.trim_start_matches("#/components/schemas/");
+                if renamed.iter().any(|r| r == name) {
+                    target.push_str("Input");
+                }
+            }
+            map.values_mut().for_each(|v| rename_refs(v, renamed));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rename_refs(v, renamed)),
+        _ => {}
+    }
 }
 
 fn definitions(
@@ -250,6 +311,55 @@ mod tests {
     #[ignore]
     fn generated_names() {
         println!("{:?}", generated_schemas().keys().collect::<Vec<_>>());
+    }
+
+    /// Scheme settings are answered with their defaults filled in and read
+    /// with them optional: two schemas, and each side refers to its own.
+    #[test]
+    fn a_type_read_and_answered_differently_has_an_input_schema() {
+        let schemas = generated_schemas();
+        let reference = |name: &str, field: &str| {
+            schemas[name]["properties"][field]["anyOf"][0]["$ref"].clone()
+        };
+        assert_eq!(
+            reference("SchemeConfig", "hmac"),
+            "#/components/schemas/HmacConfig"
+        );
+        assert_eq!(
+            reference("SchemeConfigInput", "hmac"),
+            "#/components/schemas/HmacConfigInput"
+        );
+        assert_eq!(
+            reference("EndpointPatch", "scheme_config"),
+            "#/components/schemas/SchemeConfigInput"
+        );
+        let answered = schemas["HmacConfig"]["required"].as_array().unwrap();
+        let read = schemas["HmacConfigInput"]["required"].as_array().unwrap();
+        assert!(answered.contains(&"tolerance_s".into()));
+        assert!(!read.contains(&"tolerance_s".into()));
+        assert!(
+            !schemas.contains_key("HmacAlgorithmInput"),
+            "the same either way"
+        );
+    }
+
+    /// An edit may leave out any field: a field whose schema is given by a
+    /// function still reads as optional.
+    #[test]
+    fn edits_require_no_field() {
+        let schemas = generated_schemas();
+        for name in [
+            "EndpointPatch",
+            "RoutePatch",
+            "RetryInput",
+            "CircuitInput",
+            "LeaseRequest",
+        ] {
+            assert!(
+                schemas[name].get("required").is_none(),
+                "{name} requires a field"
+            );
+        }
     }
 
     #[test]

@@ -13,7 +13,10 @@ use crate::deliver::drain;
 use crate::destination::check_destination;
 use crate::error::{json_response, ApiError};
 use crate::hub;
-use crate::inputs::{PauseInput, RotateInput};
+use crate::inputs::{
+    EndpointInput, PauseInput, RetryInput, RotateInput, MAX_NAME_CHARS, MAX_RETENTION_DAYS,
+    MAX_SECRETS, TIMEOUT_RANGE_MS,
+};
 use crate::model::{
     rotate_secrets, DestinationType, Endpoint, EndpointId, EndpointState, Route, RouteId, RouteRef,
     Secret, Source,
@@ -29,67 +32,11 @@ use crate::views::{
     Created, Drained, EndpointDetail, EndpointView, List, RejectionView, Rejections,
     RelaySecretView, Rotated,
 };
-use serde::Deserialize;
 use serde_json::Value;
 use worker::{Request, Response, Url};
 
-const TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u32> = 100..=60_000;
-const MAX_SECRETS: usize = 10;
-const MAX_RETENTION_DAYS: f64 = 3650.0;
 /// How long the previous secrets stay valid after a rotation, by default.
 const DEFAULT_SECRET_OVERLAP_S: u32 = 24 * 3600;
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct EndpointInput {
-    pub(super) name: Option<String>,
-    pub(super) provider: Option<String>,
-    pub(super) secrets: Option<Vec<String>>,
-    pub(super) destination_url: Option<String>,
-    pub(super) retry: Option<RetryInput>,
-    pub(super) timeout_ms: Option<u32>,
-    pub(super) circuit: Option<CircuitInput>,
-    /// 0 means unlimited.
-    pub(super) rate_limit_per_s: Option<f64>,
-    pub(super) fifo: Option<bool>,
-    pub(super) scheme_config: Option<SchemeConfig>,
-    /// An empty string clears it.
-    pub(super) verify_token: Option<String>,
-    pub(super) allowed_cidrs: Option<Vec<String>>,
-    pub(super) disabled: Option<bool>,
-    /// 0 falls back to the relay's `RETENTION_DAYS`.
-    pub(super) retention_days: Option<f64>,
-    /// `push` (default) or `pull`.
-    pub(super) destination_type: Option<String>,
-    /// Dotted paths into the body whose values `q` finds; `[]` clears them.
-    pub(super) search_fields: Option<Vec<String>>,
-    /// Where the provider's record is read (see [`CatchUp`]); `null` clears it.
-    #[serde(default, deserialize_with = "present")]
-    pub(super) catch_up: Option<Value>,
-}
-
-/// A field that is present, `null` included (`Some(Value::Null)`); an absent
-/// one is `None` through `#[serde(default)]`.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RetryInput {
-    schedule_s: Option<Vec<u32>>,
-    max_attempts: Option<u32>,
-    jitter: Option<f64>,
-    max_delay_s: Option<u32>,
-    retry_client_errors: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct CircuitInput {
-    threshold: Option<u32>,
-    probe_interval_s: Option<u32>,
-}
 
 pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, ApiError> {
     let input: EndpointInput = read_json(req).await?;
@@ -604,8 +551,10 @@ fn validate_source(ep: &Source) -> Result<(), ApiError> {
 /// The delivery side, the same for an endpoint's first route and an extra one.
 fn validate_delivery(relay: &Relay, ep: &Route) -> Result<(), ApiError> {
     let invalid = |msg: String| ApiError::bad_request("invalid_endpoint", msg);
-    if ep.name.is_empty() || ep.name.len() > 200 {
-        return Err(invalid("name must be 1 to 200 characters".into()));
+    if ep.name.is_empty() || ep.name.chars().count() > MAX_NAME_CHARS as usize {
+        return Err(invalid(format!(
+            "name must be 1 to {MAX_NAME_CHARS} characters"
+        )));
     }
     validate_destination(relay, ep)?;
     ep.retry.validate().map_err(invalid)?;

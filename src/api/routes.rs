@@ -7,13 +7,13 @@
 //! `transform`, and the same code applies and validates them. A malformed filter
 //! or transformation is refused with the JSON path of the problem.
 
-use super::endpoints::{apply_delivery, CircuitInput, EndpointInput, RetryInput};
+use super::endpoints::apply_delivery;
 use crate::envelope;
 use crate::error::{json_response, ApiError};
 use crate::filter::{FilterInput, RouteSelector};
 use crate::headers::HeaderList;
 use crate::hub;
-use crate::inputs::RouteTestInput;
+use crate::inputs::{EndpointInput, RouteInput, RouteTestInput};
 use crate::live::Change;
 use crate::model::{
     DestinationType, EndpointId, EndpointState, EventId, IngestId, Route, RouteId, RouteRef,
@@ -24,40 +24,8 @@ use crate::transform::parse_transform;
 use crate::verify::{standard, Provider};
 use crate::views::{Created, Drained, List, RouteCounts, RouteTested, RouteView, Sent};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Request, Response};
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RouteInput {
-    name: Option<String>,
-    destination_url: Option<String>,
-    destination_type: Option<String>,
-    retry: Option<RetryInput>,
-    timeout_ms: Option<u32>,
-    circuit: Option<CircuitInput>,
-    rate_limit_per_s: Option<f64>,
-    fifo: Option<bool>,
-    /// `null` clears it (the route accepts every request).
-    #[serde(default, with = "present")]
-    filter: Option<Value>,
-    #[serde(default, with = "present")]
-    event_types: Option<Value>,
-    /// `null` clears it (the route sends the request as received).
-    #[serde(default, with = "present")]
-    transform: Option<Value>,
-}
-
-/// Tells a field given as `null` (`Some(Value::Null)`) from one left out (`None`).
-mod present {
-    use serde::{Deserialize, Deserializer};
-    use serde_json::Value;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-        Value::deserialize(d).map(Some)
-    }
-}
 
 pub async fn list(relay: &Relay, raw_endpoint_id: &str) -> Result<Response, ApiError> {
     let id = EndpointId::parse(raw_endpoint_id).ok_or_else(|| ApiError::not_found("endpoint"))?;
