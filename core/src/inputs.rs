@@ -20,9 +20,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The longest API key name, in characters.
-pub const MAX_KEY_NAME_CHARS: u32 = 100;
+pub const MAX_KEY_NAME_CHARS: usize = 100;
 /// PagerDuty routing keys are 32 characters; anything printable up to this is taken.
-pub const MAX_ROUTING_KEY_CHARS: u32 = 128;
+pub const MAX_ROUTING_KEY_CHARS: usize = 128;
 /// How long a pull client may hold a leased event, in seconds.
 pub const LEASE_RANGE_S: std::ops::RangeInclusive<u32> = 2..=900;
 
@@ -224,7 +224,7 @@ pub const MAX_SECRETS: usize = 10;
 /// The longest an endpoint may keep its events, in days.
 pub const MAX_RETENTION_DAYS: f64 = 3650.0;
 /// The longest endpoint or route name, in characters.
-pub const MAX_NAME_CHARS: u32 = 200;
+pub const MAX_NAME_CHARS: usize = 200;
 
 /// The fields of an endpoint, to create one or edit it. A field left out,
 /// or null, keeps its value (`verify_token: ""` clears the token,

@@ -5,8 +5,8 @@
 //! request bodies from the types it deserializes (`hookrelay_core::inputs`),
 //! through their `schemars` JSON Schemas, so a field added to either is in
 //! the document by construction. The rest (the operations, their parameters,
-//! the request bodies no type carries yet, and a few small schemas) is
-//! written by hand in `written.json`. The two are merged into
+//! what makes an edit a valid creation, and a few small schemas) is written
+//! by hand in `written.json`. The two are merged into
 //! `src/api/openapi.json`, which the Worker serves as it is: a test here
 //! fails when that file is not this crate's output, and `make docs` rewrites
 //! it.
@@ -92,28 +92,9 @@ const REQUESTS: [fn(&mut SchemaGenerator) -> Schema; 12] = [
 fn generated_schemas() -> Map<String, Value> {
     let mut schemas = definitions(Contract::Serialize, &ANSWERS);
     let mut read = definitions(Contract::Deserialize, &REQUESTS);
-    let mut renamed: Vec<String> = read
-        .iter()
-        .filter(|(name, schema)| schemas.get(*name).is_some_and(|a| a != *schema))
-        .map(|(name, _)| name.clone())
-        .collect();
-    loop {
-        let holders: Vec<String> = read
-            .iter()
-            .filter(|(name, schema)| {
-                schemas.contains_key(*name)
-                    && !renamed.contains(name)
-                    && refers_to_any(schema, &renamed)
-            })
-            .map(|(name, _)| name.clone())
-            .collect();
-        if holders.is_empty() {
-            break;
-        }
-        renamed.extend(holders);
-    }
+    let renamed = read_differently(&schemas, &read);
     for name in &renamed {
-        let schema = read.remove(name).expect("listed above");
+        let schema = read.remove(name).expect("a read schema");
         read.insert(format!("{name}Input"), schema);
     }
     for (name, mut schema) in read {
@@ -121,6 +102,31 @@ fn generated_schemas() -> Map<String, Value> {
         schemas.insert(name, schema);
     }
     schemas
+}
+
+/// The names of `read` schemas that differ from the `answered` schema of the
+/// same name, or hold one that does.
+fn read_differently(answered: &Map<String, Value>, read: &Map<String, Value>) -> Vec<String> {
+    let mut differ: Vec<String> = read
+        .iter()
+        .filter(|(name, schema)| answered.get(*name).is_some_and(|a| a != *schema))
+        .map(|(name, _)| name.clone())
+        .collect();
+    loop {
+        let holders: Vec<String> = read
+            .iter()
+            .filter(|(name, schema)| {
+                answered.contains_key(*name)
+                    && !differ.contains(name)
+                    && refers_to_any(schema, &differ)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if holders.is_empty() {
+            return differ;
+        }
+        differ.extend(holders);
+    }
 }
 
 /// Whether `schema` refers to a schema named in `names`.

@@ -26,8 +26,7 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         ("webhook", Some(url), None) => (url, Some(standard::encode_secret(&random_bytes::<32>()))),
         ("pagerduty", url, Some(key)) => {
             let printable = key.chars().all(|c| c.is_ascii_graphic());
-            if key.is_empty() || key.chars().count() > MAX_ROUTING_KEY_CHARS as usize || !printable
-            {
+            if key.is_empty() || key.chars().count() > MAX_ROUTING_KEY_CHARS || !printable {
                 return Err(invalid("routing_key is PagerDuty's integration key (printable, at most 128 characters)"));
             }
             (

@@ -551,7 +551,7 @@ fn validate_source(ep: &Source) -> Result<(), ApiError> {
 /// The delivery side, the same for an endpoint's first route and an extra one.
 fn validate_delivery(relay: &Relay, ep: &Route) -> Result<(), ApiError> {
     let invalid = |msg: String| ApiError::bad_request("invalid_endpoint", msg);
-    if ep.name.is_empty() || ep.name.chars().count() > MAX_NAME_CHARS as usize {
+    if ep.name.is_empty() || ep.name.chars().count() > MAX_NAME_CHARS {
         return Err(invalid(format!(
             "name must be 1 to {MAX_NAME_CHARS} characters"
         )));

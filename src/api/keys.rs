@@ -17,7 +17,7 @@ use worker::{Request, Response};
 pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     let input: KeyInput = read_json(req).await?;
     let name = input.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_KEY_NAME_CHARS as usize {
+    if name.is_empty() || name.chars().count() > MAX_KEY_NAME_CHARS {
         return Err(ApiError::bad_request(
             "invalid_key",
             format!("name is 1..={MAX_KEY_NAME_CHARS} characters"),
