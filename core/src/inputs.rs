@@ -8,12 +8,13 @@
 //! refuses. Doc comments become the schemas' descriptions.
 
 use crate::catch_up;
+use crate::headers::HeaderList;
 use crate::model::{CircuitConfig, DestinationType, EventId, IngestId};
 use crate::rate::RateLimit;
 use crate::retry::{MAX_ATTEMPTS_LIMIT, MAX_DELAY_S, MAX_SCHEDULE_LEN};
 use crate::search::MAX_SEARCH_FIELDS;
 use crate::verify::{Provider, SchemeConfig};
-use crate::views::written::{alert_channel_kind, header_pairs, key_role};
+use crate::views::written::{alert_channel_kind, key_role};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -209,7 +210,7 @@ pub struct RouteTestInput {
     pub body: Option<String>,
     /// The sample's headers, `[[name, value], ...]`.
     #[serde(default)]
-    #[schemars(schema_with = "header_pairs")]
+    #[schemars(with = "HeaderList")]
     pub headers: Vec<(String, String)>,
     /// The sample's provider, which names its event type; `none` by default.
     #[serde(default)]

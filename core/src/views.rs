@@ -112,7 +112,7 @@ pub struct RejectionView {
     /// `CF-Connecting-IP`.
     pub source_ip: Option<String>,
     /// Request headers with credential and signature values redacted.
-    #[schemars(schema_with = "header_pairs_or_null")]
+    #[schemars(with = "Option<HeaderList>")]
     pub headers: Value,
     #[schemars(range(min = 0))]
     pub body_size: i64,
@@ -157,7 +157,7 @@ pub struct LeasedEvent {
     /// The headers a push would send: the stored provider headers that are
     /// forwarded, and the relay's Standard Webhooks signature (`webhook-id`,
     /// `webhook-timestamp`, `webhook-signature`) with the route's relay secret.
-    #[schemars(schema_with = "header_pairs")]
+    #[schemars(with = "HeaderList")]
     pub headers: Vec<(String, String)>,
     /// The stored body, byte for byte, in standard base64.
     #[schemars(extend("contentEncoding" = "base64"))]
@@ -904,7 +904,7 @@ pub struct RouteTested<'a> {
 /// passes on (the relay's own headers are made per attempt and left out).
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Sent {
-    #[schemars(schema_with = "header_pairs")]
+    #[schemars(with = "HeaderList")]
     pub headers: Vec<(String, String)>,
     pub content_type: Option<String>,
     /// Null when the body is not UTF-8.
@@ -1074,14 +1074,6 @@ pub(crate) mod written {
         reference("RelaySecret")
     }
 
-    pub fn header_pairs(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "array", "items": reference("HeaderPair") })
-    }
-
-    pub fn header_pairs_or_null(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": ["array", "null"], "items": reference("HeaderPair") })
-    }
-
     pub fn refusal_reason(_: &mut SchemaGenerator) -> Schema {
         reference("RefusalReason")
     }
@@ -1091,8 +1083,7 @@ pub(crate) mod written {
     }
 }
 use written::{
-    alert_channel_kind, catch_up_or_null, header_pairs, header_pairs_or_null, key_role,
-    refusal_counts, refusal_reason, relay_secret,
+    alert_channel_kind, catch_up_or_null, key_role, refusal_counts, refusal_reason, relay_secret,
 };
 
 #[cfg(test)]
