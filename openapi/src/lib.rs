@@ -1,12 +1,15 @@
 //! The API's OpenAPI 3.1 document, generated.
 //!
-//! The schemas of the answers come from the types the Worker serializes
-//! (`hookrelay_core::views` and the ids and statuses they hold), and those of
-//! request bodies from the types it deserializes (`hookrelay_core::inputs`),
-//! through their `schemars` JSON Schemas, so a field added to either is in
-//! the document by construction. The rest (the operations, their parameters,
-//! what makes an edit a valid creation, and a few small schemas) is written
-//! by hand in `written.json`. The two are merged into
+//! The operations are a table (`operations`): each path and method, its
+//! parameters, the type of its request body and of each answer. The role
+//! each needs comes from `hookrelay_core::access::OPERATIONS`, the table the
+//! router enforces, so the documented roles are the enforced ones and no
+//! route goes undocumented. Schemas come from the types through `schemars`:
+//! answers from the types the Worker serializes (`hookrelay_core::views`
+//! and the ids and statuses they hold), request bodies from those it
+//! deserializes (`hookrelay_core::inputs`), so a field added to either is in
+//! the document by construction. `written.json` holds the rest: the frame
+//! (info, tags, security) and the schemas no type carries yet. The result is
 //! `src/api/openapi.json`, which the Worker serves as it is: a test here
 //! fails when that file is not this crate's output, and `make docs` rewrites
 //! it.
@@ -15,83 +18,276 @@
 //! `additionalProperties: false`, as the written ones do, so the conformance
 //! test (`tests/openapi.test.mjs`) catches a field the document does not name.
 
-use hookrelay_core::{inputs, views};
+mod operations;
+
+use hookrelay_core::access::{self, Need};
+use hookrelay_core::views;
+use operations::{Answer, BodySchema, Content, Operation, Param, ParamSchema, OPERATIONS};
 use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use schemars::transform::RestrictFormats;
-use schemars::{JsonSchema, Schema};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
-/// The hand-written part of the document.
+/// The hand-written part of the document: its frame (info, tags, security)
+/// and the schemas no type carries yet.
 pub const WRITTEN: &str = include_str!("../written.json");
 
 /// Where the document is served from, relative to the workspace root.
 pub const SERVED_PATH: &str = "src/api/openapi.json";
 
-/// The answers whose schemas come from their types, as serialized; each pulls
-/// in the types it holds (its ids, statuses and parts) under their own names.
-const ANSWERS: [fn(&mut SchemaGenerator) -> Schema; 37] = [
-    schema_of::<views::ErrorBody>,
-    schema_of::<views::IngestAck>,
-    schema_of::<views::Health>,
-    schema_of::<views::Timeseries>,
-    schema_of::<views::EndpointStatsList>,
-    schema_of::<views::WhoAmI>,
-    schema_of::<views::RouteTested>,
-    schema_of::<views::ReportedAttempt>,
-    schema_of::<views::Page<views::EventView>>,
-    schema_of::<views::EventDetail>,
-    schema_of::<views::Page<views::IngestView>>,
-    schema_of::<views::IngestDetail>,
-    schema_of::<views::KeyView>,
-    schema_of::<views::CreatedKey>,
-    schema_of::<views::AlertChannelView>,
-    schema_of::<views::CreatedAlertChannel>,
-    schema_of::<views::AlertRuleView>,
-    schema_of::<views::LeasedEvent>,
-    schema_of::<views::RefusalCounts>,
-    schema_of::<views::Rejections>,
-    schema_of::<hookrelay_core::verify::catalog::ProviderView>,
-    schema_of::<views::EndpointView>,
-    schema_of::<views::EndpointDetail>,
-    schema_of::<views::Created<views::EndpointView>>,
-    schema_of::<views::Drained<views::EndpointView>>,
-    schema_of::<views::Rotated>,
-    schema_of::<views::RouteView>,
-    schema_of::<views::Created<views::RouteView>>,
-    schema_of::<views::Drained<views::RouteView>>,
-    schema_of::<hookrelay_core::catch_up::CatchUpOutcome>,
-    schema_of::<views::Requeued>,
-    schema_of::<views::Replayed>,
-    schema_of::<views::RelaySecretView>,
-    schema_of::<views::ChannelTested>,
-    schema_of::<hookrelay_core::handshake::ZoomUrlValidation>,
-    schema_of::<hookrelay_core::handshake::OktaVerification>,
-    schema_of::<hookrelay_core::handshake::DiscordPong>,
-];
+/// The generated part of the document: the paths, with the parameters,
+/// answers and schemas they refer to.
+#[derive(Default)]
+struct Generated {
+    paths: Map<String, Value>,
+    parameters: Map<String, Value>,
+    responses: Map<String, Value>,
+    schemas: Map<String, Value>,
+}
 
-/// The request bodies whose schemas come from their types, as deserialized.
-const REQUESTS: [fn(&mut SchemaGenerator) -> Schema; 12] = [
-    schema_of::<inputs::KeyInput>,
-    schema_of::<inputs::ChannelInput>,
-    schema_of::<inputs::RotateInput>,
-    schema_of::<inputs::PauseInput>,
-    schema_of::<inputs::ReplayInput>,
-    schema_of::<inputs::LeaseInput>,
-    schema_of::<inputs::AttemptReport>,
-    schema_of::<inputs::RouteTestInput>,
-    schema_of::<inputs::EndpointInput>,
-    schema_of::<inputs::RouteInput>,
-    schema_of::<hookrelay_core::alert_rules::RuleInput>,
-    schema_of::<hookrelay_core::catch_up::RequestInput>,
-];
+/// Builds every operation, answers through a generator of serialized
+/// schemas and request bodies through one of deserialized schemas.
+fn generate() -> Generated {
+    let mut generated = Generated::default();
+    let mut answered = settings(Contract::Serialize).into_generator();
+    let mut read = settings(Contract::Deserialize).into_generator();
+    for op in OPERATIONS {
+        let value = generated.operation(op, &mut answered, &mut read);
+        let path_param = op
+            .path_param
+            .as_ref()
+            .map(|param| generated.param(param, &mut answered));
+        let item = generated.paths.entry(op.path).or_insert_with(|| json!({}));
+        if let Some(param) = path_param {
+            let same = item.get("parameters").is_none_or(|p| p == &json!([param]));
+            assert!(
+                same,
+                "{}: its methods give different path parameters",
+                op.path
+            );
+            item["parameters"] = json!([param]);
+        }
+        let previous = item
+            .as_object_mut()
+            .expect("a path item")
+            .insert(op.method.to_ascii_lowercase(), value);
+        assert!(
+            previous.is_none(),
+            "{} {} is listed twice",
+            op.method,
+            op.path
+        );
+    }
+    assert_every_enforced_operation_is_documented();
+    generated.schemas = schemas_of(answered, read, &mut generated.paths);
+    generated
+}
 
-/// Every generated schema: the answers' and the requests'. A type both read
-/// and answered whose two schemas differ (defaults are optional when read,
-/// always present when answered), or that holds one that does, is named
-/// `{name}Input` where it is read.
-fn generated_schemas() -> Map<String, Value> {
-    let mut schemas = definitions(Contract::Serialize, &ANSWERS);
-    let mut read = definitions(Contract::Deserialize, &REQUESTS);
+impl Generated {
+    fn operation(
+        &mut self,
+        op: &Operation,
+        answered: &mut SchemaGenerator,
+        read: &mut SchemaGenerator,
+    ) -> Value {
+        let mut value = json!({
+            "operationId": op.id,
+            "summary": op.summary,
+            "tags": [op.tag],
+        });
+        if let Some(description) = op.description {
+            value["description"] = description.into();
+        }
+        match need_of(op) {
+            Some(need) => value["x-required-role"] = need.as_str().into(),
+            None => value["security"] = json!([]),
+        }
+        if !op.query.is_empty() {
+            let query: Vec<Value> = op.query.iter().map(|p| self.param(p, answered)).collect();
+            value["parameters"] = query.into();
+        }
+        if let Some(body) = &op.body {
+            let (media_type, schema) = match body.schema {
+                BodySchema::Type(schema) => ("application/json", schema(read).to_value()),
+                BodySchema::Written(name) => ("application/json", written_ref(name)),
+                BodySchema::Raw => ("*/*", json!({})),
+            };
+            let mut request = json!({
+                "required": body.required,
+                "content": { media_type: { "schema": schema } },
+            });
+            if let Some(description) = body.description {
+                request["description"] = description.into();
+            }
+            value["requestBody"] = request;
+        }
+        let mut responses = Map::new();
+        for answer in answers_of(op) {
+            let response = self.answer(answer, answered);
+            responses.insert(answer.status.to_string(), response);
+        }
+        value["responses"] = responses.into();
+        value
+    }
+
+    /// A parameter, or a reference to it when it is shared.
+    fn param(&mut self, param: &Param, answered: &mut SchemaGenerator) -> Value {
+        let mut value = json!({
+            "name": param.name,
+            "in": if param.in_path { "path" } else { "query" },
+            "required": param.in_path,
+            "schema": param_schema(&param.schema, answered),
+        });
+        if let Some(description) = param.description {
+            value["description"] = description.into();
+        }
+        match param.shared_as {
+            Some(name) => shared(&mut self.parameters, name, value, "parameters"),
+            None => value,
+        }
+    }
+
+    /// An answer, or a reference to it when it is shared.
+    fn answer(&mut self, answer: &Answer, answered: &mut SchemaGenerator) -> Value {
+        let mut value = json!({ "description": answer.description });
+        let json_content = |schema: Value| json!({ "application/json": { "schema": schema } });
+        let content = match &answer.content {
+            Content::None => None,
+            Content::Json(schema) => Some(json_content(schema(answered).to_value())),
+            Content::List(items, max) => {
+                let mut data = json!({ "type": "array", "items": items(answered).to_value() });
+                if let Some(max) = max {
+                    data["maxItems"] = (*max).into();
+                }
+                Some(json_content(json!({
+                    "type": "object",
+                    "required": ["data"],
+                    "additionalProperties": false,
+                    "properties": { "data": data },
+                })))
+            }
+            Content::Refused(codes) => Some(json_content(refusal(codes, answered))),
+            Content::Custom(content) => Some(content(answered)),
+        };
+        if let Some(content) = content {
+            value["content"] = content;
+        }
+        match answer.shared_as {
+            Some(name) => shared(&mut self.responses, name, value, "responses"),
+            None => value,
+        }
+    }
+}
+
+/// Records a shared component under `name` (each name one value) and gives
+/// the reference to it.
+fn shared(components: &mut Map<String, Value>, name: &str, value: Value, kind: &str) -> Value {
+    let previous = components.insert(name.to_string(), value.clone());
+    assert!(
+        previous.is_none_or(|p| p == value),
+        "two different {kind} are named {name}"
+    );
+    json!({ "$ref": format!("#/components/{kind}/{name}") })
+}
+
+/// The error body with one of `codes`.
+fn refusal(codes: &[&str], answered: &mut SchemaGenerator) -> Value {
+    json!({
+        "type": "object",
+        "allOf": [operations::schema_of::<views::ErrorBody>(answered).to_value()],
+        "properties": { "error": {
+            "type": "object",
+            "properties": { "code": { "type": "string", "enum": codes } },
+        } },
+    })
+}
+
+fn param_schema(schema: &ParamSchema, answered: &mut SchemaGenerator) -> Value {
+    match schema {
+        ParamSchema::Text {
+            min_len,
+            max_len,
+            pattern,
+        } => {
+            let mut value = json!({ "type": "string" });
+            if let Some(min) = min_len {
+                value["minLength"] = (*min).into();
+            }
+            if let Some(max) = max_len {
+                value["maxLength"] = (*max).into();
+            }
+            if let Some(pattern) = pattern {
+                value["pattern"] = (*pattern).into();
+            }
+            value
+        }
+        ParamSchema::Const(value) => json!({ "const": value }),
+        ParamSchema::Integer { min, max, default } => {
+            json!({ "type": "integer", "minimum": min, "maximum": max, "default": default })
+        }
+        ParamSchema::Type(schema) => schema(answered).to_value(),
+        ParamSchema::Written(name) => written_ref(name),
+    }
+}
+
+fn written_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// What `access::OPERATIONS` says the operation needs; `None` for ingest.
+///
+/// # Panics
+/// When a keyed operation is not in that table.
+fn need_of(op: &Operation) -> Option<Need> {
+    let path = op.keyed_path()?;
+    let need = access::OPERATIONS
+        .iter()
+        .find(|(method, template, _)| *method == op.method && *template == path)
+        .map(|(_, _, need)| *need);
+    Some(need.unwrap_or_else(|| panic!("{} {} is not in access::OPERATIONS", op.method, op.path)))
+}
+
+/// # Panics
+/// When the router enforces an operation the document does not have.
+fn assert_every_enforced_operation_is_documented() {
+    for (method, path, _) in access::OPERATIONS {
+        let documented = OPERATIONS
+            .iter()
+            .any(|op| op.method == *method && op.keyed_path() == Some(*path));
+        assert!(documented, "{method} {path} is routed but not documented");
+    }
+}
+
+/// The operation's own answers, and those every keyed operation gives
+/// (`401`, `403` unless any key may call it, `500`) where it has none of
+/// its own for that status.
+fn answers_of(op: &Operation) -> Vec<&Answer> {
+    let mut answers: Vec<&Answer> = op.answers.iter().collect();
+    let Some(need) = need_of(op) else {
+        return answers;
+    };
+    let mut common = vec![&operations::UNAUTHORIZED, &operations::INTERNAL];
+    if need != Need::Anyone {
+        common.push(&operations::FORBIDDEN);
+    }
+    for answer in common {
+        if !answers.iter().any(|a| a.status == answer.status) {
+            answers.push(answer);
+        }
+    }
+    answers
+}
+
+/// The generators' schemas, closed. A type both read and answered whose two
+/// schemas differ (defaults are optional when read, always present when
+/// answered), or that holds one that does, is named `{name}Input` where it
+/// is read, request bodies included.
+fn schemas_of(
+    answered: SchemaGenerator,
+    read: SchemaGenerator,
+    paths: &mut Map<String, Value>,
+) -> Map<String, Value> {
+    let mut schemas = definitions(answered);
+    let mut read = definitions(read);
     let renamed = read_differently(&schemas, &read);
     for name in &renamed {
         let schema = read.remove(name).expect("a read schema");
@@ -100,6 +296,14 @@ fn generated_schemas() -> Map<String, Value> {
     for (name, mut schema) in read {
         rename_refs(&mut schema, &renamed);
         schemas.insert(name, schema);
+    }
+    for request in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| op.get_mut("requestBody"))
+    {
+        rename_refs(request, &renamed);
     }
     schemas
 }
@@ -164,21 +368,10 @@ fn rename_refs(schema: &mut Value, renamed: &[String]) {
     }
 }
 
-fn definitions(
-    contract: Contract,
-    types: &[fn(&mut SchemaGenerator) -> Schema],
-) -> Map<String, Value> {
-    let mut generator = settings(contract).into_generator();
-    for add in types {
-        add(&mut generator);
-    }
+fn definitions(mut generator: SchemaGenerator) -> Map<String, Value> {
     let mut schemas = generator.take_definitions(true);
     schemas.values_mut().for_each(close_objects);
     schemas
-}
-
-fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
-    generator.subschema_for::<T>()
 }
 
 /// JSON Schema 2020-12 (OpenAPI 3.1's dialect) of what is serialized or
@@ -228,20 +421,40 @@ fn close_objects(schema: &mut Value) {
     }
 }
 
-/// The served document: the written part with the generated schemas added.
+/// The served document: the written frame with the generated paths,
+/// parameters, answers and schemas added.
 ///
 /// # Panics
-/// When `written.json` is not a JSON object with `components.schemas`, or
-/// names a schema a type also generates (each schema has one source).
+/// When `written.json` is not a JSON object with `components.schemas`, names
+/// a schema a type also generates (each schema has one source), or the
+/// operations and `access::OPERATIONS` differ.
 pub fn document() -> Value {
     let mut doc: Value = serde_json::from_str(WRITTEN).expect("written.json is JSON");
+    let generated = generate();
     let schemas = doc["components"]["schemas"]
         .as_object_mut()
         .expect("written.json has components.schemas");
-    for (name, schema) in generated_schemas() {
+    for (name, schema) in generated.schemas {
         assert!(
             schemas.insert(name.clone(), schema).is_none(),
             "schema {name} is both written and generated: remove it from written.json"
+        );
+    }
+    doc["paths"] = generated.paths.into();
+    doc["components"]["parameters"] = generated.parameters.into();
+    doc["components"]["responses"] = generated.responses.into();
+    let tags: Vec<&str> = doc["tags"]
+        .as_array()
+        .expect("written.json lists tags")
+        .iter()
+        .filter_map(|tag| tag["name"].as_str())
+        .collect();
+    for op in OPERATIONS {
+        assert!(
+            tags.contains(&op.tag),
+            "{}: tag {} is not listed",
+            op.id,
+            op.tag
         );
     }
     doc
@@ -259,6 +472,10 @@ pub fn served_text() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn generated_schemas() -> Map<String, Value> {
+        generate().schemas
+    }
 
     fn served_file() -> std::path::PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -390,5 +607,47 @@ mod tests {
         );
         assert_eq!(schemas["EventId"]["pattern"], "^evt_[0-9a-z]{26}$");
         assert!(schemas.contains_key("Error"), "ErrorBody is named Error");
+    }
+
+    /// Roles come from the router's table; ingest needs no key.
+    #[test]
+    fn roles_are_the_enforced_ones() {
+        let doc = document();
+        let role = |path: &str, method: &str| doc["paths"][path][method]["x-required-role"].clone();
+        assert_eq!(role("/api/v1/endpoints/{id}", "delete"), "admin");
+        assert_eq!(role("/api/v1/endpoints/{id}", "patch"), "editor");
+        assert_eq!(role("/api/v1/pull/{endpoint_id}", "post"), "pull");
+        assert_eq!(role("/api/v1/whoami", "get"), "any");
+        assert_eq!(
+            doc["paths"]["/{endpoint_id}"]["post"]["security"],
+            json!([])
+        );
+        assert!(role("/{endpoint_id}", "post").is_null());
+    }
+
+    #[test]
+    #[should_panic(expected = "is not in access::OPERATIONS")]
+    fn an_operation_the_router_does_not_know_is_refused() {
+        let unrouted = Operation::get("/api/v1/nowhere", "nowhere", "meta", "Nothing");
+        need_of(&unrouted);
+    }
+
+    /// `401` and `500` on every keyed operation; `403` unless any key may
+    /// call it; an operation's own answer for one of these statuses wins.
+    #[test]
+    fn keyed_operations_share_their_common_answers() {
+        let doc = document();
+        let responses = |path: &str, method: &str| doc["paths"][path][method]["responses"].clone();
+        let whoami = responses("/api/v1/whoami", "get");
+        assert_eq!(whoami["401"]["$ref"], "#/components/responses/Unauthorized");
+        assert!(whoami.get("403").is_none(), "any key may ask who it is");
+        let rotate = responses("/api/v1/endpoints/{id}/secrets/rotate", "post");
+        assert_eq!(rotate["403"]["$ref"], "#/components/responses/Forbidden");
+        assert!(rotate["500"].get("$ref").is_none(), "its own 500");
+        let ingest = responses("/{endpoint_id}", "post");
+        assert!(
+            ingest["401"].get("$ref").is_none(),
+            "a signature, not a key"
+        );
     }
 }
