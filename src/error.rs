@@ -2,6 +2,7 @@
 //! `{"error": {"code", "message"}}`. Storage errors are logged in full and
 //! answered with a generic message (they may quote SQL or bindings).
 
+use crate::model::RefusalReason;
 use crate::views::{ErrorBody, ErrorDetail};
 use serde::Serialize;
 use serde_json::json;
@@ -21,6 +22,11 @@ impl ApiError {
             code,
             message: message.into(),
         }
+    }
+
+    /// An ingest refusal, answered with its reason's status and code.
+    pub fn refused(reason: RefusalReason, message: impl Into<String>) -> Self {
+        Self::new(reason.status(), reason.as_str(), message)
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {

@@ -55,7 +55,8 @@ use crate::hub;
 use crate::ledger::Path;
 use crate::live::Change;
 use crate::model::{
-    DestinationType, EndpointId, EventId, IngestId, IngestSource, Route, Source, SourceRoutes,
+    DestinationType, EndpointId, EventId, IngestId, IngestSource, RefusalReason, Route, Source,
+    SourceRoutes,
 };
 use crate::redact::redacted_headers;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, Relay};
@@ -184,9 +185,8 @@ async fn accept(
     let (source, routes) = (&found.source, &found.routes);
     seen.endpoint_id = Some(source.id.to_string());
     if source.disabled {
-        return Err(ApiError::new(
-            403,
-            "endpoint_disabled",
+        return Err(ApiError::refused(
+            RefusalReason::EndpointDisabled,
             "this endpoint is disabled",
         ));
     }
@@ -553,7 +553,7 @@ async fn load_endpoint(
     now: i64,
     timings: &mut Timings,
 ) -> Result<SourceRoutes, ApiError> {
-    let unknown = || ApiError::new(404, "unknown_endpoint", "no endpoint has this URL");
+    let unknown = || ApiError::refused(RefusalReason::UnknownEndpoint, "no endpoint has this URL");
     let id = EndpointId::parse(raw_id).ok_or_else(unknown)?;
     let ttl_s = relay.settings.endpoint_cache_ttl_s;
     let (source, cached) = endpoint_cache::lookup(&relay.db, &id, now, ttl_s)
@@ -583,16 +583,18 @@ fn check_source(source: &Source, headers: &HeaderList) -> Result<(), ApiError> {
     if allowlist::is_allowed(&list, headers.get("cf-connecting-ip")) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            403,
-            "ip_not_allowed",
+        Err(ApiError::refused(
+            RefusalReason::IpNotAllowed,
             "the source address is not on this endpoint's allowlist",
         ))
     }
 }
 
 fn method_not_allowed() -> ApiError {
-    ApiError::new(405, "method_not_allowed", "webhooks are sent with POST")
+    ApiError::refused(
+        RefusalReason::MethodNotAllowed,
+        "webhooks are sent with POST",
+    )
 }
 
 /// The URL the sender signed (Square, Trello, HubSpot): the public one when `PUBLIC_URL`
@@ -612,14 +614,17 @@ fn signed_url(relay: &Relay, url: &Url) -> String {
 /// read pass the limit, without reading on.
 async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
-        ApiError::new(
-            413,
-            "payload_too_large",
+        ApiError::refused(
+            RefusalReason::PayloadTooLarge,
             format!("the body is larger than the limit of {limit} bytes"),
         )
     };
-    let unreadable =
-        || ApiError::bad_request("unreadable_body", "the request body could not be read");
+    let unreadable = || {
+        ApiError::refused(
+            RefusalReason::UnreadableBody,
+            "the request body could not be read",
+        )
+    };
     let declared = req
         .headers()
         .get("content-length")

@@ -2,7 +2,7 @@
 //! concurrently. Never called on the ack path; the consumer calls it only after
 //! its messages are acked, so an alert target that is down delays nothing.
 
-use crate::alerts::Alert;
+use crate::alerts::{Alert, ChannelKind};
 use crate::destination::check_destination;
 use crate::model::new_id;
 use crate::outbound;
@@ -63,12 +63,13 @@ fn request(
     base: Option<&str>,
 ) -> (Vec<(String, String)>, String) {
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-    if channel.kind == "slack" {
-        return (headers, alert.slack_body(base));
-    }
-    if channel.kind == "pagerduty" {
-        let routing_key = channel.secret.as_deref().unwrap_or_default();
-        return (headers, alert.pagerduty_body(routing_key));
+    match ChannelKind::parse(&channel.kind) {
+        Some(ChannelKind::Slack) => return (headers, alert.slack_body(base)),
+        Some(ChannelKind::PagerDuty) => {
+            let routing_key = channel.secret.as_deref().unwrap_or_default();
+            return (headers, alert.pagerduty_body(routing_key));
+        }
+        Some(ChannelKind::Webhook) | None => {}
     }
     let now = now_ms();
     let id = new_id("alt", now as u64, random_bytes());

@@ -23,6 +23,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Editor, Role::Admin];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
@@ -32,9 +34,35 @@ impl Role {
     }
 
     pub fn parse(s: &str) -> Option<Role> {
-        [Role::Viewer, Role::Editor, Role::Admin]
-            .into_iter()
-            .find(|r| r.as_str() == s)
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The role name of a pull key.
+pub const PULL_ROLE: &str = "pull";
+
+/// A key's role as the keys API reads and shows it, as a string: each
+/// [`Role`], or `pull`. Its JSON Schema is made from those names; the API's
+/// types hold the name (`#[schemars(with = "KeyRole")]`), so an unknown one is
+/// refused as `invalid_key`, not as a body of the wrong shape.
+pub struct KeyRole;
+
+impl schemars::JsonSchema for KeyRole {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "KeyRole".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = Role::ALL
+            .iter()
+            .map(|role| role.as_str())
+            .chain([PULL_ROLE])
+            .collect();
+        schemars::json_schema!({
+            "type": "string",
+            "enum": names,
+            "description": "`viewer` reads; `editor` also replays, pauses and edits endpoints; `admin` also manages keys, secrets, alert channels and deletes; `pull` leases and reports one pull destination's events",
+        })
     }
 }
 
@@ -51,7 +79,7 @@ impl Grant {
     pub fn role_name(&self) -> &'static str {
         match self {
             Grant::Role(role) => role.as_str(),
-            Grant::PullFrom(_) => "pull",
+            Grant::PullFrom(_) => PULL_ROLE,
         }
     }
 

@@ -7,7 +7,43 @@
 //! sweeper, which cannot report itself); sending lives in `notify`.
 
 use crate::time::iso8601;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+/// Where an alert channel sends, and in which form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "AlertChannelKind")]
+pub enum ChannelKind {
+    /// A Slack incoming webhook, sent `{"text"}`.
+    Slack,
+    /// Signed JSON `{"id", "type", "created_at", "text", "data"}` (Standard
+    /// Webhooks headers, with the channel's secret).
+    Webhook,
+    /// PagerDuty Events API v2 `trigger` and `resolve` events.
+    PagerDuty,
+}
+
+impl ChannelKind {
+    const ALL: [ChannelKind; 3] = [
+        ChannelKind::Slack,
+        ChannelKind::Webhook,
+        ChannelKind::PagerDuty,
+    ];
+
+    /// The name the API reads and shows, and the store keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Slack => "slack",
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::PagerDuty => "pagerduty",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ChannelKind> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EndpointCount {
@@ -396,6 +432,15 @@ impl Alert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channel_kinds_are_named_as_serde_names_them() {
+        for kind in ChannelKind::ALL {
+            assert_eq!(ChannelKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        assert_eq!(ChannelKind::parse("Slack"), None);
+    }
 
     #[test]
     fn a_rule_triggers_and_resolves_one_pagerduty_incident() {

@@ -22,7 +22,7 @@
 use crate::destination::check_destination;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashSet;
 use url::Url;
 
@@ -89,6 +89,33 @@ pub enum CatchUp {
         repo: String,
         hook_id: u64,
         api_base: String,
+    },
+}
+
+/// An endpoint's catch-up configuration as the API shows it: everything but
+/// the credential, which it says is set.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(tag = "api")]
+#[schemars(rename = "CatchUp")]
+pub enum CatchUpView {
+    #[serde(rename = "stripe_events")]
+    Stripe {
+        #[schemars(extend("format" = "uri"))]
+        api_base: String,
+        /// The key is set (it is never shown).
+        #[schemars(extend("const" = true))]
+        api_key_set: bool,
+    },
+    #[serde(rename = "github_redelivery")]
+    GitHub {
+        #[schemars(extend("format" = "uri"))]
+        api_base: String,
+        /// `owner/name`.
+        repo: String,
+        hook_id: u64,
+        /// The token is set (it is never shown).
+        #[schemars(extend("const" = true))]
+        token_set: bool,
     },
 }
 
@@ -172,20 +199,23 @@ impl CatchUp {
     }
 
     /// What the API shows: all but the credential, which it says is set.
-    pub fn view(&self) -> Value {
+    pub fn view(&self) -> CatchUpView {
         match self {
-            CatchUp::Stripe { api_base, .. } => json!({
-                "api": self.api().as_str(), "api_base": api_base, "api_key_set": true,
-            }),
+            CatchUp::Stripe { api_base, .. } => CatchUpView::Stripe {
+                api_base: api_base.clone(),
+                api_key_set: true,
+            },
             CatchUp::GitHub {
                 repo,
                 hook_id,
                 api_base,
                 ..
-            } => json!({
-                "api": self.api().as_str(), "api_base": api_base, "repo": repo,
-                "hook_id": hook_id, "token_set": true,
-            }),
+            } => CatchUpView::GitHub {
+                api_base: api_base.clone(),
+                repo: repo.clone(),
+                hook_id: *hook_id,
+                token_set: true,
+            },
         }
     }
 
@@ -529,6 +559,7 @@ impl DeliveryScan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const NOW: i64 = 1_767_225_600_000;
 
@@ -547,7 +578,8 @@ mod tests {
                 api_base: "https://api.stripe.com".into()
             }
         );
-        let view = config.view();
+        let view = serde_json::to_value(config.view()).unwrap();
+        assert_eq!(view["api"], "stripe_events");
         assert_eq!(view["api_key_set"], true);
         assert!(
             !view.to_string().contains("sk_test_1"),
@@ -570,9 +602,12 @@ mod tests {
             true,
         )
         .unwrap();
-        assert_eq!(config.view()["api_base"], "http://127.0.0.1:9");
-        assert_eq!(config.view()["repo"], "acme/shop");
-        assert!(!config.view().to_string().contains("ghp_x"));
+        let view = serde_json::to_value(config.view()).unwrap();
+        assert_eq!(view["api"], "github_redelivery");
+        assert_eq!(view["api_base"], "http://127.0.0.1:9");
+        assert_eq!(view["repo"], "acme/shop");
+        assert_eq!(view["token_set"], true);
+        assert!(!view.to_string().contains("ghp_x"));
         assert!(config
             .auth_headers()
             .contains(&("user-agent", "hookrelay".to_string())));

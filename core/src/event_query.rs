@@ -90,6 +90,27 @@ fn successor(prefix: &str) -> Option<String> {
     None
 }
 
+/// A time as [`parse_instant`] reads it, for the API's schema of the events
+/// list's `since` and `until`.
+pub struct InstantQuery;
+
+impl schemars::JsonSchema for InstantQuery {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "InstantQuery".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A time: RFC 3339 with an offset (`2024-05-01T12:00:00Z`), a date (`2024-05-01`, UTC midnight), or unix milliseconds",
+            "anyOf": [
+                { "type": "string", "format": "date-time" },
+                { "type": "string", "format": "date" },
+                { "type": "string", "pattern": "^[0-9]{1,16}$" },
+            ],
+        })
+    }
+}
+
 /// An instant given as RFC 3339 (`2024-05-01T12:00:00Z`, any offset, fractions
 /// allowed), a date (`2024-05-01`, UTC midnight) or unix milliseconds. Returns
 /// unix milliseconds.

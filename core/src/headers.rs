@@ -18,12 +18,15 @@ impl schemars::JsonSchema for HeaderList {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "array",
-            "items": { "$ref": "#/components/schemas/HeaderPair" },
+            "description": "Headers as `[[name, value], ...]`, each name lower-cased",
+            "items": {
+                "type": "array",
+                "description": "`[name, value]`, the name lower-cased",
+                "prefixItems": [{ "type": "string" }, { "type": "string" }],
+                "items": false,
+                "minItems": 2,
+            },
         })
-    }
-
-    fn inline_schema() -> bool {
-        true
     }
 }
 

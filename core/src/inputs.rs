@@ -7,6 +7,8 @@
 //! bounds the handlers enforce, so the document refuses what the relay
 //! refuses. Doc comments become the schemas' descriptions.
 
+use crate::access::KeyRole;
+use crate::alerts::ChannelKind;
 use crate::catch_up;
 use crate::headers::HeaderList;
 use crate::model::{CircuitConfig, DestinationType, EventId, IngestId};
@@ -14,7 +16,6 @@ use crate::rate::RateLimit;
 use crate::retry::{MAX_ATTEMPTS_LIMIT, MAX_DELAY_S, MAX_SCHEDULE_LEN};
 use crate::search::MAX_SEARCH_FIELDS;
 use crate::verify::{Provider, SchemeConfig};
-use crate::views::written::{alert_channel_kind, key_role};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,7 +36,7 @@ pub struct KeyInput {
     /// Trimmed; 1 to 100 characters.
     #[schemars(length(min = 1, max = MAX_KEY_NAME_CHARS))]
     pub name: String,
-    #[schemars(schema_with = "key_role")]
+    #[schemars(with = "KeyRole")]
     pub role: String,
     /// Required for, and only for, a `pull` key: the pull destination it may
     /// lease from, an endpoint's `ep_` id or a pull route's `rt_` id.
@@ -54,17 +55,29 @@ pub struct KeyInput {
             "then": {
                 "type": "object",
                 "required": ["url"],
-                "not": { "type": "object", "required": ["routing_key"] },
+                "properties": { "url": { "type": "string" } },
+                // A null `routing_key` is one left out.
+                "not": {
+                    "type": "object",
+                    "required": ["routing_key"],
+                    "properties": { "routing_key": { "type": "string" } },
+                },
             },
         },
         {
             "if": { "type": "object", "properties": { "kind": { "const": "pagerduty" } } },
-            "then": { "type": "object", "required": ["routing_key"] },
+            "then": {
+                "type": "object",
+                "required": ["routing_key"],
+                "properties": { "routing_key": { "type": "string" } },
+            },
         },
     ])
 )]
 pub struct ChannelInput {
-    #[schemars(schema_with = "alert_channel_kind")]
+    // Read as a string, so an unknown kind is refused as
+    // `invalid_alert_channel` rather than as a body of the wrong shape.
+    #[schemars(with = "ChannelKind")]
     pub kind: String,
     /// Required for `slack` and `webhook`; `https`, and not a private address
     /// unless `ALLOW_PRIVATE_DESTINATIONS`. `pagerduty` defaults to

@@ -259,6 +259,93 @@ impl Status {
     }
 }
 
+/// The error code an ingest request was refused with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalReason {
+    UnknownEndpoint,
+    EndpointDisabled,
+    IpNotAllowed,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnreadableBody,
+    SignatureMissing,
+    SignatureMalformed,
+    SignatureMismatch,
+    TimestampOutOfTolerance,
+    SchemeNotConfigured,
+    HandshakeMalformed,
+    ChallengeTooLarge,
+    VerifyTokenMismatch,
+    VerifyTokenNotConfigured,
+}
+
+impl RefusalReason {
+    pub const ALL: [RefusalReason; 15] = [
+        RefusalReason::UnknownEndpoint,
+        RefusalReason::EndpointDisabled,
+        RefusalReason::IpNotAllowed,
+        RefusalReason::MethodNotAllowed,
+        RefusalReason::PayloadTooLarge,
+        RefusalReason::UnreadableBody,
+        RefusalReason::SignatureMissing,
+        RefusalReason::SignatureMalformed,
+        RefusalReason::SignatureMismatch,
+        RefusalReason::TimestampOutOfTolerance,
+        RefusalReason::SchemeNotConfigured,
+        RefusalReason::HandshakeMalformed,
+        RefusalReason::ChallengeTooLarge,
+        RefusalReason::VerifyTokenMismatch,
+        RefusalReason::VerifyTokenNotConfigured,
+    ];
+
+    /// The code, as answered and recorded.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalReason::UnknownEndpoint => "unknown_endpoint",
+            RefusalReason::EndpointDisabled => "endpoint_disabled",
+            RefusalReason::IpNotAllowed => "ip_not_allowed",
+            RefusalReason::MethodNotAllowed => "method_not_allowed",
+            RefusalReason::PayloadTooLarge => "payload_too_large",
+            RefusalReason::UnreadableBody => "unreadable_body",
+            RefusalReason::SignatureMissing => "signature_missing",
+            RefusalReason::SignatureMalformed => "signature_malformed",
+            RefusalReason::SignatureMismatch => "signature_mismatch",
+            RefusalReason::TimestampOutOfTolerance => "timestamp_out_of_tolerance",
+            RefusalReason::SchemeNotConfigured => "scheme_not_configured",
+            RefusalReason::HandshakeMalformed => "handshake_malformed",
+            RefusalReason::ChallengeTooLarge => "challenge_too_large",
+            RefusalReason::VerifyTokenMismatch => "verify_token_mismatch",
+            RefusalReason::VerifyTokenNotConfigured => "verify_token_not_configured",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<RefusalReason> {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == code)
+    }
+
+    /// The status the refusal is answered with.
+    pub fn status(self) -> u16 {
+        match self {
+            RefusalReason::UnknownEndpoint => 404,
+            RefusalReason::EndpointDisabled
+            | RefusalReason::IpNotAllowed
+            | RefusalReason::VerifyTokenMismatch
+            | RefusalReason::VerifyTokenNotConfigured => 403,
+            RefusalReason::MethodNotAllowed => 405,
+            RefusalReason::PayloadTooLarge => 413,
+            RefusalReason::UnreadableBody
+            | RefusalReason::HandshakeMalformed
+            | RefusalReason::ChallengeTooLarge => 400,
+            RefusalReason::SignatureMissing
+            | RefusalReason::SignatureMalformed
+            | RefusalReason::SignatureMismatch
+            | RefusalReason::TimestampOutOfTolerance
+            | RefusalReason::SchemeNotConfigured => 401,
+        }
+    }
+}
+
 /// What became of an inbound request: `routed` (at least one route accepted it
 /// and it has an event per accepting route) or `filtered` (none did; it is kept,
 /// without events, until a replay after a filter change routes it).
@@ -613,6 +700,53 @@ pub struct EndpointState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusal_reasons_are_named_as_serde_names_them() {
+        for reason in RefusalReason::ALL {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+            assert_eq!(RefusalReason::parse(reason.as_str()), Some(reason));
+        }
+        assert_eq!(RefusalReason::parse("internal"), None);
+    }
+
+    /// Verification and handshakes name their refusals themselves; each is
+    /// a reason the rejections API lists, answered with the reason's status.
+    #[test]
+    fn verification_and_handshake_refusals_are_refusal_reasons() {
+        use crate::handshake::HandshakeRefusal;
+        use crate::verify::VerifyError;
+        let verification = [
+            VerifyError::MissingHeader("x-signature".into()),
+            VerifyError::Malformed("x-signature".into()),
+            VerifyError::OutsideTolerance,
+            VerifyError::OutsideWindow {
+                max_age_s: 300,
+                max_ahead_s: 60,
+            },
+            VerifyError::Unconfigured("hmac"),
+            VerifyError::Mismatch,
+        ];
+        for err in verification {
+            let code = err.code();
+            let reason = RefusalReason::parse(code).unwrap_or_else(|| panic!("{code}"));
+            assert_eq!(reason.status(), 401, "{reason:?}");
+        }
+        let handshakes = [
+            HandshakeRefusal::Malformed("no challenge"),
+            HandshakeRefusal::ChallengeTooLarge,
+            HandshakeRefusal::VerifyTokenMismatch,
+            HandshakeRefusal::VerifyTokenNotConfigured,
+        ];
+        for refusal in handshakes {
+            let code = refusal.code();
+            let reason = RefusalReason::parse(code).unwrap_or_else(|| panic!("{code}"));
+            assert_eq!(reason.status(), refusal.status(), "{reason:?}");
+        }
+        let misconfigured = HandshakeRefusal::NoSecret;
+        assert_eq!(misconfigured.status(), 500, "not the sender's fault");
+        assert_eq!(RefusalReason::parse(misconfigured.code()), None);
+    }
 
     #[test]
     fn ids_bound_ranges_by_the_time_they_were_minted() {

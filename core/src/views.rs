@@ -13,17 +13,19 @@
 //! comments become the schemas' descriptions, so they speak to the API's
 //! reader.
 
-use crate::catch_up::CatchUp;
+use crate::access::KeyRole;
+use crate::alerts::ChannelKind;
+use crate::catch_up::{CatchUp, CatchUpView};
 use crate::headers::HeaderList;
 use crate::model::{
-    DestinationType, Endpoint, EndpointId, EndpointState, EventId, IngestId, IngestStatus, Route,
-    RouteRef, Status,
+    DestinationType, Endpoint, EndpointId, EndpointState, EventId, IngestId, IngestStatus,
+    RefusalReason, Route, RouteRef, Status,
 };
 use crate::retry::RetryPolicy;
 use crate::search::SearchFields;
 use crate::time::iso8601;
 use crate::verify::{Provider, SchemeConfig};
-use schemars::JsonSchema;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -107,7 +109,7 @@ pub struct RejectionView {
     /// RFC 3339, UTC, milliseconds.
     #[schemars(extend("format" = "date-time"))]
     pub at: String,
-    #[schemars(schema_with = "refusal_reason")]
+    #[schemars(with = "RefusalReason")]
     pub reason: String,
     /// `CF-Connecting-IP`.
     pub source_ip: Option<String>,
@@ -252,8 +254,7 @@ pub struct EndpointView {
     #[schemars(with = "Vec<String>")]
     pub search_fields: SearchFields,
     /// The catch-up configuration without its credential.
-    #[schemars(schema_with = "catch_up_or_null")]
-    pub catch_up: Option<Value>,
+    pub catch_up: Option<CatchUpView>,
     pub disabled: bool,
     /// How many days this endpoint's events are kept; null uses the relay's
     /// `RETENTION_DAYS`.
@@ -326,11 +327,13 @@ impl EndpointView {
 /// An endpoint as read by id: a FIFO endpoint also names the event holding
 /// its line.
 #[derive(Debug, Serialize, JsonSchema)]
-#[schemars(extend(
-    "if" = { "type": "object", "properties": { "fifo": { "const": true } } },
-    "then" = { "type": "object", "required": ["fifo_blocked_by"] },
-    "else" = { "not": { "type": "object", "required": ["fifo_blocked_by"] } },
-))]
+// The FIFO condition sits in `allOf`: the flattened endpoint's own
+// `if`/`then`/`else` (pull or push) stays beside it.
+#[schemars(extend("allOf" = [{
+    "if": { "type": "object", "properties": { "fifo": { "const": true } } },
+    "then": { "type": "object", "required": ["fifo_blocked_by"] },
+    "else": { "not": { "type": "object", "required": ["fifo_blocked_by"] } },
+}]))]
 pub struct EndpointDetail {
     #[serde(flatten)]
     pub endpoint: EndpointView,
@@ -597,7 +600,7 @@ pub struct KeyView {
     #[schemars(regex(pattern = r"^key_[0-9a-z]+$"))]
     pub id: String,
     pub name: String,
-    #[schemars(schema_with = "key_role")]
+    #[schemars(with = "KeyRole")]
     pub role: String,
     /// The destination of a `pull` key (`ep_` or `rt_`).
     pub endpoint_id: Option<String>,
@@ -626,7 +629,7 @@ pub struct AlertChannelView {
     /// `alc_` and a lower-case ULID.
     #[schemars(regex(pattern = r"^alc_[0-9a-z]{26}$"))]
     pub id: String,
-    #[schemars(schema_with = "alert_channel_kind")]
+    #[schemars(with = "ChannelKind")]
     pub kind: String,
     #[schemars(extend("format" = "uri"))]
     pub url: String,
@@ -876,7 +879,7 @@ pub struct RouteEventCounts {
 /// `ADMIN_TOKEN`).
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct WhoAmI<'a> {
-    #[schemars(schema_with = "key_role")]
+    #[schemars(with = "KeyRole")]
     pub role: &'static str,
     #[schemars(regex(pattern = r"^key_[0-9a-z]+$"))]
     pub key_id: Option<&'a str>,
@@ -1050,41 +1053,24 @@ pub struct RetentionReport {
     pub behind: bool,
 }
 
-/// Schemas of the API document that no type carries yet, by reference.
-pub(crate) mod written {
-    use schemars::{json_schema, Schema, SchemaGenerator};
-
-    fn reference(name: &str) -> Schema {
-        json_schema!({ "$ref": format!("#/components/schemas/{name}") })
-    }
-
-    pub fn key_role(_: &mut SchemaGenerator) -> Schema {
-        reference("KeyRole")
-    }
-
-    pub fn alert_channel_kind(_: &mut SchemaGenerator) -> Schema {
-        reference("AlertChannelKind")
-    }
-
-    pub fn catch_up_or_null(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "oneOf": [reference("CatchUp"), { "type": "null" }] })
-    }
-
-    pub fn relay_secret(_: &mut SchemaGenerator) -> Schema {
-        reference("RelaySecret")
-    }
-
-    pub fn refusal_reason(_: &mut SchemaGenerator) -> Schema {
-        reference("RefusalReason")
-    }
-
-    pub fn refusal_counts(_: &mut SchemaGenerator) -> Schema {
-        reference("RefusalCounts")
-    }
+/// A relay secret: the Standard Webhooks key the relay signs deliveries with.
+fn relay_secret(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "string",
+        "pattern": "^whsec_[A-Za-z0-9+/]+={0,2}$",
+        "description": "Standard Webhooks key that signs every delivery (`webhook-signature`)",
+    })
 }
-use written::{
-    alert_channel_kind, catch_up_or_null, key_role, refusal_counts, refusal_reason, relay_secret,
-};
+
+/// Counts per refusal reason: only reasons seen, each at least once.
+fn refusal_counts(generator: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "description": "refusals per reason, since the relay began counting",
+        "propertyNames": generator.subschema_for::<RefusalReason>(),
+        "additionalProperties": { "type": "integer", "minimum": 1 },
+    })
+}
 
 #[cfg(test)]
 mod tests {

@@ -225,7 +225,6 @@ fn param_schema(schema: &ParamSchema, answered: &mut SchemaGenerator) -> Value {
             json!({ "type": "integer", "minimum": min, "maximum": max, "default": default })
         }
         ParamSchema::Type(schema) => schema(answered).to_value(),
-        ParamSchema::Written(name) => written_ref(name),
     }
 }
 
@@ -376,7 +375,7 @@ fn definitions(mut generator: SchemaGenerator) -> Map<String, Value> {
 
 /// JSON Schema 2020-12 (OpenAPI 3.1's dialect) of what is serialized or
 /// deserialized, with references into `components/schemas`, and only the
-/// formats a validator knows (`date-time`, `uri`; Rust's integer widths are
+/// formats a validator knows (`date-time`, `date`, `uri`; Rust's integer widths are
 /// dropped, their `minimum` stays).
 fn settings(contract: Contract) -> SchemaSettings {
     SchemaSettings::draft2020_12().with(|s| {
@@ -391,7 +390,7 @@ fn settings(contract: Contract) -> SchemaSettings {
 fn known_formats() -> RestrictFormats {
     let mut restrict = RestrictFormats::default();
     restrict.infer_from_meta_schema = false;
-    restrict.allowed_formats = ["date-time", "uri"].map(Into::into).into();
+    restrict.allowed_formats = ["date-time", "date", "uri"].map(Into::into).into();
     restrict
 }
 
@@ -648,6 +647,47 @@ mod tests {
         assert!(
             ingest["401"].get("$ref").is_none(),
             "a signature, not a key"
+        );
+    }
+
+    /// Key roles, channel kinds and refusal reasons are strings in the API;
+    /// their schemas list what the code's own enums name.
+    #[test]
+    fn enumerated_strings_are_the_codes_own_names() {
+        use hookrelay_core::alerts::ChannelKind;
+        use hookrelay_core::model::RefusalReason;
+        let schemas = generated_schemas();
+        let strings = |values: &Value| -> Vec<String> {
+            values
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            strings(&schemas["KeyRole"]["enum"]),
+            ["viewer", "editor", "admin", "pull"]
+        );
+        let reasons: Vec<&str> = RefusalReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(strings(&schemas["RefusalReason"]["enum"]), reasons);
+        let kinds: Vec<Value> = schemas["AlertChannelKind"]["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|kind| kind["const"].clone())
+            .collect();
+        let named: Vec<Option<ChannelKind>> = kinds
+            .iter()
+            .map(|kind| ChannelKind::parse(kind.as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                Some(ChannelKind::Slack),
+                Some(ChannelKind::Webhook),
+                Some(ChannelKind::PagerDuty)
+            ]
         );
     }
 }

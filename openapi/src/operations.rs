@@ -9,6 +9,7 @@
 //! own.
 
 use hookrelay_core::catch_up::{self, CatchUpOutcome};
+use hookrelay_core::event_query::InstantQuery;
 use hookrelay_core::handshake::{DiscordPong, OktaVerification, ZoomUrlValidation};
 use hookrelay_core::model::{IngestStatus, Status as EventStatus};
 use hookrelay_core::stats::Window;
@@ -202,8 +203,6 @@ pub enum ParamSchema {
     },
     /// A type's schema.
     Type(SchemaFn),
-    /// A schema of the written frame, by name.
-    Written(&'static str),
 }
 
 impl ParamSchema {
@@ -726,8 +725,8 @@ pub const OPERATIONS: &[Operation] = &[
             Param::query("limit", None, ParamSchema::Integer { min: 1, max: 200, default: 50 }),
             Param::query("cursor", Some("the previous page's `next_cursor`: events older than it (the other filters still apply)"), ParamSchema::pattern("^evt_[0-9A-Za-z]{1,64}$")),
             Param::query("event_type", Some("the provider's event type, exactly (`payment_intent.succeeded`), or with one trailing `*` every type that starts with what precedes it (`payment_intent.*`; a lone `*`: every event that has a type); no control characters"), ParamSchema::Text { min_len: Some(1), max_len: Some(200), pattern: Some("^[^*]*[*]?$") }),
-            Param::query("since", Some("events received at or after this time"), ParamSchema::Written("InstantQuery")),
-            Param::query("until", Some("events received before this time (exclusive); must be later than `since`"), ParamSchema::Written("InstantQuery")),
+            Param::query("since", Some("events received at or after this time"), ParamSchema::Type(schema_of::<InstantQuery>)),
+            Param::query("until", Some("events received before this time (exclusive); must be later than `since`"), ParamSchema::Type(schema_of::<InstantQuery>)),
             Param::query("q", Some("an event id (`evt_…`), or a provider delivery id: the provider's own id (`X-GitHub-Delivery`, Stripe's `evt_…`, `webhook-id`, …) or an event's `dedup_key` as shown (`id:…`, `sha256:…`), or a value at one of the endpoint's `search_fields`; exact matches only"), ParamSchema::Text { min_len: Some(1), max_len: Some(512), pattern: None }),
         ])
         .answers(&[

@@ -5,7 +5,7 @@
 //! write-only, to PagerDuty's own URL unless `url` names another.
 
 use super::read_json;
-use crate::alerts::{Alert, PAGERDUTY_EVENTS_URL};
+use crate::alerts::{Alert, ChannelKind, PAGERDUTY_EVENTS_URL};
 use crate::destination::check_destination;
 use crate::error::{json_response, ApiError};
 use crate::inputs::{ChannelInput, MAX_ROUTING_KEY_CHARS};
@@ -21,10 +21,14 @@ use worker::{Request, Response};
 pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     let input: ChannelInput = read_json(req).await?;
     let invalid = |msg: &str| ApiError::bad_request("invalid_alert_channel", msg);
-    let (url, secret) = match (input.kind.as_str(), input.url, input.routing_key) {
-        ("slack", Some(url), None) => (url, None),
-        ("webhook", Some(url), None) => (url, Some(standard::encode_secret(&random_bytes::<32>()))),
-        ("pagerduty", url, Some(key)) => {
+    let kind = ChannelKind::parse(&input.kind)
+        .ok_or_else(|| invalid("kind is \"slack\", \"webhook\" or \"pagerduty\""))?;
+    let (url, secret) = match (kind, input.url, input.routing_key) {
+        (ChannelKind::Slack, Some(url), None) => (url, None),
+        (ChannelKind::Webhook, Some(url), None) => {
+            (url, Some(standard::encode_secret(&random_bytes::<32>())))
+        }
+        (ChannelKind::PagerDuty, url, Some(key)) => {
             let printable = key.chars().all(|c| c.is_ascii_graphic());
             if key.is_empty() || key.chars().count() > MAX_ROUTING_KEY_CHARS || !printable {
                 return Err(invalid("routing_key is PagerDuty's integration key (printable, at most 128 characters)"));
@@ -34,12 +38,13 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
                 Some(key),
             )
         }
-        ("slack" | "webhook", None, _) => return Err(invalid("url is required")),
-        ("slack" | "webhook", Some(_), Some(_)) => {
+        (ChannelKind::Slack | ChannelKind::Webhook, None, _) => {
+            return Err(invalid("url is required"))
+        }
+        (ChannelKind::Slack | ChannelKind::Webhook, Some(_), Some(_)) => {
             return Err(invalid("routing_key is for pagerduty channels only"))
         }
-        ("pagerduty", _, None) => return Err(invalid("routing_key is required")),
-        _ => return Err(invalid("kind is \"slack\", \"webhook\" or \"pagerduty\"")),
+        (ChannelKind::PagerDuty, _, None) => return Err(invalid("routing_key is required")),
     };
     check_destination(&url, relay.settings.allow_private_destinations)
         .map_err(|why| ApiError::bad_request("invalid_destination", why))?;
@@ -47,7 +52,7 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     let channel = alerts::Channel {
         id: new_id("alc", now as u64, random_bytes()),
         secret,
-        kind: input.kind,
+        kind: kind.as_str().to_string(),
         url,
         created_at: now as f64,
     };

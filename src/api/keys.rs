@@ -3,7 +3,7 @@
 //! answer and nowhere else.
 
 use super::{read_json, Caller};
-use crate::access::{self, Role};
+use crate::access::{self, Role, PULL_ROLE};
 use crate::error::{json_response, ApiError};
 use crate::inputs::{KeyInput, MAX_KEY_NAME_CHARS};
 use crate::model::{new_id, RouteRef};
@@ -67,13 +67,13 @@ async fn scope_of(
 ) -> Result<Option<String>, ApiError> {
     let invalid = |msg: &str| ApiError::bad_request("invalid_key", msg);
     match (role, endpoint_id) {
-        ("pull", Some(raw)) => {
+        (PULL_ROLE, Some(raw)) => {
             RouteRef::parse(raw).ok_or_else(|| invalid("endpoint_id is not an ep_ or rt_ id"))?;
             Ok(Some(
                 super::pull::pull_route(relay, raw).await?.id.to_string(),
             ))
         }
-        ("pull", None) => Err(invalid("a pull key needs endpoint_id")),
+        (PULL_ROLE, None) => Err(invalid("a pull key needs endpoint_id")),
         (role, None) if Role::parse(role).is_some() => Ok(None),
         (role, Some(_)) if Role::parse(role).is_some() => {
             Err(invalid("only a pull key is scoped to an endpoint_id"))
