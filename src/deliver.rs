@@ -11,7 +11,7 @@ use crate::envelope::{outbound_headers, route_payload, Envelope, Payload};
 use crate::headers::HeaderList;
 use crate::hub;
 use crate::live::Change;
-use crate::model::{DeliveryMessage, DestinationType, EndpointId, Route, RouteRef, Status};
+use crate::model::{DeliveryMessage, DestinationType, EventId, Route, RouteRef, Status};
 use crate::outbound::{self, AttemptResult};
 use crate::rate::RateLimit;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, random_unit, Relay};
@@ -92,7 +92,13 @@ pub async fn handle_batch(relay: &Relay, batch: &MessageBatch<DeliveryMessage>) 
     };
     let work: Vec<(&RawMessage, String, Option<Claim>)> = parsed
         .iter()
-        .map(|(message, msg)| (*message, msg.event_id.clone(), claims.remove(&msg.event_id)))
+        .map(|(message, msg)| {
+            (
+                *message,
+                msg.event_id.clone(),
+                claims.remove(msg.event_id.as_str()),
+            )
+        })
         .collect();
     stream::iter(
         work.into_iter()
@@ -109,7 +115,7 @@ pub async fn handle_batch(relay: &Relay, batch: &MessageBatch<DeliveryMessage>) 
 async fn claim_batch(
     relay: &Relay,
     parsed: &[(&RawMessage, DeliveryMessage)],
-) -> Result<std::collections::HashMap<String, Claim>> {
+) -> Result<std::collections::HashMap<EventId, Claim>> {
     injected_d1_outage(relay)?;
     let ids: Vec<&str> = parsed.iter().map(|(_, m)| m.event_id.as_str()).collect();
     let token = hex::encode(random_bytes::<16>());
@@ -374,19 +380,18 @@ pub const TRANSFORM_ERROR: &str = "transform_error";
 /// claim saw (so a fixed transformation or a new destination applies to the very
 /// next attempt); otherwise from D1, and the stale entry is dropped.
 async fn load_target(relay: &Relay, claim: &Claim) -> Result<Option<Route>> {
-    if let Some(source) = EndpointId::parse(&claim.endpoint_id) {
-        let ttl_s = relay.settings.endpoint_cache_ttl_s;
-        let (found, _) = endpoint_cache::lookup(&relay.db, &source, now_ms(), ttl_s).await?;
-        let seen_at = claim.route_updated_at.map(|at| at as i64);
-        let cached = found
-            .into_iter()
-            .flat_map(|f| f.routes)
-            .find(|route| route.id == claim.route_id);
-        match cached {
-            Some(route) if Some(route.updated_at) == seen_at => return Ok(Some(route)),
-            Some(_) => endpoint_cache::invalidate(&source),
-            None => {}
-        }
+    let source = &claim.endpoint_id;
+    let ttl_s = relay.settings.endpoint_cache_ttl_s;
+    let (found, _) = endpoint_cache::lookup(&relay.db, source, now_ms(), ttl_s).await?;
+    let seen_at = claim.route_updated_at.map(|at| at as i64);
+    let cached = found
+        .into_iter()
+        .flat_map(|f| f.routes)
+        .find(|route| route.id == claim.route_id);
+    match cached {
+        Some(route) if Some(route.updated_at) == seen_at => return Ok(Some(route)),
+        Some(_) => endpoint_cache::invalidate(source),
+        None => {}
     }
     Ok(endpoints::get_route(&relay.db, &claim.route_id)
         .await?
@@ -666,7 +671,7 @@ pub async fn record_attempt(
 /// Bounded; the sweeper takes any rest.
 pub async fn drain(relay: &Relay, route_id: &RouteRef, requeued: Option<&str>) -> Result<usize> {
     let waiting = events::waiting(&relay.db, route_id, DRAIN_LIMIT).await?;
-    let ids: Vec<String> = waiting
+    let ids: Vec<EventId> = waiting
         .into_iter()
         .map(|w| w.id)
         .filter(|id| Some(id.as_str()) != requeued)

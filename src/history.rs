@@ -42,9 +42,7 @@ pub async fn find(relay: &Relay, id: &EventId) -> Result<Option<Archived>> {
     let mut found: Option<Archived> = None;
     for row in candidates {
         for record in read_object(relay, &row.key).await? {
-            if record.event.id == id.as_str()
-                && is_newer(&record, found.as_ref().map(|f| &f.record))
-            {
+            if record.event.id == *id && is_newer(&record, found.as_ref().map(|f| &f.record)) {
                 found = Some(Archived {
                     record,
                     object_key: row.key.clone(),
@@ -139,7 +137,7 @@ pub async fn page(relay: &Relay, q: &ArchiveQuery<'_>) -> Result<ArchivePage> {
     };
     let rows =
         store::of_endpoint(&relay.db, q.endpoint_id, from_hour, to_hour, ROWS_PER_PAGE).await?;
-    let mut kept: HashMap<String, ArchivedEvent> = HashMap::new();
+    let mut kept: HashMap<EventId, ArchivedEvent> = HashMap::new();
     let mut read = 0;
     let mut unread_above: Option<String> = None;
     let mut walked_all = true;
@@ -148,7 +146,10 @@ pub async fn page(relay: &Relay, q: &ArchiveQuery<'_>) -> Result<ArchivePage> {
             continue;
         }
         let floor = page_floor(&kept, q.limit);
-        if floor.as_ref().is_some_and(|(id, _)| row.last_id <= *id) {
+        if floor
+            .as_ref()
+            .is_some_and(|(id, _)| row.last_id.as_str() <= id.as_str())
+        {
             continue;
         }
         if floor.is_some_and(|(_, received)| row.hour as i64 + HOUR_MS < hour_of(received)) {
@@ -181,7 +182,11 @@ pub async fn page(relay: &Relay, q: &ArchiveQuery<'_>) -> Result<ArchivePage> {
     }
     let mut events: Vec<ArchivedEvent> = kept
         .into_values()
-        .filter(|r| unread_above.as_ref().is_none_or(|u| r.event.id > *u))
+        .filter(|r| {
+            unread_above
+                .as_ref()
+                .is_none_or(|u| r.event.id.as_str() > u.as_str())
+        })
         .collect();
     events.sort_by(|a, b| b.event.id.cmp(&a.event.id));
     events.truncate(q.limit as usize);
@@ -202,11 +207,11 @@ pub struct ArchivePage {
 }
 
 /// Drops all but the `limit` newest ids (a page never shows more).
-fn keep_newest(kept: &mut HashMap<String, ArchivedEvent>, limit: u32) {
+fn keep_newest(kept: &mut HashMap<EventId, ArchivedEvent>, limit: u32) {
     if kept.len() <= limit as usize {
         return;
     }
-    let mut ids: Vec<String> = kept.keys().cloned().collect();
+    let mut ids: Vec<EventId> = kept.keys().cloned().collect();
     ids.sort_unstable_by(|a, b| b.cmp(a));
     for id in ids.into_iter().skip(limit as usize) {
         kept.remove(&id);
@@ -214,11 +219,11 @@ fn keep_newest(kept: &mut HashMap<String, ArchivedEvent>, limit: u32) {
 }
 
 /// When the page is full: the id and receipt of its last (oldest) event.
-fn page_floor(kept: &HashMap<String, ArchivedEvent>, limit: u32) -> Option<(String, i64)> {
+fn page_floor(kept: &HashMap<EventId, ArchivedEvent>, limit: u32) -> Option<(EventId, i64)> {
     if kept.len() < limit as usize {
         return None;
     }
-    let mut ids: Vec<(&String, f64)> = kept
+    let mut ids: Vec<(&EventId, f64)> = kept
         .iter()
         .map(|(id, r)| (id, r.event.received_at))
         .collect();

@@ -73,10 +73,14 @@ pub async fn enqueue(queue: &Queue, path: Path, event_id: &str, delay_s: u32) ->
 }
 
 /// Sends many delivery messages, in batches of the queue's maximum size.
-pub async fn enqueue_many(queue: &Queue, path: Path, event_ids: &[String]) -> Result<()> {
+pub async fn enqueue_many<Id: std::borrow::Borrow<str>>(
+    queue: &Queue,
+    path: Path,
+    event_ids: &[Id],
+) -> Result<()> {
     for chunk in event_ids.chunks(QUEUE_BATCH_MAX) {
         let messages = chunk.iter().map(|id| DeliveryMessage {
-            event_id: id.clone(),
+            event_id: id.borrow().to_string(),
         });
         queue
             .send_batch(BatchMessageBuilder::new().messages(messages).build())

@@ -25,6 +25,7 @@
 use crate::compact;
 use crate::deliver::{deliver_event, probe_route, Delivery};
 use crate::hub;
+use crate::model::EventId;
 use crate::relay::{enqueue_many, now_ms, Relay};
 use crate::retention;
 use crate::store::events::Changed;
@@ -52,12 +53,12 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
     let released = release_expired_leases(relay, now, page, &budget).await?;
     report.leases_released = released.len();
     hub::publish(&relay.env, &events::changes_at(&released, now_ms())).await;
-    let released: Vec<String> = released.into_iter().map(|r| r.id).collect();
+    let released: Vec<EventId> = released.into_iter().map(|r| r.id).collect();
     report.probes = probe_open_circuits(relay, now).await?;
     let due_before = now - s.sweep_grace_s as i64 * 1000;
     let (first_page, mut cursor) = events::due_for_sweep(&relay.db, due_before, None, page).await?;
     let full_page = first_page.len() == page as usize;
-    let seen: std::collections::HashSet<String> = released.iter().cloned().collect();
+    let seen: std::collections::HashSet<EventId> = released.iter().cloned().collect();
     let mut due = released;
     due.extend(first_page.into_iter().filter(|id| !seen.contains(id)));
     report.due = due.len();
@@ -164,7 +165,7 @@ async fn release_expired_leases(
 
 /// Delivers the oldest due events here, six at a time: with no queue at all
 /// the relay still delivers.
-async fn deliver_directly(relay: &Relay, ids: &[String], report: &mut SweepReport) {
+async fn deliver_directly(relay: &Relay, ids: &[EventId], report: &mut SweepReport) {
     for chunk in ids.chunks(DIRECT_CONCURRENCY) {
         for outcome in join_all(chunk.iter().map(|id| deliver_event(relay, id))).await {
             match outcome {
@@ -184,7 +185,7 @@ async fn deliver_directly(relay: &Relay, ids: &[String], report: &mut SweepRepor
 
 /// Hands due events to the queue; a failure is counted and logged (the next
 /// run finds them again).
-async fn enqueue(relay: &Relay, ids: &[String], report: &mut SweepReport) {
+async fn enqueue(relay: &Relay, ids: &[EventId], report: &mut SweepReport) {
     if ids.is_empty() {
         return;
     }

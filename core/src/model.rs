@@ -23,7 +23,8 @@ pub fn new_id(prefix: &str, now_ms: u64, random: [u8; 10]) -> String {
 
 macro_rules! typed_id {
     ($name:ident, $prefix:literal, $what:literal) => {
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        /// Ordered as its text, which sorts by the time it was minted.
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -78,6 +79,23 @@ macro_rules! typed_id {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
+            }
+        }
+
+        /// An id reads as its text: it binds into SQL, keys R2 and fills
+        /// answers as it is.
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        /// Sets and maps of ids are looked up by text (a queue message's id).
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
             }
         }
 
@@ -187,6 +205,15 @@ impl RouteRef {
 impl fmt::Display for RouteRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// As the typed ids: a route's id reads as its text.
+impl std::ops::Deref for RouteRef {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
     }
 }
 
@@ -700,6 +727,19 @@ pub struct EndpointState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ids order by when they were minted, and sets of them are looked up by
+    /// text (a queue message carries the id as text).
+    #[test]
+    fn typed_ids_sort_by_mint_time_and_are_found_by_text() {
+        let older = EventId::generate(1_000, [9; 10]);
+        let newer = EventId::generate(1_001, [0; 10]);
+        assert!(older < newer);
+        let held: std::collections::HashSet<EventId> = [older.clone()].into();
+        assert!(held.contains(older.as_str()));
+        assert!(!held.contains(newer.as_str()));
+        assert_eq!(&*older, older.as_str(), "reads as its text");
+    }
 
     #[test]
     fn refusal_reasons_are_named_as_serde_names_them() {

@@ -64,8 +64,7 @@ impl Listed for IngestView {
 /// A replayed event: back to `received`; attempt numbering continues.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Requeued {
-    #[schemars(with = "EventId")]
-    pub id: String,
+    pub id: EventId,
     #[schemars(with = "String", extend("const" = "received"))]
     pub status: Status,
 }
@@ -132,10 +131,8 @@ pub struct Rejections {
 /// with the lease.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct LeasedEvent {
-    #[schemars(with = "EventId")]
-    pub id: String,
-    #[schemars(with = "EndpointId")]
-    pub endpoint_id: String,
+    pub id: EventId,
+    pub endpoint_id: EndpointId,
     /// The pull destination it was leased from: the endpoint's own id (its
     /// first route) or an `rt_` route.
     #[schemars(with = "String", regex(pattern = r"^(ep|rt)_[0-9A-Za-z]+$"))]
@@ -340,7 +337,7 @@ pub struct EndpointDetail {
     /// The head of the line when it has failed at least once.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<EventId>")]
-    pub fifo_blocked_by: Option<Option<String>>,
+    pub fifo_blocked_by: Option<Option<EventId>>,
 }
 
 /// What was made, with the relay secret that signs what it delivers (shown
@@ -485,14 +482,12 @@ pub enum StoredIn {
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(rename = "Event")]
 pub struct EventView {
-    #[schemars(with = "EventId")]
-    pub id: String,
-    #[schemars(with = "EndpointId")]
-    pub endpoint_id: String,
+    pub id: EventId,
+    pub endpoint_id: EndpointId,
     /// The route that delivers this event: the endpoint's own id for its
     /// first route, else an `rt_` id.
-    #[schemars(regex(pattern = r"^(ep|rt)_[0-9A-Za-z]{1,64}$"))]
-    pub route_id: String,
+    #[schemars(with = "String", regex(pattern = r"^(ep|rt)_[0-9A-Za-z]{1,64}$"))]
+    pub route_id: RouteRef,
     #[schemars(with = "Status")]
     pub status: String,
     /// Across every replay.
@@ -563,10 +558,8 @@ pub struct EventDetail {
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(rename = "Ingest")]
 pub struct IngestView {
-    #[schemars(with = "IngestId")]
-    pub id: String,
-    #[schemars(with = "EndpointId")]
-    pub endpoint_id: String,
+    pub id: IngestId,
+    pub endpoint_id: EndpointId,
     #[schemars(with = "IngestStatus")]
     pub status: String,
     /// The provider's name for the event; null when it has none.
@@ -923,8 +916,7 @@ pub struct Sent {
     "else" = { "type": "object", "properties": { "next_attempt_at": { "type": "null" } } },
 ))]
 pub struct ReportedAttempt {
-    #[schemars(with = "EventId")]
-    pub id: String,
+    pub id: EventId,
     /// `delivered`, `retrying` (leased again when due) or `dead`.
     #[schemars(with = "Status")]
     pub status: String,

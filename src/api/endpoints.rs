@@ -18,8 +18,8 @@ use crate::inputs::{
     MAX_SECRETS, TIMEOUT_RANGE_MS,
 };
 use crate::model::{
-    rotate_secrets, DestinationType, Endpoint, EndpointId, EndpointState, Route, RouteId, RouteRef,
-    Secret, Source,
+    rotate_secrets, DestinationType, Endpoint, EndpointId, EndpointState, EventId, Route, RouteId,
+    RouteRef, Secret, Source,
 };
 use crate::rate::RateLimit;
 use crate::relay::{now_ms, random_bytes, Relay};
@@ -262,7 +262,7 @@ pub async fn rejections(relay: &Relay, raw_id: &str) -> Result<Response, ApiErro
 
 /// The event at the head of a FIFO line that has failed at least once: the one
 /// holding the others back.
-async fn fifo_blocker(relay: &Relay, endpoint: &Endpoint) -> Result<Option<String>, ApiError> {
+async fn fifo_blocker(relay: &Relay, endpoint: &Endpoint) -> Result<Option<EventId>, ApiError> {
     let head = events::head_of_line(&relay.db, &endpoint.route.id).await?;
     Ok(head.filter(|h| h.status == "retrying").map(|h| h.id))
 }

@@ -270,7 +270,7 @@ pub async fn replay_bulk(relay: &Relay, req: worker::Request) -> Result<Response
     let endpoint = endpoint_id.as_ref().map(EndpointId::as_str);
     let route = route_id.as_ref();
     let replayed = events::replay_dead(&relay.db, endpoint, route, limit, now_ms()).await?;
-    let ids: Vec<String> = replayed.iter().map(|r| r.id.clone()).collect();
+    let ids: Vec<EventId> = replayed.iter().map(|r| r.id.clone()).collect();
     let sent = match relay.queue() {
         Ok(q) => enqueue_many(&q, relay.path(), &ids).await,
         Err(e) => Err(e),
@@ -371,7 +371,7 @@ fn merge_newest_first(
     archived: Vec<ArchivedEvent>,
     limit: u32,
 ) -> Vec<(EventRow, StoredIn)> {
-    let in_d1: std::collections::HashSet<String> = live.iter().map(|r| r.id.clone()).collect();
+    let in_d1: std::collections::HashSet<EventId> = live.iter().map(|r| r.id.clone()).collect();
     let mut rows: Vec<(EventRow, StoredIn)> = live.into_iter().map(|r| (r, StoredIn::D1)).collect();
     rows.extend(
         archived

@@ -12,7 +12,7 @@ use super::rollups;
 use super::{bind, changes, int, opt_int, opt_text, text, Conditions, Db, Stmt};
 use crate::event_query::{EventTypeFilter, Lookup};
 use crate::live::Change;
-use crate::model::{EventId, RouteRef, Status};
+use crate::model::{EndpointId, EventId, IngestId, RouteRef, Status};
 use crate::retry::OutcomeClass;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -25,9 +25,9 @@ const FALLBACK_TIMEOUT_MS: i64 = 15_000;
 /// [`CHANGED`]), so the live stream hears of changes made in bulk too.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Changed {
-    pub id: String,
-    pub endpoint_id: String,
-    pub route_id: String,
+    pub id: EventId,
+    pub endpoint_id: EndpointId,
+    pub route_id: RouteRef,
     /// The status the statement set.
     pub status: String,
     pub attempt_count: f64,
@@ -63,13 +63,13 @@ pub(crate) const CHANGED: &str = "RETURNING id, endpoint_id, route_id, status, a
 /// An event this deliverer now holds until `lease_until`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Claim {
-    pub id: String,
+    pub id: EventId,
     /// The source endpoint (whose `ep_` URL received the request).
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     /// The delivery target: the `endpoints` row (the endpoint itself or an `rt_`
     /// route) whose destination, policy and live state govern this delivery.
     pub route_id: RouteRef,
-    pub ingest_id: String,
+    pub ingest_id: IngestId,
     pub attempt_count: f64,
     pub cycle_attempts: f64,
     pub lease_token: String,
@@ -433,10 +433,10 @@ pub async fn complete(
 /// An event as the API shows it, joined with its ingest.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventRow {
-    pub id: String,
-    pub ingest_id: String,
-    pub endpoint_id: String,
-    pub route_id: String,
+    pub id: EventId,
+    pub ingest_id: IngestId,
+    pub endpoint_id: EndpointId,
+    pub route_id: RouteRef,
     pub status: String,
     pub attempt_count: f64,
     pub next_attempt_at: f64,
@@ -634,12 +634,12 @@ pub async fn replay_dead(
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct DueCursor {
     pub next_attempt_at: f64,
-    pub id: String,
+    pub id: EventId,
 }
 
 #[derive(Deserialize)]
 struct DueRow {
-    id: String,
+    id: EventId,
     next_attempt_at: f64,
 }
 
@@ -656,7 +656,7 @@ pub async fn due_for_sweep(
     due_before_ms: i64,
     after: Option<&DueCursor>,
     limit: u32,
-) -> Result<(Vec<String>, Option<DueCursor>)> {
+) -> Result<(Vec<EventId>, Option<DueCursor>)> {
     let rows: Vec<DueRow> = bind(
         db.prepare(DUE_FOR_SWEEP),
         &[
@@ -705,7 +705,7 @@ pub(crate) const DUE_FOR_SWEEP: &str =
 /// An in-flight event waiting for its turn.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Waiting {
-    pub id: String,
+    pub id: EventId,
     pub status: String,
     pub next_attempt_at: f64,
 }

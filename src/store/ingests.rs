@@ -275,8 +275,8 @@ pub(crate) const DELETE_EMPTIED_SEARCH_VALUES: &str = concat!(
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct IngestRow {
-    pub id: String,
-    pub endpoint_id: String,
+    pub id: IngestId,
+    pub endpoint_id: EndpointId,
     pub dedup_key: String,
     pub body_key: String,
     pub body_size: f64,
@@ -320,8 +320,8 @@ pub(crate) const FILTERED: &str =
 /// `filtered`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct IngestSummary {
-    pub id: String,
-    pub endpoint_id: String,
+    pub id: IngestId,
+    pub endpoint_id: EndpointId,
     pub status: String,
     pub dedup_key: String,
     pub event_type: Option<String>,
