@@ -139,17 +139,14 @@ pub async fn page(relay: &Relay, q: &ArchiveQuery<'_>) -> Result<ArchivePage> {
         store::of_endpoint(&relay.db, q.endpoint_id, from_hour, to_hour, ROWS_PER_PAGE).await?;
     let mut kept: HashMap<EventId, ArchivedEvent> = HashMap::new();
     let mut read = 0;
-    let mut unread_above: Option<String> = None;
+    let mut unread_above: Option<EventId> = None;
     let mut walked_all = true;
     for row in &rows {
         if q.before_id.is_some_and(|b| row.first_id.as_str() >= b) {
             continue;
         }
         let floor = page_floor(&kept, q.limit);
-        if floor
-            .as_ref()
-            .is_some_and(|(id, _)| row.last_id.as_str() <= id.as_str())
-        {
+        if floor.as_ref().is_some_and(|(id, _)| row.last_id <= *id) {
             continue;
         }
         if floor.is_some_and(|(_, received)| row.hour as i64 + HOUR_MS < hour_of(received)) {
@@ -182,11 +179,7 @@ pub async fn page(relay: &Relay, q: &ArchiveQuery<'_>) -> Result<ArchivePage> {
     }
     let mut events: Vec<ArchivedEvent> = kept
         .into_values()
-        .filter(|r| {
-            unread_above
-                .as_ref()
-                .is_none_or(|u| r.event.id.as_str() > u.as_str())
-        })
+        .filter(|r| unread_above.as_ref().is_none_or(|u| r.event.id > *u))
         .collect();
     events.sort_by(|a, b| b.event.id.cmp(&a.event.id));
     events.truncate(q.limit as usize);
@@ -203,7 +196,7 @@ pub struct ArchivePage {
     /// The page was cut short: objects holding ids up to this one are left
     /// unread. The page (D1's rows too) holds only newer ids, and the next
     /// one starts here.
-    pub unread_up_to: Option<String>,
+    pub unread_up_to: Option<EventId>,
 }
 
 /// Drops all but the `limit` newest ids (a page never shows more).

@@ -63,13 +63,13 @@ fn request(
     base: Option<&str>,
 ) -> (Vec<(String, String)>, String) {
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-    match ChannelKind::parse(&channel.kind) {
-        Some(ChannelKind::Slack) => return (headers, alert.slack_body(base)),
-        Some(ChannelKind::PagerDuty) => {
+    match channel.kind {
+        ChannelKind::Slack => return (headers, alert.slack_body(base)),
+        ChannelKind::PagerDuty => {
             let routing_key = channel.secret.as_deref().unwrap_or_default();
             return (headers, alert.pagerduty_body(routing_key));
         }
-        Some(ChannelKind::Webhook) | None => {}
+        ChannelKind::Webhook => {}
     }
     let now = now_ms();
     let id = new_id("alt", now as u64, random_bytes());

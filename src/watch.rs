@@ -263,7 +263,7 @@ fn gone_target(rule: &Rule) -> Target {
 /// The alert of a rule that started (`firing`) or stopped holding.
 pub fn rule_alert(rule: &Rule, target: Target, value: Option<f64>, firing: bool) -> Alert {
     Alert::RuleChanged {
-        rule_id: rule.id.clone(),
+        rule_id: rule.id.to_string(),
         target,
         rule: rule.spec.describe(),
         value: rule.spec.value_text(value),

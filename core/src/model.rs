@@ -120,6 +120,9 @@ typed_id!(EndpointId, "ep", "creation time");
 typed_id!(EventId, "evt", "receipt time");
 typed_id!(IngestId, "ing", "receipt time");
 typed_id!(RouteId, "rt", "creation time");
+typed_id!(KeyId, "key", "creation time");
+typed_id!(AlertChannelId, "alc", "creation time");
+typed_id!(AlertRuleId, "alr", "creation time");
 
 /// How many events an ingest's id can number: an event's id is its ingest's
 /// with the last 15 bits (three characters) replaced by the event's index.

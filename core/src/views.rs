@@ -18,8 +18,8 @@ use crate::alerts::ChannelKind;
 use crate::catch_up::{CatchUp, CatchUpView};
 use crate::headers::HeaderList;
 use crate::model::{
-    DestinationType, Endpoint, EndpointId, EndpointState, EventId, IngestId, IngestStatus,
-    RefusalReason, Route, RouteRef, Status,
+    AlertChannelId, AlertRuleId, DestinationType, Endpoint, EndpointId, EndpointState, EventId,
+    IngestId, IngestStatus, KeyId, RefusalReason, Route, RouteRef, Status,
 };
 use crate::retry::RetryPolicy;
 use crate::search::SearchFields;
@@ -590,13 +590,13 @@ pub struct IngestDetail {
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(rename = "ApiKey")]
 pub struct KeyView {
-    #[schemars(regex(pattern = r"^key_[0-9a-z]+$"))]
-    pub id: String,
+    pub id: KeyId,
     pub name: String,
     #[schemars(with = "KeyRole")]
     pub role: String,
     /// The destination of a `pull` key (`ep_` or `rt_`).
-    pub endpoint_id: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub endpoint_id: Option<RouteRef>,
     /// The key's first characters, to tell keys apart.
     pub prefix: String,
     #[schemars(extend("format" = "date-time"))]
@@ -619,11 +619,8 @@ pub struct CreatedKey {
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(rename = "AlertChannel")]
 pub struct AlertChannelView {
-    /// `alc_` and a lower-case ULID.
-    #[schemars(regex(pattern = r"^alc_[0-9a-z]{26}$"))]
-    pub id: String,
-    #[schemars(with = "ChannelKind")]
-    pub kind: String,
+    pub id: AlertChannelId,
+    pub kind: ChannelKind,
     #[schemars(extend("format" = "uri"))]
     pub url: String,
     /// RFC 3339, UTC, milliseconds.
@@ -653,8 +650,7 @@ pub struct CreatedAlertChannel {
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(rename = "AlertRule")]
 pub struct AlertRuleView {
-    #[schemars(regex(pattern = r"^alr_[0-9a-z]{26}$"))]
-    pub id: String,
+    pub id: AlertRuleId,
     #[schemars(with = "EndpointId")]
     pub endpoint_id: String,
     pub route_id: Option<String>,
@@ -839,8 +835,8 @@ pub struct Latency {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RouteStats {
     /// The endpoint's own id for its first route, else an `rt_` id.
-    #[schemars(regex(pattern = r"^(ep|rt)_[0-9a-z]{26}$"))]
-    pub route_id: String,
+    #[schemars(with = "String", regex(pattern = r"^(ep|rt)_[0-9a-z]{26}$"))]
+    pub route_id: RouteRef,
     pub name: String,
     #[schemars(extend("enum" = ["push", "pull"]))]
     pub destination_type: String,
@@ -874,7 +870,7 @@ pub struct RouteEventCounts {
 pub struct WhoAmI<'a> {
     #[schemars(with = "KeyRole")]
     pub role: &'static str,
-    #[schemars(regex(pattern = r"^key_[0-9a-z]+$"))]
+    #[schemars(with = "Option<KeyId>")]
     pub key_id: Option<&'a str>,
     pub name: Option<&'a str>,
     /// The endpoint a `pull` key leases from.

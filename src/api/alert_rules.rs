@@ -6,7 +6,7 @@
 use super::{endpoint_query, read_json};
 use crate::alert_rules::{RuleSpec, MAX_RULES};
 use crate::error::{json_response, ApiError};
-use crate::model::{new_id, EndpointId, RouteRef};
+use crate::model::{AlertRuleId, EndpointId, RouteRef};
 use crate::notify;
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::alert_rules::{self, Rule};
@@ -26,7 +26,7 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         return Err(invalid(format!("at most {MAX_RULES} alert rules")));
     }
     let now = now_ms();
-    let id = new_id("alr", now as u64, random_bytes());
+    let id = AlertRuleId::generate(now as u64, random_bytes());
     alert_rules::insert(&relay.db, &id, &spec, now).await?;
     let rule = alert_rules::get(&relay.db, &id)
         .await?

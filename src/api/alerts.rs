@@ -9,7 +9,7 @@ use crate::alerts::{Alert, ChannelKind, PAGERDUTY_EVENTS_URL};
 use crate::destination::check_destination;
 use crate::error::{json_response, ApiError};
 use crate::inputs::{ChannelInput, MAX_ROUTING_KEY_CHARS};
-use crate::model::new_id;
+use crate::model::AlertChannelId;
 use crate::notify;
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::{alerts, meta};
@@ -50,9 +50,9 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         .map_err(|why| ApiError::bad_request("invalid_destination", why))?;
     let now = now_ms();
     let channel = alerts::Channel {
-        id: new_id("alc", now as u64, random_bytes()),
+        id: AlertChannelId::generate(now as u64, random_bytes()),
         secret,
-        kind: kind.as_str().to_string(),
+        kind,
         url,
         created_at: now as f64,
     };
@@ -68,7 +68,10 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     // routing key is the operator's, never shown back.
     let body = CreatedAlertChannel {
         channel: view(&channel),
-        secret: channel.secret.clone().filter(|_| channel.kind == "webhook"),
+        secret: channel
+            .secret
+            .clone()
+            .filter(|_| channel.kind == ChannelKind::Webhook),
     };
     Ok(json_response(201, &body)?)
 }
@@ -98,7 +101,7 @@ pub async fn test(relay: &Relay, id: &str) -> Result<Response, ApiError> {
 fn view(c: &alerts::Channel) -> AlertChannelView {
     AlertChannelView {
         id: c.id.clone(),
-        kind: c.kind.clone(),
+        kind: c.kind,
         url: c.url.clone(),
         created_at: iso8601(c.created_at as i64),
     }

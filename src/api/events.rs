@@ -91,16 +91,15 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
             unread_up_to: None,
         },
     };
-    let unread_up_to = archived.unread_up_to.as_deref();
+    let unread_up_to = archived.unread_up_to.as_ref();
     let rows: Vec<(EventRow, StoredIn)> = merge_newest_first(live, archived.events, limit)
         .into_iter()
-        .filter(|(r, _)| unread_up_to.is_none_or(|u| r.id.as_str() > u))
+        .filter(|(r, _)| unread_up_to.is_none_or(|u| r.id > *u))
         .collect();
     // A page the archive cut short goes on from the newest id it left unread.
     let next_cursor = next_cursor(&rows, limit, |(r, _)| &r.id).or_else(|| {
         unread_up_to
-            .and_then(EventId::parse)
-            .and_then(|id| id.successor())
+            .and_then(EventId::successor)
             .map(|id| id.to_string())
     });
     let data: Vec<EventView> = rows

@@ -6,7 +6,7 @@ use super::{read_json, Caller};
 use crate::access::{self, Role, PULL_ROLE};
 use crate::error::{json_response, ApiError};
 use crate::inputs::{KeyInput, MAX_KEY_NAME_CHARS};
-use crate::model::{new_id, RouteRef};
+use crate::model::{KeyId, RouteRef};
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::keys;
 use crate::time::iso8601;
@@ -26,7 +26,7 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     let scope = scope_of(relay, &input.role, input.endpoint_id.as_deref()).await?;
     let now = now_ms();
     let key = access::format_key(&random_bytes::<32>());
-    let id = new_id("key", now as u64, random_bytes());
+    let id = KeyId::generate(now as u64, random_bytes());
     let prefix = access::display_prefix(&key);
     keys::insert(
         &relay.db,
@@ -34,7 +34,7 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
             id: &id,
             name,
             role: &input.role,
-            endpoint_id: scope.as_deref(),
+            endpoint_id: scope.as_ref().map(RouteRef::as_str),
             prefix: &prefix,
             key_hash: &hash_key(&key),
             created_at: now,
@@ -64,14 +64,12 @@ async fn scope_of(
     relay: &Relay,
     role: &str,
     endpoint_id: Option<&str>,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<RouteRef>, ApiError> {
     let invalid = |msg: &str| ApiError::bad_request("invalid_key", msg);
     match (role, endpoint_id) {
         (PULL_ROLE, Some(raw)) => {
             RouteRef::parse(raw).ok_or_else(|| invalid("endpoint_id is not an ep_ or rt_ id"))?;
-            Ok(Some(
-                super::pull::pull_route(relay, raw).await?.id.to_string(),
-            ))
+            Ok(Some(super::pull::pull_route(relay, raw).await?.id))
         }
         (PULL_ROLE, None) => Err(invalid("a pull key needs endpoint_id")),
         (role, None) if Role::parse(role).is_some() => Ok(None),

@@ -26,7 +26,7 @@ pub async fn get(relay: &Relay) -> Result<Response, ApiError> {
         ),
         s.events_by_status.iter().filter(|r| r.label == "dead").fold(
             Family::new("hookrelay_dlq_depth", Kind::Gauge, "Dead-lettered events waiting for replay."),
-            |f, r| f.sample(vec![("endpoint_id", r.endpoint_id.clone())], r.n),
+            |f, r| f.sample(vec![("endpoint_id", r.endpoint_id.to_string())], r.n),
         ),
         labelled(
             Family::new("hookrelay_attempts", Kind::Gauge, "Delivery attempts on record by endpoint and outcome class."),
@@ -108,7 +108,7 @@ fn labelled(family: Family, rows: &[ByEndpoint], label: &'static str) -> Family 
     rows.iter().fold(family, |f, r| {
         f.sample(
             vec![
-                ("endpoint_id", r.endpoint_id.clone()),
+                ("endpoint_id", r.endpoint_id.to_string()),
                 (label, r.label.clone()),
             ],
             r.n,
@@ -125,6 +125,6 @@ fn per_endpoint(
     endpoints
         .iter()
         .fold(Family::new(name, Kind::Gauge, help), |f, e| {
-            f.sample(vec![("endpoint_id", e.endpoint_id.clone())], value(e))
+            f.sample(vec![("endpoint_id", e.endpoint_id.to_string())], value(e))
         })
 }

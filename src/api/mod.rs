@@ -188,12 +188,12 @@ async fn authenticate(relay: &Relay, req: &Request) -> Result<Caller, ApiError> 
     }
     let grant = match (Role::parse(&row.role), row.endpoint_id) {
         (Some(role), _) => Grant::Role(role),
-        (None, Some(endpoint_id)) => Grant::PullFrom(endpoint_id),
+        (None, Some(endpoint_id)) => Grant::PullFrom(endpoint_id.to_string()),
         (None, None) => return Err(unauthorized("invalid API key")),
     };
     Ok(Caller {
         grant,
-        key_id: Some(row.id),
+        key_id: Some(row.id.to_string()),
         name: Some(row.name),
     })
 }

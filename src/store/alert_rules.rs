@@ -3,6 +3,7 @@
 
 use super::{bind, changes, int, opt_int, opt_text, text, Db, Stmt};
 use crate::alert_rules::{Figure, RuleKind, RuleSpec};
+use crate::model::AlertRuleId;
 use crate::stats::hour_of;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -13,7 +14,7 @@ const HOUR_MS: i64 = 3_600_000;
 /// A rule as stored, with its state.
 #[derive(Debug, Clone)]
 pub struct Rule {
-    pub id: String,
+    pub id: AlertRuleId,
     pub spec: RuleSpec,
     /// When it fired; `None` while it does not hold.
     pub firing_since: Option<i64>,
@@ -24,7 +25,7 @@ pub struct Rule {
 
 #[derive(Deserialize)]
 struct Row {
-    id: String,
+    id: AlertRuleId,
     endpoint_id: String,
     route_id: Option<String>,
     kind: String,

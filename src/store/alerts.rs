@@ -1,14 +1,15 @@
 //! The `alert_channels` table, and the reads the sweeper's alert step needs.
 
 use super::{bind, changes, int, opt_text, text, Db};
-use crate::alerts::{EndpointCount, RouteCount, Target};
+use crate::alerts::{ChannelKind, EndpointCount, RouteCount, Target};
+use crate::model::AlertChannelId;
 use serde::Deserialize;
 use worker::Result;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Channel {
-    pub id: String,
-    pub kind: String,
+    pub id: AlertChannelId,
+    pub kind: ChannelKind,
     pub url: String,
     pub secret: Option<String>,
     pub created_at: f64,
@@ -17,7 +18,7 @@ pub struct Channel {
 pub async fn insert(db: &Db, c: &Channel) -> Result<()> {
     bind(
         db.prepare("INSERT INTO alert_channels (id, kind, url, secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"),
-        &[text(&c.id), text(&c.kind), text(&c.url), opt_text(c.secret.as_deref()), int(c.created_at as i64)],
+        &[text(&c.id), text(c.kind.as_str()), text(&c.url), opt_text(c.secret.as_deref()), int(c.created_at as i64)],
     )?
     .run()
     .await?;

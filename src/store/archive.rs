@@ -12,6 +12,7 @@
 use super::attempts::AttemptRow;
 use super::events::EventRow;
 use super::{bind, int, text, Db, Stmt};
+use crate::model::{EndpointId, EventId, RouteRef};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 use worker::Result;
@@ -285,11 +286,11 @@ pub(crate) const RESTORE_ATTEMPTS: &str = "INSERT OR IGNORE INTO attempts (event
 #[derive(Debug, Clone, Deserialize)]
 pub struct ArchiveRow {
     pub key: String,
-    pub endpoint_id: String,
-    pub route_id: String,
+    pub endpoint_id: EndpointId,
+    pub route_id: RouteRef,
     pub hour: f64,
-    pub first_id: String,
-    pub last_id: String,
+    pub first_id: EventId,
+    pub last_id: EventId,
     pub events: f64,
     pub id_filter: String,
 }

@@ -1,6 +1,7 @@
 //! The `api_keys` table. Keys are found by the hash of the presented key.
 
 use super::{bind, changes, int, opt_text, text, Db};
+use crate::model::{KeyId, RouteRef};
 use serde::Deserialize;
 use worker::Result;
 
@@ -8,10 +9,11 @@ const COLUMNS: &str = "id, name, role, endpoint_id, prefix, created_at, last_use
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct KeyRow {
-    pub id: String,
+    pub id: KeyId,
     pub name: String,
     pub role: String,
-    pub endpoint_id: Option<String>,
+    /// A pull key's destination.
+    pub endpoint_id: Option<RouteRef>,
     pub prefix: String,
     pub created_at: f64,
     pub last_used_at: Option<f64>,

@@ -9,6 +9,7 @@
 
 use super::events::{lease_held, Claim};
 use super::{bind, int, text, Db, Stmt};
+use crate::model::EndpointId;
 use crate::stats::{hour_of, latency_bucket, LATENCY_BUCKETS};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -137,7 +138,7 @@ pub(crate) fn series_sql(one_endpoint: bool) -> String {
 /// latency histogram and the slowest.
 #[derive(Debug, Deserialize)]
 pub struct AttemptFigures {
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     pub attempts: f64,
     pub succeeded: f64,
     /// `l0..l11` as a JSON array (D1 returns one column per field otherwise).

@@ -4,20 +4,21 @@
 use super::ingests::{RequestCounts, REQUEST_COUNTS};
 use super::rollups::{self, AttemptFigures};
 use super::{bind, events, text, Db};
+use crate::model::{EndpointId, RouteRef};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Result, Result};
 
 #[derive(Debug, Deserialize)]
 pub struct ByEndpoint {
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     pub label: String,
     pub n: f64,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct EndpointGauges {
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     pub paused: f64,
     pub circuit_open: f64,
     pub circuit_failures: f64,
@@ -105,14 +106,14 @@ fn rows<T: serde::de::DeserializeOwned>(results: &[D1Result], i: usize) -> Resul
 /// A live endpoint and its current streak of consecutive destination-down failures.
 #[derive(Debug, Deserialize)]
 pub struct EndpointStreak {
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     pub failure_streak: f64,
 }
 
 /// Events of one endpoint by status, all-time, as the health API counts them.
 #[derive(Debug, Deserialize)]
 pub struct StatusCounts {
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     pub received: f64,
     pub delivered: f64,
     pub dead: f64,
@@ -122,7 +123,7 @@ pub struct StatusCounts {
 /// Requests of one endpoint by what became of them (`ingests::REQUEST_COUNTS`).
 #[derive(Debug, Deserialize)]
 pub struct EndpointRequests {
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     #[serde(flatten)]
     pub counts: RequestCounts,
 }
@@ -132,8 +133,8 @@ pub struct EndpointRequests {
 /// `events.route_id`.
 #[derive(Debug, Deserialize)]
 pub struct RouteFigures {
-    pub endpoint_id: String,
-    pub route_id: String,
+    pub endpoint_id: EndpointId,
+    pub route_id: RouteRef,
     pub name: String,
     pub destination_type: String,
     pub destination_url: String,
