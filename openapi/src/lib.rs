@@ -22,7 +22,7 @@ mod operations;
 
 use hookrelay_core::access::{self, Need};
 use hookrelay_core::views;
-use operations::{Answer, BodySchema, Content, Operation, Param, ParamSchema, OPERATIONS};
+use operations::{Answer, Body, BodySchema, Content, Operation, Param, ParamSchema, OPERATIONS};
 use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use schemars::transform::RestrictFormats;
 use serde_json::{json, Map, Value};
@@ -51,12 +51,19 @@ fn generate() -> Generated {
     let mut answered = settings(Contract::Serialize).into_generator();
     let mut read = settings(Contract::Deserialize).into_generator();
     for op in OPERATIONS {
-        let value = generated.operation(op, &mut answered, &mut read);
-        let path_param = op
-            .path_param
-            .as_ref()
-            .map(|param| generated.param(param, &mut answered));
-        let item = generated.paths.entry(op.path).or_insert_with(|| json!({}));
+        generated.add(op, &mut answered, &mut read);
+    }
+    assert_every_enforced_operation_is_documented();
+    generated.schemas = schemas_of(answered, read, &mut generated.paths);
+    generated
+}
+
+impl Generated {
+    /// Puts the operation under its path, with the path's parameter.
+    fn add(&mut self, op: &Operation, answered: &mut SchemaGenerator, read: &mut SchemaGenerator) {
+        let value = self.operation(op, answered, read);
+        let path_param = op.path_param.as_ref().map(|p| self.param(p, answered));
+        let item = self.paths.entry(op.path).or_insert_with(|| json!({}));
         if let Some(param) = path_param {
             let same = item.get("parameters").is_none_or(|p| p == &json!([param]));
             assert!(
@@ -77,12 +84,7 @@ fn generate() -> Generated {
             op.path
         );
     }
-    assert_every_enforced_operation_is_documented();
-    generated.schemas = schemas_of(answered, read, &mut generated.paths);
-    generated
-}
 
-impl Generated {
     fn operation(
         &mut self,
         op: &Operation,
@@ -106,19 +108,7 @@ impl Generated {
             value["parameters"] = query.into();
         }
         if let Some(body) = &op.body {
-            let (media_type, schema) = match body.schema {
-                BodySchema::Type(schema) => ("application/json", schema(read).to_value()),
-                BodySchema::Written(name) => ("application/json", written_ref(name)),
-                BodySchema::Raw => ("*/*", json!({})),
-            };
-            let mut request = json!({
-                "required": body.required,
-                "content": { media_type: { "schema": schema } },
-            });
-            if let Some(description) = body.description {
-                request["description"] = description.into();
-            }
-            value["requestBody"] = request;
+            value["requestBody"] = request_body(body, read);
         }
         let mut responses = Map::new();
         for answer in answers_of(op) {
@@ -176,6 +166,23 @@ impl Generated {
             None => value,
         }
     }
+}
+
+/// A request body, its JSON schema as deserialized.
+fn request_body(body: &Body, read: &mut SchemaGenerator) -> Value {
+    let (media_type, schema) = match body.schema {
+        BodySchema::Type(schema) => ("application/json", schema(read).to_value()),
+        BodySchema::Written(name) => ("application/json", written_ref(name)),
+        BodySchema::Raw => ("*/*", json!({})),
+    };
+    let mut request = json!({
+        "required": body.required,
+        "content": { media_type: { "schema": schema } },
+    });
+    if let Some(description) = body.description {
+        request["description"] = description.into();
+    }
+    request
 }
 
 /// Records a shared component under `name` (each name one value) and gives

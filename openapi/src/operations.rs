@@ -178,6 +178,12 @@ impl Param {
         }
     }
 
+    /// The `{id}` of a path, any text (the handler answers 404 to an id it
+    /// does not know), named `name` in `components/parameters`.
+    const fn shared_id(name: &'static str, description: &'static str) -> Self {
+        Self::path("id", Some(description), ParamSchema::ANY_TEXT).shared_as(name)
+    }
+
     const fn shared_as(self, name: &'static str) -> Self {
         Param {
             shared_as: Some(name),
@@ -373,40 +379,24 @@ const ALERT_CHANNEL_NOT_FOUND: Answer =
     Answer::refused(404, "No alert channel has this id.", &["not_found"])
         .shared_as("AlertChannelNotFound");
 
-const ENDPOINT_ID_PATH: Param = Param::path(
-    "id",
-    Some("an `ep_` id; anything else answers 404"),
-    ParamSchema::ANY_TEXT,
-)
-.shared_as("EndpointIdPath");
+const ENDPOINT_ID_PATH: Param =
+    Param::shared_id("EndpointIdPath", "an `ep_` id; anything else answers 404");
 
-const ROUTE_ID_PATH: Param = Param::path(
-    "id",
-    Some("an `rt_` id, or an endpoint's `ep_` id for its first route; anything else answers 404"),
-    ParamSchema::ANY_TEXT,
-)
-.shared_as("RouteIdPath");
+const ROUTE_ID_PATH: Param = Param::shared_id(
+    "RouteIdPath",
+    "an `rt_` id, or an endpoint's `ep_` id for its first route; anything else answers 404",
+);
 
-const EVENT_ID_PATH: Param = Param::path(
-    "id",
-    Some("an `evt_` id; anything else answers 404"),
-    ParamSchema::ANY_TEXT,
-)
-.shared_as("EventIdPath");
+const EVENT_ID_PATH: Param =
+    Param::shared_id("EventIdPath", "an `evt_` id; anything else answers 404");
 
-const INGEST_ID_PATH: Param = Param::path(
-    "id",
-    Some("an `ing_` id; anything else answers 404"),
-    ParamSchema::ANY_TEXT,
-)
-.shared_as("IngestIdPath");
+const INGEST_ID_PATH: Param =
+    Param::shared_id("IngestIdPath", "an `ing_` id; anything else answers 404");
 
-const ALERT_CHANNEL_ID_PATH: Param = Param::path(
-    "id",
-    Some("an alert channel's `alc_` id; anything else answers 404"),
-    ParamSchema::ANY_TEXT,
-)
-.shared_as("AlertChannelIdPath");
+const ALERT_CHANNEL_ID_PATH: Param = Param::shared_id(
+    "AlertChannelIdPath",
+    "an alert channel's `alc_` id; anything else answers 404",
+);
 
 /// An endpoint id in a query.
 const EP_ID: ParamSchema = ParamSchema::pattern("^ep_[0-9A-Za-z]{1,64}$");
