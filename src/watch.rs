@@ -5,9 +5,10 @@
 //! condition alerts once when it starts (and a circuit again when it closes):
 //! - dead letters since the previous sweep, one alert for all endpoints, counted
 //!   per route so the failing destination is named;
-//! - a failure streak reaching `ALERT_FAILURE_STREAK` (re-armed at zero), and a
-//!   circuit opening or closing, per route: every route has its own breaker,
-//!   and an extra route's alert names its endpoint too;
+//! - a failure streak reaching `ALERT_FAILURE_STREAK` and ending (back at
+//!   zero, which re-arms it), and a circuit opening or closing, per route:
+//!   every route has its own breaker, and an extra route's alert names its
+//!   endpoint too;
 //! - refusals per endpoint within one sweep interval reaching
 //!   `ALERT_REFUSAL_SPIKE` (then quiet for `ALERT_COOLDOWN_S`);
 //! - the sweeper's heartbeat older than two intervals (then quiet for the
@@ -305,7 +306,12 @@ async fn endpoint_changes(
                 });
                 meta::put(&relay.db, &streak_key, &streak.to_string(), now).await?;
             }
-            (false, true) if streak == 0 => meta::delete(&relay.db, &streak_key).await?,
+            (false, true) if streak == 0 => {
+                raised.push(Alert::StreakEnded {
+                    target: route.target.clone(),
+                });
+                meta::delete(&relay.db, &streak_key).await?;
+            }
             _ => {}
         }
         let circuit_key = format!("{PREFIX}circuit:{id}");

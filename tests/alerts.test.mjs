@@ -139,7 +139,7 @@ it("names a failing extra route together with its endpoint, and counts dead lett
   assert.ok(dead.text.includes(`billing → archive (${archive.id}): 2`), dead.text);
 });
 
-it("a PagerDuty channel triggers an incident when a circuit opens and resolves the same incident when it closes", async () => {
+it("a PagerDuty channel triggers an incident when a circuit opens or a failure streak starts, and resolves each when it ends", async () => {
   const pd = await relay.api("POST", "/alerts", { kind: "pagerduty", routing_key: "R0UT1NGKEY0000000000000000000001", url: dest.route("/pd/v2/enqueue") });
   assert.equal(pd.status, 201, pd.text);
   assert.equal(pd.json.kind, "pagerduty");
@@ -168,14 +168,22 @@ it("a PagerDuty channel triggers an incident when a circuit opens and resolves t
   assert.equal(triggered[0].payload.severity, "error");
   assert.equal(triggered[0].payload.custom_details.route_id, flaky.id);
   assert.match(triggered[0].payload.summary, /circuit opened/);
+  const streakKey = `hookrelay/failure_streak/${flaky.id}`;
+  const streak = events().filter((e) => e.dedup_key === streakKey);
+  assert.deepEqual(streak.map((e) => e.event_action), ["trigger"], JSON.stringify(events()));
+  assert.match(streak[0].payload.summary, /consecutive delivery failures/);
 
   fixed = true;
   assert.equal((await relay.api("POST", `/routes/${flaky.id}/circuit/reset`)).status, 200);
   await relay.fireCron();
   const resolved = events().filter((e) => e.dedup_key === key && e.event_action === "resolve");
   assert.deepEqual(resolved, [{ routing_key: "R0UT1NGKEY0000000000000000000001", event_action: "resolve", dedup_key: key }]);
+  const streakResolved = events().filter((e) => e.dedup_key === streakKey && e.event_action === "resolve");
+  assert.deepEqual(streakResolved, [{ routing_key: "R0UT1NGKEY0000000000000000000001", event_action: "resolve", dedup_key: streakKey }],
+    "the streak ended with the reset: its incident is resolved too");
   await relay.fireCron();
   assert.equal(events().filter((e) => e.dedup_key === key).length, 2, "each once");
+  assert.equal(events().filter((e) => e.dedup_key === streakKey).length, 2, "each once");
   assert.equal((await relay.api("DELETE", `/alerts/${pd.json.id}`)).status, 204);
 });
 

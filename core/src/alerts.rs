@@ -115,6 +115,11 @@ pub enum Alert {
         streak: i64,
         threshold: i64,
     },
+    /// A route whose failure streak was reported delivered again (its streak
+    /// is back at zero): resolves the streak's PagerDuty incident.
+    StreakEnded {
+        target: Target,
+    },
     CircuitChanged {
         target: Target,
         open: bool,
@@ -204,6 +209,7 @@ impl Alert {
         match self {
             Alert::DeadLettered { .. } => "events.dead_lettered",
             Alert::FailureStreak { .. } => "endpoint.failure_streak",
+            Alert::StreakEnded { .. } => "endpoint.failure_streak_ended",
             Alert::CircuitChanged { open: true, .. } => "endpoint.circuit_opened",
             Alert::CircuitChanged { open: false, .. } => "endpoint.circuit_closed",
             Alert::RefusalSpike { .. } => "endpoint.refusals_spiking",
@@ -235,6 +241,10 @@ impl Alert {
             }
             Alert::FailureStreak { target, streak, threshold } => format!(
                 ":warning: {}: {streak} consecutive delivery failures (threshold {threshold})",
+                target.label()
+            ),
+            Alert::StreakEnded { target } => format!(
+                ":white_check_mark: {}: delivering again; the failure streak ended",
                 target.label()
             ),
             Alert::CircuitChanged { target, open: true } => format!(
@@ -298,6 +308,7 @@ impl Alert {
                 streak,
                 threshold,
             } => target.data_with(json!({"streak": streak, "threshold": threshold})),
+            Alert::StreakEnded { target } => target.data_with(json!({"streak": 0})),
             Alert::CircuitChanged { target, open } => {
                 target.data_with(json!({"state": if *open { "open" } else { "closed" }}))
             }
@@ -342,7 +353,7 @@ impl Alert {
     pub fn dedup_key(&self) -> String {
         match self {
             Alert::DeadLettered { .. } => "hookrelay/dead_lettered".into(),
-            Alert::FailureStreak { target, .. } => {
+            Alert::FailureStreak { target, .. } | Alert::StreakEnded { target } => {
                 format!("hookrelay/failure_streak/{}", target.route_id)
             }
             Alert::CircuitChanged { target, .. } => {
@@ -366,6 +377,7 @@ impl Alert {
             | Alert::DatabaseFilling { .. } => "critical",
             Alert::DeadLettered { .. }
             | Alert::FailureStreak { .. }
+            | Alert::StreakEnded { .. }
             | Alert::CircuitChanged { .. }
             | Alert::RuleChanged { .. } => "error",
             Alert::RefusalSpike { .. } | Alert::FallingBehind { .. } => "warning",
@@ -380,7 +392,9 @@ impl Alert {
     pub fn pagerduty_body(&self, routing_key: &str) -> String {
         let resolves = matches!(
             self,
-            Alert::CircuitChanged { open: false, .. } | Alert::RuleChanged { firing: false, .. }
+            Alert::CircuitChanged { open: false, .. }
+                | Alert::StreakEnded { .. }
+                | Alert::RuleChanged { firing: false, .. }
         );
         if resolves {
             return json!({
@@ -621,6 +635,32 @@ mod tests {
             resolve,
             json!({"routing_key": "rk_1", "event_action": "resolve", "dedup_key": "hookrelay/circuit/rt_x"})
         );
+    }
+
+    #[test]
+    fn a_failure_streak_triggers_and_its_end_resolves_one_pagerduty_incident() {
+        let streak = Alert::FailureStreak {
+            target: extra(),
+            streak: 5,
+            threshold: 5,
+        };
+        let ended = Alert::StreakEnded { target: extra() };
+        let trigger: Value = serde_json::from_str(&streak.pagerduty_body("rk_1")).unwrap();
+        assert_eq!(trigger["event_action"], "trigger");
+        assert_eq!(trigger["dedup_key"], "hookrelay/failure_streak/rt_x");
+        let resolve: Value = serde_json::from_str(&ended.pagerduty_body("rk_1")).unwrap();
+        assert_eq!(
+            resolve,
+            json!({"routing_key": "rk_1", "event_action": "resolve", "dedup_key": "hookrelay/failure_streak/rt_x"})
+        );
+        assert_eq!(ended.kind(), "endpoint.failure_streak_ended");
+        assert_eq!(
+            ended.text(None),
+            ":white_check_mark: billing → analytics (rt_x): delivering again; the failure streak ended"
+        );
+        let body: Value = serde_json::from_str(&ended.webhook_body("alt_1", 0, None)).unwrap();
+        assert_eq!(body["data"]["route_id"], "rt_x");
+        assert_eq!(body["data"]["streak"], 0);
     }
 
     #[test]
