@@ -115,8 +115,9 @@ pub enum Alert {
         streak: i64,
         threshold: i64,
     },
-    /// A route whose failure streak was reported delivered again (its streak
-    /// is back at zero): resolves the streak's PagerDuty incident.
+    /// A route whose failure streak was reported is back at zero (a delivery
+    /// succeeded, or its circuit was reset by hand): resolves the streak's
+    /// PagerDuty incident.
     StreakEnded {
         target: Target,
     },
@@ -244,7 +245,7 @@ impl Alert {
                 target.label()
             ),
             Alert::StreakEnded { target } => format!(
-                ":white_check_mark: {}: delivering again; the failure streak ended",
+                ":white_check_mark: {}: the failure streak ended (a delivery succeeded or the circuit was reset)",
                 target.label()
             ),
             Alert::CircuitChanged { target, open: true } => format!(
@@ -656,7 +657,7 @@ mod tests {
         assert_eq!(ended.kind(), "endpoint.failure_streak_ended");
         assert_eq!(
             ended.text(None),
-            ":white_check_mark: billing → analytics (rt_x): delivering again; the failure streak ended"
+            ":white_check_mark: billing → analytics (rt_x): the failure streak ended (a delivery succeeded or the circuit was reset)"
         );
         let body: Value = serde_json::from_str(&ended.webhook_body("alt_1", 0, None)).unwrap();
         assert_eq!(body["data"]["route_id"], "rt_x");
