@@ -379,6 +379,16 @@ const ALERT_CHANNEL_NOT_FOUND: Answer =
     Answer::refused(404, "No alert channel has this id.", &["not_found"])
         .shared_as("AlertChannelNotFound");
 
+/// An `endpoint_id` filter that is not an endpoint id.
+const ENDPOINT_FILTER_REFUSED: Answer =
+    Answer::refused(400, "`endpoint_id` is not an `ep_` id", &["invalid_query"]);
+
+/// An endpoint's body, created or edited, refused.
+const ENDPOINT_REFUSED: Answer = Answer::refused(400, "The body is not JSON of this shape (`invalid_body`, which includes unknown fields), a value is out of range (`invalid_endpoint`), or the destination is refused: a `push` endpoint's URL is not allowed, or a `pull` endpoint has one (`invalid_destination`)", &["invalid_body", "invalid_endpoint", "invalid_destination"]);
+
+/// A route's body, created or edited, refused.
+const ROUTE_REFUSED: Answer = Answer::refused(400, "The body is not JSON of this shape (`invalid_body`, which includes unknown fields), a value is out of range (`invalid_endpoint`), the destination is refused (`invalid_destination`), or the filter, `event_types` or transformation is malformed (`invalid_filter`, `invalid_transform`; the message starts with the JSON path of the problem)", &["invalid_body", "invalid_endpoint", "invalid_destination", "invalid_filter", "invalid_transform"]);
+
 const ENDPOINT_ID_PATH: Param =
     Param::shared_id("EndpointIdPath", "an `ep_` id; anything else answers 404");
 
@@ -465,7 +475,7 @@ pub const OPERATIONS: &[Operation] = &[
         ])
         .answers(&[
             Answer::custom(200, "The stream", stream_content),
-            Answer::refused(400, "`endpoint_id` is not an `ep_` id", &["invalid_query"]),
+            ENDPOINT_FILTER_REFUSED,
         ]),
     Operation::get("/api/v1/metrics", "getMetrics", "metrics", "Prometheus metrics")
         .described("Events by endpoint and status, attempts by outcome class, refusals by reason, dead-letter depth, the oldest in-flight age, pause, circuit and failure-streak gauges per endpoint, and the sweeper's lag (`-1` before its first run).")
@@ -514,7 +524,7 @@ pub const OPERATIONS: &[Operation] = &[
         ])
         .answers(&[
             Answer::json(200, "The figures of every endpoint, or of the one asked for", schema_of::<views::EndpointStatsList>),
-            Answer::refused(400, "`endpoint_id` is not an `ep_` id", &["invalid_query"]),
+            ENDPOINT_FILTER_REFUSED,
         ]),
     Operation::post("/api/v1/alerts", "createAlertChannel", "alerts", "Add a channel that receives every alert")
         .described("A `slack` channel is a Slack incoming-webhook URL and gets `{\"text\"}`. A `webhook` channel gets JSON signed with Standard Webhooks headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`) using the channel's `secret`, shown only in this answer. A `pagerduty` channel sends PagerDuty Events API v2 events with its `routing_key` (never shown back) to `url` (PagerDuty's own, `https://events.pagerduty.com/v2/enqueue`, when left out): each condition is one incident (`dedup_key`), and a circuit that closes resolves the incident its opening triggered. Dead letters are reported from the first channel's creation on, not for the whole history.")
@@ -533,7 +543,7 @@ pub const OPERATIONS: &[Operation] = &[
         ])
         .answers(&[
             Answer::list(200, "The rules", schema_of::<views::AlertRuleView>),
-            Answer::refused(400, "`endpoint_id` is not an `ep_` id", &["invalid_query"]),
+            ENDPOINT_FILTER_REFUSED,
         ]),
     Operation::post("/api/v1/alert-rules", "createAlertRule", "alerts", "Add an alert rule to an endpoint or one of its routes")
         .described("Checked by the sweeper every minute; the rule fires once when its condition starts to hold and resolves once when it stops, to every alert channel (PagerDuty: trigger and resolve with the dedup key `hookrelay/rule/<id>`). At most 100 rules.")
@@ -575,7 +585,7 @@ pub const OPERATIONS: &[Operation] = &[
         .body(Body { required: true, description: None, schema: BodySchema::Written("EndpointCreate") })
         .answers(&[
             Answer::json(201, "Created", schema_of::<views::Created<views::EndpointView>>),
-            Answer::refused(400, "The body is not JSON of this shape (`invalid_body`, which includes unknown fields), a value is out of range (`invalid_endpoint`), or the destination is refused: a `push` endpoint's URL is not allowed, or a `pull` endpoint has one (`invalid_destination`)", &["invalid_body", "invalid_endpoint", "invalid_destination"]),
+            ENDPOINT_REFUSED,
         ]),
     Operation::get("/api/v1/endpoints", "listEndpoints", "endpoints", "Every live endpoint, oldest first")
         .answers(&[
@@ -593,7 +603,7 @@ pub const OPERATIONS: &[Operation] = &[
         .body(Body::json(schema_of::<inputs::EndpointInput>))
         .answers(&[
             Answer::json(200, "The endpoint as saved", schema_of::<views::EndpointView>),
-            Answer::refused(400, "The body is not JSON of this shape (`invalid_body`, which includes unknown fields), a value is out of range (`invalid_endpoint`), or the destination is refused: a `push` endpoint's URL is not allowed, or a `pull` endpoint has one (`invalid_destination`)", &["invalid_body", "invalid_endpoint", "invalid_destination"]),
+            ENDPOINT_REFUSED,
             Answer::refused(403, "The key's role does not allow this route (`viewer` or `pull`), or a caller other than an admin sent `secrets` (`only an admin may set secrets; use POST /api/v1/endpoints/{id}/secrets/rotate`) or changed what the endpoint accepts (`only an admin may change provider, scheme_config or allowed_cidrs`); nothing is changed", &["forbidden"]),
             ENDPOINT_NOT_FOUND,
         ]),
@@ -663,7 +673,7 @@ pub const OPERATIONS: &[Operation] = &[
         .body(Body { required: true, description: None, schema: BodySchema::Written("RouteCreate") })
         .answers(&[
             Answer::json(201, "The route, with its relay secret (shown here and at creation only)", schema_of::<views::Created<views::RouteView>>),
-            Answer::refused(400, "The body is not JSON of this shape (`invalid_body`, which includes unknown fields), a value is out of range (`invalid_endpoint`), the destination is refused (`invalid_destination`), or the filter, `event_types` or transformation is malformed (`invalid_filter`, `invalid_transform`; the message starts with the JSON path of the problem)", &["invalid_body", "invalid_endpoint", "invalid_destination", "invalid_filter", "invalid_transform"]),
+            ROUTE_REFUSED,
             ENDPOINT_NOT_FOUND,
         ]),
     Operation::post("/api/v1/routes/test", "testRoute", "routes", "Try a filter and a transformation on a stored request (an event's, or a filtered ingest's by `ingest_id`) or a sample: does it match, and what would be sent")
@@ -685,7 +695,7 @@ pub const OPERATIONS: &[Operation] = &[
         .body(Body::json(schema_of::<inputs::RouteInput>))
         .answers(&[
             Answer::json(200, "The route as saved", schema_of::<views::RouteView>),
-            Answer::refused(400, "The body is not JSON of this shape (`invalid_body`, which includes unknown fields), a value is out of range (`invalid_endpoint`), the destination is refused (`invalid_destination`), or the filter, `event_types` or transformation is malformed (`invalid_filter`, `invalid_transform`; the message starts with the JSON path of the problem)", &["invalid_body", "invalid_endpoint", "invalid_destination", "invalid_filter", "invalid_transform"]),
+            ROUTE_REFUSED,
             ROUTE_NOT_FOUND,
         ]),
     Operation::delete("/api/v1/routes/{id}", "deleteRoute", "routes", "Soft-delete an extra route; its undelivered events go dead with the reason")
