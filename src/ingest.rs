@@ -697,7 +697,7 @@ fn verify_signature(
     req: &SignedRequest<'_>,
 ) -> Result<(), ApiError> {
     verify::verify(provider, secrets, &source.scheme_config, req)
-        .map_err(|e| ApiError::new(401, e.code(), e.message()))
+        .map_err(|e| ApiError::refused(e.reason(), e.message()))
 }
 
 fn answer_handshake(

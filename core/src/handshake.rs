@@ -29,6 +29,7 @@
 //! a browser from reading sender-chosen text as HTML).
 
 use crate::headers::HeaderList;
+use crate::model::RefusalReason;
 use crate::verify::{hmac_sha256, Handshake, Provider};
 use hmac::Mac;
 use schemars::JsonSchema;
@@ -85,26 +86,33 @@ pub enum HandshakeRefusal {
     NoSecret,
 }
 
+/// The code of [`HandshakeRefusal::NoSecret`]: the endpoint's own
+/// misconfiguration, not a refusal of the sender.
+const MISCONFIGURED: &str = "misconfigured_endpoint";
+
 impl HandshakeRefusal {
-    pub fn status(&self) -> u16 {
+    /// Why the sender's handshake is refused; `None` when the fault is the
+    /// endpoint's (it has no secret to answer with).
+    pub fn reason(&self) -> Option<RefusalReason> {
         match self {
-            HandshakeRefusal::Malformed(_) | HandshakeRefusal::ChallengeTooLarge => 400,
-            HandshakeRefusal::VerifyTokenMismatch | HandshakeRefusal::VerifyTokenNotConfigured => {
-                403
+            HandshakeRefusal::Malformed(_) => Some(RefusalReason::HandshakeMalformed),
+            HandshakeRefusal::ChallengeTooLarge => Some(RefusalReason::ChallengeTooLarge),
+            HandshakeRefusal::VerifyTokenMismatch => Some(RefusalReason::VerifyTokenMismatch),
+            HandshakeRefusal::VerifyTokenNotConfigured => {
+                Some(RefusalReason::VerifyTokenNotConfigured)
             }
-            HandshakeRefusal::NoSecret => 500,
+            HandshakeRefusal::NoSecret => None,
         }
+    }
+
+    /// A refusal's status, or 500 for the endpoint's misconfiguration.
+    pub fn status(&self) -> u16 {
+        self.reason().map_or(500, RefusalReason::status)
     }
 
     /// Machine-readable code for the JSON error body.
     pub fn code(&self) -> &'static str {
-        match self {
-            HandshakeRefusal::Malformed(_) => "handshake_malformed",
-            HandshakeRefusal::ChallengeTooLarge => "challenge_too_large",
-            HandshakeRefusal::VerifyTokenMismatch => "verify_token_mismatch",
-            HandshakeRefusal::VerifyTokenNotConfigured => "verify_token_not_configured",
-            HandshakeRefusal::NoSecret => "misconfigured_endpoint",
-        }
+        self.reason().map_or(MISCONFIGURED, RefusalReason::as_str)
     }
 
     /// A message that helps the operator and reveals nothing about the token.

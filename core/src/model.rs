@@ -776,15 +776,16 @@ mod tests {
             assert_eq!(reason.status(), 401, "{reason:?}");
         }
         let handshakes = [
-            HandshakeRefusal::Malformed("no challenge"),
-            HandshakeRefusal::ChallengeTooLarge,
-            HandshakeRefusal::VerifyTokenMismatch,
-            HandshakeRefusal::VerifyTokenNotConfigured,
+            (HandshakeRefusal::Malformed("no challenge"), 400),
+            (HandshakeRefusal::ChallengeTooLarge, 400),
+            (HandshakeRefusal::VerifyTokenMismatch, 403),
+            (HandshakeRefusal::VerifyTokenNotConfigured, 403),
         ];
-        for refusal in handshakes {
+        for (refusal, status) in handshakes {
             let code = refusal.code();
             let reason = RefusalReason::parse(code).unwrap_or_else(|| panic!("{code}"));
             assert_eq!(reason.status(), refusal.status(), "{reason:?}");
+            assert_eq!(refusal.status(), status, "{reason:?}");
         }
         let misconfigured = HandshakeRefusal::NoSecret;
         assert_eq!(misconfigured.status(), 500, "not the sender's fault");

@@ -38,6 +38,7 @@ pub use registry::{
 };
 
 use crate::headers::HeaderList;
+use crate::model::RefusalReason;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -126,17 +127,22 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
+    /// Why the request is refused, as ingest answers and records it.
+    pub fn reason(&self) -> RefusalReason {
+        match self {
+            VerifyError::MissingHeader(_) => RefusalReason::SignatureMissing,
+            VerifyError::Malformed(_) => RefusalReason::SignatureMalformed,
+            VerifyError::OutsideTolerance | VerifyError::OutsideWindow { .. } => {
+                RefusalReason::TimestampOutOfTolerance
+            }
+            VerifyError::Unconfigured(_) => RefusalReason::SchemeNotConfigured,
+            VerifyError::Mismatch => RefusalReason::SignatureMismatch,
+        }
+    }
+
     /// Machine-readable code for the JSON error body.
     pub fn code(&self) -> &'static str {
-        match self {
-            VerifyError::MissingHeader(_) => "signature_missing",
-            VerifyError::Malformed(_) => "signature_malformed",
-            VerifyError::OutsideTolerance | VerifyError::OutsideWindow { .. } => {
-                "timestamp_out_of_tolerance"
-            }
-            VerifyError::Unconfigured(_) => "scheme_not_configured",
-            VerifyError::Mismatch => "signature_mismatch",
-        }
+        self.reason().as_str()
     }
 
     /// A message that helps the operator and reveals nothing about the secret.
