@@ -52,10 +52,12 @@ pub async fn compactable(db: &Db, cutoff_ms: i64, limit: u32) -> Result<Vec<Stri
 /// over the partial `events_delivered_changed (updated_at) WHERE status =
 /// 'delivered'`, in its order (an event
 /// is delivered at its last change, so it leaves D1 a hot window after its
-/// delivery); its ingest by id and its attempts by primary key, in number
-/// order, built into one JSON object by D1 (`json(..)` keeps the attempts an
+/// delivery); its ingest by id and its attempts in number order (the earlier
+/// by primary key, the latest from the event's row), built into one JSON
+/// object by D1 (`json(..)` keeps the attempts an
 /// array rather than a string).
-pub(crate) const COMPACTABLE: &str = "SELECT json_object( \
+pub(crate) const COMPACTABLE: &str = concat!(
+    "SELECT json_object( \
        'id', e.id, 'ingest_id', e.ingest_id, 'endpoint_id', e.endpoint_id, 'route_id', e.route_id, \
        'status', e.status, 'attempt_count', e.attempt_count, 'next_attempt_at', e.next_attempt_at, \
        'last_error', e.last_error, 'dead_reason', e.dead_reason, 'received_at', e.received_at, \
@@ -66,10 +68,13 @@ pub(crate) const COMPACTABLE: &str = "SELECT json_object( \
            'number', a.number, 'started_at', a.started_at, 'duration_ms', a.duration_ms, \
            'status_code', a.status_code, 'outcome', a.outcome, 'error', a.error, \
            'response_snippet', a.response_snippet)) \
-         FROM attempts a WHERE a.event_id = e.id))) AS record \
+         FROM (",
+    attempts_of_event!("e.id"),
+    ") a))) AS record \
      FROM events e JOIN ingests i ON i.id = e.ingest_id \
      WHERE e.status = 'delivered' AND e.updated_at < ?1 \
-     ORDER BY e.updated_at LIMIT ?2";
+     ORDER BY e.updated_at LIMIT ?2"
+);
 
 /// One archive object as its `archives` row records it.
 pub struct NewArchive<'a> {

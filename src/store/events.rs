@@ -9,7 +9,7 @@
 use super::attempts::{self, AttemptRow};
 use super::ingests::IngestRow;
 use super::rollups;
-use super::{bind, changes, int, opt_int, opt_text, text, Conditions, Db, Stmt};
+use super::{bind, changes, endpoint_of_route, int, opt_int, opt_text, text, Conditions, Db, Stmt};
 use crate::event_query::{EventTypeFilter, Lookup};
 use crate::live::Change;
 use crate::model::{EndpointId, EventId, IngestId, RouteRef, Status};
@@ -126,7 +126,7 @@ const GATES: &str = "AND NOT EXISTS (SELECT 1 FROM endpoints ep WHERE ep.id = ev
                             OR (ep.circuit_state = 'open' AND ?6 = 0))) \
      AND NOT EXISTS (SELECT 1 FROM endpoints ep JOIN events older ON older.route_id = ep.id \
                      WHERE ep.id = events.route_id AND ep.fifo = 1 AND ep.deleted_at IS NULL \
-                       AND older.id < events.id \
+                       AND older.id < events.id AND older.status <> 'delivered' \
                        AND older.status IN ('received', 'delivering', 'retrying'))";
 
 /// Takes the event if it is due (`received`/`retrying` whose time has come; a
@@ -363,14 +363,16 @@ pub fn lease_held(event: &str, token: &str) -> String {
     )
 }
 
-/// Records the attempt (if one was made, and counts it in the hourly rollups)
-/// and moves the event, atomically with
-/// `also` (route updates such as the circuit breaker, built with
-/// [`lease_held`] so they apply only while this deliverer holds the lease),
-/// provided this deliverer still holds the lease. Returns whether it did.
+/// Records the attempt (if one was made) into the event's row, moving the one
+/// before it to `attempts` (see [`attempts`]), counts it in the hourly
+/// rollups, and moves the event, atomically with `also` (route updates such
+/// as the circuit breaker, built with [`lease_held`] so they apply only while
+/// this deliverer holds the lease), provided this deliverer still holds the
+/// lease. Returns whether it did.
 ///
-/// Order matters: the attempt row and `also` run before the event update,
-/// which clears the lease token they check.
+/// Order matters: moving the earlier attempt, the rollup and `also` run
+/// before the event update, which replaces that attempt and clears the lease
+/// token they check.
 pub async fn complete(
     db: &Db,
     claim: &Claim,
@@ -383,34 +385,43 @@ pub async fn complete(
     let cycle_attempts =
         claim.cycle_attempts as i64 + i64::from(attempt.is_some() && to.advance_cycle);
     let delivered_at = (to.status == Status::Delivered).then_some(now_ms);
+    // The attempt goes into the event's row (the one before it moves to
+    // `attempts`, in this batch): see store::attempts.
+    let record_attempt = match attempt {
+        Some(_) => format!(", {}", attempts::record_in_row(11)),
+        None => String::new(),
+    };
+    let mut args = vec![
+        text(&claim.id),
+        text(&claim.lease_token),
+        text(to.status.as_str()),
+        int(attempt_count),
+        int(cycle_attempts),
+        int(to.next_attempt_at),
+        opt_text(to.last_error),
+        opt_text(to.dead_reason),
+        opt_int(delivered_at),
+        int(now_ms),
+    ];
+    if let Some(a) = attempt {
+        args.extend(attempts::row_args(a));
+    }
     let update = bind(
-        db.prepare(
+        db.prepare(format!(
             "UPDATE events SET status = ?3, attempt_count = ?4, cycle_attempts = ?5, \
                     next_attempt_at = ?6, lease_until = NULL, lease_token = NULL, rate_slot_at = NULL, \
                     last_error = COALESCE(?7, last_error), dead_reason = ?8, \
-                    delivered_at = COALESCE(?9, delivered_at), updated_at = ?10 \
+                    delivered_at = COALESCE(?9, delivered_at), updated_at = ?10{record_attempt} \
              WHERE id = ?1 AND status = 'delivering' AND lease_token = ?2",
-        ),
-        &[
-            text(&claim.id),
-            text(&claim.lease_token),
-            text(to.status.as_str()),
-            int(attempt_count),
-            int(cycle_attempts),
-            int(to.next_attempt_at),
-            opt_text(to.last_error),
-            opt_text(to.dead_reason),
-            opt_int(delivered_at),
-            int(now_ms),
-        ],
+        )),
+        &args,
     )?;
     let mut statements = Vec::with_capacity(3 + also.len());
     if let Some(a) = attempt {
-        statements.push(attempts::insert_if_leased(
+        statements.push(attempts::shelve_latest_if_leased(
             db,
             &claim.id,
             &claim.lease_token,
-            a,
         )?);
         statements.push(rollups::count_attempt(
             db,
@@ -495,7 +506,13 @@ pub(crate) fn list_sql(f: &ListFilter<'_>) -> Result<(String, Conditions)> {
         w.compare("e.endpoint_id =", endpoint_id);
     }
     if let Some(route_id) = f.route_id {
-        w.compare("e.route_id =", route_id.as_str());
+        let route = w.param(route_id.as_str());
+        // A route's events are its endpoint's with this route (an entry of
+        // `events_endpoint` carries it): no index of routes is written.
+        if f.endpoint_id.is_none() {
+            w.push(format!("e.endpoint_id = {}", endpoint_of_route(&route)));
+        }
+        w.push(format!("e.route_id = {route}"));
     }
     if let Some(status) = f.status {
         // A literal (the enum's own name), so the partial indexes that hold
@@ -698,6 +715,7 @@ pub(crate) const DUE_FOR_SWEEP: &str =
        AND (ep.deleted_at IS NOT NULL OR ep.fifo = 0 \
             OR NOT EXISTS (SELECT 1 FROM events older \
                            WHERE older.route_id = e.route_id AND older.id < e.id \
+                             AND older.status <> 'delivered' \
                              AND older.status IN ('received', 'delivering', 'retrying'))) \
        AND (?3 IS NULL OR e.next_attempt_at > ?3 OR (e.next_attempt_at = ?3 AND e.id > ?4)) \
      ORDER BY e.next_attempt_at, e.id LIMIT ?2";
@@ -724,7 +742,8 @@ pub async fn waiting(db: &Db, route_id: &RouteRef, limit: u32) -> Result<Vec<Wai
 
 /// The statement of [`waiting`]: ?1 = the route, ?2 = the limit.
 pub(crate) const WAITING: &str = "SELECT id, status, next_attempt_at FROM events \
-     WHERE route_id = ?1 AND status IN ('received', 'retrying') ORDER BY id LIMIT ?2";
+     WHERE route_id = ?1 AND status <> 'delivered' AND status IN ('received', 'retrying') \
+     ORDER BY id LIMIT ?2";
 
 /// The oldest in-flight event of the route: the head of a FIFO line.
 pub async fn head_of_line(db: &Db, route_id: &RouteRef) -> Result<Option<Waiting>> {
@@ -735,7 +754,8 @@ pub async fn head_of_line(db: &Db, route_id: &RouteRef) -> Result<Option<Waiting
 
 /// The statement of [`head_of_line`]: ?1 = the route.
 pub(crate) const HEAD_OF_LINE: &str = "SELECT id, status, next_attempt_at FROM events \
-     WHERE route_id = ?1 AND status IN ('received', 'delivering', 'retrying') ORDER BY id LIMIT 1";
+     WHERE route_id = ?1 AND status <> 'delivered' \
+       AND status IN ('received', 'delivering', 'retrying') ORDER BY id LIMIT 1";
 
 /// Dead-letters an event whose queue message the dead-letter queue received:
 /// only one whose deliverer's lease expired mid-attempt (the mark of a message
@@ -854,15 +874,16 @@ pub(crate) const OF_THE_ENDPOINTS_ROUTES: &str =
 
 /// [`Counts`] of the events `scope` selects ([`status_count_rows`]), with the
 /// events of the same scope that compaction moved to the archive (all
-/// delivered; their `archives` rows count them). One statement per scope (not
-/// `?1 IS NULL OR ...`), so each is planned for its own indexes.
-fn counts_of(scope: &str, open_scope: &str) -> String {
+/// delivered; their `archives` rows count them, `archive_scope` selects
+/// those). One statement per scope (not `?1 IS NULL OR ...`), so each is
+/// planned for its own indexes.
+fn counts_of(scope: &str, open_scope: &str, archive_scope: &str) -> String {
     format!(
         "SELECT SUM(received) AS received, SUM(delivered) AS delivered, \
                 SUM(dead) AS dead, SUM(in_flight) AS in_flight FROM (\
            {} \
            UNION ALL SELECT COALESCE(SUM(events), 0), COALESCE(SUM(events), 0), 0, 0 \
-           FROM archives WHERE 1 {scope})",
+           FROM archives WHERE 1 {archive_scope})",
         status_count_rows(None, scope, open_scope)
     )
 }
@@ -870,20 +891,29 @@ fn counts_of(scope: &str, open_scope: &str) -> String {
 /// One endpoint's events (?1), read from `events_endpoint` and its routes'
 /// `events_route_open`, and its archive rows from `archives_endpoint_hour`.
 pub(crate) fn counts_of_endpoint_sql() -> String {
-    counts_of("AND endpoint_id = ?1", OF_THE_ENDPOINTS_ROUTES)
+    counts_of(
+        "AND endpoint_id = ?1",
+        OF_THE_ENDPOINTS_ROUTES,
+        "AND endpoint_id = ?1",
+    )
 }
 
-/// One route's events (?1), read from `events_route` and `events_route_open`,
-/// and its archive rows from `archives_route`.
+/// One route's events (?1), read from its endpoint's `events_endpoint`
+/// entries (which carry the route) and `events_route_open`, and its archive
+/// rows from `archives_route`.
 pub(crate) fn counts_of_route_sql() -> String {
-    counts_of("AND route_id = ?1", "AND route_id = ?1")
+    let scope = format!(
+        "AND endpoint_id = {} AND route_id = ?1",
+        endpoint_of_route("?1")
+    );
+    counts_of(&scope, "AND route_id = ?1", "AND route_id = ?1")
 }
 
 /// Every event: necessarily a read of every entry of an index of ids (and of
 /// the open events), and of every archive row (one per object of a few
 /// hundred events).
 pub(crate) fn counts_overall_sql() -> String {
-    counts_of("", "")
+    counts_of("", "", "")
 }
 
 async fn counts_where(db: &Db, sql: &str, args: &[JsValue]) -> Result<Counts> {

@@ -50,6 +50,47 @@ macro_rules! kept_ingest_id {
     };
 }
 
+/// SQL: the latest attempt of event `$e` as its row holds it (migration
+/// 0026), as the columns of an `attempts` row, number first.
+macro_rules! latest_attempt_columns {
+    ($e:literal) => {
+        concat!(
+            $e,
+            ".attempt_count, ",
+            $e,
+            ".attempt_started_at, ",
+            $e,
+            ".attempt_duration_ms, ",
+            $e,
+            ".attempt_status_code, ",
+            $e,
+            ".attempt_outcome, ",
+            $e,
+            ".attempt_error, ",
+            $e,
+            ".attempt_snippet"
+        )
+    };
+}
+
+/// SQL: every attempt of the event whose id is `$id` (a placeholder or a
+/// column), as `attempts` rows in number order: the earlier ones from the
+/// table, the latest from the event's row (migration 0026).
+macro_rules! attempts_of_event {
+    ($id:literal) => {
+        concat!(
+            "SELECT number, started_at, duration_ms, status_code, outcome, error, response_snippet \
+             FROM attempts WHERE event_id = ",
+            $id,
+            " UNION ALL SELECT ",
+            latest_attempt_columns!("le"),
+            " FROM events le WHERE le.id = ",
+            $id,
+            " AND le.attempt_outcome IS NOT NULL ORDER BY 1"
+        )
+    };
+}
+
 /// SQL: the route column `$col` names one of endpoint `$x`'s routes: its
 /// first route, whose id is the endpoint's, or an extra route whose source
 /// it is. Every event has one of them as its route, so this reads an
@@ -65,6 +106,16 @@ macro_rules! route_of_endpoint {
             ")"
         )
     };
+}
+
+/// SQL: the endpoint whose events `route` (a placeholder or column naming a
+/// route) delivers: the route's source, or the route itself when it is an
+/// endpoint's first route. Route rows are never deleted, so an unknown id
+/// gives NULL and matches nothing. A route's events are read as its
+/// endpoint's with that route, through `events_endpoint (endpoint_id, id,
+/// route_id)`, whose entries carry the route (migration 0025).
+pub(crate) fn endpoint_of_route(route: &str) -> String {
+    format!("(SELECT COALESCE(r.source_id, r.id) FROM endpoints r WHERE r.id = {route})")
 }
 
 pub mod alert_rules;

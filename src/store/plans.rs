@@ -13,7 +13,9 @@
 //! The database has never been analyzed (no `sqlite_stat1`), like a new D1
 //! database, so the planner decides from the schema and the SQL alone.
 
-use super::{alert_rules, alerts, archive, endpoints, events, ingests, retention, rollups, stats};
+use super::{
+    alert_rules, alerts, archive, attempts, endpoints, events, ingests, retention, rollups, stats,
+};
 use crate::alert_rules::RuleKind;
 use crate::event_query::{EventTypeFilter, Lookup};
 use crate::model::{EventId, IngestStatus, RouteRef, Status};
@@ -270,7 +272,9 @@ fn due_for_sweep_reads_the_due_events_of_eligible_routes_only() {
         &[
             "SCAN ep",
             "SEARCH e USING COVERING INDEX events_route_open (route_id=? AND status=? AND next_attempt_at<?)",
-            "SEARCH older USING INDEX events_route (route_id=? AND id<?)",
+            // FIFO's line: the route's older events not delivered, from the
+            // index that holds only those.
+            "SEARCH older USING COVERING INDEX events_route_open (route_id=? AND status=?)",
             "USE TEMP B-TREE FOR ORDER BY",
         ],
     );
@@ -294,7 +298,7 @@ fn claim_finds_its_event_by_id() {
             "SEARCH events USING PRIMARY KEY (id=?)",
             "SEARCH ep USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
             "SEARCH ep USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
-            "SEARCH older USING INDEX events_route (route_id=? AND id<?)",
+            "SEARCH older USING COVERING INDEX events_route_open (route_id=? AND status=?)",
             "SEARCH endpoints USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
             "SEARCH endpoints USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
             "SEARCH ingests USING PRIMARY KEY (id=?)",
@@ -303,7 +307,8 @@ fn claim_finds_its_event_by_id() {
 }
 
 #[test]
-fn waiting_and_head_of_line_search_the_route() {
+fn waiting_and_head_of_line_search_the_routes_open_events() {
+    // The route's events not delivered (a backlog at most), sorted by id.
     for (name, sql) in [
         ("waiting", events::WAITING),
         ("head_of_line", events::HEAD_OF_LINE),
@@ -311,7 +316,10 @@ fn waiting_and_head_of_line_search_the_route() {
         check(
             name,
             sql,
-            &["SEARCH events USING INDEX events_route (route_id=?)"],
+            &[
+                "SEARCH events USING COVERING INDEX events_route_open (route_id=? AND status=?)",
+                "USE TEMP B-TREE FOR ORDER BY",
+            ],
         );
     }
 }
@@ -534,7 +542,8 @@ fn event_counts_search_the_endpoint_or_route() {
         "counts of a route",
         &events::counts_of_route_sql(),
         &[
-            "SEARCH events USING COVERING INDEX events_route (route_id=?)",
+            "SEARCH events USING COVERING INDEX events_endpoint (endpoint_id=?)",
+            "SEARCH r USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
             "SEARCH events USING COVERING INDEX events_route_open (route_id=?)",
         ],
     );
@@ -645,7 +654,7 @@ fn endpoint_figures_of_one_endpoint_search_it() {
         "figures of an endpoint: routes",
         &sql.routes,
         &[
-            "SEARCH events USING COVERING INDEX events_route (route_id=?)",
+            "SEARCH events USING COVERING INDEX events_endpoint (endpoint_id=?)",
             "SEARCH events USING COVERING INDEX events_route_open (route_id=?)",
             "SEARCH r USING INDEX sqlite_autoindex_endpoints_1 (id=?)",
             "SEARCH r USING INDEX endpoints_source (source_id=?)",
@@ -695,7 +704,12 @@ fn metrics_read_totals_over_covering_indexes() {
     check(
         "attempts by outcome",
         stats::ATTEMPTS_BY_OUTCOME,
-        &["SCAN a", "SEARCH e USING PRIMARY KEY (id=?)"],
+        &[
+            "SCAN a",
+            "SEARCH e USING PRIMARY KEY (id=?)",
+            // Every event, for the latest attempt its row holds.
+            "SCAN events USING INDEX events_endpoint",
+        ],
     );
     check(
         "rejections by reason",
@@ -805,7 +819,9 @@ fn events_list_pages_walk_an_index_in_order() {
                 route_id: Some(&route),
                 ..every_event()
             },
-            "SEARCH e USING INDEX events_route (route_id=?)",
+            // Its endpoint's events newest first, keeping the route's
+            // (migrations/0025).
+            "SEARCH e USING INDEX events_endpoint (endpoint_id=?)",
         ),
     ];
     for (name, filter, step) in cases {
@@ -1212,6 +1228,23 @@ fn due_for_sweep_takes_due_events_of_open_and_deleted_routes_oldest_first() {
     assert_eq!(next, ["evt_15", "evt_13", "evt_02"]);
 }
 
+#[test]
+fn attempts_are_read_and_shelved_by_primary_key() {
+    check(
+        "attempts of an event",
+        attempts::LIST,
+        &[
+            "SEARCH attempts USING PRIMARY KEY (event_id=?)",
+            "SEARCH le USING PRIMARY KEY (id=?)",
+        ],
+    );
+    check(
+        "shelve the latest attempt",
+        attempts::SHELVE_LATEST,
+        &["SEARCH e USING PRIMARY KEY (id=?)"],
+    );
+}
+
 // Compaction and the archive (src/compact.rs, src/history.rs).
 
 #[test]
@@ -1223,7 +1256,11 @@ fn compaction_ranges_over_delivered_events_in_change_order() {
             "SEARCH e USING INDEX events_delivered_changed (updated_at<?)",
             "SEARCH i USING PRIMARY KEY (id=?)",
             "CORRELATED SCALAR SUBQUERY",
-            "SEARCH a USING PRIMARY KEY (event_id=?)",
+            // Its attempts: the earlier by primary key, the latest from its row.
+            "SEARCH attempts USING PRIMARY KEY (event_id=?)",
+            "SEARCH le USING PRIMARY KEY (id=?)",
+            // The event's own attempts, merged in number order.
+            "SCAN a",
         ],
     );
     check_no_sort("compactable", archive::COMPACTABLE);
@@ -1365,4 +1402,68 @@ fn a_restore_looks_up_by_key() {
         archive::RESTORE_DEDUP_KEY,
         &["SEARCH ingests EXISTS USING PRIMARY KEY (id=?)"],
     );
+}
+
+/// An event keeps its latest attempt in its row; recording the next one moves
+/// it to `attempts` (under the lease), and the list reads both in order.
+#[test]
+fn an_event_keeps_its_latest_attempt_and_shelves_the_one_before() {
+    let db = migrated();
+    db.execute_batch(
+        "INSERT INTO events (id, kept_ingest_id, endpoint_id, route_id, status, next_attempt_at, \
+                             received_at, updated_at, lease_token) \
+         VALUES ('evt_1', 'ing_1', 'ep_1', 'ep_1', 'delivering', 0, 0, 0, 'lease');",
+    )
+    .unwrap();
+    let record = |number: i64, status_code: i64, token: &str| {
+        db.execute(attempts::SHELVE_LATEST, rusqlite::params!["evt_1", token])
+            .unwrap();
+        db.execute(
+            &format!(
+                "UPDATE events SET attempt_count = ?1, {} WHERE id = 'evt_1'",
+                attempts::record_in_row(2)
+            ),
+            rusqlite::params![
+                number,
+                number * 100,
+                5,
+                status_code,
+                if status_code == 200 {
+                    "delivered"
+                } else {
+                    "server_error"
+                },
+                Null,
+                Null
+            ],
+        )
+        .unwrap();
+    };
+    let listed = || -> Vec<(i64, i64, i64)> {
+        let mut stmt = db.prepare(attempts::LIST).unwrap();
+        stmt.query_map(["evt_1"], |r| Ok((r.get(0)?, r.get(1)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let shelved = || -> i64 {
+        db.query_row(
+            "SELECT COUNT(*) FROM attempts WHERE event_id = 'evt_1'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert!(listed().is_empty());
+    record(1, 500, "lease");
+    assert_eq!(shelved(), 0, "a first attempt writes no attempts row");
+    assert_eq!(listed(), [(1, 100, 500)]);
+    record(2, 500, "lease");
+    record(3, 200, "lease");
+    assert_eq!(shelved(), 2);
+    assert_eq!(listed(), [(1, 100, 500), (2, 200, 500), (3, 300, 200)]);
+    // A deliverer whose lease was taken over moves nothing.
+    db.execute(attempts::SHELVE_LATEST, rusqlite::params!["evt_1", "stale"])
+        .unwrap();
+    assert_eq!(shelved(), 2);
 }

@@ -46,11 +46,14 @@ pub(crate) const EVENTS_BY_STATUS: &str = "SELECT endpoint_id, label, SUM(n) AS 
      GROUP BY endpoint_id, label";
 
 /// Every attempt by endpoint and outcome: necessarily a read of every attempt
-/// (over the covering `attempts_started`), with one lookup of its event by id.
-/// Hourly rollups are to replace it.
-pub(crate) const ATTEMPTS_BY_OUTCOME: &str =
-    "SELECT e.endpoint_id AS endpoint_id, a.outcome AS label, COUNT(*) AS n \
-     FROM attempts a JOIN events e ON e.id = a.event_id GROUP BY e.endpoint_id, a.outcome";
+/// row, with one lookup of its event by id, and of every event (which holds
+/// its latest attempt). Hourly rollups are to replace it.
+pub(crate) const ATTEMPTS_BY_OUTCOME: &str = "SELECT endpoint_id, label, SUM(n) AS n FROM ( \
+       SELECT e.endpoint_id AS endpoint_id, a.outcome AS label, COUNT(*) AS n \
+       FROM attempts a JOIN events e ON e.id = a.event_id GROUP BY e.endpoint_id, a.outcome \
+       UNION ALL SELECT endpoint_id, attempt_outcome, COUNT(*) FROM events \
+       WHERE attempt_outcome IS NOT NULL GROUP BY endpoint_id, attempt_outcome) \
+     GROUP BY endpoint_id, label";
 
 /// Refusal counters (one row per endpoint and reason).
 pub(crate) const REJECTIONS_BY_REASON: &str =
@@ -260,15 +263,17 @@ pub(crate) fn endpoint_figures_sql(one_endpoint: bool) -> FiguresSql {
                         GROUP BY route_id) c ON c.route_id = r.id \
              WHERE r.deleted_at IS NULL {this_endpoint} \
              ORDER BY endpoint_id, r.source_id IS NOT NULL, r.id",
-            // The endpoint's routes' events, through the routes' own indexes.
-            events = {
-                let scope = if one_endpoint {
+            // The endpoint's events by route (`events_endpoint` entries carry
+            // the route), and its routes' open events.
+            events = events::status_count_rows(
+                Some("route_id"),
+                &only("endpoint_id"),
+                if one_endpoint {
                     events::OF_THE_ENDPOINTS_ROUTES
                 } else {
                     ""
-                };
-                events::status_count_rows(Some("route_id"), scope, scope)
-            },
+                }
+            ),
             only = only("endpoint_id"),
             this_endpoint = if one_endpoint {
                 // Deleting an endpoint deletes its routes, so no live route has a
