@@ -3,8 +3,11 @@
 //!
 //! One deliverer at a time: an event is first claimed by a compare-and-set with a
 //! lease (a queue batch's events in one statement); a duplicate message, a
-//! sweeper run or a replay that finds nothing to claim simply acks. The attempt row and the status change are written in one
-//! batch, and a queue message is acked only after that batch completed.
+//! sweeper run or a replay that finds nothing to claim simply acks. The
+//! attempt and the status change are written in one batch (shared with the
+//! other outcomes of the invocation that finish meanwhile, see
+//! `store::group`), and a queue message is acked only after that batch
+//! completed.
 
 use crate::destination::check_destination;
 use crate::envelope::{outbound_headers, route_payload, Envelope, Payload};
@@ -644,6 +647,10 @@ pub async fn record_attempt(
         )?);
     }
     injected_d1_outage(relay)?;
+    let event_type = claim.ingest.as_ref().and_then(|i| i.event_type.as_deref());
+    if relay.settings.outcome_write_fails(event_type) {
+        also.push(relay.db.prepare("SELECT hookrelay_injected_fault()"));
+    }
     let held = events::complete(&relay.db, claim, Some(&row), &transition, also, finished).await?;
     log_attempt(claim, &row, status, held);
     if !held {

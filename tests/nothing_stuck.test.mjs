@@ -333,3 +333,54 @@ describe("connections", () => {
   });
 });
 
+
+describe("outcomes written together", () => {
+  it("an outcome whose write fails does not fail the outcomes written with it: each is delivered once", async () => {
+    // Every delivery of a batch is answered at the same instant, so their
+    // outcomes are written together; the relay fails the write of any outcome
+    // of type `poison.pill`, and a group holding one is written again, each
+    // outcome alone.
+    const poisoned = await Relay.start({
+      name: "outcome-groups",
+      vars: { FAULTS: "outcome_write_fails=poison.pill", LEASE_MARGIN_S: "1" },
+      edit(config) {
+        for (const c of config.queues.consumers) c.max_batch_timeout = 1;
+      },
+    });
+    try {
+      let releaseAt = 0;
+      const ep = await poisoned.createEndpoint({ name: "groups", provider: "none", timeout_ms: 3000,
+        destination_url: dest.route("/stuck-groups", () => {
+          if (Date.now() > releaseAt) releaseAt = Date.now() + 1000;
+          return { status: 200, delayMs: Math.max(0, releaseAt - Date.now()) };
+        }) });
+      const healthy = [];
+      const pills = [];
+      const fellBack = () => poisoned.logs().includes("outcomes written together failed");
+      for (let round = 0; round < 5 && !fellBack(); round++) {
+        await poisoned.api("POST", `/endpoints/${ep.id}/pause`);
+        for (let i = 0; i < 6; i++) {
+          const type = i % 2 ? "poison.pill" : "order.paid";
+          const res = await poisoned.ingest(ep.id, JSON.stringify({ type, round, i }));
+          assert.equal(res.status, 200, res.text);
+          (i % 2 ? pills : healthy).push(res.json.id);
+        }
+        await poisoned.api("POST", `/endpoints/${ep.id}/resume`);
+        for (const id of healthy) await poisoned.waitForEvent(id, delivered, { timeoutMs: 30_000 });
+      }
+      assert.ok(fellBack(), "a group holding a failing outcome was written again, each alone");
+      for (const id of healthy) {
+        const e = await poisoned.event(id);
+        assert.equal(e.attempts.length, 1, `${id} recorded once`);
+        assert.equal(dest.deliveredFor(id).length, 1, `${id} sent once: its outcome was kept`);
+      }
+      for (const id of pills) assert.notEqual((await poisoned.event(id)).status, "delivered", `${id}'s outcome was never written`);
+      // Once writes work again, the poisoned events are delivered too.
+      await poisoned.restartWith({ FAULTS: "" });
+      for (const id of pills) await poisoned.waitForEvent(id, delivered, { timeoutMs: 60_000, cronEveryMs: 1500 });
+      await assertConservation(poisoned, ep.id, { received: healthy.length + pills.length, delivered: healthy.length + pills.length, dead: 0 });
+    } finally {
+      await poisoned.stop();
+    }
+  });
+});

@@ -4,7 +4,7 @@
 //! handling of bad values are unit-tested; `lib.rs` passes the real `Env` lookup.
 
 /// Points where a test configuration may inject a failure (see docs/testing.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// The R2 body write fails.
     R2Put,
@@ -25,6 +25,11 @@ pub enum Fault {
     RetentionGapMs(u64),
     /// Compaction's R2 archive write fails: the events must stay in D1.
     ArchivePut,
+    /// `outcome_write_fails=<event type>`: the D1 batch that records an
+    /// attempt of an event of this type fails (a failing statement inside
+    /// it), so the outcomes written in the same batch must be written again
+    /// without it.
+    OutcomeWriteFails(String),
 }
 
 impl Fault {
@@ -36,7 +41,9 @@ impl Fault {
             "consume" => Some(Fault::Consume),
             "archive_put" => Some(Fault::ArchivePut),
             word => {
-                if let Some(window) = word.strip_prefix("d1_deliver_outage=") {
+                if let Some(event_type) = word.strip_prefix("outcome_write_fails=") {
+                    Some(Fault::OutcomeWriteFails(event_type.to_string()))
+                } else if let Some(window) = word.strip_prefix("d1_deliver_outage=") {
                     let (from, until) = window.split_once('-')?;
                     Some(Fault::D1DeliverOutage {
                         from: from.parse().ok()?,
@@ -113,6 +120,14 @@ impl Settings {
         self.faults.iter().any(|f| {
             matches!(f, Fault::D1DeliverOutage { from, until } if (*from..*until).contains(&now_ms))
         })
+    }
+
+    /// Whether recording an attempt of an event of `event_type` is to fail
+    /// (a configured `outcome_write_fails`).
+    pub fn outcome_write_fails(&self, event_type: Option<&str>) -> bool {
+        self.faults
+            .iter()
+            .any(|f| matches!(f, Fault::OutcomeWriteFails(t) if Some(t.as_str()) == event_type))
     }
 
     /// How many due events the sweeper delivers itself in one run: at most
@@ -293,6 +308,15 @@ mod tests {
         assert!(!s.d1_down_for_delivery(5000));
         assert_eq!(s.retention_gap_ms(), Some(1500));
         assert_eq!(settings(&[]).retention_gap_ms(), None);
+    }
+
+    #[test]
+    fn an_outcome_write_fault_names_its_event_type() {
+        let s = settings(&[("FAULTS", "outcome_write_fails=poison.pill")]);
+        assert_eq!(s.faults, [Fault::OutcomeWriteFails("poison.pill".into())]);
+        assert!(s.outcome_write_fails(Some("poison.pill")));
+        assert!(!s.outcome_write_fails(Some("push")));
+        assert!(!s.outcome_write_fails(None));
     }
 
     #[test]

@@ -372,7 +372,8 @@ pub fn lease_held(event: &str, token: &str) -> String {
 ///
 /// Order matters: moving the earlier attempt, the rollup and `also` run
 /// before the event update, which replaces that attempt and clears the lease
-/// token they check.
+/// token they check. The batch may carry other outcomes of this invocation
+/// too ([`Db::batch_outcome`]); these statements stay together and in order.
 pub async fn complete(
     db: &Db,
     claim: &Claim,
@@ -434,7 +435,7 @@ pub async fn complete(
     statements.extend(also);
     statements.push(update);
     let update_index = statements.len() - 1;
-    let results = db.batch(statements).await?;
+    let results = db.batch_outcome(statements).await?;
     match results.get(update_index) {
         Some(r) => Ok(changes(r)? > 0),
         None => Ok(false),

@@ -126,6 +126,7 @@ pub mod bodies;
 pub mod endpoint_cache;
 pub mod endpoints;
 pub mod events;
+mod group;
 pub mod ingests;
 pub mod keys;
 pub mod meta;
@@ -148,11 +149,16 @@ use worker::{D1Database, D1PreparedStatement, D1Result, Result};
 pub struct Db {
     inner: D1Database,
     path: Path,
+    outcomes: group::GroupCommit,
 }
 
 impl Db {
     pub fn new(inner: D1Database, path: Path) -> Db {
-        Db { inner, path }
+        Db {
+            inner,
+            path,
+            outcomes: group::GroupCommit::default(),
+        }
     }
 
     pub fn path(&self) -> Path {
@@ -172,6 +178,13 @@ impl Db {
         let results = self.inner.batch(statements).await?;
         record(self.path, &results);
         Ok(results)
+    }
+
+    /// As [`batch`](Db::batch), for a delivery's outcome: written together
+    /// with the other outcomes of this invocation that finish while a write
+    /// is under way (see [`group`]).
+    pub async fn batch_outcome(&self, statements: Vec<Stmt>) -> Result<Vec<D1Result>> {
+        self.outcomes.write(self, statements).await
     }
 }
 
