@@ -256,13 +256,16 @@ async fn deliver_claimed(relay: &Relay, claim: Claim, probe: bool) -> Result<Del
             now_ms(),
         )
     };
-    let delivering = [change(Status::Delivering.as_str())];
+    let delivering = vec![change(Status::Delivering.as_str())];
     let (outcome, ()) = futures::join!(
         attempt_claimed(relay, &claim, probe),
-        hub::publish(&relay.env, &delivering)
+        relay.live.publish(&relay.env, delivering)
     );
     if let Ok(Delivery::Finished(status)) = &outcome {
-        hub::publish(&relay.env, &[change(status.as_str())]).await;
+        relay
+            .live
+            .publish(&relay.env, vec![change(status.as_str())])
+            .await;
     }
     outcome
 }

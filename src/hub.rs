@@ -16,6 +16,7 @@
 //! that moves many events returns them (`store::events::Changed`) to be told.
 //! Telling the hub is best effort: a failure is logged and the event goes on.
 
+use crate::coalesce::Coalesce;
 use crate::live::{heartbeat, Change, HEARTBEAT_S};
 use crate::model::EndpointId;
 use crate::relay::Relay;
@@ -133,6 +134,39 @@ pub async fn open_stream(relay: &Relay, endpoint_id: Option<&EndpointId>) -> Res
         .id_from_name(HUB)?
         .get_stub()?;
     stub.fetch_with_str(&target).await
+}
+
+/// What one invocation tells the hub, coalesced ([`Coalesce`]): the changes
+/// published while a request to the hub is under way go in the next one
+/// together. A queue batch's deliveries each tell it twice (delivering, then
+/// the status they end in); one request each would be three requests per
+/// webhook to the one hub object, with the ack's.
+#[derive(Default)]
+pub struct Outbox(Coalesce<Vec<Change>, ()>);
+
+impl Outbox {
+    /// As [`publish`], in one request with whatever else this invocation is
+    /// publishing meanwhile.
+    pub async fn publish(&self, env: &Env, changes: Vec<Change>) {
+        if changes.is_empty() {
+            return;
+        }
+        let sent = self
+            .0
+            .submit(changes, |groups: Vec<Vec<Change>>| async move {
+                let published = groups.len();
+                let all: Vec<Change> = groups.into_iter().flatten().collect();
+                publish(env, &all).await;
+                vec![(); published]
+            })
+            .await;
+        if sent.is_none() {
+            console_error!(
+                "{}",
+                json!({"msg": "live stream not told: the publish was abandoned"})
+            );
+        }
+    }
 }
 
 /// Tells the hub what changed (one request for all of `changes`); a failure

@@ -11,9 +11,9 @@
 //! re-exported here under their own names.
 
 pub use hookrelay_core::{
-    access, alert_rules, alerts, allowlist, catch_up, dedup, destination, envelope, event_query,
-    filter, handshake, headers, inputs, ledger, live, metrics, model, rate, redact, retry, search,
-    settings, stats, time, transform, verify, views,
+    access, alert_rules, alerts, allowlist, catch_up, coalesce, dedup, destination, envelope,
+    event_query, filter, handshake, headers, inputs, ledger, live, metrics, model, rate, redact,
+    retry, search, settings, stats, time, transform, verify, views,
 };
 
 pub mod api;

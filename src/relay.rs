@@ -3,6 +3,7 @@
 //! Binding names match `wrangler.toml`: `DB` (D1), `BODIES` (R2), `DELIVERIES`
 //! (the delivery queue's producer).
 
+use crate::hub;
 use crate::ledger::{self, Path};
 use crate::model::DeliveryMessage;
 use crate::settings::Settings;
@@ -17,6 +18,8 @@ pub struct Relay {
     pub env: Env,
     pub db: Db,
     pub settings: Settings,
+    /// What this invocation tells the live hub, coalesced.
+    pub live: hub::Outbox,
 }
 
 impl Relay {
@@ -25,7 +28,12 @@ impl Relay {
     pub fn new(env: Env, path: Path) -> Result<Relay> {
         let settings = Settings::from_lookup(|name| env.var(name).ok().map(|v| v.to_string()));
         let db = Db::new(env.d1("DB")?, path);
-        Ok(Relay { env, db, settings })
+        Ok(Relay {
+            env,
+            db,
+            settings,
+            live: hub::Outbox::default(),
+        })
     }
 
     /// The path this invocation serves.

@@ -24,6 +24,7 @@ pub mod alert_rules;
 pub mod alerts;
 pub mod allowlist;
 pub mod catch_up;
+pub mod coalesce;
 pub mod dedup;
 pub mod destination;
 pub mod envelope;

@@ -1,6 +1,7 @@
 //! Group commit for delivery outcomes: a queue batch's deliveries run side by
 //! side, and the outcomes that finish while one of them is being written go
-//! to D1 together, in the next batch, instead of one round trip each.
+//! to D1 together, in the next batch, instead of one round trip each
+//! ([`Coalesce`]).
 //!
 //! Nothing waits for a timer or for a slow destination: the first outcome is
 //! written at once, and an outcome waits at most for the one write already
@@ -17,80 +18,44 @@
 //! as a Worker must not finish one request's I/O on behalf of another.
 
 use super::{Db, Stmt};
-use futures::channel::oneshot;
-use std::cell::{Cell, RefCell};
+use crate::coalesce::Coalesce;
 use worker::{D1Result, Result};
 
-/// One outcome's statements, waiting to be written, and where its results go.
-struct Waiting {
-    statements: Vec<Stmt>,
-    done: oneshot::Sender<Result<Vec<D1Result>>>,
-}
-
-/// The outcomes waiting for the next write, and whether a write is under way.
+/// The outcomes of one invocation, each a group of statements, written
+/// together as they come.
 #[derive(Default)]
-pub(crate) struct GroupCommit {
-    waiting: RefCell<Vec<Waiting>>,
-    writing: Cell<bool>,
-}
+pub(crate) struct GroupCommit(Coalesce<Vec<Stmt>, Result<Vec<D1Result>>>);
 
 impl GroupCommit {
     /// Writes `statements` to `db` as one transaction, together with
     /// whatever other outcomes are waiting when the write starts (one D1
     /// batch). Returns this outcome's own results, in its statements' order.
     pub(crate) async fn write(&self, db: &Db, statements: Vec<Stmt>) -> Result<Vec<D1Result>> {
-        let (done, result) = oneshot::channel();
-        self.waiting.borrow_mut().push(Waiting { statements, done });
-        if !self.writing.replace(true) {
-            // This caller writes until nothing waits; the others wait for it.
-            let _writer = Writer(self);
-            loop {
-                let group = std::mem::take(&mut *self.waiting.borrow_mut());
-                if group.is_empty() {
-                    break;
-                }
-                write_group(db, group).await;
-            }
-        }
-        result.await.unwrap_or_else(|_| {
-            Err(worker::Error::RustError(
-                "the group write was abandoned".into(),
-            ))
-        })
+        self.0
+            .submit(statements, |group| write_group(db, group))
+            .await
+            .unwrap_or_else(|| {
+                Err(worker::Error::RustError(
+                    "the group write was abandoned".into(),
+                ))
+            })
     }
 }
 
-/// The caller that is writing; when it stops (done, or dropped mid-write),
-/// the group is free again, and any outcome still waiting gets an error
-/// rather than waiting for a writer that is gone.
-struct Writer<'a>(&'a GroupCommit);
-
-impl Drop for Writer<'_> {
-    fn drop(&mut self) {
-        self.0.writing.set(false);
-        self.0.waiting.borrow_mut().clear();
-    }
-}
-
-/// Writes the group in one batch and hands each outcome its results; if the
-/// batch fails, writes each outcome alone.
-async fn write_group(db: &Db, mut group: Vec<Waiting>) {
+/// Writes the group in one batch and gives each outcome its own results; if
+/// the batch fails, writes each outcome alone.
+async fn write_group(db: &Db, mut group: Vec<Vec<Stmt>>) -> Vec<Result<Vec<D1Result>>> {
     if group.len() == 1 {
-        let alone = group.remove(0);
-        hand_over(alone.done, db.batch(alone.statements).await);
-        return;
+        return vec![db.batch(group.remove(0)).await];
     }
-    let together: Vec<Stmt> = group
-        .iter()
-        .flat_map(|w| w.statements.iter().cloned())
-        .collect();
+    let together: Vec<Stmt> = group.iter().flatten().cloned().collect();
     match db.batch(together).await {
         Ok(results) => {
             let mut results = results.into_iter();
-            for w in group {
-                let own: Vec<D1Result> = results.by_ref().take(w.statements.len()).collect();
-                hand_over(w.done, Ok(own));
-            }
+            group
+                .iter()
+                .map(|own| Ok(results.by_ref().take(own.len()).collect()))
+                .collect()
         }
         Err(err) => {
             worker::console_log!(
@@ -98,17 +63,11 @@ async fn write_group(db: &Db, mut group: Vec<Waiting>) {
                 serde_json::json!({"msg": "outcomes written together failed; each is written alone",
                                    "outcomes": group.len(), "error": err.to_string()})
             );
-            for w in group {
-                hand_over(w.done, db.batch(w.statements).await);
+            let mut alone = Vec::with_capacity(group.len());
+            for statements in group {
+                alone.push(db.batch(statements).await);
             }
+            alone
         }
-    }
-}
-
-/// Gives an outcome its results. Its caller may be gone (the invocation
-/// ended); then nobody needs them.
-fn hand_over(done: oneshot::Sender<Result<Vec<D1Result>>>, results: Result<Vec<D1Result>>) {
-    if done.send(results).is_err() {
-        worker::console_log!("a grouped outcome's caller was gone when its write finished");
     }
 }
