@@ -386,12 +386,6 @@ pub async fn complete(
     let cycle_attempts =
         claim.cycle_attempts as i64 + i64::from(attempt.is_some() && to.advance_cycle);
     let delivered_at = (to.status == Status::Delivered).then_some(now_ms);
-    // The attempt goes into the event's row (the one before it moves to
-    // `attempts`, in this batch): see store::attempts.
-    let record_attempt = match attempt {
-        Some(_) => format!(", {}", attempts::record_in_row(11)),
-        None => String::new(),
-    };
     let mut args = vec![
         text(&claim.id),
         text(&claim.lease_token),
@@ -404,7 +398,12 @@ pub async fn complete(
         opt_int(delivered_at),
         int(now_ms),
     ];
+    // The attempt goes into the event's row (the one before it moves to
+    // `attempts`, in this batch): see store::attempts. Its values are bound
+    // after the ten above.
+    let mut record_attempt = String::new();
     if let Some(a) = attempt {
+        record_attempt = format!(", {}", attempts::record_in_row(args.len() + 1));
         args.extend(attempts::row_args(a));
     }
     let update = bind(
