@@ -20,6 +20,7 @@ use crate::rate::RateLimit;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, random_unit, Relay};
 use crate::retry::{closes_circuit, decide, parse_retry_after_s, Decision, OutcomeClass};
 use crate::settings::Fault;
+use crate::shards::ShardName;
 use crate::store::attempts::AttemptRow;
 use crate::store::endpoints::{self, CircuitInput};
 use crate::store::events::{self, Claim, Transition};
@@ -58,20 +59,9 @@ pub enum Delivery {
 /// each message acked after its writes, retried by the queue if they failed.
 /// A message whose event was not claimed (someone else has it, it is
 /// finished or held, or a second message for the same event) is acked.
-pub async fn handle_batch(relay: &Relay, batch: &MessageBatch<DeliveryMessage>) {
-    let messages: Vec<RawMessage> = batch.raw_iter().collect();
-    let parsed: Vec<(&RawMessage, DeliveryMessage)> = messages
-        .iter()
-        .filter_map(|m| match parse_message(m) {
-            Some(msg) => Some((m, msg)),
-            None => {
-                m.ack();
-                None
-            }
-        })
-        .collect();
+pub async fn handle_batch(relay: &Relay, parsed: &[(RawMessage, DeliveryMessage)]) {
     if relay.settings.faults.contains(&Fault::Consume) {
-        for (message, msg) in &parsed {
+        for (message, msg) in parsed {
             console_error!(
                 "{}",
                 json!({"msg": "injected fault: consume", "event_id": msg.event_id})
@@ -80,14 +70,14 @@ pub async fn handle_batch(relay: &Relay, batch: &MessageBatch<DeliveryMessage>) 
         }
         return;
     }
-    let mut claims = match claim_batch(relay, &parsed).await {
+    let mut claims = match claim_batch(relay, parsed).await {
         Ok(claims) => claims,
         Err(err) => {
             console_error!(
                 "{}",
                 json!({"msg": "batch claim failed; the queue will retry", "error": err.to_string()})
             );
-            for (message, _) in &parsed {
+            for (message, _) in parsed {
                 message.retry();
             }
             return;
@@ -97,7 +87,7 @@ pub async fn handle_batch(relay: &Relay, batch: &MessageBatch<DeliveryMessage>) 
         .iter()
         .map(|(message, msg)| {
             (
-                *message,
+                message,
                 msg.event_id.clone(),
                 claims.remove(msg.event_id.as_str()),
             )
@@ -117,7 +107,7 @@ pub async fn handle_batch(relay: &Relay, batch: &MessageBatch<DeliveryMessage>) 
 /// Claims every event the batch names in one statement, by event id.
 async fn claim_batch(
     relay: &Relay,
-    parsed: &[(&RawMessage, DeliveryMessage)],
+    parsed: &[(RawMessage, DeliveryMessage)],
 ) -> Result<std::collections::HashMap<EventId, Claim>> {
     injected_d1_outage(relay)?;
     let ids: Vec<&str> = parsed.iter().map(|(_, m)| m.event_id.as_str()).collect();
@@ -156,12 +146,8 @@ async fn handle_message(
 /// reason (replayable) only if a deliverer's lease on it expired mid-attempt;
 /// an event nobody tried, or one whose lease is still live, is left to the
 /// sweeper (see [`events::mark_dead_letter`]).
-pub async fn handle_dead_letters(relay: &Relay, batch: &MessageBatch<DeliveryMessage>) {
-    for message in batch.raw_iter() {
-        let Some(msg) = parse_message(&message) else {
-            message.ack();
-            continue;
-        };
+pub async fn handle_dead_letters(relay: &Relay, parsed: &[(RawMessage, DeliveryMessage)]) {
+    for (message, msg) in parsed {
         let reason = "the delivery message was dead-lettered after repeated consumer failures";
         match events::mark_dead_letter(&relay.db, &msg.event_id, reason, now_ms()).await {
             Ok(marked) => {
@@ -184,6 +170,37 @@ pub async fn handle_dead_letters(relay: &Relay, batch: &MessageBatch<DeliveryMes
             }
         }
     }
+}
+
+/// A batch's messages, each with its parsed body, grouped by the shard
+/// holding their events. A malformed message, or one naming no bound shard,
+/// is logged and acked: D1 is the truth, and the sweeper finds its event.
+pub fn by_shard(
+    relay: &Relay,
+    batch: &MessageBatch<DeliveryMessage>,
+) -> Vec<(ShardName, Vec<(RawMessage, DeliveryMessage)>)> {
+    let bound = relay.shards();
+    let mut groups: Vec<(ShardName, Vec<(RawMessage, DeliveryMessage)>)> = Vec::new();
+    for message in batch.raw_iter() {
+        let Some(msg) = parse_message(&message) else {
+            message.ack();
+            continue;
+        };
+        let Some(shard) = msg.shard().filter(|s| bound.contains(s)) else {
+            console_error!(
+                "{}",
+                json!({"msg": "queue message for no bound shard dropped",
+                       "event_id": msg.event_id, "shard": msg.shard})
+            );
+            message.ack();
+            continue;
+        };
+        match groups.iter_mut().find(|(s, _)| *s == shard) {
+            Some((_, group)) => group.push((message, msg)),
+            None => groups.push((shard, vec![(message, msg)])),
+        }
+    }
+    groups
 }
 
 fn parse_message(message: &RawMessage) -> Option<DeliveryMessage> {
@@ -687,7 +704,7 @@ pub async fn drain(relay: &Relay, route_id: &RouteRef, requeued: Option<&str>) -
         .filter(|id| Some(id.as_str()) != requeued)
         .collect();
     match relay.queue() {
-        Ok(q) => enqueue_many(&q, relay.path(), &ids).await?,
+        Ok(q) => enqueue_many(&q, relay.path(), relay.shard(), &ids).await?,
         Err(e) => console_error!(
             "{}",
             json!({"msg": "no queue binding for drain", "error": e.to_string()})
@@ -725,7 +742,7 @@ fn attempt_row(number: u32, started: i64, finished: i64, r: &AttemptResult) -> A
 async fn requeue_later(relay: &Relay, event_id: &str, delay_ms: u64) {
     let delay_s = delay_ms.div_ceil(1000) as u32;
     let result = match relay.queue() {
-        Ok(q) => enqueue(&q, relay.path(), event_id, delay_s).await,
+        Ok(q) => enqueue(&q, relay.path(), relay.shard(), event_id, delay_s).await,
         Err(e) => Err(e),
     };
     if let Err(err) = result {

@@ -61,6 +61,7 @@ use crate::model::{
 use crate::redact::redacted_headers;
 use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, Relay};
 use crate::settings::Fault;
+use crate::shards::{self, ShardName};
 use crate::store::bodies::{self, RequestBody};
 use crate::store::endpoint_cache;
 use crate::store::ingests::{self, NewIngest, Recorded, RoutedEvent};
@@ -119,7 +120,10 @@ pub async fn handle(
 ) -> Result<Response, ApiError> {
     let headers = HeaderList::new(req.headers().entries());
     let mut seen = Seen::default();
-    let result = accept(relay, ctx, req, raw_endpoint_id, &headers, &mut seen).await;
+    let result = match in_endpoint_shard(relay, raw_endpoint_id).await {
+        Ok(relay) => accept(&relay, ctx, req, raw_endpoint_id, &headers, &mut seen).await,
+        Err(err) => Err(err),
+    };
     if let Err(err) = &result {
         if (400..500).contains(&err.status) {
             record_refusal(relay, ctx, &seen, &headers, err.code);
@@ -130,6 +134,19 @@ pub async fn handle(
     }
     schedule_sweeper_check(relay, ctx);
     result
+}
+
+/// The invocation, working in the shard the endpoint was placed on (a cache
+/// hit costs no round trip). An id that is not an endpoint's stays in the
+/// control database, where it is refused as unknown.
+async fn in_endpoint_shard(relay: &Relay, raw_endpoint_id: &str) -> Result<Relay, ApiError> {
+    let Some(id) = EndpointId::parse(raw_endpoint_id) else {
+        return Ok(relay.on(&ShardName::control())?);
+    };
+    relay.for_endpoint(id.as_str()).await.map_err(|err| {
+        log_failure("endpoint_lookup", &id, &err);
+        ApiError::unavailable("the endpoint could not be loaded")
+    })
 }
 
 /// A dead cron cannot report itself: once a minute per isolate, after the
@@ -787,13 +804,16 @@ async fn discard_body(relay: &Relay, key: &str) {
 /// runtime awaits it). A failure is logged; the sweeper picks the events up.
 fn schedule_enqueue(relay: &Relay, ctx: &Context, event_ids: Vec<String>, inject_failure: bool) {
     let queue = relay.queue();
+    let shard = relay.shard().clone();
     ctx.wait_until(async move {
         let result = match queue {
             _ if inject_failure => Err(worker::Error::RustError(
                 "injected fault: queue_send".into(),
             )),
-            Ok(q) if event_ids.len() == 1 => enqueue(&q, Path::Ingest, &event_ids[0], 0).await,
-            Ok(q) => enqueue_many(&q, Path::Ingest, &event_ids).await,
+            Ok(q) if event_ids.len() == 1 => {
+                enqueue(&q, Path::Ingest, &shard, &event_ids[0], 0).await
+            }
+            Ok(q) => enqueue_many(&q, Path::Ingest, &shard, &event_ids).await,
             Err(e) => Err(e),
         };
         if let Err(err) = result {
@@ -832,8 +852,8 @@ fn record_refusal(
     );
     let db = match admit {
         Admit::Counted => return,
-        Admit::Write | Admit::FlushIn(_) => match relay.env.d1("DB") {
-            Ok(db) => Db::new(db, Path::Ingest),
+        Admit::Write | Admit::FlushIn(_) => match relay.env.d1(shards::CONTROL) {
+            Ok(db) => Db::new(db, Path::Ingest, ShardName::control()),
             Err(err) => {
                 console_error!(
                     "{}",

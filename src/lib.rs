@@ -13,7 +13,7 @@
 pub use hookrelay_core::{
     access, alert_rules, alerts, allowlist, catch_up, coalesce, dedup, destination, envelope,
     event_query, filter, handshake, headers, inputs, ledger, live, metrics, model, rate, redact,
-    retry, search, settings, stats, time, transform, verify, views,
+    retry, search, settings, shards, stats, time, transform, verify, views,
 };
 
 pub mod api;
@@ -86,10 +86,16 @@ fn dashboard_redirect() -> std::result::Result<Response, ApiError> {
 #[event(queue)]
 async fn queue(batch: MessageBatch<DeliveryMessage>, env: Env, _ctx: Context) -> Result<()> {
     let relay = Relay::new(env, Path::Delivery)?;
-    if batch.queue() == relay.dead_letter_queue_name() {
-        deliver::handle_dead_letters(&relay, &batch).await;
-    } else {
-        deliver::handle_batch(&relay, &batch).await;
+    let dead_letters = batch.queue() == relay.dead_letter_queue_name();
+    // One shard after the other: an invocation's outbound connections are
+    // shared by all of its deliveries (see `deliver::CONNECTIONS`).
+    for (shard, messages) in deliver::by_shard(&relay, &batch) {
+        let relay = relay.on(&shard)?;
+        if dead_letters {
+            deliver::handle_dead_letters(&relay, &messages).await;
+        } else {
+            deliver::handle_batch(&relay, &messages).await;
+        }
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ const RETRY_DELAYS_MS: [u64; 2] = [500, 1_500];
 
 /// Sends `alert` everywhere; returns how many channels accepted it.
 pub async fn send(relay: &Relay, alert: &Alert) -> Result<usize> {
-    let channels = alerts::list(&relay.db).await?;
+    let channels = alerts::list(&relay.control).await?;
     let outcomes = join_all(channels.iter().map(|c| send_to(relay, c, alert))).await;
     let reached = outcomes.iter().filter(|ok| **ok).count();
     console_log!(

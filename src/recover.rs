@@ -262,7 +262,7 @@ async fn send(relay: &Relay, event_ids: &[String]) {
         return;
     }
     let result = match relay.queue() {
-        Ok(queue) => enqueue_many(&queue, Path::Api, event_ids).await,
+        Ok(queue) => enqueue_many(&queue, Path::Api, relay.shard(), event_ids).await,
         Err(e) => Err(e),
     };
     if let Err(err) = result {

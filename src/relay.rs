@@ -1,13 +1,21 @@
 //! The per-invocation context: bindings, settings, and the queue helpers.
 //!
-//! Binding names match `wrangler.toml`: `DB` (D1), `BODIES` (R2), `DELIVERIES`
-//! (the delivery queue's producer).
+//! Binding names match `wrangler.toml`: `DB` (the control database, also the
+//! first shard), `DB_SHARD_<n>` (further shards, see `core::shards`), `BODIES`
+//! (R2), `DELIVERIES` (the delivery queue's producer).
+//!
+//! A `Relay` works in one shard (`db`): an endpoint's work is done in the
+//! shard it was placed on, through [`Relay::on`]; what is global (API keys,
+//! alert channels and rules, refusals, the heartbeat, placements) is in
+//! `control`.
 
 use crate::hub;
 use crate::ledger::{self, Path};
 use crate::model::DeliveryMessage;
 use crate::settings::Settings;
+use crate::shards::{self, ShardName};
 use crate::store::bodies::Bodies;
+use crate::store::endpoint_cache;
 use crate::store::Db;
 use worker::{BatchMessageBuilder, Env, MessageBuilder, Queue, Result};
 
@@ -16,7 +24,10 @@ const QUEUE_BATCH_MAX: usize = 100;
 
 pub struct Relay {
     pub env: Env,
+    /// The shard this invocation works in (at first the control database).
     pub db: Db,
+    /// The control database.
+    pub control: Db,
     pub settings: Settings,
     /// What this invocation tells the live hub, coalesced.
     pub live: hub::Outbox,
@@ -27,13 +38,46 @@ impl Relay {
     /// its storage calls count towards).
     pub fn new(env: Env, path: Path) -> Result<Relay> {
         let settings = Settings::from_lookup(|name| env.var(name).ok().map(|v| v.to_string()));
-        let db = Db::new(env.d1("DB")?, path);
+        let control = ShardName::control();
+        let db = Db::new(env.d1(control.as_str())?, path, control.clone());
+        let control = Db::new(env.d1(control.as_str())?, path, control);
         Ok(Relay {
             env,
             db,
+            control,
             settings,
             live: hub::Outbox::default(),
         })
+    }
+
+    /// The same invocation, working in `shard`.
+    pub fn on(&self, shard: &ShardName) -> Result<Relay> {
+        let path = self.path();
+        Ok(Relay {
+            env: self.env.clone(),
+            db: Db::new(self.env.d1(shard.as_str())?, path, shard.clone()),
+            control: Db::new(self.env.d1(shards::CONTROL)?, path, ShardName::control()),
+            settings: self.settings.clone(),
+            live: hub::Outbox::default(),
+        })
+    }
+
+    /// The same invocation, working in the shard holding the endpoint or
+    /// route `id` (the control database for an id never placed).
+    pub async fn for_endpoint(&self, id: &str) -> Result<Relay> {
+        let ttl_s = self.settings.endpoint_cache_ttl_s;
+        let shard = endpoint_cache::shard_of(&self.control, id, now_ms(), ttl_s).await?;
+        self.on(&shard)
+    }
+
+    /// Every shard bound to this Worker, the control database first.
+    pub fn shards(&self) -> Vec<ShardName> {
+        shards::bound(|name| self.env.d1(name).is_ok())
+    }
+
+    /// The shard this invocation works in.
+    pub fn shard(&self) -> &ShardName {
+        self.db.shard()
     }
 
     /// The path this invocation serves.
@@ -66,11 +110,16 @@ impl Relay {
     }
 }
 
-/// Sends one delivery message, optionally delayed (capped at the queue's 12 h).
-pub async fn enqueue(queue: &Queue, path: Path, event_id: &str, delay_s: u32) -> Result<()> {
-    let message = DeliveryMessage {
-        event_id: event_id.to_string(),
-    };
+/// Sends one delivery message for an event of `shard`, optionally delayed
+/// (capped at the queue's 12 h).
+pub async fn enqueue(
+    queue: &Queue,
+    path: Path,
+    shard: &ShardName,
+    event_id: &str,
+    delay_s: u32,
+) -> Result<()> {
+    let message = DeliveryMessage::new(event_id, shard);
     let mut builder = MessageBuilder::new(message);
     if delay_s > 0 {
         builder = builder.delay_seconds(delay_s.min(crate::retry::MAX_DELAY_S));
@@ -80,16 +129,18 @@ pub async fn enqueue(queue: &Queue, path: Path, event_id: &str, delay_s: u32) ->
     Ok(())
 }
 
-/// Sends many delivery messages, in batches of the queue's maximum size.
+/// Sends many delivery messages for events of `shard`, in batches of the
+/// queue's maximum size.
 pub async fn enqueue_many<Id: std::borrow::Borrow<str>>(
     queue: &Queue,
     path: Path,
+    shard: &ShardName,
     event_ids: &[Id],
 ) -> Result<()> {
     for chunk in event_ids.chunks(QUEUE_BATCH_MAX) {
-        let messages = chunk.iter().map(|id| DeliveryMessage {
-            event_id: id.borrow().to_string(),
-        });
+        let messages = chunk
+            .iter()
+            .map(|id| DeliveryMessage::new(id.borrow(), shard));
         queue
             .send_batch(BatchMessageBuilder::new().messages(messages).build())
             .await?;

@@ -42,19 +42,77 @@ const REJECTION_PURGE_LIMIT: u32 = 1_000;
 /// Open circuits probed per run.
 const PROBES_PER_RUN: u32 = 6;
 
-pub use crate::views::SweepReport;
+pub use crate::views::{ShardSweep, SweepReport};
 
 pub async fn run(relay: &Relay) -> Result<SweepReport> {
-    let s = &relay.settings;
     let now = now_ms();
-    let budget = Budget::starting(now, s.sweep_budget_ms);
-    let page = (s.sweep_deliver_limit + s.sweep_enqueue_limit).max(1);
+    let budget = Budget::starting(now, relay.settings.sweep_budget_ms);
+    let shards = relay.shards();
+    let share = Share::of(shards.len());
+    let runs = join_all(shards.iter().map(|shard| async {
+        let shard_relay = relay.on(shard)?;
+        sweep_shard(&shard_relay, now, &budget, share).await
+    }))
+    .await;
     let mut report = SweepReport::default();
-    let released = release_expired_leases(relay, now, page, &budget).await?;
+    for (shard, run) in shards.into_iter().zip(runs) {
+        match run {
+            Ok(run) => report.add_shard(shard.to_string(), run),
+            Err(err) => {
+                report.errors += 1;
+                console_error!(
+                    "{}",
+                    json!({"msg": "shard sweep failed", "shard": shard, "error": err.to_string()})
+                );
+            }
+        }
+    }
+    let purged = rejections::purge_expired(&relay.control, now, REJECTION_PURGE_LIMIT).await;
+    counted(&mut report, "rejections purge failed", purged);
+    let alerts = watch::sweep(relay, now).await;
+    report.alerts = counted(&mut report, "alert step failed", alerts).unwrap_or(0);
+    let rules = watch::rules(relay, now).await;
+    report.alerts += counted(&mut report, "alert rule step failed", rules).unwrap_or(0);
+    let capacity = watch::capacity(relay, &report, now).await;
+    report.alerts += counted(&mut report, "capacity check failed", capacity).unwrap_or(0);
+    let summary = serde_json::to_string(&report)?;
+    meta::put(&relay.control, meta::SWEEPER_HEARTBEAT, &summary, now_ms()).await?;
+    console_log!(
+        "{}",
+        json!({"msg": "sweep", "report": report, "ms": now_ms() - now})
+    );
+    Ok(report)
+}
+
+/// What each shard's sweep may use of the invocation's six outbound
+/// connections and of the probes per run: shards are swept concurrently.
+#[derive(Clone, Copy)]
+struct Share {
+    connections: usize,
+    probes: u32,
+}
+
+impl Share {
+    fn of(shards: usize) -> Share {
+        let shards = shards.max(1);
+        Share {
+            connections: (DIRECT_CONCURRENCY / shards).max(1),
+            probes: (PROBES_PER_RUN / shards as u32).max(1),
+        }
+    }
+}
+
+/// One shard's backlogs (expired leases, open circuits, due events,
+/// compaction, retention) within the run's budget, and its size.
+async fn sweep_shard(relay: &Relay, now: i64, budget: &Budget, share: Share) -> Result<ShardSweep> {
+    let s = &relay.settings;
+    let page = (s.sweep_deliver_limit + s.sweep_enqueue_limit).max(1);
+    let mut report = ShardSweep::default();
+    let released = release_expired_leases(relay, now, page, budget).await?;
     report.leases_released = released.len();
     hub::publish(&relay.env, &events::changes_at(&released, now_ms())).await;
     let released: Vec<EventId> = released.into_iter().map(|r| r.id).collect();
-    report.probes = probe_open_circuits(relay, now).await?;
+    report.probes = probe_open_circuits(relay, now, share.probes).await?;
     let due_before = now - s.sweep_grace_s as i64 * 1000;
     let (first_page, mut cursor) = events::due_for_sweep(&relay.db, due_before, None, page).await?;
     let full_page = first_page.len() == page as usize;
@@ -64,7 +122,7 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
     report.due = due.len();
     let direct_count = due.len().min(s.sweep_direct_deliveries() as usize);
     let (direct, rest) = due.split_at(direct_count);
-    deliver_directly(relay, direct, &mut report).await;
+    deliver_directly(relay, direct, share.connections, &mut report).await;
     enqueue(relay, rest, &mut report).await;
     let mut more = full_page;
     while more && !budget.spent(now_ms()) {
@@ -76,26 +134,12 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
         cursor = next;
     }
     report.backlog_left = more;
-    let compaction = compact::run(relay, now, &budget).await;
-    report.compaction = counted(&mut report, "compaction failed", compaction);
-    let retention = retention::run(relay, now, &budget).await;
-    report.retention = counted(&mut report, "retention failed", retention);
-    let purged = rejections::purge_expired(&relay.db, now, REJECTION_PURGE_LIMIT).await;
-    counted(&mut report, "rejections purge failed", purged);
-    let alerts = watch::sweep(relay, now).await;
-    report.alerts = counted(&mut report, "alert step failed", alerts).unwrap_or(0);
-    let rules = watch::rules(relay, now).await;
-    report.alerts += counted(&mut report, "alert rule step failed", rules).unwrap_or(0);
+    let compaction = compact::run(relay, now, budget).await;
+    report.compaction = counted_in(&mut report.errors, "compaction failed", compaction);
+    let retention = retention::run(relay, now, budget).await;
+    report.retention = counted_in(&mut report.errors, "retention failed", retention);
     let size = meta::database_size(&relay.db).await;
-    report.d1_size_bytes = counted(&mut report, "database size not read", size).flatten();
-    let capacity = watch::capacity(relay, &report, now).await;
-    report.alerts += counted(&mut report, "capacity check failed", capacity).unwrap_or(0);
-    let summary = serde_json::to_string(&report)?;
-    meta::put(&relay.db, meta::SWEEPER_HEARTBEAT, &summary, now_ms()).await?;
-    console_log!(
-        "{}",
-        json!({"msg": "sweep", "report": report, "ms": now_ms() - now})
-    );
+    report.d1_size_bytes = counted_in(&mut report.errors, "database size not read", size).flatten();
     Ok(report)
 }
 
@@ -103,10 +147,15 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
 /// logged: one failing step must not keep the others (and the heartbeat)
 /// from running.
 fn counted<T>(report: &mut SweepReport, what: &str, result: Result<T>) -> Option<T> {
+    counted_in(&mut report.errors, what, result)
+}
+
+/// As [`counted`], for a count of errors of its own.
+fn counted_in<T>(errors: &mut usize, what: &str, result: Result<T>) -> Option<T> {
     match result {
         Ok(value) => Some(value),
         Err(err) => {
-            report.errors += 1;
+            *errors += 1;
             console_error!("{}", json!({"msg": what, "error": err.to_string()}));
             None
         }
@@ -165,8 +214,13 @@ async fn release_expired_leases(
 
 /// Delivers the oldest due events here, six at a time: with no queue at all
 /// the relay still delivers.
-async fn deliver_directly(relay: &Relay, ids: &[EventId], report: &mut SweepReport) {
-    for chunk in ids.chunks(DIRECT_CONCURRENCY) {
+async fn deliver_directly(
+    relay: &Relay,
+    ids: &[EventId],
+    connections: usize,
+    report: &mut ShardSweep,
+) {
+    for chunk in ids.chunks(connections.max(1)) {
         for outcome in join_all(chunk.iter().map(|id| deliver_event(relay, id))).await {
             match outcome {
                 Ok(Delivery::Finished(_)) => report.delivered_directly += 1,
@@ -185,12 +239,12 @@ async fn deliver_directly(relay: &Relay, ids: &[EventId], report: &mut SweepRepo
 
 /// Hands due events to the queue; a failure is counted and logged (the next
 /// run finds them again).
-async fn enqueue(relay: &Relay, ids: &[EventId], report: &mut SweepReport) {
+async fn enqueue(relay: &Relay, ids: &[EventId], report: &mut ShardSweep) {
     if ids.is_empty() {
         return;
     }
     let result = match relay.queue() {
-        Ok(queue) => enqueue_many(&queue, relay.path(), ids).await,
+        Ok(queue) => enqueue_many(&queue, relay.path(), relay.shard(), ids).await,
         Err(err) => Err(err),
     };
     match result {
@@ -205,9 +259,10 @@ async fn enqueue(relay: &Relay, ids: &[EventId], report: &mut SweepReport) {
     }
 }
 
-/// One probe per open circuit whose probe time has come; returns how many ran.
-async fn probe_open_circuits(relay: &Relay, now: i64) -> Result<usize> {
-    let open = endpoints::open_circuits_due(&relay.db, now, PROBES_PER_RUN).await?;
+/// One probe per open circuit whose probe time has come, at most `limit`;
+/// returns how many ran.
+async fn probe_open_circuits(relay: &Relay, now: i64, limit: u32) -> Result<usize> {
+    let open = endpoints::open_circuits_due(&relay.db, now, limit).await?;
     let outcomes = join_all(open.iter().map(|id| probe_route(relay, id))).await;
     let mut ran = 0;
     for outcome in outcomes {

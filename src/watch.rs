@@ -76,7 +76,7 @@ pub async fn check_sweeper_now_and_then(relay: &Relay) {
 /// the ack path after its answer) must not fail for it.
 pub async fn check_sweeper(relay: &Relay) {
     let now = now_ms();
-    let result = match meta::get(&relay.db, meta::SWEEPER_HEARTBEAT).await {
+    let result = match meta::get(&relay.control, meta::SWEEPER_HEARTBEAT).await {
         Ok(heartbeat) => {
             let last_run = heartbeat.map(|h| h.updated_at as i64);
             if is_stale(relay, last_run, now) {
@@ -141,11 +141,11 @@ async fn raise_once_per_cooldown(
     alert: &Alert,
     now: i64,
 ) -> Result<bool> {
-    let last = meta::get(&relay.db, key).await?.map(|m| m.value);
-    if cooling_down(relay, last.as_ref(), now) || alerts::list(&relay.db).await?.is_empty() {
+    let last = meta::get(&relay.control, key).await?.map(|m| m.value);
+    if cooling_down(relay, last.as_ref(), now) || alerts::list(&relay.control).await?.is_empty() {
         return Ok(false);
     }
-    meta::put(&relay.db, key, &now.to_string(), now).await?;
+    meta::put(&relay.control, key, &now.to_string(), now).await?;
     notify::send(relay, alert).await?;
     Ok(true)
 }
@@ -173,10 +173,10 @@ pub async fn report_ingest_failure(relay: &Relay, endpoint_id: &str, reason: &st
 
 /// The sweeper's alert step; returns how many alerts were raised.
 pub async fn sweep(relay: &Relay, now: i64) -> Result<usize> {
-    if alerts::list(&relay.db).await?.is_empty() {
+    if alerts::list(&relay.control).await?.is_empty() {
         return Ok(0);
     }
-    let state: HashMap<String, String> = meta::with_prefix(&relay.db, PREFIX)
+    let state: HashMap<String, String> = meta::with_prefix(&relay.control, PREFIX)
         .await?
         .into_iter()
         .map(|r| (r.key, r.value))
@@ -196,7 +196,7 @@ pub async fn sweep(relay: &Relay, now: i64) -> Result<usize> {
 /// hold and when it stops. A rule whose endpoint or route is gone is resolved
 /// (if it was firing) and removed. Returns how many alerts were raised.
 pub async fn rules(relay: &Relay, now: i64) -> Result<usize> {
-    let rules = alert_rules::list(&relay.db).await?;
+    let rules = alert_rules::list(&relay.control).await?;
     if rules.is_empty() {
         return Ok(0);
     }
@@ -214,7 +214,7 @@ pub async fn rules(relay: &Relay, now: i64) -> Result<usize> {
             if rule.firing_since.is_some() {
                 raised.push(rule_alert(rule, gone_target(rule), value, false));
             }
-            writes.push(alert_rules::delete_statement(&relay.db, &rule.id)?);
+            writes.push(alert_rules::delete_statement(&relay.control, &rule.id)?);
             continue;
         };
         let firing_since = match transition(rule.firing_since.is_some(), rule.spec.holds(figure)) {
@@ -229,14 +229,14 @@ pub async fn rules(relay: &Relay, now: i64) -> Result<usize> {
             Transition::Stay => rule.firing_since,
         };
         writes.push(alert_rules::record_check(
-            &relay.db,
+            &relay.control,
             &rule.id,
             firing_since,
             value,
             now,
         )?);
     }
-    relay.db.batch(writes).await?;
+    relay.control.batch(writes).await?;
     for alert in &raised {
         notify::send(relay, alert).await?;
     }
@@ -282,7 +282,7 @@ async fn dead_letters(
         .and_then(|v| v.parse().ok())
         .unwrap_or(now);
     let routes = alerts::dead_between(&relay.db, since, now).await?;
-    meta::put(&relay.db, DEAD_WATERMARK, &now.to_string(), now).await?;
+    meta::put(&relay.control, DEAD_WATERMARK, &now.to_string(), now).await?;
     Ok((!routes.is_empty()).then_some(Alert::DeadLettered { routes }))
 }
 
@@ -304,13 +304,13 @@ async fn endpoint_changes(
                     streak,
                     threshold,
                 });
-                meta::put(&relay.db, &streak_key, &streak.to_string(), now).await?;
+                meta::put(&relay.control, &streak_key, &streak.to_string(), now).await?;
             }
             (false, true) if streak == 0 => {
                 raised.push(Alert::StreakEnded {
                     target: route.target.clone(),
                 });
-                meta::delete(&relay.db, &streak_key).await?;
+                meta::delete(&relay.control, &streak_key).await?;
             }
             _ => {}
         }
@@ -321,7 +321,7 @@ async fn endpoint_changes(
                 target: route.target.clone(),
                 open: route.circuit_state == "open",
             });
-            meta::put(&relay.db, &circuit_key, &route.circuit_state, now).await?;
+            meta::put(&relay.control, &circuit_key, &route.circuit_state, now).await?;
         }
     }
     Ok(raised)
@@ -334,12 +334,12 @@ async fn refusal_spikes(
 ) -> Result<Vec<Alert>> {
     let window_s = relay.settings.sweep_interval_s as i64;
     let mut raised = Vec::new();
-    for count in alerts::refusals_since(&relay.db, now - window_s * 1000).await? {
+    for count in alerts::refusals_since(&relay.control, now - window_s * 1000).await? {
         let key = format!("{PREFIX}refusals:{}", count.endpoint_id);
         if count.count >= i64::from(relay.settings.alert_refusal_spike)
             && !cooling_down(relay, state.get(&key), now)
         {
-            meta::put(&relay.db, &key, &now.to_string(), now).await?;
+            meta::put(&relay.control, &key, &now.to_string(), now).await?;
             raised.push(Alert::RefusalSpike {
                 endpoint_id: count.endpoint_id,
                 name: count.name,

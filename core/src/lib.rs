@@ -43,6 +43,7 @@ pub mod redact;
 pub mod retry;
 pub mod search;
 pub mod settings;
+pub mod shards;
 pub mod stats;
 pub mod time;
 pub mod transform;

@@ -442,9 +442,30 @@ impl IngestSource {
 }
 
 /// The queue message: ids only (the queue's limit is 128 KB; the body stays in R2).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryMessage {
     pub event_id: String,
+    /// The shard holding the event; absent for the control database's, as in
+    /// every message sent before there were shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+}
+
+impl DeliveryMessage {
+    pub fn new(event_id: &str, shard: &crate::shards::ShardName) -> DeliveryMessage {
+        DeliveryMessage {
+            event_id: event_id.to_string(),
+            shard: (!shard.is_control()).then(|| shard.to_string()),
+        }
+    }
+
+    /// The shard the event is in; `None` for a name that is no shard's.
+    pub fn shard(&self) -> Option<crate::shards::ShardName> {
+        match &self.shard {
+            None => Some(crate::shards::ShardName::control()),
+            Some(name) => crate::shards::ShardName::parse(name),
+        }
+    }
 }
 
 /// A source: the `ep_` URL senders post to, and how its requests are

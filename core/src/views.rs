@@ -983,7 +983,8 @@ pub struct ErrorDetail<'a> {
     pub message: &'a str,
 }
 
-/// What the sweeper's last run did (the heartbeat health shows).
+/// What the sweeper's last run did (the heartbeat health shows): the sums
+/// over the shards, and each shard's own run in `shards`.
 #[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct SweepReport {
     pub due: usize,
@@ -995,17 +996,95 @@ pub struct SweepReport {
     pub enqueued: usize,
     pub probes: usize,
     pub errors: usize,
-    /// Null when the compaction step failed (counted in `errors`).
+    /// Null when the compaction step failed in a shard (counted in
+    /// `errors`; that shard's entry says which).
     pub compaction: Option<CompactionReport>,
-    /// Null when the retention step failed (counted in `errors`).
+    /// Null when the retention step failed in a shard (counted in `errors`).
     pub retention: Option<RetentionReport>,
     /// Alerts raised (each sent to every channel).
     pub alerts: usize,
     /// Due events were left when the run's time budget (`SWEEP_BUDGET_S`)
-    /// ran out; the next run goes on.
+    /// ran out in a shard; the next run goes on.
     pub backlog_left: bool,
-    /// The D1 database's size after the run, as D1 reports it.
+    /// The size after the run of the fullest D1 database (the one nearest
+    /// its cap), as D1 reports it.
     pub d1_size_bytes: Option<u64>,
+    /// Each shard's run, the control database first.
+    pub shards: Vec<ShardSweep>,
+}
+
+/// What the sweeper's run did in one shard.
+#[derive(Debug, Default, Serialize, JsonSchema)]
+pub struct ShardSweep {
+    /// The shard's D1 binding (`DB` is the control database).
+    pub shard: String,
+    pub due: usize,
+    pub leases_released: usize,
+    pub delivered_directly: usize,
+    pub not_claimed: usize,
+    pub enqueued: usize,
+    pub probes: usize,
+    pub errors: usize,
+    pub compaction: Option<CompactionReport>,
+    pub retention: Option<RetentionReport>,
+    pub backlog_left: bool,
+    pub d1_size_bytes: Option<u64>,
+}
+
+impl SweepReport {
+    /// Adds one shard's run (named `shard`) to the sums and to `shards`.
+    pub fn add_shard(&mut self, shard: String, mut run: ShardSweep) {
+        let first = self.shards.is_empty();
+        self.due += run.due;
+        self.leases_released += run.leases_released;
+        self.delivered_directly += run.delivered_directly;
+        self.not_claimed += run.not_claimed;
+        self.enqueued += run.enqueued;
+        self.probes += run.probes;
+        self.errors += run.errors;
+        self.backlog_left |= run.backlog_left;
+        self.compaction = summed(first, self.compaction.take(), run.compaction.as_ref());
+        self.retention = summed(first, self.retention.take(), run.retention.as_ref());
+        self.d1_size_bytes = match (self.d1_size_bytes, run.d1_size_bytes) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        run.shard = shard;
+        self.shards.push(run);
+    }
+}
+
+/// A report that adds up over shards: none once a shard's step failed.
+trait Summable: Sized {
+    fn add(self, other: &Self) -> Self;
+}
+
+fn summed<T: Summable + Default>(first: bool, sum: Option<T>, run: Option<&T>) -> Option<T> {
+    let sum = if first { Some(T::default()) } else { sum };
+    Some(sum?.add(run?))
+}
+
+impl Summable for CompactionReport {
+    fn add(self, other: &Self) -> Self {
+        CompactionReport {
+            events_compacted: self.events_compacted + other.events_compacted,
+            objects_written: self.objects_written + other.objects_written,
+            objects_failed: self.objects_failed + other.objects_failed,
+            behind: self.behind || other.behind,
+        }
+    }
+}
+
+impl Summable for RetentionReport {
+    fn add(self, other: &Self) -> Self {
+        RetentionReport {
+            events_deleted: self.events_deleted + other.events_deleted,
+            bodies_deleted: self.bodies_deleted + other.bodies_deleted,
+            orphans_deleted: self.orphans_deleted + other.orphans_deleted,
+            archives_deleted: self.archives_deleted + other.archives_deleted,
+            behind: self.behind || other.behind,
+        }
+    }
 }
 
 /// What one run's compaction did.
@@ -1064,6 +1143,43 @@ fn refusal_counts(generator: &mut SchemaGenerator) -> Schema {
 mod tests {
     use super::*;
     use crate::model::{Secret, Source};
+
+    #[test]
+    fn a_sweep_report_sums_its_shards_and_keeps_each() {
+        let shard = |due, compacted: Option<usize>, size| ShardSweep {
+            due,
+            compaction: compacted.map(|n| CompactionReport {
+                events_compacted: n,
+                ..Default::default()
+            }),
+            retention: Some(RetentionReport::default()),
+            d1_size_bytes: size,
+            ..Default::default()
+        };
+        let mut report = SweepReport::default();
+        report.add_shard("DB".into(), shard(2, Some(5), Some(4096)));
+        report.add_shard("DB_SHARD_1".into(), shard(3, Some(7), Some(8192)));
+        assert_eq!(report.due, 5);
+        assert_eq!(
+            report.compaction.as_ref().map(|c| c.events_compacted),
+            Some(12)
+        );
+        assert_eq!(report.d1_size_bytes, Some(8192), "the fullest database");
+        let names: Vec<&str> = report.shards.iter().map(|s| s.shard.as_str()).collect();
+        assert_eq!(names, ["DB", "DB_SHARD_1"]);
+        // A step that failed in one shard is null in the sums, kept in the others.
+        report.add_shard("DB_SHARD_2".into(), shard(0, None, None));
+        assert!(report.compaction.is_none());
+        assert!(report.retention.is_some());
+        assert_eq!(
+            report.shards[1]
+                .compaction
+                .as_ref()
+                .map(|c| c.events_compacted),
+            Some(7)
+        );
+        assert_eq!(report.d1_size_bytes, Some(8192));
+    }
 
     fn endpoint() -> Endpoint {
         let id = EndpointId::parse("ep_01jabc").unwrap();

@@ -22,13 +22,13 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     let invalid = |msg: String| ApiError::bad_request("invalid_alert_rule", msg);
     let spec = RuleSpec::parse(body).map_err(invalid)?;
     check_target(relay, &spec).await?;
-    if alert_rules::list(&relay.db).await?.len() >= MAX_RULES {
+    if alert_rules::list(&relay.control).await?.len() >= MAX_RULES {
         return Err(invalid(format!("at most {MAX_RULES} alert rules")));
     }
     let now = now_ms();
     let id = AlertRuleId::generate(now as u64, random_bytes());
-    alert_rules::insert(&relay.db, &id, &spec, now).await?;
-    let rule = alert_rules::get(&relay.db, &id)
+    alert_rules::insert(&relay.control, &id, &spec, now).await?;
+    let rule = alert_rules::get(&relay.control, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("alert rule"))?;
     Ok(json_response(201, &view(&rule))?)
@@ -40,6 +40,7 @@ async fn check_target(relay: &Relay, spec: &RuleSpec) -> Result<(), ApiError> {
         ApiError::bad_request("invalid_alert_rule", format!("no live {what} has this id"))
     };
     let id = EndpointId::parse(&spec.endpoint_id).ok_or_else(|| missing("endpoint"))?;
+    let relay = relay.for_endpoint(id.as_str()).await?;
     if endpoints::get(&relay.db, &id).await?.is_none() {
         return Err(missing("endpoint"));
     }
@@ -56,7 +57,7 @@ async fn check_target(relay: &Relay, spec: &RuleSpec) -> Result<(), ApiError> {
 /// Every rule, oldest first; `?endpoint_id=` for one endpoint's.
 pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
     let only = endpoint_query(url)?;
-    let data: Vec<AlertRuleView> = alert_rules::list(&relay.db)
+    let data: Vec<AlertRuleView> = alert_rules::list(&relay.control)
         .await?
         .iter()
         .filter(|r| {
@@ -71,14 +72,15 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
 /// Removes the rule; one that was firing is resolved first, so its incident
 /// does not stay open.
 pub async fn delete(relay: &Relay, id: &str) -> Result<Response, ApiError> {
-    let rule = alert_rules::get(&relay.db, id)
+    let rule = alert_rules::get(&relay.control, id)
         .await?
         .ok_or_else(|| ApiError::not_found("alert rule"))?;
-    if !alert_rules::delete(&relay.db, id).await? {
+    if !alert_rules::delete(&relay.control, id).await? {
         return Err(ApiError::not_found("alert rule"));
     }
     if rule.firing_since.is_some() {
-        let target = alerts::route_health(&relay.db)
+        let shard = relay.for_endpoint(&rule.spec.endpoint_id).await?;
+        let target = alerts::route_health(&shard.db)
             .await?
             .into_iter()
             .map(|r| r.target)

@@ -56,13 +56,19 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         url,
         created_at: now as f64,
     };
-    alerts::insert(&relay.db, &channel).await?;
+    alerts::insert(&relay.control, &channel).await?;
     // Dead letters are reported from now on, not the whole history.
-    if meta::get(&relay.db, "alert:dead_watermark")
+    if meta::get(&relay.control, "alert:dead_watermark")
         .await?
         .is_none()
     {
-        meta::put(&relay.db, "alert:dead_watermark", &now.to_string(), now).await?;
+        meta::put(
+            &relay.control,
+            "alert:dead_watermark",
+            &now.to_string(),
+            now,
+        )
+        .await?;
     }
     // A webhook channel's signing secret is the relay's, shown once; a
     // routing key is the operator's, never shown back.
@@ -77,12 +83,16 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
 }
 
 pub async fn list(relay: &Relay) -> Result<Response, ApiError> {
-    let data: Vec<AlertChannelView> = alerts::list(&relay.db).await?.iter().map(view).collect();
+    let data: Vec<AlertChannelView> = alerts::list(&relay.control)
+        .await?
+        .iter()
+        .map(view)
+        .collect();
     Ok(json_response(200, &List { data })?)
 }
 
 pub async fn delete(relay: &Relay, id: &str) -> Result<Response, ApiError> {
-    if !alerts::delete(&relay.db, id).await? {
+    if !alerts::delete(&relay.control, id).await? {
         return Err(ApiError::not_found("alert channel"));
     }
     Ok(Response::empty()?.with_status(204))
@@ -90,7 +100,7 @@ pub async fn delete(relay: &Relay, id: &str) -> Result<Response, ApiError> {
 
 /// Sends a test alert to one channel and says whether it was accepted.
 pub async fn test(relay: &Relay, id: &str) -> Result<Response, ApiError> {
-    let channel = alerts::get(&relay.db, id)
+    let channel = alerts::get(&relay.control, id)
         .await?
         .ok_or_else(|| ApiError::not_found("alert channel"))?;
     let delivered = notify::send_to(relay, &channel, &Alert::Test).await;

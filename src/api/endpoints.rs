@@ -25,13 +25,16 @@ use crate::rate::RateLimit;
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::retry::RetryPolicy;
 use crate::search::SearchFields;
-use crate::store::{endpoint_cache, endpoints, events, rejections};
+use crate::shards::{self, Room, ShardName};
+use crate::store::shards as store_shards;
+use crate::store::{endpoint_cache, endpoints, events, meta, rejections};
 use crate::time::iso8601;
 use crate::verify::{standard, Provider, SchemeConfig, SecretFormat};
 use crate::views::{
     Created, Drained, EndpointDetail, EndpointView, List, RejectionView, Rejections,
     RelaySecretView, Rotated,
 };
+use futures::future::join_all;
 use serde_json::Value;
 use worker::{Request, Response, Url};
 
@@ -53,6 +56,7 @@ pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, 
         ),
     };
     let endpoint = apply(relay, blank, input, true)?;
+    let relay = &placed(relay, endpoint.id()).await?;
     endpoints::insert(&relay.db, &endpoint).await?;
     endpoint_cache::invalidate(endpoint.id());
     let (endpoint, state) = load(relay, endpoint.id().as_str()).await?;
@@ -63,8 +67,42 @@ pub async fn create(relay: &Relay, req: Request, url: &Url) -> Result<Response, 
     Ok(json_response(201, &created)?)
 }
 
+/// The invocation, working in the shard a new endpoint `id` is placed on:
+/// the one with the most room (`core::shards::roomiest`), recorded in the
+/// control database before the endpoint is written there.
+async fn placed(relay: &Relay, id: &EndpointId) -> Result<Relay, ApiError> {
+    let bound = relay.shards();
+    let counts = store_shards::endpoints_per_shard(&relay.control).await?;
+    let sizes = join_all(bound.iter().map(|shard| async {
+        let db = relay.on(shard)?;
+        meta::database_size(&db.db).await
+    }))
+    .await;
+    let rooms: Vec<Room> = bound
+        .iter()
+        .zip(sizes)
+        .map(|(shard, size)| Room {
+            shard: shard.clone(),
+            size_bytes: size.ok().flatten(),
+            endpoints: counts
+                .iter()
+                .find(|(s, _)| s == shard)
+                .map_or(0, |(_, n)| *n),
+        })
+        .collect();
+    let shard = shards::roomiest(&rooms).unwrap_or_else(ShardName::control);
+    store_shards::place(&relay.control, id.as_str(), &shard).await?;
+    endpoint_cache::forget_placement(id.as_str());
+    Ok(relay.on(&shard)?)
+}
+
+/// Every endpoint of every shard, oldest first.
 pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
-    let all = endpoints::list(&relay.db).await?;
+    let mut all = Vec::new();
+    for shard in relay.shards() {
+        all.extend(endpoints::list(&relay.on(&shard)?.db).await?);
+    }
+    all.sort_by(|(a, _), (b, _)| a.id().as_str().cmp(b.id().as_str()));
     let data: Vec<EndpointView> = all
         .iter()
         .map(|(ep, st)| view(relay, ep, st, url))
@@ -245,8 +283,8 @@ fn generate_secret(provider: Provider) -> Option<String> {
 pub async fn rejections(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
     let (endpoint, _) = load(relay, raw_id).await?;
     let id = endpoint.id().as_str();
-    let rows = rejections::list(&relay.db, id, now_ms()).await?;
-    let counts = rejections::counts(&relay.db, Some(id)).await?;
+    let rows = rejections::list(&relay.control, id, now_ms()).await?;
+    let counts = rejections::counts(&relay.control, Some(id)).await?;
     let data: Vec<RejectionView> = rows
         .iter()
         .map(|r| RejectionView {

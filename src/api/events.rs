@@ -10,6 +10,7 @@
 //! Replay moves `dead` (or `delivered`) back to `received`: the attempt history is
 //! kept and numbering continues; the retry schedule starts over.
 
+use super::newest_across_shards;
 use super::{endpoint_query, limit_query, next_cursor, parsed_query, query, read_json, routes};
 use crate::error::{json_response, ApiError};
 use crate::event_query;
@@ -83,7 +84,23 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         before_id: cursor.as_ref().map(EventId::as_str),
         limit,
     };
-    let live = events::list(&relay.db, &filter).await?;
+    // One endpoint's or route's events are in its shard; the others, in
+    // every shard (the archive is read for one endpoint's only).
+    let scope = endpoint_id
+        .as_ref()
+        .map(EndpointId::as_str)
+        .or(route_id.as_ref().map(RouteRef::as_str));
+    let relay = &match scope {
+        Some(id) => relay.for_endpoint(id).await?,
+        None => relay.on(relay.shard())?,
+    };
+    let live = match scope {
+        Some(_) => events::list(&relay.db, &filter).await?,
+        None => {
+            let page = async |shard: &Relay| Ok(events::list(&shard.db, &filter).await?);
+            newest_across_shards(relay, limit, page, |r| r.id.as_str()).await?
+        }
+    };
     let archived = match archive_query(&filter, status) {
         Some(q) => history::page(relay, &q).await?,
         None => ArchivePage {
@@ -180,7 +197,7 @@ pub async fn replay_one(relay: &Relay, raw_id: &str) -> Result<Response, ApiErro
         ));
     }
     let sent = match relay.queue() {
-        Ok(q) => enqueue(&q, relay.path(), &row.id, 0).await,
+        Ok(q) => enqueue(&q, relay.path(), relay.shard(), &row.id, 0).await,
         Err(e) => Err(e),
     };
     log_enqueue_failure(sent);
@@ -219,7 +236,7 @@ async fn replay_archived(relay: &Relay, a: Archived) -> Result<Response, ApiErro
         ));
     }
     let sent = match relay.queue() {
-        Ok(q) => enqueue(&q, relay.path(), &id, 0).await,
+        Ok(q) => enqueue(&q, relay.path(), relay.shard(), &id, 0).await,
         Err(e) => Err(e),
     };
     log_enqueue_failure(sent);
@@ -268,25 +285,58 @@ pub async fn replay_bulk(relay: &Relay, req: worker::Request) -> Result<Response
         .clamp(1, MAX_BULK_REPLAY);
     let endpoint = endpoint_id.as_ref().map(EndpointId::as_str);
     let route = route_id.as_ref();
-    let replayed = events::replay_dead(&relay.db, endpoint, route, limit, now_ms()).await?;
-    let ids: Vec<EventId> = replayed.iter().map(|r| r.id.clone()).collect();
-    let sent = match relay.queue() {
-        Ok(q) => enqueue_many(&q, relay.path(), &ids).await,
-        Err(e) => Err(e),
+    // One endpoint's or route's dead events are in its shard; the others, in
+    // every shard, taken in turn up to the limit.
+    let shards = match endpoint.or(route.map(RouteRef::as_str)) {
+        Some(id) => vec![relay.for_endpoint(id).await?],
+        None => relay
+            .shards()
+            .iter()
+            .map(|shard| relay.on(shard))
+            .collect::<worker::Result<Vec<Relay>>>()?,
     };
-    log_enqueue_failure(sent);
-    hub::publish(&relay.env, &events::changes_at(&replayed, now_ms())).await;
+    let (mut replayed, mut remaining) = (0, 0);
+    for shard in &shards {
+        let left = limit.saturating_sub(replayed as u32);
+        let (ids, dead) = replay_dead_in(shard, endpoint, route, left).await?;
+        replayed += ids;
+        remaining += dead;
+    }
+    Ok(json_response(
+        202,
+        &Replayed {
+            replayed,
+            remaining,
+        },
+    )?)
+}
+
+/// Replays up to `limit` dead events of the shard `relay` works in (of one
+/// endpoint or route, when named); how many, and how many dead are left.
+async fn replay_dead_in(
+    relay: &Relay,
+    endpoint: Option<&str>,
+    route: Option<&RouteRef>,
+    limit: u32,
+) -> Result<(usize, u64), ApiError> {
+    let replayed = match limit {
+        0 => Vec::new(),
+        _ => events::replay_dead(&relay.db, endpoint, route, limit, now_ms()).await?,
+    };
+    let ids: Vec<EventId> = replayed.iter().map(|r| r.id.clone()).collect();
+    if !ids.is_empty() {
+        let sent = match relay.queue() {
+            Ok(q) => enqueue_many(&q, relay.path(), relay.shard(), &ids).await,
+            Err(e) => Err(e),
+        };
+        log_enqueue_failure(sent);
+        hub::publish(&relay.env, &events::changes_at(&replayed, now_ms())).await;
+    }
     let remaining = match route {
         Some(route) => events::route_counts(&relay.db, route).await?.dead as u64,
         None => events::counts(&relay.db, endpoint).await?.dead as u64,
     };
-    Ok(json_response(
-        202,
-        &Replayed {
-            replayed: ids.len(),
-            remaining,
-        },
-    )?)
+    Ok((ids.len(), remaining))
 }
 
 /// Routes an endpoint's filtered ingests that its routes now accept.
@@ -306,6 +356,7 @@ async fn replay_filtered(relay: &Relay, input: ReplayInput) -> Result<Response, 
         .limit
         .unwrap_or(routes::MAX_FILTERED_REPLAY)
         .clamp(1, routes::MAX_FILTERED_REPLAY);
+    let relay = &relay.for_endpoint(endpoint_id.as_str()).await?;
     let (routed, remaining) = routes::replay_filtered(relay, &endpoint_id, limit).await?;
     Ok(json_response(
         202,

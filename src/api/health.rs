@@ -14,6 +14,7 @@ use crate::store::{events, meta};
 use crate::time::iso8601;
 use crate::views::{self, DatabaseRoom, EventCounts, Health, HealthStatus, SweeperHealth};
 use crate::watch;
+use futures::future::try_join_all;
 use serde_json::json;
 use worker::{console_error, Response, Url};
 
@@ -25,13 +26,25 @@ pub async fn get(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         None => None,
     };
     let scope = endpoint_id.as_ref().map(EndpointId::as_str);
-    let (counts, requests, size_bytes) = futures::future::try_join3(
-        events::counts(&relay.db, scope),
-        ingests::request_counts(&relay.db, scope),
-        meta::database_size(&relay.db),
-    )
+    // One endpoint's figures are its shard's; the relay's, every shard's summed.
+    let shards = match scope {
+        Some(id) => vec![relay.for_endpoint(id).await?],
+        None => relay
+            .shards()
+            .iter()
+            .map(|shard| relay.on(shard))
+            .collect::<worker::Result<Vec<Relay>>>()?,
+    };
+    let per_shard = try_join_all(shards.iter().map(|shard| {
+        futures::future::try_join3(
+            events::counts(&shard.db, scope),
+            ingests::request_counts(&shard.db, scope),
+            meta::database_size(&shard.db),
+        )
+    }))
     .await?;
-    let heartbeat = meta::get(&relay.db, meta::SWEEPER_HEARTBEAT).await?;
+    let (counts, requests, size_bytes) = summed(per_shard);
+    let heartbeat = meta::get(&relay.control, meta::SWEEPER_HEARTBEAT).await?;
     let last_run_ms = heartbeat.as_ref().map(|h| h.updated_at as i64);
     let stale = watch::is_stale(relay, last_run_ms, now_ms());
     if stale {
@@ -62,6 +75,27 @@ pub async fn get(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         database: DatabaseRoom::new(size_bytes, relay.settings.d1_max_bytes),
     };
     Ok(json_response(200, &body)?)
+}
+
+/// The shards' figures added up; the size is the fullest database's, the
+/// one nearest its cap.
+fn summed(
+    per_shard: Vec<(events::Counts, RequestCounts, Option<u64>)>,
+) -> (events::Counts, RequestCounts, Option<u64>) {
+    let mut counts = events::Counts::default();
+    let mut requests = RequestCounts::default();
+    let mut size_bytes: Option<u64> = None;
+    for (c, r, size) in per_shard {
+        counts.received += c.received;
+        counts.delivered += c.delivered;
+        counts.dead += c.dead;
+        counts.in_flight += c.in_flight;
+        requests.received += r.received;
+        requests.routed += r.routed;
+        requests.filtered += r.filtered;
+        size_bytes = size_bytes.max(size);
+    }
+    (counts, requests, size_bytes)
 }
 
 /// Events by status as health shows them.

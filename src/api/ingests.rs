@@ -7,6 +7,7 @@
 //! delivery it became.
 
 use super::events::{DEFAULT_PAGE, MAX_PAGE};
+use super::newest_across_shards;
 use super::{endpoint_query, limit_query, next_cursor, parsed_query};
 use crate::error::{json_response, ApiError};
 use crate::headers::HeaderList;
@@ -34,7 +35,14 @@ pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         before_id: cursor.as_ref().map(IngestId::as_str),
         limit,
     };
-    let rows = ingests::list(&relay.db, &filter).await?;
+    // One endpoint's are in its shard; the others, in every shard.
+    let rows = match &endpoint_id {
+        Some(id) => ingests::list(&relay.for_endpoint(id.as_str()).await?.db, &filter).await?,
+        None => {
+            let page = async |shard: &Relay| Ok(ingests::list(&shard.db, &filter).await?);
+            newest_across_shards(relay, limit, page, |r| r.id.as_str()).await?
+        }
+    };
     let data = rows
         .iter()
         .map(view)

@@ -29,7 +29,7 @@ pub async fn create(relay: &Relay, req: Request) -> Result<Response, ApiError> {
     let id = KeyId::generate(now as u64, random_bytes());
     let prefix = access::display_prefix(&key);
     keys::insert(
-        &relay.db,
+        &relay.control,
         &keys::NewKey {
             id: &id,
             name,
@@ -81,12 +81,12 @@ async fn scope_of(
 }
 
 pub async fn list(relay: &Relay) -> Result<Response, ApiError> {
-    let data: Vec<KeyView> = keys::list(&relay.db).await?.iter().map(view).collect();
+    let data: Vec<KeyView> = keys::list(&relay.control).await?.iter().map(view).collect();
     Ok(json_response(200, &List { data })?)
 }
 
 pub async fn revoke(relay: &Relay, id: &str) -> Result<Response, ApiError> {
-    if !keys::revoke(&relay.db, id, now_ms()).await? {
+    if !keys::revoke(&relay.control, id, now_ms()).await? {
         return Err(ApiError::not_found("key"));
     }
     Ok(Response::empty()?.with_status(204))

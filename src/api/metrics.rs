@@ -16,7 +16,7 @@ use worker::{Headers, Response};
 pub async fn get(relay: &Relay) -> Result<Response, ApiError> {
     let now = now_ms();
     let s = stats::read(&relay.db).await?;
-    let heartbeat = meta::get(&relay.db, meta::SWEEPER_HEARTBEAT).await?;
+    let heartbeat = meta::get(&relay.control, meta::SWEEPER_HEARTBEAT).await?;
     let size_bytes = meta::database_size(&relay.db).await?;
     let mut families = vec![
         labelled(

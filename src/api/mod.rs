@@ -42,6 +42,8 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
             access::refusal_message(&caller.grant, need),
         ));
     }
+    let scoped = in_named_shard(relay, &segments).await?;
+    let relay = &scoped;
     match (method.clone(), segments.as_slice()) {
         (Method::Get, ["whoami"]) => keys::whoami(&caller),
         (Method::Post, ["keys"]) => keys::create(relay, req).await,
@@ -94,17 +96,87 @@ pub async fn handle(relay: &Relay, req: Request) -> Result<Response, ApiError> {
         (Method::Get, ["rejections"]) => rejection_counts(relay).await,
         (Method::Get, ["events"]) => events::list(relay, &url).await,
         (Method::Get, ["ingests"]) => ingests::list(relay, &url).await,
-        (Method::Get, ["ingests", id]) => ingests::get(relay, id).await,
-        (Method::Get, ["events", id]) => events::get(relay, id).await,
-        (Method::Get, ["events", id, "body"]) => events::body(relay, id).await,
-        (Method::Post, ["events", id, "replay"]) => events::replay_one(relay, id).await,
+        (Method::Get, ["ingests", id]) => {
+            in_holding_shard(relay, async |r| ingests::get(r, id).await).await
+        }
+        (Method::Get, ["events", id]) => {
+            in_holding_shard(relay, async |r| events::get(r, id).await).await
+        }
+        (Method::Get, ["events", id, "body"]) => {
+            in_holding_shard(relay, async |r| events::body(r, id).await).await
+        }
+        (Method::Post, ["events", id, "replay"]) => {
+            in_holding_shard(relay, async |r| events::replay_one(r, id).await).await
+        }
         (Method::Post, ["replay"]) => events::replay_bulk(relay, req).await,
         (Method::Post, ["pull", id]) => pull::lease(relay, req, id).await,
         (Method::Post, ["events", id, "attempts"]) => {
+            let relay = &in_shard_with_event(relay, id).await?;
             pull::report(relay, req, id, &caller.grant).await
         }
         _ => Err(unrouted(&method, &segments)),
     }
+}
+
+/// The invocation, working in the shard of the endpoint or route a path
+/// names (`/endpoints/{id}/...`, `/routes/{id}/...`, `/pull/{id}`); else in
+/// the control database.
+async fn in_named_shard(relay: &Relay, segments: &[&str]) -> Result<Relay, ApiError> {
+    let named = match segments {
+        ["endpoints", id, ..] | ["pull", id, ..] => Some(*id),
+        ["routes", id, ..] if *id != "test" => Some(*id),
+        _ => None,
+    };
+    Ok(match named {
+        Some(id) => relay.for_endpoint(id).await?,
+        None => relay.on(relay.shard())?,
+    })
+}
+
+/// Runs `handler` in one shard after the other, until one holds what it
+/// looks for: every other answer is final, a 404 tries the next shard. Only
+/// for handlers that change nothing before they find what they look for.
+async fn in_holding_shard(
+    relay: &Relay,
+    handler: impl AsyncFn(&Relay) -> Result<Response, ApiError>,
+) -> Result<Response, ApiError> {
+    let mut answer = Err(ApiError::not_found("resource"));
+    for shard in relay.shards() {
+        answer = handler(&relay.on(&shard)?).await;
+        if !matches!(&answer, Err(err) if err.status == 404) {
+            break;
+        }
+    }
+    answer
+}
+
+/// The invocation, working in the shard whose D1 holds event `id` (the
+/// control database when none does).
+async fn in_shard_with_event(relay: &Relay, id: &str) -> Result<Relay, ApiError> {
+    for shard in relay.shards() {
+        let here = relay.on(&shard)?;
+        if crate::store::events::is_here(&here.db, id).await? {
+            return Ok(here);
+        }
+    }
+    Ok(relay.on(&crate::shards::ShardName::control())?)
+}
+
+/// One page of rows, newest (greatest id) first, across every shard: each
+/// shard's own page of `limit`, merged. `page` reads one shard's.
+pub(crate) async fn newest_across_shards<T>(
+    relay: &Relay,
+    limit: u32,
+    page: impl AsyncFn(&Relay) -> Result<Vec<T>, ApiError>,
+    id: impl Fn(&T) -> &str,
+) -> Result<Vec<T>, ApiError> {
+    let mut rows = Vec::new();
+    for shard in relay.shards() {
+        rows.extend(page(&relay.on(&shard)?).await?);
+    }
+    rows.sort_by(|a, b| id(b).cmp(id(a)));
+    rows.truncate(limit as usize);
+    Ok(rows)
 }
 
 /// 405 for another method on a known path, else 404.
@@ -122,7 +194,7 @@ fn unrouted(method: &Method, segments: &[&str]) -> ApiError {
 
 /// Refusals per reason across every endpoint, including requests to unknown ones.
 async fn rejection_counts(relay: &Relay) -> Result<Response, ApiError> {
-    let counts = crate::store::rejections::counts(&relay.db, None).await?;
+    let counts = crate::store::rejections::counts(&relay.control, None).await?;
     Ok(crate::error::json_response(
         200,
         &crate::views::RefusalCounts { counts },
@@ -179,12 +251,12 @@ async fn authenticate(relay: &Relay, req: &Request) -> Result<Caller, ApiError> 
     if !given.starts_with(access::KEY_PREFIX) {
         return Err(unauthorized("invalid bearer token"));
     }
-    let row = keys_store::find_live(&relay.db, &hex::encode(given_hash))
+    let row = keys_store::find_live(&relay.control, &hex::encode(given_hash))
         .await?
         .ok_or_else(|| unauthorized("invalid or revoked API key"))?;
     let now = now_ms();
     if access::use_is_worth_recording(row.last_used_at.map(|t| t as i64), now) {
-        keys_store::mark_used(&relay.db, &row.id, now).await?;
+        keys_store::mark_used(&relay.control, &row.id, now).await?;
     }
     let grant = match (Role::parse(&row.role), row.endpoint_id) {
         (Some(role), _) => Grant::Role(role),

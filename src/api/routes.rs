@@ -19,6 +19,7 @@ use crate::model::{
     DestinationType, EndpointId, EndpointState, EventId, IngestId, Route, RouteId, RouteRef,
 };
 use crate::relay::{enqueue_many, now_ms, random_bytes, Relay};
+use crate::store::shards as store_shards;
 use crate::store::{bodies, endpoint_cache, endpoints, events, ingests};
 use crate::transform::parse_transform;
 use crate::verify::{standard, Provider};
@@ -66,6 +67,9 @@ pub async fn create(
         now,
     );
     let route = apply_input(relay, blank, input, true)?;
+    // Placed with its endpoint (the shard this request works in).
+    store_shards::place(&relay.control, route.id.as_str(), relay.shard()).await?;
+    endpoint_cache::forget_placement(route.id.as_str());
     endpoints::insert_route(&relay.db, &endpoint.source, &route).await?;
     endpoint_cache::invalidate(&route.source_id);
     let (route, state) = load(relay, route.id.as_str()).await?;
@@ -414,7 +418,7 @@ pub async fn replay_filtered(
     }
     if !pushed.is_empty() {
         let sent = match relay.queue() {
-            Ok(q) => enqueue_many(&q, relay.path(), &pushed).await,
+            Ok(q) => enqueue_many(&q, relay.path(), relay.shard(), &pushed).await,
             Err(e) => Err(e),
         };
         if let Err(err) = sent {

@@ -9,10 +9,15 @@
 //! requests to ever new made-up ids cannot grow the isolate's memory; known
 //! endpoints are held in at most [`MAX_KNOWN`] entries. A full map first drops
 //! its expired entries, then the one that expires first.
+//!
+//! The shard each id was placed on is cached beside them ([`shard_of`]): a
+//! placement never changes, so it is kept for [`PLACEMENT_TTL_S`]; an id not
+//! placed (yet) is looked up again after the endpoint TTL, like an unknown id.
 
-use super::endpoints;
 use super::Db;
+use super::{endpoints, shards};
 use crate::model::{Endpoint, EndpointId, SourceRoutes};
+use crate::shards::ShardName;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use worker::Result;
@@ -21,6 +26,8 @@ use worker::Result;
 pub const MAX_KNOWN: usize = 4_096;
 /// Ids that name no endpoint cached per isolate.
 pub const MAX_UNKNOWN: usize = 1_024;
+/// How long a placement is cached: placements never change.
+pub const PLACEMENT_TTL_S: u64 = 3_600;
 
 /// A map of entries that expire, holding at most `cap` of them.
 #[derive(Debug)]
@@ -119,6 +126,33 @@ impl Cache {
 
 thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::new(MAX_KNOWN, MAX_UNKNOWN));
+    static PLACEMENTS: RefCell<Bounded<ShardName>> =
+        RefCell::new(Bounded::new(MAX_KNOWN + MAX_UNKNOWN));
+}
+
+/// The shard holding the endpoint or route `id`, from the cache when fresh,
+/// else from the control database (`control`); the control database itself
+/// for an id never placed, which then names nothing there either.
+pub async fn shard_of(control: &Db, id: &str, now_ms: i64, ttl_s: u64) -> Result<ShardName> {
+    if let Some(shard) = PLACEMENTS.with(|p| p.borrow().get(id, now_ms)) {
+        return Ok(shard);
+    }
+    let placed = shards::placed_on(control, id).await?;
+    let ttl_s = if placed.is_some() {
+        PLACEMENT_TTL_S
+    } else {
+        ttl_s
+    };
+    let shard = placed.unwrap_or_else(ShardName::control);
+    let expires = now_ms + (ttl_s as i64) * 1000;
+    PLACEMENTS.with(|p| p.borrow_mut().insert(id, shard.clone(), expires, now_ms));
+    Ok(shard)
+}
+
+/// Forgets where `id` is placed, once it is placed now (the miss cached
+/// before it was would otherwise stand for a TTL).
+pub fn forget_placement(id: &str) {
+    PLACEMENTS.with(|p| p.borrow_mut().remove(id));
 }
 
 /// The endpoint, from the cache when fresh, else from D1 (misses are cached too,

@@ -593,6 +593,20 @@ pub(crate) fn list_sql(f: &ListFilter<'_>) -> Result<(String, Conditions)> {
     Ok((sql, w))
 }
 
+/// SQL: whether the database holds an event.
+pub(crate) const IS_HERE: &str = "SELECT 1 AS here FROM events WHERE id = ?1";
+
+/// Whether this database holds event `id` (by its primary key).
+pub async fn is_here(db: &Db, id: &str) -> Result<bool> {
+    let found: Option<serde_json::Value> = bind(
+        db.prepare(IS_HERE),
+        &[text(id)],
+    )?
+    .first(None)
+    .await?;
+    Ok(found.is_some())
+}
+
 pub async fn get(db: &Db, id: &str) -> Result<Option<EventRow>> {
     bind(
         db.prepare(format!("{EVENT_SELECT} WHERE e.id = ?1")),
@@ -817,7 +831,7 @@ pub(crate) fn end_events_of_deleted_sql(scope: &str) -> String {
 pub const ROUTE_DELETED: &str = "the route was deleted";
 
 /// The conservation figures: `received = delivered + dead + in_flight`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct Counts {
     pub received: f64,
     pub delivered: f64,

@@ -393,7 +393,7 @@ pub async fn summary(db: &Db, id: &str) -> Result<Option<IngestSummary>> {
 }
 
 /// Requests on record by what became of them: `received = routed + filtered`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct RequestCounts {
     pub received: f64,
     pub routed: f64,

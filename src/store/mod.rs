@@ -133,12 +133,14 @@ pub mod meta;
 pub mod rejections;
 pub mod retention;
 pub mod rollups;
+pub mod shards;
 pub mod stats;
 
 #[cfg(test)]
 mod plans;
 
 use crate::ledger::{self, D1Call, Path};
+use crate::shards::ShardName;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, Result};
@@ -149,20 +151,28 @@ use worker::{D1Database, D1PreparedStatement, D1Result, Result};
 pub struct Db {
     inner: D1Database,
     path: Path,
+    shard: ShardName,
     outcomes: group::GroupCommit,
 }
 
 impl Db {
-    pub fn new(inner: D1Database, path: Path) -> Db {
+    /// The database bound as `shard`, serving `path`.
+    pub fn new(inner: D1Database, path: Path, shard: ShardName) -> Db {
         Db {
             inner,
             path,
+            shard,
             outcomes: group::GroupCommit::default(),
         }
     }
 
     pub fn path(&self) -> Path {
         self.path
+    }
+
+    /// The shard this database is (the control database is the first).
+    pub fn shard(&self) -> &ShardName {
+        &self.shard
     }
 
     pub fn prepare<T: Into<String>>(&self, query: T) -> Stmt {

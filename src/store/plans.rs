@@ -14,7 +14,8 @@
 //! database, so the planner decides from the schema and the SQL alone.
 
 use super::{
-    alert_rules, alerts, archive, attempts, endpoints, events, ingests, retention, rollups, stats,
+    alert_rules, alerts, archive, attempts, endpoints, events, ingests, retention, rollups, shards,
+    stats,
 };
 use crate::alert_rules::RuleKind;
 use crate::event_query::{EventTypeFilter, Lookup};
@@ -277,6 +278,27 @@ fn due_for_sweep_reads_the_due_events_of_eligible_routes_only() {
             "SEARCH older USING COVERING INDEX events_route_open (route_id=? AND status=?)",
             "USE TEMP B-TREE FOR ORDER BY",
         ],
+    );
+}
+
+// Shards: the ack path's placement lookup (on a cache miss), and the API's
+// search for the shard holding an event.
+
+#[test]
+fn a_placement_is_read_by_its_key() {
+    check(
+        "placed_on",
+        shards::PLACED_ON,
+        &["SEARCH endpoint_shards USING PRIMARY KEY (id=?)"],
+    );
+}
+
+#[test]
+fn an_event_is_found_in_a_shard_by_its_key() {
+    check(
+        "is_here",
+        events::IS_HERE,
+        &["SEARCH events USING PRIMARY KEY (id=?)"],
     );
 }
 

@@ -77,32 +77,36 @@ export class Relay {
     return relay;
   }
 
+  /** Applies the migrations to every database of the config: the control database and each shard. */
   async migrate() {
-    await promisify(execFile)(
-      join(BIN, "wrangler"),
-      ["d1", "migrations", "apply", "DB", "--local", "--config", this.config, "--persist-to", this.stateDir],
-      { env: ENV, cwd: this.configDir },
-    );
+    const config = parse(readFileSync(this.config, "utf8"));
+    for (const { binding } of config.d1_databases) {
+      await promisify(execFile)(
+        join(BIN, "wrangler"),
+        ["d1", "migrations", "apply", binding, "--local", "--config", this.config, "--persist-to", this.stateDir],
+        { env: ENV, cwd: this.configDir },
+      );
+    }
   }
 
   /**
-   * Runs SQL on the relay's local D1 from outside the Worker, as a write from
-   * another isolate (or an operator's console) would land: no cache of the
-   * running Worker hears of it.
+   * Runs SQL on the relay's local D1 (`DB`, or the shard `binding`) from
+   * outside the Worker, as a write from another isolate (or an operator's
+   * console) would land: no cache of the running Worker hears of it.
    */
-  async d1(sql) {
+  async d1(sql, binding = "DB") {
     await promisify(execFile)(
       join(BIN, "wrangler"),
-      ["d1", "execute", "DB", "--local", "--config", this.config, "--persist-to", this.stateDir, "--command", sql],
+      ["d1", "execute", binding, "--local", "--config", this.config, "--persist-to", this.stateDir, "--command", sql],
       { env: ENV, cwd: this.configDir },
     );
   }
 
-  /** Runs one read on the relay's local D1 from outside the Worker; returns its rows. */
-  async d1Rows(sql) {
+  /** Runs one read on the relay's local D1 (`DB`, or the shard `binding`) from outside the Worker; returns its rows. */
+  async d1Rows(sql, binding = "DB") {
     const { stdout } = await promisify(execFile)(
       join(BIN, "wrangler"),
-      ["d1", "execute", "DB", "--local", "--json", "--config", this.config, "--persist-to", this.stateDir, "--command", sql],
+      ["d1", "execute", binding, "--local", "--json", "--config", this.config, "--persist-to", this.stateDir, "--command", sql],
       { env: ENV, cwd: this.configDir },
     );
     const [result] = JSON.parse(stdout.slice(stdout.indexOf("[")));
@@ -160,6 +164,18 @@ export class Relay {
     await this.stop();
     this.options = { ...this.options, vars: { ...this.options.vars, ...vars } };
     writeConfig(this.options, this.configDir);
+    await this.boot();
+  }
+
+  /**
+   * Stops, rewrites the config with `edit` (a binding added, say), applies
+   * the migrations to every database it names, and starts again on the same state.
+   */
+  async redeployWith(edit) {
+    await this.stop();
+    this.options = { ...this.options, edit };
+    writeConfig(this.options, this.configDir);
+    await this.migrate();
     await this.boot();
   }
 

@@ -1,0 +1,168 @@
+// Event shards: endpoints spread over two D1 databases (the control database
+// `DB` and `DB_SHARD_1`), each endpoint's rows in its own, and every path
+// that names an endpoint, a route or an event finds it in its shard.
+import { it, after } from "node:test";
+import assert from "node:assert/strict";
+import { Relay, sleep, waitFor } from "./support/relay.mjs";
+import { startDestination } from "./support/destination.mjs";
+import { assertConservation, assertRouteConservation } from "./support/checks.mjs";
+
+const relays = [];
+let dest;
+after(async () => {
+  for (const relay of relays) await relay.stop();
+  await dest?.close();
+});
+
+/** The config edit that binds a second shard, as an operator adds one. */
+function withSecondShard(config) {
+  config.d1_databases.push({
+    binding: "DB_SHARD_1",
+    database_name: "hookrelay-shard-1",
+    database_id: "00000000-0000-0000-0000-000000000001",
+    migrations_dir: config.d1_databases[0].migrations_dir,
+  });
+}
+
+async function start(name, options = {}) {
+  const relay = await Relay.start({ name, edit: withSecondShard, ...options });
+  relays.push(relay);
+  return relay;
+}
+
+/** Where the control database says each id was placed. */
+async function placements(relay) {
+  const rows = await relay.d1Rows("SELECT id, shard FROM endpoint_shards");
+  return Object.fromEntries(rows.map((r) => [r.id, r.shard]));
+}
+
+async function idsIn(relay, binding, table) {
+  return (await relay.d1Rows(`SELECT id FROM ${table}`, binding)).map((r) => r.id);
+}
+
+it("endpoints land on both shards, and each one's webhooks are received, delivered and read in its own", async () => {
+  dest ??= await startDestination();
+  const relay = await start("shards");
+  const endpoints = [];
+  for (let i = 0; i < 4; i++) {
+    endpoints.push(await relay.createEndpoint({
+      name: `shop-${i}`, provider: "none", destination_url: dest.route(`/shard-${i}`),
+    }));
+  }
+  const placed = await placements(relay);
+  const shardOf = endpoints.map((ep) => placed[ep.id]);
+  assert.deepEqual(shardOf, ["DB", "DB_SHARD_1", "DB", "DB_SHARD_1"],
+    "equally empty shards take turns, the fewest endpoints first");
+  assert.deepEqual((await idsIn(relay, "DB_SHARD_1", "endpoints")).sort(),
+    [endpoints[1].id, endpoints[3].id].sort(), "an endpoint's row is in its shard alone");
+  assert.deepEqual((await idsIn(relay, "DB", "endpoints")).sort(), [endpoints[0].id, endpoints[2].id].sort());
+
+  // A route is placed with its endpoint.
+  const route = await relay.api("POST", `/endpoints/${endpoints[1].id}/routes`, {
+    name: "copy", destination_url: dest.route("/shard-1-copy"),
+  });
+  assert.equal(route.status, 201, route.text);
+  assert.equal((await placements(relay))[route.json.id], "DB_SHARD_1");
+
+  const sent = [];
+  for (const [i, ep] of endpoints.entries()) {
+    for (let n = 0; n < 3; n++) {
+      const res = await relay.ingest(ep.id, JSON.stringify({ shop: i, n }));
+      assert.equal(res.status, 200, res.text);
+      sent.push({ endpoint: i, id: res.json.id });
+    }
+  }
+  // Four endpoints' deliveries, plus the extra route's three.
+  await waitFor("every delivery", () => dest.requests.length >= 15);
+  await sleep(500);
+  assert.equal(dest.requests.length, 15, "each event delivered once");
+  for (const [i] of endpoints.entries()) assert.equal(dest.to(`/shard-${i}`).length, 3);
+  assert.equal(dest.to("/shard-1-copy").length, 3);
+
+  // The events are in their endpoint's shard's D1, and read by id wherever they are.
+  const inShard1 = await idsIn(relay, "DB_SHARD_1", "events");
+  assert.equal(inShard1.length, 9, "shard 1 holds its two endpoints' events and the route's");
+  for (const { endpoint, id } of sent) {
+    const event = await relay.waitForEvent(id, (e) => e.status === "delivered");
+    assert.equal(event.endpoint_id, endpoints[endpoint].id);
+    assert.equal(inShard1.includes(id), endpoint % 2 === 1);
+    const body = await relay.api("GET", `/events/${id}/body`);
+    assert.equal(body.status, 200);
+    assert.equal(JSON.parse(body.text).shop, endpoint);
+  }
+
+  // Lists merge the shards newest first and keep their cursors.
+  const all = await relay.api("GET", "/events?limit=100");
+  assert.equal(all.json.data.length, 15);
+  const listed = all.json.data.map((e) => e.id);
+  assert.deepEqual(listed, [...listed].sort().reverse(), "newest first across shards");
+  const firstPage = await relay.api("GET", "/events?limit=4");
+  const secondPage = await relay.api("GET", `/events?limit=4&cursor=${firstPage.json.next_cursor}`);
+  assert.deepEqual([...firstPage.json.data, ...secondPage.json.data].map((e) => e.id), listed.slice(0, 8));
+  const own = await relay.api("GET", `/events?endpoint_id=${endpoints[3].id}`);
+  assert.deepEqual(own.json.data.map((e) => e.endpoint_id), Array(3).fill(endpoints[3].id));
+  const ingests = await relay.api("GET", "/ingests?limit=100");
+  assert.equal(ingests.json.data.length, 12);
+  const listedEndpoints = (await relay.api("GET", "/endpoints")).json.data.map((e) => e.id);
+  assert.deepEqual(listedEndpoints, endpoints.map((e) => e.id), "every shard's endpoints, oldest first");
+
+  // An endpoint on the second shard is managed there: paused, its event replayed.
+  const paused = await relay.api("POST", `/endpoints/${endpoints[3].id}/pause`, { reason: "maintenance" });
+  assert.equal(paused.status, 200, paused.text);
+  assert.equal((await relay.api("GET", `/endpoints/${endpoints[3].id}`)).json.paused, true);
+  const resumed = await relay.api("POST", `/endpoints/${endpoints[3].id}/resume`);
+  assert.equal(resumed.status, 200, resumed.text);
+  const replayed = await relay.api("POST", `/events/${sent[9].id}/replay`);
+  assert.equal(replayed.status, 202, replayed.text);
+  await waitFor("the replay", () => dest.to("/shard-3").length === 4);
+
+  const overall = await relay.health();
+  assert.deepEqual(overall.counts, { received: 15, delivered: 15, dead: 0, in_flight: 0 });
+  for (const ep of endpoints) await assertConservation(relay, ep.id);
+  await assertRouteConservation(relay, route.json.id, { delivered: 3 });
+});
+
+it("with no queue, the sweeper delivers every shard's events and reports each shard", async () => {
+  dest ??= await startDestination();
+  const relay = await start("shards-sweeper", { consumer: false, vars: { FAULTS: "queue_send" } });
+  const a = await relay.createEndpoint({ name: "a", provider: "none", destination_url: dest.route("/swept-a") });
+  const b = await relay.createEndpoint({ name: "b", provider: "none", destination_url: dest.route("/swept-b") });
+  assert.notEqual((await placements(relay))[a.id], (await placements(relay))[b.id]);
+  const ids = [...await relay.ingestMany(a.id, 3, "a"), ...await relay.ingestMany(b.id, 3, "b")];
+  await sleep(1500); // past SWEEP_GRACE_S
+  await relay.fireCron();
+  for (const id of ids) {
+    assert.equal((await relay.event(id)).status, "delivered");
+    assert.equal(dest.deliveredFor(id).length, 1, `${id} delivered once`);
+  }
+  const report = (await relay.health()).sweeper.last_report;
+  assert.deepEqual(report.shards.map((s) => s.shard), ["DB", "DB_SHARD_1"]);
+  assert.deepEqual(report.shards.map((s) => s.delivered_directly), [3, 3]);
+  assert.equal(report.delivered_directly, 6);
+  await assertConservation(relay, a.id, { received: 3, delivered: 3 });
+  await assertConservation(relay, b.id, { received: 3, delivered: 3 });
+});
+
+it("a shard added while the relay holds data receives new endpoints, and the old ones keep working", async () => {
+  dest ??= await startDestination();
+  const relay = await Relay.start({ name: "shard-added" });
+  relays.push(relay);
+  const before = await relay.createEndpoint({ name: "before", provider: "none", destination_url: dest.route("/before") });
+  const [first] = await relay.ingestMany(before.id, 1, "before");
+  await relay.waitForEvent(first, (e) => e.status === "delivered");
+
+  await relay.redeployWith(withSecondShard);
+  const added = await relay.createEndpoint({ name: "added", provider: "none", destination_url: dest.route("/added") });
+  const placed = await placements(relay);
+  assert.equal(placed[before.id], "DB", "nothing moved");
+  assert.equal(placed[added.id], "DB_SHARD_1", "the new, emptier shard takes the new endpoint");
+  const [old] = await relay.ingestMany(before.id, 1, "before-again");
+  const [fresh] = await relay.ingestMany(added.id, 1, "added");
+  await relay.waitForEvent(old, (e) => e.status === "delivered");
+  await relay.waitForEvent(fresh, (e) => e.status === "delivered");
+  assert.equal((await relay.event(first)).status, "delivered", "an event from before the shard is still read");
+  assert.equal(dest.to("/before").length, 2);
+  assert.equal(dest.to("/added").length, 1);
+  await assertConservation(relay, before.id, { received: 2, delivered: 2 });
+  await assertConservation(relay, added.id, { received: 1, delivered: 1 });
+});
