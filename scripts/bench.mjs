@@ -283,7 +283,7 @@ async function capacityLedger(relay, dest, body) {
   await settled(relay);
   await relay.fireCron();
   const before = await metrics(relay);
-  const sizeBefore = (await relay.health()).database.size_bytes;
+  const sizeBefore = (await relay.health(ep.id)).database.size_bytes;
   let seq = 0;
   const sendRound = () => measure(4, n, () => {
     const delivery = `ledger-${++seq}`;
@@ -297,7 +297,7 @@ async function capacityLedger(relay, dest, body) {
   await sendRound();
   const delivered = await deliveredAll(n);
   const after = await metrics(relay);
-  const sizeAfter = (await relay.health()).database.size_bytes;
+  const sizeAfter = (await relay.health(ep.id)).database.size_bytes;
   // Past the hot window: this sweep compacts the round into the archive.
   await new Promise((r) => setTimeout(r, HOT_WINDOW_S * 1000 + 200));
   await relay.fireCron();
@@ -305,12 +305,12 @@ async function capacityLedger(relay, dest, body) {
   const compaction = (await relay.health()).sweeper.last_report.compaction;
   // A second round, delivered and compacted the same way, reuses the pages the
   // first one freed: what the database grows by is what stays per webhook.
-  const sizeBeforeSecond = (await relay.health()).database.size_bytes;
+  const sizeBeforeSecond = (await relay.health(ep.id)).database.size_bytes;
   await sendRound();
   await deliveredAll(2 * n);
   await new Promise((r) => setTimeout(r, HOT_WINDOW_S * 1000 + 200));
   await relay.fireCron();
-  const sizeAfterSecond = (await relay.health()).database.size_bytes;
+  const sizeAfterSecond = (await relay.health(ep.id)).database.size_bytes;
   const beforeIdle = await metrics(relay);
   await relay.fireCron();
   const swept = await metrics(relay);
@@ -341,7 +341,8 @@ async function capacityLedger(relay, dest, body) {
   // (one per object), their bytes as stored plus an estimate of the two
   // index entries each, spread over the events they hold.
   const [archived] = await relay.d1Rows(
-    "SELECT SUM(length(key) * 2 + length(endpoint_id) * 2 + length(route_id) * 2 + length(first_id) + length(last_id) + length(id_filter) / 2 + 64) AS bytes, SUM(events) AS events FROM archives");
+    "SELECT SUM(length(key) * 2 + length(endpoint_id) * 2 + length(route_id) * 2 + length(first_id) + length(last_id) + length(id_filter) / 2 + 64) AS bytes, SUM(events) AS events FROM archives",
+    await relay.shardOf(ep.id));
   const history = archived?.events ? archived.bytes / archived.events : null;
   console.log(`  D1 bytes per archived event: ${history === null ? "-" : history.toFixed(1)} (its share of the archive's index row)`);
   const c = (name) => ((compacted.get(`${name}{path="sweep"}`) ?? 0) - (after.get(`${name}{path="sweep"}`) ?? 0)) / n;
@@ -417,7 +418,7 @@ async function backlogsOn(relay, dest, finished, due) {
     objects += report?.objects_written ?? 0;
     if (!report?.behind || compactRuns >= 20) break;
   }
-  const [left] = await relay.d1Rows(`SELECT COUNT(*) AS n FROM events WHERE endpoint_id = '${ep.id}' AND status = 'delivered'`);
+  const [left] = await relay.d1Rows(`SELECT COUNT(*) AS n FROM events WHERE endpoint_id = '${ep.id}' AND status = 'delivered'`, await relay.shardOf(ep.id));
   console.log(`\nbacklogs: ${finished} delivered events compacted by ${compactRuns} cron run(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${moved} moved into ${objects} archive objects, ${left.n} left in D1`);
 
   const lost = (i) => fetch(`${relay.url}/${ep.id}`, { method: "POST", body: `due-${i}`, headers: { "x-hookrelay-fault": "queue_send" } });

@@ -20,8 +20,8 @@ if [ ! -f .dev.vars ]; then
 fi
 ADMIN_TOKEN="$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars)"
 
-wrangler d1 migrations apply DB --local --persist-to "$STATE_DIR" >/dev/null
-echo "[dev] migrations applied to $STATE_DIR"
+bash scripts/migrate.sh --local --persist-to "$STATE_DIR" >/dev/null
+echo "[dev] migrations applied to every shard in $STATE_DIR"
 
 pids=()
 cleanup() { for pid in "${pids[@]+"${pids[@]}"}"; do kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done; }

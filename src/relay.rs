@@ -70,6 +70,20 @@ impl Relay {
         self.on(&shard)
     }
 
+    /// The same invocation once per shard, the control database first.
+    pub fn on_every_shard(&self) -> Result<Vec<Relay>> {
+        self.shards().iter().map(|shard| self.on(shard)).collect()
+    }
+
+    /// Where a read scoped to the endpoint or route `id` looks: its shard;
+    /// with no scope, every shard.
+    pub async fn for_scope(&self, id: Option<&str>) -> Result<Vec<Relay>> {
+        match id {
+            Some(id) => Ok(vec![self.for_endpoint(id).await?]),
+            None => self.on_every_shard(),
+        }
+    }
+
     /// Every shard bound to this Worker, the control database first.
     pub fn shards(&self) -> Vec<ShardName> {
         shards::bound(|name| self.env.d1(name).is_ok())

@@ -24,10 +24,11 @@
 
 use crate::alert_rules::{transition, Transition};
 use crate::alerts::{Alert, Target};
+use crate::model::EndpointId;
 use crate::notify;
 use crate::relay::{now_ms, Relay};
 use crate::store::alert_rules::{self, Rule};
-use crate::store::{alerts, meta};
+use crate::store::{alerts, endpoint_cache, meta};
 use crate::sweep::SweepReport;
 use serde_json::json;
 use std::collections::HashMap;
@@ -200,8 +201,8 @@ pub async fn rules(relay: &Relay, now: i64) -> Result<usize> {
     if rules.is_empty() {
         return Ok(0);
     }
-    let figures = alert_rules::figures(&relay.db, &rules, now).await?;
-    let targets: HashMap<String, Target> = alerts::route_health(&relay.db)
+    let figures = figures_in_their_shards(relay, &rules, now).await?;
+    let targets: HashMap<String, Target> = route_health_everywhere(relay)
         .await?
         .into_iter()
         .map(|r| (r.target.route_id.clone(), r.target))
@@ -243,6 +244,47 @@ pub async fn rules(relay: &Relay, now: i64) -> Result<usize> {
     Ok(raised.len())
 }
 
+/// Each rule's figure, read in the shard of its endpoint (one batch per
+/// shard), in the order of `rules`.
+async fn figures_in_their_shards(
+    relay: &Relay,
+    rules: &[Rule],
+    now: i64,
+) -> Result<Vec<crate::alert_rules::Figure>> {
+    let mut by_shard: Vec<(Relay, Vec<usize>)> = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let shard = relay.for_endpoint(&rule.spec.endpoint_id).await?;
+        match by_shard
+            .iter_mut()
+            .find(|(r, _)| r.shard() == shard.shard())
+        {
+            Some((_, indexes)) => indexes.push(i),
+            None => by_shard.push((shard, vec![i])),
+        }
+    }
+    let mut figures: Vec<Option<crate::alert_rules::Figure>> = vec![None; rules.len()];
+    for (shard, indexes) in &by_shard {
+        let own: Vec<Rule> = indexes.iter().map(|&i| rules[i].clone()).collect();
+        let read = alert_rules::figures(&shard.db, &own, now).await?;
+        for (&i, figure) in indexes.iter().zip(read) {
+            figures[i] = Some(figure);
+        }
+    }
+    figures
+        .into_iter()
+        .map(|f| f.ok_or_else(|| worker::Error::RustError("a rule's figure was not read".into())))
+        .collect()
+}
+
+/// Every live route's health, from every shard.
+async fn route_health_everywhere(relay: &Relay) -> Result<Vec<alerts::RouteHealth>> {
+    let mut all = Vec::new();
+    for shard in relay.on_every_shard()? {
+        all.extend(alerts::route_health(&shard.db).await?);
+    }
+    Ok(all)
+}
+
 /// The route a rule watches: its own, or its endpoint's first route.
 pub fn watched_route(rule: &Rule) -> &str {
     rule.spec
@@ -281,7 +323,10 @@ async fn dead_letters(
         .get(DEAD_WATERMARK)
         .and_then(|v| v.parse().ok())
         .unwrap_or(now);
-    let routes = alerts::dead_between(&relay.db, since, now).await?;
+    let mut routes = Vec::new();
+    for shard in relay.on_every_shard()? {
+        routes.extend(alerts::dead_between(&shard.db, since, now).await?);
+    }
     meta::put(&relay.control, DEAD_WATERMARK, &now.to_string(), now).await?;
     Ok((!routes.is_empty()).then_some(Alert::DeadLettered { routes }))
 }
@@ -293,7 +338,7 @@ async fn endpoint_changes(
 ) -> Result<Vec<Alert>> {
     let threshold = i64::from(relay.settings.alert_failure_streak);
     let mut raised = Vec::new();
-    for route in alerts::route_health(&relay.db).await? {
+    for route in route_health_everywhere(relay).await? {
         let id = &route.target.route_id;
         let streak = route.circuit_failures as i64;
         let streak_key = format!("{PREFIX}streak:{id}");
@@ -341,14 +386,32 @@ async fn refusal_spikes(
         {
             meta::put(&relay.control, &key, &now.to_string(), now).await?;
             raised.push(Alert::RefusalSpike {
+                name: name_in_its_shard(relay, &count.endpoint_id, count.name).await,
                 endpoint_id: count.endpoint_id,
-                name: count.name,
                 count: count.count,
                 window_s,
             });
         }
     }
     Ok(raised)
+}
+
+/// An endpoint's name: refusals are logged in the control database, which
+/// names only the endpoints placed there (`known` is then the id); the
+/// others are named from their shard.
+async fn name_in_its_shard(relay: &Relay, endpoint_id: &str, known: String) -> String {
+    let Some(id) = EndpointId::parse(endpoint_id).filter(|_| known == endpoint_id) else {
+        return known;
+    };
+    let ttl_s = relay.settings.endpoint_cache_ttl_s;
+    let found = match relay.for_endpoint(endpoint_id).await {
+        Ok(shard) => endpoint_cache::get(&shard.db, &id, now_ms(), ttl_s).await,
+        Err(err) => Err(err),
+    };
+    match found {
+        Ok(Some(endpoint)) => endpoint.source.name,
+        _ => known,
+    }
 }
 
 fn cooling_down(relay: &Relay, last: Option<&String>, now: i64) -> bool {

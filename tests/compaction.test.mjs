@@ -128,13 +128,13 @@ describe("compaction", () => {
     assert.equal(report.behind, false);
     assert.ok(report.objects_written >= 2, "one object per route and hour at least");
 
-    const [left] = await relay.d1Rows(`SELECT COUNT(*) AS n FROM events WHERE endpoint_id = '${ep.id}'`);
+    const [left] = await relay.d1Rows(`SELECT COUNT(*) AS n FROM events WHERE endpoint_id = '${ep.id}'`, await relay.shardOf(ep.id));
     assert.equal(left.n, 0, "the delivered events left D1");
-    const [attempts] = await relay.d1Rows(`SELECT COUNT(*) AS n FROM attempts a JOIN events e ON e.id = a.event_id WHERE e.endpoint_id = '${ep.id}'`);
+    const [attempts] = await relay.d1Rows(`SELECT COUNT(*) AS n FROM attempts a JOIN events e ON e.id = a.event_id WHERE e.endpoint_id = '${ep.id}'`, await relay.shardOf(ep.id));
     assert.equal(attempts.n, 0);
-    const [ingests] = await relay.d1Rows(`SELECT COUNT(*) AS n FROM ingests WHERE endpoint_id = '${ep.id}'`);
+    const [ingests] = await relay.d1Rows(`SELECT COUNT(*) AS n FROM ingests WHERE endpoint_id = '${ep.id}'`, await relay.shardOf(ep.id));
     assert.equal(ingests.n, 0, "their ingests too, once no event of theirs is left");
-    const archives = await relay.d1Rows(`SELECT route_id, events, ingests FROM archives WHERE endpoint_id = '${ep.id}'`);
+    const archives = await relay.d1Rows(`SELECT route_id, events, ingests FROM archives WHERE endpoint_id = '${ep.id}'`, await relay.shardOf(ep.id));
     assert.equal(archives.reduce((n, a) => n + a.events, 0), 18);
     assert.equal(archives.reduce((n, a) => n + a.ingests, 0), 12);
     assert.equal(archives.filter((a) => a.route_id === route.id).reduce((n, a) => n + a.events, 0), 6);
@@ -238,7 +238,7 @@ describe("an archive write that fails", () => {
     assert.equal(report.events_compacted, 0, JSON.stringify(report));
     assert.ok(report.objects_failed >= 1);
     for (const id of ids) assert.equal((await relay.event(id)).stored_in, "d1");
-    assert.deepEqual(await relay.d1Rows("SELECT COUNT(*) AS n FROM archives"), [{ n: 0 }]);
+    assert.deepEqual(await relay.d1Rows("SELECT COUNT(*) AS n FROM archives", await relay.shardOf(ep.id)), [{ n: 0 }]);
     await assertConservation(relay, ep.id, { received: 3, delivered: 3 });
 
     await relay.restartWith({ FAULTS: "per_request" });
@@ -260,7 +260,7 @@ describe("retention of the archive", () => {
     await sleep(HOT_WINDOW_S * 1000 + 500);
     await relay.fireCron();
     assert.equal((await relay.health()).sweeper.last_report.compaction.events_compacted, 5);
-    const shortObjects = (await relay.d1Rows(`SELECT COUNT(*) AS n FROM archives WHERE endpoint_id = '${short.id}'`))[0].n;
+    const shortObjects = (await relay.d1Rows(`SELECT COUNT(*) AS n FROM archives WHERE endpoint_id = '${short.id}'`, await relay.shardOf(short.id)))[0].n;
     assert.ok(shortObjects >= 1);
     const blobs = relay.r2BlobCount();
     const keptBefore = await Promise.all(keptIds.map((id) => relay.event(id)));
@@ -276,7 +276,7 @@ describe("retention of the archive", () => {
     }
     assert.equal(relay.r2BlobCount(), blobs - 3 - shortObjects, "exactly its three bodies and its objects left R2");
     assert.deepEqual(await Promise.all(keptIds.map((id) => relay.event(id))), keptBefore, "the other endpoint's archive is untouched");
-    assert.deepEqual(await relay.d1Rows(`SELECT COUNT(*) AS n FROM archives WHERE endpoint_id = '${short.id}'`), [{ n: 0 }]);
+    assert.deepEqual(await relay.d1Rows(`SELECT COUNT(*) AS n FROM archives WHERE endpoint_id = '${short.id}'`, await relay.shardOf(short.id)), [{ n: 0 }]);
     await assertConservation(relay, short.id, { received: 0, delivered: 0 });
     await assertConservation(relay, kept.id, { received: 2, delivered: 2 });
     assert.deepEqual((await relay.health(short.id)).requests, { received: 0, routed: 0, filtered: 0 });
@@ -293,7 +293,7 @@ describe("dedup keys", () => {
     const res = await relay.ingest(ep.id, body, sign.github("gh-secret", body, { delivery }));
     assert.equal(res.status, 200, res.text);
     await relay.waitForEvent(res.json.id, delivered);
-    const keys = async () => (await relay.d1Rows(`SELECT COUNT(*) AS n FROM dedup_keys WHERE endpoint_id = '${ep.id}'`))[0].n;
+    const keys = async () => (await relay.d1Rows(`SELECT COUNT(*) AS n FROM dedup_keys WHERE endpoint_id = '${ep.id}'`, await relay.shardOf(ep.id)))[0].n;
 
     await sleep(1500); // the key's window has ended; the event is in the hot window
     await relay.fireCron();

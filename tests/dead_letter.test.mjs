@@ -63,7 +63,7 @@ it("a message whose deliverer's lease expired mid-attempt is marked dead with th
   const live = await openStream(`${relay.url}/api/v1/stream?endpoint_id=${ep.id}`, { authorization: `Bearer ${ADMIN_TOKEN}` });
   await live.next(() => true, { comment: true });
   // A deliverer claimed it and died mid-attempt (as another isolate's write would land).
-  await relay.d1(`UPDATE events SET status = 'delivering', lease_token = 'crashed', lease_until = ${Date.now() - 1000} WHERE id = '${res.json.id}'`);
+  await relay.d1(`UPDATE events SET status = 'delivering', lease_token = 'crashed', lease_until = ${Date.now() - 1000} WHERE id = '${res.json.id}'`, await relay.shardOfEvent(res.json.id));
   const dead = await relay.waitForEvent(res.json.id, (e) => e.status === "dead", { timeoutMs: 30_000 });
   assert.match(dead.dead_reason, /dead-lettered/);
   const streamed = await live.next((m) => m.data.id === res.json.id && m.data.status === "dead");

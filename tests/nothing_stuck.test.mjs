@@ -130,7 +130,7 @@ describe("circuit breaker", () => {
     });
     const [id] = await relay.ingestMany(ep.id, 1, "stale");
     await waitFor("the attempt to reach the destination", async () => dest.to(path).length === 1);
-    await relay.d1(`UPDATE events SET lease_token = 'taken-over', lease_until = ${Date.now() + 14_000} WHERE id = '${id}'`);
+    await relay.d1(`UPDATE events SET lease_token = 'taken-over', lease_until = ${Date.now() + 14_000} WHERE id = '${id}'`, await relay.shardOfEvent(id));
     assert.equal(dest.to(path)[0].answered, null, "taken over before the answer came");
     await waitFor("the stale 410", async () => dest.to(path)[0].answered === 410, 20_000);
     await sleep(1500); // its completion has run (or not)
@@ -269,9 +269,9 @@ describe("dead-letter queue", () => {
 
 describe("D1 outage during delivery", () => {
   it("D1 fails for a few seconds mid-delivery: nothing untried is marked dead, nothing is lost", async () => {
-    // The outage window is fixed when the relay is configured: it opens 30 s
-    // from now (after the boot) and lasts 8 s.
-    const from = Date.now() + 30_000;
+    // The outage window is fixed when the relay is configured: it opens 50 s
+    // from now (after the migrations of both shards and the boot) and lasts 8 s.
+    const from = Date.now() + 50_000;
     const until = from + 8_000;
     const outage = await Relay.start({
       name: "d1-outage",

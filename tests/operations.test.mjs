@@ -91,7 +91,7 @@ describe("metrics", () => {
     assert.ok(value(/^hookrelay_d1_rows_written_total\{path="ingest"\} (\S+)$/m) > 0, "the ack path wrote rows");
     assert.ok(value(/^hookrelay_d1_round_trips_total\{path="delivery"\} (\S+)$/m) > 0, "delivery made D1 calls");
     assert.ok(value(/^hookrelay_r2_operations_total\{path="ingest",op="put"\} (\S+)$/m) >= 1, "the ack path put a body");
-    assert.ok(value(/^hookrelay_d1_size_bytes (\S+)$/m) > 0, "the database's size");
+    assert.ok(value(/^hookrelay_d1_size_bytes\{shard="DB"\} (\S+)$/m) > 0, "the control database's size");
     line(/^hookrelay_d1_max_bytes 10000000000$/m);
     const unauthorized = await fetch(`${relay.url}/api/v1/metrics`);
     assert.equal(unauthorized.status, 401);

@@ -101,7 +101,7 @@ describe("signed requests are delivered byte-identical with the relay's signatur
       const res = await relay.ingest(ep.id, body, headers);
       assert.equal(res.status, 200, res.text);
       const event = await relay.waitForEvent(res.json.id, delivered);
-      const [row] = await relay.d1Rows(`SELECT i.id AS ingest_id, i.headers, i.body_sha256, i.kept_body_key, e.kept_ingest_id FROM ingests i JOIN events e ON e.ingest_id = i.id WHERE e.id = '${res.json.id}'`);
+      const [row] = await relay.d1Rows(`SELECT i.id AS ingest_id, i.headers, i.body_sha256, i.kept_body_key, e.kept_ingest_id FROM ingests i JOIN events e ON e.ingest_id = i.id WHERE e.id = '${res.json.id}'`, await relay.shardOfEvent(res.json.id));
       assert.equal(row.kept_ingest_id, "", `${c.name}: the event's id names its ingest`);
       assert.equal(row.ingest_id.slice(4, 27), res.json.id.slice(4, 27), `${c.name}: ${row.ingest_id} names ${res.json.id}`);
       assert.equal(row.body_sha256, "", `${c.name}: the body's hash is its R2 checksum`);

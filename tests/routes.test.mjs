@@ -339,7 +339,7 @@ describe("a route changed behind the endpoint cache", () => {
 
     // Another isolate moves the route; this Worker's cache (300 s) still holds the old row.
     const moved = dest.route("/cache-b");
-    await cached.d1(`UPDATE endpoints SET destination_url = '${moved}', updated_at = ${Date.now()} WHERE id = '${route.id}'`);
+    await cached.d1(`UPDATE endpoints SET destination_url = '${moved}', updated_at = ${Date.now()} WHERE id = '${route.id}'`, await cached.shardOf(route.id));
     const second = await sendOne(2);
     await cached.waitForEvent(second, (e) => e.status === "delivered");
     assert.equal(dest.to("/cache-b").length, 1, "delivered where the route now points");

@@ -1,6 +1,7 @@
-// Event shards: endpoints spread over two D1 databases (the control database
-// `DB` and `DB_SHARD_1`), each endpoint's rows in its own, and every path
-// that names an endpoint, a route or an event finds it in its shard.
+// Event shards: endpoints spread over the two D1 databases wrangler.toml
+// binds (the control database `DB` and `DB_SHARD_1`, as every test relay
+// has them), each endpoint's rows in its own, and every path that names an
+// endpoint, a route or an event finds it in its shard.
 import { it, after } from "node:test";
 import assert from "node:assert/strict";
 import { Relay, sleep, waitFor } from "./support/relay.mjs";
@@ -14,18 +15,13 @@ after(async () => {
   await dest?.close();
 });
 
-/** The config edit that binds a second shard, as an operator adds one. */
-function withSecondShard(config) {
-  config.d1_databases.push({
-    binding: "DB_SHARD_1",
-    database_name: "hookrelay-shard-1",
-    database_id: "00000000-0000-0000-0000-000000000001",
-    migrations_dir: config.d1_databases[0].migrations_dir,
-  });
+/** The config edit of a relay that has only ever had its control database. */
+function withTheControlDatabaseOnly(config) {
+  config.d1_databases = config.d1_databases.filter((db) => db.binding === "DB");
 }
 
 async function start(name, options = {}) {
-  const relay = await Relay.start({ name, edit: withSecondShard, ...options });
+  const relay = await Relay.start({ name, ...options });
   relays.push(relay);
   return relay;
 }
@@ -145,13 +141,13 @@ it("with no queue, the sweeper delivers every shard's events and reports each sh
 
 it("a shard added while the relay holds data receives new endpoints, and the old ones keep working", async () => {
   dest ??= await startDestination();
-  const relay = await Relay.start({ name: "shard-added" });
-  relays.push(relay);
+  const relay = await start("shard-added", { edit: withTheControlDatabaseOnly });
   const before = await relay.createEndpoint({ name: "before", provider: "none", destination_url: dest.route("/before") });
   const [first] = await relay.ingestMany(before.id, 1, "before");
   await relay.waitForEvent(first, (e) => e.status === "delivered");
 
-  await relay.redeployWith(withSecondShard);
+  // The shipped config: DB_SHARD_1 added, its migrations applied.
+  await relay.redeployWith(undefined);
   const added = await relay.createEndpoint({ name: "added", provider: "none", destination_url: dest.route("/added") });
   const placed = await placements(relay);
   assert.equal(placed[before.id], "DB", "nothing moved");

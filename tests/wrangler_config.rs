@@ -2,18 +2,24 @@
 //! a missing cron (no sweeper, no heartbeat), a missing delivery consumer, a
 //! consumer without a dead-letter queue (or a DLQ nobody consumes), one queue
 //! consumed by more than one environment (two Workers splitting the messages),
-//! and a missing live hub (the Durable Object `GET /api/v1/stream` needs: its
-//! binding in every environment and the migration that creates its class).
+//! a missing live hub (the Durable Object `GET /api/v1/stream` needs: its
+//! binding in every environment and the migration that creates its class),
+//! and shards the Worker would not find or that would miss migrations: the
+//! control database `DB` and every `DB_SHARD_<n>` (numbered without gaps,
+//! since the Worker stops at the first missing number), each a database of
+//! its own with the relay's migrations, bound in every environment.
 //!
 //! Every environment is checked as wrangler resolves it: `triggers` is inherited
 //! from the top level, bindings and `vars` are not.
 
+use hookrelay::shards::{self, ShardName};
 use std::collections::HashMap;
 use toml::Value;
 
 const DELIVERY_BINDING: &str = "DELIVERIES";
 const HUB_BINDING: &str = "LIVE";
 const HUB_CLASS: &str = "LiveHub";
+const MIGRATIONS_DIR: &str = "migrations";
 
 fn environments(config: &Value) -> Vec<(String, &Value)> {
     let mut envs = vec![("(top level)".to_string(), config)];
@@ -33,9 +39,49 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
+/// The shards an environment binds, and what is wrong with them.
+fn shard_problems(name: &str, env: &Value) -> (Vec<String>, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut bound = Vec::new();
+    let mut databases: HashMap<String, String> = HashMap::new();
+    for db in array(env.get("d1_databases")) {
+        let binding = str_of(db, "binding").unwrap_or_default();
+        if ShardName::parse(binding).is_none() {
+            problems.push(format!(
+                "{name}: D1 binding {binding:?} is neither DB nor DB_SHARD_<n>"
+            ));
+            continue;
+        }
+        bound.push(binding.to_string());
+        if str_of(db, "migrations_dir") != Some(MIGRATIONS_DIR) {
+            problems.push(format!(
+                "{name}: shard {binding} needs migrations_dir = \"{MIGRATIONS_DIR}\" (every shard has every table)"
+            ));
+        }
+        let database = str_of(db, "database_name").unwrap_or_default().to_string();
+        if let Some(other) = databases.insert(database.clone(), binding.to_string()) {
+            problems.push(format!(
+                "{name}: shards {other} and {binding} are the same database {database:?}"
+            ));
+        }
+    }
+    if !bound.iter().any(|b| b == shards::CONTROL) {
+        problems.push(format!("{name}: no DB D1 binding (the control database)"));
+    }
+    let found = shards::bound(|n| bound.iter().any(|b| b == n)).len();
+    if found != bound.len().max(1) {
+        problems.push(format!(
+            "{name}: shards must be numbered DB_SHARD_1, DB_SHARD_2, ... without gaps; the Worker finds only the first {found}"
+        ));
+    }
+    bound.sort();
+    (bound, problems)
+}
+
 /// Every problem found; empty means the config is safe to deploy.
 fn lint(config: &Value) -> Vec<String> {
     let mut problems = Vec::new();
+    let mut shards_of: Vec<(String, Vec<String>)> = Vec::new();
     let mut consumers_of: HashMap<String, Vec<String>> = HashMap::new();
     let created = array(config.get("migrations")).iter().any(|m| {
         ["new_sqlite_classes", "new_classes"].iter().any(|k| {
@@ -48,6 +94,16 @@ fn lint(config: &Value) -> Vec<String> {
         problems.push(format!("no migration creates the {HUB_CLASS} class"));
     }
     for (name, env) in environments(config) {
+        let (bound, shard_problems) = shard_problems(&name, env);
+        problems.extend(shard_problems);
+        if let Some((first, theirs)) = shards_of.first() {
+            if *theirs != bound {
+                problems.push(format!(
+                    "{name}: binds shards {bound:?} but {first} binds {theirs:?}; every environment binds every shard"
+                ));
+            }
+        }
+        shards_of.push((name.clone(), bound));
         let hub = array(env.get("durable_objects").and_then(|d| d.get("bindings")))
             .iter()
             .any(|b| {
@@ -125,6 +181,14 @@ fn the_shipped_wrangler_toml_is_safe_in_every_environment() {
 }
 
 const SAFE: &str = r#"
+[[d1_databases]]
+binding = "DB"
+database_name = "control"
+migrations_dir = "migrations"
+[[d1_databases]]
+binding = "DB_SHARD_1"
+database_name = "shard-1"
+migrations_dir = "migrations"
 [[durable_objects.bindings]]
 name = "LIVE"
 class_name = "LiveHub"
@@ -199,6 +263,34 @@ fn each_trap_is_caught() {
             SAFE.replace("binding = \"DELIVERIES\"", "binding = \"OTHER\""),
             "no DELIVERIES queue producer",
         ),
+        (
+            "no control database",
+            SAFE.replace("binding = \"DB\"", "binding = \"DB_SHARD_2\""),
+            "no DB D1 binding",
+        ),
+        (
+            "a gap in the shards",
+            SAFE.replace("DB_SHARD_1", "DB_SHARD_2"),
+            "without gaps; the Worker finds only the first 1",
+        ),
+        (
+            "a shard without migrations",
+            SAFE.replace(
+                "database_name = \"shard-1\"\nmigrations_dir = \"migrations\"",
+                "database_name = \"shard-1\"",
+            ),
+            "shard DB_SHARD_1 needs migrations_dir",
+        ),
+        (
+            "two bindings, one database",
+            SAFE.replace("database_name = \"shard-1\"", "database_name = \"control\""),
+            "shards DB and DB_SHARD_1 are the same database",
+        ),
+        (
+            "a binding that is no shard",
+            SAFE.replace("DB_SHARD_1", "EVENTS"),
+            "D1 binding \"EVENTS\" is neither DB nor DB_SHARD_<n>",
+        ),
     ];
     for (what, text, expected) in cases {
         let problems = lint(&parse(&text));
@@ -245,6 +337,8 @@ fn environments_inherit_the_cron_but_not_the_queues() {
     assert_eq!(
         problems,
         [
+            "env.production: binds shards [] but (top level) binds [\"DB\", \"DB_SHARD_1\"]; every environment binds every shard",
+            "env.production: no DB D1 binding (the control database)",
             "env.production: no DELIVERIES queue producer",
             "env.production: no LIVE Durable Object binding (LiveHub), so no live stream"
         ]

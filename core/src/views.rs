@@ -700,7 +700,8 @@ pub struct RequestCounts {
 }
 
 /// Conservation counts, whether the safety net (the sweeper) is running, and
-/// the database's room.
+/// the databases' room: summed over the shards (the fullest database's room),
+/// and each shard's own in `shards`. With `endpoint_id`, its shard alone.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Health {
     pub status: HealthStatus,
@@ -710,6 +711,17 @@ pub struct Health {
     /// The `endpoint_id` asked for, as given; null for all.
     #[schemars(with = "Option<String>", regex(pattern = r"^ep_[0-9A-Za-z]{1,64}$"))]
     pub endpoint_id: Option<EndpointId>,
+    pub database: DatabaseRoom,
+    pub shards: Vec<ShardHealth>,
+}
+
+/// One shard's figures in health.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ShardHealth {
+    /// The shard's D1 binding (`DB` is the control database).
+    pub shard: String,
+    pub counts: EventCounts,
+    pub requests: RequestCounts,
     pub database: DatabaseRoom,
 }
 

@@ -287,14 +287,9 @@ pub async fn replay_bulk(relay: &Relay, req: worker::Request) -> Result<Response
     let route = route_id.as_ref();
     // One endpoint's or route's dead events are in its shard; the others, in
     // every shard, taken in turn up to the limit.
-    let shards = match endpoint.or(route.map(RouteRef::as_str)) {
-        Some(id) => vec![relay.for_endpoint(id).await?],
-        None => relay
-            .shards()
-            .iter()
-            .map(|shard| relay.on(shard))
-            .collect::<worker::Result<Vec<Relay>>>()?,
-    };
+    let shards = relay
+        .for_scope(endpoint.or(route.map(RouteRef::as_str)))
+        .await?;
     let (mut replayed, mut remaining) = (0, 0);
     for shard in &shards {
         let left = limit.saturating_sub(replayed as u32);

@@ -3,7 +3,8 @@
 //! the ingests), per event `received = delivered + dead + in_flight` (`counts`).
 //! `degraded` when the sweeper's heartbeat is missing or older than two intervals,
 //! which also raises the stale-sweeper alert (once per cooldown). `database`
-//! is the D1 database's size against its cap.
+//! is the fullest D1 database's size against its cap. The figures are summed
+//! over the shards and also given per shard; an endpoint's are its shard's.
 
 use super::query;
 use crate::error::{json_response, ApiError};
@@ -12,7 +13,9 @@ use crate::relay::{now_ms, Relay};
 use crate::store::ingests::{self, RequestCounts};
 use crate::store::{events, meta};
 use crate::time::iso8601;
-use crate::views::{self, DatabaseRoom, EventCounts, Health, HealthStatus, SweeperHealth};
+use crate::views::{
+    self, DatabaseRoom, EventCounts, Health, HealthStatus, ShardHealth, SweeperHealth,
+};
 use crate::watch;
 use futures::future::try_join_all;
 use serde_json::json;
@@ -27,14 +30,7 @@ pub async fn get(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
     };
     let scope = endpoint_id.as_ref().map(EndpointId::as_str);
     // One endpoint's figures are its shard's; the relay's, every shard's summed.
-    let shards = match scope {
-        Some(id) => vec![relay.for_endpoint(id).await?],
-        None => relay
-            .shards()
-            .iter()
-            .map(|shard| relay.on(shard))
-            .collect::<worker::Result<Vec<Relay>>>()?,
-    };
+    let shards = relay.for_scope(scope).await?;
     let per_shard = try_join_all(shards.iter().map(|shard| {
         futures::future::try_join3(
             events::counts(&shard.db, scope),
@@ -43,6 +39,17 @@ pub async fn get(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         )
     }))
     .await?;
+    let max_bytes = relay.settings.d1_max_bytes;
+    let shard_views: Vec<ShardHealth> = shards
+        .iter()
+        .zip(&per_shard)
+        .map(|(shard, (counts, requests, size))| ShardHealth {
+            shard: shard.shard().to_string(),
+            counts: event_counts_view(counts),
+            requests: request_counts_view(requests),
+            database: DatabaseRoom::new(*size, max_bytes),
+        })
+        .collect();
     let (counts, requests, size_bytes) = summed(per_shard);
     let heartbeat = meta::get(&relay.control, meta::SWEEPER_HEARTBEAT).await?;
     let last_run_ms = heartbeat.as_ref().map(|h| h.updated_at as i64);
@@ -72,7 +79,8 @@ pub async fn get(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
         counts: event_counts_view(&counts),
         requests: request_counts_view(&requests),
         endpoint_id,
-        database: DatabaseRoom::new(size_bytes, relay.settings.d1_max_bytes),
+        database: DatabaseRoom::new(size_bytes, max_bytes),
+        shards: shard_views,
     };
     Ok(json_response(200, &body)?)
 }

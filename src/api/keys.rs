@@ -69,7 +69,8 @@ async fn scope_of(
     match (role, endpoint_id) {
         (PULL_ROLE, Some(raw)) => {
             RouteRef::parse(raw).ok_or_else(|| invalid("endpoint_id is not an ep_ or rt_ id"))?;
-            Ok(Some(super::pull::pull_route(relay, raw).await?.id))
+            let shard = relay.for_endpoint(raw).await?;
+            Ok(Some(super::pull::pull_route(&shard, raw).await?.id))
         }
         (PULL_ROLE, None) => Err(invalid("a pull key needs endpoint_id")),
         (role, None) if Role::parse(role).is_some() => Ok(None),

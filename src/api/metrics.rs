@@ -1,6 +1,6 @@
 //! `GET /api/v1/metrics`: Prometheus text with events by status, attempts by
 //! class, refusals by reason, DLQ depth, oldest in-flight age, pause and circuit
-//! state per endpoint, the sweeper's lag, the D1 database's size and cap, and
+//! state per endpoint, the sweeper's lag, each D1 database's size and the cap, and
 //! this isolate's capacity ledger (D1 round trips, statements, rows read and
 //! written, R2 and queue operations, per path; counters from the isolate's
 //! start, so per isolate: what `make bench` reads from its one local isolate).
@@ -10,14 +10,26 @@ use crate::ledger::{self, Tally};
 use crate::metrics::{render, Family, Kind};
 use crate::relay::{now_ms, Relay};
 use crate::store::meta;
-use crate::store::stats::{self, ByEndpoint};
+use crate::store::stats::{self, ByEndpoint, Stats};
+use futures::future::try_join_all;
 use worker::{Headers, Response};
 
 pub async fn get(relay: &Relay) -> Result<Response, ApiError> {
     let now = now_ms();
-    let s = stats::read(&relay.db).await?;
+    let shards = relay.on_every_shard()?;
+    let per_shard = try_join_all(shards.iter().map(|shard| async {
+        let read = stats::read(&shard.db).await?;
+        let size = meta::database_size(&shard.db).await?;
+        Ok::<_, worker::Error>((shard.shard().to_string(), read, size))
+    }))
+    .await?;
     let heartbeat = meta::get(&relay.control, meta::SWEEPER_HEARTBEAT).await?;
-    let size_bytes = meta::database_size(&relay.db).await?;
+    let mut s = Stats::default();
+    let mut sizes = Vec::new();
+    for (shard, read, size) in per_shard {
+        s.extend(read);
+        sizes.extend(size.map(|bytes| (shard, bytes)));
+    }
     let mut families = vec![
         labelled(
             Family::new("hookrelay_events", Kind::Gauge, "Events on record by endpoint and status."),
@@ -46,11 +58,11 @@ pub async fn get(relay: &Relay) -> Result<Response, ApiError> {
         per_endpoint(&s.endpoints, "hookrelay_failure_streak", "Consecutive destination-down failures.", |e| e.circuit_failures),
         Family::new("hookrelay_sweeper_lag_seconds", Kind::Gauge, "Seconds since the sweeper last completed (-1: never).")
             .sample(vec![], heartbeat.map_or(-1.0, |h| ((now as f64 - h.updated_at) / 1000.0).max(0.0))),
-        size_bytes.into_iter().fold(
-            Family::new("hookrelay_d1_size_bytes", Kind::Gauge, "The D1 database's size as D1 reports it."),
-            |f, bytes| f.sample(vec![], bytes as f64),
+        sizes.into_iter().fold(
+            Family::new("hookrelay_d1_size_bytes", Kind::Gauge, "Each D1 database's size as D1 reports it, by shard (DB is the control database)."),
+            |f, (shard, bytes)| f.sample(vec![("shard", shard)], bytes as f64),
         ),
-        Family::new("hookrelay_d1_max_bytes", Kind::Gauge, "The D1 database's size cap (D1_MAX_BYTES).")
+        Family::new("hookrelay_d1_max_bytes", Kind::Gauge, "A D1 database's size cap (D1_MAX_BYTES).")
             .sample(vec![], relay.settings.d1_max_bytes as f64),
     ];
     families.extend(ledger_families());

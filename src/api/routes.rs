@@ -296,19 +296,28 @@ fn sent_view(payload: &envelope::Payload) -> Sent {
     }
 }
 
-/// The request of a stored event (its ingest's).
+/// The request of a stored event (its ingest's), from the shard that holds it.
 async fn stored_event_request(relay: &Relay, raw_id: &str) -> Result<Sample, ApiError> {
     let not_found = || ApiError::not_found("event");
     let id = EventId::parse(raw_id).ok_or_else(not_found)?;
-    let event = events::get(&relay.db, id.as_str())
-        .await?
-        .ok_or_else(not_found)?;
-    stored_request(relay, &event.ingest_id, "event").await
+    for shard in relay.on_every_shard()? {
+        if let Some(event) = events::get(&shard.db, id.as_str()).await? {
+            return stored_request(&shard, &event.ingest_id, "event").await;
+        }
+    }
+    Err(not_found())
 }
 
+/// The request of a stored ingest, from the shard that holds it.
 async fn stored_ingest_request(relay: &Relay, raw_id: &str) -> Result<Sample, ApiError> {
     let id = IngestId::parse(raw_id).ok_or_else(|| ApiError::not_found("ingest"))?;
-    stored_request(relay, id.as_str(), "ingest").await
+    for shard in relay.on_every_shard()? {
+        match stored_request(&shard, id.as_str(), "ingest").await {
+            Err(err) if err.status == 404 => continue,
+            found => return found,
+        }
+    }
+    Err(ApiError::not_found("ingest"))
 }
 
 /// A stored request as the filters saw it: its body, forwardable headers and

@@ -25,6 +25,7 @@ use crate::views::{
     EndpointStats, EndpointStatsList, EventCounts, Latency, RouteEventCounts, RouteStats,
     Timeseries, TimeseriesBucket,
 };
+use futures::future::try_join_all;
 use std::collections::HashMap;
 use worker::{Response, Url};
 
@@ -42,15 +43,18 @@ pub async fn timeseries(relay: &Relay, url: &Url) -> Result<Response, ApiError> 
         None => Window::Day,
     };
     let endpoint_id = endpoint_query(url)?;
+    let scope = endpoint_id.as_ref().map(EndpointId::as_str);
     let span = Span::ending_at(window, now_ms());
-    let rows = rollups::series(
-        &relay.db,
-        span.from_ms,
-        span.to_ms,
-        span.bucket_ms,
-        endpoint_id.as_ref().map(EndpointId::as_str),
-    )
-    .await?;
+    // Each shard's buckets; `stats::fill` adds up those of the same bucket.
+    let shards = relay.for_scope(scope).await?;
+    let rows: Vec<SeriesRow> =
+        try_join_all(shards.iter().map(|shard| {
+            rollups::series(&shard.db, span.from_ms, span.to_ms, span.bucket_ms, scope)
+        }))
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
     let counts = |n: fn(&SeriesRow) -> f64| -> Vec<BucketCount> {
         rows.iter()
             .map(|r| BucketCount {
@@ -88,10 +92,16 @@ pub async fn timeseries(relay: &Relay, url: &Url) -> Result<Response, ApiError> 
 pub async fn endpoints(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
     let endpoint_id = endpoint_query(url)?;
     let since_ms = Span::ending_at(ENDPOINTS_WINDOW, now_ms()).from_ms;
-    let db = &relay.db;
-    let found =
-        figures::endpoint_figures(db, since_ms, endpoint_id.as_ref().map(EndpointId::as_str))
-            .await?;
+    let scope = endpoint_id.as_ref().map(EndpointId::as_str);
+    let shards = relay.for_scope(scope).await?;
+    let found = figures::EndpointFigures::merged(
+        try_join_all(
+            shards
+                .iter()
+                .map(|shard| figures::endpoint_figures(&shard.db, since_ms, scope)),
+        )
+        .await?,
+    );
     let attempts: HashMap<&str, &AttemptFigures> = found
         .attempts
         .iter()

@@ -598,12 +598,8 @@ pub(crate) const IS_HERE: &str = "SELECT 1 AS here FROM events WHERE id = ?1";
 
 /// Whether this database holds event `id` (by its primary key).
 pub async fn is_here(db: &Db, id: &str) -> Result<bool> {
-    let found: Option<serde_json::Value> = bind(
-        db.prepare(IS_HERE),
-        &[text(id)],
-    )?
-    .first(None)
-    .await?;
+    let found: Option<serde_json::Value> =
+        bind(db.prepare(IS_HERE), &[text(id)])?.first(None).await?;
     Ok(found.is_some())
 }
 

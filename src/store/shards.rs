@@ -17,12 +17,9 @@ struct PlacementRow {
 /// The shard `id` (an `ep_` or `rt_` id) was placed on, or `None` for an id
 /// never placed. `control` is the control database.
 pub async fn placed_on(control: &Db, id: &str) -> Result<Option<ShardName>> {
-    let row: Option<PlacementRow> = bind(
-        control.prepare(PLACED_ON),
-        &[text(id)],
-    )?
-    .first(None)
-    .await?;
+    let row: Option<PlacementRow> = bind(control.prepare(PLACED_ON), &[text(id)])?
+        .first(None)
+        .await?;
     Ok(row.and_then(|r| ShardName::parse(&r.shard)))
 }
 

@@ -25,11 +25,23 @@ pub struct EndpointGauges {
     pub oldest_in_flight_at: Option<f64>,
 }
 
+#[derive(Default)]
 pub struct Stats {
     pub events_by_status: Vec<ByEndpoint>,
     pub attempts_by_outcome: Vec<ByEndpoint>,
     pub rejections_by_reason: Vec<ByEndpoint>,
     pub endpoints: Vec<EndpointGauges>,
+}
+
+impl Stats {
+    /// Adds another shard's rows: each endpoint's are in one shard, so the
+    /// rows are kept side by side.
+    pub fn extend(&mut self, other: Stats) {
+        self.events_by_status.extend(other.events_by_status);
+        self.attempts_by_outcome.extend(other.attempts_by_outcome);
+        self.rejections_by_reason.extend(other.rejections_by_reason);
+        self.endpoints.extend(other.endpoints);
+    }
 }
 
 /// Every event by endpoint and status: necessarily a read of every entry of
@@ -150,6 +162,7 @@ pub struct RouteFigures {
     pub in_flight: f64,
 }
 
+#[derive(Default)]
 pub struct EndpointFigures {
     /// Every endpoint not deleted (or the one asked for), oldest first; routes
     /// are not endpoints.
@@ -160,6 +173,24 @@ pub struct EndpointFigures {
     pub requests: Vec<EndpointRequests>,
     /// Each endpoint's live routes, its first route first, then oldest first.
     pub routes: Vec<RouteFigures>,
+}
+
+impl EndpointFigures {
+    /// The figures of several shards as one: an endpoint's are all in its
+    /// own shard, so nothing is added up; endpoints stay oldest first.
+    pub fn merged(shards: Vec<EndpointFigures>) -> EndpointFigures {
+        let mut all = EndpointFigures::default();
+        for shard in shards {
+            all.endpoints.extend(shard.endpoints);
+            all.attempts.extend(shard.attempts);
+            all.counts.extend(shard.counts);
+            all.requests.extend(shard.requests);
+            all.routes.extend(shard.routes);
+        }
+        all.endpoints
+            .sort_by(|a, b| a.endpoint_id.as_str().cmp(b.endpoint_id.as_str()));
+        all
+    }
 }
 
 /// Per-endpoint figures in one batch, however many routes there are: the

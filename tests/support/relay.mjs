@@ -113,6 +113,18 @@ export class Relay {
     return result.results;
   }
 
+  /** The shard binding holding an endpoint or route, as the control database records it. */
+  async shardOf(id) {
+    const [row] = await this.d1Rows(`SELECT shard FROM endpoint_shards WHERE id = '${id}'`);
+    if (!row) throw new Error(`${id} is placed on no shard`);
+    return row.shard;
+  }
+
+  /** The shard binding holding an event: its endpoint's. */
+  async shardOfEvent(eventId) {
+    return this.shardOf((await this.event(eventId)).endpoint_id);
+  }
+
   /** Starts (or restarts) wrangler dev on the same state directory. */
   /** Starts wrangler dev on a free port, or on `port` (a restart the dashboard reconnects to). */
   async boot({ port } = {}) {
