@@ -5,6 +5,7 @@
 //   are what counts; these machines are noisy);
 // - the storage round trips each ack waited for (from its Server-Timing header);
 // - fan-out: ingest into an endpoint with three routes next to one route;
+// - shards: ingest at 32 senders into endpoints on two D1 shards next to one;
 // - end to end: delivery lag p50/p99 and deliveries/s into a local destination
 //   for N events, with the check that every one arrived exactly once;
 // - the capacity ledger: per webhook (GitHub-signed, 1.4 KB body, one route,
@@ -19,7 +20,7 @@
 // - wasm size raw and gzipped.
 // Usage: node scripts/bench.mjs [requests-per-level] [end-to-end-events] [sections]
 // (after `make build`); sections is a comma list of ingest, fanout, e2e, pull,
-// ledger, backlog (default: all).
+// shards, ledger, backlog (default: all).
 import { Relay, freePort } from "../tests/support/relay.mjs";
 import { startDestination } from "../tests/support/destination.mjs";
 import { github } from "../tests/support/providers.mjs";
@@ -83,6 +84,7 @@ try {
 
   if (wanted("ingest")) await ingestVsBare(ingest, bare, body);
   if (wanted("fanout")) await fanOut(relay, dest, body);
+  if (wanted("shards")) await twoShardsNextToOne(relay, ep, secret, body);
   if (wanted("e2e")) await endToEndLag(relay, dest);
   if (wanted("pull")) await pullOverPush(relay, dest);
   if (wanted("ledger")) await capacityLedger(relay, dest, body);
@@ -111,6 +113,31 @@ async function startBareWorker() {
     await new Promise((r) => setTimeout(r, 250));
   }
   return { url, stop: async () => { try { process.kill(-proc.pid, "SIGTERM"); } catch {} } };
+}
+
+/**
+ * Ingest at 32 senders into one endpoint (one shard) next to two endpoints on
+ * two shards, alternately. Locally every shard is a SQLite file of the same
+ * workerd on the same CPUs, so this shows what spreading costs the ack path,
+ * not the scale-out itself (each D1 database in Cloudflare runs its own queries).
+ */
+async function twoShardsNextToOne(relay, ep, secret, body) {
+  const other = await relay.createEndpoint({ name: "bench-shard-2", provider: "github", secrets: [secret], destination_url: dest.route("/bench") });
+  const shards = [await relay.shardOf(ep.id), await relay.shardOf(other.id)];
+  if (shards[0] === shards[1]) throw new Error(`both bench endpoints were placed on ${shards[0]}`);
+  let seq = 0;
+  const send = (target) => fetch(`${relay.url}/${target.id}`, { method: "POST", body, headers: github(secret, body, { delivery: `shards-${++seq}` }) });
+  const one = () => send(ep);
+  const two = () => send(seq % 2 === 0 ? ep : other);
+  await measure(4, 50, two); // warm both endpoints in the cache
+  const c = 32;
+  const single = await measure(c, perLevel, one);
+  const spread = await measure(c, perLevel, two);
+  console.log(`\nshards: ingest at ${c} senders, ${perLevel} requests per run, into one endpoint on ${shards[0]} next to two endpoints on ${shards.join(" and ")}, ms`);
+  console.log("          |    p50    p95    p99  acks/s");
+  console.log(`one shard | ${f(single.p50)}${f(single.p95)}${f(single.p99)}${f(single.rate)}`);
+  console.log(`two shards| ${f(spread.p50)}${f(spread.p95)}${f(spread.p99)}${f(spread.rate)}`);
+  console.log(`two shards / one: acks/s ${(spread.rate / single.rate).toFixed(2)}x, p99 ${(spread.p99 / single.p99).toFixed(2)}x (locally both share one workerd)`);
 }
 
 /** Ingest latency and acks/s next to the bare route, level by level. */

@@ -34,6 +34,7 @@ const DRAIN_LIMIT: u32 = 1_000;
 /// fetch's timeout clock would already be running: a slow queue would look
 /// like a slow destination and open its circuit.
 pub const CONNECTIONS: usize = 6;
+use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 use serde_json::json;
 use worker::{console_error, console_log, MessageBatch, MessageExt, RawMessage, Result};
@@ -53,15 +54,22 @@ pub enum Delivery {
     LeaseLost,
 }
 
-/// Queue consumer for `DELIVERIES`: the batch's events are claimed in one
-/// statement (one D1 round trip for the whole batch), then delivered at most
-/// [`CONNECTIONS`] at a time (each also within the isolate's body budget),
-/// each message acked after its writes, retried by the queue if they failed.
-/// A message whose event was not claimed (someone else has it, it is
-/// finished or held, or a second message for the same event) is acked.
-pub async fn handle_batch(relay: &Relay, parsed: &[(RawMessage, DeliveryMessage)]) {
-    if relay.settings.faults.contains(&Fault::Consume) {
-        for (message, msg) in parsed {
+/// A batch's messages for one shard, with the invocation working in it.
+pub type ShardMessages = (Relay, Vec<(RawMessage, DeliveryMessage)>);
+
+/// Queue consumer for `DELIVERIES`: each shard's events of the batch are
+/// claimed in one statement (one D1 round trip per shard, the shards at
+/// once), then all are delivered at most [`CONNECTIONS`] at a time whatever
+/// their shard (each also within the isolate's body budget), each message
+/// acked after its writes, retried by the queue if they failed. A message
+/// whose event was not claimed (someone else has it, it is finished or held,
+/// or a second message for the same event) is acked.
+pub async fn handle_batch(shards: &[ShardMessages]) {
+    let Some((first, _)) = shards.first() else {
+        return;
+    };
+    if first.settings.faults.contains(&Fault::Consume) {
+        for (message, msg) in shards.iter().flat_map(|(_, messages)| messages) {
             console_error!(
                 "{}",
                 json!({"msg": "injected fault: consume", "event_id": msg.event_id})
@@ -70,38 +78,43 @@ pub async fn handle_batch(relay: &Relay, parsed: &[(RawMessage, DeliveryMessage)
         }
         return;
     }
-    let mut claims = match claim_batch(relay, parsed).await {
-        Ok(claims) => claims,
-        Err(err) => {
-            console_error!(
-                "{}",
-                json!({"msg": "batch claim failed; the queue will retry", "error": err.to_string()})
-            );
-            for (message, _) in parsed {
-                message.retry();
+    let claimed = join_all(
+        shards
+            .iter()
+            .map(|(relay, messages)| claim_batch(relay, messages)),
+    )
+    .await;
+    let mut work: Vec<(&Relay, &RawMessage, String, Option<Claim>)> = Vec::new();
+    for ((relay, messages), claims) in shards.iter().zip(claimed) {
+        let mut claims = match claims {
+            Ok(claims) => claims,
+            Err(err) => {
+                console_error!(
+                    "{}",
+                    json!({"msg": "batch claim failed; the queue will retry",
+                           "shard": relay.shard(), "error": err.to_string()})
+                );
+                for (message, _) in messages {
+                    message.retry();
+                }
+                continue;
             }
-            return;
-        }
-    };
-    let work: Vec<(&RawMessage, String, Option<Claim>)> = parsed
-        .iter()
-        .map(|(message, msg)| {
-            (
-                message,
-                msg.event_id.clone(),
-                claims.remove(msg.event_id.as_str()),
-            )
-        })
-        .collect();
+        };
+        work.extend(messages.iter().map(|(message, msg)| {
+            let claim = claims.remove(msg.event_id.as_str());
+            (relay, message, msg.event_id.clone(), claim)
+        }));
+    }
     stream::iter(
-        work.into_iter()
-            .map(|(message, event_id, claim)| handle_message(relay, message, event_id, claim)),
+        work.into_iter().map(|(relay, message, event_id, claim)| {
+            handle_message(relay, message, event_id, claim)
+        }),
     )
     .buffer_unordered(CONNECTIONS)
     .collect::<Vec<()>>()
     .await;
     // A dead cron cannot report itself; the consumer keeps an eye on it.
-    watch::check_sweeper_now_and_then(relay).await;
+    watch::check_sweeper_now_and_then(first).await;
 }
 
 /// Claims every event the batch names in one statement, by event id.

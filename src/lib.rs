@@ -86,16 +86,16 @@ fn dashboard_redirect() -> std::result::Result<Response, ApiError> {
 #[event(queue)]
 async fn queue(batch: MessageBatch<DeliveryMessage>, env: Env, _ctx: Context) -> Result<()> {
     let relay = Relay::new(env, Path::Delivery)?;
-    let dead_letters = batch.queue() == relay.dead_letter_queue_name();
-    // One shard after the other: an invocation's outbound connections are
-    // shared by all of its deliveries (see `deliver::CONNECTIONS`).
-    for (shard, messages) in deliver::by_shard(&relay, &batch) {
-        let relay = relay.on(&shard)?;
-        if dead_letters {
-            deliver::handle_dead_letters(&relay, &messages).await;
-        } else {
-            deliver::handle_batch(&relay, &messages).await;
+    let shards = deliver::by_shard(&relay, &batch)
+        .into_iter()
+        .map(|(shard, messages)| Ok((relay.on(&shard)?, messages)))
+        .collect::<Result<Vec<deliver::ShardMessages>>>()?;
+    if batch.queue() == relay.dead_letter_queue_name() {
+        for (relay, messages) in &shards {
+            deliver::handle_dead_letters(relay, messages).await;
         }
+    } else {
+        deliver::handle_batch(&shards).await;
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! The sweeper's retention step: expired rows first, then their R2 bodies, then
 //! archive objects past retention with the bodies their records point at, then
 //! a slow walk over the bucket that removes recent bodies no row points at (a
-//! failed D1 insert).
+//! failed D1 insert). The first steps run in each shard; the walk, once per
+//! sweep over every shard's rows, since the shards share the bucket.
 //!
 //! Expired rows go in batches of `RETENTION_BATCH` for as long as batches come
 //! back full and the sweep's budget lasts (`behind` says rows were left), so
@@ -76,16 +77,25 @@ pub async fn run(relay: &Relay, now_ms: i64, budget: &Budget) -> Result<Retentio
         bodies::delete_many(&bucket, keys.to_vec()).await?;
         report.bodies_deleted += keys.len();
     }
-    report.orphans_deleted = delete_orphans(relay, &bucket, now_ms)
-        .await
-        .unwrap_or_else(|err| {
-            console_error!(
-                "{}",
-                json!({"msg": "orphan body sweep failed", "error": err.to_string()})
-            );
-            0
-        });
     Ok(report)
+}
+
+/// The bucket walk, once per sweep for every shard (the bucket is shared: a
+/// body is an orphan only when no shard's row points at it); a failure is
+/// logged and counts as none deleted. `relay` works in the control database,
+/// which keeps the walk's cursor.
+pub async fn sweep_orphans(relay: &Relay, now_ms: i64) -> usize {
+    let walked = match relay.bodies() {
+        Ok(bucket) => delete_orphans(relay, &bucket, now_ms).await,
+        Err(err) => Err(err),
+    };
+    walked.unwrap_or_else(|err| {
+        console_error!(
+            "{}",
+            json!({"msg": "orphan body sweep failed", "error": err.to_string()})
+        );
+        0
+    })
 }
 
 /// Removes an archive object past retention: the bodies its records point at
@@ -131,7 +141,9 @@ fn archive_body_keys(bytes: &[u8]) -> Result<Vec<String>> {
 /// after its rows went) is left to the bucket's lifecycle rule (the deploy
 /// step in docs/operations.md).
 async fn delete_orphans(relay: &Relay, bucket: &Bodies, now_ms: i64) -> Result<usize> {
-    let cursor = meta::get(&relay.db, R2_CURSOR_KEY).await?.map(|m| m.value);
+    let cursor = meta::get(&relay.control, R2_CURSOR_KEY)
+        .await?
+        .map(|m| m.value);
     let page = bodies::list(bucket, cursor, ORPHAN_SCAN).await?;
     let hot_since = now_ms - relay.settings.compaction_age_ms();
     let old_enough: Vec<String> = page
@@ -145,7 +157,10 @@ async fn delete_orphans(relay: &Relay, bucket: &Bodies, now_ms: i64) -> Result<u
         .collect();
     let mut deleted = 0;
     if !old_enough.is_empty() {
-        let referenced = retention::referenced_bodies(&relay.db, &old_enough).await?;
+        let mut referenced = std::collections::HashSet::new();
+        for shard in relay.on_every_shard()? {
+            referenced.extend(retention::referenced_bodies(&shard.db, &old_enough).await?);
+        }
         let orphans: Vec<String> = old_enough
             .into_iter()
             .filter(|k| !referenced.contains(k))
@@ -160,6 +175,6 @@ async fn delete_orphans(relay: &Relay, bucket: &Bodies, now_ms: i64) -> Result<u
     } else {
         String::new()
     };
-    meta::put(&relay.db, R2_CURSOR_KEY, &next, now_ms).await?;
+    meta::put(&relay.control, R2_CURSOR_KEY, &next, now_ms).await?;
     Ok(deleted)
 }

@@ -67,6 +67,10 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
             }
         }
     }
+    let orphans = retention::sweep_orphans(relay, now).await;
+    if let Some(retention) = report.retention.as_mut() {
+        retention.orphans_deleted = orphans;
+    }
     let purged = rejections::purge_expired(&relay.control, now, REJECTION_PURGE_LIMIT).await;
     counted(&mut report, "rejections purge failed", purged);
     let alerts = watch::sweep(relay, now).await;

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Relay, sleep, waitFor } from "./support/relay.mjs";
 import { startDestination } from "./support/destination.mjs";
 import { assertConservation, assertRouteConservation } from "./support/checks.mjs";
+import * as sign from "./support/providers.mjs";
 
 const relays = [];
 let dest;
@@ -116,6 +117,55 @@ it("endpoints land on both shards, and each one's webhooks are received, deliver
   assert.deepEqual(overall.counts, { received: 15, delivered: 15, dead: 0, in_flight: 0 });
   for (const ep of endpoints) await assertConservation(relay, ep.id);
   await assertRouteConservation(relay, route.json.id, { delivered: 3 });
+});
+
+it("a duplicate race and a replay race on each shard at once lose and duplicate nothing", async () => {
+  dest ??= await startDestination();
+  const relay = await start("shards-races");
+  const secret = "race-secret";
+  // The replays' deliveries take a second, so the replays race an event in flight.
+  let slow = false;
+  const endpoints = [];
+  for (const name of ["race-a", "race-b"]) {
+    endpoints.push(await relay.createEndpoint({
+      name, provider: "github", secrets: [secret],
+      destination_url: dest.route(`/${name}`, () => (slow ? { status: 200, delayMs: 1000 } : { status: 200 })),
+    }));
+  }
+  const shards = await Promise.all(endpoints.map((ep) => relay.shardOf(ep.id)));
+  assert.deepEqual(shards, ["DB", "DB_SHARD_1"]);
+
+  // The same provider delivery, six times to each endpoint, all at once.
+  const body = Buffer.from('{"action":"opened"}');
+  const headers = sign.github(secret, body, { delivery: "race-delivery-1" });
+  const sends = endpoints.flatMap((ep) => Array.from({ length: 6 }, () => relay.ingest(ep.id, body, headers)));
+  const answers = await Promise.all(sends);
+  assert.ok(answers.every((a) => a.status === 200), JSON.stringify(answers.map((a) => a.status)));
+  const eventIds = endpoints.map((_, i) => {
+    const own = answers.slice(i * 6, i * 6 + 6);
+    assert.equal(new Set(own.map((a) => a.json.id)).size, 1, "one event per endpoint");
+    assert.equal(own.filter((a) => !a.json.duplicate).length, 1, "exactly one answer is new");
+    return own[0].json.id;
+  });
+  for (const id of eventIds) await relay.waitForEvent(id, (e) => e.status === "delivered");
+
+  // Five replays of each event at once: one wins, the others find it in flight.
+  slow = true;
+  const replays = await Promise.all(
+    eventIds.flatMap((id) => Array.from({ length: 5 }, () => relay.api("POST", `/events/${id}/replay`))),
+  );
+  for (const [i] of eventIds.entries()) {
+    const own = replays.slice(i * 5, i * 5 + 5).map((r) => r.status);
+    assert.deepEqual(own.filter((s) => s === 202).length, 1, `one replay wins: ${own}`);
+    assert.ok(own.every((s) => s === 202 || s === 409), `${own}`);
+  }
+  for (const id of eventIds) await relay.waitForEvent(id, (e) => e.status === "delivered" && e.attempts.length === 2);
+  await sleep(1500);
+  for (const [i, ep] of endpoints.entries()) {
+    assert.equal(dest.to(`/${ep.name}`).length, 2, "delivered once, then once for the replay");
+    assert.equal(dest.deliveredFor(eventIds[i]).length, 2);
+    await assertConservation(relay, ep.id, { received: 1, delivered: 1, in_flight: 0 });
+  }
 });
 
 it("with no queue, the sweeper delivers every shard's events and reports each shard", async () => {

@@ -3,7 +3,8 @@
 // tests exercise the shipped bindings). Each relay gets its own state directory,
 // ports and log file, and is stopped by process group id.
 import { spawn, execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, openSync, readdirSync, statSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, openSync, readdirSync, statSync, existsSync, cpSync, renameSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -59,6 +60,44 @@ function writeConfig({ consumer = true, vars = {}, edit }, dir = mkdtempSync(joi
   return dir;
 }
 
+/** `wrangler d1 migrations apply` for every database `config` binds, into `stateDir`. */
+async function applyMigrations(config, stateDir) {
+  for (const { binding } of parse(readFileSync(config, "utf8")).d1_databases) {
+    await promisify(execFile)(
+      join(BIN, "wrangler"),
+      ["d1", "migrations", "apply", binding, "--local", "--config", config, "--persist-to", stateDir],
+      { env: ENV, cwd: dirname(config) },
+    );
+  }
+}
+
+/**
+ * A local state with every migration applied to every database `config`
+ * binds, made once per set of databases and migrations (applying them takes
+ * seconds per database, for every relay a test starts) and kept in the
+ * temporary directory under a name hashed from both. Local D1 files are
+ * named after the database, not the config's path, so a copy is the state
+ * `applyMigrations` would have made.
+ */
+async function migratedState(config) {
+  const hash = createHash("sha256");
+  const databases = parse(readFileSync(config, "utf8")).d1_databases;
+  hash.update(JSON.stringify(databases.map((d) => [d.binding, d.database_name, d.database_id])));
+  const migrations = join(ROOT, "migrations");
+  for (const file of readdirSync(migrations).sort()) hash.update(file).update(readFileSync(join(migrations, file)));
+  const dir = join(tmpdir(), `hookrelay-migrated-${hash.digest("hex").slice(0, 16)}`);
+  if (existsSync(dir)) return dir;
+  const building = mkdtempSync(join(tmpdir(), "hookrelay-migrating-"));
+  await applyMigrations(config, join(building, "state"));
+  try {
+    renameSync(join(building, "state"), dir);
+  } catch (err) {
+    if (!existsSync(dir)) throw err; // another run made it meanwhile
+  }
+  rmSync(building, { recursive: true, force: true });
+  return dir;
+}
+
 export class Relay {
   /** `edit(config)` may change the parsed wrangler.toml before it is written. */
   constructor({ name, consumer = true, vars = {}, edit }) {
@@ -77,16 +116,18 @@ export class Relay {
     return relay;
   }
 
-  /** Applies the migrations to every database of the config: the control database and each shard. */
+  /**
+   * Applies the migrations to every database of the config: the control
+   * database and each shard. A new relay's state starts as a copy of a state
+   * they were applied to once (see `migratedState`); a relay that already
+   * holds data (a redeploy) has them applied as an operator would.
+   */
   async migrate() {
-    const config = parse(readFileSync(this.config, "utf8"));
-    for (const { binding } of config.d1_databases) {
-      await promisify(execFile)(
-        join(BIN, "wrangler"),
-        ["d1", "migrations", "apply", binding, "--local", "--config", this.config, "--persist-to", this.stateDir],
-        { env: ENV, cwd: this.configDir },
-      );
+    if (existsSync(this.stateDir)) {
+      await applyMigrations(this.config, this.stateDir);
+      return;
     }
+    cpSync(await migratedState(this.config), this.stateDir, { recursive: true });
   }
 
   /**
