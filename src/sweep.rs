@@ -17,7 +17,13 @@
 //! events leave D1 for the R2 archive a hot window after delivery) and
 //! retention work the same way. So a backlog drains at the speed of D1 and the queue, not at a
 //! fixed count per minute. Each run ends with a heartbeat, which health
-//! watches, carrying the database's size.
+//! watches, carrying every database's size.
+//!
+//! All of that is done in every shard at once, within the one budget, each
+//! shard's sweep with a share of the invocation's connections and probes;
+//! then, once, what is relay-wide: the bucket walk for orphan bodies (over
+//! every shard's rows), the refusal log, alerts and rules, and the heartbeat
+//! in the control database.
 //!
 //! It also drives circuit breakers: each route whose circuit is open and whose
 //! probe time has come gets one probe delivery.
