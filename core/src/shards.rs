@@ -149,6 +149,26 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_message_names_its_shard_and_one_from_before_shards_means_the_control_database() {
+        use crate::model::DeliveryMessage;
+        let old: DeliveryMessage = serde_json::from_str(r#"{"event_id":"evt_1"}"#).unwrap();
+        assert_eq!(old.shard(), Some(ShardName::control()));
+        let control = DeliveryMessage::new("evt_1", &ShardName::control());
+        assert_eq!(
+            serde_json::to_string(&control).unwrap(),
+            r#"{"event_id":"evt_1"}"#
+        );
+        let sharded = DeliveryMessage::new("evt_2", &ShardName::numbered(1));
+        let sent = serde_json::to_string(&sharded).unwrap();
+        assert_eq!(sent, r#"{"event_id":"evt_2","shard":"DB_SHARD_1"}"#);
+        let read: DeliveryMessage = serde_json::from_str(&sent).unwrap();
+        assert_eq!(read.shard(), Some(ShardName::numbered(1)));
+        let unknown: DeliveryMessage =
+            serde_json::from_str(r#"{"event_id":"evt_3","shard":"BODIES"}"#).unwrap();
+        assert_eq!(unknown.shard(), None, "no shard's name");
+    }
+
+    #[test]
     fn a_new_endpoint_goes_where_there_is_most_room() {
         let (a, b) = (ShardName::control(), ShardName::numbered(1));
         let mb = ROOM_UNIT_BYTES;
