@@ -99,8 +99,8 @@ async fn placed(relay: &Relay, id: &EndpointId) -> Result<Relay, ApiError> {
 /// Every endpoint of every shard, oldest first.
 pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
     let mut all = Vec::new();
-    for shard in relay.shards() {
-        all.extend(endpoints::list(&relay.on(&shard)?.db).await?);
+    for shard in relay.on_every_shard()? {
+        all.extend(endpoints::list(&shard.db).await?);
     }
     all.sort_by(|(a, _), (b, _)| a.id().as_str().cmp(b.id().as_str()));
     let data: Vec<EndpointView> = all

@@ -136,10 +136,10 @@ async fn in_named_shard(relay: &Relay, segments: &[&str]) -> Result<Relay, ApiEr
 /// Runs `handler` in one shard after the other, until one holds what it
 /// looks for: every other answer is final, a 404 tries the next shard. Only
 /// for handlers that change nothing before they find what they look for.
-async fn in_holding_shard(
+pub(crate) async fn in_holding_shard<T>(
     relay: &Relay,
-    handler: impl AsyncFn(&Relay) -> Result<Response, ApiError>,
-) -> Result<Response, ApiError> {
+    handler: impl AsyncFn(&Relay) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
     let mut answer = Err(ApiError::not_found("resource"));
     for shard in relay.shards() {
         answer = handler(&relay.on(&shard)?).await;

@@ -8,6 +8,7 @@
 //! or transformation is refused with the JSON path of the problem.
 
 use super::endpoints::apply_delivery;
+use super::in_holding_shard;
 use crate::envelope;
 use crate::error::{json_response, ApiError};
 use crate::filter::{FilterInput, RouteSelector};
@@ -300,24 +301,22 @@ fn sent_view(payload: &envelope::Payload) -> Sent {
 async fn stored_event_request(relay: &Relay, raw_id: &str) -> Result<Sample, ApiError> {
     let not_found = || ApiError::not_found("event");
     let id = EventId::parse(raw_id).ok_or_else(not_found)?;
-    for shard in relay.on_every_shard()? {
-        if let Some(event) = events::get(&shard.db, id.as_str()).await? {
-            return stored_request(&shard, &event.ingest_id, "event").await;
-        }
-    }
-    Err(not_found())
+    in_holding_shard(relay, async |shard| {
+        let event = events::get(&shard.db, id.as_str())
+            .await?
+            .ok_or_else(not_found)?;
+        stored_request(shard, &event.ingest_id, "event").await
+    })
+    .await
 }
 
 /// The request of a stored ingest, from the shard that holds it.
 async fn stored_ingest_request(relay: &Relay, raw_id: &str) -> Result<Sample, ApiError> {
     let id = IngestId::parse(raw_id).ok_or_else(|| ApiError::not_found("ingest"))?;
-    for shard in relay.on_every_shard()? {
-        match stored_request(&shard, id.as_str(), "ingest").await {
-            Err(err) if err.status == 404 => continue,
-            found => return found,
-        }
-    }
-    Err(ApiError::not_found("ingest"))
+    in_holding_shard(relay, async |shard| {
+        stored_request(shard, id.as_str(), "ingest").await
+    })
+    .await
 }
 
 /// A stored request as the filters saw it: its body, forwardable headers and
