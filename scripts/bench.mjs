@@ -417,7 +417,9 @@ async function backlogs(dest) {
   const relay = await Relay.start({
     name: "bench-backlog",
     vars: WINDOWS,
-    edit: (config) => { config.queues.consumers[0].max_batch_size = 100; },
+    edit: (config) => {
+      for (const c of config.queues.consumers.filter((c) => c.dead_letter_queue)) c.max_batch_size = 100;
+    },
   });
   try {
     await backlogsOn(relay, dest, finished, due);

@@ -17,7 +17,7 @@ use crate::live::Change;
 use crate::model::{DeliveryMessage, DestinationType, EventId, Route, RouteRef, Status};
 use crate::outbound::{self, AttemptResult};
 use crate::rate::RateLimit;
-use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, random_unit, Relay};
+use crate::relay::{now_ms, random_bytes, random_unit, Relay};
 use crate::retry::{closes_circuit, decide, parse_retry_after_s, Decision, OutcomeClass};
 use crate::settings::Fault;
 use crate::shards::ShardName;
@@ -708,7 +708,7 @@ pub async fn record_attempt(
 
 /// Re-enqueues a route's waiting events, oldest first, after a resume or a
 /// closing circuit (except `requeued`, which already has its message).
-/// Bounded; the sweeper takes any rest.
+/// Bounded; the sweeper takes any rest, and any the queue refused.
 pub async fn drain(relay: &Relay, route_id: &RouteRef, requeued: Option<&str>) -> Result<usize> {
     let waiting = events::waiting(&relay.db, route_id, DRAIN_LIMIT).await?;
     let ids: Vec<EventId> = waiting
@@ -716,12 +716,12 @@ pub async fn drain(relay: &Relay, route_id: &RouteRef, requeued: Option<&str>) -
         .map(|w| w.id)
         .filter(|id| Some(id.as_str()) != requeued)
         .collect();
-    match relay.queue() {
-        Ok(q) => enqueue_many(&q, relay.path(), relay.shard(), &ids).await?,
-        Err(e) => console_error!(
+    if let Err(err) = relay.enqueue_many(&ids).await {
+        console_error!(
             "{}",
-            json!({"msg": "no queue binding for drain", "error": e.to_string()})
-        ),
+            json!({"msg": "drain enqueue failed; the sweeper will deliver", "events": ids.len(),
+                   "error": err.to_string()})
+        );
     }
     Ok(ids.len())
 }
@@ -754,11 +754,7 @@ fn attempt_row(number: u32, started: i64, finished: i64, r: &AttemptResult) -> A
 /// delay is rounded up so the message never arrives before `next_attempt_at`.
 async fn requeue_later(relay: &Relay, event_id: &str, delay_ms: u64) {
     let delay_s = delay_ms.div_ceil(1000) as u32;
-    let result = match relay.queue() {
-        Ok(q) => enqueue(&q, relay.path(), relay.shard(), event_id, delay_s).await,
-        Err(e) => Err(e),
-    };
-    if let Err(err) = result {
+    if let Err(err) = relay.enqueue(event_id, delay_s).await {
         console_error!(
             "{}",
             json!({"msg": "retry enqueue failed; the sweeper will retry", "event_id": event_id,

@@ -59,7 +59,7 @@ use crate::model::{
     SourceRoutes,
 };
 use crate::redact::redacted_headers;
-use crate::relay::{enqueue, enqueue_many, now_ms, random_bytes, Relay};
+use crate::relay::{now_ms, random_bytes, Relay};
 use crate::settings::Fault;
 use crate::shards::{self, ShardName};
 use crate::store::bodies::{self, RequestBody};
@@ -803,17 +803,13 @@ async fn discard_body(relay: &Relay, key: &str) {
 /// Sends the delivery messages after the answer, inside `wait_until` (the
 /// runtime awaits it). A failure is logged; the sweeper picks the events up.
 fn schedule_enqueue(relay: &Relay, ctx: &Context, event_ids: Vec<String>, inject_failure: bool) {
-    let queue = relay.queue();
-    let shard = relay.shard().clone();
+    let deliveries = relay.deliveries();
     ctx.wait_until(async move {
-        let result = match queue {
+        let result = match deliveries {
             _ if inject_failure => Err(worker::Error::RustError(
                 "injected fault: queue_send".into(),
             )),
-            Ok(q) if event_ids.len() == 1 => {
-                enqueue(&q, Path::Ingest, &shard, &event_ids[0], 0).await
-            }
-            Ok(q) => enqueue_many(&q, Path::Ingest, &shard, &event_ids).await,
+            Ok(deliveries) => deliveries.send_many(&event_ids).await,
             Err(e) => Err(e),
         };
         if let Err(err) = result {

@@ -12,8 +12,8 @@
 
 pub use hookrelay_core::{
     access, alert_rules, alerts, allowlist, catch_up, coalesce, dedup, destination, envelope,
-    event_query, filter, handshake, headers, inputs, ledger, live, metrics, model, rate, redact,
-    retry, search, settings, shards, stats, time, transform, verify, views,
+    event_query, filter, handshake, headers, inputs, ledger, live, metrics, model, queues, rate,
+    redact, retry, search, settings, shards, stats, time, transform, verify, views,
 };
 
 pub mod api;
@@ -90,7 +90,7 @@ async fn queue(batch: MessageBatch<DeliveryMessage>, env: Env, _ctx: Context) ->
         .into_iter()
         .map(|(shard, messages)| Ok((relay.on(&shard)?, messages)))
         .collect::<Result<Vec<deliver::ShardMessages>>>()?;
-    if batch.queue() == relay.dead_letter_queue_name() {
+    if relay.is_dead_letter_queue(&batch.queue()) {
         for (relay, messages) in &shards {
             deliver::handle_dead_letters(relay, messages).await;
         }

@@ -21,10 +21,9 @@ use crate::error::ApiError;
 use crate::history;
 use crate::hub;
 use crate::ingest::store_recovered;
-use crate::ledger::Path;
 use crate::live::Change;
 use crate::model::SourceRoutes;
-use crate::relay::{enqueue_many, now_ms, Relay};
+use crate::relay::{now_ms, Relay};
 use crate::store::ingests;
 use futures::future::{select, Either};
 use futures::StreamExt;
@@ -261,11 +260,7 @@ async fn send(relay: &Relay, event_ids: &[String]) {
     if event_ids.is_empty() {
         return;
     }
-    let result = match relay.queue() {
-        Ok(queue) => enqueue_many(&queue, Path::Api, relay.shard(), event_ids).await,
-        Err(e) => Err(e),
-    };
-    if let Err(err) = result {
+    if let Err(err) = relay.enqueue_many(event_ids).await {
         console_error!(
             "{}",
             json!({"msg": "queue send failed; the sweeper will deliver", "events": event_ids.len(),

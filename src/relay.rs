@@ -2,7 +2,8 @@
 //!
 //! Binding names match `wrangler.toml`: `DB` (the control database, also the
 //! first shard), `DB_SHARD_<n>` (further shards, see `core::shards`), `BODIES`
-//! (R2), `DELIVERIES` (the delivery queue's producer).
+//! (R2), `DELIVERIES` and `DELIVERIES_<n>` (the delivery queues' producers,
+//! see `core::queues`).
 //!
 //! A `Relay` works in one shard (`db`): an endpoint's work is done in the
 //! shard it was placed on, through [`Relay::on`]; what is global (API keys,
@@ -12,6 +13,7 @@
 use crate::hub;
 use crate::ledger::{self, Path};
 use crate::model::DeliveryMessage;
+use crate::queues;
 use crate::settings::Settings;
 use crate::shards::{self, ShardName};
 use crate::store::bodies::Bodies;
@@ -103,8 +105,26 @@ impl Relay {
         Ok(Bodies::new(self.env.bucket("BODIES")?, self.path()))
     }
 
-    pub fn queue(&self) -> Result<Queue> {
-        self.env.queue("DELIVERIES")
+    /// The delivery queue of this invocation's shard: `DELIVERIES` or
+    /// `DELIVERIES_<n>`, as many as are bound ([`queues::for_shard`]).
+    pub fn deliveries(&self) -> Result<Deliveries> {
+        let bound = queues::bound(|name| self.env.queue(name).is_ok());
+        let binding = queues::for_shard(self.shard(), bound);
+        Ok(Deliveries {
+            queue: self.env.queue(&binding)?,
+            shard: self.shard().clone(),
+            path: self.path(),
+        })
+    }
+
+    /// Sends one delivery message for an event of this shard.
+    pub async fn enqueue(&self, event_id: &str, delay_s: u32) -> Result<()> {
+        self.deliveries()?.send(event_id, delay_s).await
+    }
+
+    /// Sends delivery messages for events of this shard.
+    pub async fn enqueue_many<Id: std::borrow::Borrow<str>>(&self, event_ids: &[Id]) -> Result<()> {
+        self.deliveries()?.send_many(event_ids).await
     }
 
     pub fn admin_token(&self) -> Option<String> {
@@ -115,52 +135,57 @@ impl Relay {
             .filter(|s| !s.is_empty())
     }
 
-    /// The name of the dead-letter queue whose consumer marks events dead.
-    pub fn dead_letter_queue_name(&self) -> String {
-        self.env
+    /// Whether `queue` is a dead-letter queue, whose messages' events are
+    /// marked dead: one of those the `DEAD_LETTER_QUEUE` variable lists
+    /// (comma-separated; one per delivery queue).
+    pub fn is_dead_letter_queue(&self, queue: &str) -> bool {
+        let listed = self
+            .env
             .var("DEAD_LETTER_QUEUE")
             .map(|v| v.to_string())
-            .unwrap_or_else(|_| "hookrelay-deliveries-dlq".into())
+            .unwrap_or_else(|_| "hookrelay-deliveries-dlq".into());
+        queues::is_dead_letter_queue(queue, &listed)
     }
 }
 
-/// Sends one delivery message for an event of `shard`, optionally delayed
-/// (capped at the queue's 12 h).
-pub async fn enqueue(
-    queue: &Queue,
+/// The delivery queue of one shard ([`queues::for_shard`]): the messages
+/// sent through it name the shard, and count towards `path`'s ledger.
+pub struct Deliveries {
+    queue: Queue,
+    shard: ShardName,
     path: Path,
-    shard: &ShardName,
-    event_id: &str,
-    delay_s: u32,
-) -> Result<()> {
-    let message = DeliveryMessage::new(event_id, shard);
-    let mut builder = MessageBuilder::new(message);
-    if delay_s > 0 {
-        builder = builder.delay_seconds(delay_s.min(crate::retry::MAX_DELAY_S));
-    }
-    queue.send(builder.build()).await?;
-    ledger::queue_send(path, 1);
-    Ok(())
 }
 
-/// Sends many delivery messages for events of `shard`, in batches of the
-/// queue's maximum size.
-pub async fn enqueue_many<Id: std::borrow::Borrow<str>>(
-    queue: &Queue,
-    path: Path,
-    shard: &ShardName,
-    event_ids: &[Id],
-) -> Result<()> {
-    for chunk in event_ids.chunks(QUEUE_BATCH_MAX) {
-        let messages = chunk
-            .iter()
-            .map(|id| DeliveryMessage::new(id.borrow(), shard));
-        queue
-            .send_batch(BatchMessageBuilder::new().messages(messages).build())
-            .await?;
-        ledger::queue_send(path, chunk.len() as u64);
+impl Deliveries {
+    /// Sends one delivery message, optionally delayed (capped at the queue's
+    /// 12 h).
+    pub async fn send(&self, event_id: &str, delay_s: u32) -> Result<()> {
+        let message = DeliveryMessage::new(event_id, &self.shard);
+        let mut builder = MessageBuilder::new(message);
+        if delay_s > 0 {
+            builder = builder.delay_seconds(delay_s.min(crate::retry::MAX_DELAY_S));
+        }
+        self.queue.send(builder.build()).await?;
+        ledger::queue_send(self.path, 1);
+        Ok(())
     }
-    Ok(())
+
+    /// Sends many delivery messages, in batches of the queue's maximum size.
+    pub async fn send_many<Id: std::borrow::Borrow<str>>(&self, event_ids: &[Id]) -> Result<()> {
+        if let [one] = event_ids {
+            return self.send(one.borrow(), 0).await;
+        }
+        for chunk in event_ids.chunks(QUEUE_BATCH_MAX) {
+            let messages = chunk
+                .iter()
+                .map(|id| DeliveryMessage::new(id.borrow(), &self.shard));
+            self.queue
+                .send_batch(BatchMessageBuilder::new().messages(messages).build())
+                .await?;
+            ledger::queue_send(self.path, chunk.len() as u64);
+        }
+        Ok(())
+    }
 }
 
 pub fn now_ms() -> i64 {

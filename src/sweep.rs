@@ -32,7 +32,7 @@ use crate::compact;
 use crate::deliver::{deliver_event, probe_route, Delivery};
 use crate::hub;
 use crate::model::EventId;
-use crate::relay::{enqueue_many, now_ms, Relay};
+use crate::relay::{now_ms, Relay};
 use crate::retention;
 use crate::store::events::Changed;
 use crate::store::{endpoints, events, meta, rejections};
@@ -253,11 +253,7 @@ async fn enqueue(relay: &Relay, ids: &[EventId], report: &mut ShardSweep) {
     if ids.is_empty() {
         return;
     }
-    let result = match relay.queue() {
-        Ok(queue) => enqueue_many(&queue, relay.path(), relay.shard(), ids).await,
-        Err(err) => Err(err),
-    };
-    match result {
+    match relay.enqueue_many(ids).await {
         Ok(()) => report.enqueued += ids.len(),
         Err(err) => {
             report.errors += 1;

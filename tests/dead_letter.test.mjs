@@ -19,9 +19,11 @@ before(async () => {
     name: "dead-letter",
     vars: { FAULTS: "consume" },
     edit(config) {
-      const deliveries = config.queues.consumers.find((c) => c.dead_letter_queue);
-      deliveries.max_retries = 2;
-      deliveries.retry_delay = 2;
+      // Every delivery queue's consumer (one per queue; an endpoint's shard picks its queue).
+      for (const deliveries of config.queues.consumers.filter((c) => c.dead_letter_queue)) {
+        deliveries.max_retries = 2;
+        deliveries.retry_delay = 2;
+      }
       for (const c of config.queues.consumers) c.max_batch_timeout = 1;
     },
   });

@@ -238,7 +238,7 @@ describe("dead-letter queue", () => {
       name: "dlq-live",
       vars: { FAULTS: "consume" },
       edit(config) {
-        config.queues.consumers.find((c) => c.dead_letter_queue).max_retries = 1;
+        for (const c of config.queues.consumers.filter((c) => c.dead_letter_queue)) c.max_retries = 1;
         for (const c of config.queues.consumers) c.max_batch_timeout = 1;
       },
     });
@@ -277,8 +277,7 @@ describe("D1 outage during delivery", () => {
       name: "d1-outage",
       vars: { FAULTS: `per_request,d1_deliver_outage=${from}-${until}` },
       edit(config) {
-        const deliveries = config.queues.consumers.find((c) => c.dead_letter_queue);
-        deliveries.max_retries = 2;
+        for (const c of config.queues.consumers.filter((c) => c.dead_letter_queue)) c.max_retries = 2;
         for (const c of config.queues.consumers) c.max_batch_timeout = 1;
       },
     });

@@ -1,7 +1,8 @@
 // Event shards: endpoints spread over the two D1 databases wrangler.toml
 // binds (the control database `DB` and `DB_SHARD_1`, as every test relay
 // has them), each endpoint's rows in its own, and every path that names an
-// endpoint, a route or an event finds it in its shard.
+// endpoint, a route or an event finds it in its shard. Each shard's delivery
+// messages go to its queue (`DELIVERIES`, `DELIVERIES_1`).
 import { it, after } from "node:test";
 import assert from "node:assert/strict";
 import { Relay, sleep, waitFor } from "./support/relay.mjs";
@@ -187,6 +188,34 @@ it("with no queue, the sweeper delivers every shard's events and reports each sh
   assert.equal(report.delivered_directly, 6);
   await assertConservation(relay, a.id, { received: 3, delivered: 3 });
   await assertConservation(relay, b.id, { received: 3, delivered: 3 });
+});
+
+it("each shard's deliveries travel on its own queue: with the second queue unconsumed, its shard waits for the sweeper", async () => {
+  dest ??= await startDestination();
+  const relay = await start("shards-queues", {
+    edit(config) {
+      // DELIVERIES_1 still takes messages, but nobody consumes them.
+      const second = config.queues.producers.find((p) => p.binding === "DELIVERIES_1").queue;
+      config.queues.consumers = config.queues.consumers.filter((c) => c.queue !== second);
+    },
+  });
+  const a = await relay.createEndpoint({ name: "a", provider: "none", destination_url: dest.route("/queue-a") });
+  const b = await relay.createEndpoint({ name: "b", provider: "none", destination_url: dest.route("/queue-b") });
+  const placed = await placements(relay);
+  assert.deepEqual([placed[a.id], placed[b.id]], ["DB", "DB_SHARD_1"]);
+  const [onFirst] = await relay.ingestMany(a.id, 1, "a");
+  const [onSecond] = await relay.ingestMany(b.id, 1, "b");
+  await relay.waitForEvent(onFirst, (e) => e.status === "delivered");
+  await sleep(2000); // the first queue's consumer had the time to take the second message too
+  assert.equal((await relay.event(onSecond)).status, "received", "DB_SHARD_1's message went to DELIVERIES_1");
+  assert.equal(dest.to("/queue-b").length, 0);
+
+  await relay.fireCron();
+  await relay.waitForEvent(onSecond, (e) => e.status === "delivered");
+  assert.equal(dest.deliveredFor(onFirst).length, 1);
+  assert.equal(dest.deliveredFor(onSecond).length, 1);
+  await assertConservation(relay, a.id, { received: 1, delivered: 1 });
+  await assertConservation(relay, b.id, { received: 1, delivered: 1 });
 });
 
 it("a shard added while the relay holds data receives new endpoints, and the old ones keep working", async () => {

@@ -1,6 +1,8 @@
 //! Lints `wrangler.toml` against the config mistakes that lose events silently:
-//! a missing cron (no sweeper, no heartbeat), a missing delivery consumer, a
-//! consumer without a dead-letter queue (or a DLQ nobody consumes), one queue
+//! a missing cron (no sweeper, no heartbeat), a delivery queue without a
+//! consumer, delivery queues numbered with a gap, a consumer without a
+//! dead-letter queue (or a DLQ nobody consumes, or one `DEAD_LETTER_QUEUE`
+//! does not list, or a delivery queue it lists), one queue
 //! consumed by more than one environment (two Workers splitting the messages),
 //! a missing live hub (the Durable Object `GET /api/v1/stream` needs: its
 //! binding in every environment and the migration that creates its class),
@@ -12,6 +14,7 @@
 //! Every environment is checked as wrangler resolves it: `triggers` is inherited
 //! from the top level, bindings and `vars` are not.
 
+use hookrelay::queues;
 use hookrelay::shards::{self, ShardName};
 use std::collections::HashMap;
 use toml::Value;
@@ -78,6 +81,72 @@ fn shard_problems(name: &str, env: &Value) -> (Vec<String>, Vec<String>) {
     (bound, problems)
 }
 
+/// What is wrong with an environment's delivery queues: the producers
+/// `DELIVERIES`, `DELIVERIES_<n>` (numbered without gaps), each consumed with
+/// a dead-letter queue that is consumed too and listed in
+/// `vars.DEAD_LETTER_QUEUE`, which lists nothing else (a delivery queue
+/// listed there would have its events marked dead).
+fn queue_problems(name: &str, env: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let queues = env.get("queues");
+    let consumers = array(queues.and_then(|q| q.get("consumers")));
+    let mut numbers = Vec::new();
+    let mut dead_letter_queues = Vec::new();
+    for producer in array(queues.and_then(|q| q.get("producers"))) {
+        let binding = str_of(producer, "binding").unwrap_or_default();
+        let Some(number) = queues::parse_binding(binding) else {
+            continue;
+        };
+        numbers.push(number);
+        let Some(queue) = str_of(producer, "queue") else {
+            problems.push(format!("{name}: producer {binding} names no queue"));
+            continue;
+        };
+        let Some(consumer) = consumers.iter().find(|c| str_of(c, "queue") == Some(queue)) else {
+            problems.push(format!("{name}: queue {queue} has no consumer"));
+            continue;
+        };
+        let Some(dlq) = str_of(consumer, "dead_letter_queue") else {
+            problems.push(format!(
+                "{name}: consumer of {queue} has no dead_letter_queue"
+            ));
+            continue;
+        };
+        if !consumers.iter().any(|c| str_of(c, "queue") == Some(dlq)) {
+            problems.push(format!("{name}: dead-letter queue {dlq} has no consumer"));
+        }
+        dead_letter_queues.push(dlq);
+    }
+    if !numbers.contains(&0) {
+        problems.push(format!("{name}: no {DELIVERY_BINDING} queue producer"));
+    }
+    let found = queues::bound(|n| numbers.iter().any(|&k| queues::binding(k) == n));
+    if found != numbers.len().max(1) {
+        problems.push(format!(
+            "{name}: delivery queues must be numbered DELIVERIES_1, DELIVERIES_2, ... without gaps; the Worker finds only the first {found}"
+        ));
+    }
+    let listed = env
+        .get("vars")
+        .and_then(|v| str_of(v, "DEAD_LETTER_QUEUE"))
+        .unwrap_or_default();
+    for dlq in &dead_letter_queues {
+        if !queues::is_dead_letter_queue(dlq, listed) {
+            problems.push(format!(
+                "{name}: vars.DEAD_LETTER_QUEUE must list {dlq} so its consumer marks events dead"
+            ));
+        }
+    }
+    for other in listed.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !dead_letter_queues.contains(&other) {
+            problems.push(format!(
+                "{name}: vars.DEAD_LETTER_QUEUE lists {other}, no delivery queue's dead-letter queue; its messages' events would be marked dead"
+            ));
+        }
+    }
+    problems
+}
+
 /// Every problem found; empty means the config is safe to deploy.
 fn lint(config: &Value) -> Vec<String> {
     let mut problems = Vec::new();
@@ -121,8 +190,7 @@ fn lint(config: &Value) -> Vec<String> {
             ));
         }
         let queues = env.get("queues");
-        let consumers = array(queues.and_then(|q| q.get("consumers")));
-        for c in consumers {
+        for c in array(queues.and_then(|q| q.get("consumers"))) {
             if let Some(q) = str_of(c, "queue") {
                 consumers_of
                     .entry(q.to_string())
@@ -130,32 +198,7 @@ fn lint(config: &Value) -> Vec<String> {
                     .push(name.clone());
             }
         }
-        let producer = array(queues.and_then(|q| q.get("producers")))
-            .iter()
-            .find(|p| str_of(p, "binding") == Some(DELIVERY_BINDING));
-        let Some(queue) = producer.and_then(|p| str_of(p, "queue")) else {
-            problems.push(format!("{name}: no {DELIVERY_BINDING} queue producer"));
-            continue;
-        };
-        let Some(consumer) = consumers.iter().find(|c| str_of(c, "queue") == Some(queue)) else {
-            problems.push(format!("{name}: queue {queue} has no consumer"));
-            continue;
-        };
-        let Some(dlq) = str_of(consumer, "dead_letter_queue") else {
-            problems.push(format!(
-                "{name}: consumer of {queue} has no dead_letter_queue"
-            ));
-            continue;
-        };
-        if !consumers.iter().any(|c| str_of(c, "queue") == Some(dlq)) {
-            problems.push(format!("{name}: dead-letter queue {dlq} has no consumer"));
-        }
-        let dlq_var = env.get("vars").and_then(|v| str_of(v, "DEAD_LETTER_QUEUE"));
-        if dlq_var != Some(dlq) {
-            problems.push(format!(
-                "{name}: vars.DEAD_LETTER_QUEUE must name {dlq} so its consumer marks events dead"
-            ));
-        }
+        problems.extend(queue_problems(&name, env));
     }
     for (queue, envs) in consumers_of {
         if envs.len() > 1 {
@@ -244,6 +287,24 @@ fn each_trap_is_caught() {
             "dlq var",
             SAFE.replace("DEAD_LETTER_QUEUE = \"dlq\"", "DEAD_LETTER_QUEUE = \"x\""),
             "vars.DEAD_LETTER_QUEUE",
+        ),
+        (
+            "a delivery queue as dead-letter queue",
+            SAFE.replace(
+                "DEAD_LETTER_QUEUE = \"dlq\"",
+                "DEAD_LETTER_QUEUE = \"dlq, q\"",
+            ),
+            "vars.DEAD_LETTER_QUEUE lists q, no delivery queue's dead-letter queue",
+        ),
+        (
+            "a gap in the delivery queues",
+            format!("{SAFE}[[queues.producers]]\nbinding = \"DELIVERIES_2\"\nqueue = \"q2\"\n"),
+            "without gaps; the Worker finds only the first 1",
+        ),
+        (
+            "a second queue with no consumer",
+            format!("{SAFE}[[queues.producers]]\nbinding = \"DELIVERIES_1\"\nqueue = \"q1\"\n"),
+            "queue q1 has no consumer",
         ),
         (
             "no hub binding",

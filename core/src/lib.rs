@@ -12,6 +12,8 @@
 //!   routes, pull leases and the command line share; `event_query`: the events
 //!   list's query; `search`: the body fields an endpoint's events are found by.
 //! - `retry`, `rate`, `destination`, `envelope`: how deliveries go out;
+//!   `shards` and `queues`: which D1 database and which queue an endpoint's
+//!   work goes to;
 //!   `catch_up`: recovering from a provider's own record what never arrived.
 //! - `access`: roles; `settings`: the Worker's variables; `alerts` and
 //!   `alert_rules` (the operator's own conditions),
@@ -38,6 +40,7 @@ pub mod ledger;
 pub mod live;
 pub mod metrics;
 pub mod model;
+pub mod queues;
 pub mod rate;
 pub mod redact;
 pub mod retry;

@@ -19,7 +19,7 @@ use crate::hub;
 use crate::inputs::ReplayInput;
 use crate::live::Change;
 use crate::model::{EndpointId, EventId, IngestSource, RouteRef, Status};
-use crate::relay::{enqueue, enqueue_many, now_ms, Relay};
+use crate::relay::{now_ms, Relay};
 use crate::store::archive::{self, ArchivedEvent};
 use crate::store::attempts::{self, AttemptRow};
 use crate::store::events::{self, EventRow, ListFilter};
@@ -196,10 +196,7 @@ pub async fn replay_one(relay: &Relay, raw_id: &str) -> Result<Response, ApiErro
             ),
         ));
     }
-    let sent = match relay.queue() {
-        Ok(q) => enqueue(&q, relay.path(), relay.shard(), &row.id, 0).await,
-        Err(e) => Err(e),
-    };
+    let sent = relay.enqueue(&row.id, 0).await;
     log_enqueue_failure(sent);
     hub::publish(&relay.env, &[replayed(&row)]).await;
     Ok(json_response(
@@ -235,10 +232,7 @@ async fn replay_archived(relay: &Relay, a: Archived) -> Result<Response, ApiErro
             format!("event {id} is being replayed already"),
         ));
     }
-    let sent = match relay.queue() {
-        Ok(q) => enqueue(&q, relay.path(), relay.shard(), &id, 0).await,
-        Err(e) => Err(e),
-    };
+    let sent = relay.enqueue(&id, 0).await;
     log_enqueue_failure(sent);
     hub::publish(&relay.env, &[replayed(&a.record.event)]).await;
     Ok(json_response(
@@ -320,10 +314,7 @@ async fn replay_dead_in(
     };
     let ids: Vec<EventId> = replayed.iter().map(|r| r.id.clone()).collect();
     if !ids.is_empty() {
-        let sent = match relay.queue() {
-            Ok(q) => enqueue_many(&q, relay.path(), relay.shard(), &ids).await,
-            Err(e) => Err(e),
-        };
+        let sent = relay.enqueue_many(&ids).await;
         log_enqueue_failure(sent);
         hub::publish(&relay.env, &events::changes_at(&replayed, now_ms())).await;
     }

@@ -19,7 +19,7 @@ use crate::live::Change;
 use crate::model::{
     DestinationType, EndpointId, EndpointState, EventId, IngestId, Route, RouteId, RouteRef,
 };
-use crate::relay::{enqueue_many, now_ms, random_bytes, Relay};
+use crate::relay::{now_ms, random_bytes, Relay};
 use crate::store::shards as store_shards;
 use crate::store::{bodies, endpoint_cache, endpoints, events, ingests};
 use crate::transform::parse_transform;
@@ -425,11 +425,7 @@ pub async fn replay_filtered(
         }
     }
     if !pushed.is_empty() {
-        let sent = match relay.queue() {
-            Ok(q) => enqueue_many(&q, relay.path(), relay.shard(), &pushed).await,
-            Err(e) => Err(e),
-        };
-        if let Err(err) = sent {
+        if let Err(err) = relay.enqueue_many(&pushed).await {
             worker::console_error!(
                 "{}",
                 json!({"msg": "replay enqueue failed; the sweeper will deliver", "error": err.to_string()})
