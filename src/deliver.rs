@@ -170,7 +170,7 @@ pub async fn handle_dead_letters(relay: &Relay, parsed: &[(RawMessage, DeliveryM
                            "marked_dead": marked.is_some()})
                 );
                 if let Some(dead) = marked {
-                    hub::publish(&relay.env, &[dead.change(now_ms())]).await;
+                    hub::publish(relay, &[dead.change(now_ms())]).await;
                 }
                 message.ack()
             }
@@ -289,12 +289,12 @@ async fn deliver_claimed(relay: &Relay, claim: Claim, probe: bool) -> Result<Del
     let delivering = vec![change(Status::Delivering.as_str())];
     let (outcome, ()) = futures::join!(
         attempt_claimed(relay, &claim, probe),
-        relay.live.publish(&relay.env, delivering)
+        relay.live.publish(&relay.env, relay.shard(), delivering)
     );
     if let Ok(Delivery::Finished(status)) = &outcome {
         relay
             .live
-            .publish(&relay.env, vec![change(status.as_str())])
+            .publish(&relay.env, relay.shard(), vec![change(status.as_str())])
             .await;
     }
     outcome

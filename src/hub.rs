@@ -1,12 +1,17 @@
-//! The live hub: the Durable Object (`LiveHub`, binding `LIVE`) that fans out
-//! event status changes to `GET /api/v1/stream`'s open streams
+//! The live hubs: the Durable Objects (`LiveHub`, binding `LIVE`) that fan
+//! out event status changes to `GET /api/v1/stream`'s open streams
 //! (`text/event-stream`; the messages are [`crate::live`]'s).
 //!
-//! Ingest (after its answer) and delivery tell the hub what changed, one
-//! request per batch of changes; the hub writes each change to every open
-//! stream that wants it (all endpoints, or the one in `?endpoint_id=`) at
-//! once. An open stream costs no D1 query at all: it is fed by what the
-//! relay does, and sent a comment every [`HEARTBEAT_S`] seconds when idle.
+//! Each shard has its own hub ([`live::hub_name`]), so no one object takes
+//! every ack and delivery of the relay. Ingest (after its answer) and
+//! delivery tell their shard's hub what changed, one request per batch of
+//! changes; the hub writes each change to every open stream that wants it
+//! (all endpoints, or the one in `?endpoint_id=`) at once. A stream of one
+//! endpoint reads its shard's hub; the stream of every endpoint reads every
+//! shard's hub and merges them a whole message at a time, and ends when any
+//! of them does (so the client reconnects to all). An open stream costs no
+//! D1 query after it opens: it is fed by what the relay does, and sent a
+//! comment every [`HEARTBEAT_S`] seconds when idle.
 //!
 //! Streamed: `received` (ingest, catch-up, replays of one event or many, a
 //! filtered request a replay routes, a lease the sweeper releases), and
@@ -17,22 +22,23 @@
 //! Telling the hub is best effort: a failure is logged and the event goes on.
 
 use crate::coalesce::Coalesce;
-use crate::live::{heartbeat, Change, HEARTBEAT_S};
+use crate::live::{self, connected, heartbeat, Change, Messages, HEARTBEAT_S};
 use crate::model::EndpointId;
 use crate::relay::Relay;
+use crate::shards::ShardName;
 use futures::channel::mpsc::{unbounded, UnboundedSender};
+use futures::future::{ready, try_join_all};
 use futures::stream::{self, StreamExt};
 use serde_json::json;
 use std::cell::RefCell;
 use std::time::Duration;
 use worker::{
     console_error, durable_object, Delay, DurableObject, Env, Headers, Method, Request,
-    RequestInit, Response, Result, State,
+    RequestInit, Response, Result, State, Stub,
 };
 
-/// The hub's binding, and the one hub every stream and change goes through.
+/// The hubs' binding; each shard's hub is the object of its name.
 const BINDING: &str = "LIVE";
-const HUB: &str = "live";
 
 /// One open stream: what it wants, and where its messages go.
 struct Subscriber {
@@ -70,7 +76,9 @@ impl DurableObject for LiveHub {
                     .query_pairs()
                     .find(|(k, _)| k == "endpoint_id")
                     .map(|(_, v)| v.into_owned());
-                self.subscribe(endpoint_id)
+                // The opener addresses the hub by its name (`https://<name>/`).
+                let hub = url.host_str().unwrap_or_default().to_string();
+                self.subscribe(&hub, endpoint_id)
             }
             Method::Post => {
                 let changes: Vec<Change> = req.json().await?;
@@ -83,10 +91,10 @@ impl DurableObject for LiveHub {
 }
 
 impl LiveHub {
-    /// A new stream: a first comment (so the answer starts at once), then the
-    /// changes it wants and a heartbeat when idle. It ends when the client
-    /// goes; its sender is dropped at the next publish.
-    fn subscribe(&self, endpoint_id: Option<String>) -> Result<Response> {
+    /// A new stream: a first comment naming the hub (so the answer starts at
+    /// once), then the changes it wants and a heartbeat when idle. It ends
+    /// when the client goes; its sender is dropped at the next publish.
+    fn subscribe(&self, hub: &str, endpoint_id: Option<String>) -> Result<Response> {
         let (sender, receiver) = unbounded::<String>();
         self.subscribers.borrow_mut().push(Subscriber {
             endpoint_id,
@@ -96,13 +104,10 @@ impl LiveHub {
             Delay::from(Duration::from_secs(HEARTBEAT_S)).await;
             Some((heartbeat().to_string(), ()))
         });
-        let body = stream::once(async { ": connected\n\n".to_string() })
+        let body = stream::once(ready(connected(hub)))
             .chain(stream::select(receiver, beats))
             .map(|text| Ok::<Vec<u8>, worker::Error>(text.into_bytes()));
-        let headers = Headers::new();
-        headers.set("content-type", "text/event-stream; charset=utf-8")?;
-        headers.set("cache-control", "no-store")?;
-        Ok(Response::from_stream(body)?.with_headers(headers))
+        event_stream(body)
     }
 
     /// Writes each change to the streams that want it; forgets closed
@@ -121,19 +126,78 @@ impl LiveHub {
     }
 }
 
-/// A new stream from the hub (of one endpoint's events, or all), passed
-/// through as the hub writes it.
+/// A new stream of one endpoint's events (from its shard's hub, passed
+/// through as the hub writes it), or of every endpoint's (every shard's
+/// hub, merged).
 pub async fn open_stream(relay: &Relay, endpoint_id: Option<&EndpointId>) -> Result<Response> {
-    let target = match endpoint_id {
-        Some(id) => format!("https://{HUB}/subscribe?endpoint_id={id}"),
-        None => format!("https://{HUB}/subscribe"),
-    };
-    let stub = relay
-        .env
-        .durable_object(BINDING)?
-        .id_from_name(HUB)?
-        .get_stub()?;
-    stub.fetch_with_str(&target).await
+    match endpoint_id {
+        Some(id) => {
+            let shard = relay.for_endpoint(id.as_str()).await?;
+            let url = format!("{}?endpoint_id={id}", subscribe_url(shard.shard()));
+            hub(&relay.env, shard.shard())?.fetch_with_str(&url).await
+        }
+        None => match relay.shards().as_slice() {
+            [only] => {
+                hub(&relay.env, only)?
+                    .fetch_with_str(&subscribe_url(only))
+                    .await
+            }
+            shards => merged_stream(&relay.env, shards).await,
+        },
+    }
+}
+
+/// Every shard's hub stream, opened at once and merged a whole message at a
+/// time ([`Messages`]); the merged stream ends when any of them ends.
+async fn merged_stream(env: &Env, shards: &[ShardName]) -> Result<Response> {
+    let opened =
+        try_join_all(shards.iter().map(|shard| async move {
+            hub(env, shard)?.fetch_with_str(&subscribe_url(shard)).await
+        }))
+        .await?;
+    let hubs = opened
+        .into_iter()
+        .map(|mut answer| {
+            let whole_messages = answer
+                .stream()?
+                .scan(Messages::default(), |messages, chunk| {
+                    ready(Some(chunk.map(|bytes| messages.push(&bytes))))
+                });
+            // `None` marks the end of this hub's stream.
+            Ok(whole_messages.map(Some).chain(stream::once(ready(None))))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let body = stream::select_all(hubs)
+        .take_while(|item| ready(item.is_some()))
+        .filter_map(|item| {
+            ready(match item {
+                Some(Ok(Some(messages))) => Some(Ok(messages)),
+                Some(Ok(None)) | None => None,
+                Some(Err(err)) => Some(Err(err)),
+            })
+        });
+    event_stream(body)
+}
+
+/// A `text/event-stream` answer of `body`.
+fn event_stream(
+    body: impl futures::TryStream<Ok = Vec<u8>, Error = worker::Error> + 'static,
+) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("content-type", "text/event-stream; charset=utf-8")?;
+    headers.set("cache-control", "no-store")?;
+    Ok(Response::from_stream(body)?.with_headers(headers))
+}
+
+/// The hub object of `shard`.
+fn hub(env: &Env, shard: &ShardName) -> Result<Stub> {
+    env.durable_object(BINDING)?
+        .id_from_name(&live::hub_name(shard))?
+        .get_stub()
+}
+
+fn subscribe_url(shard: &ShardName) -> String {
+    format!("https://{}/subscribe", live::hub_name(shard))
 }
 
 /// What one invocation tells the hub, coalesced ([`Coalesce`]): the changes
@@ -145,9 +209,9 @@ pub async fn open_stream(relay: &Relay, endpoint_id: Option<&EndpointId>) -> Res
 pub struct Outbox(Coalesce<Vec<Change>, ()>);
 
 impl Outbox {
-    /// As [`publish`], in one request with whatever else this invocation is
-    /// publishing meanwhile.
-    pub async fn publish(&self, env: &Env, changes: Vec<Change>) {
+    /// As [`publish_on`], in one request with whatever else this invocation
+    /// is publishing meanwhile (an outbox belongs to one shard's `Relay`).
+    pub async fn publish(&self, env: &Env, shard: &ShardName, changes: Vec<Change>) {
         if changes.is_empty() {
             return;
         }
@@ -156,7 +220,7 @@ impl Outbox {
             .submit(changes, |groups: Vec<Vec<Change>>| async move {
                 let published = groups.len();
                 let all: Vec<Change> = groups.into_iter().flatten().collect();
-                publish(env, &all).await;
+                publish_on(env, shard, &all).await;
                 vec![(); published]
             })
             .await;
@@ -169,30 +233,36 @@ impl Outbox {
     }
 }
 
-/// Tells the hub what changed (one request for all of `changes`); a failure
-/// is logged, never raised: nothing waits on a stream.
-pub async fn publish(env: &Env, changes: &[Change]) {
+/// Tells the hub of `relay`'s shard what changed ([`publish_on`]).
+pub async fn publish(relay: &Relay, changes: &[Change]) {
+    publish_on(&relay.env, relay.shard(), changes).await;
+}
+
+/// Tells `shard`'s hub what changed (one request for all of `changes`); a
+/// failure is logged, never raised: nothing waits on a stream.
+pub async fn publish_on(env: &Env, shard: &ShardName, changes: &[Change]) {
     if changes.is_empty() {
         return;
     }
-    if let Err(err) = send(env, changes).await {
+    if let Err(err) = send(env, shard, changes).await {
         console_error!(
             "{}",
-            json!({"msg": "live stream not told", "changes": changes.len(), "error": err.to_string()})
+            json!({"msg": "live stream not told", "changes": changes.len(), "shard": shard.as_str(),
+                   "error": err.to_string()})
         );
     }
 }
 
-async fn send(env: &Env, changes: &[Change]) -> Result<()> {
-    let stub = env.durable_object(BINDING)?.id_from_name(HUB)?.get_stub()?;
+async fn send(env: &Env, shard: &ShardName, changes: &[Change]) -> Result<()> {
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(serde_json::to_string(changes)?.into()));
-    let request = Request::new_with_init(&format!("https://{HUB}/publish"), &init)?;
-    let mut answer = stub.fetch_with_request(request).await?;
+    let url = format!("https://{}/publish", live::hub_name(shard));
+    let request = Request::new_with_init(&url, &init)?;
+    let mut answer = hub(env, shard)?.fetch_with_request(request).await?;
     let _subscribers: serde_json::Value = answer.json().await?;
     Ok(())
 }

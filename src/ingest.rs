@@ -776,13 +776,14 @@ async fn store_body(
 }
 
 /// Tells the live stream about the new events after the answer, inside
-/// `wait_until` (best effort, see [`hub::publish`]).
+/// `wait_until` (best effort, see [`hub::publish_on`]).
 fn schedule_publish(relay: &Relay, ctx: &Context, changes: Vec<Change>) {
     if changes.is_empty() {
         return;
     }
     let env = relay.env.clone();
-    ctx.wait_until(async move { hub::publish(&env, &changes).await });
+    let shard = relay.shard().clone();
+    ctx.wait_until(async move { hub::publish_on(&env, &shard, &changes).await });
 }
 
 /// Removes the body of a request that lost the dedup race (no row points at it).

@@ -89,7 +89,7 @@ async fn stripe(
     let mut stored = Recovered::default();
     let result = stripe_pages(relay, found, config, request, progress, &mut stored).await;
     send(relay, &stored.pushed).await;
-    hub::publish(&relay.env, &stored.received).await;
+    hub::publish(relay, &stored.received).await;
     result
 }
 

@@ -120,7 +120,7 @@ async fn sweep_shard(relay: &Relay, now: i64, budget: &Budget, share: Share) -> 
     let mut report = ShardSweep::default();
     let released = release_expired_leases(relay, now, page, budget).await?;
     report.leases_released = released.len();
-    hub::publish(&relay.env, &events::changes_at(&released, now_ms())).await;
+    hub::publish(relay, &events::changes_at(&released, now_ms())).await;
     let released: Vec<EventId> = released.into_iter().map(|r| r.id).collect();
     report.probes = probe_open_circuits(relay, now, share.probes).await?;
     let due_before = now - s.sweep_grace_s as i64 * 1000;

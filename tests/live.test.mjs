@@ -4,11 +4,16 @@
 // pull client; a replay is `received` again; changes made in bulk are
 // streamed as well), a stream of one endpoint sees
 // only its events, an idle stream gets a comment every 15 s, and it needs a key.
+// Each shard has its own hub: a stream of one endpoint reads its shard's, the
+// stream of all merges both, and under concurrent changes on both shards every
+// message of the merged stream arrives whole (a torn one would fail to parse
+// and end the reader).
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Relay, ADMIN_TOKEN, sleep } from "./support/relay.mjs";
 import { startDestination, sequence } from "./support/destination.mjs";
 import { openStream } from "./support/sse.mjs";
+import { assertConservation } from "./support/checks.mjs";
 
 let relay;
 let dest;
@@ -171,4 +176,47 @@ it("an idle stream gets a comment at least every 15 s, and a stream needs a key"
   assert.equal(viewer.status, 200, "a viewer may watch");
   const bad = await open("?endpoint_id=nope");
   assert.equal(bad.status, 400);
+});
+
+it("each shard has its own hub: one endpoint's stream reads its shard's, the stream of all merges both, whole messages", async () => {
+  // Endpoints go to the shard with the most room: create until both have one.
+  const on = {};
+  for (let n = 0; n < 6 && Object.keys(on).length < 2; n++) {
+    const ep = await relay.createEndpoint({ name: `hub-${n}`, provider: "none", destination_url: dest.route(`/hub-${n}`) });
+    on[await relay.shardOf(ep.id)] ??= ep;
+  }
+  const first = on.DB;
+  const second = on.DB_SHARD_1;
+  assert.ok(first && second, `endpoints on both shards: ${Object.keys(on)}`);
+
+  const all = await open();
+  const firsts = await open(`?endpoint_id=${first.id}`);
+  const seconds = await open(`?endpoint_id=${second.id}`);
+  const hubsOf = async (s, count) => {
+    await s.next(() => true, { comment: true });
+    await sleep(300);
+    return s.comments.filter((c) => c.text.startsWith("connected ")).map((c) => c.text.slice(10)).sort().slice(0, count);
+  };
+  assert.deepEqual(await hubsOf(all, 2), ["live", "live-db-shard-1"]);
+  assert.deepEqual(await hubsOf(firsts, 2), ["live"]);
+  assert.deepEqual(await hubsOf(seconds, 2), ["live-db-shard-1"]);
+
+  const sends = [];
+  for (let n = 0; n < 15; n++) {
+    for (const ep of [first, second]) sends.push(relay.ingest(ep.id, JSON.stringify({ type: "hub.test", n })));
+  }
+  const acks = await Promise.all(sends);
+  for (const ack of acks) assert.equal(ack.status, 200, ack.text);
+  const idsOf = (ep) => acks.filter((a, i) => (i % 2 === 0 ? first : second) === ep).map((a) => a.json.id);
+  for (const id of acks.map((a) => a.json.id)) {
+    await all.next((m) => m.data.id === id && m.data.status === "delivered", { timeoutMs: 30_000 });
+  }
+  for (const [s, ep, other] of [[firsts, first, second], [seconds, second, first]]) {
+    for (const id of idsOf(ep)) await s.next((m) => m.data.id === id && m.data.status === "delivered");
+    for (const id of idsOf(other)) assert.deepEqual(statusesOf(s, id), [], "another shard's events are not in this stream");
+  }
+  for (const id of acks.map((a) => a.json.id)) assert.deepEqual(statusesOf(all, id), ["received", "delivering", "delivered"]);
+  assert.equal(all.closed, false, "the merged stream is still open: no message arrived torn");
+  await assertConservation(relay, first.id, { received: 15, delivered: 15 });
+  await assertConservation(relay, second.id, { received: 15, delivered: 15 });
 });

@@ -178,7 +178,7 @@ pub async fn delete(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
     let id = parse_id(raw_id)?;
     let deletion = endpoints::soft_delete(&relay.db, &id, now_ms()).await?;
     endpoint_cache::invalidate(&id);
-    hub::publish(&relay.env, &events::changes_at(&deletion.ended, now_ms())).await;
+    hub::publish(relay, &events::changes_at(&deletion.ended, now_ms())).await;
     if !deletion.deleted {
         return Err(ApiError::not_found("endpoint"));
     }

@@ -198,7 +198,7 @@ pub async fn replay_one(relay: &Relay, raw_id: &str) -> Result<Response, ApiErro
     }
     let sent = relay.enqueue(&row.id, 0).await;
     log_enqueue_failure(sent);
-    hub::publish(&relay.env, &[replayed(&row)]).await;
+    hub::publish(relay, &[replayed(&row)]).await;
     Ok(json_response(
         202,
         &Requeued {
@@ -234,7 +234,7 @@ async fn replay_archived(relay: &Relay, a: Archived) -> Result<Response, ApiErro
     }
     let sent = relay.enqueue(&id, 0).await;
     log_enqueue_failure(sent);
-    hub::publish(&relay.env, &[replayed(&a.record.event)]).await;
+    hub::publish(relay, &[replayed(&a.record.event)]).await;
     Ok(json_response(
         202,
         &Requeued {
@@ -316,7 +316,7 @@ async fn replay_dead_in(
     if !ids.is_empty() {
         let sent = relay.enqueue_many(&ids).await;
         log_enqueue_failure(sent);
-        hub::publish(&relay.env, &events::changes_at(&replayed, now_ms())).await;
+        hub::publish(relay, &events::changes_at(&replayed, now_ms())).await;
     }
     let remaining = match route {
         Some(route) => events::route_counts(&relay.db, route).await?.dead as u64,

@@ -106,7 +106,7 @@ pub async fn lease(relay: &Relay, req: Request, raw_id: &str) -> Result<Response
             }
         }
     }
-    hub::publish(&relay.env, &leased).await;
+    hub::publish(relay, &leased).await;
     Ok(json_response(200, &List { data })?)
 }
 
@@ -159,7 +159,7 @@ pub async fn report(
         number,
         finished,
     );
-    hub::publish(&relay.env, &[reported]).await;
+    hub::publish(relay, &[reported]).await;
     let retrying = event.status == "retrying";
     let body = ReportedAttempt {
         id: event.id,

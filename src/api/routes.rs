@@ -137,7 +137,7 @@ pub async fn delete(relay: &Relay, raw_id: &str) -> Result<Response, ApiError> {
     };
     let deletion = endpoints::soft_delete_route(&relay.db, extra, now_ms()).await?;
     endpoint_cache::invalidate(&route.source_id);
-    hub::publish(&relay.env, &events::changes_at(&deletion.ended, now_ms())).await;
+    hub::publish(relay, &events::changes_at(&deletion.ended, now_ms())).await;
     if !deletion.deleted {
         return Err(ApiError::not_found("route"));
     }
@@ -432,7 +432,7 @@ pub async fn replay_filtered(
             );
         }
     }
-    hub::publish(&relay.env, &received).await;
+    hub::publish(relay, &received).await;
     let remaining = ingests::count_filtered(&relay.db, endpoint_id.as_str()).await?;
     Ok((routed, remaining))
 }
