@@ -48,7 +48,7 @@ const REJECTION_PURGE_LIMIT: u32 = 1_000;
 /// Open circuits probed per run.
 const PROBES_PER_RUN: u32 = 6;
 
-pub use crate::views::{ShardSweep, SweepReport};
+pub use crate::views::{SweepCounts, SweepReport};
 
 pub async fn run(relay: &Relay) -> Result<SweepReport> {
     let now = now_ms();
@@ -65,7 +65,7 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
         match run {
             Ok(run) => report.add_shard(shard.to_string(), run),
             Err(err) => {
-                report.errors += 1;
+                report.add_failed_shard(shard.to_string());
                 console_error!(
                     "{}",
                     json!({"msg": "shard sweep failed", "shard": shard, "error": err.to_string()})
@@ -74,7 +74,7 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
         }
     }
     let orphans = retention::sweep_orphans(relay, now).await;
-    if let Some(retention) = report.retention.as_mut() {
+    if let Some(retention) = report.sum.retention.as_mut() {
         retention.orphans_deleted = orphans;
     }
     let purged = rejections::purge_expired(&relay.control, now, REJECTION_PURGE_LIMIT).await;
@@ -114,10 +114,15 @@ impl Share {
 
 /// One shard's backlogs (expired leases, open circuits, due events,
 /// compaction, retention) within the run's budget, and its size.
-async fn sweep_shard(relay: &Relay, now: i64, budget: &Budget, share: Share) -> Result<ShardSweep> {
+async fn sweep_shard(
+    relay: &Relay,
+    now: i64,
+    budget: &Budget,
+    share: Share,
+) -> Result<SweepCounts> {
     let s = &relay.settings;
     let page = (s.sweep_deliver_limit + s.sweep_enqueue_limit).max(1);
-    let mut report = ShardSweep::default();
+    let mut report = SweepCounts::default();
     let released = release_expired_leases(relay, now, page, budget).await?;
     report.leases_released = released.len();
     hub::publish(relay, &events::changes_at(&released, now_ms())).await;
@@ -157,7 +162,7 @@ async fn sweep_shard(relay: &Relay, now: i64, budget: &Budget, share: Share) -> 
 /// logged: one failing step must not keep the others (and the heartbeat)
 /// from running.
 fn counted<T>(report: &mut SweepReport, what: &str, result: Result<T>) -> Option<T> {
-    counted_in(&mut report.errors, what, result)
+    counted_in(&mut report.sum.errors, what, result)
 }
 
 /// As [`counted`], for a count of errors of its own.
@@ -228,7 +233,7 @@ async fn deliver_directly(
     relay: &Relay,
     ids: &[EventId],
     connections: usize,
-    report: &mut ShardSweep,
+    report: &mut SweepCounts,
 ) {
     for chunk in ids.chunks(connections.max(1)) {
         for outcome in join_all(chunk.iter().map(|id| deliver_event(relay, id))).await {
@@ -249,7 +254,7 @@ async fn deliver_directly(
 
 /// Hands due events to the queue; a failure is counted and logged (the next
 /// run finds them again).
-async fn enqueue(relay: &Relay, ids: &[EventId], report: &mut ShardSweep) {
+async fn enqueue(relay: &Relay, ids: &[EventId], report: &mut SweepCounts) {
     if ids.is_empty() {
         return;
     }

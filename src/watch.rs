@@ -104,7 +104,7 @@ const FILLING_RATIO: f64 = 0.8;
 pub async fn capacity(relay: &Relay, report: &SweepReport, now: i64) -> Result<usize> {
     let max_bytes = relay.settings.d1_max_bytes;
     let mut raised = Vec::new();
-    if let Some(size_bytes) = report.d1_size_bytes {
+    if let Some(size_bytes) = report.sum.d1_size_bytes {
         if size_bytes as f64 >= FILLING_RATIO * max_bytes as f64 {
             raised.push((
                 "alert:database_filling",
@@ -115,10 +115,10 @@ pub async fn capacity(relay: &Relay, report: &SweepReport, now: i64) -> Result<u
             ));
         }
     }
-    let retention_behind = report.retention.as_ref().is_some_and(|r| r.behind);
-    let compaction_behind = report.compaction.as_ref().is_some_and(|c| c.behind);
+    let retention_behind = report.retention_behind();
+    let compaction_behind = report.compaction_behind();
     for (behind, what, key) in [
-        (report.backlog_left, "recovery", BEHIND_RECOVERY),
+        (report.sum.backlog_left, "recovery", BEHIND_RECOVERY),
         (compaction_behind, "compaction", BEHIND_COMPACTION),
         (retention_behind, "retention", BEHIND_RETENTION),
     ] {

@@ -999,28 +999,12 @@ pub struct ErrorDetail<'a> {
 /// over the shards, and each shard's own run in `shards`.
 #[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct SweepReport {
-    pub due: usize,
-    /// Events whose deliverer's lease had expired, returned to
-    /// `received`/`retrying`.
-    pub leases_released: usize,
-    pub delivered_directly: usize,
-    pub not_claimed: usize,
-    pub enqueued: usize,
-    pub probes: usize,
-    pub errors: usize,
-    /// Null when the compaction step failed in a shard (counted in
-    /// `errors`; that shard's entry says which).
-    pub compaction: Option<CompactionReport>,
-    /// Null when the retention step failed in a shard (counted in `errors`).
-    pub retention: Option<RetentionReport>,
+    /// Summed over the shards (the fullest database's size, not a sum); a
+    /// shard whose sweep failed as a whole counts one error.
+    #[serde(flatten)]
+    pub sum: SweepCounts,
     /// Alerts raised (each sent to every channel).
     pub alerts: usize,
-    /// Due events were left when the run's time budget (`SWEEP_BUDGET_S`)
-    /// ran out in a shard; the next run goes on.
-    pub backlog_left: bool,
-    /// The size after the run of the fullest D1 database (the one nearest
-    /// its cap), as D1 reports it.
-    pub d1_size_bytes: Option<u64>,
     /// Each shard's run, the control database first.
     pub shards: Vec<ShardSweep>,
 }
@@ -1030,23 +1014,88 @@ pub struct SweepReport {
 pub struct ShardSweep {
     /// The shard's D1 binding (`DB` is the control database).
     pub shard: String,
+    /// The shard's sweep failed as a whole (its figures are then empty and
+    /// `errors` is 1); a step that failed alone only counts in `errors`.
+    pub failed: bool,
+    #[serde(flatten)]
+    pub run: SweepCounts,
+}
+
+/// The figures of a sweep, in one shard or summed over them.
+#[derive(Debug, Default, Serialize, JsonSchema)]
+pub struct SweepCounts {
     pub due: usize,
+    /// Events whose deliverer's lease had expired, returned to
+    /// `received`/`retrying`.
     pub leases_released: usize,
     pub delivered_directly: usize,
     pub not_claimed: usize,
     pub enqueued: usize,
     pub probes: usize,
     pub errors: usize,
+    /// Null when the compaction step failed (in a shard, for the sum;
+    /// counted in `errors`).
     pub compaction: Option<CompactionReport>,
+    /// Null when the retention step failed (in a shard, for the sum;
+    /// counted in `errors`).
     pub retention: Option<RetentionReport>,
+    /// Due events were left when the run's time budget (`SWEEP_BUDGET_S`)
+    /// ran out; the next run goes on.
     pub backlog_left: bool,
+    /// The D1 database's size after the run, as D1 reports it (for the sum,
+    /// the fullest: the one nearest its cap).
     pub d1_size_bytes: Option<u64>,
 }
 
 impl SweepReport {
     /// Adds one shard's run (named `shard`) to the sums and to `shards`.
-    pub fn add_shard(&mut self, shard: String, mut run: ShardSweep) {
+    pub fn add_shard(&mut self, shard: String, run: SweepCounts) {
+        self.add(ShardSweep {
+            shard,
+            failed: false,
+            run,
+        });
+    }
+
+    /// Adds a shard whose sweep failed as a whole: one error, and no
+    /// compaction or retention figures in the sums.
+    pub fn add_failed_shard(&mut self, shard: String) {
+        let run = SweepCounts {
+            errors: 1,
+            ..SweepCounts::default()
+        };
+        self.add(ShardSweep {
+            shard,
+            failed: true,
+            run,
+        });
+    }
+
+    fn add(&mut self, shard: ShardSweep) {
         let first = self.shards.is_empty();
+        self.sum.add(&shard.run, first);
+        self.shards.push(shard);
+    }
+
+    /// Whether compaction reported being behind in any shard (the sum is
+    /// null once it failed in one).
+    pub fn compaction_behind(&self) -> bool {
+        self.shards
+            .iter()
+            .any(|s| s.run.compaction.as_ref().is_some_and(|c| c.behind))
+    }
+
+    /// Whether retention reported being behind in any shard.
+    pub fn retention_behind(&self) -> bool {
+        self.shards
+            .iter()
+            .any(|s| s.run.retention.as_ref().is_some_and(|r| r.behind))
+    }
+}
+
+impl SweepCounts {
+    /// Adds `run` to these sums; `first` when these are still empty.
+    fn add(&mut self, run: &SweepCounts, first: bool) {
         self.due += run.due;
         self.leases_released += run.leases_released;
         self.delivered_directly += run.delivered_directly;
@@ -1061,8 +1110,6 @@ impl SweepReport {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        run.shard = shard;
-        self.shards.push(run);
     }
 }
 
@@ -1158,7 +1205,7 @@ mod tests {
 
     #[test]
     fn a_sweep_report_sums_its_shards_and_keeps_each() {
-        let shard = |due, compacted: Option<usize>, size| ShardSweep {
+        let shard = |due, compacted: Option<usize>, size| SweepCounts {
             due,
             compaction: compacted.map(|n| CompactionReport {
                 events_compacted: n,
@@ -1171,26 +1218,60 @@ mod tests {
         let mut report = SweepReport::default();
         report.add_shard("DB".into(), shard(2, Some(5), Some(4096)));
         report.add_shard("DB_SHARD_1".into(), shard(3, Some(7), Some(8192)));
-        assert_eq!(report.due, 5);
+        assert_eq!(report.sum.due, 5);
         assert_eq!(
-            report.compaction.as_ref().map(|c| c.events_compacted),
+            report.sum.compaction.as_ref().map(|c| c.events_compacted),
             Some(12)
         );
-        assert_eq!(report.d1_size_bytes, Some(8192), "the fullest database");
+        assert_eq!(report.sum.d1_size_bytes, Some(8192), "the fullest database");
         let names: Vec<&str> = report.shards.iter().map(|s| s.shard.as_str()).collect();
         assert_eq!(names, ["DB", "DB_SHARD_1"]);
         // A step that failed in one shard is null in the sums, kept in the others.
         report.add_shard("DB_SHARD_2".into(), shard(0, None, None));
-        assert!(report.compaction.is_none());
-        assert!(report.retention.is_some());
+        assert!(report.sum.compaction.is_none());
+        assert!(report.sum.retention.is_some());
         assert_eq!(
             report.shards[1]
+                .run
                 .compaction
                 .as_ref()
                 .map(|c| c.events_compacted),
             Some(7)
         );
-        assert_eq!(report.d1_size_bytes, Some(8192));
+        assert_eq!(report.sum.d1_size_bytes, Some(8192));
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["due"], 5, "the sums are at the top level");
+        assert_eq!(
+            json["shards"][1]["due"], 3,
+            "and each shard's figures in its entry"
+        );
+        assert_eq!(json["shards"][1]["shard"], "DB_SHARD_1");
+    }
+
+    #[test]
+    fn a_shard_whose_sweep_failed_is_listed_and_a_step_behind_anywhere_is_seen() {
+        let behind = SweepCounts {
+            compaction: Some(CompactionReport {
+                behind: true,
+                ..Default::default()
+            }),
+            retention: Some(RetentionReport::default()),
+            ..Default::default()
+        };
+        let mut report = SweepReport::default();
+        report.add_failed_shard("DB".into());
+        report.add_shard("DB_SHARD_1".into(), behind);
+        assert_eq!(report.sum.errors, 1);
+        assert!(report.shards[0].failed && !report.shards[1].failed);
+        assert!(
+            report.sum.compaction.is_none(),
+            "a failed shard has no sums"
+        );
+        assert!(
+            report.compaction_behind(),
+            "yet compaction is behind in a shard"
+        );
+        assert!(!report.retention_behind());
     }
 
     fn endpoint() -> Endpoint {
