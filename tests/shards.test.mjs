@@ -185,6 +185,7 @@ it("with no queue, the sweeper delivers every shard's events and reports each sh
   const report = (await relay.health()).sweeper.last_report;
   assert.deepEqual(report.shards.map((s) => s.shard), ["DB", "DB_SHARD_1"]);
   assert.deepEqual(report.shards.map((s) => s.delivered_directly), [3, 3]);
+  assert.deepEqual(report.shards.map((s) => s.failed), [false, false]);
   assert.equal(report.delivered_directly, 6);
   await assertConservation(relay, a.id, { received: 3, delivered: 3 });
   await assertConservation(relay, b.id, { received: 3, delivered: 3 });

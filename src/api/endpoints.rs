@@ -34,7 +34,7 @@ use crate::views::{
     Created, Drained, EndpointDetail, EndpointView, List, RejectionView, Rejections,
     RelaySecretView, Rotated,
 };
-use futures::future::join_all;
+use futures::future::{join_all, try_join_all};
 use serde_json::Value;
 use worker::{Request, Response, Url};
 
@@ -96,12 +96,11 @@ async fn placed(relay: &Relay, id: &EndpointId) -> Result<Relay, ApiError> {
     Ok(relay.on(&shard)?)
 }
 
-/// Every endpoint of every shard, oldest first.
+/// Every endpoint of every shard (read at once), oldest first.
 pub async fn list(relay: &Relay, url: &Url) -> Result<Response, ApiError> {
-    let mut all = Vec::new();
-    for shard in relay.on_every_shard()? {
-        all.extend(endpoints::list(&shard.db).await?);
-    }
+    let shards = relay.on_every_shard()?;
+    let lists = try_join_all(shards.iter().map(|shard| endpoints::list(&shard.db))).await?;
+    let mut all: Vec<_> = lists.into_iter().flatten().collect();
     all.sort_by(|(a, _), (b, _)| a.id().as_str().cmp(b.id().as_str()));
     let data: Vec<EndpointView> = all
         .iter()

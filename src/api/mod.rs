@@ -21,6 +21,7 @@ use crate::error::ApiError;
 use crate::model::EndpointId;
 use crate::relay::{now_ms, Relay};
 use crate::store::keys as keys_store;
+use futures::future::join_all;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -133,29 +134,38 @@ async fn in_named_shard(relay: &Relay, segments: &[&str]) -> Result<Relay, ApiEr
     })
 }
 
-/// Runs `handler` in one shard after the other, until one holds what it
-/// looks for: every other answer is final, a 404 tries the next shard. Only
-/// for handlers that change nothing before they find what they look for.
+/// Runs `handler` in every shard at once and answers with the first shard's
+/// (in shard order) that holds what it looks for: every answer but a 404 is
+/// final. Only for handlers that change nothing where they do not find what
+/// they look for; one round trip however many shards there are.
 pub(crate) async fn in_holding_shard<T>(
     relay: &Relay,
     handler: impl AsyncFn(&Relay) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let mut answer = Err(ApiError::not_found("resource"));
-    for shard in relay.shards() {
-        answer = handler(&relay.on(&shard)?).await;
-        if !matches!(&answer, Err(err) if err.status == 404) {
-            break;
+    let shards = relay.on_every_shard()?;
+    let answers = join_all(shards.iter().map(|here| handler(here))).await;
+    let mut not_found = Err(ApiError::not_found("resource"));
+    for answer in answers {
+        match answer {
+            Err(err) if err.status == 404 => not_found = Err(err),
+            found => return found,
         }
     }
-    answer
+    not_found
 }
 
 /// The invocation, working in the shard whose D1 holds event `id` (the
-/// control database when none does).
+/// control database when none does); every shard is asked at once.
 async fn in_shard_with_event(relay: &Relay, id: &str) -> Result<Relay, ApiError> {
-    for shard in relay.shards() {
-        let here = relay.on(&shard)?;
-        if crate::store::events::is_here(&here.db, id).await? {
+    let shards = relay.on_every_shard()?;
+    let held = join_all(
+        shards
+            .iter()
+            .map(|here| crate::store::events::is_here(&here.db, id)),
+    )
+    .await;
+    for (here, held) in shards.into_iter().zip(held) {
+        if held? {
             return Ok(here);
         }
     }
@@ -163,16 +173,19 @@ async fn in_shard_with_event(relay: &Relay, id: &str) -> Result<Relay, ApiError>
 }
 
 /// One page of rows, newest (greatest id) first, across every shard: each
-/// shard's own page of `limit`, merged. `page` reads one shard's.
+/// shard's own page of `limit` (read at once), merged. `page` reads one
+/// shard's.
 pub(crate) async fn newest_across_shards<T>(
     relay: &Relay,
     limit: u32,
     page: impl AsyncFn(&Relay) -> Result<Vec<T>, ApiError>,
     id: impl Fn(&T) -> &str,
 ) -> Result<Vec<T>, ApiError> {
+    let shards = relay.on_every_shard()?;
+    let pages = join_all(shards.iter().map(|here| page(here))).await;
     let mut rows = Vec::new();
-    for shard in relay.shards() {
-        rows.extend(page(&relay.on(&shard)?).await?);
+    for shard_page in pages {
+        rows.extend(shard_page?);
     }
     rows.sort_by(|a, b| id(b).cmp(id(a)));
     rows.truncate(limit as usize);
