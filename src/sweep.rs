@@ -87,6 +87,12 @@ pub async fn run(relay: &Relay) -> Result<SweepReport> {
     report.alerts += counted(&mut report, "capacity check failed", capacity).unwrap_or(0);
     let summary = serde_json::to_string(&report)?;
     meta::put(&relay.control, meta::SWEEPER_HEARTBEAT, &summary, now_ms()).await?;
+    if let Err(err) = watch::sweeper_back(relay).await {
+        console_error!(
+            "{}",
+            json!({"msg": "stale sweeper alert not cleared", "error": err.to_string()})
+        );
+    }
     console_log!(
         "{}",
         json!({"msg": "sweep", "report": report, "ms": now_ms() - now})

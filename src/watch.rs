@@ -8,22 +8,25 @@
 //! - a failure streak reaching `ALERT_FAILURE_STREAK` and ending (back at
 //!   zero, which re-arms it), and a circuit opening or closing, per route:
 //!   every route has its own breaker, and an extra route's alert names its
-//!   endpoint too;
+//!   endpoint too; a route deleted with its streak or open circuit reported
+//!   has them resolved (`endpoint.route_gone`) and its marks removed;
 //! - refusals per endpoint within one sweep interval reaching
 //!   `ALERT_REFUSAL_SPIKE` (then quiet for `ALERT_COOLDOWN_S`);
 //! - the sweeper's heartbeat older than two intervals (then quiet for the
-//!   cooldown), checked at most once a minute per isolate by whatever runs:
+//!   cooldown, or until the next sweep clears it), checked at most once a minute per isolate by whatever runs:
 //!   the health API, the delivery consumer and the ack path, so a dead cron is
 //!   noticed as long as webhooks arrive;
 //! - the ack path answering `503` (storage failed), at most once per cooldown;
 //! - capacity: the D1 database past 80 % of `D1_MAX_BYTES`, and a sweep that
 //!   ran out of its budget with due events or expired rows left, each at most
-//!   once per cooldown;
+//!   once per cooldown and cleared (`relay.cleared`) by the first sweep that
+//!   no longer sees it, as a reported stale sweeper is by the next sweep; a
+//!   cleared condition alerts again as soon as it holds again;
 //! - the operators' own alert rules ([`rules`]), whose state lives in their
 //!   rows: each fires once and resolves once.
 
 use crate::alert_rules::{transition, Transition};
-use crate::alerts::{Alert, Target};
+use crate::alerts::{Alert, RelayCondition, RouteCondition, Target};
 use crate::model::EndpointId;
 use crate::notify;
 use crate::relay::{now_ms, Relay};
@@ -31,10 +34,14 @@ use crate::store::alert_rules::{self, Rule};
 use crate::store::{alerts, endpoint_cache, meta};
 use crate::sweep::SweepReport;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use worker::{console_error, Result};
 
 const PREFIX: &str = "alert:";
+/// The marks of a route's reported failure streak (`alert:streak:<route>`)
+/// and circuit state (`alert:circuit:<route>`).
+const STREAK_MARK: &str = "streak";
+const CIRCUIT_MARK: &str = "circuit";
 const DEAD_WATERMARK: &str = "alert:dead_watermark";
 const STALE: &str = "alert:stale";
 const INGEST_FAILING: &str = "alert:ingest_failing";
@@ -100,37 +107,59 @@ pub async fn check_sweeper(relay: &Relay) {
 const FILLING_RATIO: f64 = 0.8;
 
 /// The sweeper's capacity step: the database's size against its cap, and
-/// whether this run fell behind; returns how many alerts were raised.
+/// whether this run fell behind; a condition alerted before that holds no
+/// more is cleared. Returns how many alerts were sent.
 pub async fn capacity(relay: &Relay, report: &SweepReport, now: i64) -> Result<usize> {
     let max_bytes = relay.settings.d1_max_bytes;
-    let mut raised = Vec::new();
-    if let Some(size_bytes) = report.sum.d1_size_bytes {
-        if size_bytes as f64 >= FILLING_RATIO * max_bytes as f64 {
-            raised.push((
-                "alert:database_filling",
-                Alert::DatabaseFilling {
-                    size_bytes,
-                    max_bytes,
-                },
-            ));
-        }
-    }
-    let retention_behind = report.retention_behind();
-    let compaction_behind = report.compaction_behind();
+    let filling = report
+        .sum
+        .d1_size_bytes
+        .filter(|&size| size as f64 >= FILLING_RATIO * max_bytes as f64);
+    let mut conditions = vec![(
+        FILLING,
+        RelayCondition::DatabaseFilling,
+        filling.map(|size_bytes| Alert::DatabaseFilling {
+            size_bytes,
+            max_bytes,
+        }),
+    )];
     for (behind, what, key) in [
         (report.sum.backlog_left, "recovery", BEHIND_RECOVERY),
-        (compaction_behind, "compaction", BEHIND_COMPACTION),
-        (retention_behind, "retention", BEHIND_RETENTION),
+        (report.compaction_behind(), "compaction", BEHIND_COMPACTION),
+        (report.retention_behind(), "retention", BEHIND_RETENTION),
     ] {
-        if behind {
-            raised.push((key, Alert::FallingBehind { what: what.into() }));
-        }
+        let alert = behind.then(|| Alert::FallingBehind { what: what.into() });
+        conditions.push((key, RelayCondition::FallingBehind(what.into()), alert));
     }
+    let keys: Vec<&str> = conditions.iter().map(|(key, ..)| *key).collect();
+    let marks = meta::present(&relay.control, &keys).await?;
     let mut sent = 0;
-    for (key, alert) in raised {
-        sent += usize::from(raise_once_per_cooldown(relay, key, &alert, now).await?);
+    for (key, condition, alert) in conditions {
+        let was_sent = match alert {
+            Some(alert) => raise_once_per_cooldown(relay, key, &alert, now).await?,
+            None if marks.iter().any(|m| m == key) => clear(relay, key, condition).await?,
+            None => false,
+        };
+        sent += usize::from(was_sent);
     }
     Ok(sent)
+}
+
+/// After a sweep has written its heartbeat: a stale sweeper that was
+/// reported is cleared. Returns whether an alert was sent.
+pub async fn sweeper_back(relay: &Relay) -> Result<bool> {
+    if meta::present(&relay.control, &[STALE]).await?.is_empty() {
+        return Ok(false);
+    }
+    clear(relay, STALE, RelayCondition::SweeperStale).await
+}
+
+/// Ends the condition marked under `key`: removes the mark (so the next
+/// time it holds it alerts at once) and sends [`Alert::Cleared`].
+async fn clear(relay: &Relay, key: &str, condition: RelayCondition) -> Result<bool> {
+    meta::delete(&relay.control, key).await?;
+    notify::send(relay, &Alert::Cleared { condition }).await?;
+    Ok(true)
 }
 
 /// Sends `alert` unless the one marked under `key` in `meta` was sent within
@@ -151,6 +180,7 @@ async fn raise_once_per_cooldown(
     Ok(true)
 }
 
+const FILLING: &str = "alert:database_filling";
 const BEHIND_RECOVERY: &str = "alert:behind_recovery";
 const BEHIND_RETENTION: &str = "alert:behind_retention";
 const BEHIND_COMPACTION: &str = "alert:behind_compaction";
@@ -337,11 +367,13 @@ async fn endpoint_changes(
     now: i64,
 ) -> Result<Vec<Alert>> {
     let threshold = i64::from(relay.settings.alert_failure_streak);
-    let mut raised = Vec::new();
-    for route in route_health_everywhere(relay).await? {
+    let routes = route_health_everywhere(relay).await?;
+    let live: HashSet<&str> = routes.iter().map(|r| r.target.route_id.as_str()).collect();
+    let mut raised = forget_gone_routes(relay, state, &live).await?;
+    for route in &routes {
         let id = &route.target.route_id;
         let streak = route.circuit_failures as i64;
-        let streak_key = format!("{PREFIX}streak:{id}");
+        let streak_key = format!("{PREFIX}{STREAK_MARK}:{id}");
         match (streak >= threshold, state.contains_key(&streak_key)) {
             (true, false) => {
                 raised.push(Alert::FailureStreak {
@@ -359,7 +391,7 @@ async fn endpoint_changes(
             }
             _ => {}
         }
-        let circuit_key = format!("{PREFIX}circuit:{id}");
+        let circuit_key = format!("{PREFIX}{CIRCUIT_MARK}:{id}");
         let known = state.get(&circuit_key).map_or("closed", String::as_str);
         if known != route.circuit_state {
             raised.push(Alert::CircuitChanged {
@@ -370,6 +402,38 @@ async fn endpoint_changes(
         }
     }
     Ok(raised)
+}
+
+/// The streak and circuit marks of routes no longer live (deleted, or their
+/// endpoint was): a reported streak or open circuit is resolved, since
+/// nothing will end it now, and every such mark is removed.
+async fn forget_gone_routes(
+    relay: &Relay,
+    state: &HashMap<String, String>,
+    live: &HashSet<&str>,
+) -> Result<Vec<Alert>> {
+    let mut resolved = Vec::new();
+    for (key, value) in state {
+        let Some((kind, route_id)) = key.strip_prefix(PREFIX).and_then(|k| k.split_once(':'))
+        else {
+            continue;
+        };
+        let condition = match kind {
+            STREAK_MARK => Some(RouteCondition::FailureStreak),
+            CIRCUIT_MARK if value == "open" => Some(RouteCondition::OpenCircuit),
+            CIRCUIT_MARK => None,
+            _ => continue,
+        };
+        if live.contains(route_id) {
+            continue;
+        }
+        resolved.extend(condition.map(|condition| Alert::RouteGone {
+            route_id: route_id.to_string(),
+            condition,
+        }));
+        meta::delete(&relay.control, key).await?;
+    }
+    Ok(resolved)
 }
 
 async fn refusal_spikes(

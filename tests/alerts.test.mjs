@@ -4,6 +4,8 @@
 // stale sweeper noticed through the API; an extra route's alerts name the route
 // and its endpoint, and dead letters are counted per route. Slack channels get
 // `{"text"}`. The ack path notices a dead cron and raises a storage failure.
+// A deleted route's reported streak and open circuit are resolved, and a
+// stale sweeper is cleared by the next sweep.
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Relay, sleep } from "./support/relay.mjs";
@@ -80,14 +82,24 @@ it("raises each alert once, signed, to every channel", async () => {
   assert.equal(spike?.data.endpoint_id, guarded.id);
   assert.equal(spike.data.count, 6);
 
-  // A stale sweeper is noticed by whoever looks: here the health API.
+  // A stale sweeper is noticed by whoever looks: here the health API. (The
+  // waits above may have let it go stale already; each time is cleared by
+  // the next sweep, so count from here.)
+  const staleCleared = () => alertsOf("relay.cleared").filter((a) => a.data.condition === "sweeper_stale");
+  const staleBefore = alertsOf("relay.sweeper_stale").length;
+  assert.equal(staleCleared().length, staleBefore, "each earlier stale sweeper was cleared by the next sweep");
   await sleep(8500);
   const health = await relay.health();
   assert.equal(health.status, "degraded");
-  for (let i = 0; i < 25 && alertsOf("relay.sweeper_stale").length === 0; i++) await sleep(200);
-  assert.equal(alertsOf("relay.sweeper_stale").length, 1);
+  for (let i = 0; i < 25 && alertsOf("relay.sweeper_stale").length === staleBefore; i++) await sleep(200);
+  assert.equal(alertsOf("relay.sweeper_stale").length, staleBefore + 1);
   await relay.health();
-  assert.equal(alertsOf("relay.sweeper_stale").length, 1, "quiet during the cooldown");
+  assert.equal(alertsOf("relay.sweeper_stale").length, staleBefore + 1, "quiet during the cooldown");
+  // The next sweep clears it (and resolves its incident), once.
+  await relay.fireCron();
+  for (let i = 0; i < 25 && staleCleared().length === staleBefore; i++) await sleep(200);
+  await relay.fireCron();
+  assert.deepEqual(staleCleared().map((a) => a.data), Array(staleBefore + 1).fill({ condition: "sweeper_stale" }));
   assert.ok(slackTexts().some((t) => /sweeper has not run/.test(t)));
 
   const list = await relay.api("GET", "/alerts");
@@ -137,6 +149,18 @@ it("names a failing extra route together with its endpoint, and counts dead lett
     [{ endpoint_id: billing.id, name: "billing", route_id: archive.id, route_name: "archive", count: 2 }]);
   assert.deepEqual(dead.data.endpoints.filter((e) => e.endpoint_id === billing.id), [{ endpoint_id: billing.id, name: "billing", count: 2 }]);
   assert.ok(dead.text.includes(`billing → archive (${archive.id}): 2`), dead.text);
+
+  // The failing route is deleted: its streak and open circuit are resolved
+  // once (nothing else would end them), and their marks are gone.
+  const marks = () => relay.d1Rows(`SELECT key FROM meta WHERE key LIKE 'alert:%:${analytics.id}'`);
+  assert.equal((await marks()).length, 2);
+  assert.equal((await relay.api("DELETE", `/routes/${analytics.id}`)).status, 204);
+  await relay.fireCron();
+  await relay.fireCron();
+  const gone = alertsOf("endpoint.route_gone").filter((a) => a.data.route_id === analytics.id);
+  assert.deepEqual(gone.map((a) => a.data.condition).sort(), ["circuit_open", "failure_streak"]);
+  assert.ok(gone[0].text.includes(`${analytics.id} was deleted`), gone[0].text);
+  assert.deepEqual(await marks(), []);
 });
 
 it("a PagerDuty channel triggers an incident when a circuit opens or a failure streak starts, and resolves each when it ends", async () => {

@@ -1,6 +1,7 @@
 // Work that grows with the backlog: one cron run walks every due event in
 // keyset pages (not a fixed count per minute), each delivered exactly once;
-// with no time budget left a run says so, raises relay.falling_behind once,
+// with no time budget left a run says so, raises relay.falling_behind once
+// (cleared by the first run that catches up),
 // and the next runs go on until the backlog is drained.
 import { it, after } from "node:test";
 import assert from "node:assert/strict";
@@ -84,5 +85,12 @@ it("a run out of budget leaves the rest to the next runs, says so and raises rel
   }
   await allDeliveredOnce(relay, ids, "/behind");
   assert.equal(alerts().length, 1, "once per cooldown");
+  // The first run with nothing left clears it (and resolves its incident).
+  await relay.fireCron();
+  const cleared = () => dest.to("/backlog-alerts").map((r) => JSON.parse(r.body)).filter((a) => a.type === "relay.cleared" && a.data.condition === "falling_behind");
+  for (let i = 0; i < 25 && cleared().length === 0; i++) await sleep(200);
+  assert.deepEqual(cleared().map((a) => a.data), [{ condition: "falling_behind", what: "recovery" }]);
+  await relay.fireCron();
+  assert.equal(cleared().length, 1, "cleared once");
   await assertConservation(relay, ep.id, { received: 180, delivered: 180 });
 });

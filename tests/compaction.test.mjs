@@ -80,8 +80,11 @@ async function figures(relay, epId) {
   const routeCounts = {};
   for (const r of stats.routes) routeCounts[r.route_id] = (await relay.api("GET", `/routes/${r.route_id}`)).json.counts;
   const { counts, requests } = await relay.health(epId);
+  const metrics = await (await fetch(`${relay.url}/api/v1/metrics`, { headers: { authorization: "Bearer test-admin-token" } })).text();
+  const attemptsByOutcome = metrics.split("\n").filter((l) => l.startsWith(`hookrelay_attempts_total{endpoint_id="${epId}"`));
+  assert.ok(attemptsByOutcome.some((l) => /outcome="delivered"\} [1-9]/.test(l)), attemptsByOutcome.join("\n"));
   return {
-    health: { counts, requests },
+    health: { counts, requests }, attemptsByOutcome,
     counts: stats.counts, requests: stats.requests, attempts: stats.attempts, success_rate: stats.success_rate,
     latency_ms: stats.latency_ms, routes: stats.routes, series, routeCounts,
   };

@@ -81,7 +81,11 @@ describe("metrics", () => {
     const line = (re) => assert.match(text, re);
     line(new RegExp(`^hookrelay_events\\{endpoint_id="${ep.id}",status="dead"\\} 1$`, "m"));
     line(new RegExp(`^hookrelay_dlq_depth\\{endpoint_id="${ep.id}"\\} 1$`, "m"));
-    line(new RegExp(`^hookrelay_attempts\\{endpoint_id="${ep.id}",outcome="client_error"\\} 1$`, "m"));
+    line(new RegExp(`^hookrelay_attempts_total\\{endpoint_id="${ep.id}",outcome="client_error"\\} 1$`, "m"));
+    line(new RegExp(`^hookrelay_attempts_total\\{endpoint_id="${ep.id}",outcome="delivered"\\} 0$`, "m"));
+    line(new RegExp(`^hookrelay_attempts_total\\{endpoint_id="${ep.id}",outcome="timeout"\\} 0$`, "m"));
+    assert.doesNotMatch(text, new RegExp(`outcome="unclassified"`), "every failure counted by outcome");
+    line(/^# TYPE hookrelay_attempts_total counter$/m);
     line(new RegExp(`^hookrelay_rejections_total\\{endpoint_id="${ep.id}",reason="signature_mismatch"\\} 1$`, "m"));
     line(new RegExp(`^hookrelay_oldest_in_flight_age_seconds\\{endpoint_id="${ep.id}"\\} 0$`, "m"));
     line(/^hookrelay_sweeper_lag_seconds \d+(\.\d+)?$/m);

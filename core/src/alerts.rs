@@ -104,6 +104,69 @@ pub struct RouteCount {
     pub count: i64,
 }
 
+/// A condition of one route that an alert reported and a later one ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RouteCondition {
+    FailureStreak,
+    OpenCircuit,
+}
+
+impl RouteCondition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteCondition::FailureStreak => "failure_streak",
+            RouteCondition::OpenCircuit => "circuit_open",
+        }
+    }
+
+    /// The PagerDuty incident of the condition on `route_id`.
+    fn dedup_key(self, route_id: &str) -> String {
+        match self {
+            RouteCondition::FailureStreak => format!("hookrelay/failure_streak/{route_id}"),
+            RouteCondition::OpenCircuit => format!("hookrelay/circuit/{route_id}"),
+        }
+    }
+}
+
+/// A relay-wide condition that an alert reported and a later one ends
+/// ([`Alert::Cleared`]). A storage failure on the ack path has no end the
+/// relay can see, so `relay.ingest_failing` is not one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RelayCondition {
+    SweeperStale,
+    DatabaseFilling,
+    /// `recovery`, `compaction` or `retention`.
+    FallingBehind(String),
+}
+
+impl RelayCondition {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RelayCondition::SweeperStale => "sweeper_stale",
+            RelayCondition::DatabaseFilling => "database_filling",
+            RelayCondition::FallingBehind(_) => "falling_behind",
+        }
+    }
+
+    /// The PagerDuty incident of the condition.
+    fn dedup_key(&self) -> String {
+        match self {
+            RelayCondition::FallingBehind(what) => format!("hookrelay/falling_behind/{what}"),
+            other => format!("hookrelay/{}", other.as_str()),
+        }
+    }
+
+    fn ended(&self) -> String {
+        match self {
+            RelayCondition::SweeperStale => "the sweeper runs again".into(),
+            RelayCondition::DatabaseFilling => {
+                "the fullest D1 database is below 80 % of its cap".into()
+            }
+            RelayCondition::FallingBehind(what) => format!("the sweeper caught up with {what}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Alert {
     /// Events that went dead since the previous sweep, per route, one alert per sweep.
@@ -124,6 +187,13 @@ pub enum Alert {
     CircuitChanged {
         target: Target,
         open: bool,
+    },
+    /// A route whose failure streak or open circuit was reported is gone
+    /// (deleted, or its endpoint was): nothing will end the condition now,
+    /// so it is resolved (with its PagerDuty incident).
+    RouteGone {
+        route_id: String,
+        condition: RouteCondition,
     },
     RefusalSpike {
         endpoint_id: String,
@@ -151,6 +221,12 @@ pub enum Alert {
     /// of due events, or `retention`): the backlog grows faster than it drains.
     FallingBehind {
         what: String,
+    },
+    /// A relay-wide condition whose alert was sent has ended: the sweeper
+    /// runs again, the database is below 80 % of its cap, or a sweep caught
+    /// up with its work. Resolves the condition's PagerDuty incident.
+    Cleared {
+        condition: RelayCondition,
     },
     /// An operator's alert rule started to hold (`firing`) or stopped
     /// (also when a firing rule is deleted), for the endpoint or the one route
@@ -213,11 +289,13 @@ impl Alert {
             Alert::StreakEnded { .. } => "endpoint.failure_streak_ended",
             Alert::CircuitChanged { open: true, .. } => "endpoint.circuit_opened",
             Alert::CircuitChanged { open: false, .. } => "endpoint.circuit_closed",
+            Alert::RouteGone { .. } => "endpoint.route_gone",
             Alert::RefusalSpike { .. } => "endpoint.refusals_spiking",
             Alert::SweeperStale { .. } => "relay.sweeper_stale",
             Alert::IngestFailing { .. } => "relay.ingest_failing",
             Alert::DatabaseFilling { .. } => "relay.database_filling",
             Alert::FallingBehind { .. } => "relay.falling_behind",
+            Alert::Cleared { .. } => "relay.cleared",
             Alert::RuleChanged { firing: true, .. } => "rule.firing",
             Alert::RuleChanged { firing: false, .. } => "rule.resolved",
             Alert::Test => "relay.test",
@@ -256,6 +334,13 @@ impl Alert {
                 ":white_check_mark: {}: circuit closed; the backlog is draining",
                 target.label()
             ),
+            Alert::RouteGone { route_id, condition } => format!(
+                ":wastebasket: {route_id} was deleted: its {} alert is resolved",
+                match condition {
+                    RouteCondition::FailureStreak => "failure streak",
+                    RouteCondition::OpenCircuit => "open circuit",
+                }
+            ),
             Alert::RefusalSpike { name, endpoint_id, count, window_s } => format!(
                 ":shield: {name} ({endpoint_id}): {count} requests refused in the last {window_s} s"
             ),
@@ -275,6 +360,11 @@ impl Alert {
             ),
             Alert::FallingBehind { what } => format!(
                 ":hourglass: the sweeper ran out of time with {what} work left; the backlog grows faster than it drains"
+            ),
+            Alert::Cleared { condition } => format!(
+                ":white_check_mark: resolved ({}): {}",
+                condition.as_str(),
+                condition.ended()
             ),
             Alert::RuleChanged {
                 target,
@@ -313,6 +403,10 @@ impl Alert {
             Alert::CircuitChanged { target, open } => {
                 target.data_with(json!({"state": if *open { "open" } else { "closed" }}))
             }
+            Alert::RouteGone {
+                route_id,
+                condition,
+            } => json!({"route_id": route_id, "condition": condition.as_str()}),
             Alert::RefusalSpike {
                 endpoint_id,
                 name,
@@ -336,6 +430,12 @@ impl Alert {
                 max_bytes,
             } => json!({"size_bytes": size_bytes, "max_bytes": max_bytes}),
             Alert::FallingBehind { what } => json!({"what": what}),
+            Alert::Cleared { condition } => match condition {
+                RelayCondition::FallingBehind(what) => {
+                    json!({"condition": condition.as_str(), "what": what})
+                }
+                _ => json!({"condition": condition.as_str()}),
+            },
             Alert::RuleChanged {
                 rule_id,
                 target,
@@ -355,16 +455,23 @@ impl Alert {
         match self {
             Alert::DeadLettered { .. } => "hookrelay/dead_lettered".into(),
             Alert::FailureStreak { target, .. } | Alert::StreakEnded { target } => {
-                format!("hookrelay/failure_streak/{}", target.route_id)
+                RouteCondition::FailureStreak.dedup_key(&target.route_id)
             }
             Alert::CircuitChanged { target, .. } => {
-                format!("hookrelay/circuit/{}", target.route_id)
+                RouteCondition::OpenCircuit.dedup_key(&target.route_id)
             }
+            Alert::RouteGone {
+                route_id,
+                condition,
+            } => condition.dedup_key(route_id),
             Alert::RefusalSpike { endpoint_id, .. } => format!("hookrelay/refusals/{endpoint_id}"),
-            Alert::SweeperStale { .. } => "hookrelay/sweeper_stale".into(),
+            Alert::SweeperStale { .. } => RelayCondition::SweeperStale.dedup_key(),
             Alert::IngestFailing { .. } => "hookrelay/ingest_failing".into(),
-            Alert::DatabaseFilling { .. } => "hookrelay/database_filling".into(),
-            Alert::FallingBehind { what } => format!("hookrelay/falling_behind/{what}"),
+            Alert::DatabaseFilling { .. } => RelayCondition::DatabaseFilling.dedup_key(),
+            Alert::FallingBehind { what } => {
+                RelayCondition::FallingBehind(what.clone()).dedup_key()
+            }
+            Alert::Cleared { condition } => condition.dedup_key(),
             Alert::RuleChanged { rule_id, .. } => format!("hookrelay/rule/{rule_id}"),
             Alert::Test => "hookrelay/test".into(),
         }
@@ -380,21 +487,28 @@ impl Alert {
             | Alert::FailureStreak { .. }
             | Alert::StreakEnded { .. }
             | Alert::CircuitChanged { .. }
+            | Alert::RouteGone { .. }
             | Alert::RuleChanged { .. } => "error",
-            Alert::RefusalSpike { .. } | Alert::FallingBehind { .. } => "warning",
+            Alert::RefusalSpike { .. } | Alert::FallingBehind { .. } | Alert::Cleared { .. } => {
+                "warning"
+            }
             Alert::Test => "info",
         }
     }
 
     /// The body for PagerDuty's Events API v2 with the channel's integration
-    /// (routing) key: `resolve` for a circuit that closed or a rule that
-    /// stopped holding, `trigger` for everything else. The summary is the
+    /// (routing) key: `resolve` for a circuit that closed, a streak that
+    /// ended, a route gone with either, a relay-wide condition cleared, or a
+    /// rule that stopped holding,
+    /// `trigger` for everything else. The summary is the
     /// alert's line without Slack's markup (its emoji and links).
     pub fn pagerduty_body(&self, routing_key: &str) -> String {
         let resolves = matches!(
             self,
             Alert::CircuitChanged { open: false, .. }
                 | Alert::StreakEnded { .. }
+                | Alert::RouteGone { .. }
+                | Alert::Cleared { .. }
                 | Alert::RuleChanged { firing: false, .. }
         );
         if resolves {
@@ -607,6 +721,81 @@ mod tests {
             dead().text(None).contains("billing (ep_a): 3;"),
             "no links without a base URL"
         );
+    }
+
+    #[test]
+    fn a_cleared_relay_condition_resolves_the_incident_its_alert_triggered() {
+        for (condition, raised) in [
+            (
+                RelayCondition::SweeperStale,
+                Alert::SweeperStale {
+                    last_run_at: None,
+                    stale_after_s: 120,
+                },
+            ),
+            (
+                RelayCondition::DatabaseFilling,
+                Alert::DatabaseFilling {
+                    size_bytes: 9,
+                    max_bytes: 10,
+                },
+            ),
+            (
+                RelayCondition::FallingBehind("retention".into()),
+                Alert::FallingBehind {
+                    what: "retention".into(),
+                },
+            ),
+        ] {
+            let cleared = Alert::Cleared {
+                condition: condition.clone(),
+            };
+            assert_eq!(cleared.dedup_key(), raised.dedup_key(), "{condition:?}");
+            let body: Value = serde_json::from_str(&cleared.pagerduty_body("rk_1")).unwrap();
+            assert_eq!(body["event_action"], "resolve");
+            let trigger: Value = serde_json::from_str(&raised.pagerduty_body("rk_1")).unwrap();
+            assert_eq!(trigger["event_action"], "trigger");
+            assert_eq!(cleared.kind(), "relay.cleared");
+            assert_eq!(cleared.data()["condition"], condition.as_str());
+            assert!(cleared.text(None).contains("resolved"));
+        }
+        let behind = Alert::Cleared {
+            condition: RelayCondition::FallingBehind("recovery".into()),
+        };
+        assert_eq!(behind.data()["what"], "recovery");
+        assert!(behind.text(None).contains("caught up with recovery"));
+    }
+
+    #[test]
+    fn a_gone_route_resolves_the_incident_of_its_streak_or_circuit() {
+        for (condition, opened) in [
+            (
+                RouteCondition::FailureStreak,
+                Alert::FailureStreak {
+                    target: extra(),
+                    streak: 5,
+                    threshold: 5,
+                },
+            ),
+            (
+                RouteCondition::OpenCircuit,
+                Alert::CircuitChanged {
+                    target: extra(),
+                    open: true,
+                },
+            ),
+        ] {
+            let gone = Alert::RouteGone {
+                route_id: "rt_x".into(),
+                condition,
+            };
+            assert_eq!(gone.dedup_key(), opened.dedup_key(), "{condition:?}");
+            let resolve: Value = serde_json::from_str(&gone.pagerduty_body("rk_1")).unwrap();
+            assert_eq!(resolve["event_action"], "resolve");
+            assert_eq!(gone.kind(), "endpoint.route_gone");
+            assert!(gone.text(None).contains("rt_x was deleted"));
+            assert_eq!(gone.data()["condition"], condition.as_str());
+        }
     }
 
     #[test]

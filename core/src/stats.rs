@@ -170,6 +170,29 @@ pub const LATENCY_BOUNDS_MS: [u64; 11] =
 /// How many buckets the histogram has (`l0..l11`).
 pub const LATENCY_BUCKETS: usize = LATENCY_BOUNDS_MS.len() + 1;
 
+/// The outcomes of failed attempts, each counted by the `rollups` table in a
+/// column named as the outcome (`delivered` has its own column too, and
+/// `failed` counts them all), so attempts by outcome survive compaction.
+pub const FAILED_OUTCOMES: [&str; 7] = [
+    "rate_limited",
+    "server_error",
+    "client_error",
+    "gone",
+    "timeout",
+    "network_error",
+    "transform_error",
+];
+
+/// The `rollups` column that counts attempts of `outcome`: one of
+/// [`FAILED_OUTCOMES`], or `None` for `delivered` (counted in `delivered`)
+/// and any other name (counted only in `failed`).
+pub fn failed_outcome_column(outcome: &str) -> Option<&'static str> {
+    FAILED_OUTCOMES
+        .iter()
+        .copied()
+        .find(|&known| known == outcome)
+}
+
 /// The histogram bucket a duration falls in.
 pub fn latency_bucket(duration_ms: u64) -> usize {
     LATENCY_BOUNDS_MS
@@ -411,5 +434,34 @@ mod tests {
         assert_eq!(success_rate(4, 3), Some(0.75));
         assert_eq!(success_rate(2, 0), Some(0.0));
         assert_eq!(success_rate(2, 5), Some(1.0));
+    }
+
+    #[test]
+    fn each_failed_outcome_has_its_own_rollup_column() {
+        assert_eq!(failed_outcome_column("server_error"), Some("server_error"));
+        assert_eq!(
+            failed_outcome_column("transform_error"),
+            Some("transform_error")
+        );
+        assert_eq!(
+            failed_outcome_column("delivered"),
+            None,
+            "counted in `delivered`"
+        );
+        assert_eq!(failed_outcome_column("x; DROP TABLE rollups"), None);
+        use crate::retry::OutcomeClass::*;
+        for failed in [
+            RateLimited,
+            ServerError,
+            ClientError,
+            Gone,
+            Timeout,
+            NetworkError,
+        ] {
+            assert!(
+                failed_outcome_column(failed.as_str()).is_some(),
+                "{failed:?}"
+            );
+        }
     }
 }

@@ -41,7 +41,7 @@ pub async fn get(relay: &Relay) -> Result<Response, ApiError> {
             |f, r| f.sample(vec![("endpoint_id", r.endpoint_id.to_string())], r.n),
         ),
         labelled(
-            Family::new("hookrelay_attempts", Kind::Gauge, "Delivery attempts on record by endpoint and outcome class."),
+            Family::new("hookrelay_attempts_total", Kind::Counter, "Delivery attempts by endpoint and outcome class, from the hourly rollups."),
             &s.attempts_by_outcome,
             "outcome",
         ),

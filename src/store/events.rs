@@ -13,7 +13,6 @@ use super::{bind, changes, endpoint_of_route, int, opt_int, opt_text, text, Cond
 use crate::event_query::{EventTypeFilter, Lookup};
 use crate::live::Change;
 use crate::model::{EndpointId, EventId, IngestId, RouteRef, Status};
-use crate::retry::OutcomeClass;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 use worker::Result;
@@ -428,7 +427,7 @@ pub async fn complete(
             claim,
             a.started_at as i64,
             a.duration_ms.max(0.0) as u64,
-            a.outcome == OutcomeClass::Delivered.as_str(),
+            &a.outcome,
         )?);
     }
     statements.extend(also);

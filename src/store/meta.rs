@@ -23,6 +23,24 @@ pub async fn with_prefix(db: &Db, prefix: &str) -> Result<Vec<KeyedRow>> {
     .results()
 }
 
+/// Which of `keys` have an entry (one read, by primary key).
+pub async fn present(db: &Db, keys: &[&str]) -> Result<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Key {
+        key: String,
+    }
+    let keys = serde_json::to_string(keys)?;
+    let rows: Vec<Key> = bind(db.prepare(PRESENT), &[text(&keys)])?
+        .all()
+        .await?
+        .results()?;
+    Ok(rows.into_iter().map(|r| r.key).collect())
+}
+
+/// The statement of [`present`]: ?1 = the keys as a JSON array.
+pub(crate) const PRESENT: &str =
+    "SELECT key FROM meta WHERE key IN (SELECT value FROM json_each(?1))";
+
 pub async fn delete(db: &Db, key: &str) -> Result<()> {
     bind(db.prepare("DELETE FROM meta WHERE key = ?1"), &[text(key)])?
         .run()

@@ -1,5 +1,6 @@
 //! The `rollups` table: per endpoint, UTC hour and route, the events received,
-//! the attempts that delivered or failed, and a latency histogram.
+//! the attempts that delivered or failed (and the failed by outcome), and a
+//! latency histogram.
 //!
 //! The figures are counted as things happen, inside the batches that make them
 //! happen (the ack's, an attempt's), so they cost no round trip of their own,
@@ -10,7 +11,8 @@
 use super::events::{lease_held, Claim};
 use super::{bind, int, text, Db, Stmt};
 use crate::model::EndpointId;
-use crate::stats::{hour_of, latency_bucket, LATENCY_BUCKETS};
+use crate::retry::OutcomeClass;
+use crate::stats::{failed_outcome_column, hour_of, latency_bucket, LATENCY_BUCKETS};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::Result;
@@ -51,17 +53,20 @@ pub(crate) const COUNT_RECEIVED: &str = concat!(
 );
 
 /// Counts one attempt of the claimed event, in the hour it started: delivered or
-/// failed, and its duration in the histogram. Only while the claim's lease
-/// holds, so an attempt is counted exactly when its row is recorded.
+/// failed (and its failed outcome's own column), and its duration in the
+/// histogram. Only while the claim's lease holds, so an attempt is counted
+/// exactly when its row is recorded.
 pub fn count_attempt(
     db: &Db,
     claim: &Claim,
     started_at_ms: i64,
     duration_ms: u64,
-    delivered: bool,
+    outcome: &str,
 ) -> Result<Stmt> {
+    let delivered = outcome == OutcomeClass::Delivered.as_str();
+    let sql = count_attempt_sql(latency_bucket(duration_ms), failed_outcome_column(outcome));
     bind(
-        db.prepare(count_attempt_sql(latency_bucket(duration_ms))),
+        db.prepare(sql),
         &[
             text(&claim.endpoint_id),
             int(hour_of(started_at_ms)),
@@ -76,16 +81,22 @@ pub fn count_attempt(
 }
 
 /// The statement of [`count_attempt`] for an attempt in histogram bucket
-/// `bucket`: ?1 endpoint, ?2 hour, ?3 route, ?4 delivered (0/1), ?5 failed
-/// (0/1), ?6 the duration, ?7 the event, ?8 its lease token.
-pub(crate) fn count_attempt_sql(bucket: usize) -> String {
+/// `bucket` whose failed outcome, if any, has the column `outcome` (a
+/// [`FAILED_OUTCOMES`](crate::stats::FAILED_OUTCOMES) name): ?1 endpoint,
+/// ?2 hour, ?3 route, ?4 delivered (0/1), ?5 failed (0/1), ?6 the duration,
+/// ?7 the event, ?8 its lease token.
+pub(crate) fn count_attempt_sql(bucket: usize, outcome: Option<&str>) -> String {
     let column = format!("l{}", bucket.min(LATENCY_BUCKETS - 1));
+    let (outcome_column, outcome_one, outcome_add) = match outcome {
+        Some(o) => (format!(", {o}"), ", 1", format!(", {o} = {o} + 1")),
+        None => (String::new(), "", String::new()),
+    };
     format!(
-        "INSERT INTO rollups (endpoint_id, hour, route_id, delivered, failed, {column}, max_ms) \
-         SELECT ?1, ?2, ?3, ?4, ?5, 1, ?6 WHERE {held} \
+        "INSERT INTO rollups (endpoint_id, hour, route_id, delivered, failed, {column}, max_ms{outcome_column}) \
+         SELECT ?1, ?2, ?3, ?4, ?5, 1, ?6{outcome_one} WHERE {held} \
          ON CONFLICT (endpoint_id, hour, route_id) DO UPDATE SET \
            delivered = delivered + excluded.delivered, failed = failed + excluded.failed, \
-           {column} = {column} + 1, max_ms = MAX(max_ms, excluded.max_ms)",
+           {column} = {column} + 1, max_ms = MAX(max_ms, excluded.max_ms){outcome_add}",
         held = lease_held("?7", "?8"),
     )
 }

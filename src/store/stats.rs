@@ -5,6 +5,7 @@ use super::ingests::{RequestCounts, REQUEST_COUNTS};
 use super::rollups::{self, AttemptFigures};
 use super::{bind, events, text, Db};
 use crate::model::{EndpointId, RouteRef};
+use crate::stats::FAILED_OUTCOMES;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Result, Result};
@@ -57,15 +58,42 @@ pub(crate) const EVENTS_BY_STATUS: &str = "SELECT endpoint_id, label, SUM(n) AS 
        UNION ALL SELECT endpoint_id, 'delivered', SUM(events) FROM archives GROUP BY endpoint_id) \
      GROUP BY endpoint_id, label";
 
-/// Every attempt by endpoint and outcome: necessarily a read of every attempt
-/// row, with one lookup of its event by id, and of every event (which holds
-/// its latest attempt). Hourly rollups are to replace it.
-pub(crate) const ATTEMPTS_BY_OUTCOME: &str = "SELECT endpoint_id, label, SUM(n) AS n FROM ( \
-       SELECT e.endpoint_id AS endpoint_id, a.outcome AS label, COUNT(*) AS n \
-       FROM attempts a JOIN events e ON e.id = a.event_id GROUP BY e.endpoint_id, a.outcome \
-       UNION ALL SELECT endpoint_id, attempt_outcome, COUNT(*) FROM events \
-       WHERE attempt_outcome IS NOT NULL GROUP BY endpoint_id, attempt_outcome) \
-     GROUP BY endpoint_id, label";
+/// Every attempt by endpoint and outcome, from the hourly rollups (a read of
+/// every rollup row, one per route and hour with traffic; no attempt is
+/// read, and compaction changes nothing): `delivered`, each of
+/// [`FAILED_OUTCOMES`] (zeros included), and `unclassified` for failures
+/// counted before the rollups had a column per outcome whose attempts had
+/// already left D1 (migration 0028), only where there are some. The totals
+/// are unpivoted by a join with the labels, not a `UNION ALL` per outcome:
+/// D1 caps the terms of a compound `SELECT` below their number.
+pub(crate) fn attempts_by_outcome_sql() -> String {
+    let sums: Vec<String> = FAILED_OUTCOMES
+        .iter()
+        .map(|o| format!("SUM({o}) AS {o}"))
+        .collect();
+    let picks: Vec<String> = FAILED_OUTCOMES
+        .iter()
+        .map(|o| format!("WHEN '{o}' THEN {o} "))
+        .collect();
+    let labels: Vec<String> = std::iter::once("delivered")
+        .chain(FAILED_OUTCOMES)
+        .chain(std::iter::once("unclassified"))
+        .map(|label| format!("\"{label}\""))
+        .collect();
+    format!(
+        "WITH totals AS (SELECT endpoint_id, SUM(delivered) AS delivered, \
+            SUM(failed) AS failed, {sums} FROM rollups GROUP BY endpoint_id) \
+         SELECT endpoint_id, labels.value AS label, \
+           CASE labels.value WHEN 'delivered' THEN delivered {picks}\
+             ELSE failed - ({classified}) END AS n \
+         FROM totals, json_each('[{labels}]') AS labels \
+         WHERE labels.value <> 'unclassified' OR failed > {classified}",
+        sums = sums.join(", "),
+        picks = picks.concat(),
+        labels = labels.join(","),
+        classified = FAILED_OUTCOMES.join(" + "),
+    )
+}
 
 /// Refusal counters (one row per endpoint and reason).
 pub(crate) const REJECTIONS_BY_REASON: &str =
@@ -89,7 +117,7 @@ pub async fn read(db: &Db) -> Result<Stats> {
     let results = db
         .batch(vec![
             db.prepare(EVENTS_BY_STATUS),
-            db.prepare(ATTEMPTS_BY_OUTCOME),
+            db.prepare(attempts_by_outcome_sql()),
             db.prepare(REJECTIONS_BY_REASON),
             db.prepare(ENDPOINT_GAUGES),
         ])
