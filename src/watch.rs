@@ -398,7 +398,12 @@ async fn endpoint_changes(
                 target: route.target.clone(),
                 open: route.circuit_state == "open",
             });
-            meta::put(&relay.control, &circuit_key, &route.circuit_state, now).await?;
+            // No mark means closed: a closed circuit leaves none behind.
+            if route.circuit_state == "closed" {
+                meta::delete(&relay.control, &circuit_key).await?;
+            } else {
+                meta::put(&relay.control, &circuit_key, &route.circuit_state, now).await?;
+            }
         }
     }
     Ok(raised)

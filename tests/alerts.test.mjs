@@ -208,6 +208,8 @@ it("a PagerDuty channel triggers an incident when a circuit opens or a failure s
   await relay.fireCron();
   assert.equal(events().filter((e) => e.dedup_key === key).length, 2, "each once");
   assert.equal(events().filter((e) => e.dedup_key === streakKey).length, 2, "each once");
+  assert.deepEqual(await relay.d1Rows(`SELECT key FROM meta WHERE key LIKE 'alert:%:${flaky.id}'`), [],
+    "a closed circuit and an ended streak leave no mark behind");
   assert.equal((await relay.api("DELETE", `/alerts/${pd.json.id}`)).status, 204);
 });
 
