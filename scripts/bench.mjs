@@ -61,7 +61,7 @@ async function measure(concurrency, total, send, onResponse = () => {}) {
 }
 
 /** Storage round trips named in a Server-Timing header. */
-const roundTrips = (res) => (res.headers.get("server-timing") ?? "").split(",").filter((e) => /^\s*(endpoint|r2|d1);/.test(e)).length;
+const roundTrips = (res) => (res.headers.get("server-timing") ?? "").split(",").filter((e) => /^\s*(placement|endpoint|r2|d1);/.test(e)).length;
 
 const dest = await startDestination();
 // A hot window of one second: events are compacted when the bench fires the

@@ -16,7 +16,8 @@
 //! A failed `queue.send` is logged: the sweeper delivers the event anyway.
 //!
 //! Each answer carries `Server-Timing` with the storage round trips it waited
-//! for (`endpoint` only on a cache miss, `r2`, `d1`), which the benchmark counts.
+//! for (`placement` and `endpoint` each only on a cache miss, `r2`, `d1`),
+//! which the benchmark counts.
 //!
 //! Handshakes (Slack, Zoom, Twitch, Discord after the signature check; Meta, Okta,
 //! Dropbox on GET) are answered here and never stored. Every refusal (4xx) is
@@ -120,8 +121,20 @@ pub async fn handle(
 ) -> Result<Response, ApiError> {
     let headers = HeaderList::new(req.headers().entries());
     let mut seen = Seen::default();
-    let result = match in_endpoint_shard(relay, raw_endpoint_id).await {
-        Ok(relay) => accept(&relay, ctx, req, raw_endpoint_id, &headers, &mut seen).await,
+    let mut timings = Timings::new(now_ms());
+    let result = match in_endpoint_shard(relay, raw_endpoint_id, &mut timings).await {
+        Ok(relay) => {
+            accept(
+                &relay,
+                ctx,
+                req,
+                raw_endpoint_id,
+                &headers,
+                &mut seen,
+                timings,
+            )
+            .await
+        }
         Err(err) => Err(err),
     };
     if let Err(err) = &result {
@@ -139,14 +152,23 @@ pub async fn handle(
 /// The invocation, working in the shard the endpoint was placed on (a cache
 /// hit costs no round trip). An id that is not an endpoint's stays in the
 /// control database, where it is refused as unknown.
-async fn in_endpoint_shard(relay: &Relay, raw_endpoint_id: &str) -> Result<Relay, ApiError> {
+async fn in_endpoint_shard(
+    relay: &Relay,
+    raw_endpoint_id: &str,
+    timings: &mut Timings,
+) -> Result<Relay, ApiError> {
     let Some(id) = EndpointId::parse(raw_endpoint_id) else {
         return Ok(relay.on(&ShardName::control())?);
     };
-    relay.for_endpoint(id.as_str()).await.map_err(|err| {
+    let asked = now_ms();
+    let (relay, cached) = relay.placed(id.as_str()).await.map_err(|err| {
         log_failure("endpoint_lookup", &id, &err);
         ApiError::unavailable("the endpoint could not be loaded")
-    })
+    })?;
+    if !cached {
+        timings.record("placement", asked);
+    }
+    Ok(relay)
 }
 
 /// A dead cron cannot report itself: once a minute per isolate, after the
@@ -188,6 +210,8 @@ fn schedule_failure_alert(relay: &Relay, ctx: &Context, endpoint_id: &str, reaso
     });
 }
 
+/// Checks, verifies and stores a request to the endpoint `raw_endpoint_id`,
+/// in the endpoint's shard (`relay`); `timings` began when it arrived.
 async fn accept(
     relay: &Relay,
     ctx: &Context,
@@ -195,10 +219,10 @@ async fn accept(
     raw_endpoint_id: &str,
     headers: &HeaderList,
     seen: &mut Seen,
+    mut timings: Timings,
 ) -> Result<Response, ApiError> {
-    let started = now_ms();
-    let mut timings = Timings::new(started);
-    let found = load_endpoint(relay, raw_endpoint_id, started, &mut timings).await?;
+    let started = timings.started;
+    let found = load_endpoint(relay, raw_endpoint_id, now_ms(), &mut timings).await?;
     let (source, routes) = (&found.source, &found.routes);
     seen.endpoint_id = Some(source.id.to_string());
     if source.disabled {

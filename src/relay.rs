@@ -67,9 +67,15 @@ impl Relay {
     /// The same invocation, working in the shard holding the endpoint or
     /// route `id` (the control database for an id never placed).
     pub async fn for_endpoint(&self, id: &str) -> Result<Relay> {
+        Ok(self.placed(id).await?.0)
+    }
+
+    /// As [`Relay::for_endpoint`], and whether the placement came from the
+    /// cache (a miss is a round trip to the control database).
+    pub async fn placed(&self, id: &str) -> Result<(Relay, bool)> {
         let ttl_s = self.settings.endpoint_cache_ttl_s;
-        let shard = endpoint_cache::shard_of(&self.control, id, now_ms(), ttl_s).await?;
-        self.on(&shard)
+        let (shard, cached) = endpoint_cache::shard_of(&self.control, id, now_ms(), ttl_s).await?;
+        Ok((self.on(&shard)?, cached))
     }
 
     /// The same invocation once per shard, the control database first.

@@ -63,13 +63,21 @@ it("endpoints land on both shards, and each one's webhooks are received, deliver
   assert.equal((await placements(relay))[route.json.id], "DB_SHARD_1");
 
   const sent = [];
+  const waitedFor = [];
   for (const [i, ep] of endpoints.entries()) {
     for (let n = 0; n < 3; n++) {
       const res = await relay.ingest(ep.id, JSON.stringify({ shop: i, n }));
       assert.equal(res.status, 200, res.text);
       sent.push({ endpoint: i, id: res.json.id });
+      waitedFor.push(res.headers.get("server-timing").split(",").map((e) => e.trim().split(";")[0]).join(" "));
     }
   }
+  // Each ack names the storage round trips it waited for: the first into an
+  // endpoint reads its shard from the control database (unless the route's
+  // creation just did) and its configuration from the shard; later ones
+  // find both cached and wait for two.
+  const first = ["placement endpoint r2 d1", "endpoint r2 d1", "placement endpoint r2 d1", "placement endpoint r2 d1"];
+  assert.deepEqual(waitedFor, first.flatMap((f) => [f, "r2 d1", "r2 d1"]));
   // Four endpoints' deliveries, plus the extra route's three.
   await waitFor("every delivery", () => dest.requests.length >= 15);
   await sleep(500);

@@ -132,10 +132,16 @@ thread_local! {
 
 /// The shard holding the endpoint or route `id`, from the cache when fresh,
 /// else from the control database (`control`); the control database itself
-/// for an id never placed, which then names nothing there either.
-pub async fn shard_of(control: &Db, id: &str, now_ms: i64, ttl_s: u64) -> Result<ShardName> {
+/// for an id never placed, which then names nothing there either. Also
+/// whether it was a cache hit (no round trip).
+pub async fn shard_of(
+    control: &Db,
+    id: &str,
+    now_ms: i64,
+    ttl_s: u64,
+) -> Result<(ShardName, bool)> {
     if let Some(shard) = PLACEMENTS.with(|p| p.borrow().get(id, now_ms)) {
-        return Ok(shard);
+        return Ok((shard, true));
     }
     let placed = shards::placed_on(control, id).await?;
     let ttl_s = if placed.is_some() {
@@ -146,7 +152,7 @@ pub async fn shard_of(control: &Db, id: &str, now_ms: i64, ttl_s: u64) -> Result
     let shard = placed.unwrap_or_else(ShardName::control);
     let expires = now_ms + (ttl_s as i64) * 1000;
     PLACEMENTS.with(|p| p.borrow_mut().insert(id, shard.clone(), expires, now_ms));
-    Ok(shard)
+    Ok((shard, false))
 }
 
 /// Forgets where `id` is placed, once it is placed now (the miss cached

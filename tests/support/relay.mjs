@@ -270,7 +270,7 @@ export class Relay {
     const text = await res.text();
     let json = null;
     try { json = JSON.parse(text); } catch {}
-    return { status: res.status, json, text };
+    return { status: res.status, json, text, headers: res.headers };
   }
 
   /** Acks `n` bodies `<prefix>-<i>` one after another; returns their event ids. */
