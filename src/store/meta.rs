@@ -1,4 +1,5 @@
-//! The `meta` table: small facts about the relay itself (the sweeper heartbeat).
+//! The `meta` table: small facts about the relay itself (the sweeper
+//! heartbeat, the alert marks).
 
 use super::{bind, int, text, Db};
 use serde::Deserialize;
@@ -12,15 +13,48 @@ pub struct KeyedRow {
     pub value: String,
 }
 
-/// Every entry whose key starts with `prefix`.
+/// Every entry whose key starts with `prefix` (an ASCII one, such as
+/// `alert:`), read as a range of the primary key.
 pub async fn with_prefix(db: &Db, prefix: &str) -> Result<Vec<KeyedRow>> {
     bind(
-        db.prepare("SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1"),
-        &[text(prefix)],
+        db.prepare(WITH_PREFIX),
+        &[text(prefix), text(&past_prefix(prefix))],
     )?
     .all()
     .await?
     .results()
+}
+
+/// The statement of [`with_prefix`]: ?1 the prefix, ?2 [`past_prefix`] of it.
+pub(crate) const WITH_PREFIX: &str = "SELECT key, value FROM meta WHERE key >= ?1 AND key < ?2";
+
+/// The least key after every key starting with `prefix`: its last character
+/// incremented (`alert:` → `alert;`), as keys compare byte by byte.
+fn past_prefix(prefix: &str) -> String {
+    let mut past = prefix.to_string();
+    match past.pop().and_then(|last| char::from_u32(last as u32 + 1)) {
+        Some(next) => past.push(next),
+        // An empty prefix, or one ending at the last code point: no bound
+        // short of every key.
+        None => return char::MAX.to_string(),
+    }
+    past
+}
+
+#[cfg(test)]
+mod tests {
+    use super::past_prefix;
+
+    #[test]
+    fn a_prefix_range_ends_just_past_every_key_that_starts_with_it() {
+        assert_eq!(past_prefix("alert:"), "alert;");
+        for inside in ["alert:", "alert:streak:rt_1", "alert:~~~"] {
+            assert!(inside >= "alert:" && inside < past_prefix("alert:").as_str());
+        }
+        for outside in ["alert", "alert;", "alerts", "sweeper_heartbeat"] {
+            assert!(!(outside >= "alert:" && outside < past_prefix("alert:").as_str()));
+        }
+    }
 }
 
 /// Which of `keys` have an entry (one read, by primary key).

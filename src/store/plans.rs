@@ -720,6 +720,11 @@ fn the_sweepers_alert_marks_are_read_by_key() {
         meta::PRESENT,
         &["SEARCH meta USING COVERING INDEX sqlite_autoindex_meta_1 (key=?)"],
     );
+    check(
+        "marks by prefix",
+        meta::WITH_PREFIX,
+        &["SEARCH meta USING INDEX sqlite_autoindex_meta_1 (key>? AND key<?)"],
+    );
 }
 
 #[test]
