@@ -16,7 +16,9 @@
 //!   cooldown, or until the next sweep clears it), checked at most once a minute per isolate by whatever runs:
 //!   the health API, the delivery consumer and the ack path, so a dead cron is
 //!   noticed as long as webhooks arrive;
-//! - the ack path answering `503` (storage failed), at most once per cooldown;
+//! - the ack path answering `503` (storage failed), at most once per cooldown,
+//!   cleared by the first sweep after the endpoint that failed has stored an
+//!   ingest again;
 //! - capacity: the D1 database past 80 % of `D1_MAX_BYTES`, and a sweep that
 //!   ran out of its budget with due events or expired rows left, each at most
 //!   once per cooldown and cleared (`relay.cleared`) by the first sweep that
@@ -31,7 +33,7 @@ use crate::model::EndpointId;
 use crate::notify;
 use crate::relay::{now_ms, Relay};
 use crate::store::alert_rules::{self, Rule};
-use crate::store::{alerts, endpoint_cache, meta};
+use crate::store::{alerts, endpoint_cache, ingests, meta};
 use crate::sweep::SweepReport;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
@@ -194,12 +196,52 @@ pub async fn report_ingest_failure(relay: &Relay, endpoint_id: &str, reason: &st
         endpoint_id: endpoint_id.to_string(),
         reason: reason.to_string(),
     };
-    if let Err(err) = raise_once_per_cooldown(relay, INGEST_FAILING, &alert, now_ms()).await {
+    let now = now_ms();
+    let raised = match raise_once_per_cooldown(relay, INGEST_FAILING, &alert, now).await {
+        // Which endpoint failed, for the sweep that sees it ack again.
+        Ok(true) => {
+            let at = now.to_string();
+            meta::put(&relay.control, &failing_mark(endpoint_id), &at, now).await
+        }
+        Ok(false) => Ok(()),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = raised {
         console_error!(
             "{}",
             json!({"msg": "ingest failure alert not sent", "error": err.to_string()})
         );
     }
+}
+
+/// The mark of an endpoint whose failing ingest was alerted:
+/// `alert:ingest_failing:<endpoint>`, written when the alert is.
+fn failing_mark(endpoint_id: &str) -> String {
+    format!("{INGEST_FAILING}:{endpoint_id}")
+}
+
+/// The endpoints whose failing ingest was alerted and that have stored an
+/// ingest since: cleared (`relay.cleared`), their marks removed with the
+/// cooldown's, so the next failure alerts at once.
+async fn ingest_back(relay: &Relay, state: &HashMap<String, String>) -> Result<Vec<Alert>> {
+    let prefix = failing_mark("");
+    let mut cleared = Vec::new();
+    for (key, alerted_at) in state {
+        let Some(endpoint_id) = key.strip_prefix(&prefix) else {
+            continue;
+        };
+        let since = alerted_at.parse::<i64>().unwrap_or_default();
+        let shard = relay.for_endpoint(endpoint_id).await?;
+        if !ingests::stored_since(&shard.db, endpoint_id, since).await? {
+            continue;
+        }
+        meta::delete(&relay.control, key).await?;
+        meta::delete(&relay.control, INGEST_FAILING).await?;
+        cleared.push(Alert::Cleared {
+            condition: RelayCondition::IngestFailing(endpoint_id.to_string()),
+        });
+    }
+    Ok(cleared)
 }
 
 /// The sweeper's alert step; returns how many alerts were raised.
@@ -216,6 +258,7 @@ pub async fn sweep(relay: &Relay, now: i64) -> Result<usize> {
     raised.extend(dead_letters(relay, &state, now).await?);
     raised.extend(endpoint_changes(relay, &state, now).await?);
     raised.extend(refusal_spikes(relay, &state, now).await?);
+    raised.extend(ingest_back(relay, &state).await?);
     for alert in &raised {
         notify::send(relay, alert).await?;
     }

@@ -213,7 +213,7 @@ it("a PagerDuty channel triggers an incident when a circuit opens or a failure s
   assert.equal((await relay.api("DELETE", `/alerts/${pd.json.id}`)).status, 204);
 });
 
-it("the ack path notices a dead cron, and a storage failure on ingest raises relay.ingest_failing once", async () => {
+it("the ack path notices a dead cron, and a storage failure on ingest raises relay.ingest_failing once, cleared once the endpoint acks again", async () => {
   // A relay whose cron never fires (no heartbeat at all) and with no queue
   // consumer: only the ack path is there to notice.
   const quiet = await Relay.start({ name: "alerts-ack-path", consumer: false, vars: { SWEEP_INTERVAL_S: "4" } });
@@ -239,6 +239,23 @@ it("the ack path notices a dead cron, and a storage failure on ingest raises rel
     await sleep(1000);
     assert.equal(of("relay.ingest_failing").length, 1, "once per cooldown");
     await assertConservation(quiet, ep.id, { received: 1, in_flight: 1 });
+
+    // Storage is back: once the endpoint has acked a webhook since the
+    // alert, a sweep clears it (and resolves its incident), once.
+    const cleared = () => of("relay.cleared").filter((a) => a.data.condition === "ingest_failing");
+    await quiet.fireCron();
+    await sleep(500);
+    assert.deepEqual(cleared(), [], "nothing acked since the alert");
+    assert.equal((await quiet.ingest(ep.id, "stored again")).status, 200);
+    await quiet.fireCron();
+    for (let i = 0; i < 25 && cleared().length === 0; i++) await sleep(200);
+    assert.deepEqual(cleared().map((a) => a.data), [{ condition: "ingest_failing", endpoint_id: ep.id }]);
+    assert.match(cleared()[0].text, /has acked a webhook since/);
+    await quiet.fireCron();
+    await sleep(500);
+    assert.equal(cleared().length, 1, "cleared once");
+    assert.deepEqual(await quiet.d1Rows("SELECT key FROM meta WHERE key LIKE 'alert:ingest_failing%'"), []);
+    await assertConservation(quiet, ep.id, { received: 2 });
   } finally {
     await quiet.stop();
   }

@@ -129,14 +129,16 @@ impl RouteCondition {
 }
 
 /// A relay-wide condition that an alert reported and a later one ends
-/// ([`Alert::Cleared`]). A storage failure on the ack path has no end the
-/// relay can see, so `relay.ingest_failing` is not one.
+/// ([`Alert::Cleared`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum RelayCondition {
     SweeperStale,
     DatabaseFilling,
     /// `recovery`, `compaction` or `retention`.
     FallingBehind(String),
+    /// The ack path's storage failed for this endpoint; it ends when the
+    /// endpoint has acked a webhook since.
+    IngestFailing(String),
 }
 
 impl RelayCondition {
@@ -145,6 +147,7 @@ impl RelayCondition {
             RelayCondition::SweeperStale => "sweeper_stale",
             RelayCondition::DatabaseFilling => "database_filling",
             RelayCondition::FallingBehind(_) => "falling_behind",
+            RelayCondition::IngestFailing(_) => "ingest_failing",
         }
     }
 
@@ -152,6 +155,8 @@ impl RelayCondition {
     fn dedup_key(&self) -> String {
         match self {
             RelayCondition::FallingBehind(what) => format!("hookrelay/falling_behind/{what}"),
+            // One incident for every endpoint's failures, as they alert once
+            // per cooldown together.
             other => format!("hookrelay/{}", other.as_str()),
         }
     }
@@ -163,6 +168,9 @@ impl RelayCondition {
                 "the fullest D1 database is below 80 % of its cap".into()
             }
             RelayCondition::FallingBehind(what) => format!("the sweeper caught up with {what}"),
+            RelayCondition::IngestFailing(endpoint_id) => {
+                format!("{endpoint_id} has acked a webhook since")
+            }
         }
     }
 }
@@ -434,6 +442,9 @@ impl Alert {
                 RelayCondition::FallingBehind(what) => {
                     json!({"condition": condition.as_str(), "what": what})
                 }
+                RelayCondition::IngestFailing(endpoint_id) => {
+                    json!({"condition": condition.as_str(), "endpoint_id": endpoint_id})
+                }
                 _ => json!({"condition": condition.as_str()}),
             },
             Alert::RuleChanged {
@@ -466,7 +477,9 @@ impl Alert {
             } => condition.dedup_key(route_id),
             Alert::RefusalSpike { endpoint_id, .. } => format!("hookrelay/refusals/{endpoint_id}"),
             Alert::SweeperStale { .. } => RelayCondition::SweeperStale.dedup_key(),
-            Alert::IngestFailing { .. } => "hookrelay/ingest_failing".into(),
+            Alert::IngestFailing { endpoint_id, .. } => {
+                RelayCondition::IngestFailing(endpoint_id.clone()).dedup_key()
+            }
             Alert::DatabaseFilling { .. } => RelayCondition::DatabaseFilling.dedup_key(),
             Alert::FallingBehind { what } => {
                 RelayCondition::FallingBehind(what.clone()).dedup_key()
@@ -746,6 +759,13 @@ mod tests {
                     what: "retention".into(),
                 },
             ),
+            (
+                RelayCondition::IngestFailing("ep_1".into()),
+                Alert::IngestFailing {
+                    endpoint_id: "ep_1".into(),
+                    reason: "storage".into(),
+                },
+            ),
         ] {
             let cleared = Alert::Cleared {
                 condition: condition.clone(),
@@ -764,6 +784,11 @@ mod tests {
         };
         assert_eq!(behind.data()["what"], "recovery");
         assert!(behind.text(None).contains("caught up with recovery"));
+        let acking = Alert::Cleared {
+            condition: RelayCondition::IngestFailing("ep_1".into()),
+        };
+        assert_eq!(acking.data()["endpoint_id"], "ep_1");
+        assert!(acking.text(None).contains("ep_1 has acked a webhook since"));
     }
 
     #[test]

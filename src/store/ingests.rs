@@ -299,6 +299,28 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<IngestRow>> {
     .await
 }
 
+/// Whether the endpoint has stored an ingest (routed or filtered) since
+/// `since_ms`: its ack path works again.
+pub async fn stored_since(db: &Db, endpoint_id: &str, since_ms: i64) -> Result<bool> {
+    #[derive(Deserialize)]
+    struct Stored {
+        stored: i64,
+    }
+    let first = IngestId::first_minted_at(since_ms);
+    let row: Option<Stored> = bind(
+        db.prepare(STORED_SINCE),
+        &[text(endpoint_id), text(first.as_str())],
+    )?
+    .first(None)
+    .await?;
+    Ok(row.is_some_and(|r| r.stored == 1))
+}
+
+/// The statement of [`stored_since`]: ?1 the endpoint, ?2 the first ingest id
+/// minted at the time (ids sort by when they were minted).
+pub(crate) const STORED_SINCE: &str = "SELECT EXISTS (SELECT 1 FROM ingests \
+     WHERE endpoint_id = ?1 AND status IN ('routed', 'filtered') AND id >= ?2) AS stored";
+
 /// An endpoint's `filtered` ingests, oldest first.
 pub async fn filtered(db: &Db, endpoint_id: &str, limit: u32) -> Result<Vec<IngestRow>> {
     bind(

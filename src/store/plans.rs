@@ -721,6 +721,11 @@ fn the_sweepers_alert_marks_are_read_by_key() {
         &["SEARCH meta USING COVERING INDEX sqlite_autoindex_meta_1 (key=?)"],
     );
     check(
+        "an endpoint stored an ingest since",
+        ingests::STORED_SINCE,
+        &["SEARCH ingests USING COVERING INDEX ingests_endpoint_status (endpoint_id=? AND status=? AND id>?)"],
+    );
+    check(
         "marks by prefix",
         meta::WITH_PREFIX,
         &["SEARCH meta USING INDEX sqlite_autoindex_meta_1 (key>? AND key<?)"],
