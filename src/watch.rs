@@ -13,9 +13,10 @@
 //! - refusals per endpoint within one sweep interval reaching
 //!   `ALERT_REFUSAL_SPIKE` (then quiet for `ALERT_COOLDOWN_S`);
 //! - the sweeper's heartbeat older than two intervals (then quiet for the
-//!   cooldown, or until the next sweep clears it), checked at most once a minute per isolate by whatever runs:
-//!   the health API, the delivery consumer and the ack path, so a dead cron is
-//!   noticed as long as webhooks arrive;
+//!   cooldown, or until the next sweep clears it), checked at most once a
+//!   minute per isolate by whatever runs: the health API, the delivery
+//!   consumer and the ack path, so a dead cron is noticed as long as
+//!   webhooks arrive;
 //! - the ack path answering `503` (storage failed), at most once per cooldown,
 //!   cleared by the first sweep after the endpoint that failed has stored an
 //!   ingest again;

@@ -157,6 +157,7 @@ impl RelayCondition {
             RelayCondition::FallingBehind(what) => format!("hookrelay/falling_behind/{what}"),
             // One incident for every endpoint's failures, as they alert once
             // per cooldown together.
+            RelayCondition::IngestFailing(_) => "hookrelay/ingest_failing".into(),
             other => format!("hookrelay/{}", other.as_str()),
         }
     }
