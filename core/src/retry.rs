@@ -34,6 +34,17 @@ pub enum OutcomeClass {
 }
 
 impl OutcomeClass {
+    /// Every class, `Delivered` first.
+    pub const ALL: [OutcomeClass; 7] = [
+        OutcomeClass::Delivered,
+        OutcomeClass::RateLimited,
+        OutcomeClass::ServerError,
+        OutcomeClass::ClientError,
+        OutcomeClass::Gone,
+        OutcomeClass::Timeout,
+        OutcomeClass::NetworkError,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             OutcomeClass::Delivered => "delivered",
