@@ -41,22 +41,6 @@ fn past_prefix(prefix: &str) -> String {
     past
 }
 
-#[cfg(test)]
-mod tests {
-    use super::past_prefix;
-
-    #[test]
-    fn a_prefix_range_ends_just_past_every_key_that_starts_with_it() {
-        assert_eq!(past_prefix("alert:"), "alert;");
-        for inside in ["alert:", "alert:streak:rt_1", "alert:~~~"] {
-            assert!(inside >= "alert:" && inside < past_prefix("alert:").as_str());
-        }
-        for outside in ["alert", "alert;", "alerts", "sweeper_heartbeat"] {
-            assert!(!(outside >= "alert:" && outside < past_prefix("alert:").as_str()));
-        }
-    }
-}
-
 /// Which of `keys` have an entry (one read, by primary key).
 pub async fn present(db: &Db, keys: &[&str]) -> Result<Vec<String>> {
     #[derive(Deserialize)]
@@ -115,4 +99,20 @@ pub async fn get(db: &Db, key: &str) -> Result<Option<MetaRow>> {
     )?
     .first(None)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::past_prefix;
+
+    #[test]
+    fn a_prefix_range_ends_just_past_every_key_that_starts_with_it() {
+        assert_eq!(past_prefix("alert:"), "alert;");
+        for inside in ["alert:", "alert:streak:rt_1", "alert:~~~"] {
+            assert!(inside >= "alert:" && inside < past_prefix("alert:").as_str());
+        }
+        for outside in ["alert", "alert;", "alerts", "sweeper_heartbeat"] {
+            assert!(!(outside >= "alert:" && outside < past_prefix("alert:").as_str()));
+        }
+    }
 }
