@@ -151,16 +151,16 @@ pub async fn capacity(relay: &Relay, report: &SweepReport, now: i64) -> Result<u
 /// After a sweep has written its heartbeat: a stale sweeper that was
 /// reported is cleared. Returns whether an alert was sent.
 pub async fn sweeper_back(relay: &Relay) -> Result<bool> {
-    if meta::present(&relay.control, &[STALE]).await?.is_empty() {
-        return Ok(false);
-    }
     clear(relay, STALE, RelayCondition::SweeperStale).await
 }
 
-/// Ends the condition marked under `key`: removes the mark (so the next
-/// time it holds it alerts at once) and sends [`Alert::Cleared`].
+/// Ends the condition marked under `key`, if it is: removes the mark (so
+/// the next time it holds it alerts at once) and sends [`Alert::Cleared`].
+/// Returns whether it was marked (and the alert sent).
 async fn clear(relay: &Relay, key: &str, condition: RelayCondition) -> Result<bool> {
-    meta::delete(&relay.control, key).await?;
+    if !meta::delete(&relay.control, key).await? {
+        return Ok(false);
+    }
     notify::send(relay, &Alert::Cleared { condition }).await?;
     Ok(true)
 }

@@ -1,7 +1,7 @@
 //! The `meta` table: small facts about the relay itself (the sweeper
 //! heartbeat, the alert marks).
 
-use super::{bind, int, text, Db};
+use super::{bind, changes, int, text, Db};
 use serde::Deserialize;
 use worker::Result;
 
@@ -59,11 +59,12 @@ pub async fn present(db: &Db, keys: &[&str]) -> Result<Vec<String>> {
 pub(crate) const PRESENT: &str =
     "SELECT key FROM meta WHERE key IN (SELECT value FROM json_each(?1))";
 
-pub async fn delete(db: &Db, key: &str) -> Result<()> {
-    bind(db.prepare("DELETE FROM meta WHERE key = ?1"), &[text(key)])?
+/// Removes the entry of `key`; returns whether there was one.
+pub async fn delete(db: &Db, key: &str) -> Result<bool> {
+    let result = bind(db.prepare("DELETE FROM meta WHERE key = ?1"), &[text(key)])?
         .run()
         .await?;
-    Ok(())
+    Ok(changes(&result)? > 0)
 }
 
 #[derive(Deserialize)]
