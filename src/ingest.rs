@@ -9,7 +9,8 @@
 //! 4. one D1 batch: insert-first dedup + ingest + one event per accepting route
 //!    (none: the ingest is kept as `filtered`);
 //! 5. answer 2xx; `queue.send`, and telling the live stream (see
-//!    [`crate::hub`]), run after the answer inside `wait_until`.
+//!    [`crate::hub`]), run after the answer inside `wait_until`, together
+//!    with the isolate's other acks ([`crate::after_ack`]).
 //!
 //! No 2xx before 3 and 4 succeeded. A failed 3 leaves nothing; a failed 4 rolls
 //! back and leaves only an orphan body, so the provider's retry is accepted as new.
@@ -46,13 +47,13 @@
 //! route's filter looks into `body`; a body that is an array or a string, or
 //! one no filter reads, is never built.
 
+use crate::after_ack;
 use crate::allowlist;
 use crate::dedup::{body_head, dedup_key_for};
 use crate::error::{json_response, ApiError};
 use crate::filter;
 use crate::handshake::{self, EndpointHandshake, HandshakeReply, HandshakeRequest};
 use crate::headers::HeaderList;
-use crate::hub;
 use crate::ledger::Path;
 use crate::live::Change;
 use crate::model::{
@@ -532,11 +533,8 @@ async fn store_and_ack(
     let event_ids = &stored.event_ids;
     let answer = match &stored.recorded {
         Recorded::New => {
-            if !stored.pushed.is_empty() {
-                let fail_send = faults.contains(&Fault::QueueSend);
-                schedule_enqueue(relay, ctx, stored.pushed, fail_send);
-            }
-            schedule_publish(relay, ctx, stored.received);
+            let fail_send = faults.contains(&Fault::QueueSend);
+            schedule_after_ack(relay, ctx, stored.pushed, stored.received, fail_send);
             IngestAck::stored(event_ids)
         }
         Recorded::Duplicate { original_event_id } => {
@@ -799,17 +797,6 @@ async fn store_body(
     })
 }
 
-/// Tells the live stream about the new events after the answer, inside
-/// `wait_until` (best effort, see [`hub::publish_on`]).
-fn schedule_publish(relay: &Relay, ctx: &Context, changes: Vec<Change>) {
-    if changes.is_empty() {
-        return;
-    }
-    let env = relay.env.clone();
-    let shard = relay.shard().clone();
-    ctx.wait_until(async move { hub::publish_on(&env, &shard, &changes).await });
-}
-
 /// Removes the body of a request that lost the dedup race (no row points at it).
 /// Awaited; a failure only leaves an orphan that retention removes later.
 async fn discard_body(relay: &Relay, key: &str) {
@@ -825,25 +812,42 @@ async fn discard_body(relay: &Relay, key: &str) {
     }
 }
 
-/// Sends the delivery messages after the answer, inside `wait_until` (the
-/// runtime awaits it). A failure is logged; the sweeper picks the events up.
-fn schedule_enqueue(relay: &Relay, ctx: &Context, event_ids: Vec<String>, inject_failure: bool) {
-    let deliveries = relay.deliveries();
+/// After the answer, inside `wait_until` (the runtime awaits it): sends the
+/// delivery messages of the events a push destination takes, and tells the
+/// live stream what was received, both with the isolate's other acks
+/// ([`crate::after_ack`]). A failed send is logged; the sweeper delivers
+/// those events.
+fn schedule_after_ack(
+    relay: &Relay,
+    ctx: &Context,
+    pushed: Vec<String>,
+    received: Vec<Change>,
+    inject_failure: bool,
+) {
+    if pushed.is_empty() && received.is_empty() {
+        return;
+    }
+    let (env, shard, path) = (relay.env.clone(), relay.shard().clone(), relay.path());
     ctx.wait_until(async move {
-        let result = match deliveries {
-            _ if inject_failure => Err(worker::Error::RustError(
-                "injected fault: queue_send".into(),
-            )),
-            Ok(deliveries) => deliveries.send_many(&event_ids).await,
-            Err(e) => Err(e),
+        let enqueue = async {
+            if pushed.is_empty() {
+                return;
+            }
+            let result = if inject_failure {
+                Err("injected fault: queue_send".to_string())
+            } else {
+                after_ack::enqueue(&env, path, shard.clone(), pushed.clone()).await
+            };
+            if let Err(err) = result {
+                console_error!(
+                    "{}",
+                    json!({"msg": "queue send failed; the sweeper will deliver", "event_ids": pushed,
+                           "error": err})
+                );
+            }
         };
-        if let Err(err) = result {
-            console_error!(
-                "{}",
-                json!({"msg": "queue send failed; the sweeper will deliver", "event_ids": event_ids,
-                       "error": err.to_string()})
-            );
-        }
+        let publish = after_ack::publish(&env, shard.clone(), received);
+        futures::join!(enqueue, publish);
     });
 }
 

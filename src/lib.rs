@@ -16,6 +16,7 @@ pub use hookrelay_core::{
     redact, retry, search, settings, shards, stats, time, transform, verify, views,
 };
 
+pub mod after_ack;
 pub mod api;
 pub mod archive;
 pub mod compact;

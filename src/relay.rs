@@ -114,13 +114,7 @@ impl Relay {
     /// The delivery queue of this invocation's shard: `DELIVERIES` or
     /// `DELIVERIES_<n>`, as many as are bound ([`queues::for_shard`]).
     pub fn deliveries(&self) -> Result<Deliveries> {
-        let bound = queues::bound(|name| self.env.queue(name).is_ok());
-        let binding = queues::for_shard(self.shard(), bound);
-        Ok(Deliveries {
-            queue: self.env.queue(&binding)?,
-            shard: self.shard().clone(),
-            path: self.path(),
-        })
+        Deliveries::of_shard(&self.env, self.shard(), self.path())
     }
 
     /// Sends one delivery message for an event of this shard.
@@ -163,6 +157,17 @@ pub struct Deliveries {
 }
 
 impl Deliveries {
+    /// The delivery queue of `shard`, its sends counted towards `path`.
+    pub fn of_shard(env: &Env, shard: &ShardName, path: Path) -> Result<Deliveries> {
+        let bound = queues::bound(|name| env.queue(name).is_ok());
+        let binding = queues::for_shard(shard, bound);
+        Ok(Deliveries {
+            queue: env.queue(&binding)?,
+            shard: shard.clone(),
+            path,
+        })
+    }
+
     /// Sends one delivery message, optionally delayed (capped at the queue's
     /// 12 h).
     pub async fn send(&self, event_id: &str, delay_s: u32) -> Result<()> {
