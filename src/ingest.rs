@@ -10,7 +10,7 @@
 //!    (none: the ingest is kept as `filtered`);
 //! 5. answer 2xx; `queue.send`, and telling the live stream (see
 //!    [`crate::hub`]), run after the answer inside `wait_until`, together
-//!    with the isolate's other acks ([`crate::after_ack`]).
+//!    with what the isolate sends meanwhile ([`crate::outbox`]).
 //!
 //! No 2xx before 3 and 4 succeeded. A failed 3 leaves nothing; a failed 4 rolls
 //! back and leaves only an orphan body, so the provider's retry is accepted as new.
@@ -31,11 +31,12 @@
 //! # Memory
 //! An isolate has 128 MB, shared by the requests it serves at once. The ack path
 //! holds, per request, about the body's bytes once plus a small parse:
-//! - the body, read as a stream into one buffer that never grows past
-//!   `MAX_BODY_BYTES`: a declared `Content-Length` over the limit is refused
-//!   before reading, a chunked body with 413 as soon as the bytes read pass it,
-//!   without reading on (while the buffer grows, the old and the new one briefly
-//!   coexist);
+//! - the body: a declared `Content-Length` over `MAX_BODY_BYTES` is refused
+//!   before reading; one within it is read whole (HTTP framing holds the body
+//!   to it), the runtime's copy and ours briefly side by side; a chunked body
+//!   is read as a stream into one buffer that never grows past the limit, and
+//!   refused with 413 as soon as the bytes read pass it, without reading on
+//!   (while the buffer grows, the old and the new one briefly coexist);
 //! - the body's head ([`crate::dedup::body_head`]): the few top-level strings
 //!   the dedup id and the event type come from, and the parser's scratch (at
 //!   most the longest string); the rest of the body is checked and dropped as it
@@ -47,7 +48,6 @@
 //! route's filter looks into `body`; a body that is an array or a string, or
 //! one no filter reads, is never built.
 
-use crate::after_ack;
 use crate::allowlist;
 use crate::dedup::{body_head, dedup_key_for};
 use crate::error::{json_response, ApiError};
@@ -60,6 +60,7 @@ use crate::model::{
     DestinationType, EndpointId, EventId, IngestId, IngestSource, RefusalReason, Route, Source,
     SourceRoutes,
 };
+use crate::outbox;
 use crate::redact::redacted_headers;
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::settings::Fault;
@@ -648,9 +649,9 @@ fn signed_url(relay: &Relay, url: &Url) -> String {
     }
 }
 
-/// Reads the body as a stream. An oversize body is refused before reading when
-/// `Content-Length` says so, and otherwise (chunked uploads) as soon as the bytes
-/// read pass the limit, without reading on.
+/// Reads the body: whole when `Content-Length` declares it (an oversize one is
+/// refused before reading), and otherwise (chunked uploads) as a stream,
+/// refused as soon as the bytes read pass the limit, without reading on.
 async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
         ApiError::refused(
@@ -676,8 +677,13 @@ async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError>
     if req.inner().body().is_none() {
         return Ok(Vec::new());
     }
+    if declared.is_some() {
+        // HTTP framing holds the body to its declared length, which is within
+        // the limit: read it whole, in one call instead of one per chunk.
+        return req.bytes().await.map_err(|_| unreadable());
+    }
     let mut stream = req.stream().map_err(|_| unreadable())?;
-    let mut body = BodyBuffer::new(limit, declared);
+    let mut body = BodyBuffer::new(limit);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| unreadable())?;
         body.push(&chunk).map_err(|TooLarge| too_large())?;
@@ -697,10 +703,9 @@ struct BodyBuffer {
 }
 
 impl BodyBuffer {
-    /// `declared`: the `Content-Length`, already known to be within the limit.
-    fn new(limit: usize, declared: Option<usize>) -> Self {
+    fn new(limit: usize) -> Self {
         Self {
-            bytes: Vec::with_capacity(declared.unwrap_or(0).min(limit)),
+            bytes: Vec::new(),
             limit,
         }
     }
@@ -814,8 +819,8 @@ async fn discard_body(relay: &Relay, key: &str) {
 
 /// After the answer, inside `wait_until` (the runtime awaits it): sends the
 /// delivery messages of the events a push destination takes, and tells the
-/// live stream what was received, both with the isolate's other acks
-/// ([`crate::after_ack`]). A failed send is logged; the sweeper delivers
+/// live stream what was received, both with what the isolate sends
+/// meanwhile ([`crate::outbox`]). A failed send is logged; the sweeper delivers
 /// those events.
 fn schedule_after_ack(
     relay: &Relay,
@@ -836,7 +841,7 @@ fn schedule_after_ack(
             let result = if inject_failure {
                 Err("injected fault: queue_send".to_string())
             } else {
-                after_ack::enqueue(&env, path, shard.clone(), pushed.clone()).await
+                outbox::enqueue(&env, path, shard.clone(), pushed.clone()).await
             };
             if let Err(err) = result {
                 console_error!(
@@ -846,7 +851,7 @@ fn schedule_after_ack(
                 );
             }
         };
-        let publish = after_ack::publish(&env, shard.clone(), received);
+        let publish = outbox::publish(&env, shard.clone(), received);
         futures::join!(enqueue, publish);
     });
 }
@@ -971,13 +976,13 @@ mod tests {
 
     #[test]
     fn a_body_is_refused_as_soon_as_it_passes_the_limit() {
-        let mut body = BodyBuffer::new(10, None);
+        let mut body = BodyBuffer::new(10);
         assert_eq!(body.push(b"hello"), Ok(()));
         assert_eq!(body.push(b"world"), Ok(()), "exactly the limit is allowed");
         assert_eq!(body.push(b"!"), Err(TooLarge));
         assert_eq!(body.into_bytes(), b"helloworld");
 
-        let mut body = BodyBuffer::new(10, None);
+        let mut body = BodyBuffer::new(10);
         assert_eq!(
             body.push(&[0; 11]),
             Err(TooLarge),
@@ -989,7 +994,7 @@ mod tests {
     #[test]
     fn the_buffer_never_grows_past_the_limit() {
         let limit = 1_000_003;
-        let mut body = BodyBuffer::new(limit, None);
+        let mut body = BodyBuffer::new(limit);
         for _ in 0..1_000 {
             body.push(&[7; 1_000]).unwrap();
             assert!(body.bytes.capacity() <= limit, "{}", body.bytes.capacity());
@@ -998,9 +1003,6 @@ mod tests {
         assert_eq!(body.push(&[7]), Err(TooLarge));
         assert_eq!(body.bytes.len(), limit);
         assert!(body.bytes.capacity() <= limit);
-
-        let declared = BodyBuffer::new(100, Some(64));
-        assert_eq!(declared.bytes.capacity(), 64, "sized from Content-Length");
     }
 
     #[test]

@@ -16,7 +16,6 @@ pub use hookrelay_core::{
     redact, retry, search, settings, shards, stats, time, transform, verify, views,
 };
 
-pub mod after_ack;
 pub mod api;
 pub mod archive;
 pub mod compact;
@@ -27,6 +26,7 @@ pub mod hub;
 pub mod ingest;
 pub mod notify;
 pub mod outbound;
+pub mod outbox;
 pub mod recover;
 pub mod relay;
 pub mod retention;

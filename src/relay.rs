@@ -10,7 +10,6 @@
 //! alert channels and rules, refusals, the heartbeat, placements) is in
 //! `control`.
 
-use crate::hub;
 use crate::ledger::{self, Path};
 use crate::model::DeliveryMessage;
 use crate::queues;
@@ -31,8 +30,6 @@ pub struct Relay {
     /// The control database.
     pub control: Db,
     pub settings: Settings,
-    /// What this invocation tells the live hub, coalesced.
-    pub live: hub::Outbox,
 }
 
 impl Relay {
@@ -48,7 +45,6 @@ impl Relay {
             db,
             control,
             settings,
-            live: hub::Outbox::default(),
         })
     }
 
@@ -60,7 +56,6 @@ impl Relay {
             db: Db::new(self.env.d1(shard.as_str())?, path, shard.clone()),
             control: Db::new(self.env.d1(shards::CONTROL)?, path, ShardName::control()),
             settings: self.settings.clone(),
-            live: hub::Outbox::default(),
         })
     }
 

@@ -6,8 +6,9 @@
 //! then flushes everything that gathered, and so on until nothing waits. So no
 //! item waits for a timer, or for more than the one flush already under way,
 //! and a lone item costs what it did alone. Delivery uses it for a queue
-//! batch's outcomes (one D1 batch for those that finish together) and for what
-//! it tells the live hub.
+//! batch's outcomes (one D1 batch for those that finish together); the
+//! isolate's outbox for the ack path's delivery messages and for what acks
+//! and deliveries tell the live hubs.
 //!
 //! A flusher serves a bounded number of flushes ([`Coalesce::with_max_rounds`]):
 //! with items still waiting after its last, it hands the turn to the first

@@ -1,23 +1,26 @@
-//! What the ack path does after its answer, coalesced across the requests an
-//! isolate serves at once: the delivery messages of the events it stored, and
-//! what it tells the live hubs.
+//! What the relay sends alongside its work, coalesced across everything an
+//! isolate runs at once: the delivery messages of the events the ack path
+//! stored, and what every delivery and ack tells the live hubs.
 //!
 //! One `queue.send` and one hub request per ack cost more CPU than the rest
 //! of the ack path after its storage round trips (measured on workerd: with
 //! both, about 7 ms of the runtime's thread per ack at 32 senders; without
-//! either, about 4.3). So each ack hands its messages and changes to an
-//! isolate-wide group ([`Coalesce`]): the first flushes at once, alone; those
-//! handed over while it runs go together in the next flush, one
-//! `sendBatch` per delivery queue and one hub request per shard. A lone ack
-//! costs what it did; under load, a flush carries many.
+//! either, about 4.3), and a queue batch's deliveries told the hub twice
+//! more. So each hands its messages or changes to an isolate-wide group
+//! ([`Coalesce`]): the first flushes at once, alone; those handed over while
+//! it runs go together in the next flush, one `sendBatch` per delivery queue
+//! or one hub request per shard. A lone send costs what it did; under load,
+//! a flush carries many, in the order they were handed over (so an event's
+//! `delivering` reaches its hub before the status it ends in).
 //!
-//! Every ack awaits its own items' outcome inside its own `wait_until`, and
-//! logs a failed send (the sweeper delivers those events; the stream is best
-//! effort). A flusher is one request's `wait_until`, which the runtime ends
-//! 30 s after the answer: it flushes at most [`MAX_ROUNDS`] times before
-//! handing over to a waiting ack, and gives each flush at most
-//! [`FLUSH_TIMEOUT`], so it never holds the group past that. The flusher
-//! sends with its own bindings; the others' items are plain data.
+//! Every caller awaits its own items' outcome (the ack path inside its
+//! `wait_until`) and logs a failed send: the sweeper delivers those events,
+//! and the stream is best effort. A flusher is one caller's future, which the
+//! runtime may end (a `wait_until` has 30 s after the answer): it flushes at
+//! most [`MAX_ROUNDS`] times before handing over to a waiting caller, and
+//! gives each flush at most [`FLUSH_TIMEOUT`], so it never holds the group
+//! past that. The flusher sends with its own bindings; the others' items are
+//! plain data.
 
 use crate::coalesce::{gather, Coalesce};
 use crate::hub;
@@ -32,15 +35,15 @@ use std::rc::Rc;
 use std::time::Duration;
 use worker::{Delay, Env};
 
-/// How many flushes one ack's `wait_until` does for the isolate before it
-/// hands the turn to a waiting ack.
+/// How many flushes one caller does for the isolate before it hands the turn
+/// to a waiting caller.
 const MAX_ROUNDS: usize = 8;
 
 /// How long one flush may take: [`MAX_ROUNDS`] of them stay under the 30 s a
 /// `wait_until` has after the answer.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// One ack's delivery messages: the events of one shard a queue must carry.
+/// One caller's delivery messages: the events of one shard a queue must carry.
 type Messages = (ShardName, Vec<String>);
 
 /// Whether a send went out; the error as text, as every item of a failed
@@ -54,7 +57,7 @@ thread_local! {
 }
 
 /// Sends the delivery messages of `event_ids` (events of `shard`) with those
-/// of the isolate's other acks; `Err` when they were not sent.
+/// the isolate is sending meanwhile; `Err` when they were not sent.
 pub async fn enqueue(env: &Env, path: Path, shard: ShardName, event_ids: Vec<String>) -> Sent {
     let group = MESSAGES.with(Rc::clone);
     group
@@ -63,8 +66,8 @@ pub async fn enqueue(env: &Env, path: Path, shard: ShardName, event_ids: Vec<Str
         .unwrap_or_else(|| Err("the send was abandoned".into()))
 }
 
-/// Tells `shard`'s hub of `changes`, with those of the isolate's other acks.
-/// Best effort, as [`hub::publish_on`]: a failure is logged there.
+/// Tells `shard`'s hub of `changes`, with those the isolate is telling
+/// meanwhile. Best effort, as [`hub::publish_on`]: a failure is logged.
 pub async fn publish(env: &Env, shard: ShardName, changes: Vec<Change>) {
     if changes.is_empty() {
         return;
