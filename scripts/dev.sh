@@ -15,7 +15,7 @@ DEMO_FILE="$STATE_DIR/demo-endpoint.env"
 mkdir -p "$STATE_DIR"
 
 if [ ! -f .dev.vars ]; then
-  printf 'ADMIN_TOKEN=%s\nALLOW_PRIVATE_DESTINATIONS=true\n' "$(openssl rand -hex 24)" > .dev.vars
+  printf 'ADMIN_TOKEN=%s\nALLOW_PRIVATE_DESTINATIONS=true\nLOG_EACH_WEBHOOK=true\n' "$(openssl rand -hex 24)" > .dev.vars
   echo "[dev] wrote .dev.vars with a new random ADMIN_TOKEN"
 fi
 ADMIN_TOKEN="$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars)"

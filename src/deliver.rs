@@ -398,7 +398,7 @@ pub(crate) async fn transform_failed(
         advance_cycle: true,
     };
     let held = events::complete(&relay.db, claim, Some(&row), &transition, Vec::new(), now).await?;
-    log_attempt(claim, &row, Status::Dead, held);
+    log_attempt(relay, claim, &row, Status::Dead, held);
     Ok(if held {
         Delivery::Finished(Status::Dead)
     } else {
@@ -685,7 +685,7 @@ pub async fn record_attempt(
         also.push(relay.db.prepare("SELECT hookrelay_injected_fault()"));
     }
     let held = events::complete(&relay.db, claim, Some(&row), &transition, also, finished).await?;
-    log_attempt(claim, &row, status, held);
+    log_attempt(relay, claim, &row, status, held);
     if !held {
         return Ok(Delivery::LeaseLost);
     }
@@ -784,7 +784,12 @@ pub(crate) async fn finish_dead(relay: &Relay, claim: &Claim, reason: &str) -> R
     })
 }
 
-fn log_attempt(claim: &Claim, row: &AttemptRow, status: Status, held: bool) {
+/// Logs an attempt: always one that did not deliver (or lost its lease),
+/// a delivered one only with `LOG_EACH_WEBHOOK` on.
+fn log_attempt(relay: &Relay, claim: &Claim, row: &AttemptRow, status: Status, held: bool) {
+    if status == Status::Delivered && held && !relay.settings.log_each_webhook {
+        return;
+    }
     console_log!(
         "{}",
         json!({"msg": "attempt", "event_id": claim.id, "endpoint_id": claim.endpoint_id,

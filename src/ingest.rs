@@ -542,12 +542,14 @@ async fn store_and_ack(
             IngestAck::duplicate(original_event_id.as_deref())
         }
     };
-    console_log!(
-        "{}",
-        json!({"msg": "ingest", "endpoint_id": endpoint_id, "event_id": answer.id,
-               "events": event_ids.len(), "duplicate": answer.duplicate,
-               "ms": now_ms() - started})
-    );
+    if relay.settings.log_each_webhook {
+        console_log!(
+            "{}",
+            json!({"msg": "ingest", "endpoint_id": endpoint_id, "event_id": answer.id,
+                   "events": event_ids.len(), "duplicate": answer.duplicate,
+                   "ms": now_ms() - started})
+        );
+    }
     let response = json_response(200, &answer)?;
     response.headers().set("server-timing", &timings.header())?;
     Ok(response)

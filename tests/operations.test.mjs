@@ -1,6 +1,7 @@
 // Day-two operations on workerd: retention deletes finished events, their
 // attempts and R2 bodies (rows first), never in-flight ones; metrics in
-// Prometheus text reflect what happened.
+// Prometheus text reflect what happened; logs name a failed attempt always,
+// and every webhook only when asked to.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Relay, sleep } from "./support/relay.mjs";
@@ -99,5 +100,33 @@ describe("metrics", () => {
     line(/^hookrelay_d1_max_bytes 10000000000$/m);
     const unauthorized = await fetch(`${relay.url}/api/v1/metrics`);
     assert.equal(unauthorized.status, 401);
+  });
+});
+
+describe("logs", () => {
+  /** The relay's JSON log lines that name `eventId`. */
+  const linesAbout = (eventId) => relay.logs().split("\n")
+    .filter((line) => line.includes(eventId) && line.includes("{"))
+    .map((line) => JSON.parse(line.slice(line.indexOf("{"))));
+
+  it("name a failed attempt always, and every ack and delivered attempt only with LOG_EACH_WEBHOOK on", async () => {
+    const quiet = await relay.createEndpoint({ name: "quiet", provider: "none", destination_url: dest.route("/quiet") });
+    const failing = await relay.createEndpoint({ name: "failing", provider: "none", destination_url: dest.route("/failing", sequence(500)) });
+    const deliveredQuietly = (await relay.ingest(quiet.id, "quiet")).json.id;
+    const failed = (await relay.ingest(failing.id, "failed")).json.id;
+    await relay.waitForEvent(deliveredQuietly, delivered);
+    await relay.waitForEvent(failed, (e) => e.attempt_count >= 1);
+    assert.deepEqual(linesAbout(deliveredQuietly), [], "by default a delivered webhook logs nothing");
+    const attempts = linesAbout(failed).filter((l) => l.msg === "attempt");
+    assert.ok(attempts.length >= 1, JSON.stringify(linesAbout(failed)));
+    assert.equal(attempts[0].code, 500);
+    assert.equal(attempts[0].status, "retrying");
+
+    await relay.restartWith({ LOG_EACH_WEBHOOK: "true" });
+    const logged = (await relay.ingest(quiet.id, "logged")).json.id;
+    await relay.waitForEvent(logged, delivered);
+    const lines = linesAbout(logged);
+    assert.ok(lines.some((l) => l.msg === "ingest" && l.endpoint_id === quiet.id), JSON.stringify(lines));
+    assert.ok(lines.some((l) => l.msg === "attempt" && l.status === "delivered" && l.code === 200), JSON.stringify(lines));
   });
 });

@@ -107,6 +107,12 @@ pub struct Settings {
     /// A pull lease's length when the client does not ask for one.
     pub pull_lease_s: u32,
     pub public_url: Option<String>,
+    /// Whether every ack and every delivered attempt is logged (one JSON
+    /// line each). Off by default: what needs attention (refusals, failed
+    /// attempts and sends, sweeps, alerts) is always logged, the events API,
+    /// metrics and the live stream show every webhook, and a line per
+    /// webhook costs CPU on the ack path and, in Workers Logs, a billed event.
+    pub log_each_webhook: bool,
     /// Faults active for every request (test configurations only).
     pub faults: Vec<Fault>,
     /// Whether the `x-hookrelay-fault` request header may add faults (tests only).
@@ -213,6 +219,7 @@ impl Settings {
             public_url: lookup("PUBLIC_URL")
                 .map(|u| u.trim_end_matches('/').to_string())
                 .filter(|u| !u.is_empty()),
+            log_each_webhook: lookup("LOG_EACH_WEBHOOK").as_deref() == Some("true"),
             faults: fault_words.split(',').filter_map(Fault::parse).collect(),
             faults_per_request: fault_words.split(',').any(|w| w.trim() == "per_request"),
         }
@@ -247,6 +254,7 @@ mod tests {
         assert_eq!(s.compaction_age_ms(), 72 * 3_600_000);
         assert_eq!(s.compact_batch, 500);
         assert_eq!(s.archive_page_objects, 24);
+        assert!(!s.log_each_webhook);
     }
 
     #[test]
@@ -258,8 +266,10 @@ mod tests {
             ("FAULTS", "queue_send, per_request,bogus"),
             ("PUBLIC_URL", "https://relay.example/"),
             ("RETENTION_DAYS", "0.5"),
+            ("LOG_EACH_WEBHOOK", "true"),
         ]);
         assert_eq!(s.retention_days, 0.5);
+        assert!(s.log_each_webhook);
         assert_eq!(s.max_body_bytes, 1024);
         assert_eq!(s.sweep_grace_s, 30);
         assert!(s.allow_private_destinations);
