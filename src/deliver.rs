@@ -16,7 +16,6 @@ use crate::hub;
 use crate::live::Change;
 use crate::model::{DeliveryMessage, DestinationType, EventId, Route, RouteRef, Status};
 use crate::outbound::{self, AttemptResult};
-use crate::outbox;
 use crate::rate::RateLimit;
 use crate::relay::{now_ms, random_bytes, random_unit, Relay};
 use crate::retry::{closes_circuit, decide, parse_retry_after_s, Decision, OutcomeClass};
@@ -288,14 +287,15 @@ async fn deliver_claimed(relay: &Relay, claim: Claim, probe: bool) -> Result<Del
         )
     };
     let delivering = vec![change(Status::Delivering.as_str())];
-    let shard = relay.shard();
     let (outcome, ()) = futures::join!(
         attempt_claimed(relay, &claim, probe),
-        outbox::publish(&relay.env, shard.clone(), delivering)
+        relay.live.publish(&relay.env, relay.shard(), delivering)
     );
     if let Ok(Delivery::Finished(status)) = &outcome {
-        let ended = vec![change(status.as_str())];
-        outbox::publish(&relay.env, shard.clone(), ended).await;
+        relay
+            .live
+            .publish(&relay.env, relay.shard(), vec![change(status.as_str())])
+            .await;
     }
     outcome
 }

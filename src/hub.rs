@@ -3,11 +3,11 @@
 //! (`text/event-stream`; the messages are [`crate::live`]'s).
 //!
 //! Each shard has its own hub ([`live::hub_name`]), so no one object takes
-//! every ack and delivery of the relay. Ingest (after its answer) and
-//! delivery tell their shard's hub what changed through [`crate::outbox`],
-//! one request for all the changes an isolate tells a hub meanwhile; the
-//! rarer paths (replays, pull leases, the sweeper) through [`publish`], one
-//! request per batch of changes. The hub writes each change to every open stream that wants it
+//! every ack and delivery of the relay. Ingest (after its answer) tells its
+//! shard's hub what changed through [`crate::outbox`], with the other acks
+//! of its isolate; a queue batch's deliveries through their invocation's
+//! [`Outbox`]; the rarer paths (replays, pull leases, the sweeper) through
+//! [`publish`], one request per batch of changes. The hub writes each change to every open stream that wants it
 //! (all endpoints, or the one in `?endpoint_id=`) at once. A stream of one
 //! endpoint reads its shard's hub; the stream of every endpoint reads every
 //! shard's hub and merges them a whole message at a time, and ends when any
@@ -23,6 +23,7 @@
 //! that moves many events returns them (`store::events::Changed`) to be told.
 //! Telling the hub is best effort: a failure is logged and the event goes on.
 
+use crate::coalesce::Coalesce;
 use crate::live::{self, connected, heartbeat, Change, Messages, HEARTBEAT_S};
 use crate::model::EndpointId;
 use crate::relay::Relay;
@@ -199,6 +200,39 @@ fn hub(env: &Env, shard: &ShardName) -> Result<Stub> {
 
 fn subscribe_url(shard: &ShardName) -> String {
     format!("https://{}/subscribe", live::hub_name(shard))
+}
+
+/// What one invocation tells the hub, coalesced ([`Coalesce`]): the changes
+/// published while a request to the hub is under way go in the next one
+/// together. A queue batch's deliveries each tell it twice (delivering, then
+/// the status they end in); one request each would be three requests per
+/// webhook to the one hub object, with the ack's.
+#[derive(Default)]
+pub struct Outbox(Coalesce<Vec<Change>, ()>);
+
+impl Outbox {
+    /// As [`publish_on`], in one request with whatever else this invocation
+    /// is publishing meanwhile (an outbox belongs to one shard's `Relay`).
+    pub async fn publish(&self, env: &Env, shard: &ShardName, changes: Vec<Change>) {
+        if changes.is_empty() {
+            return;
+        }
+        let sent = self
+            .0
+            .submit(changes, |groups: Vec<Vec<Change>>| async move {
+                let published = groups.len();
+                let all: Vec<Change> = groups.into_iter().flatten().collect();
+                publish_on(env, shard, &all).await;
+                vec![(); published]
+            })
+            .await;
+        if sent.is_none() {
+            console_error!(
+                "{}",
+                json!({"msg": "live stream not told: the publish was abandoned"})
+            );
+        }
+    }
 }
 
 /// Tells the hub of `relay`'s shard what changed ([`publish_on`]).

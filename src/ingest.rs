@@ -10,7 +10,7 @@
 //!    (none: the ingest is kept as `filtered`);
 //! 5. answer 2xx; `queue.send`, and telling the live stream (see
 //!    [`crate::hub`]), run after the answer inside `wait_until`, together
-//!    with what the isolate sends meanwhile ([`crate::outbox`]).
+//!    with the other acks under way in the isolate ([`crate::after_ack`]).
 //!
 //! No 2xx before 3 and 4 succeeded. A failed 3 leaves nothing; a failed 4 rolls
 //! back and leaves only an orphan body, so the provider's retry is accepted as new.
@@ -48,6 +48,7 @@
 //! route's filter looks into `body`; a body that is an array or a string, or
 //! one no filter reads, is never built.
 
+use crate::after_ack;
 use crate::allowlist;
 use crate::dedup::{body_head, dedup_key_for};
 use crate::error::{json_response, ApiError};
@@ -60,7 +61,6 @@ use crate::model::{
     DestinationType, EndpointId, EventId, IngestId, IngestSource, RefusalReason, Route, Source,
     SourceRoutes,
 };
-use crate::outbox;
 use crate::redact::redacted_headers;
 use crate::relay::{now_ms, random_bytes, Relay};
 use crate::settings::Fault;
@@ -819,11 +819,11 @@ async fn discard_body(relay: &Relay, key: &str) {
     }
 }
 
-/// After the answer, inside `wait_until` (the runtime awaits it): sends the
-/// delivery messages of the events a push destination takes, and tells the
-/// live stream what was received, both with what the isolate sends
-/// meanwhile ([`crate::outbox`]). A failed send is logged; the sweeper delivers
-/// those events.
+/// After the answer, inside `wait_until` (the runtime awaits it): hands the
+/// delivery messages of the events a push destination takes, and what the
+/// live stream is told, to the isolate's outbox ([`crate::after_ack`]), which
+/// sends them with those of the other acks under way. A send that fails is
+/// logged; the sweeper delivers those events.
 fn schedule_after_ack(
     relay: &Relay,
     ctx: &Context,
@@ -831,29 +831,29 @@ fn schedule_after_ack(
     received: Vec<Change>,
     inject_failure: bool,
 ) {
+    if inject_failure && !pushed.is_empty() {
+        console_error!(
+            "{}",
+            json!({"msg": "queue send failed; the sweeper will deliver", "event_ids": pushed,
+                   "error": "injected fault: queue_send"})
+        );
+    }
+    let pushed = if inject_failure { Vec::new() } else { pushed };
     if pushed.is_empty() && received.is_empty() {
         return;
     }
     let (env, shard, path) = (relay.env.clone(), relay.shard().clone(), relay.path());
     ctx.wait_until(async move {
         let enqueue = async {
-            if pushed.is_empty() {
-                return;
-            }
-            let result = if inject_failure {
-                Err("injected fault: queue_send".to_string())
-            } else {
-                outbox::enqueue(&env, path, shard.clone(), pushed.clone()).await
-            };
-            if let Err(err) = result {
-                console_error!(
-                    "{}",
-                    json!({"msg": "queue send failed; the sweeper will deliver", "event_ids": pushed,
-                           "error": err})
-                );
+            if !pushed.is_empty() {
+                after_ack::enqueue(&env, path, shard.clone(), pushed).await;
             }
         };
-        let publish = outbox::publish(&env, shard.clone(), received);
+        let publish = async {
+            if !received.is_empty() {
+                after_ack::publish(&env, shard.clone(), received).await;
+            }
+        };
         futures::join!(enqueue, publish);
     });
 }

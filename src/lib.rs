@@ -12,10 +12,11 @@
 
 pub use hookrelay_core::{
     access, alert_rules, alerts, allowlist, catch_up, coalesce, dedup, destination, envelope,
-    event_query, filter, handshake, headers, inputs, ledger, live, metrics, model, queues, rate,
-    redact, retry, search, settings, shards, stats, time, transform, verify, views,
+    event_query, filter, handshake, headers, inputs, ledger, live, metrics, model, outbox, queues,
+    rate, redact, retry, search, settings, shards, stats, time, transform, verify, views,
 };
 
+pub mod after_ack;
 pub mod api;
 pub mod archive;
 pub mod compact;
@@ -26,7 +27,6 @@ pub mod hub;
 pub mod ingest;
 pub mod notify;
 pub mod outbound;
-pub mod outbox;
 pub mod recover;
 pub mod relay;
 pub mod retention;

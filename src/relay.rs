@@ -10,6 +10,7 @@
 //! alert channels and rules, refusals, the heartbeat, placements) is in
 //! `control`.
 
+use crate::hub;
 use crate::ledger::{self, Path};
 use crate::model::DeliveryMessage;
 use crate::queues;
@@ -30,6 +31,8 @@ pub struct Relay {
     /// The control database.
     pub control: Db,
     pub settings: Settings,
+    /// What this invocation tells the live hub, coalesced.
+    pub live: hub::Outbox,
 }
 
 impl Relay {
@@ -45,6 +48,7 @@ impl Relay {
             db,
             control,
             settings,
+            live: hub::Outbox::default(),
         })
     }
 
@@ -56,6 +60,7 @@ impl Relay {
             db: Db::new(self.env.d1(shard.as_str())?, path, shard.clone()),
             control: Db::new(self.env.d1(shards::CONTROL)?, path, ShardName::control()),
             settings: self.settings.clone(),
+            live: hub::Outbox::default(),
         })
     }
 

@@ -40,6 +40,7 @@ pub mod ledger;
 pub mod live;
 pub mod metrics;
 pub mod model;
+pub mod outbox;
 pub mod queues;
 pub mod rate;
 pub mod redact;
