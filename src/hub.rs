@@ -4,11 +4,12 @@
 //!
 //! Each shard has its own hub ([`live::hub_name`]), so no one object takes
 //! every ack and delivery of the relay. Ingest (after its answer) tells its
-//! shard's hub what changed through [`crate::outbox`], with the other acks
-//! of its isolate; a queue batch's deliveries through their invocation's
-//! [`Outbox`]; the rarer paths (replays, pull leases, the sweeper) through
-//! [`publish`], one request per batch of changes. The hub writes each change to every open stream that wants it
-//! (all endpoints, or the one in `?endpoint_id=`) at once. A stream of one
+//! shard's hub what changed through [`crate::after_ack`], with the other
+//! acks of its isolate; a queue batch's deliveries through their
+//! invocation's [`Outbox`]; the rarer paths (replays, pull leases, the
+//! sweeper) through [`publish`], one request per batch of changes. The hub
+//! writes each change to every open stream that wants it (all endpoints, or
+//! the one in `?endpoint_id=`) at once. A stream of one
 //! endpoint reads its shard's hub; the stream of every endpoint reads every
 //! shard's hub and merges them a whole message at a time, and ends when any
 //! of them does (so the client reconnects to all). An open stream costs no

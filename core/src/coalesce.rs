@@ -78,26 +78,10 @@ impl<I, O> Drop for Flusher<'_, I, O> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_futures::YieldOnce;
     use futures::executor::block_on;
     use futures::future::join_all;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    /// A future that is pending once, as an I/O call is, then ready.
-    #[derive(Default)]
-    struct YieldOnce(bool);
-
-    impl Future for YieldOnce {
-        type Output = ();
-        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-            if self.0 {
-                return Poll::Ready(());
-            }
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
+    use std::task::Context;
 
     /// A flush that records each group it got and answers each item doubled,
     /// after one pending poll.

@@ -49,6 +49,8 @@ pub mod search;
 pub mod settings;
 pub mod shards;
 pub mod stats;
+#[cfg(test)]
+mod test_futures;
 pub mod time;
 pub mod transform;
 pub mod validation;

@@ -142,27 +142,12 @@ pub fn gather<K: PartialEq + Clone, T: Clone>(items: &[(K, Vec<T>)]) -> Vec<(K, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_futures::YieldOnce;
     use futures::executor::block_on;
     use futures::future::join_all;
     use std::pin::Pin;
     use std::rc::Rc;
     use std::task::{Context, Poll};
-
-    /// A future that is pending once, as an I/O call is, then ready.
-    #[derive(Default)]
-    struct YieldOnce(bool);
-
-    impl Future for YieldOnce {
-        type Output = ();
-        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-            if self.0 {
-                return Poll::Ready(());
-            }
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
 
     /// A send that records each group and who sent it, and moves the clock
     /// on by `step_ms`, after one pending poll.
