@@ -4,6 +4,9 @@
 //   the same way) given the same requests, with delivery running (the ratios
 //   are what counts; these machines are noisy);
 // - the storage round trips each ack waited for (from its Server-Timing header);
+// - CPU at 32 senders: what wrangler and workerd used per webhook acked and
+//   delivered, next to the bare Worker's per request (the steadiest figure on
+//   a noisy machine: it does not move with what else the machine runs);
 // - fan-out: ingest into an endpoint with three routes next to one route;
 // - shards: ingest at 32 senders into endpoints on two D1 shards next to one;
 // - end to end: delivery lag p50/p99 and deliveries/s into a local destination
@@ -24,7 +27,7 @@
 import { Relay, freePort } from "../tests/support/relay.mjs";
 import { startDestination } from "../tests/support/destination.mjs";
 import { github } from "../tests/support/providers.mjs";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -112,7 +115,7 @@ async function startBareWorker() {
     try { if ((await fetch(url, { method: "POST", body: "x" })).ok) break; } catch {}
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url, stop: async () => { try { process.kill(-proc.pid, "SIGTERM"); } catch {} } };
+  return { url, pgid: proc.pid, stop: async () => { try { process.kill(-proc.pid, "SIGTERM"); } catch {} } };
 }
 
 /**
@@ -140,16 +143,50 @@ async function twoShardsNextToOne(relay, ep, secret, body) {
   console.log(`two shards / one: acks/s ${(spread.rate / single.rate).toFixed(2)}x, p99 ${(spread.p99 / single.p99).toFixed(2)}x (locally both share one workerd)`);
 }
 
+/**
+ * CPU time (ms) the processes of a process group (wrangler and its workerd)
+ * have used so far, from Linux's /proc (utime + stime of every process, all
+ * threads counted, in clock ticks of 10 ms).
+ */
+function groupCpuMs(pgid) {
+  let ticks = 0;
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    let stat;
+    try { stat = readFileSync(`/proc/${pid}/stat`, "utf8"); } catch { continue; }
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10;
+}
+
+/** Waits until the bench endpoint's destination has received `n` deliveries (at most a minute). */
+async function deliveredToBench(n) {
+  const deadline = Date.now() + 60_000;
+  while (dest.requests.filter((r) => r.path === "/bench").length < n && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Ingest latency and acks/s next to the bare route, level by level. */
 async function ingestVsBare(ingest, bare, body) {
   const trips = new Map();
+  let acked = 0;
   const countTrips = (_i, res) => { const n = roundTrips(res); trips.set(n, (trips.get(n) ?? 0) + 1); };
-  await measure(4, 50, ingest); // warm the isolate and the endpoint cache
+  const counted = () => ingest().then((res) => { acked++; return res; });
+  await measure(4, 50, counted); // warm the isolate and the endpoint cache
   await measure(4, 50, bare);
   const rows = [];
+  const cpu = {};
   for (const c of levels) {
+    const last = c === levels[levels.length - 1];
+    await deliveredToBench(acked); // no delivery of an earlier level runs alongside
+    const bareCpu = groupCpuMs(bareWorker.pgid);
     const b = await measure(c, perLevel, bare);
-    const g = await measure(c, perLevel, ingest, countTrips);
+    if (last) cpu.bare = (groupCpuMs(bareWorker.pgid) - bareCpu) / perLevel;
+    const relayCpu = groupCpuMs(relay.proc.pid);
+    const g = await measure(c, perLevel, counted, countTrips);
+    await deliveredToBench(acked);
+    if (last) cpu.relay = (groupCpuMs(relay.proc.pid) - relayCpu) / perLevel;
     rows.push({ c, b, g });
   }
   console.log(`\ningest (GitHub-signed, ${body.length} B body: verify + R2 put + D1 batch, delivery running) vs the bare Rust Worker (reads the body, answers its length), ${perLevel} requests per level, ms`);
@@ -159,6 +196,8 @@ async function ingestVsBare(ingest, bare, body) {
   }
   const tripSummary = [...trips].sort().map(([n, count]) => `${n} round trips: ${count} acks`).join(", ");
   console.log(`sequential storage round trips before the ack (Server-Timing): ${tripSummary}`);
+  console.log(`CPU at ${levels[levels.length - 1]} senders, all threads of wrangler and workerd (the senders, this process, are not counted): ` +
+    `the relay ${cpu.relay.toFixed(2)} ms per webhook acked and delivered, the bare Worker ${cpu.bare.toFixed(2)} ms per request (${(cpu.relay / cpu.bare).toFixed(2)}x)`);
 }
 
 /** End to end: N events into a fresh endpoint; lag = destination receipt - ack. */
