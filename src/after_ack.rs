@@ -88,14 +88,20 @@ async fn send_messages(env: &Env, path: Path, items: Vec<Messages>) {
             Err(err) => Err(err),
         };
         if let Err(err) = sent {
-            console_error!(
-                "{}",
-                json!({"msg": "queue send failed; the sweeper will deliver", "event_ids": ids,
-                       "shard": shard.as_str(), "error": err.to_string()})
-            );
+            log_not_sent(&ids, &shard, &err.to_string());
         }
     });
     join_all(sends).await;
+}
+
+/// Logs delivery messages that were not sent: the sweeper delivers their
+/// events.
+pub fn log_not_sent(event_ids: &[String], shard: &ShardName, error: &str) {
+    console_error!(
+        "{}",
+        json!({"msg": "queue send failed; the sweeper will deliver", "event_ids": event_ids,
+               "shard": shard.as_str(), "error": error})
+    );
 }
 
 /// One round of live changes: one request per shard's hub, at once.

@@ -832,11 +832,7 @@ fn schedule_after_ack(
     inject_failure: bool,
 ) {
     if inject_failure && !pushed.is_empty() {
-        console_error!(
-            "{}",
-            json!({"msg": "queue send failed; the sweeper will deliver", "event_ids": pushed,
-                   "error": "injected fault: queue_send"})
-        );
+        after_ack::log_not_sent(&pushed, relay.shard(), "injected fault: queue_send");
     }
     let pushed = if inject_failure { Vec::new() } else { pushed };
     if pushed.is_empty() && received.is_empty() {

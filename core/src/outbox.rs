@@ -101,11 +101,6 @@ impl<I> Outbox<I> {
             send(group).await;
         }
     }
-
-    /// How many items wait for a send.
-    pub fn waiting(&self) -> usize {
-        self.waiting.borrow().len()
-    }
 }
 
 /// The caller that is sending; when it stops (done, out of budget, or its
@@ -169,6 +164,16 @@ mod tests {
             let clock = self.clock.clone();
             move || clock.get()
         }
+
+        /// `caller` hands `item` over to `outbox`, sending through this recorder.
+        fn hand<'a>(
+            &'a self,
+            outbox: &'a Outbox<u32>,
+            item: u32,
+            caller: u32,
+        ) -> impl Future<Output = ()> + 'a {
+            outbox.hand_over(item, self.now(), move |items| self.send(caller, items))
+        }
     }
 
     fn poll_once<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
@@ -180,8 +185,8 @@ mod tests {
     fn a_lone_item_is_sent_at_once_and_alone() {
         let recorder = Recorder::default();
         let outbox = Outbox::new(1_000, 5_000);
-        block_on(outbox.hand_over(7, recorder.now(), |items| recorder.send(1, items)));
-        block_on(outbox.hand_over(8, recorder.now(), |items| recorder.send(2, items)));
+        block_on(recorder.hand(&outbox, 7, 1));
+        block_on(recorder.hand(&outbox, 8, 2));
         assert_eq!(*recorder.groups.borrow(), [(1, vec![7]), (2, vec![8])]);
     }
 
@@ -189,26 +194,21 @@ mod tests {
     fn items_handed_over_during_a_send_go_in_the_next_by_the_same_sender() {
         let recorder = Recorder::default();
         let outbox = Outbox::new(1_000, 5_000);
-        block_on(join_all((1..=5).map(|i| {
-            let recorder = &recorder;
-            outbox.hand_over(i, recorder.now(), move |items| recorder.send(i, items))
-        })));
+        block_on(join_all((1..=5).map(|i| recorder.hand(&outbox, i, i))));
         assert_eq!(
             *recorder.groups.borrow(),
             [(1, vec![1]), (1, vec![2, 3, 4, 5])]
         );
-        assert_eq!(outbox.waiting(), 0);
+        assert_eq!(outbox.waiting.borrow().len(), 0);
     }
 
     #[test]
     fn a_caller_finding_a_send_under_way_returns_at_once() {
         let recorder = Recorder::default();
         let outbox = Outbox::new(1_000, 5_000);
-        let mut sender =
-            Box::pin(outbox.hand_over(1, recorder.now(), |items| recorder.send(1, items)));
+        let mut sender = Box::pin(recorder.hand(&outbox, 1, 1));
         assert!(poll_once(sender.as_mut()).is_pending());
-        let mut other =
-            Box::pin(outbox.hand_over(2, recorder.now(), |items| recorder.send(2, items)));
+        let mut other = Box::pin(recorder.hand(&outbox, 2, 2));
         assert!(poll_once(other.as_mut()).is_ready(), "it only hands over");
         block_on(sender);
         assert_eq!(*recorder.groups.borrow(), [(1, vec![1]), (1, vec![2])]);
@@ -221,22 +221,21 @@ mod tests {
             ..Recorder::default()
         };
         let outbox = Outbox::new(1_000, 5_000);
-        let mut sender =
-            Box::pin(outbox.hand_over(1, recorder.now(), |items| recorder.send(1, items)));
+        let mut sender = Box::pin(recorder.hand(&outbox, 1, 1));
         assert!(poll_once(sender.as_mut()).is_pending());
-        block_on(outbox.hand_over(2, recorder.now(), |items| recorder.send(2, items)));
+        block_on(recorder.hand(&outbox, 2, 2));
         assert!(
             poll_once(sender.as_mut()).is_pending(),
             "round two: 600 ms in"
         );
-        block_on(outbox.hand_over(3, recorder.now(), |items| recorder.send(3, items)));
+        block_on(recorder.hand(&outbox, 3, 3));
         block_on(sender);
         // 1,200 ms after it began, the first sender starts no third round.
         assert_eq!(*recorder.groups.borrow(), [(1, vec![1]), (1, vec![2])]);
-        assert_eq!(outbox.waiting(), 1);
-        block_on(outbox.hand_over(4, recorder.now(), |items| recorder.send(4, items)));
+        assert_eq!(outbox.waiting.borrow().len(), 1);
+        block_on(recorder.hand(&outbox, 4, 4));
         assert_eq!(recorder.groups.borrow()[2], (4, vec![3, 4]));
-        assert_eq!(outbox.waiting(), 0);
+        assert_eq!(outbox.waiting.borrow().len(), 0);
     }
 
     #[test]
@@ -246,13 +245,13 @@ mod tests {
         let never = |_: Vec<u32>| futures::future::pending::<()>();
         let mut stuck = Box::pin(outbox.hand_over(1, recorder.now(), never));
         assert!(poll_once(stuck.as_mut()).is_pending());
-        block_on(outbox.hand_over(2, recorder.now(), |items| recorder.send(2, items)));
-        assert_eq!(outbox.waiting(), 1, "not stale yet: it waits");
+        block_on(recorder.hand(&outbox, 2, 2));
+        assert_eq!(outbox.waiting.borrow().len(), 1, "not stale yet: it waits");
         recorder.clock.set(5_000);
-        block_on(outbox.hand_over(3, recorder.now(), |items| recorder.send(3, items)));
+        block_on(recorder.hand(&outbox, 3, 3));
         assert_eq!(*recorder.groups.borrow(), [(3, vec![2, 3])]);
         drop(stuck);
-        block_on(outbox.hand_over(4, recorder.now(), |items| recorder.send(4, items)));
+        block_on(recorder.hand(&outbox, 4, 4));
         assert_eq!(recorder.groups.borrow()[1], (4, vec![4]));
     }
 
@@ -264,9 +263,9 @@ mod tests {
             let never = |_: Vec<u32>| futures::future::pending::<()>();
             let mut first = Box::pin(outbox.hand_over(1, recorder.now(), never));
             assert!(poll_once(first.as_mut()).is_pending());
-            block_on(outbox.hand_over(2, recorder.now(), |items| recorder.send(2, items)));
+            block_on(recorder.hand(&outbox, 2, 2));
         }
-        block_on(outbox.hand_over(3, recorder.now(), |items| recorder.send(3, items)));
+        block_on(recorder.hand(&outbox, 3, 3));
         assert_eq!(*recorder.groups.borrow(), [(3, vec![2, 3])]);
     }
 
