@@ -2,7 +2,9 @@
 // - ingest latency and acks/s at 1, 8 and 32 concurrent senders, next to a bare
 //   Rust Worker (bench/bare: reads the body, answers its length; built and run
 //   the same way) given the same requests, with delivery running (the ratios
-//   are what counts; these machines are noisy);
+//   are what counts; these machines are noisy), and next to the durable floor
+//   (the same Worker's `POST /durable`: an R2 put and one D1 row before the
+//   answer, nothing else), the least a durable ack costs on this runtime;
 // - the storage round trips each ack waited for (from its Server-Timing header);
 // - CPU at 32 senders: what wrangler and workerd used per webhook acked and
 //   delivered, next to the bare Worker's per request (the steadiest figure on
@@ -27,7 +29,7 @@
 import { Relay, freePort } from "../tests/support/relay.mjs";
 import { startDestination } from "../tests/support/destination.mjs";
 import { github } from "../tests/support/providers.mjs";
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -84,8 +86,9 @@ try {
     return fetch(`${relay.url}/${ep.id}`, { method: "POST", body, headers: github(secret, body, { delivery }) });
   };
   const bare = () => fetch(`${bareWorker.url}/`, { method: "POST", body, headers: github(secret, body, { delivery: `bare-${++seq}` }) });
+  const floor = () => fetch(`${bareWorker.url}/durable`, { method: "POST", body, headers: github(secret, body, { delivery: `floor-${++seq}` }) });
 
-  if (wanted("ingest")) await ingestVsBare(ingest, bare, body);
+  if (wanted("ingest")) await ingestVsBare(ingest, bare, floor, body);
   if (wanted("fanout")) await fanOut(relay, dest, body);
   if (wanted("shards")) await twoShardsNextToOne(relay, ep, secret, body);
   if (wanted("e2e")) await endToEndLag(relay, dest);
@@ -101,13 +104,18 @@ try {
   await dest.close();
 }
 
-/** The bare Worker (bench/bare, built by scripts/build-bare.sh) on workerd. */
+/**
+ * The bare Worker and the durable floor (bench/bare, built by
+ * scripts/build-bare.sh) on workerd, its local R2 and D1 in a temporary
+ * directory removed when it stops.
+ */
 async function startBareWorker() {
   const dir = new URL("../bench/bare/", import.meta.url).pathname;
   if (!existsSync(join(dir, "build/index.js"))) throw new Error("bench/bare is not built: bash scripts/build-bare.sh");
   const port = await freePort();
   const inspector = await freePort();
-  const proc = spawn("wrangler", ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector)],
+  const state = mkdtempSync(join(tmpdir(), "hookrelay-bare-"));
+  const proc = spawn("wrangler", ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state],
     { cwd: dir, detached: true, stdio: "ignore", env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" } });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 90_000;
@@ -115,7 +123,12 @@ async function startBareWorker() {
     try { if ((await fetch(url, { method: "POST", body: "x" })).ok) break; } catch {}
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url, pgid: proc.pid, stop: async () => { try { process.kill(-proc.pid, "SIGTERM"); } catch {} } };
+  const stop = async () => {
+    try { process.kill(-proc.pid, "SIGTERM"); } catch {}
+    await new Promise((r) => setTimeout(r, 500));
+    rmSync(state, { recursive: true, force: true });
+  };
+  return { url, pgid: proc.pid, stop };
 }
 
 /**
@@ -167,14 +180,18 @@ async function deliveredToBench(n) {
   }
 }
 
-/** Ingest latency and acks/s next to the bare route, level by level. */
-async function ingestVsBare(ingest, bare, body) {
+/**
+ * Ingest latency and acks/s next to the bare Worker and the durable floor,
+ * level by level.
+ */
+async function ingestVsBare(ingest, bare, floor, body) {
   const trips = new Map();
   let acked = 0;
   const countTrips = (_i, res) => { const n = roundTrips(res); trips.set(n, (trips.get(n) ?? 0) + 1); };
   const counted = () => ingest().then((res) => { acked++; return res; });
   await measure(4, 50, counted); // warm the isolate and the endpoint cache
   await measure(4, 50, bare);
+  await measure(4, 50, floor); // and the floor's table
   const rows = [];
   const cpu = {};
   for (const c of levels) {
@@ -183,21 +200,30 @@ async function ingestVsBare(ingest, bare, body) {
     const bareCpu = groupCpuMs(bareWorker.pgid);
     const b = await measure(c, perLevel, bare);
     if (last) cpu.bare = (groupCpuMs(bareWorker.pgid) - bareCpu) / perLevel;
+    const floorCpu = groupCpuMs(bareWorker.pgid);
+    const d = await measure(c, perLevel, floor);
+    if (last) cpu.floor = (groupCpuMs(bareWorker.pgid) - floorCpu) / perLevel;
     const relayCpu = groupCpuMs(relay.proc.pid);
     const g = await measure(c, perLevel, counted, countTrips);
     await deliveredToBench(acked);
     if (last) cpu.relay = (groupCpuMs(relay.proc.pid) - relayCpu) / perLevel;
-    rows.push({ c, b, g });
+    rows.push({ c, b, d, g });
   }
   console.log(`\ningest (GitHub-signed, ${body.length} B body: verify + R2 put + D1 batch, delivery running) vs the bare Rust Worker (reads the body, answers its length), ${perLevel} requests per level, ms`);
   console.log("conc |  bare p50    p95    p99   req/s | ingest p50    p95    p99  acks/s | p99 ratio (target <= 2) | rate ratio (target >= 0.5)");
   for (const { c, b, g } of rows) {
     console.log(`${String(c).padStart(4)} | ${f(b.p50)}${f(b.p95)}${f(b.p99)}${f(b.rate)} | ${f(g.p50)}${f(g.p95)}${f(g.p99)}${f(g.rate)} | ${(g.p99 / b.p99).toFixed(2).padStart(9)}x${" ".repeat(14)} | ${(g.rate / b.rate).toFixed(2).padStart(9)}x`);
   }
+  console.log("the durable floor (bench/bare's POST /durable: R2 put, then one D1 row, then the answer; no signature, queue or delivery) on the same runtime, vs the bare Worker:");
+  console.log("conc | floor p50    p95    p99   req/s | p99 ratio | rate ratio | ingest vs floor: p99, rate");
+  for (const { c, b, d, g } of rows) {
+    console.log(`${String(c).padStart(4)} | ${f(d.p50)}${f(d.p95)}${f(d.p99)}${f(d.rate)} | ${(d.p99 / b.p99).toFixed(2).padStart(8)}x | ${(d.rate / b.rate).toFixed(2).padStart(9)}x | ${(g.p99 / d.p99).toFixed(2)}x, ${(g.rate / d.rate).toFixed(2)}x`);
+  }
   const tripSummary = [...trips].sort().map(([n, count]) => `${n} round trips: ${count} acks`).join(", ");
   console.log(`sequential storage round trips before the ack (Server-Timing): ${tripSummary}`);
   console.log(`CPU at ${levels[levels.length - 1]} senders, all threads of wrangler and workerd (the senders, this process, are not counted): ` +
-    `the relay ${cpu.relay.toFixed(2)} ms per webhook acked and delivered, the bare Worker ${cpu.bare.toFixed(2)} ms per request (${(cpu.relay / cpu.bare).toFixed(2)}x)`);
+    `the relay ${cpu.relay.toFixed(2)} ms per webhook acked and delivered, the bare Worker ${cpu.bare.toFixed(2)} ms per request (${(cpu.relay / cpu.bare).toFixed(2)}x), ` +
+    `the durable floor ${cpu.floor.toFixed(2)} ms per request (${(cpu.floor / cpu.bare).toFixed(2)}x)`);
 }
 
 /** End to end: N events into a fresh endpoint; lag = destination receipt - ack. */
