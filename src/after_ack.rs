@@ -22,6 +22,7 @@
 use crate::hub;
 use crate::ledger::Path;
 use crate::live::Change;
+use crate::model::DeliveryMessage;
 use crate::outbox::{gather, Outbox};
 use crate::relay::{now_ms, Deliveries};
 use crate::shards::ShardName;
@@ -45,8 +46,8 @@ const BUDGET_MS: i64 = 10_000;
 /// [`ROUND_TIMEOUT`], so a live round is never taken over.
 const STALE_AFTER_MS: i64 = 15_000;
 
-/// One ack's delivery messages: the events of one shard a queue must carry.
-type Messages = (ShardName, Vec<String>);
+/// One ack's delivery messages: for the events of one shard.
+type Messages = (ShardName, Vec<DeliveryMessage>);
 
 /// One ack's live changes, for one shard's hub.
 type Changes = (ShardName, Vec<Change>);
@@ -56,12 +57,12 @@ thread_local! {
     static CHANGES: Rc<Outbox<Changes>> = Rc::new(Outbox::new(BUDGET_MS, STALE_AFTER_MS));
 }
 
-/// Hands over the delivery messages of `event_ids` (events of `shard`), sent
-/// with those of the isolate's other acks.
-pub async fn enqueue(env: &Env, path: Path, shard: ShardName, event_ids: Vec<String>) {
+/// Hands over the delivery messages of events of `shard`, sent with those
+/// of the isolate's other acks.
+pub async fn enqueue(env: &Env, path: Path, shard: ShardName, messages: Vec<DeliveryMessage>) {
     let outbox = MESSAGES.with(Rc::clone);
     outbox
-        .hand_over((shard, event_ids), now_ms, |items| {
+        .hand_over((shard, messages), now_ms, |items| {
             send_messages(env, path, items)
         })
         .await;
@@ -77,20 +78,24 @@ pub async fn publish(env: &Env, shard: ShardName, changes: Vec<Change>) {
         .await;
 }
 
-/// One round of delivery messages: one `sendBatch` (in chunks of the queue's
-/// maximum) per shard's queue, at once; a failure is logged with its events.
+/// One round of delivery messages: one `sendBatch` (in chunks within the
+/// queue's limits) per shard's queue, at once; a failure is logged with its
+/// events.
 async fn send_messages(env: &Env, path: Path, items: Vec<Messages>) {
-    let sends = gather(&items).into_iter().map(|(shard, ids)| async move {
-        let sent = match Deliveries::of_shard(env, &shard, path) {
-            Ok(deliveries) => within(ROUND_TIMEOUT, deliveries.send_many(&ids))
-                .await
-                .unwrap_or_else(|| Err(no_answer_in_time())),
-            Err(err) => Err(err),
-        };
-        if let Err(err) = sent {
-            log_not_sent(&ids, &shard, &err.to_string());
-        }
-    });
+    let sends = gather(&items)
+        .into_iter()
+        .map(|(shard, messages)| async move {
+            let ids: Vec<String> = messages.iter().map(|m| m.event_id.clone()).collect();
+            let sent = match Deliveries::of_shard(env, &shard, path) {
+                Ok(deliveries) => within(ROUND_TIMEOUT, deliveries.send_all(messages))
+                    .await
+                    .unwrap_or_else(|| Err(no_answer_in_time())),
+                Err(err) => Err(err),
+            };
+            if let Err(err) = sent {
+                log_not_sent(&ids, &shard, &err.to_string());
+            }
+        });
     join_all(sends).await;
 }
 

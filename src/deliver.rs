@@ -22,9 +22,10 @@ use crate::retry::{closes_circuit, decide, parse_retry_after_s, Decision, Outcom
 use crate::settings::Fault;
 use crate::shards::ShardName;
 use crate::store::attempts::AttemptRow;
+use crate::store::bodies::{self, StoredBody};
 use crate::store::endpoints::{self, CircuitInput};
 use crate::store::events::{self, Claim, Transition};
-use crate::store::{bodies, endpoint_cache, ingests};
+use crate::store::{endpoint_cache, ingests};
 use crate::watch;
 
 /// Waiting events re-enqueued per drain; the sweeper delivers any beyond.
@@ -101,7 +102,10 @@ pub async fn handle_batch(shards: &[ShardMessages]) {
             }
         };
         work.extend(messages.iter().map(|(message, msg)| {
-            let claim = claims.remove(msg.event_id.as_str());
+            let claim = claims.remove(msg.event_id.as_str()).map(|claim| Claim {
+                carried_body: msg.body.clone(),
+                ..claim
+            });
             (relay, message, msg.event_id.clone(), claim)
         }));
     }
@@ -545,7 +549,11 @@ pub async fn outbound_for(
             "the ingest record is gone".into(),
         )));
     };
-    let Some(stored) = bodies::get_request(&relay.bodies()?, &ingest.body_key).await? else {
+    let stored = match &claim.carried_body {
+        Some(carried) => Some(StoredBody::from(carried.clone())),
+        None => bodies::get_request(&relay.bodies()?, &ingest.body_key).await?,
+    };
+    let Some(stored) = stored else {
         return Ok(Err(Unbuildable::Missing("the stored body is gone".into())));
     };
     let stored_headers = HeaderList::of_ingest(&ingest.headers, stored.headers.as_deref())?;

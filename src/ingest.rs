@@ -58,8 +58,8 @@ use crate::headers::HeaderList;
 use crate::ledger::Path;
 use crate::live::Change;
 use crate::model::{
-    DestinationType, EndpointId, EventId, IngestId, IngestSource, RefusalReason, Route, Source,
-    SourceRoutes,
+    CarriedBody, DeliveryMessage, DestinationType, EndpointId, EventId, IngestId, IngestSource,
+    RefusalReason, Route, Source, SourceRoutes,
 };
 use crate::redact::redacted_headers;
 use crate::relay::{now_ms, random_bytes, Relay};
@@ -411,8 +411,9 @@ struct Arrival<'a> {
 pub(crate) struct Stored {
     pub recorded: Recorded,
     pub event_ids: Vec<EventId>,
-    /// The new events the queue must carry (none for a duplicate).
-    pub pushed: Vec<String>,
+    /// The delivery messages of the new events a push destination takes
+    /// (none for a duplicate), each carrying the body when it is small.
+    pub pushed: Vec<DeliveryMessage>,
     /// What the live stream is told: each new event `received`.
     pub received: Vec<Change>,
 }
@@ -468,6 +469,13 @@ async fn store(
         dedup_window_ms: relay.settings.dedup_window_s as i64 * 1000,
     };
 
+    // The delivery messages' copy of a small body (a pull route takes none).
+    let pushes = accepting
+        .iter()
+        .any(|route| route.destination_type == DestinationType::Push);
+    let carried = pushes
+        .then(|| CarriedBody::of(&body, header_home.in_body_object()))
+        .flatten();
     let r2_started = now_ms();
     let request_body = RequestBody {
         sha256: Sha256::digest(&body).into(),
@@ -495,7 +503,9 @@ async fn store(
                 .iter()
                 .zip(&event_ids)
                 .filter(|(route, _)| route.destination_type == DestinationType::Push)
-                .map(|(_, id)| id.to_string())
+                .map(|(_, id)| {
+                    DeliveryMessage::carrying(id.as_str(), relay.shard(), carried.clone())
+                })
                 .collect(),
             accepting
                 .iter()
@@ -827,12 +837,13 @@ async fn discard_body(relay: &Relay, key: &str) {
 fn schedule_after_ack(
     relay: &Relay,
     ctx: &Context,
-    pushed: Vec<String>,
+    pushed: Vec<DeliveryMessage>,
     received: Vec<Change>,
     inject_failure: bool,
 ) {
     if inject_failure && !pushed.is_empty() {
-        after_ack::log_not_sent(&pushed, relay.shard(), "injected fault: queue_send");
+        let ids: Vec<String> = pushed.iter().map(|m| m.event_id.clone()).collect();
+        after_ack::log_not_sent(&ids, relay.shard(), "injected fault: queue_send");
     }
     let pushed = if inject_failure { Vec::new() } else { pushed };
     if pushed.is_empty() && received.is_empty() {

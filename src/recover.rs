@@ -22,7 +22,7 @@ use crate::history;
 use crate::hub;
 use crate::ingest::store_recovered;
 use crate::live::Change;
-use crate::model::SourceRoutes;
+use crate::model::{DeliveryMessage, SourceRoutes};
 use crate::relay::{now_ms, Relay};
 use crate::store::ingests;
 use futures::future::{select, Either};
@@ -125,7 +125,7 @@ async fn stripe_pages(
 /// live stream is told.
 #[derive(Default)]
 struct Recovered {
-    pushed: Vec<String>,
+    pushed: Vec<DeliveryMessage>,
     received: Vec<Change>,
 }
 
@@ -256,14 +256,18 @@ async fn held(
 
 /// Queues the recovered events' deliveries; a failure is logged, and the
 /// sweeper delivers them.
-async fn send(relay: &Relay, event_ids: &[String]) {
-    if event_ids.is_empty() {
+async fn send(relay: &Relay, messages: &[DeliveryMessage]) {
+    if messages.is_empty() {
         return;
     }
-    if let Err(err) = relay.enqueue_many(event_ids).await {
+    let sent = match relay.deliveries() {
+        Ok(deliveries) => deliveries.send_all(messages.to_vec()).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = sent {
         console_error!(
             "{}",
-            json!({"msg": "queue send failed; the sweeper will deliver", "events": event_ids.len(),
+            json!({"msg": "queue send failed; the sweeper will deliver", "events": messages.len(),
                    "error": err.to_string()})
         );
     }

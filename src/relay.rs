@@ -21,9 +21,6 @@ use crate::store::endpoint_cache;
 use crate::store::Db;
 use worker::{BatchMessageBuilder, Env, MessageBuilder, Queue, Result};
 
-/// Cloudflare Queues accept at most 100 messages per `sendBatch`.
-const QUEUE_BATCH_MAX: usize = 100;
-
 pub struct Relay {
     pub env: Env,
     /// The shard this invocation works in (at first the control database).
@@ -168,10 +165,14 @@ impl Deliveries {
         })
     }
 
-    /// Sends one delivery message, optionally delayed (capped at the queue's
-    /// 12 h).
+    /// Sends one delivery message naming the event only, optionally delayed
+    /// (capped at the queue's 12 h).
     pub async fn send(&self, event_id: &str, delay_s: u32) -> Result<()> {
-        let message = DeliveryMessage::new(event_id, &self.shard);
+        self.send_message(DeliveryMessage::new(event_id, &self.shard), delay_s)
+            .await
+    }
+
+    async fn send_message(&self, message: DeliveryMessage, delay_s: u32) -> Result<()> {
         let mut builder = MessageBuilder::new(message);
         if delay_s > 0 {
             builder = builder.delay_seconds(delay_s.min(crate::retry::MAX_DELAY_S));
@@ -181,19 +182,26 @@ impl Deliveries {
         Ok(())
     }
 
-    /// Sends many delivery messages, in batches of the queue's maximum size.
+    /// Sends delivery messages naming the events only.
     pub async fn send_many<Id: std::borrow::Borrow<str>>(&self, event_ids: &[Id]) -> Result<()> {
-        if let [one] = event_ids {
-            return self.send(one.borrow(), 0).await;
+        let messages = event_ids
+            .iter()
+            .map(|id| DeliveryMessage::new(id.borrow(), &self.shard))
+            .collect();
+        self.send_all(messages).await
+    }
+
+    /// Sends delivery messages (of this shard's events), in batches within
+    /// the queue's limits ([`queues::send_batches`]).
+    pub async fn send_all(&self, messages: Vec<DeliveryMessage>) -> Result<()> {
+        if let [one] = messages.as_slice() {
+            return self.send_message(one.clone(), 0).await;
         }
-        for chunk in event_ids.chunks(QUEUE_BATCH_MAX) {
-            let messages = chunk
-                .iter()
-                .map(|id| DeliveryMessage::new(id.borrow(), &self.shard));
+        for batch in queues::send_batches(&messages) {
             self.queue
-                .send_batch(BatchMessageBuilder::new().messages(messages).build())
+                .send_batch(BatchMessageBuilder::new().messages(batch.to_vec()).build())
                 .await?;
-            ledger::queue_send(self.path, chunk.len() as u64);
+            ledger::queue_send(self.path, batch.len() as u64);
         }
         Ok(())
     }

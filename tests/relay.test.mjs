@@ -123,6 +123,39 @@ describe("signed requests are delivered byte-identical with the relay's signatur
   });
 });
 
+describe("a small body travels in its delivery message", () => {
+  /** R2 reads delivery has made in this isolate so far (the capacity ledger's counter). */
+  const deliveryReads = async () => {
+    const metrics = await relay.api("GET", "/metrics");
+    return Number(/^hookrelay_r2_operations_total\{path="delivery",op="get"\} (\S+)$/m.exec(metrics.text)?.[1] ?? 0);
+  };
+
+  it("up to 16 KB it is delivered without reading R2, a larger one and a replay read R2, all byte-identical", async () => {
+    const { ep, path } = await endpoint("github", ["gh-secret"]);
+    const cases = [
+      { name: "small", body: Buffer.from(`{"n":"small","pad":"${"é".repeat(100)}"}`), reads: 0 },
+      { name: "at the limit", body: Buffer.from(`{"pad":"${"x".repeat(16 * 1024 - 10)}"}`), reads: 0 },
+      { name: "over the limit", body: Buffer.from(`{"pad":"${"x".repeat(16 * 1024 - 9)}"}`), reads: 1 },
+    ];
+    const ids = [];
+    for (const c of cases) {
+      const before = await deliveryReads();
+      const res = await relay.ingest(ep.id, c.body, sign.github("gh-secret", c.body));
+      assert.equal(res.status, 200, res.text);
+      await relay.waitForEvent(res.json.id, delivered);
+      assert.ok(dest.to(path).at(-1).body.equals(c.body), `${c.name} (${c.body.length} B): byte-identical`);
+      assert.equal(await deliveryReads() - before, c.reads, `${c.name} (${c.body.length} B): R2 reads`);
+      ids.push(res.json.id);
+    }
+    const before = await deliveryReads();
+    assert.equal((await relay.api("POST", `/events/${ids[0]}/replay`)).status, 202);
+    await relay.waitForEvent(ids[0], (e) => e.status === "delivered" && e.attempts.length === 2);
+    assert.ok(dest.to(path).at(-1).body.equals(cases[0].body), "the replay is byte-identical");
+    assert.equal(await deliveryReads() - before, 1, "a replay's message names the event only");
+    await assertConservation(relay, ep.id, { received: 3, delivered: 3, in_flight: 0 });
+  });
+});
+
 describe("retries", () => {
   it("destination answers 500, 500, 200: delivered on attempt 3 with three attempt rows", async () => {
     const { ep, path } = await endpoint("none", [], sequence(500, 500, 200), { retry: { schedule_s: [1, 1, 1] } });

@@ -441,7 +441,11 @@ impl IngestSource {
     }
 }
 
-/// The queue message: ids only (the queue's limit is 128 KB; the body stays in R2).
+/// The queue message: the event's id and shard, and, from the ack path, a
+/// copy of the request's body when it is at most [`CARRIED_BODY_MAX`] bytes,
+/// so a first delivery reads nothing from R2. R2 keeps the body all the same
+/// (it is what made the ack durable); every other message (the sweeper's, a
+/// replay's, a delayed retry's) carries the id only, and its delivery reads R2.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryMessage {
     pub event_id: String,
@@ -449,14 +453,80 @@ pub struct DeliveryMessage {
     /// every message sent before there were shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<CarriedBody>,
+}
+
+/// The largest body a delivery message carries. A queue message may be
+/// 128 KB and a `sendBatch` 256 KB in all; bodies this small keep a message
+/// far below the first, and [`crate::queues::send_batches`] keeps batches
+/// below the second.
+pub const CARRIED_BODY_MAX: usize = 16 * 1024;
+
+/// A request's body as a delivery message carries it: the bytes (base64 in
+/// the message's JSON) and the headers its R2 object keeps in its metadata,
+/// if it keeps them there (else the ingest row has them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CarriedBody {
+    #[serde(with = "base64_bytes")]
+    pub bytes: Vec<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<String>,
+}
+
+impl CarriedBody {
+    /// The copy a message carries, or `None` for a body too large to carry.
+    pub fn of(bytes: &[u8], headers: Option<&str>) -> Option<CarriedBody> {
+        (bytes.len() <= CARRIED_BODY_MAX).then(|| CarriedBody {
+            bytes: bytes.to_vec(),
+            headers: headers.map(str::to_string),
+        })
+    }
+}
+
+/// Bytes as standard base64 text, for JSON.
+mod base64_bytes {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 impl DeliveryMessage {
+    /// A message naming the event only: its delivery reads the body from R2.
     pub fn new(event_id: &str, shard: &crate::shards::ShardName) -> DeliveryMessage {
         DeliveryMessage {
             event_id: event_id.to_string(),
             shard: (!shard.is_control()).then(|| shard.to_string()),
+            body: None,
         }
+    }
+
+    /// A message carrying the body as well (when it was small enough to copy).
+    pub fn carrying(
+        event_id: &str,
+        shard: &crate::shards::ShardName,
+        body: Option<CarriedBody>,
+    ) -> DeliveryMessage {
+        DeliveryMessage {
+            body,
+            ..DeliveryMessage::new(event_id, shard)
+        }
+    }
+
+    /// About how many bytes the message's JSON takes in a batch.
+    pub fn approximate_size(&self) -> usize {
+        let carried = self.body.as_ref().map_or(0, |body| {
+            body.bytes.len().div_ceil(3) * 4 + body.headers.as_ref().map_or(0, |h| h.len() * 2)
+        });
+        64 + self.event_id.len() + self.shard.as_ref().map_or(0, String::len) + carried
     }
 
     /// The shard the event is in; `None` for a name that is no shard's.

@@ -12,6 +12,7 @@
 //! shard, so any consumer delivers any message. Adding a queue only moves
 //! where new messages go; those already sent are consumed where they are.
 
+use crate::model::DeliveryMessage;
 use crate::shards::{ShardName, CONTROL, MAX_SHARDS, SHARD_PREFIX};
 
 /// The first delivery queue's producer binding.
@@ -79,9 +80,104 @@ pub fn is_dead_letter_queue(queue: &str, dead_letter_queues: &str) -> bool {
         .any(|name| !name.is_empty() && name == queue)
 }
 
+/// The most messages one `sendBatch` takes.
+pub const BATCH_MESSAGES_MAX: usize = 100;
+/// What the relay puts in one `sendBatch` at most, by the messages' JSON
+/// size: below the queue's 256 KB per batch, with room for what the queue adds.
+pub const BATCH_BYTES_MAX: usize = 192 * 1024;
+
+/// Splits messages into `sendBatch` calls within the queue's limits: at most
+/// [`BATCH_MESSAGES_MAX`] messages and [`BATCH_BYTES_MAX`] bytes each (a
+/// message alone is always within the bytes, see
+/// [`crate::model::CARRIED_BODY_MAX`]), in their order.
+pub fn send_batches(messages: &[DeliveryMessage]) -> Vec<&[DeliveryMessage]> {
+    let mut batches = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, message) in messages.iter().enumerate() {
+        let size = message.approximate_size();
+        let full = i - start == BATCH_MESSAGES_MAX || bytes + size > BATCH_BYTES_MAX;
+        if full && i > start {
+            batches.push(&messages[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < messages.len() {
+        batches.push(&messages[start..]);
+    }
+    batches
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{CarriedBody, CARRIED_BODY_MAX};
+
+    fn carrying(n: usize, body_len: usize) -> Vec<DeliveryMessage> {
+        let body = CarriedBody::of(&vec![b'x'; body_len], Some(r#"[["x-a","1"]]"#));
+        assert!(body.is_some(), "{body_len} bytes are carried");
+        (0..n)
+            .map(|i| {
+                DeliveryMessage::carrying(&format!("evt_{i}"), &ShardName::control(), body.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn id_only_messages_go_a_hundred_to_a_batch() {
+        let messages: Vec<_> = (0..250)
+            .map(|i| DeliveryMessage::new(&format!("evt_{i}"), &ShardName::numbered(1)))
+            .collect();
+        let sizes: Vec<usize> = send_batches(&messages).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [100, 100, 50]);
+        assert!(send_batches(&[]).is_empty());
+    }
+
+    #[test]
+    fn batches_of_carried_bodies_stay_within_the_queues_bytes_in_order() {
+        let messages = carrying(40, CARRIED_BODY_MAX);
+        let batches = send_batches(&messages);
+        assert!(batches.len() > 1, "40 bodies of 16 KB do not fit one batch");
+        for batch in &batches {
+            let json: usize = batch
+                .iter()
+                .map(|m| serde_json::to_string(m).unwrap().len())
+                .sum();
+            assert!(json <= BATCH_BYTES_MAX, "{json} bytes of JSON in one batch");
+            let estimated: usize = batch.iter().map(DeliveryMessage::approximate_size).sum();
+            assert!(
+                estimated >= json,
+                "the estimate ({estimated}) never undercounts ({json})"
+            );
+        }
+        let resent: Vec<&DeliveryMessage> = batches.iter().flat_map(|b| b.iter()).collect();
+        assert_eq!(
+            resent,
+            messages.iter().collect::<Vec<_>>(),
+            "every message once, in order"
+        );
+    }
+
+    #[test]
+    fn a_carried_body_round_trips_through_the_message_json_and_a_large_one_is_not_carried() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let message = DeliveryMessage::carrying(
+            "evt_1",
+            &ShardName::control(),
+            CarriedBody::of(&bytes, None),
+        );
+        let json = serde_json::to_string(&message).unwrap();
+        assert!(
+            json.contains(r#""body":{"bytes":"AAECAw"#),
+            "base64 in the JSON: {json}"
+        );
+        let read: DeliveryMessage = serde_json::from_str(&json).unwrap();
+        assert_eq!(read, message);
+        assert_eq!(read.body.unwrap().bytes, bytes);
+        assert_eq!(CarriedBody::of(&vec![0; CARRIED_BODY_MAX + 1], None), None);
+        let bad = r#"{"event_id":"evt_1","body":{"bytes":"not base64!"}}"#;
+        assert!(serde_json::from_str::<DeliveryMessage>(bad).is_err());
+    }
 
     #[test]
     fn bindings_are_numbered_from_the_unnumbered_first() {

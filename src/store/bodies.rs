@@ -8,7 +8,7 @@
 
 use crate::headers::{HeaderHome, HeaderList, BODY_METADATA_KEY};
 use crate::ledger::{self, Path};
-use crate::model::IngestId;
+use crate::model::{CarriedBody, IngestId};
 use std::collections::HashMap;
 use worker::{Bucket, HttpMetadata, Object, Objects, Result};
 
@@ -55,6 +55,16 @@ pub struct RequestBody<'a> {
 pub struct StoredBody {
     pub bytes: Vec<u8>,
     pub headers: Option<String>,
+}
+
+/// A delivery message's copy of a body is the stored body, byte for byte.
+impl From<CarriedBody> for StoredBody {
+    fn from(carried: CarriedBody) -> StoredBody {
+        StoredBody {
+            bytes: carried.bytes,
+            headers: carried.headers,
+        }
+    }
 }
 
 /// Stores any object (archives use it) with its content type.

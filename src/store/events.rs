@@ -12,7 +12,7 @@ use super::rollups;
 use super::{bind, changes, endpoint_of_route, int, opt_int, opt_text, text, Conditions, Db, Stmt};
 use crate::event_query::{EventTypeFilter, Lookup};
 use crate::live::Change;
-use crate::model::{EndpointId, EventId, IngestId, RouteRef, Status};
+use crate::model::{CarriedBody, EndpointId, EventId, IngestId, RouteRef, Status};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 use worker::Result;
@@ -89,6 +89,10 @@ pub struct Claim {
     /// does not, or it is gone).
     #[serde(default, deserialize_with = "ingest_json")]
     pub ingest: Option<IngestRow>,
+    /// The body as the event's delivery message carried it (not read from D1):
+    /// delivery then reads nothing from R2.
+    #[serde(skip)]
+    pub carried_body: Option<CarriedBody>,
 }
 
 /// A claim's `ingest` column: the ingest row as JSON text, or NULL.
