@@ -1,17 +1,27 @@
 //! The benchmark's baselines, built like the relay (Rust, the `worker` crate,
 //! `worker-build --release` with the workspace's release profile) and run on
-//! the same workerd, so `make bench` can put the relay's ack path next to them:
+//! the same workerd, so `make bench` can put the relay next to them:
 //!
 //! - `POST /`: the bare Worker. Reads the whole request body and answers its
 //!   length: the least a Rust Worker can do with the same request.
-//! - `POST /durable`: the durable floor. Also writes the body to R2 and then
-//!   one row to D1 before answering, the two sequential storage round trips
-//!   an ack needs to be durable, and nothing else (no signature, no index
-//!   beyond the primary key, no queue, no delivery). The relay's ack cannot
-//!   cost less than this on the same runtime.
+//! - `POST /durable`: the durable floor, the least a relay keeping the
+//!   relay's invariants can do on this runtime. Before the answer, the body
+//!   to R2 and then one row to D1 (the two sequential storage round trips of
+//!   a durable ack); after it, one queue message carrying the body. Its
+//!   consumer claims a batch's rows in one statement, posts each body to
+//!   `FLOOR_DESTINATION`, and records the deliveries in one batch. Nothing
+//!   else: no signature, dedup, index beyond the primary key, live stream,
+//!   rollup, retry or log line. It assumes a text body (the bench's is JSON).
 
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
 use std::cell::Cell;
-use worker::{event, Context, Env, Request, Response, Result};
+use std::collections::HashSet;
+use wasm_bindgen::JsValue;
+use worker::{
+    console_error, event, Context, D1Database, Env, Fetch, MessageBatch, Method, Request,
+    RequestInit, Response, Result,
+};
 
 #[event(start)]
 fn start() {
@@ -19,12 +29,36 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     let body = req.bytes().await?;
+    let length = body.len().to_string();
     if req.path() == "/durable" {
-        store_durably(&env, &body).await?;
+        let key = store_durably(&env, &body).await?;
+        let queue = env.queue("DELIVERIES")?;
+        let message = Stored {
+            key,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        };
+        ctx.wait_until(async move {
+            if let Err(err) = queue.send(message).await {
+                console_error!("queue send failed: {err}");
+            }
+        });
     }
-    Response::ok(body.len().to_string())
+    Response::ok(length)
+}
+
+/// The floor's queue message: the row's key and the body.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    key: String,
+    body: String,
+}
+
+/// A claimed row's key, as D1 returns it.
+#[derive(Deserialize)]
+struct Claimed {
+    key: String,
 }
 
 thread_local! {
@@ -35,11 +69,11 @@ thread_local! {
     static NEXT_KEY: Cell<u64> = const { Cell::new(0) };
 }
 
-/// The body to R2, then one row naming it to D1.
-async fn store_durably(env: &Env, body: &[u8]) -> Result<()> {
+/// The body to R2, then one row naming it to D1; the row's key.
+async fn store_durably(env: &Env, body: &[u8]) -> Result<String> {
     let db = env.d1("DB")?;
     if !TABLE_READY.get() {
-        db.exec("CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, size INTEGER NOT NULL)")
+        db.exec("CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, size INTEGER NOT NULL, status TEXT NOT NULL)")
             .await?;
         TABLE_READY.set(true);
     }
@@ -52,9 +86,59 @@ async fn store_durably(env: &Env, body: &[u8]) -> Result<()> {
         .put(&key, body.to_vec())
         .execute()
         .await?;
-    db.prepare("INSERT INTO acks (key, size) VALUES (?1, ?2)")
-        .bind(&[key.into(), (body.len() as f64).into()])?
+    db.prepare("INSERT INTO acks (key, size, status) VALUES (?1, ?2, 'stored')")
+        .bind(&[key.clone().into(), (body.len() as f64).into()])?
         .run()
         .await?;
+    Ok(key)
+}
+
+#[event(queue)]
+async fn queue(batch: MessageBatch<Stored>, env: Env, _ctx: Context) -> Result<()> {
+    let messages = batch.messages()?;
+    let db = env.d1("DB")?;
+    let keys: Vec<&str> = messages.iter().map(|m| m.body().key.as_str()).collect();
+    let claimed = claim(&db, &keys).await?;
+    let destination = env.var("FLOOR_DESTINATION")?.to_string();
+    let posts = messages
+        .iter()
+        .map(|m| m.body())
+        .filter(|stored| claimed.contains(&stored.key))
+        .map(|stored| post(&destination, stored));
+    let delivered: Vec<&str> = join_all(posts).await.into_iter().flatten().collect();
+    let records = delivered.iter().map(|key| {
+        db.prepare("UPDATE acks SET status = 'delivered' WHERE key = ?1")
+            .bind(&[(*key).into()])
+    });
+    db.batch(records.collect::<Result<Vec<_>>>()?).await?;
+    batch.ack_all();
     Ok(())
+}
+
+/// Takes the rows of `keys` still waiting, in one statement.
+async fn claim(db: &D1Database, keys: &[&str]) -> Result<HashSet<String>> {
+    let marks: Vec<String> = (1..=keys.len()).map(|i| format!("?{i}")).collect();
+    let sql = format!(
+        "UPDATE acks SET status = 'delivering' WHERE status = 'stored' AND key IN ({}) RETURNING key",
+        marks.join(",")
+    );
+    let binds: Vec<JsValue> = keys.iter().map(|k| (*k).into()).collect();
+    let rows = db.prepare(sql).bind(&binds)?.all().await?;
+    Ok(rows
+        .results::<Claimed>()?
+        .into_iter()
+        .map(|c| c.key)
+        .collect())
+}
+
+/// Posts one body to the destination; its key when the answer was a 2xx.
+async fn post<'a>(destination: &str, stored: &'a Stored) -> Option<&'a str> {
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(JsValue::from_str(&stored.body)));
+    let request = Request::new_with_init(destination, &init).ok()?;
+    let response = Fetch::Request(request).send().await.ok()?;
+    (200..300)
+        .contains(&response.status_code())
+        .then_some(stored.key.as_str())
 }
