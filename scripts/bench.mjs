@@ -2,11 +2,11 @@
 // - ingest latency and acks/s at 1, 8 and 32 concurrent senders, next to a bare
 //   Rust Worker (bench/bare: reads the body, answers its length; built and run
 //   the same way) given the same requests, with delivery running (the ratios
-//   are what counts; these machines are noisy), and next to the durable floor
-//   (the same Worker's `POST /durable`: an R2 put and one D1 row before the
+//   are what counts; these machines are noisy), and next to the minimal relay
+//   (the same Worker's `POST /minimal`: an R2 put and one D1 row before the
 //   answer, then a queue message, a batch claim in one statement, a POST to
-//   the destination and the outcome in one batch, nothing else), the least a
-//   relay keeping the invariants costs on this runtime, its delivery running too;
+//   the destination and the outcome in one batch, nothing else: the relay's
+//   storage steps alone), its delivery running too;
 // - the storage round trips each ack waited for (from its Server-Timing header);
 // - CPU at 32 senders: what wrangler and workerd used per webhook acked and
 //   delivered, next to the bare Worker's per request (the steadiest figure on
@@ -77,7 +77,7 @@ const dest = await startDestination();
 const HOT_WINDOW_S = 1;
 const WINDOWS = { HOT_WINDOW_S: String(HOT_WINDOW_S), DEDUP_WINDOW_S: String(HOT_WINDOW_S) };
 const relay = await Relay.start({ name: "bench", vars: WINDOWS });
-const bareWorker = await startBareWorker(dest.route("/floor"));
+const bareWorker = await startBareWorker(dest.route("/minimal"));
 try {
   const secret = "bench-secret";
   const ep = await relay.createEndpoint({ name: "bench", provider: "github", secrets: [secret], destination_url: dest.route("/bench") });
@@ -88,9 +88,9 @@ try {
     return fetch(`${relay.url}/${ep.id}`, { method: "POST", body, headers: github(secret, body, { delivery }) });
   };
   const bare = () => fetch(`${bareWorker.url}/`, { method: "POST", body, headers: github(secret, body, { delivery: `bare-${++seq}` }) });
-  const floor = () => fetch(`${bareWorker.url}/durable`, { method: "POST", body, headers: github(secret, body, { delivery: `floor-${++seq}` }) });
+  const minimal = () => fetch(`${bareWorker.url}/minimal`, { method: "POST", body, headers: github(secret, body, { delivery: `minimal-${++seq}` }) });
 
-  if (wanted("ingest")) await ingestVsBare(ingest, bare, floor, body);
+  if (wanted("ingest")) await ingestVsBare(ingest, bare, minimal, body);
   if (wanted("fanout")) await fanOut(relay, dest, body);
   if (wanted("shards")) await twoShardsNextToOne(relay, ep, secret, body);
   if (wanted("e2e")) await endToEndLag(relay, dest);
@@ -107,19 +107,19 @@ try {
 }
 
 /**
- * The bare Worker and the durable floor (bench/bare, built by
+ * The bare Worker and the minimal relay (bench/bare, built by
  * scripts/build-bare.sh) on workerd, its local R2, D1 and queue in a
- * temporary directory removed when it stops; the floor delivers to
- * `floorDestination`.
+ * temporary directory removed when it stops; the minimal relay delivers to
+ * `minimalDestination`.
  */
-async function startBareWorker(floorDestination) {
+async function startBareWorker(minimalDestination) {
   const dir = new URL("../bench/bare/", import.meta.url).pathname;
   if (!existsSync(join(dir, "build/index.js"))) throw new Error("bench/bare is not built: bash scripts/build-bare.sh");
   const port = await freePort();
   const inspector = await freePort();
   const state = mkdtempSync(join(tmpdir(), "hookrelay-bare-"));
   const proc = spawn("wrangler", ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state,
-    "--var", `FLOOR_DESTINATION:${floorDestination}`],
+    "--var", `MINIMAL_DESTINATION:${minimalDestination}`],
     { cwd: dir, detached: true, stdio: "ignore", env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" } });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 90_000;
@@ -185,33 +185,33 @@ async function deliveredTo(n, path = "/bench") {
 }
 
 /**
- * Ingest latency and acks/s next to the bare Worker and the durable floor,
+ * Ingest latency and acks/s next to the bare Worker and the minimal relay,
  * level by level.
  */
-async function ingestVsBare(ingest, bare, floor, body) {
+async function ingestVsBare(ingest, bare, minimal, body) {
   const trips = new Map();
   let acked = 0;
   const countTrips = (_i, res) => { const n = roundTrips(res); trips.set(n, (trips.get(n) ?? 0) + 1); };
   const counted = () => ingest().then((res) => { acked++; return res; });
-  let floorAcked = 0;
-  const floorCounted = () => floor().then((res) => { floorAcked++; return res; });
+  let minimalAcked = 0;
+  const minimalCounted = () => minimal().then((res) => { minimalAcked++; return res; });
   await measure(4, 50, counted); // warm the isolate and the endpoint cache
   await measure(4, 50, bare);
-  await measure(4, 50, floorCounted); // and the floor's table
+  await measure(4, 50, minimalCounted); // and the minimal relay's table
   const rows = [];
   const cpu = {};
   for (const c of levels) {
     const last = c === levels[levels.length - 1];
     // No delivery of an earlier level runs alongside.
     await deliveredTo(acked);
-    await deliveredTo(floorAcked, "/floor");
+    await deliveredTo(minimalAcked, "/minimal");
     const bareCpu = groupCpuMs(bareWorker.pgid);
     const b = await measure(c, perLevel, bare);
     if (last) cpu.bare = (groupCpuMs(bareWorker.pgid) - bareCpu) / perLevel;
-    const floorCpu = groupCpuMs(bareWorker.pgid);
-    const d = await measure(c, perLevel, floorCounted);
-    await deliveredTo(floorAcked, "/floor");
-    if (last) cpu.floor = (groupCpuMs(bareWorker.pgid) - floorCpu) / perLevel;
+    const minimalCpu = groupCpuMs(bareWorker.pgid);
+    const d = await measure(c, perLevel, minimalCounted);
+    await deliveredTo(minimalAcked, "/minimal");
+    if (last) cpu.minimal = (groupCpuMs(bareWorker.pgid) - minimalCpu) / perLevel;
     const relayCpu = groupCpuMs(relay.proc.pid);
     const g = await measure(c, perLevel, counted, countTrips);
     await deliveredTo(acked);
@@ -223,10 +223,10 @@ async function ingestVsBare(ingest, bare, floor, body) {
   for (const { c, b, g } of rows) {
     console.log(`${String(c).padStart(4)} | ${f(b.p50)}${f(b.p95)}${f(b.p99)}${f(b.rate)} | ${f(g.p50)}${f(g.p95)}${f(g.p99)}${f(g.rate)} | ${(g.p99 / b.p99).toFixed(2).padStart(9)}x${" ".repeat(14)} | ${(g.rate / b.rate).toFixed(2).padStart(9)}x`);
   }
-  console.log("the durable floor (bench/bare's POST /durable: R2 put, then one D1 row, then the answer; its delivery running: a queue message, a batch claim, a POST, the outcomes in one batch; no signature, dedup or live stream) vs the bare Worker:");
-  const floorDelivered = dest.requests.filter((r) => r.path === "/floor").length;
-  console.log(`(the floor delivered ${floorDelivered} of its ${floorAcked} acked requests${floorDelivered === floorAcked ? "" : ": NOT ALL, its figures do not count"})`);
-  console.log("conc | floor p50    p95    p99   req/s | p99 ratio | rate ratio | ingest vs floor: p99, rate");
+  console.log("the minimal relay (bench/bare's POST /minimal: R2 put, then one D1 row, then the answer; its delivery running: a queue message, a batch claim, a POST, the outcomes in one batch; no signature, dedup or live stream) vs the bare Worker:");
+  const minimalDelivered = dest.requests.filter((r) => r.path === "/minimal").length;
+  console.log(`(the minimal relay delivered ${minimalDelivered} of its ${minimalAcked} acked requests${minimalDelivered === minimalAcked ? "" : ": NOT ALL, its figures do not count"})`);
+  console.log("conc | minim p50    p95    p99   req/s | p99 ratio | rate ratio | ingest vs minimal: p99, rate");
   for (const { c, b, d, g } of rows) {
     console.log(`${String(c).padStart(4)} | ${f(d.p50)}${f(d.p95)}${f(d.p99)}${f(d.rate)} | ${(d.p99 / b.p99).toFixed(2).padStart(8)}x | ${(d.rate / b.rate).toFixed(2).padStart(9)}x | ${(g.p99 / d.p99).toFixed(2)}x, ${(g.rate / d.rate).toFixed(2)}x`);
   }
@@ -234,7 +234,7 @@ async function ingestVsBare(ingest, bare, floor, body) {
   console.log(`sequential storage round trips before the ack (Server-Timing): ${tripSummary}`);
   console.log(`CPU at ${levels[levels.length - 1]} senders, all threads of wrangler and workerd (the senders, this process, are not counted): ` +
     `the relay ${cpu.relay.toFixed(2)} ms per webhook acked and delivered, the bare Worker ${cpu.bare.toFixed(2)} ms per request (${(cpu.relay / cpu.bare).toFixed(2)}x), ` +
-    `the durable floor ${cpu.floor.toFixed(2)} ms per webhook acked and delivered (${(cpu.floor / cpu.bare).toFixed(2)}x)`);
+    `the minimal relay ${cpu.minimal.toFixed(2)} ms per webhook acked and delivered (${(cpu.minimal / cpu.bare).toFixed(2)}x)`);
 }
 
 /** End to end: N events into a fresh endpoint; lag = destination receipt - ack. */

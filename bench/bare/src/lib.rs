@@ -4,14 +4,17 @@
 //!
 //! - `POST /`: the bare Worker. Reads the whole request body and answers its
 //!   length: the least a Rust Worker can do with the same request.
-//! - `POST /durable`: the durable floor, the least a relay keeping the
-//!   relay's invariants can do on this runtime. Before the answer, the body
-//!   to R2 and then one row to D1 (the two sequential storage round trips of
-//!   a durable ack); after it, one queue message carrying the body. Its
-//!   consumer claims a batch's rows in one statement, posts each body to
-//!   `FLOOR_DESTINATION`, and records the deliveries in one batch. Nothing
-//!   else: no signature, dedup, index beyond the primary key, live stream,
-//!   rollup, retry or log line. It assumes a text body (the bench's is JSON).
+//! - `POST /minimal`: the minimal relay, the storage steps of the relay's
+//!   ack and delivery and nothing else, so the bench can tell what the local
+//!   storage costs from what the relay adds. Before the answer, the body to
+//!   R2 and then one row to D1 (the two sequential storage round trips of a
+//!   durable ack); after it, one queue message carrying the body (one send
+//!   per request: the relay gathers the sends of concurrent acks, so this is
+//!   a reference, not a lower bound). Its consumer claims a batch's rows in
+//!   one statement, posts each body to `MINIMAL_DESTINATION`, and records
+//!   the deliveries in one batch. No signature, dedup, index beyond the
+//!   primary key, live stream, rollup, retry or log line. It assumes a text
+//!   body (the bench's is JSON).
 
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
@@ -32,7 +35,7 @@ fn start() {
 async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     let body = req.bytes().await?;
     let length = body.len().to_string();
-    if req.path() == "/durable" {
+    if req.path() == "/minimal" {
         let key = store_durably(&env, &body).await?;
         let queue = env.queue("DELIVERIES")?;
         let message = Stored {
@@ -48,7 +51,7 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     Response::ok(length)
 }
 
-/// The floor's queue message: the row's key and the body.
+/// The minimal relay's queue message: the row's key and the body.
 #[derive(Serialize, Deserialize)]
 struct Stored {
     key: String,
@@ -62,7 +65,7 @@ struct Claimed {
 }
 
 thread_local! {
-    /// Whether this isolate has created the floor's table (once per isolate,
+    /// Whether this isolate has created the minimal relay's table (once per isolate,
     /// so the measured requests each make exactly two storage round trips).
     static TABLE_READY: Cell<bool> = const { Cell::new(false) };
     /// Makes each request's object key unique within the isolate.
@@ -99,7 +102,7 @@ async fn queue(batch: MessageBatch<Stored>, env: Env, _ctx: Context) -> Result<(
     let db = env.d1("DB")?;
     let keys: Vec<&str> = messages.iter().map(|m| m.body().key.as_str()).collect();
     let claimed = claim(&db, &keys).await?;
-    let destination = env.var("FLOOR_DESTINATION")?.to_string();
+    let destination = env.var("MINIMAL_DESTINATION")?.to_string();
     let posts = messages
         .iter()
         .map(|m| m.body())
