@@ -459,8 +459,8 @@ pub struct DeliveryMessage {
 
 /// The largest body a delivery message carries. A queue message may be
 /// 128 KB and a `sendBatch` 256 KB in all; bodies this small keep a message
-/// far below the first, and [`crate::queues::send_batches`] keeps batches
-/// below the second.
+/// far below the first (and within one 64 KB unit of Queues' billing), and
+/// [`crate::queues::send_batches`] keeps batches below the second.
 pub const CARRIED_BODY_MAX: usize = 16 * 1024;
 
 /// A request's body as a delivery message carries it: the bytes (base64 in
