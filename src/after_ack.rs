@@ -85,15 +85,14 @@ async fn send_messages(env: &Env, path: Path, items: Vec<Messages>) {
     let sends = gather(&items)
         .into_iter()
         .map(|(shard, messages)| async move {
-            let ids: Vec<String> = messages.iter().map(|m| m.event_id.clone()).collect();
             let sent = match Deliveries::of_shard(env, &shard, path) {
-                Ok(deliveries) => within(ROUND_TIMEOUT, deliveries.send_all(messages))
+                Ok(deliveries) => within(ROUND_TIMEOUT, deliveries.send_all(&messages))
                     .await
                     .unwrap_or_else(|| Err(no_answer_in_time())),
                 Err(err) => Err(err),
             };
             if let Err(err) = sent {
-                log_not_sent(&ids, &shard, &err.to_string());
+                log_not_sent(&messages, &shard, &err.to_string());
             }
         });
     join_all(sends).await;
@@ -101,7 +100,8 @@ async fn send_messages(env: &Env, path: Path, items: Vec<Messages>) {
 
 /// Logs delivery messages that were not sent: the sweeper delivers their
 /// events.
-pub fn log_not_sent(event_ids: &[String], shard: &ShardName, error: &str) {
+pub fn log_not_sent(messages: &[DeliveryMessage], shard: &ShardName, error: &str) {
+    let event_ids: Vec<&str> = messages.iter().map(|m| m.event_id.as_str()).collect();
     console_error!(
         "{}",
         json!({"msg": "queue send failed; the sweeper will deliver", "event_ids": event_ids,

@@ -842,8 +842,7 @@ fn schedule_after_ack(
     inject_failure: bool,
 ) {
     if inject_failure && !pushed.is_empty() {
-        let ids: Vec<String> = pushed.iter().map(|m| m.event_id.clone()).collect();
-        after_ack::log_not_sent(&ids, relay.shard(), "injected fault: queue_send");
+        after_ack::log_not_sent(&pushed, relay.shard(), "injected fault: queue_send");
     }
     let pushed = if inject_failure { Vec::new() } else { pushed };
     if pushed.is_empty() && received.is_empty() {

@@ -261,7 +261,7 @@ async fn send(relay: &Relay, messages: &[DeliveryMessage]) {
         return;
     }
     let sent = match relay.deliveries() {
-        Ok(deliveries) => deliveries.send_all(messages.to_vec()).await,
+        Ok(deliveries) => deliveries.send_all(messages).await,
         Err(err) => Err(err),
     };
     if let Err(err) = sent {

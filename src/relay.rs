@@ -202,20 +202,20 @@ impl Deliveries {
 
     /// Sends delivery messages naming the events only.
     pub async fn send_many<Id: std::borrow::Borrow<str>>(&self, event_ids: &[Id]) -> Result<()> {
-        let messages = event_ids
+        let messages: Vec<DeliveryMessage> = event_ids
             .iter()
             .map(|id| DeliveryMessage::new(id.borrow(), &self.shard))
             .collect();
-        self.send_all(messages).await
+        self.send_all(&messages).await
     }
 
     /// Sends delivery messages (of this shard's events), in batches within
     /// the queue's limits ([`queues::send_batches`]).
-    pub async fn send_all(&self, messages: Vec<DeliveryMessage>) -> Result<()> {
-        if let [one] = messages.as_slice() {
+    pub async fn send_all(&self, messages: &[DeliveryMessage]) -> Result<()> {
+        if let [one] = messages {
             return self.send_message(one.clone(), 0).await;
         }
-        for batch in queues::send_batches(&messages) {
+        for batch in queues::send_batches(messages) {
             self.queue
                 .send_batch(BatchMessageBuilder::new().messages(batch.to_vec()).build())
                 .await?;
