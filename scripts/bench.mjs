@@ -6,7 +6,9 @@
 //   (the same Worker's `POST /minimal`: an R2 put and one D1 row before the
 //   answer, then a queue message, a batch claim in one statement, a POST to
 //   the destination and the outcome in one batch, nothing else: the relay's
-//   storage steps alone), its delivery running too;
+//   storage steps alone), its delivery running too, and next to the durable
+//   ack alone (`POST /durable`: the R2 put and the D1 row, then the answer,
+//   and nothing after);
 // - the storage round trips each ack waited for (from its Server-Timing header);
 // - CPU at 32 senders: what wrangler and workerd used per webhook acked and
 //   delivered, next to the bare Worker's per request (the steadiest figure on
@@ -89,8 +91,9 @@ try {
   };
   const bare = () => fetch(`${bareWorker.url}/`, { method: "POST", body, headers: github(secret, body, { delivery: `bare-${++seq}` }) });
   const minimal = () => fetch(`${bareWorker.url}/minimal`, { method: "POST", body, headers: github(secret, body, { delivery: `minimal-${++seq}` }) });
+  const durable = () => fetch(`${bareWorker.url}/durable`, { method: "POST", body, headers: github(secret, body, { delivery: `durable-${++seq}` }) });
 
-  if (wanted("ingest")) await ingestVsBare(ingest, bare, minimal, body);
+  if (wanted("ingest")) await ingestVsBare(ingest, { bare, minimal, durable }, body);
   if (wanted("fanout")) await fanOut(relay, dest, body);
   if (wanted("shards")) await twoShardsNextToOne(relay, ep, secret, body);
   if (wanted("e2e")) await endToEndLag(relay, dest);
@@ -110,7 +113,8 @@ try {
  * The bare Worker and the minimal relay (bench/bare, built by
  * scripts/build-bare.sh) on workerd, its local R2, D1 and queue in a
  * temporary directory removed when it stops; the minimal relay delivers to
- * `minimalDestination`.
+ * `minimalDestination`. Like the relay (tests/support/relay.mjs), it runs
+ * without wrangler dev's local trace collector.
  */
 async function startBareWorker(minimalDestination) {
   const dir = new URL("../bench/bare/", import.meta.url).pathname;
@@ -120,7 +124,7 @@ async function startBareWorker(minimalDestination) {
   const state = mkdtempSync(join(tmpdir(), "hookrelay-bare-"));
   const proc = spawn("wrangler", ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state,
     "--var", `MINIMAL_DESTINATION:${minimalDestination}`],
-    { cwd: dir, detached: true, stdio: "ignore", env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" } });
+    { cwd: dir, detached: true, stdio: "ignore", env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", X_LOCAL_OBSERVABILITY: "false" } });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline) {
@@ -185,10 +189,10 @@ async function deliveredTo(n, path = "/bench") {
 }
 
 /**
- * Ingest latency and acks/s next to the bare Worker and the minimal relay,
- * level by level.
+ * Ingest latency and acks/s next to the bare Worker, the minimal relay and
+ * the durable ack alone, level by level.
  */
-async function ingestVsBare(ingest, bare, minimal, body) {
+async function ingestVsBare(ingest, { bare, minimal, durable }, body) {
   const trips = new Map();
   let acked = 0;
   const countTrips = (_i, res) => { const n = roundTrips(res); trips.set(n, (trips.get(n) ?? 0) + 1); };
@@ -198,6 +202,7 @@ async function ingestVsBare(ingest, bare, minimal, body) {
   await measure(4, 50, counted); // warm the isolate and the endpoint cache
   await measure(4, 50, bare);
   await measure(4, 50, minimalCounted); // and the minimal relay's table
+  await measure(4, 50, durable);
   const rows = [];
   const cpu = {};
   for (const c of levels) {
@@ -212,11 +217,14 @@ async function ingestVsBare(ingest, bare, minimal, body) {
     const d = await measure(c, perLevel, minimalCounted);
     await deliveredTo(minimalAcked, "/minimal");
     if (last) cpu.minimal = (groupCpuMs(bareWorker.pgid) - minimalCpu) / perLevel;
+    const durableCpu = groupCpuMs(bareWorker.pgid);
+    const a = await measure(c, perLevel, durable);
+    if (last) cpu.durable = (groupCpuMs(bareWorker.pgid) - durableCpu) / perLevel;
     const relayCpu = groupCpuMs(relay.proc.pid);
     const g = await measure(c, perLevel, counted, countTrips);
     await deliveredTo(acked);
     if (last) cpu.relay = (groupCpuMs(relay.proc.pid) - relayCpu) / perLevel;
-    rows.push({ c, b, d, g });
+    rows.push({ c, b, d, a, g });
   }
   console.log(`\ningest (GitHub-signed, ${body.length} B body: verify + R2 put + D1 batch, delivery running) vs the bare Rust Worker (reads the body, answers its length), ${perLevel} requests per level, ms`);
   console.log("conc |  bare p50    p95    p99   req/s | ingest p50    p95    p99  acks/s | p99 ratio (target <= 2) | rate ratio (target >= 0.5)");
@@ -230,11 +238,17 @@ async function ingestVsBare(ingest, bare, minimal, body) {
   for (const { c, b, d, g } of rows) {
     console.log(`${String(c).padStart(4)} | ${f(d.p50)}${f(d.p95)}${f(d.p99)}${f(d.rate)} | ${(d.p99 / b.p99).toFixed(2).padStart(8)}x | ${(d.rate / b.rate).toFixed(2).padStart(9)}x | ${(g.p99 / d.p99).toFixed(2)}x, ${(g.rate / d.rate).toFixed(2)}x`);
   }
+  console.log("the durable ack alone (bench/bare's POST /durable: R2 put, then one D1 row, then the answer; no queue message, no delivery: the least a relay that acks only what it stored does per request) vs the bare Worker:");
+  console.log("conc | durab p50    p95    p99   req/s | p99 ratio | rate ratio");
+  for (const { c, b, a } of rows) {
+    console.log(`${String(c).padStart(4)} | ${f(a.p50)}${f(a.p95)}${f(a.p99)}${f(a.rate)} | ${(a.p99 / b.p99).toFixed(2).padStart(8)}x | ${(a.rate / b.rate).toFixed(2).padStart(9)}x`);
+  }
   const tripSummary = [...trips].sort().map(([n, count]) => `${n} round trips: ${count} acks`).join(", ");
   console.log(`sequential storage round trips before the ack (Server-Timing): ${tripSummary}`);
   console.log(`CPU at ${levels[levels.length - 1]} senders, all threads of wrangler and workerd (the senders, this process, are not counted): ` +
     `the relay ${cpu.relay.toFixed(2)} ms per webhook acked and delivered, the bare Worker ${cpu.bare.toFixed(2)} ms per request (${(cpu.relay / cpu.bare).toFixed(2)}x), ` +
-    `the minimal relay ${cpu.minimal.toFixed(2)} ms per webhook acked and delivered (${(cpu.minimal / cpu.bare).toFixed(2)}x)`);
+    `the minimal relay ${cpu.minimal.toFixed(2)} ms per webhook acked and delivered (${(cpu.minimal / cpu.bare).toFixed(2)}x), ` +
+    `the durable ack alone ${cpu.durable.toFixed(2)} ms per request (${(cpu.durable / cpu.bare).toFixed(2)}x)`);
 }
 
 /** End to end: N events into a fresh endpoint; lag = destination receipt - ack. */

@@ -21,6 +21,10 @@ const ENV = {
   CLOUDFLARE_CF_FETCH_ENABLED: "false",
   WRANGLER_SEND_METRICS: "false",
   NO_COLOR: "1",
+  // wrangler dev's local trace collector (a dev-only explorer of every
+  // invocation's spans) runs on the Worker's own thread and costs a quarter
+  // of its CPU; nothing here reads it, and no deployed Worker pays for it.
+  X_LOCAL_OBSERVABILITY: "false",
 };
 
 export const ADMIN_TOKEN = "test-admin-token";

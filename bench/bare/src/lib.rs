@@ -15,6 +15,10 @@
 //!   the deliveries in one batch. No signature, dedup, index beyond the
 //!   primary key, live stream, rollup, retry or log line. It assumes a text
 //!   body (the bench's is JSON).
+//! - `POST /durable`: the durable ack alone, the minimal relay's steps
+//!   before its answer (the body to R2, then one row to D1) and nothing
+//!   after: no queue message, no delivery. What any relay that acks only
+//!   once the body is stored must do per request, at the least.
 
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
@@ -35,18 +39,24 @@ fn start() {
 async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     let body = req.bytes().await?;
     let length = body.len().to_string();
-    if req.path() == "/minimal" {
-        let key = store_durably(&env, &body).await?;
-        let queue = env.queue("DELIVERIES")?;
-        let message = Stored {
-            key,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        };
-        ctx.wait_until(async move {
-            if let Err(err) = queue.send(message).await {
-                console_error!("queue send failed: {err}");
-            }
-        });
+    match req.path().as_str() {
+        "/durable" => {
+            store_durably(&env, &body).await?;
+        }
+        "/minimal" => {
+            let key = store_durably(&env, &body).await?;
+            let queue = env.queue("DELIVERIES")?;
+            let message = Stored {
+                key,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            };
+            ctx.wait_until(async move {
+                if let Err(err) = queue.send(message).await {
+                    console_error!("queue send failed: {err}");
+                }
+            });
+        }
+        _ => {}
     }
     Response::ok(length)
 }
