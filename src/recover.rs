@@ -260,11 +260,7 @@ async fn send(relay: &Relay, messages: &[DeliveryMessage]) {
     if messages.is_empty() {
         return;
     }
-    let sent = match relay.deliveries() {
-        Ok(deliveries) => deliveries.send_all(messages).await,
-        Err(err) => Err(err),
-    };
-    if let Err(err) = sent {
+    if let Err(err) = relay.enqueue_all(messages).await {
         console_error!(
             "{}",
             json!({"msg": "queue send failed; the sweeper will deliver", "events": messages.len(),

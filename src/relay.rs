@@ -142,6 +142,11 @@ impl Relay {
         self.deliveries()?.send_many(event_ids).await
     }
 
+    /// Sends delivery messages already made (of events of this shard).
+    pub async fn enqueue_all(&self, messages: &[DeliveryMessage]) -> Result<()> {
+        self.deliveries()?.send_all(messages).await
+    }
+
     pub fn admin_token(&self) -> Option<String> {
         self.env
             .secret("ADMIN_TOKEN")
